@@ -1,0 +1,71 @@
+# Helpers shared by every CMakeLists.txt of the project.
+
+# tally_proto_library(<target> PROTOS <files...> [DEPS <proto targets...>])
+# One static library per proto package: messages, gRPC stubs and gMock stubs.
+# Files are generated under ${CMAKE_BINARY_DIR}/gen by their path below proto/, so they are
+# included as "tally/policy/v1/policy.pb.h", "tally/policy/v1/policy.grpc.pb.h" and
+# "tally/policy/v1/policy_mock.grpc.pb.h". protoc is run directly rather than through
+# protobuf_generate(): CMake 3.25's FindProtobuf has no PLUGIN_OPTIONS, so it cannot pass
+# generate_mock_code=true to the gRPC plugin.
+function(tally_proto_library target)
+  cmake_parse_arguments(ARG "" "" "PROTOS;DEPS" ${ARGN})
+  set(proto_root ${CMAKE_SOURCE_DIR}/proto)
+  set(out ${CMAKE_BINARY_DIR}/gen)
+  file(MAKE_DIRECTORY ${out})
+  # Well-known types (google/protobuf/timestamp.proto, ...) come with libprotobuf-dev.
+  set(wkt_dir ${Protobuf_INCLUDE_DIR})
+  if(NOT wkt_dir)
+    set(wkt_dir /usr/include)
+  endif()
+  set(generated)
+  foreach(proto IN LISTS ARG_PROTOS)
+    get_filename_component(abs ${proto} ABSOLUTE)
+    file(RELATIVE_PATH rel ${proto_root} ${abs})
+    if(rel MATCHES "^\\.\\.")
+      message(FATAL_ERROR "tally_proto_library(${target}): ${proto} is not below ${proto_root}")
+    endif()
+    string(REGEX REPLACE "\\.proto$" "" stem ${rel})
+    # protoc's --dependency_out lists the outputs sorted; Ninja wants the first one it names
+    # to be the rule's first output, so keep this order.
+    set(files
+      ${out}/${stem}.grpc.pb.cc ${out}/${stem}.grpc.pb.h
+      ${out}/${stem}.pb.cc ${out}/${stem}.pb.h ${out}/${stem}_mock.grpc.pb.h)
+    add_custom_command(
+      OUTPUT ${files}
+      COMMAND protobuf::protoc
+        --proto_path=${proto_root}
+        --proto_path=${wkt_dir}
+        --cpp_out=${out}
+        --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+        --grpc_out=generate_mock_code=true:${out}
+        --dependency_out=${out}/${stem}.d
+        ${abs}
+      DEPENDS ${abs} protobuf::protoc gRPC::grpc_cpp_plugin
+      DEPFILE ${out}/${stem}.d
+      COMMENT "Generating C++ and gRPC code for ${rel}"
+      VERBATIM)
+    list(APPEND generated ${files})
+  endforeach()
+  add_library(${target} STATIC ${generated} ${ARG_PROTOS})
+  target_include_directories(${target} PUBLIC ${out})
+  target_link_libraries(${target} PUBLIC protobuf::libprotobuf gRPC::grpc++ ${ARG_DEPS})
+  # Generated code is not ours to warn about.
+  target_compile_options(${target} PRIVATE -w)
+endfunction()
+
+# tally_test(<name> SOURCES <files...> LIBS <targets...> LABELS <labels...>)
+function(tally_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/test-bin)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gmock GTest::gtest_main)
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  gtest_discover_tests(${name}
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()
