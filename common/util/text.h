@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tally {
+
+// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(std::string_view text);
+
+// True when `text` has a C0/C1 control character or DEL (names must print cleanly).
+bool HasControlCharacters(std::string_view text);
+
+// An opaque id of ours or a caller's: 1..128 bytes of [A-Za-z0-9_-].
+bool IsValidId(std::string_view id);
+
+// Compares in time that depends only on the lengths, never on where the inputs differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// base64url without padding (RFC 4648 §5), as JWT and WebAuthn use.
+std::string Base64UrlEncode(std::string_view data);
+// Accepts input with or without padding; false on any other character.
+bool Base64UrlDecode(std::string_view text, std::string* out);
+
+}  // namespace tally

@@ -1,0 +1,61 @@
+#include "common/util/text.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace tally {
+namespace {
+
+TEST(Utf8Test, AcceptsValidText) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("Zoë Ångström"));
+  EXPECT_TRUE(IsValidUtf8("\xF0\x9F\x94\x91"));  // U+1F511
+}
+
+TEST(Utf8Test, RejectsMalformedText) {
+  EXPECT_FALSE(IsValidUtf8("\xFF"));
+  EXPECT_FALSE(IsValidUtf8("\xC3"));                  // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));              // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));          // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));      // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8(std::string("a\x80", 2)));  // stray continuation
+}
+
+TEST(TextTest, ControlCharacters) {
+  EXPECT_FALSE(HasControlCharacters("Acme B.V."));
+  EXPECT_TRUE(HasControlCharacters("line\nbreak"));
+  EXPECT_TRUE(HasControlCharacters(std::string("nul\0", 4)));
+  EXPECT_TRUE(HasControlCharacters("\xC2\x85"));  // NEL
+}
+
+TEST(TextTest, Ids) {
+  EXPECT_TRUE(IsValidId("dir_abc-123"));
+  EXPECT_FALSE(IsValidId(""));
+  EXPECT_FALSE(IsValidId(std::string(129, 'a')));
+  EXPECT_FALSE(IsValidId("a/b"));
+  EXPECT_FALSE(IsValidId("a b"));
+}
+
+TEST(TextTest, ConstantTimeEquals) {
+  EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret2"));
+  EXPECT_FALSE(ConstantTimeEquals("", "x"));
+}
+
+TEST(TextTest, Base64UrlRoundTrip) {
+  const std::string data("\xFB\xFF\x00\x01hello", 8);
+  const std::string encoded = Base64UrlEncode(data);
+  EXPECT_EQ(encoded.find('='), std::string::npos);
+  EXPECT_EQ(encoded.find('+'), std::string::npos);
+  std::string decoded;
+  ASSERT_TRUE(Base64UrlDecode(encoded, &decoded));
+  EXPECT_EQ(decoded, data);
+  EXPECT_FALSE(Base64UrlDecode("ab+/", &decoded));
+  EXPECT_FALSE(Base64UrlDecode("a b", &decoded));
+}
+
+}  // namespace
+}  // namespace tally
