@@ -1,0 +1,153 @@
+#include "common/auth/caller.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/util/text.h"
+
+namespace tally {
+namespace {
+
+constexpr std::string_view kBearer = "bearer";
+
+// Debian's Abseil keeps its own string_view type, distinct from std::string_view.
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+absl::Status CredentialsRequired() { return absl::UnauthenticatedError("credentials required"); }
+
+// The token of "Bearer <token>" (RFC 6750 §2.1), or nullopt when the value has another shape.
+std::optional<std::string_view> BearerToken(std::string_view value) {
+  if (value.size() <= kBearer.size() ||
+      !absl::EqualsIgnoreCase(Sv(value.substr(0, kBearer.size())), Sv(kBearer)) ||
+      value[kBearer.size()] != ' ') {
+    return std::nullopt;
+  }
+  std::string_view token = value.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  if (token.empty()) return std::nullopt;
+  for (char c : token) {
+    if (c == ' ' || c == '\t') return std::nullopt;
+  }
+  return token;
+}
+
+}  // namespace
+
+bool Caller::IsAdminOf(std::string_view directory_id) const {
+  return kind == Kind::kUser && !directory_id.empty() && claims.directory_id == directory_id &&
+         claims.HasRole(kAdminRole);
+}
+
+bool Caller::IsUser(std::string_view user_id) const {
+  return kind == Kind::kUser && !user_id.empty() && claims.subject == user_id;
+}
+
+std::string Caller::Actor() const {
+  switch (kind) {
+    case Kind::kPlatform:
+      return "platform";
+    case Kind::kUser:
+      return absl::StrCat("user:", claims.subject);
+    case Kind::kAnonymous:
+      break;
+  }
+  return "cluster";
+}
+
+Authenticator::Authenticator(std::string platform_key, std::shared_ptr<const JwtVerifier> verifier)
+    : platform_key_(std::move(platform_key)), verifier_(std::move(verifier)) {}
+
+absl::StatusOr<Caller> Authenticator::Authenticate(
+    std::optional<std::string_view> platform_key_header,
+    std::optional<std::string_view> authorization_header) const {
+  if (platform_key_header.has_value() && authorization_header.has_value()) {
+    return absl::UnauthenticatedError("send either a platform key or a session token, not both");
+  }
+  if (platform_key_header.has_value()) {
+    // An unset key must not match an empty header, hence the explicit check.
+    if (platform_key_.empty() || !ConstantTimeEquals(*platform_key_header, platform_key_)) {
+      return absl::UnauthenticatedError("invalid platform key");
+    }
+    return Caller::Platform();
+  }
+  if (authorization_header.has_value()) {
+    std::optional<std::string_view> token = BearerToken(*authorization_header);
+    if (!token.has_value()) {
+      return absl::UnauthenticatedError("authorization must be \"Bearer <session token>\"");
+    }
+    if (verifier_ == nullptr) {
+      return absl::UnauthenticatedError("session tokens are not accepted here");
+    }
+    absl::StatusOr<SessionClaims> claims = verifier_->Verify(*token);
+    if (!claims.ok()) {
+      // Verify already answers UNAUTHENTICATED; the code is pinned here all the same.
+      return absl::UnauthenticatedError(claims.status().message());
+    }
+    return Caller::User(*std::move(claims));
+  }
+  return Caller::Anonymous();
+}
+
+absl::Status RequirePlatform(const Caller& caller) {
+  switch (caller.kind) {
+    case Caller::Kind::kPlatform:
+      return absl::OkStatus();
+    case Caller::Kind::kUser:
+      return absl::PermissionDeniedError("this call needs the platform key, not a session token");
+    case Caller::Kind::kAnonymous:
+      break;
+  }
+  return CredentialsRequired();
+}
+
+absl::Status RequireAdmin(const Caller& caller, std::string_view directory_id) {
+  switch (caller.kind) {
+    case Caller::Kind::kUser:
+      if (caller.IsAdminOf(directory_id)) return absl::OkStatus();
+      if (caller.claims.directory_id != directory_id) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("session is for another directory than ", Sv(directory_id)));
+      }
+      return absl::PermissionDeniedError(
+          absl::StrCat("caller is not an admin of directory ", Sv(directory_id)));
+    case Caller::Kind::kPlatform:
+      return absl::PermissionDeniedError(
+          "this call needs a directory admin's session token; the platform key is not enough");
+    case Caller::Kind::kAnonymous:
+      break;
+  }
+  return CredentialsRequired();
+}
+
+absl::Status RequireAdminOrPlatform(const Caller& caller, std::string_view directory_id) {
+  if (caller.kind == Caller::Kind::kPlatform) return absl::OkStatus();
+  return RequireAdmin(caller, directory_id);
+}
+
+absl::Status RequireSelfOrAdmin(const Caller& caller, std::string_view directory_id,
+                                std::string_view user_id) {
+  switch (caller.kind) {
+    case Caller::Kind::kUser:
+      // Self means the same user in the same directory, so a token can never reach across.
+      if (caller.IsUser(user_id) && !directory_id.empty() &&
+          caller.claims.directory_id == directory_id) {
+        return absl::OkStatus();
+      }
+      if (caller.IsAdminOf(directory_id)) return absl::OkStatus();
+      if (caller.claims.directory_id != directory_id) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("session is for another directory than ", Sv(directory_id)));
+      }
+      return absl::PermissionDeniedError(
+          "only the user themself or an admin of the directory may do this");
+    case Caller::Kind::kPlatform:
+      return absl::PermissionDeniedError(
+          "this call needs the user's or a directory admin's session token");
+    case Caller::Kind::kAnonymous:
+      break;
+  }
+  return CredentialsRequired();
+}
+
+}  // namespace tally

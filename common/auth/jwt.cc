@@ -1,0 +1,605 @@
+#include "common/auth/jwt.h"
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/util/text.h"
+#include "nlohmann/json.hpp"
+
+namespace tally {
+namespace {
+
+using Json = nlohmann::json;
+
+// Debian's Abseil keeps its own string_view type, distinct from std::string_view.
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+constexpr std::string_view kAlg = "EdDSA";
+// NumericDate bounds we accept: 1970 .. end of year 9999, well inside absl::Time and int64.
+constexpr int64_t kMaxNumericDate = 253402300799;
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* p) { return std::shared_ptr<EVP_PKEY>(p, PkeyDeleter()); }
+
+// OpenSSL's error queue is per thread; leaving entries behind would confuse the next caller
+// that inspects it.
+void ClearOpenSslErrors() { ERR_clear_error(); }
+
+// Refuses to prompt on a terminal for a passphrase: encrypted keys are a configuration error.
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
+BioPtr MemBio(std::string_view data) {
+  if (data.size() > static_cast<size_t>(INT_MAX)) return nullptr;
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+bool IsEd25519(const EVP_PKEY* p) { return p != nullptr && EVP_PKEY_get_id(p) == EVP_PKEY_ED25519; }
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", Sv(what), " file ", path));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return absl::NotFoundError(absl::StrCat("cannot read ", Sv(what), " file ", path));
+  return std::move(buffer).str();
+}
+
+// base64url exactly as JWS writes it: no padding, no stray characters and the canonical
+// encoding only, so one token has one spelling (revocation lists and logs compare tokens).
+bool DecodeStrict(std::string_view text, std::string* out) {
+  if (text.find('=') != std::string_view::npos) return false;
+  if (!Base64UrlDecode(text, out)) return false;
+  return Base64UrlEncode(*out) == text;
+}
+
+// Parses one JSON object, refusing duplicate member names at any depth: parsers disagree on
+// which duplicate wins, and a token must mean the same thing to every reader.
+std::optional<Json> ParseObjectStrict(std::string_view text) {
+  if (!IsValidUtf8(text)) return std::nullopt;
+  std::vector<std::set<std::string>> seen;
+  bool duplicate = false;
+  Json::parser_callback_t callback = [&](int, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+        seen.emplace_back();
+        break;
+      case Json::parse_event_t::object_end:
+        if (!seen.empty()) seen.pop_back();
+        break;
+      case Json::parse_event_t::key:
+        if (!seen.empty() && parsed.is_string() &&
+            !seen.back().insert(parsed.get_ref<const std::string&>()).second) {
+          duplicate = true;
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  Json value;
+  try {
+    value = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (duplicate || value.is_discarded() || !value.is_object()) return std::nullopt;
+  return value;
+}
+
+absl::Status Rejected(std::string_view reason) {
+  return absl::UnauthenticatedError(absl::StrCat("invalid session token: ", Sv(reason)));
+}
+
+const std::string* FindString(const Json& object, const char* name) {
+  auto it = object.find(name);
+  if (it == object.end() || !it->is_string()) return nullptr;
+  return &it->get_ref<const std::string&>();
+}
+
+enum class Presence { kRequired, kOptional };
+
+// A NumericDate claim. nullopt result with OK status means "absent and optional".
+absl::StatusOr<std::optional<absl::Time>> GetNumericDate(const Json& claims, const char* name,
+                                                         Presence presence) {
+  auto it = claims.find(name);
+  if (it == claims.end()) {
+    if (presence == Presence::kRequired) return Rejected(absl::StrCat("missing ", name));
+    return std::optional<absl::Time>();
+  }
+  const absl::Status bad = Rejected(absl::StrCat("bad ", name));
+  if (it->is_number_unsigned()) {
+    const uint64_t v = it->get<uint64_t>();
+    if (v > static_cast<uint64_t>(kMaxNumericDate)) return bad;
+    return std::optional<absl::Time>(absl::FromUnixSeconds(static_cast<int64_t>(v)));
+  }
+  if (it->is_number_integer()) {  // signed: only negative values land here
+    const int64_t v = it->get<int64_t>();
+    if (v < 0 || v > kMaxNumericDate) return bad;
+    return std::optional<absl::Time>(absl::FromUnixSeconds(v));
+  }
+  if (it->is_number_float()) {  // RFC 7519 allows fractional seconds
+    const double v = it->get<double>();
+    if (!std::isfinite(v) || v < 0 || v > static_cast<double>(kMaxNumericDate)) return bad;
+    return std::optional<absl::Time>(absl::UnixEpoch() + absl::Seconds(v));
+  }
+  return bad;
+}
+
+// A claim that must be an array of strings when present; absent means empty.
+absl::StatusOr<std::vector<std::string>> GetStringArray(const Json& claims, const char* name) {
+  std::vector<std::string> out;
+  auto it = claims.find(name);
+  if (it == claims.end()) return out;
+  if (!it->is_array()) return Rejected(absl::StrCat("bad ", name));
+  for (const Json& item : *it) {
+    if (!item.is_string()) return Rejected(absl::StrCat("bad ", name));
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+bool InNumericDateRange(absl::Time t) {
+  return t >= absl::UnixEpoch() && t <= absl::FromUnixSeconds(kMaxNumericDate);
+}
+
+absl::Status CheckSignable(const SessionClaims& c) {
+  auto missing = [](std::string_view name) {
+    return absl::InvalidArgumentError(absl::StrCat("session claims lack ", Sv(name)));
+  };
+  if (c.issuer.empty()) return missing("iss");
+  if (c.subject.empty()) return missing("sub");
+  if (c.directory_id.empty()) return missing("dir");
+  if (c.session_id.empty()) return missing("sid");
+  for (absl::Time t : {c.issued_at, c.expires_at, c.auth_time}) {
+    if (!InNumericDateRange(t)) {
+      return absl::InvalidArgumentError("session claim time outside 1970..9999");
+    }
+  }
+  if (absl::ToUnixSeconds(c.expires_at) <= absl::ToUnixSeconds(c.issued_at)) {
+    return absl::InvalidArgumentError("session claims: exp must be after iat");
+  }
+  std::vector<const std::string*> texts = {&c.issuer, &c.subject, &c.directory_id, &c.session_id,
+                                           &c.acr};
+  for (const auto& s : c.amr) texts.push_back(&s);
+  for (const auto& s : c.roles) texts.push_back(&s);
+  for (const std::string* s : texts) {
+    if (!IsValidUtf8(*s)) return absl::InvalidArgumentError("session claims hold non-UTF-8 text");
+  }
+  return absl::OkStatus();
+}
+
+Json JwkOf(const std::string& kid, const Ed25519PublicKey& key) {
+  return Json{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", Base64UrlEncode(key.Raw())},
+              {"kid", kid},   {"use", "sig"},     {"alg", kAlg}};
+}
+
+}  // namespace
+
+bool SessionClaims::HasRole(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+// ---- Ed25519PublicKey ----
+
+absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(std::string_view pem) {
+  BioPtr bio = MemBio(pem);
+  if (bio == nullptr) return absl::InvalidArgumentError("public key PEM too large");
+  EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassphrase, nullptr);
+  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
+  ClearOpenSslErrors();
+  if (!IsEd25519(pkey.get())) {
+    return absl::InvalidArgumentError("not an Ed25519 public key PEM (SubjectPublicKeyInfo)");
+  }
+  return Ed25519PublicKey(std::move(pkey));
+}
+
+absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromRaw(std::string_view raw) {
+  if (raw.size() != kRawSize) {
+    return absl::InvalidArgumentError("an Ed25519 public key is 32 bytes");
+  }
+  EVP_PKEY* p = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  ClearOpenSslErrors();
+  if (p == nullptr) return absl::InvalidArgumentError("bad Ed25519 public key");
+  return Ed25519PublicKey(Share(p));
+}
+
+std::string Ed25519PublicKey::Raw() const {
+  std::string out(kRawSize, '\0');
+  size_t len = out.size();
+  if (EVP_PKEY_get_raw_public_key(pkey_.get(), reinterpret_cast<unsigned char*>(out.data()),
+                                  &len) != 1 ||
+      len != kRawSize) {
+    ClearOpenSslErrors();
+    return "";
+  }
+  return out;
+}
+
+std::string Ed25519PublicKey::ToPem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1) {
+    ClearOpenSslErrors();
+    return "";
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, len > 0 ? static_cast<size_t>(len) : 0);
+}
+
+std::string Ed25519PublicKey::Kid() const {
+  // RFC 7638 §3: the required members only, lexicographic order, no whitespace.
+  const std::string jwk =
+      absl::StrCat(R"({"crv":"Ed25519","kty":"OKP","x":")", Base64UrlEncode(Raw()), R"("})");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(jwk.data(), jwk.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    ClearOpenSslErrors();
+    return "";
+  }
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+bool Ed25519PublicKey::Verify(std::string_view data, std::string_view signature) const {
+  if (signature.size() != kSignatureSize) return false;
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  // Ed25519 hashes internally: the digest must be NULL (one-shot EVP_DigestVerify only).
+  const bool ok =
+      ctx != nullptr &&
+      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey_.get()) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size()) == 1;
+  ClearOpenSslErrors();
+  return ok;
+}
+
+// ---- Ed25519PrivateKey ----
+
+absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(std::string_view pem) {
+  BioPtr bio = MemBio(pem);
+  if (bio == nullptr) return absl::InvalidArgumentError("private key PEM too large");
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
+  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
+  ClearOpenSslErrors();
+  if (!IsEd25519(pkey.get())) {
+    return absl::InvalidArgumentError("not an unencrypted Ed25519 private key PEM (PKCS#8)");
+  }
+  return Ed25519PrivateKey(std::move(pkey));
+}
+
+absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromRaw(std::string_view seed) {
+  if (seed.size() != 32) return absl::InvalidArgumentError("an Ed25519 private key is 32 bytes");
+  EVP_PKEY* p = EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
+  ClearOpenSslErrors();
+  if (p == nullptr) return absl::InvalidArgumentError("bad Ed25519 private key");
+  return Ed25519PrivateKey(Share(p));
+}
+
+absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Generate() {
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr));
+  EVP_PKEY* p = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_keygen(ctx.get(), &p) != 1) {
+    ClearOpenSslErrors();
+    return absl::InternalError("Ed25519 key generation failed");
+  }
+  return Ed25519PrivateKey(Share(p));
+}
+
+Ed25519PublicKey Ed25519PrivateKey::PublicKey() const {
+  // A key object of its own, so a verifier built from it never holds the private half.
+  Ed25519PublicKey shared(pkey_);
+  absl::StatusOr<Ed25519PublicKey> pure = Ed25519PublicKey::FromRaw(shared.Raw());
+  return pure.ok() ? *std::move(pure) : shared;  // only allocation failure keeps `shared`
+}
+
+absl::StatusOr<std::string> Ed25519PrivateKey::Sign(std::string_view data) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  std::string signature(Ed25519PublicKey::kSignatureSize, '\0');
+  size_t len = signature.size();
+  const bool ok =
+      ctx != nullptr &&
+      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey_.get()) == 1 &&
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+      len == signature.size();
+  ClearOpenSslErrors();
+  if (!ok) return absl::InternalError("Ed25519 signing failed");
+  return signature;
+}
+
+// ---- JwtSigner ----
+
+JwtSigner::JwtSigner(Ed25519PrivateKey key) : key_(std::move(key)), kid_(key_.PublicKey().Kid()) {}
+
+absl::StatusOr<JwtSigner> JwtSigner::FromPem(std::string_view pem) {
+  absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem);
+  if (!key.ok()) return key.status();
+  return JwtSigner(*std::move(key));
+}
+
+absl::StatusOr<JwtSigner> JwtSigner::FromPemFile(const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadFile(path, "signing key");
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<JwtSigner> signer = FromPem(*pem);
+  // Scrub our copy of the key text; the path says which file was wrong.
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!signer.ok())
+    return absl::InvalidArgumentError(absl::StrCat(signer.status().message(), ": ", path));
+  return signer;
+}
+
+absl::StatusOr<std::string> JwtSigner::Sign(const SessionClaims& claims) const {
+  if (absl::Status s = CheckSignable(claims); !s.ok()) return s;
+  std::string signing_input;
+  try {
+    const Json header = {{"alg", kAlg}, {"kid", kid_}, {"typ", "JWT"}};
+    const Json payload = {
+        {"iss", claims.issuer},
+        {"sub", claims.subject},
+        {"dir", claims.directory_id},
+        {"sid", claims.session_id},
+        {"acr", claims.acr},
+        {"amr", claims.amr},
+        {"roles", claims.roles},
+        {"iat", absl::ToUnixSeconds(claims.issued_at)},
+        {"exp", absl::ToUnixSeconds(claims.expires_at)},
+        {"auth_time", absl::ToUnixSeconds(claims.auth_time)},
+    };
+    signing_input =
+        absl::StrCat(Base64UrlEncode(header.dump()), ".", Base64UrlEncode(payload.dump()));
+  } catch (const std::exception&) {
+    return absl::InternalError("cannot encode session claims");
+  }
+  absl::StatusOr<std::string> signature = key_.Sign(signing_input);
+  if (!signature.ok()) return signature.status();
+  return absl::StrCat(signing_input, ".", Base64UrlEncode(*signature));
+}
+
+// ---- JwtVerifier ----
+
+absl::StatusOr<JwtVerifier> JwtVerifier::Make(
+    std::map<std::string, Ed25519PublicKey, std::less<>> keys, JwtVerifierOptions options,
+    const Clock& clock) {
+  if (keys.empty()) return absl::InvalidArgumentError("no Ed25519 verification keys");
+  if (options.issuer.empty()) return absl::InvalidArgumentError("no expected token issuer");
+  if (options.leeway < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("negative token leeway");
+  }
+  return JwtVerifier(std::move(keys), std::move(options), clock);
+}
+
+absl::StatusOr<JwtVerifier> JwtVerifier::FromKeys(const std::vector<Ed25519PublicKey>& keys,
+                                                  JwtVerifierOptions options, const Clock& clock) {
+  std::map<std::string, Ed25519PublicKey, std::less<>> by_kid;
+  // The same key listed twice collapses into one entry.
+  for (const Ed25519PublicKey& key : keys) by_kid.emplace(key.Kid(), key);
+  return Make(std::move(by_kid), std::move(options), clock);
+}
+
+absl::StatusOr<JwtVerifier> JwtVerifier::FromJwks(std::string_view jwks_json,
+                                                  JwtVerifierOptions options, const Clock& clock) {
+  std::optional<Json> jwks = ParseObjectStrict(jwks_json);
+  if (!jwks.has_value()) {
+    return absl::InvalidArgumentError("JWKS is not a JSON object with unique member names");
+  }
+  auto keys_it = jwks->find("keys");
+  if (keys_it == jwks->end() || !keys_it->is_array()) {
+    return absl::InvalidArgumentError("JWKS has no \"keys\" array");
+  }
+  std::map<std::string, Ed25519PublicKey, std::less<>> by_kid;
+  size_t index = 0;
+  for (const Json& jwk : *keys_it) {
+    const std::string where = absl::StrCat("JWKS key #", index++, ": ");
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(where, why));
+    };
+    if (!jwk.is_object()) return bad("not an object");
+    const std::string* kty = FindString(jwk, "kty");
+    if (kty == nullptr) return bad("missing kty");
+    if (*kty != "OKP") continue;  // RSA, EC, oct: not ours
+    const std::string* crv = FindString(jwk, "crv");
+    if (crv == nullptr) return bad("missing crv");
+    if (*crv != "Ed25519") continue;  // Ed448, X25519
+    if (jwk.contains("use")) {
+      const std::string* use = FindString(jwk, "use");
+      if (use == nullptr) return bad("bad use");
+      if (*use != "sig") continue;  // an encryption key
+    }
+    // A private key in a set meant for publication is a leak waiting to happen: refuse it.
+    if (jwk.contains("d")) return bad("holds a private key (\"d\")");
+    if (jwk.contains("alg")) {
+      const std::string* alg = FindString(jwk, "alg");
+      if (alg == nullptr || *alg != kAlg) return bad("alg must be EdDSA");
+    }
+    const std::string* x = FindString(jwk, "x");
+    std::string raw;
+    if (x == nullptr || !DecodeStrict(*x, &raw)) return bad("missing or bad x");
+    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromRaw(raw);
+    if (!key.ok()) return bad(key.status().message());
+    std::string kid;
+    if (jwk.contains("kid")) {
+      const std::string* k = FindString(jwk, "kid");
+      if (k == nullptr || k->empty()) return bad("bad kid");
+      kid = *k;
+    } else {
+      kid = key->Kid();
+    }
+    if (!by_kid.emplace(kid, *std::move(key)).second) return bad("duplicate kid");
+  }
+  if (by_kid.empty()) return absl::InvalidArgumentError("JWKS holds no Ed25519 signing key");
+  return Make(std::move(by_kid), std::move(options), clock);
+}
+
+absl::StatusOr<JwtVerifier> JwtVerifier::FromPemFiles(const std::vector<std::string>& paths,
+                                                      JwtVerifierOptions options,
+                                                      const Clock& clock) {
+  std::vector<Ed25519PublicKey> keys;
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::string> pem = ReadFile(path, "public key");
+    if (!pem.ok()) return pem.status();
+    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromPem(*pem);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(key.status().message(), ": ", path));
+    }
+    keys.push_back(*std::move(key));
+  }
+  return FromKeys(keys, std::move(options), clock);
+}
+
+std::string JwtVerifier::ToJwks() const {
+  Json keys = Json::array();
+  for (const auto& [kid, key] : keys_) keys.push_back(JwkOf(kid, key));
+  try {
+    return Json{{"keys", std::move(keys)}}.dump();
+  } catch (const std::exception&) {
+    // Only a kid that is not UTF-8 (from a foreign JWKS) gets here; such a kid came in through
+    // a JSON parser that rejects it, so this is unreachable in practice.
+    return R"({"keys":[]})";
+  }
+}
+
+std::vector<std::string> JwtVerifier::Kids() const {
+  std::vector<std::string> out;
+  for (const auto& entry : keys_) out.push_back(entry.first);
+  return out;
+}
+
+absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const {
+  if (token.size() > options_.max_token_bytes) return Rejected("too large");
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return Rejected("not a compact JWS");
+  }
+  const std::string_view header_b64 = token.substr(0, dot1);
+  const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
+  const std::string_view signature_b64 = token.substr(dot2 + 1);
+  if (header_b64.empty() || payload_b64.empty() || signature_b64.empty()) {
+    return Rejected("not a compact JWS");
+  }
+
+  std::string header_text;
+  if (!DecodeStrict(header_b64, &header_text)) return Rejected("bad header encoding");
+  std::optional<Json> header = ParseObjectStrict(header_text);
+  if (!header.has_value()) return Rejected("bad header");
+  // Exactly EdDSA: the key type alone must never pick the algorithm ("none", HS256 keyed with
+  // the public key, ...).
+  const std::string* alg = FindString(*header, "alg");
+  if (alg == nullptr || *alg != kAlg) return Rejected("unsupported alg");
+  if (header->contains("crit")) return Rejected("unsupported crit");
+  if (header->contains("typ")) {
+    const std::string* typ = FindString(*header, "typ");
+    if (typ == nullptr || !absl::EqualsIgnoreCase(*typ, "JWT")) return Rejected("bad typ");
+  }
+  // Keys come only from our configuration; jwk/jku/x5u in the header are ignored on purpose.
+  const std::string* kid = FindString(*header, "kid");
+  if (kid == nullptr || kid->empty()) return Rejected("missing kid");
+  auto key = keys_.find(*kid);
+  if (key == keys_.end()) return Rejected("unknown kid");
+
+  std::string signature;
+  if (!DecodeStrict(signature_b64, &signature)) return Rejected("bad signature encoding");
+  if (!key->second.Verify(token.substr(0, dot2), signature)) return Rejected("bad signature");
+
+  // Only signed bytes are parsed from here on.
+  std::string payload_text;
+  if (!DecodeStrict(payload_b64, &payload_text)) return Rejected("bad payload encoding");
+  std::optional<Json> payload = ParseObjectStrict(payload_text);
+  if (!payload.has_value()) return Rejected("bad payload");
+  const Json& p = *payload;
+
+  SessionClaims claims;
+  const std::string* iss = FindString(p, "iss");
+  if (iss == nullptr) return Rejected("missing iss");
+  if (*iss != options_.issuer) return Rejected("wrong issuer");
+  claims.issuer = *iss;
+  struct Required {
+    const char* name;
+    std::string* field;
+  };
+  for (const Required& r : {Required{"sub", &claims.subject}, Required{"dir", &claims.directory_id},
+                            Required{"sid", &claims.session_id}}) {
+    const std::string* value = FindString(p, r.name);
+    if (value == nullptr || value->empty()) return Rejected(absl::StrCat("missing ", r.name));
+    *r.field = *value;
+  }
+  if (p.contains("acr")) {
+    const std::string* acr = FindString(p, "acr");
+    if (acr == nullptr) return Rejected("bad acr");
+    claims.acr = *acr;
+  }
+  absl::StatusOr<std::vector<std::string>> amr = GetStringArray(p, "amr");
+  if (!amr.ok()) return amr.status();
+  claims.amr = *std::move(amr);
+  absl::StatusOr<std::vector<std::string>> roles = GetStringArray(p, "roles");
+  if (!roles.ok()) return roles.status();
+  claims.roles = *std::move(roles);
+
+  absl::StatusOr<std::optional<absl::Time>> exp = GetNumericDate(p, "exp", Presence::kRequired);
+  if (!exp.ok()) return exp.status();
+  absl::StatusOr<std::optional<absl::Time>> iat = GetNumericDate(p, "iat", Presence::kRequired);
+  if (!iat.ok()) return iat.status();
+  absl::StatusOr<std::optional<absl::Time>> auth_time =
+      GetNumericDate(p, "auth_time", Presence::kRequired);
+  if (!auth_time.ok()) return auth_time.status();
+  absl::StatusOr<std::optional<absl::Time>> nbf = GetNumericDate(p, "nbf", Presence::kOptional);
+  if (!nbf.ok()) return nbf.status();
+  claims.expires_at = **exp;
+  claims.issued_at = **iat;
+  claims.auth_time = **auth_time;
+
+  const absl::Time now = clock_->Now();
+  const absl::Duration leeway = options_.leeway;
+  if (now >= claims.expires_at + leeway) return Rejected("expired");
+  if (claims.issued_at > now + leeway) return Rejected("issued in the future");
+  if (nbf->has_value() && **nbf > now + leeway) return Rejected("not yet valid");
+  if (claims.auth_time > now + leeway) return Rejected("auth_time in the future");
+  return claims;
+}
+
+absl::StatusOr<JwtVerifier> LoadJwksFile(const std::string& path, JwtVerifierOptions options,
+                                         const Clock& clock) {
+  absl::StatusOr<std::string> text = ReadFile(path, "JWKS");
+  if (!text.ok()) return text.status();
+  absl::StatusOr<JwtVerifier> verifier = JwtVerifier::FromJwks(*text, std::move(options), clock);
+  if (!verifier.ok()) {
+    return absl::Status(verifier.status().code(),
+                        absl::StrCat(verifier.status().message(), " (", path, ")"));
+  }
+  return verifier;
+}
+
+}  // namespace tally

@@ -1,0 +1,161 @@
+#pragma once
+
+// Session tokens: JWTs signed with Ed25519 (RFC 8037, `alg: EdDSA`). The orchestrator signs
+// them; every service verifies them locally against the orchestrator's published keys (JWKS).
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/util/clock.h"
+
+// OpenSSL's key type, kept opaque so users of this header need no OpenSSL includes.
+typedef struct evp_pkey_st EVP_PKEY;
+
+namespace tally {
+
+// The role that makes a user an administrator of the directory in the token's `dir` claim.
+inline constexpr std::string_view kAdminRole = "admin";
+
+// The claims of a session token (DESIGN.md §5). Times travel as NumericDate (whole seconds).
+struct SessionClaims {
+  std::string issuer;              // "iss"
+  std::string subject;             // "sub": the user id
+  std::string directory_id;        // "dir"
+  std::string session_id;          // "sid"
+  std::string acr;                 // "acr": the level the login reached
+  std::vector<std::string> amr;    // "amr": methods used, RFC 8176 names
+  std::vector<std::string> roles;  // "roles"
+  absl::Time issued_at;            // "iat"
+  absl::Time expires_at;           // "exp"
+  absl::Time auth_time;            // "auth_time": the last interactive authentication
+
+  bool HasRole(std::string_view role) const;
+  friend bool operator==(const SessionClaims&, const SessionClaims&) = default;
+};
+
+// An Ed25519 public key. Cheap to copy (shares one immutable EVP_PKEY) and safe to use from
+// many threads at once.
+class Ed25519PublicKey {
+ public:
+  static constexpr size_t kRawSize = 32;
+  static constexpr size_t kSignatureSize = 64;
+
+  // SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----").
+  static absl::StatusOr<Ed25519PublicKey> FromPem(std::string_view pem);
+  // The 32-byte public key of RFC 8032 (the JWK's "x" after base64url decoding).
+  static absl::StatusOr<Ed25519PublicKey> FromRaw(std::string_view raw);
+
+  std::string Raw() const;
+  std::string ToPem() const;
+  // RFC 7638 JWK thumbprint: base64url(SHA-256 of {"crv":"Ed25519","kty":"OKP","x":"..."}).
+  std::string Kid() const;
+  // True when `signature` is a valid Ed25519 signature of `data` (RFC 8032, no pre-hash).
+  bool Verify(std::string_view data, std::string_view signature) const;
+
+ private:
+  friend class Ed25519PrivateKey;
+  explicit Ed25519PublicKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) {}
+  std::shared_ptr<EVP_PKEY> pkey_;
+};
+
+// An Ed25519 private key. Never printed, never part of an error message.
+class Ed25519PrivateKey {
+ public:
+  // Unencrypted PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"), as `openssl genpkey -algorithm
+  // ed25519` writes it.
+  static absl::StatusOr<Ed25519PrivateKey> FromPem(std::string_view pem);
+  // The 32-byte seed of RFC 8032 (the JWK's "d" after base64url decoding).
+  static absl::StatusOr<Ed25519PrivateKey> FromRaw(std::string_view seed);
+  // A fresh key from OpenSSL's CSPRNG (ephemeral keys for tests and local runs).
+  static absl::StatusOr<Ed25519PrivateKey> Generate();
+
+  Ed25519PublicKey PublicKey() const;
+  // The 64-byte Ed25519 signature of `data`.
+  absl::StatusOr<std::string> Sign(std::string_view data) const;
+
+ private:
+  explicit Ed25519PrivateKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) {}
+  std::shared_ptr<EVP_PKEY> pkey_;
+};
+
+// Mints session tokens. Header {"alg":"EdDSA","kid":<thumbprint of the key>,"typ":"JWT"}.
+class JwtSigner {
+ public:
+  explicit JwtSigner(Ed25519PrivateKey key);
+  static absl::StatusOr<JwtSigner> FromPem(std::string_view pem);
+  static absl::StatusOr<JwtSigner> FromPemFile(const std::string& path);
+
+  // INVALID_ARGUMENT when the claims are ones JwtVerifier would refuse (empty iss, sub, dir or
+  // sid, exp not after iat, a time outside years 1970..9999, text that is not UTF-8), so we never
+  // hand out a token nobody accepts. INTERNAL only if OpenSSL fails.
+  absl::StatusOr<std::string> Sign(const SessionClaims& claims) const;
+
+  const std::string& kid() const { return kid_; }
+  Ed25519PublicKey PublicKey() const { return key_.PublicKey(); }
+
+ private:
+  Ed25519PrivateKey key_;
+  std::string kid_;
+};
+
+struct JwtVerifierOptions {
+  // The only accepted "iss". Must not be empty.
+  std::string issuer;
+  // Tolerated clock skew between the orchestrator and us, on exp, iat, nbf and auth_time.
+  absl::Duration leeway = absl::Seconds(30);
+  // Longer tokens are refused before any parsing.
+  size_t max_token_bytes = 8 * 1024;
+};
+
+// Verifies session tokens against a set of public keys addressed by kid; several keys at once
+// let the orchestrator rotate its signing key without invalidating live sessions. Immutable after
+// construction, so one instance may serve every thread.
+//
+// Every rejection is UNAUTHENTICATED "invalid session token: <reason>", where the reason is a
+// fixed phrase ("expired", "bad signature", ...) and never echoes the token or any part of it.
+// Revocation (`{dir}:revoked:<sid>` in Redis) is not checked here.
+class JwtVerifier {
+ public:
+  // `clock` must outlive the verifier. INVALID_ARGUMENT without keys or without an issuer.
+  static absl::StatusOr<JwtVerifier> FromKeys(const std::vector<Ed25519PublicKey>& keys,
+                                              JwtVerifierOptions options, const Clock& clock);
+  // RFC 7517 JWK Set. Keys other than Ed25519 signing keys (kty != "OKP", crv != "Ed25519", or
+  // "use" other than "sig") are skipped; malformed Ed25519 keys, keys carrying a private part
+  // ("d"), duplicate kids, or a set without any Ed25519 key are INVALID_ARGUMENT. A key without
+  // "kid" gets its RFC 7638 thumbprint.
+  static absl::StatusOr<JwtVerifier> FromJwks(std::string_view jwks_json,
+                                              JwtVerifierOptions options, const Clock& clock);
+  // SubjectPublicKeyInfo PEM files, one key each; kids are thumbprints.
+  static absl::StatusOr<JwtVerifier> FromPemFiles(const std::vector<std::string>& paths,
+                                                  JwtVerifierOptions options, const Clock& clock);
+
+  // The public keys as a JWK Set, in kid order, for SessionService.GetJwks.
+  std::string ToJwks() const;
+  std::vector<std::string> Kids() const;
+
+  absl::StatusOr<SessionClaims> Verify(std::string_view token) const;
+
+ private:
+  JwtVerifier(std::map<std::string, Ed25519PublicKey, std::less<>> keys, JwtVerifierOptions options,
+              const Clock& clock)
+      : keys_(std::move(keys)), options_(std::move(options)), clock_(&clock) {}
+  static absl::StatusOr<JwtVerifier> Make(std::map<std::string, Ed25519PublicKey, std::less<>> keys,
+                                          JwtVerifierOptions options, const Clock& clock);
+
+  std::map<std::string, Ed25519PublicKey, std::less<>> keys_;
+  JwtVerifierOptions options_;
+  const Clock* clock_;
+};
+
+// Reads a JWK Set file (NOT_FOUND if unreadable) and builds a verifier from it.
+absl::StatusOr<JwtVerifier> LoadJwksFile(const std::string& path, JwtVerifierOptions options,
+                                         const Clock& clock);
+
+}  // namespace tally
