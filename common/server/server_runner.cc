@@ -1,0 +1,159 @@
+#include "common/server/server_runner.h"
+
+#include <signal.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(std::string, listen, "", "gRPC address host:port (default 0.0.0.0:<service port>).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Prometheus /metrics address host:port (default: listen port + 1000); \"off\" disables.");
+ABSL_FLAG(int, max_message_bytes, 4 * 1024 * 1024, "Largest gRPC message accepted or sent.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(20),
+          "On SIGTERM, how long in-flight calls may take before they are cancelled.");
+ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(2),
+          "How often the stores are probed for the gRPC health service.");
+
+namespace tally {
+namespace {
+
+// Splits "host:port" and "[v6]:port"; false when the port is not 0..65535.
+bool SplitHostPort(const std::string& address, std::string* host, int* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = address.substr(0, colon);
+  return absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), port) && *port >= 0 &&
+         *port <= 65535;
+}
+
+}  // namespace
+
+absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
+  ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  if (options.listen.empty()) options.listen = absl::StrCat("0.0.0.0:", default_port);
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(options.listen, &host, &port)) {
+    return absl::InvalidArgumentError("--listen must be host:port");
+  }
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (options.metrics_listen == "off") {
+    options.metrics_listen.clear();
+  } else if (options.metrics_listen.empty()) {
+    if (port == 0 || port + 1000 > 65535) {
+      return absl::InvalidArgumentError("--metrics_listen is required with this --listen port");
+    }
+    options.metrics_listen = absl::StrCat(host, ":", port + 1000);
+  } else if (std::string h; !SplitHostPort(options.metrics_listen, &h, &port)) {
+    return absl::InvalidArgumentError("--metrics_listen must be host:port or off");
+  }
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (options.max_message_bytes < 1024) {
+    return absl::InvalidArgumentError("--max_message_bytes must be at least 1024");
+  }
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  if (options.drain_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--drain_timeout must not be negative");
+  }
+  options.health_interval = absl::GetFlag(FLAGS_health_check_interval);
+  if (options.health_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--health_check_interval must be positive");
+  }
+  return options;
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+ServerRunner::ServerRunner(ServerOptions options, std::shared_ptr<spdlog::logger> logger)
+    : options_(std::move(options)), logger_(std::move(logger)) {
+  health_ = std::make_unique<HealthMonitor>(
+      options_.health_interval,
+      [this](bool serving) {
+        if (server_ != nullptr) server_->GetHealthCheckService()->SetServingStatus(serving);
+      },
+      [this](const std::string& store, bool up) { metrics_.SetStoreUp(store, up); }, logger_);
+}
+
+ServerRunner::~ServerRunner() { Shutdown(); }
+
+void ServerRunner::AddService(grpc::Service* service) { services_.push_back(service); }
+
+void ServerRunner::AddHealthCheck(std::string store, HealthMonitor::Check check) {
+  health_->AddCheck(std::move(store), std::move(check));
+}
+
+absl::Status ServerRunner::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // TLS arrives with the deploy issue; until then the transport is plaintext.
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(metrics_.MakeInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  }
+  if (!options_.metrics_listen.empty()) {
+    auto exposer = ServeMetrics(options_.metrics_listen, metrics_.shared_registry());
+    if (!exposer.ok()) {
+      server_->Shutdown();
+      return exposer.status();
+    }
+    exposer_ = std::move(*exposer);
+    const auto ports = exposer_->GetListeningPorts();
+    std::string host = options_.metrics_listen.substr(0, options_.metrics_listen.rfind(':'));
+    metrics_address_ = ports.empty() ? options_.metrics_listen
+                                     : absl::StrCat(host, ":", ports.front());
+  }
+  // Probe once before announcing readiness, so the first answer is already the truth.
+  server_->GetHealthCheckService()->SetServingStatus(health_->CheckNow());
+  health_->Start();
+  logger_->info("serving gRPC on port {}{}", port_,
+                metrics_address_.empty() ? "" : absl::StrCat(", metrics on http://",
+                                                             metrics_address_, "/metrics"));
+  return absl::OkStatus();
+}
+
+void ServerRunner::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  logger_->info("received {}, draining for at most {}", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                absl::FormatDuration(options_.drain_timeout));
+  Shutdown();
+}
+
+void ServerRunner::Shutdown() {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  health_->Stop();
+  // Fail health checks first so load balancers stop sending new calls here.
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoNanoseconds(options_.drain_timeout));
+  server_->Wait();
+  exposer_.reset();
+  logger_->info("stopped");
+}
+
+}  // namespace tally

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/server/health_monitor.h"
+#include "common/server/metrics.h"
+#include "spdlog/logger.h"
+
+namespace tally {
+
+struct ServerOptions {
+  std::string listen;          // host:port of the gRPC server
+  std::string metrics_listen;  // host:port of /metrics; empty: no metrics endpoint
+  int max_message_bytes = 4 * 1024 * 1024;
+  absl::Duration drain_timeout = absl::Seconds(20);
+  absl::Duration health_interval = absl::Seconds(2);
+};
+
+// Options from the shared flags --listen, --metrics_listen, --max_message_bytes, --drain_timeout
+// and --health_check_interval (TALLY_* in the environment). Empty --listen means
+// 0.0.0.0:<default_port>; empty --metrics_listen means the listen host and port + 1000.
+absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later, so that
+// RunUntilSignal() receives them. Call first thing in main().
+void BlockTerminationSignals();
+
+// The part of every Tally server that is not its API: gRPC health (grpc.health.v1, driven by
+// store probes), reflection, message size limits, per-RPC metrics on /metrics, and a graceful
+// drain on SIGTERM/SIGINT.
+class ServerRunner {
+ public:
+  ServerRunner(ServerOptions options, std::shared_ptr<spdlog::logger> logger);
+  ~ServerRunner();
+
+  // Before Start(): the services to serve (not owned) and the stores to probe for health.
+  void AddService(grpc::Service* service);
+  void AddHealthCheck(std::string store, HealthMonitor::Check check);
+
+  ServerMetrics& metrics() { return metrics_; }
+
+  // Binds the gRPC and metrics ports and starts serving.
+  absl::Status Start();
+  int port() const { return port_; }
+  const std::string& metrics_address() const { return metrics_address_; }
+
+  // Waits for SIGTERM or SIGINT (see BlockTerminationSignals), then drains.
+  void RunUntilSignal();
+  // Health NOT_SERVING, no new calls, in-flight calls get until drain_timeout, then cancelled.
+  void Shutdown();
+
+ private:
+  ServerOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  ServerMetrics metrics_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<HealthMonitor> health_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string metrics_address_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace tally
