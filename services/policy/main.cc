@@ -1,0 +1,80 @@
+// tally-policy: directories, their authentication settings and the audit trail (DESIGN.md §1).
+// Wiring only: the logic is PolicyManager.
+
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "common/config/config.h"
+#include "common/logging/logging.h"
+#include "common/postgres/pg_pool.h"
+#include "common/server/call_auth.h"
+#include "common/server/server_runner.h"
+#include "services/policy/pg_policy_store.h"
+#include "services/policy/policy_manager.h"
+#include "services/policy/policy_service.h"
+
+ABSL_FLAG(std::string, postgres_url, "",
+          "PostgreSQL URL (libpq URI); may hold a password, so prefer TALLY_POSTGRES_URL.");
+ABSL_FLAG(std::string, postgres_schema, "policy", "Schema this service owns and migrates.");
+ABSL_FLAG(int, postgres_pool_size, 8, "PostgreSQL connections at most.");
+ABSL_FLAG(absl::Duration, startup_timeout, absl::Seconds(60),
+          "How long start-up waits for PostgreSQL to apply the schema before giving up.");
+
+namespace {
+
+constexpr int kDefaultPort = 50051;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tally::BlockTerminationSignals();
+  tally::ParseFlags(argc, argv, "tally-policy: directories and authentication settings");
+  if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
+  auto logger = tally::GetLogger("policy");
+
+  absl::StatusOr<tally::ServerOptions> server_options = tally::ServerOptionsFromFlags(kDefaultPort);
+  if (!server_options.ok()) tally::ExitBadConfig(argv[0], server_options.status());
+  const tally::Clock& clock = tally::SystemClock::Get();
+  auto authenticator = tally::AuthenticatorFromFlags(clock);
+  if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
+  tally::PgOptions pg_options;
+  pg_options.url = absl::GetFlag(FLAGS_postgres_url);
+  pg_options.pool_size = absl::GetFlag(FLAGS_postgres_pool_size);
+  if (pg_options.url.empty()) {
+    tally::ExitBadConfig(argv[0], absl::InvalidArgumentError("--postgres_url is required"));
+  }
+  if (pg_options.pool_size < 1) {
+    tally::ExitBadConfig(argv[0], absl::InvalidArgumentError("--postgres_pool_size must be >= 1"));
+  }
+  if (absl::GetFlag(FLAGS_platform_key).empty()) {
+    logger->warn("no --platform_key: platform calls (CreateDirectory...) will be refused");
+  }
+
+  auto pool = std::make_shared<tally::PgPool>(pg_options);
+  tally::policy::PgPolicyStore store(pool, absl::GetFlag(FLAGS_postgres_schema));
+  // Replicas start together and PostgreSQL may come up after us: retry the migration.
+  const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_startup_timeout);
+  for (absl::Status s = store.Migrate(); !s.ok(); s = store.Migrate()) {
+    if (s.code() != absl::StatusCode::kUnavailable || absl::Now() > give_up) {
+      logger->critical("cannot migrate schema {}: {}", absl::GetFlag(FLAGS_postgres_schema), s);
+      return 1;
+    }
+    logger->warn("waiting for PostgreSQL: {}", s);
+    absl::SleepFor(absl::Seconds(1));
+  }
+
+  tally::policy::PolicyManager manager(store, clock, tally::CsprngRandom::Get());
+  tally::policy::DirectoryServiceImpl directory_service(manager, *authenticator);
+  tally::policy::PolicyServiceImpl policy_service(manager, *authenticator);
+
+  tally::ServerRunner runner(*server_options, tally::GetLogger("server"));
+  runner.AddService(&directory_service);
+  runner.AddService(&policy_service);
+  runner.AddHealthCheck("postgres", [&store] { return store.Ping(); });
+  if (absl::Status s = runner.Start(); !s.ok()) {
+    logger->critical("{}", s);
+    return 1;
+  }
+  runner.RunUntilSignal();
+  return 0;
+}

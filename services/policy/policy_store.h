@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "tally/policy/v1/policy.pb.h"
+
+namespace tally::policy {
+
+using ::tally::policy::v1::AuditEvent;
+using ::tally::policy::v1::AuthSettings;
+using ::tally::policy::v1::Directory;
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  int64_t next_cursor = 0;  // 0: no more items
+};
+
+// Where directories, their settings and the audit trail live. Every method is one atomic step;
+// store failures are UNAVAILABLE.
+class PolicyStore {
+ public:
+  virtual ~PolicyStore() = default;
+
+  // Creates the directory, its first settings and the audit event that records them, together.
+  virtual absl::Status CreateDirectory(const Directory& directory, const AuthSettings& settings,
+                                       const AuditEvent& event) = 0;
+  // NOT_FOUND when there is no such directory.
+  virtual absl::StatusOr<Directory> GetDirectory(absl::string_view directory_id) = 0;
+  // In creation order, starting after `cursor` (0: from the beginning).
+  virtual absl::StatusOr<Page<Directory>> ListDirectories(int64_t cursor, int limit) = 0;
+
+  virtual absl::StatusOr<AuthSettings> GetSettings(absl::string_view directory_id) = 0;
+  // Replaces the settings of `next.directory_id()` when its current etag equals
+  // `expected_etag` (any etag when empty), recording `event` with the settings before and after.
+  // ABORTED when the etag is stale, NOT_FOUND when the directory is unknown.
+  virtual absl::StatusOr<AuthSettings> UpdateSettings(const AuthSettings& next,
+                                                      absl::string_view expected_etag,
+                                                      AuditEvent event) = 0;
+
+  // Newest first, starting after `cursor` (0: from the newest).
+  virtual absl::StatusOr<Page<AuditEvent>> ListAuditEvents(absl::string_view directory_id,
+                                                           int64_t cursor, int limit) = 0;
+
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace tally::policy

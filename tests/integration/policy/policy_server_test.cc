@@ -1,0 +1,430 @@
+// The real tally-policy binary against the real PostgreSQL of `tools/dev test`: every RPC through
+// gRPC, who may call what, health, metrics, the drain on SIGTERM, and tallyctl.
+
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth/jwt.h"
+#include "common/testing/test_support.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tally/policy/v1/policy.grpc.pb.h"
+
+namespace tally {
+namespace {
+
+namespace pb = ::tally::policy::v1;
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
+using ::tally::common::v1::AUTH_METHOD_PASSKEY;
+using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::testing::HasSubstr;
+
+constexpr char kPlatformKey[] = "integration-platform-key";
+
+// One tally-policy process on free ports with its own schema and signing key.
+class PolicyServer {
+ public:
+  explicit PolicyServer(std::string postgres_url) : postgres_url_(std::move(postgres_url)) {
+    auto key = Ed25519PrivateKey::Generate();
+    signer_ = std::make_unique<JwtSigner>(*key);
+    auto verifier = JwtVerifier::FromKeys({key->PublicKey()}, {.issuer = "tally"},
+                                          SystemClock::Get());
+    jwks_path_ = absl::StrCat(dir_.path(), "/jwks.json");
+    std::ofstream(jwks_path_) << verifier->ToJwks();
+    schema_ = absl::StrCat("policy_it_", testing::UniqueSuffix());
+  }
+
+  void Start() {
+    port_ = testing::FreePort();
+    metrics_port_ = testing::FreePort();
+    process_ = std::make_unique<testing::Subprocess>();
+    ASSERT_TRUE(process_
+                    ->Start({absl::StrCat(testing::BinDir(), "/tally-policy"),
+                             absl::StrCat("--listen=127.0.0.1:", port_),
+                             absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+                             absl::StrCat("--postgres_schema=", schema_),
+                             "--health_check_interval=100ms", "--drain_timeout=5s"},
+                            {{"TALLY_POSTGRES_URL", postgres_url_},
+                             {"TALLY_PLATFORM_KEY", kPlatformKey},
+                             {"TALLY_JWKS_FILE", jwks_path_}})
+                    .ok());
+    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::seconds(30)))
+        << process_->Output();
+  }
+
+  std::string Token(const std::string& directory, const std::string& user,
+                    std::vector<std::string> roles) {
+    SessionClaims claims;
+    claims.issuer = "tally";
+    claims.subject = user;
+    claims.directory_id = directory;
+    claims.session_id = "ses_test";
+    claims.acr = "30";
+    claims.amr = {"pwd", "sms", "mfa"};
+    claims.roles = std::move(roles);
+    claims.issued_at = claims.auth_time = absl::Now();
+    claims.expires_at = absl::Now() + absl::Hours(1);
+    return *signer_->Sign(claims);
+  }
+
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  int metrics_port() const { return metrics_port_; }
+  testing::Subprocess& process() { return *process_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+ private:
+  testing::TempDir dir_;
+  std::string postgres_url_;
+  std::string schema_;
+  std::string jwks_path_;
+  std::unique_ptr<JwtSigner> signer_;
+  std::unique_ptr<testing::Subprocess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+};
+
+std::unique_ptr<grpc::ClientContext> AsPlatform() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("x-tally-platform-key", kPlatformKey);
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return context;
+}
+
+std::unique_ptr<grpc::ClientContext> WithToken(const std::string& token) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return context;
+}
+
+std::unique_ptr<grpc::ClientContext> Anonymous() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return context;
+}
+
+HealthCheckResponse::ServingStatus Health(grpc::Channel& channel) {
+  auto stub = Health::NewStub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HealthCheckRequest request;
+  HealthCheckResponse response;
+  if (!stub->Check(&context, request, &response).ok()) return HealthCheckResponse::UNKNOWN;
+  return response.status();
+}
+
+class PolicyServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<PolicyServer>(testing::RequiredEnv("TALLY_TEST_POSTGRES_URL"));
+    server_->Start();
+    directories_ = pb::DirectoryService::NewStub(server_->channel());
+    policy_ = pb::PolicyService::NewStub(server_->channel());
+  }
+
+  std::string CreateDirectory(pb::Tier tier) {
+    pb::CreateDirectoryRequest request;
+    request.set_display_name("Acme Integration");
+    request.set_tier(tier);
+    pb::CreateDirectoryResponse response;
+    const grpc::Status status = directories_->CreateDirectory(AsPlatform().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.directory().directory_id();
+  }
+
+  pb::AuthSettings Settings(const std::string& dir) {
+    pb::GetAuthSettingsRequest request;
+    request.set_directory_id(dir);
+    pb::GetAuthSettingsResponse response;
+    EXPECT_TRUE(policy_->GetAuthSettings(Anonymous().get(), request, &response).ok());
+    return response.settings();
+  }
+
+  static pb::UpdateAuthSettingsRequest Update(const std::string& dir, int required, int pwd,
+                                              int sms, int email, int passkey) {
+    pb::UpdateAuthSettingsRequest request;
+    request.mutable_settings()->set_directory_id(dir);
+    request.mutable_settings()->set_required_level(required);
+    const std::pair<common::v1::AuthMethod, int> points[] = {{AUTH_METHOD_PASSWORD, pwd},
+                                                             {AUTH_METHOD_SMS_OTP, sms},
+                                                             {AUTH_METHOD_EMAIL_OTP, email},
+                                                             {AUTH_METHOD_PASSKEY, passkey}};
+    for (auto [method, p] : points) {
+      auto* mp = request.mutable_settings()->add_method_points();
+      mp->set_method(method);
+      mp->set_points(p);
+    }
+    return request;
+  }
+
+  std::unique_ptr<PolicyServer> server_;
+  std::unique_ptr<pb::DirectoryService::Stub> directories_;
+  std::unique_ptr<pb::PolicyService::Stub> policy_;
+};
+
+TEST_F(PolicyServerTest, DirectoryLifecycleThroughGrpc) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  ASSERT_FALSE(dir.empty());
+  pb::GetDirectoryRequest get;
+  get.set_directory_id(dir);
+  pb::GetDirectoryResponse got;
+  ASSERT_TRUE(directories_->GetDirectory(Anonymous().get(), get, &got).ok());
+  EXPECT_EQ(got.directory().display_name(), "Acme Integration");
+  EXPECT_EQ(got.directory().tier(), pb::TIER_FREEMIUM);
+  EXPECT_GT(got.directory().create_time().seconds(), 0);
+
+  const pb::AuthSettings settings = Settings(dir);
+  EXPECT_EQ(settings.required_level(), 30);
+  ASSERT_EQ(settings.method_points_size(), 4);
+  EXPECT_EQ(settings.method_points(0).points(), 20);
+
+  pb::ListDirectoriesRequest list;
+  list.set_page_size(500);
+  pb::ListDirectoriesResponse listed;
+  ASSERT_TRUE(directories_->ListDirectories(AsPlatform().get(), list, &listed).ok());
+  EXPECT_THAT(listed.directories(), ::testing::Contains(::testing::Property(
+                                        &pb::Directory::directory_id, dir)));
+
+  get.set_directory_id("dir_doesnotexist");
+  EXPECT_EQ(directories_->GetDirectory(Anonymous().get(), get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(PolicyServerTest, WhoMayCall) {
+  const std::string dir = CreateDirectory(pb::TIER_PROFESSIONAL);
+  const std::string other = CreateDirectory(pb::TIER_PROFESSIONAL);
+  pb::CreateDirectoryRequest create;
+  create.set_display_name("x");
+  create.set_tier(pb::TIER_FREEMIUM);
+  pb::CreateDirectoryResponse created;
+  EXPECT_EQ(directories_->CreateDirectory(Anonymous().get(), create, &created).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto wrong_key = Anonymous();
+  wrong_key->AddMetadata("x-tally-platform-key", "not-the-platform-key");
+  EXPECT_EQ(directories_->CreateDirectory(wrong_key.get(), create, &created).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  const auto request = Update(dir, 30, 20, 10, 10, 30);
+  pb::UpdateAuthSettingsResponse updated;
+  EXPECT_EQ(policy_->UpdateAuthSettings(Anonymous().get(), request, &updated).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(policy_
+                ->UpdateAuthSettings(WithToken("not.a.token").get(), request, &updated)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(policy_
+                ->UpdateAuthSettings(
+                    WithToken(server_->Token(other, "usr_a", {"admin"})).get(), request, &updated)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(policy_
+                ->UpdateAuthSettings(WithToken(server_->Token(dir, "usr_b", {"user"})).get(),
+                                     request, &updated)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  const grpc::Status ok = policy_->UpdateAuthSettings(
+      WithToken(server_->Token(dir, "usr_admin", {"admin"})).get(), request, &updated);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(updated.settings().updated_by(), "user:usr_admin");
+}
+
+TEST_F(PolicyServerTest, EtagConcurrencyAndAuditTrail) {
+  const std::string dir = CreateDirectory(pb::TIER_ENTERPRISE);
+  const std::string etag = Settings(dir).etag();
+  auto first = Update(dir, 30, 20, 10, 10, 30);
+  first.set_etag(etag);
+  pb::UpdateAuthSettingsResponse response;
+  ASSERT_TRUE(policy_->UpdateAuthSettings(AsPlatform().get(), first, &response).ok());
+  auto second = Update(dir, 25, 20, 5, 5, 0);
+  second.set_etag(etag);  // stale now
+  const grpc::Status stale = policy_->UpdateAuthSettings(AsPlatform().get(), second, &response);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Settings(dir).required_level(), 30);
+
+  auto unsatisfiable = Update(dir, 90, 20, 10, 10, 30);
+  EXPECT_EQ(policy_->UpdateAuthSettings(AsPlatform().get(), unsatisfiable, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  auto negative = Update(dir, 30, -1, 10, 10, 30);
+  EXPECT_EQ(policy_->UpdateAuthSettings(AsPlatform().get(), negative, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  pb::ListAuditEventsRequest audit;
+  audit.set_directory_id(dir);
+  pb::ListAuditEventsResponse events;
+  ASSERT_TRUE(policy_
+                  ->ListAuditEvents(WithToken(server_->Token(dir, "usr_admin", {"admin"})).get(),
+                                    audit, &events)
+                  .ok());
+  ASSERT_EQ(events.events_size(), 2);  // creation and one update: failed updates left no trace
+  EXPECT_EQ(events.events(0).actor(), "platform");
+  EXPECT_EQ(events.events(0).before().required_level(), 20);
+  EXPECT_EQ(events.events(0).after().required_level(), 30);
+  EXPECT_EQ(events.events(0).before().etag(), etag);
+  EXPECT_FALSE(events.events(1).has_before());
+
+  audit.set_page_size(1);
+  ASSERT_TRUE(policy_->ListAuditEvents(AsPlatform().get(), audit, &events).ok());
+  ASSERT_EQ(events.events_size(), 1);
+  ASSERT_FALSE(events.next_page_token().empty());
+  audit.set_page_token(events.next_page_token());
+  ASSERT_TRUE(policy_->ListAuditEvents(AsPlatform().get(), audit, &events).ok());
+  ASSERT_EQ(events.events_size(), 1);
+  EXPECT_FALSE(events.events(0).has_before());
+  EXPECT_TRUE(events.next_page_token().empty());
+}
+
+TEST_F(PolicyServerTest, EvaluateFollowsTheCurrentSettings) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  pb::EvaluateRequest evaluate;
+  evaluate.set_directory_id(dir);
+  evaluate.add_completed_methods(AUTH_METHOD_SMS_OTP);
+  evaluate.add_completed_methods(AUTH_METHOD_EMAIL_OTP);
+  pb::EvaluateResponse result;
+  ASSERT_TRUE(policy_->Evaluate(Anonymous().get(), evaluate, &result).ok());
+  EXPECT_EQ(result.score(), 20);
+  EXPECT_FALSE(result.satisfied());
+  evaluate.add_completed_methods(AUTH_METHOD_PASSWORD);
+  ASSERT_TRUE(policy_->Evaluate(Anonymous().get(), evaluate, &result).ok());
+  EXPECT_EQ(result.score(), 40);
+  EXPECT_TRUE(result.satisfied());
+  ASSERT_EQ(result.offered_methods_size(), 1);
+  EXPECT_EQ(result.offered_methods(0).method(), AUTH_METHOD_PASSKEY);
+
+  evaluate.add_completed_methods(static_cast<common::v1::AuthMethod>(12345));
+  EXPECT_EQ(policy_->Evaluate(Anonymous().get(), evaluate, &result).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(PolicyServerTest, MetricsCountRpcsByMethodAndCode) {
+  CreateDirectory(pb::TIER_FREEMIUM);
+  pb::GetDirectoryRequest get;
+  get.set_directory_id("dir_missing");
+  pb::GetDirectoryResponse got;
+  directories_->GetDirectory(Anonymous().get(), get, &got);
+  auto body = testing::HttpGet(server_->metrics_port(), "/metrics");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_THAT(*body, HasSubstr("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"/"
+                               "tally.policy.v1.DirectoryService/CreateDirectory\"} 1"));
+  EXPECT_THAT(*body, HasSubstr("grpc_server_handled_total{grpc_code=\"NOT_FOUND\",grpc_method="
+                               "\"/tally.policy.v1.DirectoryService/GetDirectory\"} 1"));
+  EXPECT_THAT(*body, HasSubstr("grpc_server_handling_seconds_bucket"));
+  EXPECT_THAT(*body, HasSubstr("tally_store_up{store=\"postgres\"} 1"));
+}
+
+TEST_F(PolicyServerTest, ServesHealthAndDrainsOnSigterm) {
+  EXPECT_EQ(Health(*server_->channel()), HealthCheckResponse::SERVING);
+  server_->process().Signal(SIGTERM);
+  auto code = server_->process().Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok()) << "did not exit after SIGTERM";
+  EXPECT_EQ(*code, 0) << server_->process().Output();
+  EXPECT_THAT(server_->process().Output(), HasSubstr("draining"));
+}
+
+TEST_F(PolicyServerTest, TallyctlCreatesADirectoryAndShowsItsSettings) {
+  const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
+  const std::map<std::string, std::string> env = {{"TALLY_PLATFORM_KEY", kPlatformKey}};
+  const std::string addr = absl::StrCat("--addr=", server_->address());
+  auto created = testing::RunCommand(
+      {tallyctl, addr, "--json", "directory", "create", "--name", "Ctl Corp", "--tier",
+       "explorer"},
+      env);
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const size_t at = created.output.find("\"directory_id\": \"");
+  ASSERT_NE(at, std::string::npos) << created.output;
+  const size_t start = at + std::string("\"directory_id\": \"").size();
+  const std::string dir = created.output.substr(start, created.output.find('"', start) - start);
+
+  auto shown = testing::RunCommand({tallyctl, addr, "settings", "get", dir}, env);
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_THAT(shown.output, HasSubstr("required level  30"));
+  EXPECT_THAT(shown.output, HasSubstr("password 20, sms 10, email 10, passkey 30"));
+
+  auto set = testing::RunCommand({tallyctl, addr, "settings", "set", dir, "--required-level=25",
+                                  "--sms=5", "--email=5", "--passkey=0"},
+                                 env);
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_THAT(set.output, HasSubstr("required level 25"));
+  auto audit = testing::RunCommand({tallyctl, addr, "settings", "audit", dir}, env);
+  ASSERT_EQ(audit.exit_code, 0) << audit.output;
+  EXPECT_THAT(audit.output, HasSubstr("platform"));
+
+  auto denied = testing::RunCommand({tallyctl, addr, "directory", "list"}, {});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.output, HasSubstr("UNAUTHENTICATED"));
+  auto bad = testing::RunCommand({tallyctl, addr, "directory", "frobnicate"}, env);
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+TEST(PolicyServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
+  const std::string binary = absl::StrCat(testing::BinDir(), "/tally-policy");
+  auto no_db = testing::RunCommand(
+      {binary, absl::StrCat("--listen=127.0.0.1:", testing::FreePort())}, {{"TALLY_POSTGRES_URL", ""}});
+  EXPECT_EQ(no_db.exit_code, 2);
+  EXPECT_THAT(no_db.output, HasSubstr("invalid configuration: --postgres_url is required"));
+  auto bad_flag = testing::RunCommand({binary, "--no_such_flag=1"});
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_EQ(std::count(bad_flag.output.begin(), bad_flag.output.end(), '\n'), 1)
+      << bad_flag.output;
+  auto bad_value = testing::RunCommand({binary, "--drain_timeout=soon"});
+  EXPECT_EQ(bad_value.exit_code, 2);
+  auto short_key = testing::RunCommand(
+      {binary, "--postgres_url=postgresql://x@127.0.0.1:1/x", "--platform_key=short"});
+  EXPECT_EQ(short_key.exit_code, 2);
+  EXPECT_THAT(short_key.output, ::testing::Not(HasSubstr("short\n")));
+}
+
+// Health follows PostgreSQL: a private PostgreSQL is stopped and started under a running server.
+TEST(PolicyServerHealthTest, NotServingWhilePostgresIsDownAndServingWhenItReturns) {
+  testing::TempDir dir;
+  const std::string dev = absl::StrCat(testing::SourceDir(), "/tools/dev");
+  const std::string pg_dir = absl::StrCat(dir.path(), "/pg");
+  const int pg_port = testing::FreePort();
+  auto started = testing::RunCommand({"/bin/bash", dev, "pg-start", pg_dir, std::to_string(pg_port)});
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  struct StopPg {
+    std::string dev, dir;
+    ~StopPg() { testing::RunCommand({"/bin/bash", dev, "pg-stop", dir}); }
+  } stop_pg{dev, pg_dir};
+
+  PolicyServer server(absl::StrCat("postgresql://postgres@127.0.0.1:", pg_port, "/postgres"));
+  server.Start();
+  auto directories = pb::DirectoryService::NewStub(server.channel());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return Health(*server.channel()) == HealthCheckResponse::SERVING; }, absl::Seconds(10)));
+
+  ASSERT_EQ(testing::RunCommand({"/bin/bash", dev, "pg-stop", pg_dir}).exit_code, 0);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return Health(*server.channel()) == HealthCheckResponse::NOT_SERVING; },
+      absl::Seconds(15)));
+  pb::CreateDirectoryRequest create;
+  create.set_display_name("During outage");
+  create.set_tier(pb::TIER_FREEMIUM);
+  pb::CreateDirectoryResponse created;
+  EXPECT_EQ(directories->CreateDirectory(AsPlatform().get(), create, &created).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  auto restarted = testing::RunCommand({"/bin/bash", dev, "pg-start", pg_dir, std::to_string(pg_port)});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.output;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return Health(*server.channel()) == HealthCheckResponse::SERVING; }, absl::Seconds(15)));
+  EXPECT_TRUE(directories->CreateDirectory(AsPlatform().get(), create, &created).ok());
+  EXPECT_TRUE(server.process().running());
+}
+
+}  // namespace
+}  // namespace tally
