@@ -1,0 +1,286 @@
+#include "tools/tallyctl/policy_commands.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/auth/jwt.h"
+#include "common/status/grpc_status.h"
+#include "common/util/clock.h"
+#include "common/util/proto_time.h"
+#include "tally/policy/v1/policy.grpc.pb.h"
+
+ABSL_FLAG(std::string, name, "", "directory create: display name.");
+ABSL_FLAG(std::string, tier, "", "directory create: freemium, explorer, professional, enterprise.");
+ABSL_FLAG(int, page_size, 0, "Items per page (0: the server's default).");
+ABSL_FLAG(int, required_level, -1, "settings set: points a login needs.");
+ABSL_FLAG(int, password, -1, "settings set: points for a password.");
+ABSL_FLAG(int, sms, -1, "settings set: points for an SMS code (0 disables).");
+ABSL_FLAG(int, email, -1, "settings set: points for an email code (0 disables).");
+ABSL_FLAG(int, passkey, -1, "settings set: points for a passkey (0 disables).");
+ABSL_FLAG(std::string, etag, "", "settings set: only update if the settings still have this etag.");
+
+namespace tally::cli {
+namespace {
+
+namespace pb = ::tally::policy::v1;
+using ::tally::common::v1::AuthMethod;
+
+constexpr int kPolicyPort = 50051;
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProtoTime(t), absl::UTCTimeZone());
+}
+
+std::string TierName(pb::Tier tier) {
+  std::string name = pb::Tier_Name(tier);
+  if (name.rfind("TIER_", 0) == 0) name = name.substr(5);
+  return absl::AsciiStrToLower(name);
+}
+
+std::string MethodName(AuthMethod method) {
+  switch (method) {
+    case ::tally::common::v1::AUTH_METHOD_PASSWORD: return "password";
+    case ::tally::common::v1::AUTH_METHOD_SMS_OTP: return "sms";
+    case ::tally::common::v1::AUTH_METHOD_EMAIL_OTP: return "email";
+    case ::tally::common::v1::AUTH_METHOD_PASSKEY: return "passkey";
+    default: return absl::StrCat("method-", static_cast<int>(method));
+  }
+}
+
+std::string PointsLine(const pb::AuthSettings& s) {
+  std::vector<std::string> parts;
+  for (const auto& mp : s.method_points()) {
+    parts.push_back(absl::StrCat(MethodName(mp.method()), " ", mp.points(),
+                                 mp.points() == 0 ? " (off)" : ""));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+absl::Status DirectoryCreate(CommandContext& ctx) {
+  const std::string name = absl::GetFlag(FLAGS_name);
+  if (name.empty()) return UsageError("--name is required");
+  pb::Tier tier;
+  if (!pb::Tier_Parse(absl::StrCat("TIER_", absl::AsciiStrToUpper(absl::GetFlag(FLAGS_tier))),
+                      &tier) ||
+      tier == pb::TIER_UNSPECIFIED) {
+    return UsageError("--tier must be freemium, explorer, professional or enterprise");
+  }
+  auto stub = pb::DirectoryService::NewStub(ctx.Channel(kPolicyPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::CreateDirectoryRequest request;
+  request.set_display_name(name);
+  request.set_tier(tier);
+  pb::CreateDirectoryResponse response;
+  if (auto s = FromGrpcStatus(stub->CreateDirectory(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  const pb::Directory& d = response.directory();
+  if (ctx.options().json) {
+    ctx.PrintJson(d);
+  } else {
+    ctx.out() << "created directory " << d.directory_id() << " (" << d.display_name() << ", "
+              << TierName(d.tier()) << ")\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DirectoryGet(CommandContext& ctx) {
+  auto stub = pb::DirectoryService::NewStub(ctx.Channel(kPolicyPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::GetDirectoryRequest request;
+  request.set_directory_id(ctx.args()[0]);
+  pb::GetDirectoryResponse response;
+  if (auto s = FromGrpcStatus(stub->GetDirectory(&context, request, &response)); !s.ok()) return s;
+  const pb::Directory& d = response.directory();
+  if (ctx.options().json) {
+    ctx.PrintJson(d);
+  } else {
+    ctx.out() << "directory  " << d.directory_id() << "\nname       " << d.display_name()
+              << "\ntier       " << TierName(d.tier()) << "\ncreated    " << Time(d.create_time())
+              << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DirectoryList(CommandContext& ctx) {
+  auto stub = pb::DirectoryService::NewStub(ctx.Channel(kPolicyPort));
+  pb::ListDirectoriesRequest request;
+  request.set_page_size(absl::GetFlag(FLAGS_page_size));
+  pb::ListDirectoriesResponse all;
+  // Operators want the whole list: follow the pages.
+  do {
+    grpc::ClientContext context;
+    ctx.Prepare(context);
+    pb::ListDirectoriesResponse page;
+    if (auto s = FromGrpcStatus(stub->ListDirectories(&context, request, &page)); !s.ok()) {
+      return s;
+    }
+    for (auto& d : *page.mutable_directories()) *all.add_directories() = std::move(d);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (ctx.options().json) {
+    ctx.PrintJson(all);
+    return absl::OkStatus();
+  }
+  for (const auto& d : all.directories()) {
+    ctx.out() << d.directory_id() << "  " << TierName(d.tier()) << "  " << d.display_name()
+              << "\n";
+  }
+  ctx.out() << all.directories_size() << " director"
+            << (all.directories_size() == 1 ? "y" : "ies") << "\n";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::AuthSettings> ReadSettings(CommandContext& ctx,
+                                              pb::PolicyService::Stub& stub) {
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::GetAuthSettingsRequest request;
+  request.set_directory_id(ctx.args()[0]);
+  pb::GetAuthSettingsResponse response;
+  if (auto s = FromGrpcStatus(stub.GetAuthSettings(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  return response.settings();
+}
+
+absl::Status SettingsGet(CommandContext& ctx) {
+  auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
+  absl::StatusOr<pb::AuthSettings> st = ReadSettings(ctx, *stub);
+  if (!st.ok()) return st.status();
+  if (ctx.options().json) {
+    ctx.PrintJson(*st);
+  } else {
+    ctx.out() << "directory       " << st->directory_id() << "\nrequired level  "
+              << st->required_level() << "\npoints          " << PointsLine(*st)
+              << "\netag            " << st->etag() << "\nupdated         "
+              << Time(st->update_time()) << " by " << st->updated_by() << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SettingsSet(CommandContext& ctx) {
+  auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
+  absl::StatusOr<pb::AuthSettings> current = ReadSettings(ctx, *stub);
+  if (!current.ok()) return current.status();
+  pb::UpdateAuthSettingsRequest request;
+  *request.mutable_settings() = *current;
+  // The etag just read, unless one was given: a concurrent change is refused, never overwritten.
+  const std::string etag = absl::GetFlag(FLAGS_etag);
+  request.set_etag(etag.empty() ? current->etag() : etag);
+  pb::AuthSettings* next = request.mutable_settings();
+  if (int level = absl::GetFlag(FLAGS_required_level); level >= 0) next->set_required_level(level);
+  const std::pair<AuthMethod, int> changes[] = {
+      {::tally::common::v1::AUTH_METHOD_PASSWORD, absl::GetFlag(FLAGS_password)},
+      {::tally::common::v1::AUTH_METHOD_SMS_OTP, absl::GetFlag(FLAGS_sms)},
+      {::tally::common::v1::AUTH_METHOD_EMAIL_OTP, absl::GetFlag(FLAGS_email)},
+      {::tally::common::v1::AUTH_METHOD_PASSKEY, absl::GetFlag(FLAGS_passkey)}};
+  for (auto [method, points] : changes) {
+    if (points < 0) continue;
+    bool found = false;
+    for (auto& mp : *next->mutable_method_points()) {
+      if (mp.method() == method) {
+        mp.set_points(points);
+        found = true;
+      }
+    }
+    if (!found) {
+      auto* mp = next->add_method_points();
+      mp->set_method(method);
+      mp->set_points(points);
+    }
+  }
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::UpdateAuthSettingsResponse response;
+  if (auto s = FromGrpcStatus(stub->UpdateAuthSettings(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response.settings());
+  } else {
+    ctx.out() << "updated: required level " << response.settings().required_level() << "; "
+              << PointsLine(response.settings()) << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SettingsAudit(CommandContext& ctx) {
+  auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::ListAuditEventsRequest request;
+  request.set_directory_id(ctx.args()[0]);
+  request.set_page_size(absl::GetFlag(FLAGS_page_size));
+  pb::ListAuditEventsResponse response;
+  if (auto s = FromGrpcStatus(stub->ListAuditEvents(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+    return absl::OkStatus();
+  }
+  for (const auto& e : response.events()) {
+    ctx.out() << Time(e.time()) << "  " << e.actor() << "\n  before: "
+              << (e.has_before() ? absl::StrCat("level ", e.before().required_level(), "; ",
+                                                PointsLine(e.before()))
+                                 : std::string("(created)"))
+              << "\n  after:  level " << e.after().required_level() << "; "
+              << PointsLine(e.after()) << "\n";
+  }
+  if (!response.next_page_token().empty()) ctx.out() << "(more: raise --page_size)\n";
+  return absl::OkStatus();
+}
+
+absl::Status Jwks(CommandContext& ctx) {
+  std::vector<Ed25519PublicKey> keys;
+  for (const std::string& path : ctx.args()) {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    std::stringstream pem;
+    pem << in.rdbuf();
+    // A private key file works too: its public half is what gets published.
+    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromPem(pem.str());
+    if (!key.ok()) {
+      absl::StatusOr<Ed25519PrivateKey> private_key = Ed25519PrivateKey::FromPem(pem.str());
+      if (!private_key.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, " is not an Ed25519 PEM key"));
+      }
+      key = private_key->PublicKey();
+    }
+    keys.push_back(*key);
+  }
+  // The issuer only matters for verifying, which this verifier never does.
+  absl::StatusOr<JwtVerifier> verifier =
+      JwtVerifier::FromKeys(keys, {.issuer = "tally"}, SystemClock::Get());
+  if (!verifier.ok()) return verifier.status();
+  ctx.out() << verifier->ToJwks() << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterPolicyCommands(CommandRegistry& registry) {
+  registry.Add({"directory", "create",
+                "directory create --name NAME --tier freemium|explorer|professional|enterprise",
+                0, 0, DirectoryCreate});
+  registry.Add({"directory", "get", "directory get DIRECTORY_ID", 1, 1, DirectoryGet});
+  registry.Add({"directory", "list", "directory list [--page_size N]", 0, 0, DirectoryList});
+  registry.Add({"settings", "get", "settings get DIRECTORY_ID", 1, 1, SettingsGet});
+  registry.Add({"settings", "set",
+                "settings set DIRECTORY_ID [--required_level N] [--password N] [--sms N] "
+                "[--email N] [--passkey N] [--etag ETAG]",
+                1, 1, SettingsSet});
+  registry.Add({"settings", "audit", "settings audit DIRECTORY_ID [--page_size N]", 1, 1,
+                SettingsAudit});
+  registry.Add({"jwks", "", "jwks KEY.pem...   (JWKS of Ed25519 public or private PEM keys)", 1,
+                64, Jwks});
+}
+
+}  // namespace tally::cli
