@@ -1,0 +1,155 @@
+#include "common/server/server_runner.h"
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/logging/logging.h"
+#include "common/testing/test_support.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tally/otp/v1/otp.grpc.pb.h"
+
+namespace tally {
+namespace {
+
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::HasSubstr;
+
+// Any service will do: this one holds SendCode until the test releases it.
+class SlowService final : public otp::v1::OtpService::Service {
+ public:
+  grpc::Status SendCode(grpc::ServerContext*, const otp::v1::SendCodeRequest*,
+                        otp::v1::SendCodeResponse* response) override {
+    entered_.Notify();
+    release_.WaitForNotification();
+    response->set_challenge_id("finished");
+    return grpc::Status::OK;
+  }
+  absl::Notification entered_;
+  absl::Notification release_;
+};
+
+class ServerRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.metrics_listen = absl::StrCat("127.0.0.1:", testing::FreePort());
+    options.drain_timeout = absl::Seconds(30);
+    options.health_interval = absl::Milliseconds(20);
+    options.max_message_bytes = 64 * 1024;
+    runner_ = std::make_unique<ServerRunner>(options, GetLogger("server-test"));
+    runner_->AddService(&service_);
+    runner_->AddHealthCheck("fake-store", [this] {
+      return store_up_.load() ? absl::OkStatus() : absl::UnavailableError("down");
+    });
+    ASSERT_TRUE(runner_->Start().ok());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runner_->port()),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  HealthCheckResponse::ServingStatus Health() {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    HealthCheckResponse response;
+    if (!stub->Check(&context, HealthCheckRequest(), &response).ok()) {
+      return HealthCheckResponse::UNKNOWN;
+    }
+    return response.status();
+  }
+
+  grpc::Status SendCode(otp::v1::SendCodeResponse* response, const std::string& destination = "") {
+    auto stub = otp::v1::OtpService::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    otp::v1::SendCodeRequest request;
+    request.set_destination(destination);
+    return stub->SendCode(&context, request, response);
+  }
+
+  SlowService service_;
+  std::atomic<bool> store_up_{true};
+  std::unique_ptr<ServerRunner> runner_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(ServerRunnerTest, HealthFollowsTheStoreProbe) {
+  EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+  store_up_ = false;
+  EXPECT_TRUE(testing::WaitFor([&] { return Health() == HealthCheckResponse::NOT_SERVING; },
+                               absl::Seconds(10)));
+  store_up_ = true;
+  EXPECT_TRUE(testing::WaitFor([&] { return Health() == HealthCheckResponse::SERVING; },
+                               absl::Seconds(10)));
+}
+
+TEST_F(ServerRunnerTest, UnimplementedRpcsAnswerUnimplemented) {
+  auto stub = otp::v1::OtpService::NewStub(channel_);
+  grpc::ClientContext context;
+  otp::v1::VerifyCodeResponse response;
+  EXPECT_EQ(stub->VerifyCode(&context, otp::v1::VerifyCodeRequest(), &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(ServerRunnerTest, OversizedMessagesAreRefused) {
+  otp::v1::SendCodeResponse response;
+  EXPECT_EQ(SendCode(&response, std::string(100 * 1024, 'x')).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServerRunnerTest, DrainLetsInFlightCallsFinishAndRefusesNewOnes) {
+  otp::v1::SendCodeResponse in_flight_response;
+  auto in_flight = std::async(std::launch::async, [&] { return SendCode(&in_flight_response); });
+  service_.entered_.WaitForNotification();
+
+  auto shutdown = std::async(std::launch::async, [&] { runner_->Shutdown(); });
+  // Health turns NOT_SERVING at once, while the call is still running.
+  EXPECT_TRUE(testing::WaitFor([&] { return Health() != HealthCheckResponse::SERVING; },
+                               absl::Seconds(10)));
+  EXPECT_EQ(shutdown.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "shutdown must wait for the in-flight call";
+
+  service_.release_.Notify();
+  const grpc::Status status = in_flight.get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(in_flight_response.challenge_id(), "finished");
+  shutdown.get();
+
+  otp::v1::SendCodeResponse late;
+  EXPECT_EQ(SendCode(&late).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ServerRunnerTest, MetricsCountCallsByMethodAndCode) {
+  auto stub = otp::v1::OtpService::NewStub(channel_);
+  grpc::ClientContext context;
+  otp::v1::VerifyCodeResponse response;
+  stub->VerifyCode(&context, otp::v1::VerifyCodeRequest(), &response);
+  const std::string address = runner_->metrics_address();
+  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  auto body = testing::HttpGet(port, "/metrics");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_THAT(*body, HasSubstr("grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                               "grpc_method=\"/tally.otp.v1.OtpService/VerifyCode\"} 1"));
+  EXPECT_THAT(*body, HasSubstr("tally_store_up{store=\"fake-store\"} 1"));
+  service_.release_.Notify();
+}
+
+TEST(ServerOptionsTest, MetricsPortFollowsTheListenPort) {
+  // Defaults come from the flags; with no flags set the service port decides.
+  auto options = ServerOptionsFromFlags(50051);
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options->listen, "0.0.0.0:50051");
+  EXPECT_EQ(options->metrics_listen, "0.0.0.0:51051");
+}
+
+}  // namespace
+}  // namespace tally
