@@ -15,6 +15,7 @@
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
 
@@ -324,6 +325,30 @@ TEST_F(PolicyServerTest, MetricsCountRpcsByMethodAndCode) {
                                "\"/tally.policy.v1.DirectoryService/GetDirectory\"} 1"));
   EXPECT_THAT(*body, HasSubstr("grpc_server_handling_seconds_bucket"));
   EXPECT_THAT(*body, HasSubstr("tally_store_up{store=\"postgres\"} 1"));
+}
+
+TEST_F(PolicyServerTest, ServesReflection) {
+  namespace reflection = ::grpc::reflection::v1alpha;
+  auto stub = reflection::ServerReflection::NewStub(server_->channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->ServerReflectionInfo(&context);
+  reflection::ServerReflectionRequest request;
+  request.set_list_services("*");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  reflection::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"tally.policy.v1.DirectoryService",
+                                              "tally.policy.v1.PolicyService",
+                                              "grpc.health.v1.Health"}));
+  while (stream->Read(&response)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(PolicyServerTest, ServesHealthAndDrainsOnSigterm) {
