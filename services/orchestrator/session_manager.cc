@@ -1,0 +1,124 @@
+#include "services/orchestrator/session_manager.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace tally::orchestrator {
+namespace {
+
+using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
+using ::tally::common::v1::AUTH_METHOD_PASSKEY;
+using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+
+}  // namespace
+
+std::vector<std::string> AmrFor(const std::vector<AuthMethod>& methods, bool passkey_synced) {
+  std::vector<std::string> amr;
+  for (AuthMethod method : methods) {
+    switch (method) {
+      case AUTH_METHOD_PASSWORD: amr.push_back("pwd"); break;
+      case AUTH_METHOD_SMS_OTP: amr.push_back("sms"); break;
+      case AUTH_METHOD_EMAIL_OTP: amr.push_back("otp"); break;
+      case AUTH_METHOD_PASSKEY: amr.push_back(passkey_synced ? "swk" : "hwk"); break;
+      default: break;
+    }
+  }
+  if (amr.size() >= 2) amr.push_back("mfa");
+  return amr;
+}
+
+std::vector<AuthMethod> MethodsFromAmr(const std::vector<std::string>& amr) {
+  std::vector<AuthMethod> methods;
+  for (const std::string& value : amr) {
+    if (value == "pwd") methods.push_back(AUTH_METHOD_PASSWORD);
+    if (value == "sms") methods.push_back(AUTH_METHOD_SMS_OTP);
+    if (value == "otp") methods.push_back(AUTH_METHOD_EMAIL_OTP);
+    if (value == "hwk" || value == "swk") methods.push_back(AUTH_METHOD_PASSKEY);
+  }
+  return methods;
+}
+
+absl::StatusOr<std::shared_ptr<const SigningKeys>> SigningKeys::FromPemFiles(
+    const std::vector<std::string>& paths, const std::string& issuer, const Clock& clock) {
+  std::vector<Ed25519PrivateKey> keys;
+  for (const std::string& path : paths) {
+    std::ifstream in(path);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read signing key ", path));
+    std::stringstream pem;
+    pem << in.rdbuf();
+    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem.str());
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("signing key ", path, " is not an Ed25519 private key in PEM"));
+    }
+    keys.push_back(*std::move(key));
+  }
+  return FromKeys(std::move(keys), issuer, clock);
+}
+
+absl::StatusOr<std::shared_ptr<const SigningKeys>> SigningKeys::FromKeys(
+    std::vector<Ed25519PrivateKey> keys, const std::string& issuer, const Clock& clock) {
+  if (keys.empty()) return absl::InvalidArgumentError("at least one signing key is required");
+  std::vector<Ed25519PublicKey> public_keys;
+  for (const Ed25519PrivateKey& key : keys) public_keys.push_back(key.PublicKey());
+  absl::StatusOr<JwtVerifier> verifier =
+      JwtVerifier::FromKeys(public_keys, {.issuer = issuer}, clock);
+  if (!verifier.ok()) return verifier.status();
+  return std::shared_ptr<const SigningKeys>(
+      new SigningKeys(JwtSigner(keys.front()), *std::move(verifier), issuer));
+}
+
+SessionManager::SessionManager(std::shared_ptr<const SigningKeys> keys,
+                               RevocationStore& revocations, const Clock& clock,
+                               RandomSource& random, absl::Duration lifetime)
+    : keys_(std::move(keys)),
+      revocations_(revocations),
+      clock_(clock),
+      random_(random),
+      lifetime_(lifetime) {}
+
+absl::StatusOr<IssuedSession> SessionManager::Issue(const SessionRequest& request) {
+  // Whole seconds: JWT times are NumericDate seconds, and claims must round-trip exactly.
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(clock_.Now()));
+  SessionClaims claims;
+  claims.issuer = keys_->issuer();
+  claims.subject = request.user_id;
+  claims.directory_id = request.directory_id;
+  claims.session_id = NewId(random_, "ses_");
+  claims.acr = absl::StrCat(request.level);
+  claims.amr = AmrFor(request.methods, request.passkey_synced);
+  claims.roles = request.roles;
+  claims.issued_at = now;
+  claims.expires_at = now + lifetime_;
+  claims.auth_time =
+      std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(request.auth_time)));
+  absl::StatusOr<std::string> token = keys_->signer().Sign(claims);
+  if (!token.ok()) return token.status();
+  return IssuedSession{*std::move(token), claims.session_id, claims.expires_at};
+}
+
+absl::StatusOr<SessionClaims> SessionManager::Validate(absl::string_view token) {
+  absl::StatusOr<SessionClaims> claims =
+      keys_->verifier().Verify(std::string_view(token.data(), token.size()));
+  if (!claims.ok()) return claims.status();
+  absl::StatusOr<bool> revoked = revocations_.IsRevoked(claims->directory_id, claims->session_id);
+  if (!revoked.ok()) return revoked.status();
+  if (*revoked) return absl::UnauthenticatedError("invalid session token: revoked");
+  return claims;
+}
+
+absl::Status SessionManager::Revoke(absl::string_view token) {
+  absl::StatusOr<SessionClaims> claims =
+      keys_->verifier().Verify(std::string_view(token.data(), token.size()));
+  if (!claims.ok()) return claims.status();
+  return revocations_.Revoke(claims->directory_id, claims->session_id, claims->expires_at);
+}
+
+std::string SessionManager::Jwks() const { return keys_->verifier().ToJwks(); }
+
+}  // namespace tally::orchestrator

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/auth/jwt.h"
+#include "common/util/clock.h"
+#include "common/util/random.h"
+#include "tally/common/v1/common.pb.h"
+
+namespace tally::orchestrator {
+
+using ::tally::common::v1::AuthMethod;
+
+// RFC 8176 "amr" values: pwd, sms, otp (email codes), hwk / swk (passkeys: device-bound /
+// synced), plus mfa when two or more methods were used.
+std::vector<std::string> AmrFor(const std::vector<AuthMethod>& methods, bool passkey_synced);
+// The methods behind amr values (unknown values are ignored).
+std::vector<AuthMethod> MethodsFromAmr(const std::vector<std::string>& amr);
+
+// Where revoked session ids are remembered until their tokens expire.
+class RevocationStore {
+ public:
+  virtual ~RevocationStore() = default;
+  virtual absl::Status Revoke(absl::string_view directory_id, absl::string_view session_id,
+                              absl::Time until) = 0;
+  virtual absl::StatusOr<bool> IsRevoked(absl::string_view directory_id,
+                                         absl::string_view session_id) = 0;
+};
+
+// The signing keys: several at once for rotation. The first key signs; every key is published
+// by GetJwks and accepted by Validate, so tokens signed before a rotation stay valid.
+class SigningKeys {
+ public:
+  // PEM files of Ed25519 private keys, newest first.
+  static absl::StatusOr<std::shared_ptr<const SigningKeys>> FromPemFiles(
+      const std::vector<std::string>& paths, const std::string& issuer, const Clock& clock);
+  static absl::StatusOr<std::shared_ptr<const SigningKeys>> FromKeys(
+      std::vector<Ed25519PrivateKey> keys, const std::string& issuer, const Clock& clock);
+
+  const JwtSigner& signer() const { return signer_; }
+  const JwtVerifier& verifier() const { return verifier_; }
+  const std::string& issuer() const { return issuer_; }
+
+ private:
+  SigningKeys(JwtSigner signer, JwtVerifier verifier, std::string issuer)
+      : signer_(std::move(signer)), verifier_(std::move(verifier)), issuer_(std::move(issuer)) {}
+  JwtSigner signer_;
+  JwtVerifier verifier_;
+  std::string issuer_;
+};
+
+struct IssuedSession {
+  std::string token;
+  std::string session_id;
+  absl::Time expires_at;
+};
+
+struct SessionRequest {
+  std::string user_id;
+  std::string directory_id;
+  std::vector<std::string> roles;
+  std::vector<AuthMethod> methods;
+  bool passkey_synced = false;
+  int level = 0;         // the score the login reached ("acr")
+  absl::Time auth_time;  // the last interactive authentication
+};
+
+// Issues, validates and revokes session tokens (EdDSA JWTs).
+class SessionManager {
+ public:
+  SessionManager(std::shared_ptr<const SigningKeys> keys, RevocationStore& revocations,
+                 const Clock& clock, RandomSource& random, absl::Duration lifetime);
+
+  absl::StatusOr<IssuedSession> Issue(const SessionRequest& request);
+  // Signature, expiry and revocation; UNAUTHENTICATED when the token is not a live session.
+  absl::StatusOr<SessionClaims> Validate(absl::string_view token);
+  // Revokes until the token's expiry. The token itself is the proof; revoking twice is fine.
+  absl::Status Revoke(absl::string_view token);
+  std::string Jwks() const;
+
+ private:
+  std::shared_ptr<const SigningKeys> keys_;
+  RevocationStore& revocations_;
+  const Clock& clock_;
+  RandomSource& random_;
+  const absl::Duration lifetime_;
+};
+
+}  // namespace tally::orchestrator
