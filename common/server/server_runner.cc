@@ -4,7 +4,6 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
@@ -65,6 +64,9 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   if (options.health_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--health_check_interval must be positive");
   }
+  absl::StatusOr<TlsFiles> tls = TlsFilesFromFlags();
+  if (!tls.ok()) return tls.status();
+  options.tls = *std::move(tls);
   return options;
 }
 
@@ -98,8 +100,7 @@ absl::Status ServerRunner::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  // TLS arrives with the deploy issue; until then the transport is plaintext.
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, MakeServerCredentials(options_.tls, *logger_), &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;

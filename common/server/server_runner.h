@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/server/health_monitor.h"
 #include "common/server/metrics.h"
+#include "common/server/tls.h"
 #include "spdlog/logger.h"
 
 namespace tally {
@@ -22,10 +23,11 @@ struct ServerOptions {
   int max_message_bytes = 4 * 1024 * 1024;
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration health_interval = absl::Seconds(2);
+  TlsFiles tls;  // mutual TLS when set, plaintext otherwise
 };
 
 // Options from the shared flags --listen, --metrics_listen, --max_message_bytes, --drain_timeout
-// and --health_check_interval (TALLY_* in the environment). Empty --listen means
+// --health_check_interval and the TLS flags of tls.h (TALLY_* in the environment). Empty --listen means
 // 0.0.0.0:<default_port>; empty --metrics_listen means the listen host and port + 1000.
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
 
