@@ -83,7 +83,9 @@ ServerRunner::ServerRunner(ServerOptions options, std::shared_ptr<spdlog::logger
   health_ = std::make_unique<HealthMonitor>(
       options_.health_interval,
       [this](bool serving) {
-        if (server_ != nullptr) server_->GetHealthCheckService()->SetServingStatus(serving);
+        if (server_ != nullptr) {
+          server_->GetHealthCheckService()->SetServingStatus(kReadinessService, serving);
+        }
       },
       [this](const std::string& store, bool up) { metrics_.SetStoreUp(store, up); }, logger_);
 }
@@ -123,8 +125,10 @@ absl::Status ServerRunner::Start() {
     metrics_address_ = ports.empty() ? options_.metrics_listen
                                      : absl::StrCat(host, ":", ports.front());
   }
+  // Liveness only says the process serves gRPC: a store outage must not get pods restarted.
+  server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   // Probe once before announcing readiness, so the first answer is already the truth.
-  server_->GetHealthCheckService()->SetServingStatus(health_->CheckNow());
+  server_->GetHealthCheckService()->SetServingStatus(kReadinessService, health_->CheckNow());
   health_->Start();
   logger_->info("serving gRPC on port {}{}", port_,
                 metrics_address_.empty() ? "" : absl::StrCat(", metrics on http://",

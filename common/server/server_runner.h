@@ -35,6 +35,12 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
 // RunUntilSignal() receives them. Call first thing in main().
 void BlockTerminationSignals();
 
+// grpc.health.v1 service names. "" (what Kubernetes' gRPC probe asks by default) is readiness:
+// SERVING while every store probe passes. "liveness" stays SERVING until shutdown, so a store
+// outage takes pods out of rotation without restarting them.
+inline constexpr char kReadinessService[] = "";
+inline constexpr char kLivenessService[] = "liveness";
+
 // The part of every Tally server that is not its API: gRPC health (grpc.health.v1, driven by
 // store probes), reflection, message size limits, per-RPC metrics on /metrics, and a graceful
 // drain on SIGTERM/SIGINT.

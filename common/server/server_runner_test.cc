@@ -56,12 +56,14 @@ class ServerRunnerTest : public ::testing::Test {
                                    grpc::InsecureChannelCredentials());
   }
 
-  HealthCheckResponse::ServingStatus Health() {
+  HealthCheckResponse::ServingStatus Health(const std::string& service = kReadinessService) {
     auto stub = grpc::health::v1::Health::NewStub(channel_);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    HealthCheckRequest request;
+    request.set_service(service);
     HealthCheckResponse response;
-    if (!stub->Check(&context, HealthCheckRequest(), &response).ok()) {
+    if (!stub->Check(&context, request, &response).ok()) {
       return HealthCheckResponse::UNKNOWN;
     }
     return response.status();
@@ -84,9 +86,12 @@ class ServerRunnerTest : public ::testing::Test {
 
 TEST_F(ServerRunnerTest, HealthFollowsTheStoreProbe) {
   EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(kLivenessService), HealthCheckResponse::SERVING);
   store_up_ = false;
   EXPECT_TRUE(testing::WaitFor([&] { return Health() == HealthCheckResponse::NOT_SERVING; },
                                absl::Seconds(10)));
+  // A store outage is not a reason to restart the process.
+  EXPECT_EQ(Health(kLivenessService), HealthCheckResponse::SERVING);
   store_up_ = true;
   EXPECT_TRUE(testing::WaitFor([&] { return Health() == HealthCheckResponse::SERVING; },
                                absl::Seconds(10)));
