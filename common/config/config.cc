@@ -104,8 +104,9 @@ std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usa
   std::vector<std::string> args(argv, argv + argc);
   for (const std::string& arg : args) {
     if (arg == "--help" || arg == "-help" || arg == "--helpfull" || arg == "-h") {
-      // Abseil prints the flags and exits.
-      char help[] = "--help";
+      // Abseil prints every flag with its default and exits. (Its plain --help shows only
+      // flags defined in a file named like the program, which none of ours are.)
+      char help[] = "--helpfull";
       char* help_argv[] = {argv[0], help};
       absl::ParseCommandLine(2, help_argv);
     }

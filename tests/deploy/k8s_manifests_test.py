@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Checks deploy/k8s against the rules of the deploy issue and against the binaries themselves:
+every TALLY_* variable and --flag the manifests set must be a flag the binary knows, every
+Secret key the base reads must be produced by the dev overlay, and every Deployment must be
+hardened, probed, drained and covered by a Service and a PodDisruptionBudget.
+Run: k8s_manifests_test.py <repo root> <build/bin>. Needs Debian's python3-yaml."""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+ROOT, BIN = sys.argv[1], sys.argv[2]
+K8S = os.path.join(ROOT, "deploy/k8s")
+failures = []
+
+
+def fail(message):
+    failures.append(message)
+
+
+def load_all(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+
+# 1. Every file parses, and every kustomization names files that exist.
+for path in glob.glob(f"{K8S}/**/*.yaml", recursive=True):
+    try:
+        load_all(path)
+    except yaml.YAMLError as e:
+        fail(f"{path}: {e}")
+for path in glob.glob(f"{K8S}/**/kustomization.yaml", recursive=True):
+    k = load_all(path)[0]
+    here = os.path.dirname(path)
+    for entry in k.get("resources", []) + [p["path"] for p in k.get("patches", [])]:
+        if not os.path.exists(os.path.join(here, entry)):
+            fail(f"{path}: {entry} does not exist")
+
+base = {}
+for path in glob.glob(f"{K8S}/base/*.yaml"):
+    if path.endswith("kustomization.yaml"):
+        continue
+    for doc in load_all(path):
+        base.setdefault(doc["kind"], []).append(doc)
+config = next(c for c in base["ConfigMap"] if c["metadata"]["name"] == "tally-config")["data"]
+
+
+def duration_seconds(text):
+    m = re.fullmatch(r"(\d+)s", text)
+    return int(m.group(1)) if m else None
+
+
+# 2. Known flags of each binary, from --helpfull.
+flags_of = {}
+
+
+def flags(binary):
+    if binary not in flags_of:
+        out = subprocess.run([os.path.join(BIN, binary), "--helpfull"], capture_output=True,
+                             text=True, timeout=60)
+        flags_of[binary] = set(re.findall(r"^\s+--(\w+) ", out.stdout + out.stderr, re.M))
+        if not flags_of[binary]:
+            fail(f"{binary} --helpfull listed no flags")
+    return flags_of[binary]
+
+
+NOT_FLAGS = {"TALLY_GRPC_PORT"}  # read by the production probes, not by the binaries
+deployments = {d["metadata"]["name"]: d for d in base["Deployment"]}
+for name, d in deployments.items():
+    spec = d["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    binary = os.path.basename(c["command"][0])
+    known = flags(binary)
+    env_names = [e["name"] for e in c.get("env", [])] + list(config.keys())
+    for var in env_names:
+        flag = var[len("TALLY_"):].lower()
+        # The shared ConfigMap also holds flags of other binaries; only check the ones it
+        # names for this binary's own Deployment env, and check the ConfigMap against the union.
+        if var in NOT_FLAGS or var in config:
+            continue
+        if flag not in known:
+            fail(f"{name}: {var} is not a flag of {binary}")
+    for arg in c.get("args", []):
+        flag = arg.lstrip("-").split("=")[0]
+        if flag not in known:
+            fail(f"{name}: {arg} is not a flag of {binary}")
+
+    # 3. Hardening, probes, drain.
+    if spec.get("securityContext", {}).get("runAsNonRoot") is not True:
+        fail(f"{name}: runAsNonRoot")
+    sc = c.get("securityContext", {})
+    if sc.get("readOnlyRootFilesystem") is not True:
+        fail(f"{name}: readOnlyRootFilesystem")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        fail(f"{name}: allowPrivilegeEscalation")
+    if sc.get("capabilities", {}).get("drop") != ["ALL"]:
+        fail(f"{name}: capabilities must drop ALL")
+    for probe in ("readinessProbe", "livenessProbe"):
+        if "grpc" not in c.get(probe, {}):
+            fail(f"{name}: {probe} must use grpc.health.v1")
+    if c["livenessProbe"]["grpc"].get("service") != "liveness":
+        fail(f"{name}: liveness must ask the 'liveness' service, not readiness")
+    res = c.get("resources", {})
+    if "cpu" not in res.get("requests", {}) or "memory" not in res.get("limits", {}):
+        fail(f"{name}: cpu request and memory limit required")
+    pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    pre_stop_s = int(pre_stop[-1]) if pre_stop and pre_stop[-1].isdigit() else None
+    drain = duration_seconds(config.get("TALLY_DRAIN_TIMEOUT", ""))
+    if pre_stop_s is None or drain is None:
+        fail(f"{name}: preStop sleep and TALLY_DRAIN_TIMEOUT required")
+    elif spec.get("terminationGracePeriodSeconds", 30) < pre_stop_s + drain:
+        fail(f"{name}: terminationGracePeriodSeconds does not cover preStop + drain")
+
+# The shared ConfigMap: every key is a flag of some binary.
+all_flags = set().union(*[flags(b) for b in {os.path.basename(
+    d["spec"]["template"]["spec"]["containers"][0]["command"][0]) for d in deployments.values()}])
+for var in config:
+    if var[len("TALLY_"):].lower() not in all_flags:
+        fail(f"tally-config: {var} is not a flag of any binary")
+
+# 4. A Service and a PodDisruptionBudget per Deployment; scaling as the issue asks.
+services = {s["metadata"]["name"]: s for s in base["Service"]}
+pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for p in base["PodDisruptionBudget"]}
+hpas = {h["spec"]["scaleTargetRef"]["name"] for h in base["HorizontalPodAutoscaler"]}
+for name in deployments:
+    ports = {p["name"] for p in services.get(name, {}).get("spec", {}).get("ports", [])}
+    if ports != {"grpc", "metrics"}:
+        fail(f"{name}: needs a Service with grpc and metrics ports")
+    if name not in pdbs:
+        fail(f"{name}: needs a PodDisruptionBudget")
+for name in ("tally-orchestrator", "tally-credential", "tally-passkey", "tally-otp-api"):
+    if name not in hpas:
+        fail(f"{name}: needs a CPU HorizontalPodAutoscaler")
+scaled = [s for s in base.get("ScaledObject", []) if s["spec"]["scaleTargetRef"]["name"] == "tally-otp-sender"]
+if not scaled:
+    fail("tally-otp-sender: needs a KEDA ScaledObject")
+else:
+    trigger = scaled[0]["spec"]["triggers"][0]
+    if trigger["type"] != "redis-streams" or trigger["metadata"]["stream"] != config["TALLY_OTP_STREAM"] \
+            or trigger["metadata"]["consumerGroup"] != config["TALLY_OTP_CONSUMER_GROUP"]:
+        fail("tally-otp-sender: the ScaledObject must watch the configured stream and group")
+
+# 5. Every Secret key the base reads is produced by the dev overlay.
+with open(f"{K8S}/overlays/dev/make-dev-keys.sh") as f:
+    dev_keys = set(re.findall(r"^([a-z0-9-]+)=", f.read(), re.M))
+text = "\n".join(open(p).read() for p in glob.glob(f"{K8S}/base/*.yaml"))
+for secret, key in re.findall(r"name: (tally-secrets)\n\s+key: ([a-z0-9-]+)", text):
+    if key not in dev_keys:
+        fail(f"secret key {key} is read by the base but not made by the dev overlay")
+
+for f in failures:
+    print("FAIL:", f)
+print(f"{len(deployments)} deployments checked, {len(failures)} problems")
+sys.exit(1 if failures else 0)
