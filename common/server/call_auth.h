@@ -1,12 +1,15 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "common/auth/caller.h"
+#include "common/status/grpc_status.h"
 #include "common/util/clock.h"
 
 ABSL_DECLARE_FLAG(std::string, platform_key);
@@ -21,5 +24,19 @@ absl::StatusOr<Caller> AuthenticateCall(const Authenticator& authenticator,
 // --jwt_issuer (TALLY_PLATFORM_KEY, TALLY_JWKS_FILE, TALLY_JWT_ISSUER). Bad configuration
 // (unreadable JWKS, a platform key too short to resist guessing) is INVALID_ARGUMENT.
 absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(const Clock& clock);
+
+// The body of every gRPC method: authenticates the call, runs
+// `(logic.*method)(caller, request)` (an absl::StatusOr<Response>), writes the response and
+// converts the status. The services' logic classes stay free of gRPC.
+template <typename Logic, typename Method, typename Request, typename Response>
+grpc::Status HandleCall(const Authenticator& authenticator, const grpc::ServerContext& context,
+                        Logic& logic, Method method, const Request& request, Response* response) {
+  absl::StatusOr<Caller> caller = AuthenticateCall(authenticator, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<Response> result = std::invoke(method, logic, *caller, request);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
 
 }  // namespace tally

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -10,6 +11,13 @@ namespace tally {
 
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 500;
+
+// One page of a store's list: the items and the cursor after the last one.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  int64_t next_cursor = 0;  // 0: no more items
+};
 
 // page_size as callers send it: 0 means the default, larger than the cap is capped, negative is
 // INVALID_ARGUMENT.

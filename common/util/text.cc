@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 
 namespace tally {
 
@@ -65,6 +66,16 @@ bool IsValidId(std::string_view id) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
   }
   return true;
+}
+
+absl::Status CheckId(std::string_view field, std::string_view id) {
+  const absl::string_view name(field.data(), field.size());
+  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(name, " is required"));
+  if (!IsValidId(id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " must be 1 to 128 characters of letters, digits, '_' and '-'"));
+  }
+  return absl::OkStatus();
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

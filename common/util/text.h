@@ -3,6 +3,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+
 namespace tally {
 
 // Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
@@ -13,6 +15,9 @@ bool HasControlCharacters(std::string_view text);
 
 // An opaque id of ours or a caller's: 1..128 bytes of [A-Za-z0-9_-].
 bool IsValidId(std::string_view id);
+// The same as a request check: INVALID_ARGUMENT "<field> is required" for an empty id, and
+// "<field> must be 1 to 128 characters of letters, digits, '_' and '-'" for a malformed one.
+absl::Status CheckId(std::string_view field, std::string_view id);
 
 // Compares in time that depends only on the lengths, never on where the inputs differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

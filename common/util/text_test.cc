@@ -36,6 +36,11 @@ TEST(TextTest, Ids) {
   EXPECT_FALSE(IsValidId(std::string(129, 'a')));
   EXPECT_FALSE(IsValidId("a/b"));
   EXPECT_FALSE(IsValidId("a b"));
+  EXPECT_TRUE(CheckId("user_id", "usr_1").ok());
+  EXPECT_EQ(CheckId("user_id", "").message(), "user_id is required");
+  EXPECT_EQ(CheckId("user_id", "a b").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckId("user_id", "a b").message(),
+            "user_id must be 1 to 128 characters of letters, digits, '_' and '-'");
 }
 
 TEST(TextTest, ConstantTimeEquals) {

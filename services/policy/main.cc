@@ -6,19 +6,14 @@
 #include "absl/flags/flag.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
-#include "common/postgres/pg_pool.h"
+#include "common/postgres/pg_flags.h"
 #include "common/server/call_auth.h"
 #include "common/server/server_runner.h"
 #include "services/policy/pg_policy_store.h"
 #include "services/policy/policy_manager.h"
 #include "services/policy/policy_service.h"
 
-ABSL_FLAG(std::string, postgres_url, "",
-          "PostgreSQL URL (libpq URI); may hold a password, so prefer TALLY_POSTGRES_URL.");
 ABSL_FLAG(std::string, postgres_schema, "policy", "Schema this service owns and migrates.");
-ABSL_FLAG(int, postgres_pool_size, 8, "PostgreSQL connections at most.");
-ABSL_FLAG(absl::Duration, startup_timeout, absl::Seconds(60),
-          "How long start-up waits for PostgreSQL to apply the schema before giving up.");
 
 namespace {
 
@@ -37,30 +32,18 @@ int main(int argc, char** argv) {
   const tally::Clock& clock = tally::SystemClock::Get();
   auto authenticator = tally::AuthenticatorFromFlags(clock);
   if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
-  tally::PgOptions pg_options;
-  pg_options.url = absl::GetFlag(FLAGS_postgres_url);
-  pg_options.pool_size = absl::GetFlag(FLAGS_postgres_pool_size);
-  if (pg_options.url.empty()) {
-    tally::ExitBadConfig(argv[0], absl::InvalidArgumentError("--postgres_url is required"));
-  }
-  if (pg_options.pool_size < 1) {
-    tally::ExitBadConfig(argv[0], absl::InvalidArgumentError("--postgres_pool_size must be >= 1"));
-  }
+  absl::StatusOr<tally::PgOptions> pg_options = tally::PgOptionsFromFlags();
+  if (!pg_options.ok()) tally::ExitBadConfig(argv[0], pg_options.status());
   if (absl::GetFlag(FLAGS_platform_key).empty()) {
     logger->warn("no --platform_key: platform calls (CreateDirectory...) will be refused");
   }
 
-  auto pool = std::make_shared<tally::PgPool>(pg_options);
+  auto pool = std::make_shared<tally::PgPool>(*pg_options);
   tally::policy::PgPolicyStore store(pool, absl::GetFlag(FLAGS_postgres_schema));
-  // Replicas start together and PostgreSQL may come up after us: retry the migration.
-  const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_startup_timeout);
-  for (absl::Status s = store.Migrate(); !s.ok(); s = store.Migrate()) {
-    if (s.code() != absl::StatusCode::kUnavailable || absl::Now() > give_up) {
-      logger->critical("cannot migrate schema {}: {}", absl::GetFlag(FLAGS_postgres_schema), s);
-      return 1;
-    }
-    logger->warn("waiting for PostgreSQL: {}", s);
-    absl::SleepFor(absl::Seconds(1));
+  if (absl::Status s = tally::MigrateAtStartup([&store] { return store.Migrate(); }, *logger);
+      !s.ok()) {
+    logger->critical("cannot migrate schema {}: {}", absl::GetFlag(FLAGS_postgres_schema), s);
+    return 1;
   }
 
   tally::policy::PolicyManager manager(store, clock, tally::CsprngRandom::Get());

@@ -1,7 +1,7 @@
 #include "services/policy/pg_policy_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/postgres/pg_time.h"
 #include "common/util/proto_time.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/policy/points.h"
@@ -13,15 +13,6 @@ using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
-
-// Microseconds since the epoch in and out of timestamptz, so no time zone ever gets involved.
-constexpr char kToTime[] = "(timestamptz 'epoch' + $%d::bigint * interval '1 microsecond')";
-constexpr char kFromTime[] = "(extract(epoch from %s) * 1000000)::bigint";
-
-std::string ToTime(int param) { return absl::StrFormat(kToTime, param); }
-std::string FromTime(absl::string_view column) {
-  return absl::StrFormat(kFromTime, std::string(column));
-}
 
 google::protobuf::Timestamp MicrosToProto(int64_t micros) {
   return ToProtoTime(absl::FromUnixMicros(micros));
@@ -126,7 +117,7 @@ absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
     tx.exec_params0(absl::StrCat("INSERT INTO ", Table("directories"),
                                  " (directory_id, display_name, tier, create_time) VALUES ($1, "
                                  "$2, $3, ",
-                                 ToTime(4), ")"),
+                                 PgTimeParam(4), ")"),
                     directory.directory_id(), directory.display_name(),
                     static_cast<int>(directory.tier()),
                     absl::ToUnixMicros(FromProtoTime(directory.create_time())));
@@ -135,7 +126,7 @@ absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
                      " (directory_id, required_level, password_points, sms_points, email_points, "
                      "passkey_points, etag, updated_by, update_time) VALUES ($1, $2, $3, $4, $5, "
                      "$6, $7, $8, ",
-                     ToTime(9), ")"),
+                     PgTimeParam(9), ")"),
         directory.directory_id(), settings.required_level(),
         PointsFor(settings, AUTH_METHOD_PASSWORD), PointsFor(settings, AUTH_METHOD_SMS_OTP),
         PointsFor(settings, AUTH_METHOD_EMAIL_OTP), PointsFor(settings, AUTH_METHOD_PASSKEY),
@@ -144,7 +135,7 @@ absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
     tx.exec_params0(absl::StrCat("INSERT INTO ", Table("audit_events"),
                                  " (event_id, directory_id, actor, time, before, after) VALUES "
                                  "($1, $2, $3, ",
-                                 ToTime(4), ", NULL, $5::jsonb)"),
+                                 PgTimeParam(4), ", NULL, $5::jsonb)"),
                     event.event_id(), event.directory_id(), event.actor(),
                     absl::ToUnixMicros(FromProtoTime(event.time())), SettingsJson(event.after()));
     return absl::OkStatus();
@@ -154,7 +145,7 @@ absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
 absl::StatusOr<Directory> PgPolicyStore::GetDirectory(absl::string_view directory_id) {
   return pool_->TransactFor<Directory>([&](pqxx::work& tx) -> absl::StatusOr<Directory> {
     const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT directory_id, display_name, tier, ", FromTime("create_time"),
+        absl::StrCat("SELECT directory_id, display_name, tier, ", PgMicros("create_time"),
                      " AS create_us FROM ", Table("directories"), " WHERE directory_id = $1"),
         std::string(directory_id));
     if (r.empty()) return absl::NotFoundError("no such directory");
@@ -168,7 +159,7 @@ absl::StatusOr<Page<Directory>> PgPolicyStore::ListDirectories(int64_t cursor, i
         // One row more than asked tells whether another page exists.
         const pqxx::result r = tx.exec_params(
             absl::StrCat("SELECT seq, directory_id, display_name, tier, ",
-                         FromTime("create_time"), " AS create_us FROM ", Table("directories"),
+                         PgMicros("create_time"), " AS create_us FROM ", Table("directories"),
                          " WHERE seq > $1 ORDER BY seq LIMIT $2"),
             cursor, limit + 1);
         Page<Directory> page;
@@ -183,7 +174,7 @@ absl::StatusOr<Page<Directory>> PgPolicyStore::ListDirectories(int64_t cursor, i
 absl::StatusOr<AuthSettings> PgPolicyStore::GetSettings(absl::string_view directory_id) {
   return pool_->TransactFor<AuthSettings>([&](pqxx::work& tx) -> absl::StatusOr<AuthSettings> {
     const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT *, ", FromTime("update_time"), " AS update_us FROM ",
+        absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
                      Table("auth_settings"), " WHERE directory_id = $1"),
         std::string(directory_id));
     if (r.empty()) return absl::NotFoundError("no such directory");
@@ -197,7 +188,7 @@ absl::StatusOr<AuthSettings> PgPolicyStore::UpdateSettings(const AuthSettings& n
   return pool_->TransactFor<AuthSettings>([&](pqxx::work& tx) -> absl::StatusOr<AuthSettings> {
     // The row lock makes check-etag-then-write one step against concurrent updates.
     const pqxx::result current = tx.exec_params(
-        absl::StrCat("SELECT *, ", FromTime("update_time"), " AS update_us FROM ",
+        absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
                      Table("auth_settings"), " WHERE directory_id = $1 FOR UPDATE"),
         next.directory_id());
     if (current.empty()) return absl::NotFoundError("no such directory");
@@ -211,7 +202,7 @@ absl::StatusOr<AuthSettings> PgPolicyStore::UpdateSettings(const AuthSettings& n
                      " SET required_level = $2, password_points = $3, sms_points = $4, "
                      "email_points = $5, passkey_points = $6, etag = $7, updated_by = $8, "
                      "update_time = ",
-                     ToTime(9), " WHERE directory_id = $1"),
+                     PgTimeParam(9), " WHERE directory_id = $1"),
         next.directory_id(), next.required_level(), PointsFor(next, AUTH_METHOD_PASSWORD),
         PointsFor(next, AUTH_METHOD_SMS_OTP), PointsFor(next, AUTH_METHOD_EMAIL_OTP),
         PointsFor(next, AUTH_METHOD_PASSKEY), next.etag(), next.updated_by(),
@@ -221,7 +212,7 @@ absl::StatusOr<AuthSettings> PgPolicyStore::UpdateSettings(const AuthSettings& n
     tx.exec_params0(absl::StrCat("INSERT INTO ", Table("audit_events"),
                                  " (event_id, directory_id, actor, time, before, after) VALUES "
                                  "($1, $2, $3, ",
-                                 ToTime(4), ", $5::jsonb, $6::jsonb)"),
+                                 PgTimeParam(4), ", $5::jsonb, $6::jsonb)"),
                     event.event_id(), event.directory_id(), event.actor(),
                     absl::ToUnixMicros(FromProtoTime(event.time())), SettingsJson(event.before()),
                     SettingsJson(event.after()));
@@ -234,7 +225,7 @@ absl::StatusOr<Page<AuditEvent>> PgPolicyStore::ListAuditEvents(absl::string_vie
   return pool_->TransactFor<Page<AuditEvent>>(
       [&](pqxx::work& tx) -> absl::StatusOr<Page<AuditEvent>> {
         const pqxx::result r = tx.exec_params(
-            absl::StrCat("SELECT seq, event_id, directory_id, actor, ", FromTime("time"),
+            absl::StrCat("SELECT seq, event_id, directory_id, actor, ", PgMicros("time"),
                          " AS time_us, before::text AS before_json, after::text AS after_json "
                          "FROM ",
                          Table("audit_events"),

@@ -13,14 +13,7 @@ constexpr size_t kMaxDisplayNameBytes = 200;
 constexpr absl::string_view kDirectoryPages = "directories";
 constexpr absl::string_view kAuditPages = "audit";
 
-absl::Status CheckDirectoryId(absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError("directory_id is required");
-  if (!IsValidId(std::string_view(id.data(), id.size()))) {
-    return absl::InvalidArgumentError(
-        "directory_id must be 1 to 128 characters of letters, digits, '_' and '-'");
-  }
-  return absl::OkStatus();
-}
+absl::Status CheckDirectoryId(const std::string& id) { return CheckId("directory_id", id); }
 
 absl::StatusOr<std::string> CheckDisplayName(absl::string_view raw) {
   const absl::string_view name = absl::StripAsciiWhitespace(raw);

@@ -1,25 +1,8 @@
 #include "services/policy/policy_service.h"
 
 #include "common/server/call_auth.h"
-#include "common/status/grpc_status.h"
 
 namespace tally::policy {
-namespace {
-
-// Authenticates, runs one manager method and writes its result.
-template <typename Request, typename Response, typename Method>
-grpc::Status Handle(PolicyManager& manager, const Authenticator& auth,
-                    grpc::ServerContext* context, const Request& request, Response* response,
-                    Method method) {
-  absl::StatusOr<Caller> caller = AuthenticateCall(auth, *context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Response> result = (manager.*method)(*caller, request);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
 
 DirectoryServiceImpl::DirectoryServiceImpl(PolicyManager& manager,
                                            std::shared_ptr<const Authenticator> auth)
@@ -28,19 +11,21 @@ DirectoryServiceImpl::DirectoryServiceImpl(PolicyManager& manager,
 grpc::Status DirectoryServiceImpl::CreateDirectory(grpc::ServerContext* context,
                                                    const pb::CreateDirectoryRequest* request,
                                                    pb::CreateDirectoryResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PolicyManager::CreateDirectory);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::CreateDirectory, *request,
+                    response);
 }
 
 grpc::Status DirectoryServiceImpl::GetDirectory(grpc::ServerContext* context,
                                                 const pb::GetDirectoryRequest* request,
                                                 pb::GetDirectoryResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PolicyManager::GetDirectory);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::GetDirectory, *request, response);
 }
 
 grpc::Status DirectoryServiceImpl::ListDirectories(grpc::ServerContext* context,
                                                    const pb::ListDirectoriesRequest* request,
                                                    pb::ListDirectoriesResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PolicyManager::ListDirectories);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::ListDirectories, *request,
+                    response);
 }
 
 PolicyServiceImpl::PolicyServiceImpl(PolicyManager& manager,
@@ -50,26 +35,28 @@ PolicyServiceImpl::PolicyServiceImpl(PolicyManager& manager,
 grpc::Status PolicyServiceImpl::GetAuthSettings(grpc::ServerContext* context,
                                                 const pb::GetAuthSettingsRequest* request,
                                                 pb::GetAuthSettingsResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PolicyManager::GetAuthSettings);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::GetAuthSettings, *request,
+                    response);
 }
 
 grpc::Status PolicyServiceImpl::UpdateAuthSettings(grpc::ServerContext* context,
                                                    const pb::UpdateAuthSettingsRequest* request,
                                                    pb::UpdateAuthSettingsResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response,
-                &PolicyManager::UpdateAuthSettings);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::UpdateAuthSettings, *request,
+                    response);
 }
 
 grpc::Status PolicyServiceImpl::Evaluate(grpc::ServerContext* context,
                                          const pb::EvaluateRequest* request,
                                          pb::EvaluateResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PolicyManager::Evaluate);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::Evaluate, *request, response);
 }
 
 grpc::Status PolicyServiceImpl::ListAuditEvents(grpc::ServerContext* context,
                                                 const pb::ListAuditEventsRequest* request,
                                                 pb::ListAuditEventsResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PolicyManager::ListAuditEvents);
+  return HandleCall(*auth_, *context, manager_, &PolicyManager::ListAuditEvents, *request,
+                    response);
 }
 
 }  // namespace tally::policy

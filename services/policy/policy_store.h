@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/util/paging.h"
 #include "tally/policy/v1/policy.pb.h"
 
 namespace tally::policy {
@@ -14,12 +15,6 @@ namespace tally::policy {
 using ::tally::policy::v1::AuditEvent;
 using ::tally::policy::v1::AuthSettings;
 using ::tally::policy::v1::Directory;
-
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  int64_t next_cursor = 0;  // 0: no more items
-};
 
 // Where directories, their settings and the audit trail live. Every method is one atomic step;
 // store failures are UNAVAILABLE.

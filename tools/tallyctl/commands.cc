@@ -1,4 +1,5 @@
 #include "tools/tallyctl/command.h"
+#include "tools/tallyctl/credential_commands.h"
 #include "tools/tallyctl/policy_commands.h"
 
 namespace tally::cli {
@@ -6,6 +7,7 @@ namespace tally::cli {
 // One line per command group; each service's issue adds its own.
 void RegisterAllCommands(CommandRegistry& registry) {
   RegisterPolicyCommands(registry);
+  RegisterCredentialCommands(registry);
 }
 
 }  // namespace tally::cli

@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/auth/jwt.h"
@@ -19,7 +20,10 @@ ABSL_FLAG(int, page_size, 0, "Items per page (0: the server's default).");
 ABSL_FLAG(int, required_level, -1, "settings set: points a login needs.");
 ABSL_FLAG(int, password, -1, "settings set: points for a password.");
 ABSL_FLAG(int, sms, -1, "settings set: points for an SMS code (0 disables).");
-ABSL_FLAG(int, email, -1, "settings set: points for an email code (0 disables).");
+// A string, as user create|set-contact (credential_commands.cc) take an address with it.
+ABSL_FLAG(std::string, email, "",
+          "settings set: points for an email code (0 disables); user create|set-contact: "
+          "e-mail address.");
 ABSL_FLAG(int, passkey, -1, "settings set: points for a passkey (0 disables).");
 ABSL_FLAG(std::string, etag, "", "settings set: only update if the settings still have this etag.");
 
@@ -176,10 +180,15 @@ absl::Status SettingsSet(CommandContext& ctx) {
   request.set_etag(etag.empty() ? current->etag() : etag);
   pb::AuthSettings* next = request.mutable_settings();
   if (int level = absl::GetFlag(FLAGS_required_level); level >= 0) next->set_required_level(level);
+  int email_points = -1;
+  if (const std::string email = absl::GetFlag(FLAGS_email);
+      !email.empty() && !absl::SimpleAtoi(email, &email_points)) {
+    return UsageError("settings set: --email takes the points of an email code");
+  }
   const std::pair<AuthMethod, int> changes[] = {
       {::tally::common::v1::AUTH_METHOD_PASSWORD, absl::GetFlag(FLAGS_password)},
       {::tally::common::v1::AUTH_METHOD_SMS_OTP, absl::GetFlag(FLAGS_sms)},
-      {::tally::common::v1::AUTH_METHOD_EMAIL_OTP, absl::GetFlag(FLAGS_email)},
+      {::tally::common::v1::AUTH_METHOD_EMAIL_OTP, email_points},
       {::tally::common::v1::AUTH_METHOD_PASSKEY, absl::GetFlag(FLAGS_passkey)}};
   for (auto [method, points] : changes) {
     if (points < 0) continue;

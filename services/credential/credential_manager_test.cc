@@ -1,0 +1,579 @@
+#include "services/credential/credential_manager.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/util/proto_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/credential/user_fields.h"
+
+namespace tally::credential {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// In-memory CredentialStore with the PostgreSQL one's semantics (unique username key per
+// directory, contact changes for fields that differ, compare-and-set re-hash).
+class FakeCredentialStore : public CredentialStore {
+ public:
+  absl::Status CreateUser(const StoredUser& user,
+                          const std::vector<ContactChange>& changes) override {
+    if (!status.ok()) return status;
+    for (const StoredUser& u : users) {
+      if (u.user.directory_id() == user.user.directory_id() &&
+          u.username_key == user.username_key) {
+        return absl::AlreadyExistsError("postgres unique violation (SQLSTATE 23505)");
+      }
+    }
+    users.push_back(user);
+    changes_.insert(changes_.end(), changes.begin(), changes.end());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<StoredUser> GetUser(std::string_view user_id) override {
+    if (!status.ok()) return status;
+    StoredUser* u = Find(user_id);
+    if (u == nullptr) return absl::NotFoundError("no such user");
+    return *u;
+  }
+  absl::StatusOr<StoredUser> FindUser(std::string_view directory_id,
+                                      std::string_view key) override {
+    if (!status.ok()) return status;
+    for (const StoredUser& u : users) {
+      if (u.user.directory_id() == directory_id && u.username_key == key) return u;
+    }
+    return absl::NotFoundError("no such user");
+  }
+  absl::StatusOr<Page<User>> ListUsers(std::string_view directory_id, int64_t cursor,
+                                       int limit) override {
+    Page<User> page;
+    for (int64_t i = cursor; i < static_cast<int64_t>(users.size()); ++i) {
+      if (users[i].user.directory_id() != directory_id) continue;
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.next_cursor = i;
+        break;
+      }
+      page.items.push_back(users[i].user);
+    }
+    return page;
+  }
+  absl::StatusOr<StoredUser> UpdateContact(std::string_view user_id, const std::string& email,
+                                           const std::string& phone, const std::string& actor,
+                                           absl::Time time) override {
+    StoredUser* u = Find(user_id);
+    if (u == nullptr) return absl::NotFoundError("no such user");
+    if (u->user.email() != email) changes_.push_back({u->user.user_id(), "email", time, actor});
+    if (u->user.phone_number() != phone) {
+      changes_.push_back({u->user.user_id(), "phone_number", time, actor});
+    }
+    u->user.set_email(email);
+    u->user.set_phone_number(phone);
+    return *u;
+  }
+  absl::StatusOr<StoredUser> SetPasswordHash(std::string_view user_id, const std::string& hash,
+                                             absl::Time) override {
+    StoredUser* u = Find(user_id);
+    if (u == nullptr) return absl::NotFoundError("no such user");
+    u->password_hash = hash;
+    u->user.set_has_password(true);
+    return *u;
+  }
+  absl::Status ReplacePasswordHash(std::string_view user_id, const std::string& expected,
+                                   const std::string& hash) override {
+    StoredUser* u = Find(user_id);
+    if (u == nullptr) return absl::NotFoundError("no such user");
+    if (u->password_hash == expected) u->password_hash = hash;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<StoredUser> SetRoles(std::string_view user_id,
+                                      const std::vector<std::string>& roles) override {
+    StoredUser* u = Find(user_id);
+    if (u == nullptr) return absl::NotFoundError("no such user");
+    u->user.clear_roles();
+    for (const std::string& r : roles) u->user.add_roles(r);
+    return *u;
+  }
+  absl::Status DeleteUser(std::string_view user_id) override {
+    for (auto it = users.begin(); it != users.end(); ++it) {
+      if (it->user.user_id() == user_id) {
+        users.erase(it);
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError("no such user");
+  }
+  absl::StatusOr<std::vector<ContactChange>> ListContactChanges(
+      std::string_view user_id) override {
+    std::vector<ContactChange> out;
+    for (const ContactChange& c : changes_) {
+      if (c.user_id == user_id) out.push_back(c);
+    }
+    return out;
+  }
+  absl::Status Ping() override { return status; }
+
+  StoredUser* Find(std::string_view user_id) {
+    for (StoredUser& u : users) {
+      if (u.user.user_id() == user_id) return &u;
+    }
+    return nullptr;
+  }
+
+  absl::Status status = absl::OkStatus();
+  std::vector<StoredUser> users;
+
+ private:
+  std::vector<ContactChange> changes_;
+};
+
+class FakeClock final : public Clock {
+ public:
+  absl::Time Now() const override { return now; }
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+};
+
+Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles) {
+  SessionClaims claims;
+  claims.subject = std::move(user);
+  claims.directory_id = std::move(directory);
+  claims.session_id = "sid_1";
+  claims.roles = std::move(roles);
+  return Caller::User(std::move(claims));
+}
+
+constexpr char kDir[] = "dir_acme";
+constexpr char kOtherDir[] = "dir_other";
+constexpr Argon2Params kFast{.memory_kib = 64, .iterations = 1, .parallelism = 1};
+
+// Value of one sample of a metric family, by label value; -1 when absent.
+double Sample(prometheus::Registry& registry, const std::string& family,
+              const std::string& label_value, bool histogram_count = false) {
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != family) continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      if (!label_value.empty() && (m.label.empty() || m.label[0].value != label_value)) continue;
+      if (histogram_count) return static_cast<double>(m.histogram.sample_count);
+      if (f.type == prometheus::MetricType::Gauge) return m.gauge.value;
+      return m.counter.value;
+    }
+  }
+  return -1;
+}
+
+class CredentialManagerTest : public ::testing::Test {
+ protected:
+  CredentialManagerTest() { Rebuild(kFast); }
+
+  // A manager whose hasher uses `params` (over the same store), as after a restart with other
+  // flags.
+  void Rebuild(Argon2Params params) {
+    manager_.reset();
+    bounded_.reset();
+    hasher_ = std::make_unique<PasswordHasher>(params, CsprngRandom::Get());
+    auto bounded = BoundedHasher::Create(*hasher_, limiter_, metrics_);
+    ASSERT_TRUE(bounded.ok()) << bounded.status();
+    bounded_ = std::make_unique<BoundedHasher>(*std::move(bounded));
+    manager_ = std::make_unique<CredentialManager>(store_, *bounded_, policy_, metrics_, clock_,
+                                                   CsprngRandom::Get());
+  }
+
+  absl::StatusOr<User> Create(const Caller& caller, const std::string& dir,
+                              const std::string& username, const std::string& password = "",
+                              std::vector<std::string> roles = {}) {
+    pb::CreateUserRequest request;
+    request.set_directory_id(dir);
+    request.set_username(username);
+    request.set_password(password);
+    for (std::string& r : roles) request.add_roles(std::move(r));
+    absl::StatusOr<pb::CreateUserResponse> response = manager_->CreateUser(caller, request);
+    if (!response.ok()) return response.status();
+    return response->user();
+  }
+
+  absl::StatusOr<pb::VerifyPasswordResponse> Verify(const std::string& dir,
+                                                    const std::string& username,
+                                                    const std::string& password) {
+    pb::VerifyPasswordRequest request;
+    request.set_directory_id(dir);
+    request.set_username(username);
+    request.set_password(password);
+    return manager_->VerifyPassword(Caller::Anonymous(), request);
+  }
+
+  double Checks(const std::string& outcome) {
+    return Sample(registry_, "tally_password_checks_total", outcome);
+  }
+  double Hashes(const std::string& operation) {
+    double n = Sample(registry_, "tally_password_hash_seconds", operation, true);
+    return n < 0 ? 0 : n;
+  }
+
+  const Caller admin_ = UserCaller(kDir, "usr_admin", {"admin"});
+  FakeCredentialStore store_;
+  FakeClock clock_;
+  prometheus::Registry registry_;
+  CredentialMetrics metrics_{registry_};
+  HashLimiter limiter_{2, 4};
+  PasswordPolicy policy_{PasswordRules{}, PasswordBlocklist::FromLines("password1\nqwertyuiop\n")};
+  std::unique_ptr<PasswordHasher> hasher_;
+  std::unique_ptr<BoundedHasher> bounded_;
+  std::unique_ptr<CredentialManager> manager_;
+};
+
+TEST_F(CredentialManagerTest, PlatformBootstrapsTheFirstAdminWhoThenCreatesUsers) {
+  absl::StatusOr<User> first =
+      Create(Caller::Platform(), kDir, "Root.Admin", "first-admin-secret", {"admin"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(first->user_id(), StartsWith("usr_"));
+  EXPECT_EQ(first->directory_id(), kDir);
+  EXPECT_EQ(first->username(), "Root.Admin");
+  EXPECT_THAT(first->roles(), ElementsAre("admin"));
+  EXPECT_TRUE(first->has_password());
+  EXPECT_EQ(FromProtoTime(first->create_time()), clock_.now);
+  EXPECT_THAT(store_.Find(first->user_id())->password_hash, StartsWith("$argon2id$v=19$m=64,"));
+
+  const Caller root = UserCaller(kDir, first->user_id(), {"admin"});
+  absl::StatusOr<User> plain = Create(root, kDir, "bob");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_THAT(plain->roles(), ElementsAre("user"));  // the default
+  EXPECT_FALSE(plain->has_password());
+  EXPECT_TRUE(store_.Find(plain->user_id())->password_hash.empty());
+}
+
+TEST_F(CredentialManagerTest, WhoMayCreateUsers) {
+  EXPECT_EQ(Create(Caller::Anonymous(), kDir, "x").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Create(UserCaller(kOtherDir, "usr_o", {"admin"}), kDir, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Create(UserCaller(kDir, "usr_u", {"user"}), kDir, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Rights come before validation: no hint about what would have been wrong.
+  EXPECT_EQ(Create(Caller::Anonymous(), kDir, "").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(Create(admin_, kDir, "x").ok());
+}
+
+TEST_F(CredentialManagerTest, UsernamesAreUniquePerDirectoryIgnoringCase) {
+  ASSERT_TRUE(Create(admin_, kDir, "Alice").ok());
+  absl::StatusOr<User> again = Create(admin_, kDir, "aLICE", "some-long-password");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.status().message(), HasSubstr("already has a user with this username"));
+  EXPECT_EQ(Hashes("hash"), 0) << "a taken username costs no hash";
+  EXPECT_TRUE(Create(Caller::Platform(), kOtherDir, "alice").ok());
+
+  pb::FindUserRequest find;
+  find.set_directory_id(kDir);
+  find.set_username(" ALICE ");
+  absl::StatusOr<pb::FindUserResponse> found = manager_->FindUser(Caller::Anonymous(), find);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->user().username(), "Alice");
+  find.set_username("nobody");
+  EXPECT_EQ(manager_->FindUser(Caller::Anonymous(), find).status().code(),
+            absl::StatusCode::kNotFound);
+  find.set_username("bad\xFF");
+  EXPECT_EQ(manager_->FindUser(Caller::Anonymous(), find).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CredentialManagerTest, TheLoserOfACreateRaceGetsAlreadyExists) {
+  // Both creates passed the look-up; the store's unique index refuses the second insert.
+  class RacingStore final : public FakeCredentialStore {
+   public:
+    absl::StatusOr<StoredUser> FindUser(std::string_view, std::string_view) override {
+      return absl::NotFoundError("no such user");
+    }
+  } racing;
+  CredentialManager manager(racing, *bounded_, policy_, metrics_, clock_, CsprngRandom::Get());
+  pb::CreateUserRequest request;
+  request.set_directory_id(kDir);
+  request.set_username("Carol");
+  ASSERT_TRUE(manager.CreateUser(admin_, request).ok());
+  request.set_username("CAROL");
+  absl::StatusOr<pb::CreateUserResponse> lost = manager.CreateUser(admin_, request);
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(lost.status().message(), "the directory already has a user with this username");
+}
+
+TEST_F(CredentialManagerTest, CreateValidatesEveryField) {
+  auto code = [&](const pb::CreateUserRequest& r) {
+    return manager_->CreateUser(admin_, r).status();
+  };
+  pb::CreateUserRequest r;
+  r.set_directory_id(kDir);
+  r.set_username("dave");
+  r.set_email("not-an-email");
+  EXPECT_THAT(code(r).message(), HasSubstr("email is not a valid address"));
+  r.set_email("Dave@Example.ORG");
+  r.set_phone_number("0612345678");
+  EXPECT_THAT(code(r).message(), HasSubstr("E.164"));
+  r.set_phone_number("+31 6 1234 5678");
+  r.add_roles("root");
+  EXPECT_THAT(code(r).message(), HasSubstr("unknown role \"root\""));
+  r.clear_roles();
+  r.set_password("short");
+  EXPECT_THAT(code(r).message(), HasSubstr("at least 8 characters"));
+  r.set_password(std::string(1025, 'x'));
+  EXPECT_THAT(code(r).message(), HasSubstr("at most 1024 bytes"));
+  r.set_password("QWERTYuiop");
+  EXPECT_THAT(code(r).message(), HasSubstr("too common"));
+  r.set_password("DAVE");
+  EXPECT_FALSE(code(r).ok());
+  r.set_password("dave-has-a-good-one");
+  r.set_directory_id("dir/../x");
+  EXPECT_EQ(manager_->CreateUser(Caller::Platform(), r).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  r.set_directory_id(kDir);
+  r.set_username(std::string(129, 'd'));
+  EXPECT_THAT(code(r).message(), HasSubstr("at most 128 bytes"));
+  EXPECT_EQ(Hashes("hash"), 0) << "refused passwords are never hashed";
+  r.set_username("dave");
+  absl::StatusOr<pb::CreateUserResponse> ok = manager_->CreateUser(admin_, r);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->user().email(), "Dave@example.org");
+  EXPECT_EQ(ok->user().phone_number(), "+31612345678");
+  EXPECT_EQ(Hashes("hash"), 1);
+  // The initial contact data is recorded as set by its creator.
+  auto changes = store_.ListContactChanges(ok->user().user_id());
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[0].field, "email");
+  EXPECT_EQ((*changes)[1].field, "phone_number");
+  EXPECT_EQ((*changes)[1].actor, "user:usr_admin");
+}
+
+TEST_F(CredentialManagerTest, VerifyPasswordAnswersEveryFailureAlikeAfterTheSameWork) {
+  ASSERT_TRUE(Create(admin_, kDir, "Erin", "erin-password-1").ok());
+  ASSERT_TRUE(Create(admin_, kDir, "passkey.only").ok());
+
+  absl::StatusOr<pb::VerifyPasswordResponse> ok = Verify(kDir, "ERIN", "erin-password-1");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->user().username(), "Erin");
+
+  const double verifies = Hashes("verify");
+  absl::StatusOr<pb::VerifyPasswordResponse> wrong = Verify(kDir, "erin", "erin-password-2");
+  absl::StatusOr<pb::VerifyPasswordResponse> unknown = Verify(kDir, "nobody", "erin-password-1");
+  absl::StatusOr<pb::VerifyPasswordResponse> none = Verify(kDir, "passkey.only", "whatever-1");
+  absl::StatusOr<pb::VerifyPasswordResponse> elsewhere =
+      Verify(kOtherDir, "erin", "erin-password-1");
+  for (const auto* r : {&wrong, &unknown, &none, &elsewhere}) {
+    EXPECT_EQ(r->status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(r->status().message(), "invalid username or password");
+  }
+  // One Argon2id run each, the dummy one included.
+  EXPECT_EQ(Hashes("verify") - verifies, 4);
+  EXPECT_EQ(Checks("accepted"), 1);
+  EXPECT_EQ(Checks("wrong_password"), 1);
+  EXPECT_EQ(Checks("unknown_user"), 2);
+  EXPECT_EQ(Checks("no_password"), 1);
+  EXPECT_EQ(Sample(registry_, "tally_password_hashes_in_flight", ""), 0);
+
+  // Malformed requests are refused before any look-up or hash.
+  EXPECT_EQ(Verify(kDir, "erin", std::string(1025, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Verify(kDir, "erin", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Verify(kDir, "", "erin-password-1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Verify("", "erin", "erin-password-1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Hashes("verify") - verifies, 4);
+}
+
+TEST_F(CredentialManagerTest, ThrottledWhenEveryHashingSlotAndTheQueueAreTaken) {
+  ASSERT_TRUE(Create(admin_, kDir, "frank", "frank-password").ok());
+  HashLimiter tight(1, 0);
+  auto hasher = BoundedHasher::Create(*hasher_, tight, metrics_);
+  ASSERT_TRUE(hasher.ok());
+  CredentialManager manager(store_, *hasher, policy_, metrics_, clock_, CsprngRandom::Get());
+  auto held = tight.Acquire();
+  ASSERT_TRUE(held.ok());
+  pb::VerifyPasswordRequest request;
+  request.set_directory_id(kDir);
+  request.set_username("frank");
+  request.set_password("frank-password");
+  EXPECT_EQ(manager.VerifyPassword(Caller::Anonymous(), request).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  request.set_username("nobody");
+  EXPECT_EQ(manager.VerifyPassword(Caller::Anonymous(), request).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Checks("throttled"), 2);
+  { auto release = *std::move(held); }
+  request.set_username("frank");
+  EXPECT_TRUE(manager.VerifyPassword(Caller::Anonymous(), request).ok());
+}
+
+TEST_F(CredentialManagerTest, ReHashesAfterASuccessfulCheckWhenTheParametersChanged) {
+  absl::StatusOr<User> gina = Create(admin_, kDir, "gina", "gina-password");
+  ASSERT_TRUE(gina.ok());
+  const std::string old_hash = store_.Find(gina->user_id())->password_hash;
+  EXPECT_THAT(old_hash, StartsWith("$argon2id$v=19$m=64,t=1,p=1$"));
+
+  Rebuild({.memory_kib = 128, .iterations = 2, .parallelism = 1});
+  EXPECT_EQ(Verify(kDir, "gina", "wrong-password").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(store_.Find(gina->user_id())->password_hash, old_hash) << "no re-hash on failure";
+  ASSERT_TRUE(Verify(kDir, "gina", "gina-password").ok());
+  const std::string new_hash = store_.Find(gina->user_id())->password_hash;
+  EXPECT_THAT(new_hash, StartsWith("$argon2id$v=19$m=128,t=2,p=1$"));
+  ASSERT_TRUE(Verify(kDir, "gina", "gina-password").ok());
+  EXPECT_EQ(store_.Find(gina->user_id())->password_hash, new_hash) << "only once";
+}
+
+TEST_F(CredentialManagerTest, UserIdCallsCheckTheCallerAgainstTheUsersDirectory) {
+  absl::StatusOr<User> hank = Create(admin_, kDir, "hank", "hank-password");
+  ASSERT_TRUE(hank.ok());
+  const std::string id = hank->user_id();
+  const Caller self = UserCaller(kDir, id, {"user"});
+  const Caller peer = UserCaller(kDir, "usr_peer", {"user"});
+  const Caller foreign_admin = UserCaller(kOtherDir, "usr_x", {"admin"});
+  // The same subject in another directory is someone else.
+  const Caller self_elsewhere = UserCaller(kOtherDir, id, {"admin"});
+
+  pb::UpdateContactRequest contact;
+  contact.set_user_id(id);
+  contact.set_email("hank@example.com");
+  auto update = [&](const Caller& c) { return manager_->UpdateContact(c, contact).status(); };
+  EXPECT_EQ(update(Caller::Anonymous()).code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(update(Caller::Platform()).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(update(peer).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(update(foreign_admin).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(update(self_elsewhere).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(update(self).ok());
+  EXPECT_TRUE(update(admin_).ok());
+
+  pb::SetRolesRequest roles;
+  roles.set_user_id(id);
+  roles.add_roles("admin");
+  auto set_roles = [&](const Caller& c) { return manager_->SetRoles(c, roles).status(); };
+  EXPECT_EQ(set_roles(Caller::Anonymous()).code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(set_roles(Caller::Platform()).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(set_roles(self).code(), absl::StatusCode::kPermissionDenied) << "no self-promotion";
+  EXPECT_EQ(set_roles(foreign_admin).code(), absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<pb::SetRolesResponse> promoted = manager_->SetRoles(admin_, roles);
+  ASSERT_TRUE(promoted.ok());
+  EXPECT_THAT(promoted->user().roles(), ElementsAre("admin"));
+  roles.add_roles("superuser");
+  EXPECT_EQ(set_roles(admin_).code(), absl::StatusCode::kInvalidArgument);
+
+  pb::DeleteUserRequest del;
+  del.set_user_id(id);
+  EXPECT_EQ(manager_->DeleteUser(self, del).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(manager_->DeleteUser(Caller::Platform(), del).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(manager_->DeleteUser(admin_, del).ok());
+  EXPECT_EQ(manager_->DeleteUser(admin_, del).status().code(), absl::StatusCode::kNotFound);
+  del.set_user_id("usr bad");
+  EXPECT_EQ(manager_->DeleteUser(admin_, del).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  pb::GetUserRequest get;
+  get.set_user_id(id);
+  EXPECT_EQ(manager_->GetUser(Caller::Anonymous(), get).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(CredentialManagerTest, UpdateContactRecordsOnlyRealChangesWithTheirActor) {
+  absl::StatusOr<User> ivy = Create(admin_, kDir, "ivy");
+  ASSERT_TRUE(ivy.ok());
+  const Caller self = UserCaller(kDir, ivy->user_id(), {"user"});
+  pb::UpdateContactRequest request;
+  request.set_user_id(ivy->user_id());
+  request.set_email("Ivy@Example.com");
+  request.set_phone_number("+44 20 7946 0958");
+  clock_.now += absl::Minutes(5);
+  absl::StatusOr<pb::UpdateContactResponse> first = manager_->UpdateContact(self, request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->user().email(), "Ivy@example.com");
+  EXPECT_EQ(first->user().phone_number(), "+442079460958");
+  // The same values again, as typed differently: nothing changes.
+  request.set_email("Ivy@EXAMPLE.COM");
+  request.set_phone_number("+442079460958");
+  ASSERT_TRUE(manager_->UpdateContact(self, request).ok());
+  // Clearing the phone is a change.
+  request.set_phone_number("");
+  ASSERT_TRUE(manager_->UpdateContact(admin_, request).ok());
+  auto changes = store_.ListContactChanges(ivy->user_id());
+  ASSERT_EQ(changes->size(), 3u);
+  EXPECT_EQ((*changes)[0].field, "email");
+  EXPECT_EQ((*changes)[0].actor, "user:" + ivy->user_id());
+  EXPECT_EQ((*changes)[0].time, clock_.now);
+  EXPECT_EQ((*changes)[2].field, "phone_number");
+  EXPECT_EQ((*changes)[2].actor, "user:usr_admin");
+
+  request.set_email("ivy@@example.com");
+  EXPECT_EQ(manager_->UpdateContact(self, request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  request.set_user_id("usr_missing");
+  request.set_email("");
+  EXPECT_EQ(manager_->UpdateContact(admin_, request).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CredentialManagerTest, SetPasswordAppliesThePolicyAndReplacesTheHash) {
+  absl::StatusOr<User> jack = Create(admin_, kDir, "jack");
+  ASSERT_TRUE(jack.ok());
+  const Caller self = UserCaller(kDir, jack->user_id(), {"user"});
+  pb::SetPasswordRequest request;
+  request.set_user_id(jack->user_id());
+  for (const char* bad : {"", "short", "JACK", "password1"}) {
+    request.set_new_password(bad);
+    EXPECT_EQ(manager_->SetPassword(self, request).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  request.set_new_password(std::string(2000, 'x'));
+  EXPECT_THAT(manager_->SetPassword(self, request).status().message(),
+              HasSubstr("new_password must be at most 1024 bytes"));
+  EXPECT_EQ(Hashes("hash"), 0);
+  request.set_new_password("jacks-first-password");
+  absl::StatusOr<pb::SetPasswordResponse> set = manager_->SetPassword(self, request);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(set->user().has_password());
+  EXPECT_TRUE(Verify(kDir, "jack", "jacks-first-password").ok());
+  request.set_new_password("set-by-the-admin");
+  ASSERT_TRUE(manager_->SetPassword(admin_, request).ok());
+  EXPECT_FALSE(Verify(kDir, "jack", "jacks-first-password").ok());
+  EXPECT_TRUE(Verify(kDir, "jack", "set-by-the-admin").ok());
+  EXPECT_EQ(manager_->SetPassword(Caller::Platform(), request).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(CredentialManagerTest, ListUsersPagesThroughOneDirectoryForItsAdmins) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Create(admin_, kDir, "user" + std::to_string(i)).ok());
+  ASSERT_TRUE(Create(Caller::Platform(), kOtherDir, "stranger").ok());
+  pb::ListUsersRequest request;
+  request.set_directory_id(kDir);
+  request.set_page_size(2);
+  EXPECT_EQ(manager_->ListUsers(Caller::Platform(), request).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(manager_->ListUsers(UserCaller(kDir, "usr_u", {"user"}), request).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  std::vector<std::string> names;
+  do {
+    absl::StatusOr<pb::ListUsersResponse> page = manager_->ListUsers(admin_, request);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->users_size(), 2);
+    for (const User& u : page->users()) names.push_back(u.username());
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  EXPECT_THAT(names, ElementsAre("user0", "user1", "user2", "user3", "user4"));
+  request.set_page_token("garbage");
+  EXPECT_EQ(manager_->ListUsers(admin_, request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  request.set_page_token("");
+  request.set_page_size(-1);
+  EXPECT_EQ(manager_->ListUsers(admin_, request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CredentialManagerTest, StoreOutagesAreUnavailable) {
+  ASSERT_TRUE(Create(admin_, kDir, "kim", "kim-password").ok());
+  store_.status = absl::UnavailableError("postgres unavailable");
+  EXPECT_EQ(Verify(kDir, "kim", "kim-password").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Checks("error"), 1);
+  EXPECT_EQ(Create(admin_, kDir, "lee").status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tally::credential

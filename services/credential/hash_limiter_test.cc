@@ -1,0 +1,91 @@
+#include "services/credential/hash_limiter.h"
+
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tally::credential {
+namespace {
+
+// Blocks until `condition` holds; no timing is asserted, a broken limiter hangs the test until
+// ctest's timeout instead of passing.
+template <typename Fn>
+void AwaitTrue(Fn condition) {
+  while (!condition()) std::this_thread::yield();
+}
+
+TEST(HashLimiterTest, RunsUpToTheLimitThenQueuesThenRefuses) {
+  HashLimiter limiter(/*max_running=*/2, /*max_waiting=*/1);
+  auto first = limiter.Acquire();
+  auto second = limiter.Acquire();
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(limiter.running(), 2);
+
+  std::optional<absl::StatusOr<HashLimiter::Slot>> queued;
+  std::thread waiter([&] { queued.emplace(limiter.Acquire()); });
+  AwaitTrue([&] { return limiter.waiting() == 1; });
+
+  // Both slots busy, the queue full: refused at once.
+  absl::StatusOr<HashLimiter::Slot> refused = limiter.Acquire();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(limiter.waiting(), 1);
+
+  { auto release = *std::move(first); }  // frees a slot for the waiter
+  waiter.join();
+  ASSERT_TRUE(queued.has_value() && queued->ok());
+  EXPECT_EQ(limiter.running(), 2);
+  EXPECT_EQ(limiter.waiting(), 0);
+}
+
+TEST(HashLimiterTest, NoQueueMeansRefusingAsSoonAsAllSlotsAreBusy) {
+  HashLimiter limiter(1, 0);
+  auto slot = limiter.Acquire();
+  ASSERT_TRUE(slot.ok());
+  EXPECT_EQ(limiter.Acquire().status().code(), absl::StatusCode::kResourceExhausted);
+  { auto release = *std::move(slot); }
+  EXPECT_EQ(limiter.running(), 0);
+  EXPECT_TRUE(limiter.Acquire().ok());
+}
+
+TEST(HashLimiterTest, ServesTheQueueFirstComeFirstServed) {
+  HashLimiter limiter(1, 3);
+  auto held = limiter.Acquire();
+  ASSERT_TRUE(held.ok());
+  absl::Mutex mu;
+  std::vector<int> order;
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 3; ++i) {
+    waiters.emplace_back([&, i] {
+      absl::StatusOr<HashLimiter::Slot> slot = limiter.Acquire();
+      ASSERT_TRUE(slot.ok());
+      absl::MutexLock lock(&mu);
+      order.push_back(i);
+    });
+    // Each waiter is queued before the next one starts.
+    AwaitTrue([&] { return limiter.waiting() == i + 1; });
+  }
+  // A newcomer may not overtake the queue even though a slot is about to be free.
+  EXPECT_EQ(limiter.Acquire().status().code(), absl::StatusCode::kResourceExhausted);
+  { auto release = *std::move(held); }
+  for (std::thread& t : waiters) t.join();
+  EXPECT_THAT(order, ::testing::ElementsAre(0, 1, 2));
+  EXPECT_EQ(limiter.running(), 0);
+}
+
+TEST(HashLimiterTest, SlotsAreReleasedWhenMovedFromAndDestroyed) {
+  HashLimiter limiter(1, 0);
+  {
+    absl::StatusOr<HashLimiter::Slot> slot = limiter.Acquire();
+    ASSERT_TRUE(slot.ok());
+    HashLimiter::Slot moved = *std::move(slot);
+    EXPECT_EQ(limiter.running(), 1);
+  }
+  EXPECT_EQ(limiter.running(), 0);
+}
+
+}  // namespace
+}  // namespace tally::credential

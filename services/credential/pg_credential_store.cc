@@ -1,0 +1,258 @@
+#include "services/credential/pg_credential_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/postgres/pg_time.h"
+#include "common/util/proto_time.h"
+
+namespace tally::credential {
+namespace {
+
+absl::Status NoSuchUser() { return absl::NotFoundError("no such user"); }
+
+// Roles are a small closed set ("admin", "user"), stored comma-joined in canonical order.
+std::string JoinRoles(const std::vector<std::string>& roles) { return absl::StrJoin(roles, ","); }
+
+StoredUser UserFromRow(const pqxx::row& row) {
+  StoredUser s;
+  User& u = s.user;
+  u.set_user_id(row["user_id"].as<std::string>());
+  u.set_directory_id(row["directory_id"].as<std::string>());
+  u.set_username(row["username"].as<std::string>());
+  u.set_email(row["email"].as<std::string>());
+  u.set_phone_number(row["phone_number"].as<std::string>());
+  const std::string roles = row["roles"].as<std::string>();
+  for (absl::string_view role : absl::StrSplit(roles, ',', absl::SkipEmpty())) {
+    u.add_roles(std::string(role));
+  }
+  if (!row["password_hash"].is_null()) s.password_hash = row["password_hash"].as<std::string>();
+  u.set_has_password(!s.password_hash.empty());
+  *u.mutable_create_time() = ToProtoTime(absl::FromUnixMicros(row["create_us"].as<int64_t>()));
+  s.username_key = row["username_key"].as<std::string>();
+  return s;
+}
+
+}  // namespace
+
+PgCredentialStore::PgCredentialStore(std::shared_ptr<PgPool> pool, std::string schema)
+    : pool_(std::move(pool)), schema_(std::move(schema)) {}
+
+const std::vector<Migration>& PgCredentialStore::Migrations() {
+  static const auto* migrations = new std::vector<Migration>{
+      {1, "users and contact changes", R"sql(
+CREATE TABLE users (
+  seq bigserial UNIQUE NOT NULL,
+  user_id text PRIMARY KEY,
+  directory_id text NOT NULL,
+  username text NOT NULL,
+  username_key text NOT NULL,
+  email text NOT NULL,
+  phone_number text NOT NULL,
+  roles text NOT NULL,
+  password_hash text,
+  password_time timestamptz,
+  create_time timestamptz NOT NULL,
+  update_time timestamptz NOT NULL
+);
+-- Case-insensitive uniqueness per directory; also the index of FindUser and VerifyPassword.
+CREATE UNIQUE INDEX users_by_username ON users (directory_id, username_key);
+CREATE INDEX users_by_directory ON users (directory_id, seq);
+-- Every change of a contact field (no values: only which, when and by whom), so a later
+-- change can require the new address or number to be verified again.
+CREATE TABLE contact_changes (
+  seq bigserial PRIMARY KEY,
+  user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+  field text NOT NULL CHECK (field IN ('email', 'phone_number')),
+  time timestamptz NOT NULL,
+  actor text NOT NULL
+);
+CREATE INDEX contact_changes_by_user ON contact_changes (user_id, seq);
+)sql"},
+  };
+  return *migrations;
+}
+
+absl::Status PgCredentialStore::Migrate() { return tally::Migrate(*pool_, schema_, Migrations()); }
+
+std::string PgCredentialStore::Table(std::string_view name) const {
+  return absl::StrCat("\"", schema_, "\".", absl::string_view(name.data(), name.size()));
+}
+
+std::string PgCredentialStore::UserColumns() const {
+  return absl::StrCat(
+      "seq, user_id, directory_id, username, username_key, email, phone_number, roles, "
+      "password_hash, ",
+      PgMicros("create_time"), " AS create_us");
+}
+
+absl::Status PgCredentialStore::CreateUser(const StoredUser& stored,
+                                           const std::vector<ContactChange>& changes) {
+  const User& u = stored.user;
+  const int64_t created = absl::ToUnixMicros(FromProtoTime(u.create_time()));
+  std::vector<std::string> roles(u.roles().begin(), u.roles().end());
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_params0(
+        absl::StrCat("INSERT INTO ", Table("users"),
+                     " (user_id, directory_id, username, username_key, email, phone_number, "
+                     "roles, password_hash, password_time, create_time, update_time) VALUES "
+                     "($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), CASE WHEN $8 = '' THEN NULL "
+                     "ELSE ",
+                     PgTimeParam(9), " END, ", PgTimeParam(9), ", ", PgTimeParam(9), ")"),
+        u.user_id(), u.directory_id(), u.username(), stored.username_key, u.email(),
+        u.phone_number(), JoinRoles(roles), stored.password_hash, created);
+    for (const ContactChange& change : changes) InsertContactChange(tx, change);
+    return absl::OkStatus();
+  });
+}
+
+void PgCredentialStore::InsertContactChange(pqxx::work& tx, const ContactChange& change) const {
+  tx.exec_params0(absl::StrCat("INSERT INTO ", Table("contact_changes"),
+                               " (user_id, field, time, actor) VALUES ($1, $2, ", PgTimeParam(3),
+                               ", $4)"),
+                  change.user_id, change.field, absl::ToUnixMicros(change.time), change.actor);
+}
+
+absl::StatusOr<StoredUser> PgCredentialStore::GetUser(std::string_view user_id) {
+  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"), " WHERE user_id = $1"),
+        std::string(user_id));
+    if (r.empty()) return NoSuchUser();
+    return UserFromRow(r[0]);
+  });
+}
+
+absl::StatusOr<StoredUser> PgCredentialStore::FindUser(std::string_view directory_id,
+                                                       std::string_view username_key) {
+  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
+                     " WHERE directory_id = $1 AND username_key = $2"),
+        std::string(directory_id), std::string(username_key));
+    if (r.empty()) return NoSuchUser();
+    return UserFromRow(r[0]);
+  });
+}
+
+absl::StatusOr<Page<User>> PgCredentialStore::ListUsers(std::string_view directory_id,
+                                                        int64_t cursor, int limit) {
+  return pool_->TransactFor<Page<User>>([&](pqxx::work& tx) -> absl::StatusOr<Page<User>> {
+    // One row more than asked tells whether another page exists.
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
+                     " WHERE directory_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+        std::string(directory_id), cursor, limit + 1);
+    Page<User> page;
+    for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i) {
+      page.items.push_back(UserFromRow(r[i]).user);
+    }
+    if (static_cast<int>(r.size()) > limit) page.next_cursor = r[limit - 1]["seq"].as<int64_t>();
+    return page;
+  });
+}
+
+absl::StatusOr<StoredUser> PgCredentialStore::UpdateContact(std::string_view user_id,
+                                                            const std::string& email,
+                                                            const std::string& phone_number,
+                                                            const std::string& actor,
+                                                            absl::Time time) {
+  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+    // The row lock orders concurrent updates, so each change is recorded against what it
+    // really replaced.
+    const pqxx::result current = tx.exec_params(
+        absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
+                     " WHERE user_id = $1 FOR UPDATE"),
+        std::string(user_id));
+    if (current.empty()) return NoSuchUser();
+    StoredUser user = UserFromRow(current[0]);
+    const int64_t now = absl::ToUnixMicros(time);
+    if (user.user.email() != email) {
+      InsertContactChange(tx, {std::string(user_id), "email", time, actor});
+    }
+    if (user.user.phone_number() != phone_number) {
+      InsertContactChange(tx, {std::string(user_id), "phone_number", time, actor});
+    }
+    tx.exec_params0(absl::StrCat("UPDATE ", Table("users"),
+                                 " SET email = $2, phone_number = $3, update_time = ",
+                                 PgTimeParam(4), " WHERE user_id = $1"),
+                    std::string(user_id), email, phone_number, now);
+    user.user.set_email(email);
+    user.user.set_phone_number(phone_number);
+    return user;
+  });
+}
+
+absl::StatusOr<StoredUser> PgCredentialStore::SetPasswordHash(std::string_view user_id,
+                                                              const std::string& password_hash,
+                                                              absl::Time time) {
+  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("UPDATE ", Table("users"), " SET password_hash = $2, password_time = ",
+                     PgTimeParam(3), ", update_time = ", PgTimeParam(3),
+                     " WHERE user_id = $1 RETURNING ", UserColumns()),
+        std::string(user_id), password_hash, absl::ToUnixMicros(time));
+    if (r.empty()) return NoSuchUser();
+    return UserFromRow(r[0]);
+  });
+}
+
+absl::Status PgCredentialStore::ReplacePasswordHash(std::string_view user_id,
+                                                    const std::string& expected,
+                                                    const std::string& password_hash) {
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    // password_time stays: the password itself did not change.
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("UPDATE ", Table("users"),
+                     " SET password_hash = CASE WHEN password_hash = $2 THEN $3 ELSE "
+                     "password_hash END WHERE user_id = $1 RETURNING user_id"),
+        std::string(user_id), expected, password_hash);
+    if (r.empty()) return NoSuchUser();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<StoredUser> PgCredentialStore::SetRoles(std::string_view user_id,
+                                                       const std::vector<std::string>& roles) {
+  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("UPDATE ", Table("users"),
+                     " SET roles = $2, update_time = now() WHERE user_id = $1 RETURNING ",
+                     UserColumns()),
+        std::string(user_id), JoinRoles(roles));
+    if (r.empty()) return NoSuchUser();
+    return UserFromRow(r[0]);
+  });
+}
+
+absl::Status PgCredentialStore::DeleteUser(std::string_view user_id) {
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("DELETE FROM ", Table("users"), " WHERE user_id = $1 RETURNING user_id"),
+        std::string(user_id));
+    if (r.empty()) return NoSuchUser();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<ContactChange>> PgCredentialStore::ListContactChanges(
+    std::string_view user_id) {
+  return pool_->TransactFor<std::vector<ContactChange>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<ContactChange>> {
+        const pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT user_id, field, actor, ", PgMicros("time"), " AS time_us FROM ",
+                         Table("contact_changes"), " WHERE user_id = $1 ORDER BY seq"),
+            std::string(user_id));
+        std::vector<ContactChange> changes;
+        for (const pqxx::row& row : r) {
+          changes.push_back({row["user_id"].as<std::string>(), row["field"].as<std::string>(),
+                             absl::FromUnixMicros(row["time_us"].as<int64_t>()),
+                             row["actor"].as<std::string>()});
+        }
+        return changes;
+      });
+}
+
+absl::Status PgCredentialStore::Ping() { return pool_->Ping(); }
+
+}  // namespace tally::credential

@@ -1,0 +1,862 @@
+// The real tally-credential binary against the real PostgreSQL of `tools/dev test`: every RPC
+// through gRPC, who may call what, bad input, a create race, re-hashing after a parameter
+// change, the hashing limit, metrics, logs free of secrets, and tallyctl.
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <latch>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth/jwt.h"
+#include "common/testing/test_support.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "services/credential/pg_credential_store.h"
+#include "tally/credential/v1/credential.grpc.pb.h"
+
+namespace tally {
+namespace {
+
+namespace pb = ::tally::credential::v1;
+using ::grpc::StatusCode;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr char kPlatformKey[] = "integration-platform-key";
+constexpr char kBadLogin[] = "invalid username or password";
+// Small Argon2id parameters keep the suite fast; the defaults are covered by the unit tests.
+const std::vector<std::string> kFastArgon2 = {"--argon2_memory_kib=1024", "--argon2_iterations=1"};
+
+std::string PostgresUrl() { return testing::RequiredEnv("TALLY_TEST_POSTGRES_URL"); }
+
+// One tally-credential process on free ports with its own schema and signing key.
+class CredentialServer {
+ public:
+  CredentialServer() : schema_(absl::StrCat("credential_it_", testing::UniqueSuffix())) {
+    key_path_ = absl::StrCat(dir_.path(), "/signing.pem");
+    const auto made = testing::RunCommand(
+        {"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
+    EXPECT_EQ(made.exit_code, 0) << made.output;
+    auto signer = JwtSigner::FromPemFile(key_path_);
+    EXPECT_TRUE(signer.ok()) << signer.status();
+    signer_ = std::make_unique<JwtSigner>(*std::move(signer));
+    auto verifier = JwtVerifier::FromKeys({signer_->PublicKey()}, {.issuer = "tally"},
+                                          SystemClock::Get());
+    jwks_path_ = absl::StrCat(dir_.path(), "/jwks.json");
+    std::ofstream(jwks_path_) << verifier->ToJwks();
+  }
+
+  // Starts (or restarts, on the same schema) the binary with the fast parameters and `extra`
+  // flags after them.
+  void Start(const std::vector<std::string>& extra = {}) {
+    port_ = testing::FreePort();
+    metrics_port_ = testing::FreePort();
+    std::vector<std::string> argv = {
+        absl::StrCat(testing::BinDir(), "/tally-credential"),
+        absl::StrCat("--listen=127.0.0.1:", port_),
+        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+        absl::StrCat("--postgres_schema=", schema_),
+        absl::StrCat("--password_blocklist=", testing::SourceDir(),
+                     "/services/credential/data/common_passwords.txt"),
+        "--health_check_interval=100ms", "--drain_timeout=5s"};
+    argv.insert(argv.end(), kFastArgon2.begin(), kFastArgon2.end());
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<testing::Subprocess>();
+    ASSERT_TRUE(process_
+                    ->Start(argv, {{"TALLY_POSTGRES_URL", PostgresUrl()},
+                                   {"TALLY_PLATFORM_KEY", kPlatformKey},
+                                   {"TALLY_JWKS_FILE", jwks_path_}})
+                    .ok());
+    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::seconds(30)))
+        << process_->Output();
+    stub_ = pb::CredentialService::NewStub(channel_);
+  }
+
+  void Stop() {
+    process_->Signal(SIGTERM);
+    auto code = process_->Wait(absl::Seconds(15));
+    ASSERT_TRUE(code.ok()) << "did not exit after SIGTERM";
+    EXPECT_EQ(*code, 0) << process_->Output();
+  }
+
+  std::string Token(const std::string& directory, const std::string& user,
+                    std::vector<std::string> roles) const {
+    SessionClaims claims;
+    claims.issuer = "tally";
+    claims.subject = user;
+    claims.directory_id = directory;
+    claims.session_id = "ses_test";
+    claims.acr = "30";
+    claims.amr = {"pwd", "sms", "mfa"};
+    claims.roles = std::move(roles);
+    claims.issued_at = claims.auth_time = absl::Now();
+    claims.expires_at = absl::Now() + absl::Hours(1);
+    return *signer_->Sign(claims);
+  }
+
+  // The stored PHC string of `user_id` ("" when none), read from PostgreSQL.
+  std::string StoredHash(const std::string& user_id) {
+    absl::StatusOr<credential::StoredUser> user = Store().GetUser(user_id);
+    EXPECT_TRUE(user.ok()) << user.status();
+    return user.ok() ? user->password_hash : "(no user)";
+  }
+
+  // "field by actor" for every recorded contact change of `user_id`, oldest first.
+  std::vector<std::string> ContactChanges(const std::string& user_id) {
+    absl::StatusOr<std::vector<credential::ContactChange>> changes =
+        Store().ListContactChanges(user_id);
+    std::vector<std::string> out;
+    if (!changes.ok()) return {changes.status().ToString()};
+    for (const credential::ContactChange& c : *changes) {
+      out.push_back(absl::StrCat(c.field, " by ", c.actor));
+    }
+    return out;
+  }
+
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  int metrics_port() const { return metrics_port_; }
+  const std::string& key_path() const { return key_path_; }
+  testing::Subprocess& process() { return *process_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  pb::CredentialService::Stub& stub() { return *stub_; }
+
+ private:
+  // The server's schema, read through the store it writes with.
+  credential::PgCredentialStore& Store() {
+    if (store_ == nullptr) {
+      PgOptions options;
+      options.url = PostgresUrl();
+      store_ = std::make_unique<credential::PgCredentialStore>(std::make_shared<PgPool>(options),
+                                                               schema_);
+    }
+    return *store_;
+  }
+
+  testing::TempDir dir_;
+  std::string schema_;
+  std::string key_path_;
+  std::string jwks_path_;
+  std::unique_ptr<JwtSigner> signer_;
+  std::unique_ptr<testing::Subprocess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::CredentialService::Stub> stub_;
+  std::unique_ptr<credential::PgCredentialStore> store_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+};
+
+// How a call presents itself.
+struct As {
+  static As Key(std::string key) {
+    As as;
+    as.platform_key = std::move(key);
+    return as;
+  }
+  static As Bearer(std::string token) {
+    As as;
+    as.token = std::move(token);
+    return as;
+  }
+  std::string platform_key;
+  std::string token;
+};
+
+std::unique_ptr<grpc::ClientContext> Context(const As& as) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!as.platform_key.empty()) context->AddMetadata("x-tally-platform-key", as.platform_key);
+  if (!as.token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", as.token));
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return context;
+}
+
+const As kAnonymous{};
+const As kPlatform = As::Key(kPlatformKey);
+
+class CredentialServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<CredentialServer>();
+    server_->Start();
+    admin_ = As::Bearer(server_->Token(kDir, "usr_the_admin", {"admin"}));
+  }
+
+  absl::StatusOr<pb::User> Create(const As& as, const std::string& username,
+                                  const std::string& password = "",
+                                  std::vector<std::string> roles = {},
+                                  const std::string& dir = kDir) {
+    pb::CreateUserRequest request;
+    request.set_directory_id(dir);
+    request.set_username(username);
+    request.set_password(password);
+    for (auto& r : roles) request.add_roles(r);
+    pb::CreateUserResponse response;
+    grpc::Status s = stub().CreateUser(Context(as).get(), request, &response);
+    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    return response.user();
+  }
+
+  grpc::Status Verify(const std::string& username, const std::string& password,
+                      pb::VerifyPasswordResponse* response = nullptr,
+                      const std::string& dir = kDir, const As& as = kAnonymous) {
+    pb::VerifyPasswordRequest request;
+    request.set_directory_id(dir);
+    request.set_username(username);
+    request.set_password(password);
+    pb::VerifyPasswordResponse ignored;
+    return stub().VerifyPassword(Context(as).get(), request, response ? response : &ignored);
+  }
+
+  pb::CredentialService::Stub& stub() { return server_->stub(); }
+
+  static constexpr char kDir[] = "dir_integration";
+  static constexpr char kOtherDir[] = "dir_elsewhere";
+  std::unique_ptr<CredentialServer> server_;
+  As admin_;
+};
+
+TEST_F(CredentialServerTest, EveryRpcThroughGrpc) {
+  {
+    auto health = grpc::health::v1::Health::NewStub(server_->channel());
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(Context(kAnonymous).get(), request, &response).ok());
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  // The platform bootstraps the directory's first admin.
+  absl::StatusOr<pb::User> root = Create(kPlatform, "Root", "root-password-1", {"admin"});
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_THAT(root->roles(), ElementsAre("admin"));
+  const As root_as = As::Bearer(server_->Token(kDir, root->user_id(), {"admin"}));
+
+  pb::CreateUserRequest create;
+  create.set_directory_id(kDir);
+  create.set_username("Mia.Jansen");
+  create.set_password("mia-first-password");
+  create.set_email("Mia@Example.NL");
+  create.set_phone_number("+31 6 1234 5678");
+  create.add_roles("user");
+  pb::CreateUserResponse created;
+  ASSERT_TRUE(stub().CreateUser(Context(root_as).get(), create, &created).ok());
+  const pb::User& mia = created.user();
+  EXPECT_THAT(mia.user_id(), StartsWith("usr_"));
+  EXPECT_EQ(mia.username(), "Mia.Jansen");
+  EXPECT_EQ(mia.email(), "Mia@example.nl");
+  EXPECT_EQ(mia.phone_number(), "+31612345678");
+  EXPECT_TRUE(mia.has_password());
+  EXPECT_GT(mia.create_time().seconds(), 0);
+  EXPECT_THAT(server_->StoredHash(mia.user_id()), StartsWith("$argon2id$v=19$m=1024,t=1,p=1$"));
+
+  pb::GetUserRequest get;
+  get.set_user_id(mia.user_id());
+  pb::GetUserResponse got;
+  ASSERT_TRUE(stub().GetUser(Context(kAnonymous).get(), get, &got).ok());
+  EXPECT_EQ(got.user().SerializeAsString(), mia.SerializeAsString());
+
+  pb::FindUserRequest find;
+  find.set_directory_id(kDir);
+  find.set_username("MIA.JANSEN");
+  pb::FindUserResponse found;
+  ASSERT_TRUE(stub().FindUser(Context(kAnonymous).get(), find, &found).ok());
+  EXPECT_EQ(found.user().user_id(), mia.user_id());
+
+  pb::VerifyPasswordResponse verified;
+  ASSERT_TRUE(Verify("mia.jansen", "mia-first-password", &verified).ok());
+  EXPECT_EQ(verified.user().user_id(), mia.user_id());
+
+  const As mia_as = As::Bearer(server_->Token(kDir, mia.user_id(), {"user"}));
+  pb::UpdateContactRequest contact;
+  contact.set_user_id(mia.user_id());
+  contact.set_email("mia@example.org");
+  pb::UpdateContactResponse updated;
+  ASSERT_TRUE(stub().UpdateContact(Context(mia_as).get(), contact, &updated).ok());
+  EXPECT_EQ(updated.user().email(), "mia@example.org");
+  EXPECT_EQ(updated.user().phone_number(), "");
+
+  pb::SetPasswordRequest set_password;
+  set_password.set_user_id(mia.user_id());
+  set_password.set_new_password("mia-second-password");
+  pb::SetPasswordResponse password_set;
+  ASSERT_TRUE(stub().SetPassword(Context(mia_as).get(), set_password, &password_set).ok());
+  EXPECT_EQ(Verify("Mia.Jansen", "mia-first-password").error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Verify("Mia.Jansen", "mia-second-password").ok());
+
+  pb::SetRolesRequest set_roles;
+  set_roles.set_user_id(mia.user_id());
+  set_roles.add_roles("user");
+  set_roles.add_roles("admin");
+  pb::SetRolesResponse roles_set;
+  ASSERT_TRUE(stub().SetRoles(Context(root_as).get(), set_roles, &roles_set).ok());
+  EXPECT_THAT(roles_set.user().roles(), ElementsAre("admin", "user"));
+
+  pb::ListUsersRequest list;
+  list.set_directory_id(kDir);
+  list.set_page_size(1);
+  std::vector<std::string> listed;
+  do {
+    pb::ListUsersResponse page;
+    ASSERT_TRUE(stub().ListUsers(Context(root_as).get(), list, &page).ok());
+    ASSERT_LE(page.users_size(), 1);
+    for (const auto& u : page.users()) listed.push_back(u.username());
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  EXPECT_THAT(listed, ElementsAre("Root", "Mia.Jansen"));
+
+  pb::DeleteUserRequest del;
+  del.set_user_id(mia.user_id());
+  pb::DeleteUserResponse deleted;
+  ASSERT_TRUE(stub().DeleteUser(Context(root_as).get(), del, &deleted).ok());
+  EXPECT_EQ(stub().GetUser(Context(kAnonymous).get(), get, &got).error_code(),
+            StatusCode::NOT_FOUND);
+  const grpc::Status gone = Verify("Mia.Jansen", "mia-second-password");
+  EXPECT_EQ(gone.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(gone.error_message(), kBadLogin);
+}
+
+// API.md's "who may call", RPC by RPC, for every kind of caller.
+TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
+  absl::StatusOr<pb::User> target = Create(admin_, "target", "target-password");
+  ASSERT_TRUE(target.ok()) << target.status();
+  const std::string id = target->user_id();
+
+  struct Who {
+    const char* name;
+    As as;
+  };
+  const std::vector<Who> callers = {
+      {"anonymous", kAnonymous},
+      {"wrong platform key", As::Key("not-the-platform-key")},
+      {"bad token", As::Bearer("not.a.token")},
+      {"platform", kPlatform},
+      {"admin of another directory", As::Bearer(server_->Token(kOtherDir, "usr_x", {"admin"}))},
+      {"plain user of the directory", As::Bearer(server_->Token(kDir, "usr_peer", {"user"}))},
+      {"the user", As::Bearer(server_->Token(kDir, id, {"user"}))},
+      {"admin", admin_},
+  };
+  constexpr StatusCode OK = StatusCode::OK, UN = StatusCode::UNAUTHENTICATED,
+                       PD = StatusCode::PERMISSION_DENIED;
+  int fresh = 0;
+  // Each RPC as a call with the caller's context; expected codes in the order of `callers`.
+  struct Rule {
+    const char* rpc;
+    std::function<StatusCode(const As&)> call;
+    std::vector<StatusCode> expected;
+  };
+  const std::vector<Rule> rules = {
+      {"CreateUser",
+       [&](const As& as) {
+         absl::StatusOr<pb::User> u = Create(as, absl::StrCat("new-", fresh++));
+         return static_cast<StatusCode>(u.status().code());
+       },
+       {UN, UN, UN, OK, PD, PD, PD, OK}},
+      {"GetUser",
+       [&](const As& as) {
+         pb::GetUserRequest r;
+         r.set_user_id(id);
+         pb::GetUserResponse out;
+         return stub().GetUser(Context(as).get(), r, &out).error_code();
+       },
+       {OK, UN, UN, OK, OK, OK, OK, OK}},
+      {"FindUser",
+       [&](const As& as) {
+         pb::FindUserRequest r;
+         r.set_directory_id(kDir);
+         r.set_username("TARGET");
+         pb::FindUserResponse out;
+         return stub().FindUser(Context(as).get(), r, &out).error_code();
+       },
+       {OK, UN, UN, OK, OK, OK, OK, OK}},
+      {"VerifyPassword",
+       [&](const As& as) { return Verify("target", "target-password", nullptr, kDir, as).error_code(); },
+       {OK, UN, UN, OK, OK, OK, OK, OK}},
+      {"ListUsers",
+       [&](const As& as) {
+         pb::ListUsersRequest r;
+         r.set_directory_id(kDir);
+         pb::ListUsersResponse out;
+         return stub().ListUsers(Context(as).get(), r, &out).error_code();
+       },
+       {UN, UN, UN, PD, PD, PD, PD, OK}},
+      {"UpdateContact",
+       [&](const As& as) {
+         pb::UpdateContactRequest r;
+         r.set_user_id(id);
+         r.set_phone_number("+31612345678");
+         pb::UpdateContactResponse out;
+         return stub().UpdateContact(Context(as).get(), r, &out).error_code();
+       },
+       {UN, UN, UN, PD, PD, PD, OK, OK}},
+      {"SetPassword",
+       [&](const As& as) {
+         pb::SetPasswordRequest r;
+         r.set_user_id(id);
+         r.set_new_password("target-password");
+         pb::SetPasswordResponse out;
+         return stub().SetPassword(Context(as).get(), r, &out).error_code();
+       },
+       {UN, UN, UN, PD, PD, PD, OK, OK}},
+      {"SetRoles",
+       [&](const As& as) {
+         pb::SetRolesRequest r;
+         r.set_user_id(id);
+         r.add_roles("user");
+         pb::SetRolesResponse out;
+         return stub().SetRoles(Context(as).get(), r, &out).error_code();
+       },
+       {UN, UN, UN, PD, PD, PD, PD, OK}},
+      {"DeleteUser",
+       [&](const As& as) {
+         // A victim per call, so an allowed delete does not change the next caller's answer.
+         absl::StatusOr<pb::User> victim = Create(admin_, absl::StrCat("victim-", fresh++));
+         EXPECT_TRUE(victim.ok());
+         pb::DeleteUserRequest r;
+         r.set_user_id(victim->user_id());
+         pb::DeleteUserResponse out;
+         return stub().DeleteUser(Context(as).get(), r, &out).error_code();
+       },
+       {UN, UN, UN, PD, PD, PD, PD, OK}},
+  };
+  for (const Rule& rule : rules) {
+    for (size_t i = 0; i < callers.size(); ++i) {
+      EXPECT_EQ(rule.call(callers[i].as), rule.expected[i])
+          << rule.rpc << " as " << callers[i].name;
+    }
+  }
+  // The user themself may not act on a neighbour.
+  const absl::StatusOr<pb::User> neighbour = Create(admin_, "neighbour");
+  ASSERT_TRUE(neighbour.ok());
+  pb::SetPasswordRequest r;
+  r.set_user_id(neighbour->user_id());
+  r.set_new_password("neighbour-password");
+  pb::SetPasswordResponse out;
+  EXPECT_EQ(stub().SetPassword(Context(callers[6].as).get(), r, &out).error_code(), PD);
+}
+
+TEST_F(CredentialServerTest, VerifyPasswordAnswersEveryFailureAlike) {
+  ASSERT_TRUE(Create(admin_, "Nora", "nora-password-1").ok());
+  ASSERT_TRUE(Create(admin_, "passkey.only").ok());
+  EXPECT_TRUE(Verify("NORA", "nora-password-1").ok());
+  for (const grpc::Status& s :
+       {Verify("nora", "nora-password-2"), Verify("nobody", "nora-password-1"),
+        Verify("passkey.only", "anything-at-all"),
+        Verify("nora", "nora-password-1", nullptr, kOtherDir)}) {
+    EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(s.error_message(), kBadLogin);
+  }
+  auto metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_checks_total{outcome=\"accepted\"} 1"));
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_checks_total{outcome=\"wrong_password\"} 1"));
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_checks_total{outcome=\"unknown_user\"} 2"));
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_checks_total{outcome=\"no_password\"} 1"));
+  // Five checks, one Argon2id run each (unknown users and users without a password included).
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_hash_seconds_count{operation=\"verify\"} 5"));
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_hash_seconds_count{operation=\"hash\"} 1"));
+  EXPECT_THAT(*metrics, HasSubstr("tally_password_hashes_in_flight 0"));
+  EXPECT_THAT(*metrics, HasSubstr("tally_store_up{store=\"postgres\"} 1"));
+}
+
+TEST_F(CredentialServerTest, ReHashesOnLoginAfterTheParametersChange) {
+  absl::StatusOr<pb::User> olga = Create(admin_, "olga", "olga-password-1");
+  ASSERT_TRUE(olga.ok());
+  const std::string old_hash = server_->StoredHash(olga->user_id());
+  EXPECT_THAT(old_hash, StartsWith("$argon2id$v=19$m=1024,t=1,p=1$"));
+
+  server_->Stop();
+  server_->Start({"--argon2_memory_kib=2048", "--argon2_iterations=2"});
+  EXPECT_EQ(Verify("olga", "wrong-password").error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(server_->StoredHash(olga->user_id()), old_hash);
+  ASSERT_TRUE(Verify("olga", "olga-password-1").ok());
+  const std::string new_hash = server_->StoredHash(olga->user_id());
+  EXPECT_THAT(new_hash, StartsWith("$argon2id$v=19$m=2048,t=2,p=1$"));
+  ASSERT_TRUE(Verify("olga", "olga-password-1").ok());
+  EXPECT_EQ(server_->StoredHash(olga->user_id()), new_hash);
+}
+
+TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) {
+  auto create_code = [&](const std::string& username, const std::string& password,
+                         const std::string& email, const std::string& phone,
+                         const std::string& role = "user") {
+    pb::CreateUserRequest r;
+    r.set_directory_id(kDir);
+    r.set_username(username);
+    r.set_password(password);
+    r.set_email(email);
+    r.set_phone_number(phone);
+    r.add_roles(role);
+    pb::CreateUserResponse out;
+    grpc::Status s = stub().CreateUser(Context(admin_).get(), r, &out);
+    EXPECT_THAT(s.error_message(), Not(HasSubstr(password.empty() ? "\x01" : password)));
+    return s;
+  };
+  const std::string ok_pw = "a-fine-password";
+  struct Case {
+    const char* what;
+    grpc::Status status;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"empty username", create_code("", ok_pw, "", ""), "username is required"},
+      {"oversized username", create_code(std::string(129, 'u'), ok_pw, "", ""), "at most 128"},
+      {"control character", create_code("tab\tname", ok_pw, "", ""), "control"},
+      {"malformed email", create_code("u1", ok_pw, "u1@", ""), "email is not a valid address"},
+      {"email without dot", create_code("u1", ok_pw, "u1@localhost", ""), "email"},
+      {"malformed phone", create_code("u1", ok_pw, "", "0612345678"), "E.164"},
+      {"phone too short", create_code("u1", ok_pw, "", "+3161234"), "E.164"},
+      {"phone too long", create_code("u1", ok_pw, "", "+3161234567890123"), "E.164"},
+      {"unknown role", create_code("u1", ok_pw, "", "", "owner"), "unknown role"},
+      {"short password", create_code("u1", "short7!", "", ""), "at least 8 characters"},
+      {"long password", create_code("u1", std::string(1025, 'p'), "", ""), "at most 1024 bytes"},
+      {"blocklisted password", create_code("u1", "Password123", "", ""), "too common"},
+      {"keyboard walk", create_code("u1", "QWERTYUIOP", "", ""), "too common"},
+      {"password = username", create_code("Long.Username", "long.username", "", ""),
+       "must not be the username"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.status.error_code(), StatusCode::INVALID_ARGUMENT) << c.what;
+    EXPECT_THAT(c.status.error_message(), HasSubstr(c.message)) << c.what;
+  }
+  // proto3 strings must be UTF-8: gRPC's parser refuses anything else before the service sees
+  // it (the service's own INVALID_ARGUMENT checks are covered by the unit tests).
+  EXPECT_FALSE(create_code("bad\xFF\xFE", ok_pw, "", "").ok());
+  EXPECT_FALSE(create_code("u1", "pass\xFFword", "", "").ok());
+  auto metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(*metrics, Not(HasSubstr("tally_password_hash_seconds_count{operation=\"hash\"}")))
+      << "refused passwords are never hashed";
+
+  pb::CreateUserRequest bad_dir;
+  bad_dir.set_directory_id("dir with spaces");
+  bad_dir.set_username("u");
+  pb::CreateUserResponse created;
+  EXPECT_EQ(stub().CreateUser(Context(kPlatform).get(), bad_dir, &created).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+
+  // Unknown ids.
+  pb::GetUserRequest get;
+  get.set_user_id("usr_doesnotexist");
+  pb::GetUserResponse got;
+  EXPECT_EQ(stub().GetUser(Context(kAnonymous).get(), get, &got).error_code(),
+            StatusCode::NOT_FOUND);
+  get.set_user_id("");
+  EXPECT_EQ(stub().GetUser(Context(kAnonymous).get(), get, &got).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  pb::FindUserRequest find;
+  find.set_directory_id(kDir);
+  find.set_username("nobody-here");
+  pb::FindUserResponse found;
+  EXPECT_EQ(stub().FindUser(Context(kAnonymous).get(), find, &found).error_code(),
+            StatusCode::NOT_FOUND);
+  for (auto call : std::vector<std::function<grpc::Status()>>{
+           [&] {
+             pb::UpdateContactRequest r;
+             r.set_user_id("usr_doesnotexist");
+             pb::UpdateContactResponse out;
+             return stub().UpdateContact(Context(admin_).get(), r, &out);
+           },
+           [&] {
+             pb::SetPasswordRequest r;
+             r.set_user_id("usr_doesnotexist");
+             r.set_new_password("whatever-it-is");
+             pb::SetPasswordResponse out;
+             return stub().SetPassword(Context(admin_).get(), r, &out);
+           },
+           [&] {
+             pb::SetRolesRequest r;
+             r.set_user_id("usr_doesnotexist");
+             pb::SetRolesResponse out;
+             return stub().SetRoles(Context(admin_).get(), r, &out);
+           },
+           [&] {
+             pb::DeleteUserRequest r;
+             r.set_user_id("usr_doesnotexist");
+             pb::DeleteUserResponse out;
+             return stub().DeleteUser(Context(admin_).get(), r, &out);
+           }}) {
+    EXPECT_EQ(call().error_code(), StatusCode::NOT_FOUND);
+  }
+
+  // Verify: malformed requests are refused before any look-up.
+  EXPECT_EQ(Verify("", "x-password").error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Verify("someone", "").error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Verify("someone", std::string(4096, 'x')).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  // Paging.
+  pb::ListUsersRequest list;
+  list.set_directory_id(kDir);
+  list.set_page_token("not-a-token");
+  pb::ListUsersResponse listed;
+  EXPECT_EQ(stub().ListUsers(Context(admin_).get(), list, &listed).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  list.set_page_token("");
+  list.set_page_size(-5);
+  EXPECT_EQ(stub().ListUsers(Context(admin_).get(), list, &listed).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  list.set_page_size(100000);  // capped, not refused
+  EXPECT_TRUE(stub().ListUsers(Context(admin_).get(), list, &listed).ok());
+
+  // Duplicates, in any case.
+  ASSERT_TRUE(Create(admin_, "Pieter").ok());
+  EXPECT_EQ(Create(admin_, "PIETER").status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(Create(kPlatform, "pieter", "", {}, kOtherDir).ok()) << "another directory";
+}
+
+TEST_F(CredentialServerTest, OneOfManyConcurrentCreatesOfAUsernameWins) {
+  constexpr int kThreads = 16;
+  std::latch start(kThreads);
+  std::vector<StatusCode> codes(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      // "Racer", "rACER", ...: the same username in a different case each time.
+      std::string name = "racer";
+      for (size_t c = 0; c < name.size(); ++c) {
+        if ((i >> (c % 4)) & 1) name[c] = static_cast<char>(name[c] - 'a' + 'A');
+      }
+      start.arrive_and_wait();
+      codes[i] = static_cast<StatusCode>(Create(admin_, name).status().code());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), StatusCode::OK), 1);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), StatusCode::ALREADY_EXISTS), kThreads - 1);
+  pb::ListUsersRequest list;
+  list.set_directory_id(kDir);
+  pb::ListUsersResponse listed;
+  ASSERT_TRUE(stub().ListUsers(Context(admin_).get(), list, &listed).ok());
+  EXPECT_EQ(listed.users_size(), 1);
+}
+
+TEST_F(CredentialServerTest, ContactChangesAreRecordedWithTheirActor) {
+  pb::CreateUserRequest create;
+  create.set_directory_id(kDir);
+  create.set_username("quinn");
+  create.set_email("quinn@example.com");
+  pb::CreateUserResponse created;
+  ASSERT_TRUE(stub().CreateUser(Context(admin_).get(), create, &created).ok());
+  const std::string id = created.user().user_id();
+  const As quinn = As::Bearer(server_->Token(kDir, id, {"user"}));
+  pb::UpdateContactRequest update;
+  update.set_user_id(id);
+  update.set_email("QUINN@example.com");  // a change: the local part is case-sensitive
+  update.set_phone_number("+1 202-555-0143");
+  pb::UpdateContactResponse updated;
+  ASSERT_TRUE(stub().UpdateContact(Context(quinn).get(), update, &updated).ok());
+  ASSERT_TRUE(stub().UpdateContact(Context(quinn).get(), update, &updated).ok());  // no change
+  update.set_email("");
+  ASSERT_TRUE(stub().UpdateContact(Context(admin_).get(), update, &updated).ok());
+  EXPECT_THAT(server_->ContactChanges(id),
+              ElementsAre("email by user:usr_the_admin", absl::StrCat("email by user:", id),
+                          absl::StrCat("phone_number by user:", id),
+                          "email by user:usr_the_admin"));
+  update.set_phone_number("+1 (202) 555-0143");
+  EXPECT_EQ(stub().UpdateContact(Context(quinn).get(), update, &updated).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+// Not a timing assertion: one hashing slot, no queue, and twelve checks released at once; while
+// the first runs (about a millisecond at least), the others find no room.
+TEST(CredentialServerLimitTest, AFloodOfChecksGetsResourceExhaustedBeyondTheQueue) {
+  CredentialServer server;
+  server.Start({"--max_concurrent_hashes=1", "--hash_queue_size=1", "--argon2_memory_kib=65536",
+                "--argon2_iterations=2"});
+  constexpr int kThreads = 12;
+  std::latch start(kThreads);
+  std::vector<StatusCode> codes(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      pb::VerifyPasswordRequest r;
+      r.set_directory_id("dir_flood");
+      r.set_username(absl::StrCat("nobody-", i));
+      r.set_password("some-password");
+      pb::VerifyPasswordResponse out;
+      start.arrive_and_wait();
+      codes[i] = server.stub().VerifyPassword(Context(kAnonymous).get(), r, &out).error_code();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const auto exhausted = std::count(codes.begin(), codes.end(), StatusCode::RESOURCE_EXHAUSTED);
+  const auto answered = std::count(codes.begin(), codes.end(), StatusCode::UNAUTHENTICATED);
+  EXPECT_GE(exhausted, 1);
+  EXPECT_GE(answered, 1);
+  EXPECT_EQ(exhausted + answered, kThreads);
+  auto metrics = testing::HttpGet(server.metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(*metrics, HasSubstr(absl::StrCat("tally_password_checks_total{outcome=\"throttled\"} ",
+                                               exhausted)));
+}
+
+TEST(CredentialServerLogTest, NoPasswordOrHashEverReachesTheLog) {
+  CredentialServer server;
+  server.Start({"--log_level=trace"});
+  const std::string dir = "dir_logs";
+  const As admin = As::Bearer(server.Token(dir, "usr_log_admin", {"admin"}));
+  const std::vector<std::string> secrets = {"Sup3r-Secret-Passw0rd", "An0ther-Secret-Phrase",
+                                            "Wr0ng-Guess-Password", "Short1"};
+  pb::CreateUserRequest create;
+  create.set_directory_id(dir);
+  create.set_username("logged.user");
+  create.set_password(secrets[0]);
+  pb::CreateUserResponse created;
+  ASSERT_TRUE(server.stub().CreateUser(Context(admin).get(), create, &created).ok());
+  create.set_username("short.one");
+  create.set_password(secrets[3]);
+  EXPECT_FALSE(server.stub().CreateUser(Context(admin).get(), create, &created).ok());
+  for (const std::string& password : {secrets[0], secrets[2]}) {
+    for (const char* username : {"logged.user", "unknown.user"}) {
+      pb::VerifyPasswordRequest r;
+      r.set_directory_id(dir);
+      r.set_username(username);
+      r.set_password(password);
+      pb::VerifyPasswordResponse out;
+      server.stub().VerifyPassword(Context(kAnonymous).get(), r, &out);
+    }
+  }
+  pb::SetPasswordRequest set;
+  set.set_user_id("usr_log_admin");
+  set.set_new_password(secrets[1]);
+  pb::SetPasswordResponse set_out;
+  server.stub().SetPassword(Context(admin).get(), set, &set_out);  // NOT_FOUND
+  server.Stop();
+
+  const std::string log = server.process().Output();
+  ASSERT_THAT(log, HasSubstr("password check")) << "trace lines are being written";
+  ASSERT_THAT(log, HasSubstr("created user"));
+  for (const std::string& secret : secrets) EXPECT_THAT(log, Not(HasSubstr(secret))) << secret;
+  EXPECT_THAT(log, Not(HasSubstr("$argon2id")));
+  EXPECT_THAT(log, Not(HasSubstr("argon2id$")));
+}
+
+TEST_F(CredentialServerTest, TallyctlManagesUsers) {
+  const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
+  const std::string addr = absl::StrCat("--addr=", server_->address());
+  const std::map<std::string, std::string> platform = {{"TALLY_PLATFORM_KEY", kPlatformKey}};
+
+  // The password comes on standard input, never on the command line.
+  auto created = testing::RunCommand(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf '%s\\n' \"$PW\" | ", tallyctl, " ", addr,
+                    " user create dir_ctl Ctl.Admin --roles admin --email Admin@Ctl.Example "
+                    "--password_stdin")},
+      {{"TALLY_PLATFORM_KEY", kPlatformKey}, {"PW", "ctl-admin-password"}});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_THAT(created.output, HasSubstr("username   Ctl.Admin"));
+  EXPECT_THAT(created.output, HasSubstr("email      Admin@ctl.example"));
+  EXPECT_THAT(created.output, HasSubstr("roles      admin"));
+  EXPECT_THAT(created.output, HasSubstr("password   set"));
+  const size_t at = created.output.find("user       usr_");
+  ASSERT_NE(at, std::string::npos);
+  const std::string admin_id = created.output.substr(at + 11, created.output.find('\n', at) - at - 11);
+  EXPECT_TRUE(Verify("ctl.admin", "ctl-admin-password", nullptr, "dir_ctl").ok());
+
+  auto token = testing::RunCommand(
+      {tallyctl, "dev-token", server_->key_path(), "dir_ctl", admin_id, "--roles=admin"});
+  ASSERT_EQ(token.exit_code, 0) << token.output;
+  const std::map<std::string, std::string> as_admin = {
+      {"TALLY_TOKEN", std::string(absl::StripTrailingAsciiWhitespace(absl::string_view(token.output)))}};
+
+  auto bob = testing::RunCommand(
+      {tallyctl, addr, "--json", "user", "create", "dir_ctl", "bob", "--phone", "+44 20 7946 0958"},
+      {{"TALLY_TOKEN", as_admin.at("TALLY_TOKEN")}, {"TALLY_NEW_PASSWORD", "bobs-password-1"}});
+  ASSERT_EQ(bob.exit_code, 0) << bob.output;
+  EXPECT_THAT(bob.output, HasSubstr("\"phone_number\": \"+442079460958\""));
+  const size_t id_at = bob.output.find("\"user_id\": \"");
+  ASSERT_NE(id_at, std::string::npos);
+  const size_t id_start = id_at + std::string("\"user_id\": \"").size();
+  const std::string bob_id = bob.output.substr(id_start, bob.output.find('"', id_start) - id_start);
+  EXPECT_TRUE(Verify("BOB", "bobs-password-1", nullptr, "dir_ctl").ok());
+
+  auto listed = testing::RunCommand({tallyctl, addr, "user", "list", "dir_ctl"}, as_admin);
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("2 users"));
+  auto found = testing::RunCommand({tallyctl, addr, "user", "find", "dir_ctl", "BOB"});
+  ASSERT_EQ(found.exit_code, 0) << found.output;
+  EXPECT_THAT(found.output, HasSubstr(bob_id));
+  auto contact = testing::RunCommand(
+      {tallyctl, addr, "user", "set-contact", bob_id, "--email", "bob@example.com"}, as_admin);
+  ASSERT_EQ(contact.exit_code, 0) << contact.output;
+  EXPECT_THAT(contact.output, HasSubstr("phone      +442079460958")) << "kept";
+  EXPECT_THAT(contact.output, HasSubstr("email      bob@example.com"));
+  auto cleared = testing::RunCommand(
+      {tallyctl, addr, "user", "set-contact", bob_id, "--phone", "none"}, as_admin);
+  ASSERT_EQ(cleared.exit_code, 0) << cleared.output;
+  EXPECT_THAT(cleared.output, HasSubstr("phone      -"));
+  std::map<std::string, std::string> with_password = as_admin;
+  with_password["TALLY_NEW_PASSWORD"] = "bobs-password-2";
+  auto password = testing::RunCommand({tallyctl, addr, "user", "set-password", bob_id},
+                                      with_password);
+  ASSERT_EQ(password.exit_code, 0) << password.output;
+  EXPECT_TRUE(Verify("bob", "bobs-password-2", nullptr, "dir_ctl").ok());
+  with_password["TALLY_NEW_PASSWORD"] = "password1";
+  auto common = testing::RunCommand({tallyctl, addr, "user", "set-password", bob_id},
+                                    with_password);
+  EXPECT_EQ(common.exit_code, 1);
+  EXPECT_THAT(common.output, HasSubstr("INVALID_ARGUMENT"));
+  auto no_password = testing::RunCommand({tallyctl, addr, "user", "set-password", bob_id},
+                                         as_admin);
+  EXPECT_EQ(no_password.exit_code, 2) << no_password.output;
+  auto roles = testing::RunCommand({tallyctl, addr, "user", "set-roles", bob_id, "admin", "user"},
+                                   as_admin);
+  ASSERT_EQ(roles.exit_code, 0) << roles.output;
+  EXPECT_THAT(roles.output, HasSubstr("roles      admin, user"));
+  auto shown = testing::RunCommand({tallyctl, addr, "user", "get", bob_id});
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_THAT(shown.output, HasSubstr("username   bob"));
+  auto denied = testing::RunCommand({tallyctl, addr, "user", "delete", bob_id}, platform);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.output, HasSubstr("PERMISSION_DENIED"));
+  auto deleted = testing::RunCommand({tallyctl, addr, "user", "delete", bob_id}, as_admin);
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
+  auto missing = testing::RunCommand({tallyctl, addr, "user", "get", bob_id});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("NOT_FOUND"));
+}
+
+TEST(CredentialServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
+  const std::string binary = absl::StrCat(testing::BinDir(), "/tally-credential");
+  const std::map<std::string, std::string> env = {
+      {"TALLY_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/postgres"}};
+  const std::string listen = absl::StrCat("--listen=127.0.0.1:", testing::FreePort());
+  struct Case {
+    std::vector<std::string> flags;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--argon2_memory_kib=4"}, "--argon2_*: Argon2 memory"},
+           {{"--argon2_iterations=0"}, "--argon2_*: Argon2 iterations"},
+           {{"--argon2_parallelism=99"}, "--argon2_*: Argon2 parallelism"},
+           {{"--max_concurrent_hashes=-1"}, "--max_concurrent_hashes"},
+           {{"--hash_queue_size=-1"}, "--hash_queue_size"},
+           {{"--min_password_length=0"}, "--min_password_length"},
+           {{"--password_blocklist=/nonexistent/list.txt"}, "--password_blocklist: cannot read"},
+       }) {
+    std::vector<std::string> argv = {binary, listen};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    auto result = testing::RunCommand(argv, env);
+    EXPECT_EQ(result.exit_code, 2) << c.flags[0] << ": " << result.output;
+    EXPECT_THAT(result.output, HasSubstr(absl::StrCat("invalid configuration: ", c.message)))
+        << c.flags[0];
+  }
+  auto no_db = testing::RunCommand({binary, listen}, {{"TALLY_POSTGRES_URL", ""}});
+  EXPECT_EQ(no_db.exit_code, 2);
+  EXPECT_THAT(no_db.output, HasSubstr("invalid configuration: --postgres_url is required"));
+}
+
+}  // namespace
+}  // namespace tally
