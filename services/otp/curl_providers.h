@@ -1,0 +1,80 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/util/clock.h"
+#include "common/util/random.h"
+#include "services/otp/delivery_provider.h"
+
+namespace tally::otp {
+
+// curl_global_init, once per process; call from main before threads start.
+void InitCurl();
+
+enum class SmtpTls {
+  kStartTls,  // plain connection upgraded with STARTTLS, which is then required (port 587)
+  kImplicit,  // TLS from the first byte, smtps:// (port 465)
+  kNone,      // no TLS at all: only for a relay on localhost or in tests
+};
+absl::Status ParseSmtpTls(absl::string_view text, SmtpTls* tls);
+
+struct SmtpOptions {
+  std::string host;
+  int port = 587;
+  SmtpTls tls = SmtpTls::kStartTls;
+  std::string username;  // empty: no AUTH
+  std::string password;
+  std::string from;          // bare address, e.g. no-reply@example.org
+  std::string from_name;     // optional display name
+  std::string ca_file;       // empty: the system's CA bundle
+  absl::Duration timeout = absl::Seconds(10);
+};
+// INVALID_ARGUMENT for a missing host, a bad port or a from address that is not an address.
+absl::Status ValidateSmtpOptions(const SmtpOptions& options);
+
+// Real e-mail through libcurl's SMTP client: an RFC 5322 message with Date, Message-ID, From,
+// To, Subject and a UTF-8 plain-text body. A 5xx reply of the server (or refused login) is
+// permanent; connection problems, timeouts and 4xx replies are retried.
+class SmtpProvider final : public DeliveryProvider {
+ public:
+  SmtpProvider(SmtpOptions options, const Clock& clock, RandomSource& random);
+
+  const std::string& name() const override { return name_; }
+  DeliveryResult Deliver(const OutgoingMessage& message) override;
+
+  // The message as sent (without SMTP dot-stuffing); exposed for tests.
+  std::string Compose(const OutgoingMessage& message) const;
+
+ private:
+  const std::string name_ = "smtp";
+  const SmtpOptions options_;
+  const Clock& clock_;
+  RandomSource& random_;
+};
+
+struct HttpSmsOptions {
+  std::string url;    // http:// or https://
+  std::string token;  // bearer token (a secret)
+  std::string ca_file;
+  absl::Duration timeout = absl::Seconds(10);
+};
+absl::Status ValidateHttpSmsOptions(const HttpSmsOptions& options);
+
+// An SMS gateway over HTTP(S): POST {"to": destination, "text": text} as JSON with
+// `Authorization: Bearer <token>`. 2xx delivered; 408, 429, 5xx, connection errors and timeouts
+// retried; every other status (4xx, unexpected 3xx) permanent.
+class HttpSmsProvider final : public DeliveryProvider {
+ public:
+  explicit HttpSmsProvider(HttpSmsOptions options);
+
+  const std::string& name() const override { return name_; }
+  DeliveryResult Deliver(const OutgoingMessage& message) override;
+
+ private:
+  const std::string name_ = "http";
+  const HttpSmsOptions options_;
+};
+
+}  // namespace tally::otp

@@ -1,0 +1,315 @@
+#include "services/otp/sender.h"
+
+#include <deque>
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/otp/delivery_job.h"
+#include "services/otp/test_fakes.h"
+
+namespace tally::otp {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::FakeClock;
+using testing::FakeRandom;
+
+const std::string kJobKey(32, 'j');
+constexpr char kConsumer[] = "host-1-0";
+
+class FakeQueue final : public DeliveryQueue {
+ public:
+  absl::Status EnsureGroup() override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<QueuedJob>> Read(absl::string_view, int, absl::Duration) override {
+    std::vector<QueuedJob> out;
+    if (!incoming.empty()) {
+      out.push_back(incoming.front());
+      incoming.pop_front();
+      owner[out.back().id] = kConsumer;
+      handouts[out.back().id]++;
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<QueuedJob>> Claim(absl::string_view consumer, absl::Duration,
+                                               int count) override {
+    std::vector<QueuedJob> out;
+    while (!stale.empty() && static_cast<int>(out.size()) < count) {
+      out.push_back(stale.front());
+      stale.pop_front();
+      owner[out.back().id] = std::string(consumer);
+      handouts[out.back().id] += 2;  // read by the crashed sender, then claimed
+    }
+    return out;
+  }
+  absl::StatusOr<int> Touch(absl::string_view id, absl::string_view consumer) override {
+    ++touches;
+    auto it = owner.find(std::string(id));
+    if (it == owner.end() || it->second != consumer) return 0;
+    return handouts[std::string(id)];
+  }
+  absl::Status Ack(absl::string_view id) override {
+    acked.push_back(std::string(id));
+    owner.erase(std::string(id));
+    return absl::OkStatus();
+  }
+  absl::Status Bury(absl::string_view id, const DeadLetter& letter) override {
+    buried.push_back(letter);
+    owner.erase(std::string(id));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> ChallengeLive(absl::string_view, absl::string_view) override {
+    return live;
+  }
+  absl::StatusOr<QueueStats> Stats() override { return QueueStats{3, 1, 2}; }
+  absl::StatusOr<std::vector<DeadLetter>> ListDead(int) override { return buried; }
+  absl::StatusOr<int> PruneConsumers(absl::Duration) override { return 0; }
+
+  std::deque<QueuedJob> incoming;
+  std::deque<QueuedJob> stale;  // read by a sender that died
+  std::map<std::string, std::string> owner;
+  std::map<std::string, int> handouts;
+  std::vector<std::string> acked;
+  std::vector<DeadLetter> buried;
+  bool live = true;
+  int touches = 0;
+};
+
+class ScriptedProvider final : public DeliveryProvider {
+ public:
+  explicit ScriptedProvider(FakeClock& clock) : clock_(clock) {}
+  const std::string& name() const override { return name_; }
+  DeliveryResult Deliver(const OutgoingMessage& message) override {
+    calls.push_back({message, clock_.Now()});
+    if (script.empty()) return DeliveryResult::Delivered();
+    DeliveryResult r = script.front();
+    script.pop_front();
+    return r;
+  }
+  struct Call {
+    OutgoingMessage message;
+    absl::Time at;
+  };
+  std::deque<DeliveryResult> script;
+  std::vector<Call> calls;
+
+ private:
+  const std::string name_ = "scripted";
+  FakeClock& clock_;
+};
+
+class SenderTest : public ::testing::Test {
+ protected:
+  SenderTest() : provider_(clock_) {
+    options_.consumer_prefix = "host-1";
+    options_.initial_backoff = absl::Seconds(1);
+    options_.max_backoff = absl::Seconds(8);
+    options_.max_attempts = 5;
+  }
+
+  std::unique_ptr<Sender> MakeSender() {
+    return std::make_unique<Sender>(
+        queue_, std::map<int, DeliveryProvider*>{{pb::CHANNEL_SMS, &provider_}}, kJobKey, clock_,
+        random_, options_, &metrics_, [this](absl::Duration d) {
+          sleeps_.push_back(d);
+          clock_.Advance(d);
+          return true;
+        });
+  }
+
+  // Queues one SMS job whose code expires `ttl` from now.
+  void Enqueue(std::string id, absl::Duration ttl = absl::Minutes(5)) {
+    DeliveryJob job;
+    job.directory_id = "dir_1";
+    job.challenge_id = "otp_" + id;
+    job.channel = pb::CHANNEL_SMS;
+    job.enqueue_time = clock_.Now();
+    job.expire_time = clock_.Now() + ttl;
+    job.masked_destination = "+31*******78";
+    job.sealed = SealMessage(kJobKey, job,
+                             {pb::CHANNEL_SMS, "+31612345678", "", "Your code is 123456",
+                              job.challenge_id},
+                             random_);
+    queue_.incoming.push_back({id, JobToFields(job)});
+  }
+
+  void RunOnce(Sender& sender) {
+    absl::Time last_claim = clock_.Now();
+    ASSERT_TRUE(sender.RunOnce(kConsumer, &last_claim).ok());
+  }
+
+  FakeClock clock_;
+  FakeRandom random_;
+  FakeQueue queue_;
+  ScriptedProvider provider_;
+  SenderOptions options_;
+  prometheus::Registry registry_;
+  OtpMetrics metrics_{registry_};
+  std::vector<absl::Duration> sleeps_;
+};
+
+TEST_F(SenderTest, DeliversTheDecryptedMessageAndAcknowledges) {
+  auto sender = MakeSender();
+  Enqueue("1-0");
+  RunOnce(*sender);
+  ASSERT_EQ(provider_.calls.size(), 1u);
+  EXPECT_EQ(provider_.calls[0].message.destination, "+31612345678");
+  EXPECT_EQ(provider_.calls[0].message.text, "Your code is 123456");
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0"));
+  EXPECT_TRUE(queue_.buried.empty());
+}
+
+TEST_F(SenderTest, RetriesWithGrowingJitteredBackoffThenDelivers) {
+  auto sender = MakeSender();
+  provider_.script = {DeliveryResult::Retryable("HTTP 500"), DeliveryResult::Retryable("HTTP 503"),
+                      DeliveryResult::Retryable("timeout")};
+  Enqueue("1-0");
+  RunOnce(*sender);
+  ASSERT_EQ(provider_.calls.size(), 4u);
+  ASSERT_EQ(sleeps_.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const absl::Duration base = absl::Seconds(1 << i);
+    EXPECT_GE(sleeps_[i], base / 2);
+    EXPECT_LE(sleeps_[i], base);
+  }
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0"));
+  EXPECT_GE(queue_.touches, 4);  // the claim is renewed before every attempt
+}
+
+TEST_F(SenderTest, PermanentFailureIsDeadLetteredWithTheReason) {
+  auto sender = MakeSender();
+  provider_.script = {DeliveryResult::Permanent("HTTP 400")};
+  Enqueue("1-0");
+  RunOnce(*sender);
+  EXPECT_EQ(provider_.calls.size(), 1u);
+  ASSERT_EQ(queue_.buried.size(), 1u);
+  EXPECT_EQ(queue_.buried[0].reason, "permanent: HTTP 400");
+  EXPECT_EQ(queue_.buried[0].challenge_id, "otp_1-0");
+  EXPECT_EQ(queue_.buried[0].masked_destination, "+31*******78");
+  EXPECT_EQ(queue_.buried[0].attempts, 1);
+  EXPECT_TRUE(queue_.acked.empty());
+}
+
+TEST_F(SenderTest, ExhaustedRetriesAreDeadLettered) {
+  options_.max_attempts = 3;
+  auto sender = MakeSender();
+  provider_.script = {DeliveryResult::Retryable("HTTP 500"), DeliveryResult::Retryable("HTTP 500"),
+                      DeliveryResult::Retryable("HTTP 502")};
+  Enqueue("1-0");
+  RunOnce(*sender);
+  EXPECT_EQ(provider_.calls.size(), 3u);
+  ASSERT_EQ(queue_.buried.size(), 1u);
+  EXPECT_EQ(queue_.buried[0].reason, "retries exhausted: HTTP 502");
+  EXPECT_EQ(queue_.buried[0].attempts, 3);
+}
+
+TEST_F(SenderTest, NeverDeliversAfterTheCodeExpired) {
+  auto sender = MakeSender();
+  Enqueue("1-0", absl::Minutes(5));
+  clock_.Advance(absl::Minutes(5));
+  RunOnce(*sender);
+  EXPECT_TRUE(provider_.calls.empty());
+  ASSERT_EQ(queue_.buried.size(), 1u);
+  EXPECT_EQ(queue_.buried[0].reason, "expired before delivery");
+}
+
+TEST_F(SenderTest, StopsRetryingWhenTheNextAttemptWouldBeTooLate) {
+  options_.max_backoff = options_.initial_backoff = absl::Seconds(8);
+  auto sender = MakeSender();
+  provider_.script = {DeliveryResult::Retryable("HTTP 500"), DeliveryResult::Retryable("HTTP 500"),
+                      DeliveryResult::Retryable("HTTP 500")};
+  Enqueue("1-0", absl::Seconds(12));
+  RunOnce(*sender);
+  for (const auto& call : provider_.calls) EXPECT_LT(call.at, clock_.Now() + absl::Seconds(12));
+  EXPECT_LE(provider_.calls.size(), 2u);
+  ASSERT_EQ(queue_.buried.size(), 1u);
+  EXPECT_THAT(queue_.buried[0].reason, HasSubstr("expired before delivery; last error: HTTP 500"));
+}
+
+TEST_F(SenderTest, SkipsJobsWhoseChallengeWasReplacedOrUsed) {
+  auto sender = MakeSender();
+  queue_.live = false;
+  Enqueue("1-0");
+  RunOnce(*sender);
+  EXPECT_TRUE(provider_.calls.empty());
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0"));
+  EXPECT_TRUE(queue_.buried.empty());
+}
+
+TEST_F(SenderTest, LeavesAJobAnotherSenderTookOver) {
+  auto sender = MakeSender();
+  provider_.script = {DeliveryResult::Retryable("HTTP 500")};
+  Enqueue("1-0");
+  // The first touch succeeds; during the backoff another sender claims it.
+  auto* queue = &queue_;
+  sender = std::make_unique<Sender>(
+      queue_, std::map<int, DeliveryProvider*>{{pb::CHANNEL_SMS, &provider_}}, kJobKey, clock_,
+      random_, options_, &metrics_, [this, queue](absl::Duration d) {
+        clock_.Advance(d);
+        queue->owner["1-0"] = "other-0";
+        return true;
+      });
+  RunOnce(*sender);
+  EXPECT_EQ(provider_.calls.size(), 1u);
+  EXPECT_TRUE(queue_.acked.empty());
+  EXPECT_TRUE(queue_.buried.empty());
+}
+
+TEST_F(SenderTest, BuriesMalformedUndecryptableAndTooOftenReclaimedJobs) {
+  auto sender = MakeSender();
+  queue_.incoming.push_back({"1-0", {{"v", "1"}, {"challenge", "otp_x"}}});
+  RunOnce(*sender);
+  ASSERT_EQ(queue_.buried.size(), 1u);
+  EXPECT_EQ(queue_.buried[0].reason, "malformed job");
+
+  Enqueue("2-0");
+  for (auto& [field, value] : queue_.incoming.back().fields) {
+    if (field == "challenge") value = "otp_other";  // no longer matches the sealed data
+  }
+  RunOnce(*sender);
+  ASSERT_EQ(queue_.buried.size(), 2u);
+  EXPECT_THAT(queue_.buried[1].reason, HasSubstr("cannot decrypt"));
+
+  Enqueue("3-0");
+  queue_.handouts["3-0"] = options_.max_handouts;  // Read adds one more
+  RunOnce(*sender);
+  ASSERT_EQ(queue_.buried.size(), 3u);
+  EXPECT_THAT(queue_.buried[2].reason, HasSubstr("handed out 6 times"));
+  EXPECT_TRUE(provider_.calls.empty());
+}
+
+TEST_F(SenderTest, TakesOverStaleJobsOneAtATimeBeforeReadingNewOnes) {
+  auto sender = MakeSender();
+  Enqueue("1-0");
+  Enqueue("2-0");
+  Enqueue("3-0");
+  queue_.stale.push_back(queue_.incoming[0]);
+  queue_.stale.push_back(queue_.incoming[1]);
+  queue_.incoming.erase(queue_.incoming.begin(), queue_.incoming.begin() + 2);
+  absl::Time last_claim = absl::InfinitePast();
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &last_claim).ok());
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0"));
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &last_claim).ok());
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0", "2-0"));
+  // No stale job left: this round claims nothing and reads the new one.
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &last_claim).ok());
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0", "2-0", "3-0"));
+  EXPECT_EQ(last_claim, clock_.Now());
+  EXPECT_EQ(provider_.calls.size(), 3u);
+}
+
+TEST_F(SenderTest, ExportsQueueGauges) {
+  auto sender = MakeSender();
+  sender->UpdateStats();
+  bool found = false;
+  for (const auto& family : registry_.Collect()) {
+    if (family.name == "tally_otp_stream_backlog") {
+      found = true;
+      EXPECT_EQ(family.metric[0].gauge.value, 3);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace tally::otp

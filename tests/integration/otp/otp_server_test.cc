@@ -1,0 +1,751 @@
+// The real tally-otp binary (roles api, sender, all) against the real Redis of `tools/dev test`:
+// codes flow through the API, the stream, senders and every provider (outbox file, a local SMTP
+// server, a local HTTP SMS gateway); gRPC errors, the 16-way race, crash recovery of a sender,
+// health, metrics, configuration errors and tallyctl. Each test has its own streams and
+// directory ids, so tests run in parallel.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/redis/redis_client.h"
+#include "common/testing/test_support.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/otp/delivery_job.h"
+#include "tally/otp/v1/otp.grpc.pb.h"
+
+namespace tally::otp {
+namespace {
+
+using ::grpc::health::v1::Health;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kPlatformKey[] = "integration-platform-key";
+// Test-only secrets (hex).
+constexpr char kHmacKey[] = "7465737420686d6163206b657920666f72206f747020696e746567726174696f6e";
+constexpr char kJobKeyHex[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+std::string JobKey() {
+  std::string key;
+  for (size_t i = 0; i < 64; i += 2) {
+    key.push_back(static_cast<char>(std::stoi(std::string(kJobKeyHex + i, 2), nullptr, 16)));
+  }
+  return key;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<nlohmann::json> JsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  for (absl::string_view line : absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty())) {
+    out.push_back(nlohmann::json::parse(std::string(line)));
+  }
+  return out;
+}
+
+std::string CodeIn(const std::string& text) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex("\\b[0-9]{6}\\b"))) return "";
+  return m.str();
+}
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool PortOpen(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool open = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return open;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& platform_key = "") {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return context;
+}
+
+// Names shared by the processes of one test: streams, group, and the test's directory.
+struct Namespace {
+  std::string suffix = tally::testing::UniqueSuffix();
+  std::string stream = absl::StrCat("otp-it:", suffix, ":deliveries");
+  std::string dead = absl::StrCat("otp-it:", suffix, ":dead");
+  std::string group = absl::StrCat("senders-", suffix);
+  std::string dir = absl::StrCat("dir_", suffix);
+};
+
+class OtpProcess {
+ public:
+  OtpProcess(const Namespace& ns, std::string redis_url) : ns_(ns), redis_url_(std::move(redis_url)) {}
+
+  void Start(const std::string& role, std::vector<std::string> extra = {}) {
+    port_ = tally::testing::FreePort();
+    metrics_port_ = tally::testing::FreePort();
+    std::vector<std::string> argv = {
+        absl::StrCat(tally::testing::BinDir(), "/tally-otp"),
+        absl::StrCat("--role=", role),
+        absl::StrCat("--listen=127.0.0.1:", port_),
+        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+        absl::StrCat("--otp_stream=", ns_.stream),
+        absl::StrCat("--otp_dead_stream=", ns_.dead),
+        absl::StrCat("--otp_consumer_group=", ns_.group),
+        "--health_check_interval=100ms",
+        "--drain_timeout=2s",
+        "--otp_read_block=200ms",
+        "--otp_claim_interval=200ms",
+        "--otp_retry_initial_backoff=100ms",
+        "--otp_retry_max_backoff=400ms",
+        "--otp_delivery_timeout=1s",
+        "--otp_claim_idle=3s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<tally::testing::Subprocess>();
+    ASSERT_TRUE(process_
+                    ->Start(argv, {{"TALLY_REDIS_URL", redis_url_},
+                                   {"TALLY_PLATFORM_KEY", kPlatformKey},
+                                   {"TALLY_OTP_HMAC_KEY", kHmacKey},
+                                   {"TALLY_OTP_ENCRYPTION_KEY", kJobKeyHex}})
+                    .ok());
+    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::seconds(30)))
+        << process_->Output();
+    stub_ = pb::OtpService::NewStub(channel_);
+  }
+
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  int metrics_port() const { return metrics_port_; }
+  tally::testing::Subprocess& process() { return *process_; }
+  pb::OtpService::Stub& stub() { return *stub_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+  std::string Metrics() {
+    auto body = tally::testing::HttpGet(metrics_port_, "/metrics");
+    return body.ok() ? *body : "";
+  }
+
+  HealthCheckResponse::ServingStatus HealthStatus() {
+    auto stub = Health::NewStub(channel_);
+    HealthCheckRequest request;
+    HealthCheckResponse response;
+    if (!stub->Check(Context().get(), request, &response).ok()) return HealthCheckResponse::UNKNOWN;
+    return response.status();
+  }
+
+ private:
+  const Namespace& ns_;
+  std::string redis_url_;
+  std::unique_ptr<tally::testing::Subprocess> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::OtpService::Stub> stub_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+};
+
+class OtpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_url_ = tally::testing::RequiredEnv("TALLY_TEST_REDIS_URL");
+    auto options = ParseRedisUrl(redis_url_);
+    ASSERT_TRUE(options.ok());
+    redis_ = std::make_shared<RedisClient>(*options);
+    outbox_ = absl::StrCat(tmp_.path(), "/outbox.jsonl");
+  }
+  void TearDown() override {
+    if (redis_) {
+      auto ignored = redis_->Command({"DEL", ns_.stream, ns_.dead});
+      (void)ignored;
+    }
+  }
+
+  std::unique_ptr<OtpProcess> Start(const std::string& role, std::vector<std::string> extra = {}) {
+    auto p = std::make_unique<OtpProcess>(ns_, redis_url_);
+    p->Start(role, std::move(extra));
+    // A failed start must end the test (unwinding, so helper processes are stopped), not go on
+    // with a process that has no stub.
+    if (::testing::Test::HasFatalFailure()) {
+      throw std::runtime_error("tally-otp --role=" + role + " did not start");
+    }
+    return p;
+  }
+
+  std::vector<std::string> OutboxFlags() {
+    return {"--otp_sms_provider=outbox", "--otp_email_provider=outbox",
+            absl::StrCat("--otp_outbox_file=", outbox_)};
+  }
+
+  grpc::Status Send(pb::OtpService::Stub& stub, pb::Channel channel, const std::string& destination,
+                    const std::string& user, pb::SendCodeResponse* response,
+                    const std::string& platform_key = "") {
+    pb::SendCodeRequest request;
+    request.set_directory_id(ns_.dir);
+    request.set_user_id(user);
+    request.set_channel(channel);
+    request.set_destination(destination);
+    return stub.SendCode(Context(platform_key).get(), request, response);
+  }
+
+  pb::VerifyCodeResponse Verify(pb::OtpService::Stub& stub, const std::string& challenge,
+                                const std::string& code) {
+    pb::VerifyCodeRequest request;
+    request.set_directory_id(ns_.dir);
+    request.set_challenge_id(challenge);
+    request.set_code(code);
+    pb::VerifyCodeResponse response;
+    grpc::Status status = stub.VerifyCode(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // The code of a queued job, decrypted with the test key (for the api-only tests).
+  std::string CodeFromStream(const std::string& challenge) {
+    auto reply = redis_->Command({"XRANGE", ns_.stream, "-", "+"});
+    if (!reply.ok()) return "";
+    for (const RedisReply& entry : reply->elements()) {
+      std::vector<std::pair<std::string, std::string>> fields;
+      const auto& kv = entry.elements()[1].elements();
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) fields.emplace_back(kv[i].str(), kv[i + 1].str());
+      auto job = JobFromFields(fields);
+      if (!job.ok() || job->challenge_id != challenge) continue;
+      auto message = OpenMessage(JobKey(), *job);
+      if (message.ok()) return CodeIn(message->text);
+    }
+    return "";
+  }
+
+  // Waits for `n` lines in the outbox file.
+  std::vector<nlohmann::json> WaitForOutbox(size_t n, absl::Duration timeout = absl::Seconds(20)) {
+    tally::testing::WaitFor([&] { return JsonLines(outbox_).size() >= n; }, timeout);
+    return JsonLines(outbox_);
+  }
+
+  int64_t Pending() {
+    auto reply = redis_->Command({"XPENDING", ns_.stream, ns_.group});
+    if (!reply.ok() || !reply->IsArray() || reply->elements().empty()) return -1;
+    return reply->elements()[0].integer();
+  }
+
+  Namespace ns_;
+  std::string redis_url_;
+  std::shared_ptr<RedisClient> redis_;
+  tally::testing::TempDir tmp_;
+  std::string outbox_;
+};
+
+TEST_F(OtpServerTest, CodesFlowFromApiThroughTheStreamAndASenderToTheOutbox) {
+  auto api = Start("api");
+  auto sender = Start("sender", OutboxFlags());
+  pb::SendCodeResponse sms, email;
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &sms).ok());
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_EMAIL, "alice@example.org", "usr_1", &email).ok());
+  EXPECT_EQ(sms.masked_destination(), "+31*******78");
+  EXPECT_EQ(email.masked_destination(), "a***@example.org");
+  EXPECT_EQ(sms.expire_time().seconds() - sms.resend_after().seconds(), 300 - 30);
+
+  auto lines = WaitForOutbox(2);
+  ASSERT_EQ(lines.size(), 2u) << sender->process().Output();
+  std::map<std::string, nlohmann::json> by_channel;
+  for (const auto& line : lines) by_channel[line["channel"]] = line;
+  ASSERT_EQ(by_channel.count("sms"), 1u);
+  ASSERT_EQ(by_channel.count("email"), 1u);
+  EXPECT_EQ(by_channel["sms"]["destination"], "+31612345678");
+  EXPECT_EQ(by_channel["email"]["destination"], "alice@example.org");
+  EXPECT_THAT(by_channel["sms"]["text"].get<std::string>(), HasSubstr("expires in 5 minutes"));
+  EXPECT_THAT(by_channel["sms"]["time"].get<std::string>(), ::testing::MatchesRegex("2[0-9-]+T.*Z"));
+  const std::string sms_code = CodeIn(by_channel["sms"]["text"]);
+  const std::string email_code = CodeIn(by_channel["email"]["text"]);
+  ASSERT_EQ(sms_code.size(), 6u);
+
+  auto accepted = Verify(api->stub(), sms.challenge_id(), sms_code);
+  EXPECT_EQ(accepted.result(), pb::VERIFY_RESULT_ACCEPTED);
+  EXPECT_EQ(accepted.user_id(), "usr_1");
+  EXPECT_EQ(accepted.channel(), pb::CHANNEL_SMS);
+  EXPECT_EQ(Verify(api->stub(), sms.challenge_id(), sms_code).result(),
+            pb::VERIFY_RESULT_EXPIRED);
+  EXPECT_EQ(Verify(api->stub(), email.challenge_id(), email_code).result(),
+            pb::VERIFY_RESULT_ACCEPTED);
+
+  // Delivered jobs are acknowledged and removed: nothing left in the stream.
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] { return redis_->Command({"XLEN", ns_.stream})->integer() == 0; }, absl::Seconds(10)));
+  EXPECT_EQ(Pending(), 0);
+
+  // Codes never reach a log line.
+  EXPECT_THAT(api->process().Output(), Not(HasSubstr(sms_code)));
+  EXPECT_THAT(sender->process().Output(), Not(HasSubstr(sms_code)));
+  EXPECT_THAT(sender->process().Output(), Not(HasSubstr(email_code)));
+
+  // Metrics of both roles.
+  const std::string api_metrics = api->Metrics();
+  EXPECT_THAT(api_metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"issued\"} 1"));
+  EXPECT_THAT(api_metrics, HasSubstr("tally_otp_codes_verified_total{channel=\"sms\",result="
+                                     "\"accepted\"} 1"));
+  EXPECT_THAT(api_metrics, HasSubstr("tally_otp_codes_verified_total{channel=\"unknown\","
+                                     "result=\"expired\"} 1"));
+  EXPECT_THAT(api_metrics, HasSubstr("tally_store_up{store=\"redis\"} 1"));
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] {
+        return sender->Metrics().find("tally_otp_stream_backlog 0") != std::string::npos;
+      },
+      absl::Seconds(15)));
+  const std::string sender_metrics = sender->Metrics();
+  EXPECT_THAT(sender_metrics, HasSubstr("tally_otp_deliveries_total{outcome=\"delivered\","
+                                        "provider=\"outbox\"} 2"));
+  EXPECT_THAT(sender_metrics, HasSubstr("tally_otp_delivery_latency_seconds_count{provider="
+                                        "\"outbox\"} 2"));
+  EXPECT_THAT(sender_metrics, HasSubstr("tally_otp_stream_pending 0"));
+
+  // The sender role serves health (for probes) but not the API.
+  EXPECT_EQ(sender->HealthStatus(), HealthCheckResponse::SERVING);
+  pb::SendCodeResponse ignored;
+  EXPECT_EQ(Send(sender->stub(), pb::CHANNEL_SMS, "+31612345670", "usr_2", &ignored).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  sender->process().Signal(SIGTERM);
+  auto code = sender->process().Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << sender->process().Output();
+}
+
+TEST_F(OtpServerTest, RulesAndBadInputOverGrpc) {
+  auto api = Start("api");
+  pb::SendCodeResponse r;
+  EXPECT_EQ(Send(api->stub(), pb::CHANNEL_UNSPECIFIED, "+31612345678", "u", &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Send(api->stub(), pb::CHANNEL_SMS, "0612345678", "u", &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Send(api->stub(), pb::CHANNEL_EMAIL, "not-an-address", "u", &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", std::string(500, 'u'), &r)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "u", &r, "wrong-key-wrong-key")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &r).ok());
+  pb::SendCodeResponse again;
+  grpc::Status refused = Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &again);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("retry in"));
+  EXPECT_EQ(redis_->Command({"XLEN", ns_.stream})->integer(), 1);  // nothing queued
+
+  for (const std::string& code : {std::string(""), std::string("12ab56"),
+                                  std::string(100, '1')}) {
+    pb::VerifyCodeRequest v;
+    v.set_directory_id(ns_.dir);
+    v.set_challenge_id(r.challenge_id());
+    v.set_code(code);
+    pb::VerifyCodeResponse out;
+    EXPECT_EQ(api->stub().VerifyCode(Context().get(), v, &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << code;
+  }
+  const std::string code = CodeFromStream(r.challenge_id());
+  ASSERT_EQ(code.size(), 6u);
+  const std::string wrong = code == "000000" ? "000001" : "000000";
+  EXPECT_EQ(Verify(api->stub(), r.challenge_id(), wrong).attempts_left(), 4);
+  EXPECT_EQ(Verify(api->stub(), r.challenge_id(), code).result(), pb::VERIFY_RESULT_ACCEPTED);
+
+  pb::ListDeadLettersRequest list;
+  pb::ListDeadLettersResponse letters;
+  EXPECT_EQ(api->stub().ListDeadLetters(Context().get(), list, &letters).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(api->stub().ListDeadLetters(Context(kPlatformKey).get(), list, &letters).ok());
+  EXPECT_EQ(letters.dead_letters_size(), 0);
+}
+
+TEST_F(OtpServerTest, SixteenParallelVerifiesOfOneRightCodeGiveExactlyOneAccepted) {
+  auto api = Start("api");
+  pb::SendCodeResponse r;
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &r).ok());
+  const std::string code = CodeFromStream(r.challenge_id());
+  ASSERT_EQ(code.size(), 6u);
+  std::atomic<int> accepted{0}, expired{0}, other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      // One channel per caller, as sixteen orchestrator replicas would have.
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.use_local_subchannel_pool", 1);
+      auto stub = pb::OtpService::NewStub(grpc::CreateCustomChannel(
+          api->address(), grpc::InsecureChannelCredentials(), args));
+      while (!go.load()) std::this_thread::yield();
+      auto result = Verify(*stub, r.challenge_id(), code).result();
+      if (result == pb::VERIFY_RESULT_ACCEPTED) ++accepted;
+      else if (result == pb::VERIFY_RESULT_EXPIRED) ++expired;
+      else ++other;
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(expired.load(), 15);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(OtpServerTest, AJobOfAKilledSenderIsDeliveredByAnotherOnceItsClaimTimePasses) {
+  auto api = Start("api");
+  // The first sender's outbox is a FIFO nobody reads: its delivery blocks after it has read the
+  // job and before it can acknowledge it.
+  const std::string fifo = absl::StrCat(tmp_.path(), "/blocked.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto stuck = Start("sender", {"--otp_sms_provider=outbox", "--otp_email_provider=outbox",
+                                absl::StrCat("--otp_outbox_file=", fifo),
+                                "--otp_sender_workers=1"});
+  pb::SendCodeResponse r;
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &r).ok());
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return Pending() == 1; }, absl::Seconds(15)));
+  stuck->process().Signal(SIGKILL);
+  ASSERT_TRUE(stuck->process().Wait(absl::Seconds(10)).ok());
+  EXPECT_EQ(Pending(), 1);  // read, never acknowledged
+
+  auto rescuer = Start("sender", OutboxFlags());
+  auto lines = WaitForOutbox(1, absl::Seconds(30));
+  ASSERT_EQ(lines.size(), 1u) << rescuer->process().Output();
+  EXPECT_EQ(lines[0]["destination"], "+31612345678");
+  EXPECT_EQ(Verify(api->stub(), r.challenge_id(), CodeIn(lines[0]["text"])).result(),
+            pb::VERIFY_RESULT_ACCEPTED);
+  EXPECT_THAT(rescuer->process().Output(), HasSubstr("reclaimed"));
+  EXPECT_TRUE(tally::testing::WaitFor([&] { return Pending() == 0; }, absl::Seconds(10)));
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(JsonLines(outbox_).size(), 1u);  // delivered once
+}
+
+TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
+  const int gateway_port = tally::testing::FreePort();
+  const std::string log = absl::StrCat(tmp_.path(), "/gateway.jsonl");
+  tally::testing::Subprocess gateway;
+  ASSERT_TRUE(gateway
+                  .Start({"/usr/bin/python3",
+                          absl::StrCat(tally::testing::SourceDir(),
+                                       "/tests/integration/otp/sms_gateway.py"),
+                          absl::StrCat(gateway_port), log, "500,500,200,400"})
+                  .ok());
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(gateway_port); }, absl::Seconds(10)))
+      << gateway.Output();
+  auto otp = Start("all", {"--otp_sms_provider=http",
+                           absl::StrCat("--sms_http_url=http://127.0.0.1:", gateway_port, "/v1/sms"),
+                           "--sms_http_token=test-gateway-token", "--otp_email_provider=outbox",
+                           absl::StrCat("--otp_outbox_file=", outbox_)});
+  pb::SendCodeResponse first;
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &first).ok());
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return JsonLines(log).size() >= 3; },
+                                      absl::Seconds(20)))
+      << otp->process().Output();
+  auto requests = JsonLines(log);
+  EXPECT_EQ(requests[0]["status"], 500);
+  EXPECT_EQ(requests[1]["status"], 500);
+  EXPECT_EQ(requests[2]["status"], 200);
+  for (const auto& request : requests) {
+    EXPECT_EQ(request["path"], "/v1/sms");
+    EXPECT_EQ(request["authorization"], "Bearer test-gateway-token");
+    EXPECT_EQ(request["content_type"], "application/json");
+  }
+  const auto body = nlohmann::json::parse(requests[2]["body"].get<std::string>());
+  EXPECT_EQ(body["to"], "+31612345678");
+  const std::string code = CodeIn(body["text"]);
+  EXPECT_EQ(Verify(otp->stub(), first.challenge_id(), code).result(), pb::VERIFY_RESULT_ACCEPTED);
+
+  pb::SendCodeResponse second;
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_SMS, "+31687654321", "usr_2", &second).ok());
+  pb::ListDeadLettersResponse letters;
+  ASSERT_TRUE(tally::testing::WaitFor(
+      [&] {
+        pb::ListDeadLettersRequest list;
+        letters.Clear();
+        return otp->stub().ListDeadLetters(Context(kPlatformKey).get(), list, &letters).ok() &&
+               letters.dead_letters_size() == 1;
+      },
+      absl::Seconds(20)))
+      << otp->process().Output();
+  const pb::DeadLetter& dead = letters.dead_letters(0);
+  EXPECT_EQ(dead.reason(), "permanent: HTTP 400");
+  EXPECT_EQ(dead.challenge_id(), second.challenge_id());
+  EXPECT_EQ(dead.directory_id(), ns_.dir);
+  EXPECT_EQ(dead.channel(), pb::CHANNEL_SMS);
+  EXPECT_EQ(dead.masked_destination(), "+31*******21");
+  EXPECT_EQ(dead.provider(), "http");
+  EXPECT_EQ(dead.attempts(), 1);
+  EXPECT_EQ(JsonLines(log).size(), 4u);  // a 400 is not retried
+
+  auto ctl = tally::testing::RunCommand(
+      {absl::StrCat(tally::testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", otp->address()),
+       "otp", "dead-letters"},
+      {{"TALLY_PLATFORM_KEY", kPlatformKey}});
+  EXPECT_EQ(ctl.exit_code, 0) << ctl.output;
+  EXPECT_THAT(ctl.output, HasSubstr("permanent: HTTP 400"));
+  EXPECT_THAT(ctl.output, HasSubstr("1 dead letter\n"));
+
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] {
+        return otp->Metrics().find("tally_otp_dead_letter_stream_length 1") != std::string::npos;
+      },
+      absl::Seconds(15)));
+  const std::string metrics = otp->Metrics();
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_deliveries_total{outcome=\"retry\",provider=\"http\"} 2"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_deliveries_total{outcome=\"delivered\",provider=\"http\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_dead_letters_total{reason=\"permanent\"} 1"));
+  EXPECT_THAT(otp->process().Output(), Not(HasSubstr(code)));
+  EXPECT_THAT(otp->process().Output(), Not(HasSubstr("test-gateway-token")));
+}
+
+TEST_F(OtpServerTest, SmtpDeliversARealEmailWithAValidCode) {
+  const int smtp_port = tally::testing::FreePort();
+  const std::string maildir = absl::StrCat(tmp_.path(), "/mail");
+  std::filesystem::create_directory(maildir);
+  tally::testing::Subprocess smtp;
+  ASSERT_TRUE(smtp.Start({"/usr/bin/python3",
+                          absl::StrCat(tally::testing::SourceDir(),
+                                       "/tests/integration/otp/smtp_sink.py"),
+                          absl::StrCat(smtp_port), maildir})
+                  .ok());
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(smtp_port); }, absl::Seconds(10)))
+      << smtp.Output();
+  auto otp = Start("all", {"--otp_email_provider=smtp", "--smtp_host=127.0.0.1",
+                           absl::StrCat("--smtp_port=", smtp_port), "--smtp_tls=none",
+                           "--smtp_from=no-reply@tally.test", "--smtp_from_name=Tally",
+                           "--otp_language=nl", "--otp_sms_provider=outbox",
+                           absl::StrCat("--otp_outbox_file=", outbox_)});
+  pb::SendCodeResponse r;
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, "alice@example.org", "usr_1", &r).ok());
+  const std::string eml = absl::StrCat(maildir, "/1.eml");
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return std::filesystem::exists(eml); },
+                                      absl::Seconds(20)))
+      << otp->process().Output() << smtp.Output();
+  const std::string mail = ReadFile(eml);
+  EXPECT_THAT(mail, ::testing::ContainsRegex("Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} 20[0-9]{2} "
+                                             "[0-9:]{8} \\+0000"));
+  EXPECT_THAT(mail, HasSubstr("From: \"Tally\" <no-reply@tally.test>"));
+  EXPECT_THAT(mail, HasSubstr("To: <alice@example.org>"));
+  EXPECT_THAT(mail, HasSubstr("Subject: Je verificatiecode"));
+  EXPECT_THAT(mail, ::testing::ContainsRegex("Message-ID: <" + r.challenge_id() + "\\.[0-9a-f]+@tally\\.test>"));
+  EXPECT_THAT(mail, HasSubstr("5 minuten"));
+  const auto envelope = nlohmann::json::parse(ReadFile(absl::StrCat(maildir, "/1.json")));
+  EXPECT_EQ(envelope["mail_from"], "no-reply@tally.test");
+  EXPECT_EQ(envelope["rcpt_tos"], nlohmann::json::array({"alice@example.org"}));
+  const std::string code = CodeIn(mail);
+  ASSERT_EQ(code.size(), 6u);
+  EXPECT_EQ(Verify(otp->stub(), r.challenge_id(), code).result(), pb::VERIFY_RESULT_ACCEPTED);
+  EXPECT_THAT(otp->Metrics(),
+              HasSubstr("tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} 1"));
+
+  // A mailbox the server refuses (550) is a permanent failure: dead letter, no retry.
+  pb::SendCodeResponse refused;
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, "nobody@example.org", "usr_2", &refused).ok());
+  pb::ListDeadLettersResponse letters;
+  ASSERT_TRUE(tally::testing::WaitFor(
+      [&] {
+        pb::ListDeadLettersRequest list;
+        letters.Clear();
+        return otp->stub().ListDeadLetters(Context(kPlatformKey).get(), list, &letters).ok() &&
+               letters.dead_letters_size() == 1;
+      },
+      absl::Seconds(20)))
+      << otp->process().Output();
+  EXPECT_THAT(letters.dead_letters(0).reason(), HasSubstr("permanent: smtp"));
+  EXPECT_THAT(letters.dead_letters(0).reason(), HasSubstr("550"));
+  EXPECT_EQ(letters.dead_letters(0).masked_destination(), "n***@example.org");
+  EXPECT_EQ(letters.dead_letters(0).attempts(), 1);
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(maildir, "/2.eml")));
+  smtp.Signal(SIGTERM);
+}
+
+// STARTTLS with login, then implicit TLS, against a certificate the test makes; the sender
+// verifies it with --otp_provider_ca_file.
+TEST_F(OtpServerTest, SmtpOverStartTlsWithLoginAndOverImplicitTls) {
+  const std::string cert = absl::StrCat(tmp_.path(), "/cert.pem");
+  const std::string key = absl::StrCat(tmp_.path(), "/key.pem");
+  auto made = tally::testing::RunCommand(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+       "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-days", "2"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string script =
+      absl::StrCat(tally::testing::SourceDir(), "/tests/integration/otp/smtp_sink.py");
+
+  struct Case {
+    std::string mode;
+    std::vector<std::string> flags;
+    std::string user;
+  };
+  const std::vector<Case> cases = {
+      {"starttls",
+       {"--smtp_tls=starttls", "--smtp_username=mailer", "--smtp_password=mail-secret"},
+       "usr_tls1"},
+      {"implicit", {"--smtp_tls=implicit"}, "usr_tls2"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.mode);
+    const int port = tally::testing::FreePort();
+    const std::string maildir = absl::StrCat(tmp_.path(), "/mail-", c.mode);
+    std::filesystem::create_directory(maildir);
+    tally::testing::Subprocess smtp;
+    std::vector<std::string> argv = {"/usr/bin/python3", script, absl::StrCat(port), maildir,
+                                     c.mode, cert, key};
+    if (c.mode == "starttls") {
+      argv.push_back("mailer");
+      argv.push_back("mail-secret");
+    }
+    ASSERT_TRUE(smtp.Start(argv).ok());
+    ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(port); }, absl::Seconds(10)))
+        << smtp.Output();
+    std::vector<std::string> flags = {"--otp_email_provider=smtp", "--smtp_host=localhost",
+                                      absl::StrCat("--smtp_port=", port),
+                                      "--smtp_from=no-reply@tally.test",
+                                      absl::StrCat("--otp_provider_ca_file=", cert),
+                                      "--otp_sms_provider=outbox",
+                                      absl::StrCat("--otp_outbox_file=", outbox_)};
+    flags.insert(flags.end(), c.flags.begin(), c.flags.end());
+    Namespace ns;
+    OtpProcess otp(ns, redis_url_);
+    ASSERT_NO_FATAL_FAILURE(otp.Start("all", flags));
+    pb::SendCodeRequest request;
+    request.set_directory_id(ns.dir);
+    request.set_user_id(c.user);
+    request.set_channel(pb::CHANNEL_EMAIL);
+    request.set_destination("bob@example.org");
+    pb::SendCodeResponse r;
+    ASSERT_TRUE(otp.stub().SendCode(Context().get(), request, &r).ok());
+    const std::string eml = absl::StrCat(maildir, "/1.eml");
+    ASSERT_TRUE(tally::testing::WaitFor([&] { return std::filesystem::exists(eml); },
+                                        absl::Seconds(20)))
+        << otp.process().Output() << smtp.Output();
+    const std::string mail = ReadFile(eml);
+    EXPECT_THAT(mail, HasSubstr("To: <bob@example.org>"));
+    pb::VerifyCodeRequest v;
+    v.set_directory_id(ns.dir);
+    v.set_challenge_id(r.challenge_id());
+    v.set_code(CodeIn(mail));
+    pb::VerifyCodeResponse out;
+    ASSERT_TRUE(otp.stub().VerifyCode(Context().get(), v, &out).ok());
+    EXPECT_EQ(out.result(), pb::VERIFY_RESULT_ACCEPTED);
+    EXPECT_THAT(otp.process().Output(), Not(HasSubstr("mail-secret")));
+    auto ignored = redis_->Command({"DEL", ns.stream, ns.dead});
+    (void)ignored;
+    smtp.Signal(SIGTERM);
+  }
+}
+
+TEST_F(OtpServerTest, TallyctlSendsAndVerifiesACode) {
+  auto otp = Start("all", OutboxFlags());
+  const std::string tallyctl = absl::StrCat(tally::testing::BinDir(), "/tallyctl");
+  const std::string addr = absl::StrCat("--addr=", otp->address());
+  auto sent = tally::testing::RunCommand({tallyctl, addr, "--json", "otp", "send", ns_.dir,
+                                          "usr_ctl", "--channel", "email", "--destination",
+                                          "ops@example.org"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(sent.output, m, std::regex("\"challenge_id\": \"(otp_[a-z0-9]+)\"")))
+      << sent.output;
+  const std::string challenge = m[1];
+  auto lines = WaitForOutbox(1);
+  ASSERT_EQ(lines.size(), 1u);
+  const std::string code = CodeIn(lines[0]["text"]);
+  auto verified =
+      tally::testing::RunCommand({tallyctl, addr, "otp", "verify", ns_.dir, challenge, code});
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("result         accepted"));
+  EXPECT_THAT(verified.output, HasSubstr("usr_ctl (email)"));
+  auto refused = tally::testing::RunCommand({tallyctl, addr, "otp", "send", ns_.dir, "usr_ctl",
+                                             "--channel", "email", "--destination",
+                                             "ops@example.org"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.output, HasSubstr("RESOURCE_EXHAUSTED"));
+  auto bad = tally::testing::RunCommand({tallyctl, addr, "otp", "send", ns_.dir, "u",
+                                         "--channel", "fax", "--destination", "x"});
+  EXPECT_EQ(bad.exit_code, 2);
+  auto denied = tally::testing::RunCommand({tallyctl, addr, "otp", "dead-letters"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.output, HasSubstr("UNAUTHENTICATED"));
+}
+
+TEST_F(OtpServerTest, RedisDownIsUnavailableAndHealthIsNotServing) {
+  redis_url_ = absl::StrCat("redis://127.0.0.1:", tally::testing::FreePort());
+  auto api = Start("api");
+  pb::SendCodeResponse r;
+  grpc::Status s = Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(r.challenge_id().empty());
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] { return api->HealthStatus() == HealthCheckResponse::NOT_SERVING; }, absl::Seconds(10)));
+  redis_.reset();  // nothing to clean up
+}
+
+TEST(OtpServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
+  const std::string binary = absl::StrCat(tally::testing::BinDir(), "/tally-otp");
+  const std::map<std::string, std::string> env = {{"TALLY_REDIS_URL", "redis://127.0.0.1:1"},
+                                                  {"TALLY_OTP_HMAC_KEY", kHmacKey},
+                                                  {"TALLY_OTP_ENCRYPTION_KEY", kJobKeyHex}};
+  auto run = [&](std::vector<std::string> args, std::map<std::string, std::string> overrides) {
+    std::map<std::string, std::string> e = env;
+    for (auto& [k, v] : overrides) e[k] = v;
+    args.insert(args.begin(), binary);
+    args.push_back(absl::StrCat("--listen=127.0.0.1:", tally::testing::FreePort()));
+    return tally::testing::RunCommand(args, e);
+  };
+  auto no_key = run({"--role=api"}, {{"TALLY_OTP_HMAC_KEY", ""}});
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_THAT(no_key.output, HasSubstr("invalid configuration: --otp_hmac_key"));
+  EXPECT_EQ(std::count(no_key.output.begin(), no_key.output.end(), '\n'), 1) << no_key.output;
+  auto short_key = run({"--role=api"}, {{"TALLY_OTP_ENCRYPTION_KEY", "c2hvcnQta2V5"}});
+  EXPECT_EQ(short_key.exit_code, 2);
+  EXPECT_THAT(short_key.output, Not(HasSubstr("c2hvcnQta2V5")));
+  auto no_provider = run({"--role=sender"}, {});
+  EXPECT_EQ(no_provider.exit_code, 2);
+  EXPECT_THAT(no_provider.output, HasSubstr("--otp_sms_provider"));
+  auto bad_role = run({"--role=both"}, {});
+  EXPECT_EQ(bad_role.exit_code, 2);
+  auto no_redis = run({"--role=api"}, {{"TALLY_REDIS_URL", ""}});
+  EXPECT_EQ(no_redis.exit_code, 2);
+  auto smtp_no_host = run({"--role=sender", "--otp_sms_provider=outbox",
+                           "--otp_email_provider=smtp"}, {});
+  EXPECT_EQ(smtp_no_host.exit_code, 2);
+  EXPECT_THAT(smtp_no_host.output, HasSubstr("--smtp_host"));
+  auto login = run({"--role=sender", "--otp_sms_provider=outbox", "--otp_email_provider=smtp",
+                    "--smtp_host=mail.example.org", "--smtp_from=a@example.org",
+                    "--smtp_username=mailer"}, {});
+  EXPECT_EQ(login.exit_code, 2);
+  EXPECT_THAT(login.output, HasSubstr("TALLY_SMTP_PASSWORD"));
+  auto no_token = run({"--role=sender", "--otp_email_provider=outbox", "--otp_sms_provider=http",
+                       "--sms_http_url=https://sms.example.org/send"}, {});
+  EXPECT_EQ(no_token.exit_code, 2);
+  EXPECT_THAT(no_token.output, HasSubstr("--sms_http_token"));
+  auto claim = run({"--role=sender", "--otp_sms_provider=outbox", "--otp_email_provider=outbox",
+                    "--otp_claim_idle=5s"}, {});
+  EXPECT_EQ(claim.exit_code, 2);
+  EXPECT_THAT(claim.output, HasSubstr("--otp_claim_idle"));
+}
+
+}  // namespace
+}  // namespace tally::otp

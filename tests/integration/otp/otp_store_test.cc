@@ -1,0 +1,424 @@
+// OtpManager with the real Redis scripts (RedisOtpStore) of `tools/dev test` and a fake clock:
+// every rule of issue 4 that Redis enforces (single use, attempts, expiry, resend, cooldown,
+// caps, the 16-way race) without sleeping. Each test uses its own directory id and stream.
+
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/redis/redis_client.h"
+#include "common/testing/test_support.h"
+#include "common/util/proto_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/otp/delivery_job.h"
+#include "services/otp/otp_manager.h"
+#include "services/otp/redis_delivery_queue.h"
+#include "services/otp/redis_otp_store.h"
+#include "services/otp/test_fakes.h"
+
+namespace tally::otp {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using otp::testing::FakeClock;
+
+class OtpStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto options = ParseRedisUrl(tally::testing::RequiredEnv("TALLY_TEST_REDIS_URL"));
+    ASSERT_TRUE(options.ok()) << options.status();
+    options->pool_size = 20;
+    redis_ = std::make_shared<RedisClient>(*options);
+    const std::string suffix = tally::testing::UniqueSuffix();
+    dir_ = "dir_" + suffix;
+    names_.deliveries = "otp-it:" + suffix + ":deliveries";
+    names_.dead = "otp-it:" + suffix + ":dead";
+    store_ = std::make_unique<RedisOtpStore>(redis_, names_.deliveries);
+    queue_ = std::make_unique<RedisDeliveryQueue>(redis_, names_);
+    config_.hmac_key = std::string(32, 'h');
+    config_.job_key = std::string(32, 'j');
+    // Close to real time, so the Redis TTL safety net never fires first.
+    clock_.Set(absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())));
+  }
+  void TearDown() override {
+    if (redis_) {
+      auto ignored = redis_->Command({"DEL", names_.deliveries, names_.dead});
+      (void)ignored;
+    }
+  }
+
+  OtpManager Manager() {
+    return OtpManager(*store_, queue_.get(), clock_, CsprngRandom::Get(), config_, nullptr);
+  }
+
+  absl::StatusOr<pb::SendCodeResponse> Send(OtpManager& m, pb::Channel channel,
+                                            const std::string& destination,
+                                            const std::string& user = "usr_1") {
+    pb::SendCodeRequest r;
+    r.set_directory_id(dir_);
+    r.set_user_id(user);
+    r.set_channel(channel);
+    r.set_destination(destination);
+    return m.SendCode(Caller::Anonymous(), r);
+  }
+
+  pb::VerifyCodeResponse Verify(OtpManager& m, const std::string& challenge,
+                                const std::string& code) {
+    pb::VerifyCodeRequest r;
+    r.set_directory_id(dir_);
+    r.set_challenge_id(challenge);
+    r.set_code(code);
+    auto response = m.VerifyCode(Caller::Anonymous(), r);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : pb::VerifyCodeResponse();
+  }
+
+  // The code of a challenge, read back from its (encrypted) job in the stream.
+  std::string CodeOf(const std::string& challenge) {
+    auto reply = redis_->Command({"XRANGE", names_.deliveries, "-", "+"});
+    EXPECT_TRUE(reply.ok());
+    for (const RedisReply& entry : reply->elements()) {
+      std::vector<std::pair<std::string, std::string>> fields;
+      const auto& kv = entry.elements()[1].elements();
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) fields.emplace_back(kv[i].str(), kv[i + 1].str());
+      auto job = JobFromFields(fields);
+      if (!job.ok() || job->challenge_id != challenge) continue;
+      auto message = OpenMessage(config_.job_key, *job);
+      EXPECT_TRUE(message.ok());
+      std::smatch m;
+      if (std::regex_search(message->text, m, std::regex("[0-9]{6}"))) return m.str();
+    }
+    ADD_FAILURE() << "no job for " << challenge;
+    return "";
+  }
+
+  static std::string Wrong(const std::string& code) {
+    return code == "000000" ? "000001" : "000000";
+  }
+
+  std::shared_ptr<RedisClient> redis_;
+  std::string dir_;
+  StreamNames names_;
+  std::unique_ptr<RedisOtpStore> store_;
+  std::unique_ptr<RedisDeliveryQueue> queue_;
+  OtpConfig config_;
+  FakeClock clock_;
+};
+
+TEST_F(OtpStoreTest, RightCodeIsAcceptedOnceAndOnlyItsMacIsStored) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  const std::string code = CodeOf(sent->challenge_id());
+  // Nothing in Redis holds the code in clear: not the challenge, not the job.
+  auto challenge = redis_->Command({"HGETALL", absl::StrCat("{", dir_, "}:otp:", sent->challenge_id())});
+  ASSERT_TRUE(challenge.ok());
+  ASSERT_FALSE(challenge->elements().empty());
+  for (const auto& e : challenge->elements()) EXPECT_THAT(e.str(), Not(HasSubstr(code)));
+  auto jobs = redis_->Command({"XRANGE", names_.deliveries, "-", "+"});
+  ASSERT_EQ(jobs->elements().size(), 1u);
+  for (const auto& e : jobs->elements()[0].elements()[1].elements()) {
+    EXPECT_THAT(e.str(), Not(HasSubstr(code)));
+  }
+
+  auto ok = Verify(m, sent->challenge_id(), code);
+  EXPECT_EQ(ok.result(), pb::VERIFY_RESULT_ACCEPTED);
+  EXPECT_EQ(ok.user_id(), "usr_1");
+  EXPECT_EQ(ok.channel(), pb::CHANNEL_SMS);
+  EXPECT_EQ(ok.attempts_left(), 0);
+  auto again = Verify(m, sent->challenge_id(), code);
+  EXPECT_EQ(again.result(), pb::VERIFY_RESULT_EXPIRED);
+  EXPECT_EQ(again.user_id(), "");
+  EXPECT_EQ(Verify(m, "otp_unknown", code).result(), pb::VERIFY_RESULT_EXPIRED);
+}
+
+TEST_F(OtpStoreTest, AChallengeOfAnotherDirectoryIsUnknown) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(sent.ok());
+  const std::string code = CodeOf(sent->challenge_id());
+  pb::VerifyCodeRequest r;
+  r.set_directory_id(dir_ + "x");
+  r.set_challenge_id(sent->challenge_id());
+  r.set_code(code);
+  EXPECT_EQ(m.VerifyCode(Caller::Anonymous(), r)->result(), pb::VERIFY_RESULT_EXPIRED);
+  EXPECT_EQ(Verify(m, sent->challenge_id(), code).result(), pb::VERIFY_RESULT_ACCEPTED);
+}
+
+TEST_F(OtpStoreTest, WrongCodesCountDownThenTheChallengeIsDead) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_EMAIL, "alice@example.org");
+  ASSERT_TRUE(sent.ok());
+  const std::string code = CodeOf(sent->challenge_id());
+  for (int left = 4; left >= 1; --left) {
+    auto r = Verify(m, sent->challenge_id(), Wrong(code));
+    EXPECT_EQ(r.result(), pb::VERIFY_RESULT_WRONG_CODE);
+    EXPECT_EQ(r.attempts_left(), left);
+    EXPECT_EQ(r.channel(), pb::CHANNEL_EMAIL);
+  }
+  auto last = Verify(m, sent->challenge_id(), Wrong(code));
+  EXPECT_EQ(last.result(), pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+  EXPECT_EQ(last.attempts_left(), 0);
+  // Dead: even the right code is refused now.
+  auto right = Verify(m, sent->challenge_id(), code);
+  EXPECT_EQ(right.result(), pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+  EXPECT_EQ(right.user_id(), "usr_1");
+}
+
+TEST_F(OtpStoreTest, RightCodeAfterWrongOnesWithinTheLimitIsAccepted) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(sent.ok());
+  const std::string code = CodeOf(sent->challenge_id());
+  for (int i = 0; i < 4; ++i) Verify(m, sent->challenge_id(), Wrong(code));
+  EXPECT_EQ(Verify(m, sent->challenge_id(), code).result(), pb::VERIFY_RESULT_ACCEPTED);
+}
+
+TEST_F(OtpStoreTest, CodesExpireByTheInjectedClock) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(sent.ok());
+  const std::string code = CodeOf(sent->challenge_id());
+  clock_.Advance(absl::Minutes(5) - absl::Milliseconds(1));
+  EXPECT_EQ(Verify(m, sent->challenge_id(), Wrong(code)).result(),
+            pb::VERIFY_RESULT_WRONG_CODE);
+  clock_.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(Verify(m, sent->challenge_id(), code).result(), pb::VERIFY_RESULT_EXPIRED);
+}
+
+TEST_F(OtpStoreTest, AResendReplacesThePreviousCodeOfThatUserAndChannel) {
+  OtpManager m = Manager();
+  auto first = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(first.ok());
+  auto email = Send(m, pb::CHANNEL_EMAIL, "alice@example.org");
+  ASSERT_TRUE(email.ok());
+  const std::string first_code = CodeOf(first->challenge_id());
+  clock_.Advance(absl::Seconds(30));
+  auto second = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Verify(m, first->challenge_id(), first_code).result(), pb::VERIFY_RESULT_EXPIRED);
+  // The other channel's challenge is untouched.
+  EXPECT_EQ(Verify(m, email->challenge_id(), CodeOf(email->challenge_id())).result(),
+            pb::VERIFY_RESULT_ACCEPTED);
+  EXPECT_EQ(Verify(m, second->challenge_id(), CodeOf(second->challenge_id())).result(),
+            pb::VERIFY_RESULT_ACCEPTED);
+}
+
+TEST_F(OtpStoreTest, CooldownRefusesWithTheRemainingDelayAndSendsNothing) {
+  OtpManager m = Manager();
+  ASSERT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345678").ok());
+  clock_.Advance(absl::Seconds(12));
+  auto refused = Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_2");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("retry in 18s"));
+  EXPECT_EQ(redis_->Command({"XLEN", names_.deliveries})->integer(), 1);
+  // Another destination is not affected; the same one is once the cooldown is over.
+  EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345679", "usr_2").ok());
+  clock_.Advance(absl::Seconds(18));
+  EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_2").ok());
+  EXPECT_EQ(redis_->Command({"XLEN", names_.deliveries})->integer(), 3);
+}
+
+TEST_F(OtpStoreTest, FiveSendsPerDestinationPerSlidingHour) {
+  OtpManager m = Manager();
+  const absl::Time first = clock_.Now();
+  for (int i = 0; i < 5; ++i) {
+    auto sent = Send(m, pb::CHANNEL_EMAIL, "Bob@example.org");
+    ASSERT_TRUE(sent.ok()) << i;
+    // resend_after announces the cap once it is reached.
+    EXPECT_EQ(FromProtoTime(sent->resend_after()),
+              i < 4 ? clock_.Now() + absl::Seconds(30) : first + absl::Hours(1));
+    clock_.Advance(absl::Minutes(1));
+  }
+  auto refused = Send(m, pb::CHANNEL_EMAIL, "bob@EXAMPLE.org");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  // The first send was 5 minutes ago: it leaves the window in 55 minutes.
+  EXPECT_THAT(refused.status().message(), HasSubstr("last hour; retry in 3300s"));
+  clock_.Advance(absl::Minutes(55));
+  EXPECT_TRUE(Send(m, pb::CHANNEL_EMAIL, "bob@example.org").ok());
+  EXPECT_EQ(Send(m, pb::CHANNEL_EMAIL, "bob@example.org").status().code(),
+            absl::StatusCode::kResourceExhausted);  // cooldown again
+}
+
+TEST_F(OtpStoreTest, DirectoryDailyCapUntilMidnightUtc) {
+  config_.directory_daily_cap = 3;
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 29, 22, 0, 0), absl::UTCTimeZone()));
+  OtpManager m = Manager();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Send(m, pb::CHANNEL_SMS, absl::StrCat("+3161234567", i), absl::StrCat("u", i)).ok());
+  }
+  auto refused = Send(m, pb::CHANNEL_SMS, "+31612345679", "u9");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("directory today; retry in 7200s"));
+  clock_.Advance(absl::Hours(2));
+  EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345679", "u9").ok());
+}
+
+TEST_F(OtpStoreTest, SixteenParallelVerifiesOfTheRightCodeAcceptExactlyOnce) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(sent.ok());
+  const std::string code = CodeOf(sent->challenge_id());
+  std::atomic<int> accepted{0}, expired{0}, other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      while (!go.load()) std::this_thread::yield();
+      auto r = Verify(m, sent->challenge_id(), code);
+      if (r.result() == pb::VERIFY_RESULT_ACCEPTED) ++accepted;
+      else if (r.result() == pb::VERIFY_RESULT_EXPIRED) ++expired;
+      else ++other;
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(expired.load(), 15);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(OtpStoreTest, ParallelWrongGuessesNeverGetPastTheAttemptLimit) {
+  OtpManager m = Manager();
+  auto sent = Send(m, pb::CHANNEL_SMS, "+31612345678");
+  ASSERT_TRUE(sent.ok());
+  const std::string code = CodeOf(sent->challenge_id());
+  std::atomic<int> wrong{0}, too_many{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto r = Verify(m, sent->challenge_id(), Wrong(code));
+      if (r.result() == pb::VERIFY_RESULT_WRONG_CODE) ++wrong;
+      if (r.result() == pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS) ++too_many;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 4);
+  EXPECT_EQ(too_many.load(), 12);
+  EXPECT_EQ(Verify(m, sent->challenge_id(), code).result(), pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+}
+
+TEST_F(OtpStoreTest, ParallelSendsNeverSqueezeUnderTheCaps) {
+  config_.cooldown = absl::ZeroDuration();
+  OtpManager m = Manager();
+  std::atomic<int> ok{0}, exhausted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = Send(m, pb::CHANNEL_SMS, "+31612345678", absl::StrCat("usr_", i));
+      if (r.ok()) ++ok;
+      if (r.status().code() == absl::StatusCode::kResourceExhausted) ++exhausted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 5);
+  EXPECT_EQ(exhausted.load(), 7);
+  EXPECT_EQ(redis_->Command({"XLEN", names_.deliveries})->integer(), 5);
+}
+
+TEST_F(OtpStoreTest, DeliveryQueueHandsOutClaimsBuriesAndPrunes) {
+  ASSERT_TRUE(queue_->EnsureGroup().ok());
+  ASSERT_TRUE(queue_->EnsureGroup().ok());  // idempotent
+  OtpManager m = Manager();
+  auto first = Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1");
+  auto second = Send(m, pb::CHANNEL_SMS, "+31612345679", "usr_2");
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string first_code = CodeOf(first->challenge_id());
+  auto a = queue_->Read("a-0", 1, absl::Milliseconds(10));
+  auto b = queue_->Read("b-0", 1, absl::Milliseconds(10));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 1u);
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_TRUE(queue_->Read("c-0", 1, absl::Milliseconds(10))->empty());
+  const std::string job_a = (*a)[0].id, job_b = (*b)[0].id;
+  EXPECT_EQ(*queue_->Touch(job_a, "a-0"), 1);
+  EXPECT_EQ(*queue_->Touch(job_a, "b-0"), 0);  // not b's
+
+  auto stats = queue_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->backlog, 2);
+  EXPECT_EQ(stats->pending, 2);
+
+  // Nothing is idle long enough yet; then b's job is taken over by c.
+  EXPECT_TRUE(queue_->Claim("c-0", absl::Seconds(30), 10)->empty());
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(*queue_->Touch(job_a, "a-0"), 1);  // a is alive: keeps its job
+  auto claimed = queue_->Claim("c-0", absl::Milliseconds(40), 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].id, job_b);
+  EXPECT_EQ(*queue_->Touch(job_b, "b-0"), 0);  // b lost it
+  EXPECT_EQ(*queue_->Touch(job_b, "c-0"), 2);  // handed out twice
+
+  ASSERT_TRUE(queue_->Ack(job_a).ok());
+  DeadLetter letter;
+  letter.directory_id = dir_;
+  letter.challenge_id = second->challenge_id();
+  letter.channel = "sms";
+  letter.masked_destination = "+31*******79";
+  letter.provider = "http";
+  letter.reason = "permanent: HTTP 400";
+  letter.attempts = 1;
+  letter.time = absl::FromUnixSeconds(1798000000);
+  ASSERT_TRUE(queue_->Bury(job_b, letter).ok());
+  ASSERT_TRUE(queue_->Bury(job_b, letter).ok());  // already gone: buried once
+  stats = queue_->Stats();
+  EXPECT_EQ(stats->backlog, 0);
+  EXPECT_EQ(stats->pending, 0);
+  EXPECT_EQ(stats->dead, 1);
+  auto dead = queue_->ListDead(10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].job_id, job_b);
+  EXPECT_EQ((*dead)[0].reason, "permanent: HTTP 400");
+  EXPECT_EQ((*dead)[0].attempts, 1);
+  EXPECT_EQ((*dead)[0].time, letter.time);
+  EXPECT_EQ((*dead)[0].masked_destination, "+31*******79");
+
+  // The challenge of a replaced or used code is no longer live.
+  EXPECT_TRUE(*queue_->ChallengeLive(dir_, first->challenge_id()));
+  EXPECT_EQ(Verify(m, first->challenge_id(), first_code).result(), pb::VERIFY_RESULT_ACCEPTED);
+  EXPECT_FALSE(*queue_->ChallengeLive(dir_, first->challenge_id()));
+
+  // Consumers with nothing pending and idle long enough are removed; one with a job is kept.
+  auto third = Send(m, pb::CHANNEL_SMS, "+31612345670", "usr_3");
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(queue_->Read("d-0", 1, absl::Milliseconds(10))->size(), 1u);
+  absl::SleepFor(absl::Milliseconds(30));
+  auto pruned = queue_->PruneConsumers(absl::Milliseconds(20));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 3);  // a, b, c
+  auto consumers = redis_->Command({"XINFO", "CONSUMERS", names_.deliveries, names_.group});
+  ASSERT_TRUE(consumers.ok());
+  ASSERT_EQ(consumers->elements().size(), 1u);
+  EXPECT_EQ(consumers->elements()[0].elements()[1].str(), "d-0");
+}
+
+TEST(OtpStoreDownTest, RedisDownIsUnavailableAndNothingIsReportedSent) {
+  RedisOptions options;
+  options.port = tally::testing::FreePort();
+  auto redis = std::make_shared<RedisClient>(options);
+  RedisOtpStore store(redis, "otp:deliveries");
+  FakeClock clock;
+  OtpConfig config;
+  config.hmac_key = std::string(32, 'h');
+  config.job_key = std::string(32, 'j');
+  OtpManager m(store, nullptr, clock, CsprngRandom::Get(), config, nullptr);
+  pb::SendCodeRequest r;
+  r.set_directory_id("dir_x");
+  r.set_user_id("usr_x");
+  r.set_channel(pb::CHANNEL_SMS);
+  r.set_destination("+31612345678");
+  EXPECT_EQ(m.SendCode(Caller::Anonymous(), r).status().code(), absl::StatusCode::kUnavailable);
+  pb::VerifyCodeRequest v;
+  v.set_directory_id("dir_x");
+  v.set_challenge_id("otp_x");
+  v.set_code("123456");
+  EXPECT_EQ(m.VerifyCode(Caller::Anonymous(), v).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tally::otp
