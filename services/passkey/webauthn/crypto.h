@@ -1,0 +1,63 @@
+#pragma once
+
+// COSE public keys (RFC 9052/9053) and signature checks with OpenSSL 3 EVP.
+
+#include <memory>
+#include <string>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/passkey/webauthn/cbor.h"
+
+namespace tally::webauthn {
+
+// COSE algorithm identifiers we verify.
+inline constexpr int kAlgES256 = -7;
+inline constexpr int kAlgES384 = -35;
+inline constexpr int kAlgES512 = -36;
+inline constexpr int kAlgEdDSA = -8;
+inline constexpr int kAlgRS256 = -257;
+
+bool IsSupportedAlgorithm(int alg);
+std::string AlgorithmName(int alg);
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+
+struct CosePublicKey {
+  int alg = 0;
+  int kty = 0;       // 1 OKP, 2 EC2, 3 RSA
+  std::string x, y;  // EC2 coordinates (fido-u2f rebuilds the raw point from them)
+  PkeyPtr key;
+};
+
+// Parses and checks a COSE_Key map: kty/alg/crv consistent and supported, EC2 point on its
+// curve, OKP Ed25519 of 32 bytes, RSA modulus of 2048..8192 bits with an odd exponent.
+absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map);
+// The same from the encoded key, which must be exactly one CBOR item.
+absl::StatusOr<CosePublicKey> ParseCoseKey(absl::string_view encoded);
+
+// Verifies `signature` over `data` with `key` as COSE algorithm `alg` requires: ECDSA with the
+// algorithm's SHA-2 and a DER signature, pure Ed25519, RSASSA-PKCS1-v1_5 with SHA-256.
+// UNAUTHENTICATED when it does not verify.
+absl::Status VerifySignature(int alg, EVP_PKEY* key, absl::string_view data,
+                             absl::string_view signature);
+
+// Whether `key` can be used with COSE algorithm `alg` (type and curve).
+bool KeyMatchesAlgorithm(int alg, EVP_PKEY* key);
+
+std::string Sha256(absl::string_view data);
+
+// One DER certificate, nothing after it.
+absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view der);
+
+}  // namespace tally::webauthn
