@@ -1,0 +1,221 @@
+#include "services/orchestrator/grpc_peers.h"
+
+#include <initializer_list>
+
+#include <grpcpp/client_context.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status/grpc_status.h"
+
+namespace tally::orchestrator {
+namespace {
+
+namespace credpb = ::tally::credential::v1;
+namespace otppb = ::tally::otp::v1;
+namespace pkpb = ::tally::passkey::v1;
+namespace polpb = ::tally::policy::v1;
+
+// One call: at most options.timeout, never past the caller's deadline; idempotent reads are
+// tried again while the peer is UNAVAILABLE and time is left.
+template <typename Call>
+absl::Status Invoke(absl::string_view peer, const PeerCallOptions& options, absl::Time deadline,
+                    bool idempotent, std::initializer_list<absl::StatusCode> expected,
+                    Call call) {
+  const int attempts = idempotent ? std::max(1, options.read_attempts) : 1;
+  absl::Status status;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    const absl::Time now = absl::Now();
+    const absl::Time call_deadline = std::min(deadline, now + options.timeout);
+    if (call_deadline <= now) {
+      status = absl::DeadlineExceededError("deadline passed");
+      break;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(call_deadline));
+    status = FromGrpcStatus(call(&context));
+    if (status.ok()) return status;
+    if (status.code() != absl::StatusCode::kUnavailable || attempt == attempts) break;
+    if (absl::Now() + options.retry_backoff >= deadline) break;
+    absl::SleepFor(options.retry_backoff);
+  }
+  for (absl::StatusCode code : expected) {
+    if (status.code() == code) return status;
+  }
+  if (status.code() == absl::StatusCode::kUnavailable ||
+      status.code() == absl::StatusCode::kDeadlineExceeded) {
+    return absl::UnavailableError(absl::StrCat(peer, " service unavailable"));
+  }
+  // Anything else means our call was refused or broke: to our caller the peer is unavailable.
+  return absl::UnavailableError(absl::StrCat(peer, " service unavailable (it answered ",
+                                             absl::StatusCodeToString(status.code()), ")"));
+}
+
+}  // namespace
+
+GrpcPolicyPeer::GrpcPolicyPeer(std::shared_ptr<polpb::PolicyService::StubInterface> stub,
+                               PeerCallOptions options)
+    : stub_(std::move(stub)), options_(options) {}
+
+absl::StatusOr<polpb::AuthSettings> GrpcPolicyPeer::GetAuthSettings(
+    absl::string_view directory_id, absl::Time deadline) {
+  polpb::GetAuthSettingsRequest request;
+  request.set_directory_id(std::string(directory_id));
+  polpb::GetAuthSettingsResponse response;
+  absl::Status s = Invoke("policy", options_, deadline, /*idempotent=*/true,
+                          {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->GetAuthSettings(context, request, &response);
+                          });
+  if (absl::IsNotFound(s)) return absl::NotFoundError("unknown directory");
+  if (!s.ok()) return s;
+  return response.settings();
+}
+
+GrpcCredentialPeer::GrpcCredentialPeer(
+    std::shared_ptr<credpb::CredentialService::StubInterface> stub, PeerCallOptions options)
+    : stub_(std::move(stub)), options_(options) {}
+
+absl::StatusOr<credpb::User> GrpcCredentialPeer::FindUser(absl::string_view directory_id,
+                                                          absl::string_view username,
+                                                          absl::Time deadline) {
+  credpb::FindUserRequest request;
+  request.set_directory_id(std::string(directory_id));
+  request.set_username(std::string(username));
+  credpb::FindUserResponse response;
+  absl::Status s = Invoke("credential", options_, deadline, /*idempotent=*/true,
+                          {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->FindUser(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response.user();
+}
+
+absl::StatusOr<credpb::User> GrpcCredentialPeer::GetUser(absl::string_view user_id,
+                                                         absl::Time deadline) {
+  credpb::GetUserRequest request;
+  request.set_user_id(std::string(user_id));
+  credpb::GetUserResponse response;
+  absl::Status s = Invoke("credential", options_, deadline, /*idempotent=*/true,
+                          {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->GetUser(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response.user();
+}
+
+absl::StatusOr<credpb::User> GrpcCredentialPeer::VerifyPassword(absl::string_view directory_id,
+                                                                absl::string_view username,
+                                                                absl::string_view password,
+                                                                absl::Time deadline) {
+  credpb::VerifyPasswordRequest request;
+  request.set_directory_id(std::string(directory_id));
+  request.set_username(std::string(username));
+  request.set_password(std::string(password));
+  credpb::VerifyPasswordResponse response;
+  // Not retried: each try is a password guess (and a slow hash).
+  absl::Status s =
+      Invoke("credential", options_, deadline, /*idempotent=*/false,
+             {absl::StatusCode::kUnauthenticated, absl::StatusCode::kInvalidArgument},
+             [&](grpc::ClientContext* context) {
+               return stub_->VerifyPassword(context, request, &response);
+             });
+  if (absl::IsUnauthenticated(s)) return absl::UnauthenticatedError("wrong password");
+  if (!s.ok()) return s;
+  return response.user();
+}
+
+GrpcOtpPeer::GrpcOtpPeer(std::shared_ptr<otppb::OtpService::StubInterface> stub,
+                         PeerCallOptions options)
+    : stub_(std::move(stub)), options_(options) {}
+
+absl::StatusOr<otppb::SendCodeResponse> GrpcOtpPeer::SendCode(
+    const otppb::SendCodeRequest& request, absl::Time deadline) {
+  otppb::SendCodeResponse response;
+  absl::Status s = Invoke("otp", options_, deadline, /*idempotent=*/false,
+                          {absl::StatusCode::kResourceExhausted,
+                           absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->SendCode(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<otppb::VerifyCodeResponse> GrpcOtpPeer::VerifyCode(
+    const otppb::VerifyCodeRequest& request, absl::Time deadline) {
+  otppb::VerifyCodeResponse response;
+  absl::Status s = Invoke("otp", options_, deadline, /*idempotent=*/false,
+                          {absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->VerifyCode(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response;
+}
+
+GrpcPasskeyPeer::GrpcPasskeyPeer(std::shared_ptr<pkpb::PasskeyService::StubInterface> stub,
+                                 PeerCallOptions options)
+    : stub_(std::move(stub)), options_(options) {}
+
+absl::StatusOr<pkpb::StartAuthenticationResponse> GrpcPasskeyPeer::StartAuthentication(
+    absl::string_view directory_id, absl::string_view user_id, absl::Time deadline) {
+  pkpb::StartAuthenticationRequest request;
+  request.set_directory_id(std::string(directory_id));
+  request.set_user_id(std::string(user_id));
+  pkpb::StartAuthenticationResponse response;
+  // Creates a challenge, but a repeated one is harmless (it expires unused): safe to retry.
+  absl::Status s = Invoke("passkey", options_, deadline, /*idempotent=*/true,
+                          {absl::StatusCode::kFailedPrecondition, absl::StatusCode::kNotFound,
+                           absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->StartAuthentication(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<pkpb::FinishAuthenticationResponse> GrpcPasskeyPeer::FinishAuthentication(
+    absl::string_view directory_id, absl::string_view challenge_id,
+    absl::string_view authentication_response_json, absl::Time deadline) {
+  pkpb::FinishAuthenticationRequest request;
+  request.set_directory_id(std::string(directory_id));
+  request.set_challenge_id(std::string(challenge_id));
+  request.set_authentication_response_json(std::string(authentication_response_json));
+  pkpb::FinishAuthenticationResponse response;
+  absl::Status s = Invoke("passkey", options_, deadline, /*idempotent=*/false,
+                          {absl::StatusCode::kNotFound, absl::StatusCode::kUnauthenticated,
+                           absl::StatusCode::kInvalidArgument,
+                           absl::StatusCode::kFailedPrecondition},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->FinishAuthentication(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response;
+}
+
+CachingPolicyPeer::CachingPolicyPeer(PolicyPeer& inner, const Clock& clock, absl::Duration ttl)
+    : inner_(inner), clock_(clock), ttl_(ttl) {}
+
+absl::StatusOr<polpb::AuthSettings> CachingPolicyPeer::GetAuthSettings(
+    absl::string_view directory_id, absl::Time deadline) {
+  const absl::Time now = clock_.Now();
+  if (ttl_ > absl::ZeroDuration()) {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(directory_id);
+    if (it != cache_.end() && now - it->second.fetched < ttl_ && now >= it->second.fetched) {
+      return it->second.settings;
+    }
+  }
+  absl::StatusOr<polpb::AuthSettings> settings = inner_.GetAuthSettings(directory_id, deadline);
+  if (!settings.ok() || ttl_ <= absl::ZeroDuration()) return settings;
+  absl::MutexLock lock(&mu_);
+  // Bounded: stale entries only cost a refetch, so dropping them all is fine.
+  if (cache_.size() >= 10000) cache_.clear();
+  cache_[std::string(directory_id)] = Entry{*settings, now};
+  return settings;
+}
+
+}  // namespace tally::orchestrator

@@ -1,0 +1,197 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/util/random.h"
+#include "tally/common/v1/common.pb.h"
+#include "tally/orchestrator/v1/orchestrator.pb.h"
+#include "tally/otp/v1/otp.pb.h"
+
+namespace tally::orchestrator {
+
+using ::tally::common::v1::AuthMethod;
+
+// A new login id. It carries the directory ("lgn_<random>-<directory id>") because requests
+// carry only the login id and the Redis key is tagged by the directory.
+std::string NewLoginId(RandomSource& random, absl::string_view directory_id);
+// The directory of a login id; INVALID_ARGUMENT when the id is malformed.
+absl::StatusOr<std::string> DirectoryOfLoginId(absl::string_view login_id);
+
+// What the login knows about the proven user's means (DESIGN.md §1 rule 7), taken when the user
+// is proven so every later offer is filtered without calling the credential service again.
+struct UserCaps {
+  std::string username;
+  bool has_password = false;
+  bool has_phone = false;
+  bool has_email = false;
+  // -1 not asked yet (PASSKEY was disabled or the passkey service was down), 0 no, 1 yes.
+  int has_passkey = -1;
+};
+
+// The last code sent in this login.
+struct OtpState {
+  ::tally::otp::v1::Channel channel = ::tally::otp::v1::CHANNEL_UNSPECIFIED;
+  // Empty when the code went to nobody (unknown user, or no destination): VerifyOtp then
+  // rejects every code without calling the OTP service.
+  std::string challenge_id;
+  // Attempts left on a code sent to nobody (the OTP service counts them for real codes).
+  int fake_attempts_left = 0;
+  // Empty until the user is proven, so the answer does not reveal whether the user exists.
+  std::string masked_destination;
+  absl::Time resend_after = absl::InfinitePast();
+};
+
+struct LastStep {
+  AuthMethod method = ::tally::common::v1::AUTH_METHOD_UNSPECIFIED;
+  ::tally::orchestrator::v1::StepOutcome outcome =
+      ::tally::orchestrator::v1::STEP_OUTCOME_UNSPECIFIED;
+  int attempts_left = 0;
+};
+
+// One login transaction (`{dir}:login:<id>`).
+struct LoginRecord {
+  std::string login_id;
+  std::string directory_id;
+  // As typed; empty for passkey-first logins and step-ups.
+  std::string username;
+  // Who the lockout counters are kept for: "u:<user id>" for a known user, "n:<lower-cased
+  // username>" for an unknown username; empty in a passkey-first login until the passkey names
+  // the user.
+  std::string subject;
+  // The user FindUser returned for the username (empty when unknown). Not trusted for offers
+  // until a factor proves it.
+  std::string candidate_user_id;
+  // The proven user; empty until a factor was accepted.
+  std::string user_id;
+  std::optional<UserCaps> caps;
+  // Step-up: the level asked for (0 in a normal login: the directory's level).
+  int step_up_level = 0;
+  // Completed methods and when they were completed (each recorded once).
+  std::map<AuthMethod, absl::Time> completed;
+  std::optional<OtpState> otp;
+  std::string passkey_challenge_id;
+  std::optional<LastStep> last_step;
+  absl::Time create_time;
+  absl::Time expire_time;
+  // Set once, by the step that finished the login.
+  std::string session_token;
+  std::string session_id;
+  absl::Time session_expire_time;
+
+  bool finished() const { return !session_id.empty(); }
+};
+
+// A change to a login, applied atomically by one script.
+struct LoginUpdate {
+  // Recorded only when not yet completed: a method counts once even when two steps race.
+  std::optional<AuthMethod> complete_method;
+  absl::Time completed_at;
+  std::optional<std::string> user_id;
+  std::optional<std::string> subject;
+  std::optional<UserCaps> caps;
+  std::optional<OtpState> otp;
+  // Empty string clears it.
+  std::optional<std::string> passkey_challenge_id;
+  std::optional<LastStep> last_step;
+  // Decrements the fake code's attempts (floor 0).
+  bool use_fake_attempt = false;
+};
+
+struct FinishResult {
+  LoginRecord record;
+  // False when another step had already finished the login (record holds its session).
+  bool won = false;
+};
+
+// Login transactions. Every read-modify-write is one atomic step.
+class LoginStore {
+ public:
+  virtual ~LoginStore() = default;
+
+  // Stores a new login; it disappears after `ttl`.
+  virtual absl::Status Create(const LoginRecord& record, absl::Duration ttl) = 0;
+  // NOT_FOUND when unknown or expired (by the store's TTL).
+  virtual absl::StatusOr<LoginRecord> Get(absl::string_view login_id) = 0;
+  // Applies `update` unless the login has finished: then FAILED_PRECONDITION "login already
+  // finished" and nothing changes. NOT_FOUND when unknown or expired. Returns the login after.
+  virtual absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
+                                             const LoginUpdate& update) = 0;
+  // Stores the session unless one is already stored; exactly one racing step wins.
+  virtual absl::StatusOr<FinishResult> Finish(absl::string_view login_id,
+                                              absl::string_view token,
+                                              absl::string_view session_id,
+                                              absl::Time session_expire_time) = 0;
+};
+
+struct LockoutPolicy {
+  // Consecutive failures before the first lock.
+  int threshold = 5;
+  absl::Duration first_lock = absl::Minutes(1);
+  absl::Duration max_lock = absl::Hours(1);
+  // Failures older than this (with no lock running) are forgotten.
+  absl::Duration forget_after = absl::Hours(24);
+  // A reservation whose outcome never arrives (replica died) stops counting after this.
+  absl::Duration reservation_ttl = absl::Seconds(30);
+  // What a step refused because every remaining attempt is already being checked answers.
+  absl::Duration busy_retry_after = absl::Seconds(1);
+};
+
+struct Reservation {
+  bool granted = false;
+  std::string id;
+  // When refused: how long to wait.
+  absl::Duration retry_after;
+};
+
+struct LockOutcome {
+  bool locked = false;
+  absl::Duration retry_after;
+  // Failures left before the subject gets locked.
+  int attempts_left = 0;
+};
+
+// Consecutive-failure lockout per subject (`{dir}:rl:...`), NIST SP 800-63B §5.2.2.
+class LockoutStore {
+ public:
+  virtual ~LockoutStore() = default;
+
+  // Consecutive failures before the first lock.
+  virtual int threshold() const = 0;
+
+  // Reserves one check of a factor, or refuses it (locked, or as many checks in flight as
+  // failures left): parallel requests never get more checks than the limit.
+  virtual absl::StatusOr<Reservation> Reserve(absl::string_view directory_id,
+                                              absl::string_view subject, absl::Time now) = 0;
+  // Records the outcome of a reserved check. `reservation_id` may be empty (a check that
+  // needed no reservation, e.g. a passkey-first login that names its user only on success).
+  virtual absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
+                                                    absl::string_view subject,
+                                                    absl::string_view reservation_id,
+                                                    absl::Time now) = 0;
+  virtual absl::Status RecordSuccess(absl::string_view directory_id, absl::string_view subject,
+                                     absl::string_view reservation_id) = 0;
+  // Gives a reservation back without an outcome (the check could not run).
+  virtual absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
+                              absl::string_view reservation_id) = 0;
+  // Zero when not locked.
+  virtual absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,
+                                                   absl::string_view subject,
+                                                   absl::Time now) = 0;
+  // Failures left before a lock (for attempts_left in answers).
+  virtual absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
+                                           absl::string_view subject) = 0;
+  // A cooldown for codes "sent" to nobody, so they are throttled like real sends. Returns
+  // zero and starts the cooldown, or the time left of a running one.
+  virtual absl::StatusOr<absl::Duration> StartSendCooldown(absl::string_view directory_id,
+                                                           absl::string_view key,
+                                                           absl::Time now,
+                                                           absl::Duration cooldown) = 0;
+};
+
+}  // namespace tally::orchestrator

@@ -1,0 +1,119 @@
+#include "services/orchestrator/orchestrator_service.h"
+
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "common/status/grpc_status.h"
+#include "common/util/proto_time.h"
+
+namespace tally::orchestrator {
+namespace {
+
+template <typename Request, typename Response, typename Method>
+grpc::Status Handle(LoginManager& manager, const grpc::ServerContext& context,
+                    const Request& request, Response* response, Method method) {
+  absl::StatusOr<Response> result = (manager.*method)(request, CallDeadline(context));
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+absl::Time CallDeadline(const grpc::ServerContext& context) {
+  const auto deadline = context.deadline();
+  // No deadline is time_point::max(), which absl::FromChrono cannot represent.
+  if (deadline >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
+LoginServiceImpl::LoginServiceImpl(LoginManager& manager) : manager_(manager) {}
+
+grpc::Status LoginServiceImpl::StartLogin(grpc::ServerContext* context,
+                                          const pb::StartLoginRequest* request,
+                                          pb::StartLoginResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::StartLogin);
+}
+
+grpc::Status LoginServiceImpl::SubmitPassword(grpc::ServerContext* context,
+                                              const pb::SubmitPasswordRequest* request,
+                                              pb::SubmitPasswordResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::SubmitPassword);
+}
+
+grpc::Status LoginServiceImpl::SendOtp(grpc::ServerContext* context,
+                                       const pb::SendOtpRequest* request,
+                                       pb::SendOtpResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::SendOtp);
+}
+
+grpc::Status LoginServiceImpl::VerifyOtp(grpc::ServerContext* context,
+                                         const pb::VerifyOtpRequest* request,
+                                         pb::VerifyOtpResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::VerifyOtp);
+}
+
+grpc::Status LoginServiceImpl::StartPasskey(grpc::ServerContext* context,
+                                            const pb::StartPasskeyRequest* request,
+                                            pb::StartPasskeyResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::StartPasskey);
+}
+
+grpc::Status LoginServiceImpl::FinishPasskey(grpc::ServerContext* context,
+                                             const pb::FinishPasskeyRequest* request,
+                                             pb::FinishPasskeyResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::FinishPasskey);
+}
+
+grpc::Status LoginServiceImpl::GetLogin(grpc::ServerContext* context,
+                                        const pb::GetLoginRequest* request,
+                                        pb::GetLoginResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::GetLogin);
+}
+
+grpc::Status LoginServiceImpl::StartStepUp(grpc::ServerContext* context,
+                                           const pb::StartStepUpRequest* request,
+                                           pb::StartStepUpResponse* response) {
+  return Handle(manager_, *context, *request, response, &LoginManager::StartStepUp);
+}
+
+SessionServiceImpl::SessionServiceImpl(SessionManager& sessions) : sessions_(sessions) {}
+
+grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext*,
+                                                 const pb::ValidateSessionRequest* request,
+                                                 pb::ValidateSessionResponse* response) {
+  if (request->token().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("token is required"));
+  }
+  absl::StatusOr<SessionClaims> claims = sessions_.Validate(request->token());
+  if (!claims.ok()) return ToGrpcStatus(claims.status());
+  response->set_session_id(claims->session_id);
+  response->set_user_id(claims->subject);
+  response->set_directory_id(claims->directory_id);
+  int level = 0;
+  if (absl::SimpleAtoi(claims->acr, &level)) response->set_level(level);
+  for (AuthMethod method : MethodsFromAmr(claims->amr)) response->add_methods(method);
+  for (const std::string& role : claims->roles) response->add_roles(role);
+  *response->mutable_auth_time() = ToProtoTime(claims->auth_time);
+  *response->mutable_expire_time() = ToProtoTime(claims->expires_at);
+  return grpc::Status::OK;
+}
+
+grpc::Status SessionServiceImpl::GetJwks(grpc::ServerContext*, const pb::GetJwksRequest*,
+                                         pb::GetJwksResponse* response) {
+  response->set_jwks_json(sessions_.Jwks());
+  return grpc::Status::OK;
+}
+
+grpc::Status SessionServiceImpl::RevokeSession(grpc::ServerContext*,
+                                               const pb::RevokeSessionRequest* request,
+                                               pb::RevokeSessionResponse*) {
+  if (request->token().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("token is required"));
+  }
+  return ToGrpcStatus(sessions_.Revoke(request->token()));
+}
+
+}  // namespace tally::orchestrator

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "services/orchestrator/login_manager.h"
+#include "services/orchestrator/session_manager.h"
+#include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
+
+namespace tally::orchestrator {
+
+// gRPC adapters: the caller's deadline in, LoginManager / SessionManager, the status out.
+// Every RPC here is for the cluster (API.md), so calls carry no credentials; RevokeSession
+// takes the token itself as proof.
+class LoginServiceImpl final : public pb::LoginService::Service {
+ public:
+  explicit LoginServiceImpl(LoginManager& manager);
+
+  grpc::Status StartLogin(grpc::ServerContext* context, const pb::StartLoginRequest* request,
+                          pb::StartLoginResponse* response) override;
+  grpc::Status SubmitPassword(grpc::ServerContext* context,
+                              const pb::SubmitPasswordRequest* request,
+                              pb::SubmitPasswordResponse* response) override;
+  grpc::Status SendOtp(grpc::ServerContext* context, const pb::SendOtpRequest* request,
+                       pb::SendOtpResponse* response) override;
+  grpc::Status VerifyOtp(grpc::ServerContext* context, const pb::VerifyOtpRequest* request,
+                         pb::VerifyOtpResponse* response) override;
+  grpc::Status StartPasskey(grpc::ServerContext* context, const pb::StartPasskeyRequest* request,
+                            pb::StartPasskeyResponse* response) override;
+  grpc::Status FinishPasskey(grpc::ServerContext* context,
+                             const pb::FinishPasskeyRequest* request,
+                             pb::FinishPasskeyResponse* response) override;
+  grpc::Status GetLogin(grpc::ServerContext* context, const pb::GetLoginRequest* request,
+                        pb::GetLoginResponse* response) override;
+  grpc::Status StartStepUp(grpc::ServerContext* context, const pb::StartStepUpRequest* request,
+                           pb::StartStepUpResponse* response) override;
+
+ private:
+  LoginManager& manager_;
+};
+
+class SessionServiceImpl final : public pb::SessionService::Service {
+ public:
+  explicit SessionServiceImpl(SessionManager& sessions);
+
+  grpc::Status ValidateSession(grpc::ServerContext* context,
+                               const pb::ValidateSessionRequest* request,
+                               pb::ValidateSessionResponse* response) override;
+  grpc::Status GetJwks(grpc::ServerContext* context, const pb::GetJwksRequest* request,
+                       pb::GetJwksResponse* response) override;
+  grpc::Status RevokeSession(grpc::ServerContext* context,
+                             const pb::RevokeSessionRequest* request,
+                             pb::RevokeSessionResponse* response) override;
+
+ private:
+  SessionManager& sessions_;
+};
+
+// The call's deadline; absl::InfiniteFuture() when the caller set none.
+absl::Time CallDeadline(const grpc::ServerContext& context);
+
+}  // namespace tally::orchestrator

@@ -1,0 +1,468 @@
+#include "services/orchestrator/redis_login_store.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/util/text.h"
+
+namespace tally::orchestrator {
+namespace {
+
+namespace pb = ::tally::orchestrator::v1;
+using ::tally::otp::v1::Channel;
+
+constexpr char kLoginPrefix[] = "lgn_";
+constexpr size_t kLoginPrefixSize = sizeof(kLoginPrefix) - 1;
+
+std::string LoginKey(absl::string_view directory_id, absl::string_view login_id) {
+  return absl::StrCat("{", directory_id, "}:login:", login_id);
+}
+
+std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
+
+absl::Time FromMs(const std::string& value) {
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(value, &ms)) return absl::InfinitePast();
+  return absl::FromUnixMillis(ms);
+}
+
+int ToInt(const std::string& value) {
+  int n = 0;
+  return absl::SimpleAtoi(value, &n) ? n : 0;
+}
+
+std::string MethodField(AuthMethod method) { return absl::StrCat("m:", static_cast<int>(method)); }
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("login store: unexpected reply to ", what));
+}
+
+using Fields = absl::flat_hash_map<std::string, std::string>;
+
+Fields ToFields(const RedisReply& hgetall) {
+  Fields fields;
+  const std::vector<RedisReply>& e = hgetall.elements();
+  for (size_t i = 0; i + 1 < e.size(); i += 2) fields[e[i].str()] = e[i + 1].str();
+  return fields;
+}
+
+std::string Get(const Fields& fields, absl::string_view name) {
+  auto it = fields.find(name);
+  return it == fields.end() ? std::string() : it->second;
+}
+
+LoginRecord FromFields(const Fields& f) {
+  LoginRecord r;
+  r.login_id = Get(f, "id");
+  r.directory_id = Get(f, "dir");
+  r.username = Get(f, "name");
+  r.subject = Get(f, "subj");
+  r.candidate_user_id = Get(f, "cand");
+  r.user_id = Get(f, "user");
+  if (f.contains("caps")) {
+    const std::string flags = Get(f, "caps");
+    UserCaps caps;
+    caps.username = Get(f, "caps_name");
+    caps.has_password = absl::StrContains(flags, 'w');
+    caps.has_phone = absl::StrContains(flags, 'p');
+    caps.has_email = absl::StrContains(flags, 'e');
+    caps.has_passkey = absl::StrContains(flags, 'K') ? 1 : absl::StrContains(flags, 'k') ? 0 : -1;
+    r.caps = caps;
+  }
+  r.step_up_level = ToInt(Get(f, "lvl"));
+  for (const auto& [name, value] : f) {
+    int method = 0;
+    if (absl::StartsWith(name, "m:") && absl::SimpleAtoi(name.substr(2), &method) &&
+        ::tally::common::v1::AuthMethod_IsValid(method)) {
+      r.completed[static_cast<AuthMethod>(method)] = FromMs(value);
+    }
+  }
+  if (f.contains("otp_ch")) {
+    OtpState otp;
+    otp.channel = static_cast<Channel>(ToInt(Get(f, "otp_ch")));
+    otp.challenge_id = Get(f, "otp_id");
+    otp.fake_attempts_left = ToInt(Get(f, "otp_left"));
+    otp.masked_destination = Get(f, "otp_mask");
+    otp.resend_after = FromMs(Get(f, "otp_ra"));
+    r.otp = otp;
+  }
+  r.passkey_challenge_id = Get(f, "wa");
+  if (f.contains("ls_m")) {
+    LastStep step;
+    step.method = static_cast<AuthMethod>(ToInt(Get(f, "ls_m")));
+    step.outcome = static_cast<pb::StepOutcome>(ToInt(Get(f, "ls_o")));
+    step.attempts_left = ToInt(Get(f, "ls_l"));
+    r.last_step = step;
+  }
+  r.create_time = FromMs(Get(f, "ct"));
+  r.expire_time = FromMs(Get(f, "et"));
+  r.session_token = Get(f, "tok");
+  r.session_id = Get(f, "sid");
+  r.session_expire_time = FromMs(Get(f, "sexp"));
+  return r;
+}
+
+// Field/value pairs; an empty value deletes the field.
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+void AppendCaps(const UserCaps& caps, Pairs& out) {
+  std::string flags = "-";  // never empty: an empty value would delete the field
+  if (caps.has_password) flags += 'w';
+  if (caps.has_phone) flags += 'p';
+  if (caps.has_email) flags += 'e';
+  if (caps.has_passkey == 1) flags += 'K';
+  if (caps.has_passkey == 0) flags += 'k';
+  out.emplace_back("caps", flags);
+  out.emplace_back("caps_name", caps.username);
+}
+
+void AppendOtp(const OtpState& otp, Pairs& out) {
+  out.emplace_back("otp_ch", absl::StrCat(static_cast<int>(otp.channel)));
+  out.emplace_back("otp_id", otp.challenge_id);
+  out.emplace_back("otp_left", otp.challenge_id.empty() ? absl::StrCat(otp.fake_attempts_left)
+                                                        : std::string());
+  out.emplace_back("otp_mask", otp.masked_destination);
+  out.emplace_back("otp_ra", Ms(otp.resend_after));
+}
+
+void AppendLastStep(const LastStep& step, Pairs& out) {
+  out.emplace_back("ls_m", absl::StrCat(static_cast<int>(step.method)));
+  out.emplace_back("ls_o", absl::StrCat(static_cast<int>(step.outcome)));
+  out.emplace_back("ls_l", absl::StrCat(step.attempts_left));
+}
+
+// Reply: {0, fields} ok, {1} unknown or expired, {2} finished.
+const RedisScript& UpdateScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+if redis.call('HEXISTS', KEYS[1], 'sid') == 1 then return {2} end
+if ARGV[1] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) end
+if ARGV[3] == '1' then
+  local left = tonumber(redis.call('HGET', KEYS[1], 'otp_left') or '0')
+  if left > 0 then redis.call('HSET', KEYS[1], 'otp_left', left - 1) end
+end
+for i = 4, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return {0, redis.call('HGETALL', KEYS[1])}
+)lua");
+  return *kScript;
+}
+
+// Reply: {1} unknown or expired, {0, fields, won}.
+const RedisScript& FinishScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+local won = 0
+if redis.call('HEXISTS', KEYS[1], 'sid') == 0 then
+  redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'sid', ARGV[2], 'sexp', ARGV[3])
+  won = 1
+end
+return {0, redis.call('HGETALL', KEYS[1]), won}
+)lua");
+  return *kScript;
+}
+
+// Creates the hash only if the id is new (ids are random, so this is a safety net).
+const RedisScript& CreateScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+)lua");
+  return *kScript;
+}
+
+absl::Status LoginNotFound() { return absl::NotFoundError("unknown or expired login"); }
+
+}  // namespace
+
+std::string NewLoginId(RandomSource& random, absl::string_view directory_id) {
+  return absl::StrCat(NewId(random, kLoginPrefix), "-", directory_id);
+}
+
+absl::StatusOr<std::string> DirectoryOfLoginId(absl::string_view login_id) {
+  const absl::Status malformed = absl::InvalidArgumentError("login_id is malformed");
+  if (login_id.empty()) return absl::InvalidArgumentError("login_id is required");
+  if (!absl::StartsWith(login_id, kLoginPrefix) || login_id.size() > 200) return malformed;
+  const size_t dash = login_id.find('-');
+  if (dash == absl::string_view::npos) return malformed;
+  const absl::string_view random = login_id.substr(kLoginPrefixSize, dash - kLoginPrefixSize);
+  const absl::string_view directory = login_id.substr(dash + 1);
+  if (random.empty() || !IsValidId(std::string_view(random.data(), random.size())) ||
+      !IsValidId(std::string_view(directory.data(), directory.size()))) {
+    return malformed;
+  }
+  return std::string(directory);
+}
+
+RedisLoginStore::RedisLoginStore(std::shared_ptr<RedisClient> redis) : redis_(std::move(redis)) {}
+
+absl::Status RedisLoginStore::Create(const LoginRecord& r, absl::Duration ttl) {
+  Pairs pairs = {{"id", r.login_id},
+                 {"dir", r.directory_id},
+                 {"name", r.username},
+                 {"subj", r.subject},
+                 {"cand", r.candidate_user_id},
+                 {"user", r.user_id},
+                 {"lvl", r.step_up_level > 0 ? absl::StrCat(r.step_up_level) : ""},
+                 {"ct", Ms(r.create_time)},
+                 {"et", Ms(r.expire_time)}};
+  if (r.caps.has_value()) AppendCaps(*r.caps, pairs);
+  for (const auto& [method, at] : r.completed) pairs.emplace_back(MethodField(method), Ms(at));
+  std::vector<std::string> args = {absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)))};
+  for (auto& [field, value] : pairs) {
+    if (value.empty()) continue;  // absent = empty
+    args.push_back(field);
+    args.push_back(value);
+  }
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(CreateScript(), {LoginKey(r.directory_id, r.login_id)}, args);
+  if (!reply.ok()) return reply.status();
+  if (reply->integer() != 1) return absl::AlreadyExistsError("login id collision");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoginRecord> RedisLoginStore::Get(absl::string_view login_id) {
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  absl::StatusOr<RedisReply> reply = redis_->Command({"HGETALL", LoginKey(*directory, login_id)});
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsArray()) return Corrupt("HGETALL");
+  if (reply->elements().empty()) return LoginNotFound();
+  return FromFields(ToFields(*reply));
+}
+
+absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
+                                                    const LoginUpdate& u) {
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  std::vector<std::string> args = {
+      u.complete_method.has_value() ? MethodField(*u.complete_method) : std::string(),
+      Ms(u.completed_at), u.use_fake_attempt ? "1" : "0"};
+  Pairs pairs;
+  if (u.user_id.has_value()) pairs.emplace_back("user", *u.user_id);
+  if (u.subject.has_value()) pairs.emplace_back("subj", *u.subject);
+  if (u.caps.has_value()) AppendCaps(*u.caps, pairs);
+  if (u.otp.has_value()) AppendOtp(*u.otp, pairs);
+  if (u.passkey_challenge_id.has_value()) pairs.emplace_back("wa", *u.passkey_challenge_id);
+  if (u.last_step.has_value()) AppendLastStep(*u.last_step, pairs);
+  for (auto& [field, value] : pairs) {
+    args.push_back(field);
+    args.push_back(value);
+  }
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(UpdateScript(), {LoginKey(*directory, login_id)}, args);
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsArray() || reply->elements().empty()) return Corrupt("update");
+  switch (reply->elements()[0].integer()) {
+    case 0:
+      if (reply->elements().size() < 2) return Corrupt("update");
+      return FromFields(ToFields(reply->elements()[1]));
+    case 1: return LoginNotFound();
+    case 2: return absl::FailedPreconditionError("login already finished");
+    default: return Corrupt("update");
+  }
+}
+
+absl::StatusOr<FinishResult> RedisLoginStore::Finish(absl::string_view login_id,
+                                                     absl::string_view token,
+                                                     absl::string_view session_id,
+                                                     absl::Time session_expire_time) {
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(FinishScript(), {LoginKey(*directory, login_id)},
+                   {std::string(token), std::string(session_id), Ms(session_expire_time)});
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsArray() || reply->elements().empty()) return Corrupt("finish");
+  if (reply->elements()[0].integer() == 1) return LoginNotFound();
+  if (reply->elements().size() < 3) return Corrupt("finish");
+  return FinishResult{FromFields(ToFields(reply->elements()[1])),
+                      reply->elements()[2].integer() == 1};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lockout
+
+namespace {
+
+std::string LockKey(absl::string_view directory_id, absl::string_view subject) {
+  return absl::StrCat("{", directory_id, "}:rl:lock:", subject);
+}
+std::string PendingKey(absl::string_view directory_id, absl::string_view subject) {
+  return absl::StrCat(LockKey(directory_id, subject), ":pending");
+}
+
+// KEYS: lock hash, pending set. ARGV: now ms, threshold, reservation id, reservation ttl ms.
+// Reply: {1, 0} granted; {0, retry_after_ms} refused.
+// Checks allowed at once = failures left before the lock (at least 1: after a lock has run out,
+// every further failure locks again, so one check at a time).
+const RedisScript& ReserveScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+local now = tonumber(ARGV[1])
+local threshold = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local locked_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if now < locked_until then return {0, locked_until - now} end
+local fails = tonumber(redis.call('HGET', KEYS[1], 'fails') or '0')
+local allowed = threshold - fails
+if allowed < 1 then allowed = 1 end
+if redis.call('ZCARD', KEYS[2]) >= allowed then return {0, -1} end
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {1, 0}
+)lua");
+  return *kScript;
+}
+
+// KEYS: lock hash, pending set. ARGV: now ms, reservation id, threshold, first lock ms,
+// max lock ms, forget-after ms. Reply: {locked 0/1, lock ms, attempts left}.
+const RedisScript& FailureScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+local now = tonumber(ARGV[1])
+local threshold = tonumber(ARGV[3])
+local first = tonumber(ARGV[4])
+local max = tonumber(ARGV[5])
+local forget = tonumber(ARGV[6])
+if ARGV[2] ~= '' then redis.call('ZREM', KEYS[2], ARGV[2]) end
+local fails = redis.call('HINCRBY', KEYS[1], 'fails', 1)
+if fails >= threshold then
+  local lock = max
+  local doublings = fails - threshold
+  if doublings < 40 then lock = math.min(max, first * (2 ^ doublings)) end
+  redis.call('HSET', KEYS[1], 'until', string.format('%d', now + lock))
+  redis.call('PEXPIRE', KEYS[1], string.format('%d', forget + lock))
+  return {1, lock, 0}
+end
+redis.call('PEXPIRE', KEYS[1], forget)
+return {0, 0, threshold - fails}
+)lua");
+  return *kScript;
+}
+
+// KEYS: lock hash, pending set. ARGV: reservation id, reset (1/0).
+const RedisScript& SettleScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
+return 1
+)lua");
+  return *kScript;
+}
+
+// KEYS: cooldown key. ARGV: now ms, cooldown ms. Reply: 0 started, or ms left.
+const RedisScript& CooldownScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+local now = tonumber(ARGV[1])
+local untl = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < untl then return untl - now end
+redis.call('SET', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), 'PX', ARGV[2])
+return 0
+)lua");
+  return *kScript;
+}
+
+std::string MsArg(absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); }
+
+}  // namespace
+
+RedisLockoutStore::RedisLockoutStore(std::shared_ptr<RedisClient> redis, LockoutPolicy policy,
+                                     RandomSource& random)
+    : redis_(std::move(redis)), policy_(policy), random_(random) {}
+
+absl::StatusOr<Reservation> RedisLockoutStore::Reserve(absl::string_view directory_id,
+                                                       absl::string_view subject,
+                                                       absl::Time now) {
+  Reservation reservation;
+  reservation.id = NewId(random_, "rsv_");
+  absl::StatusOr<RedisReply> reply = redis_->Eval(
+      ReserveScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
+      {Ms(now), absl::StrCat(policy_.threshold), reservation.id,
+       MsArg(policy_.reservation_ttl)});
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsArray() || reply->elements().size() != 2) return Corrupt("reserve");
+  reservation.granted = reply->elements()[0].integer() == 1;
+  if (!reservation.granted) {
+    const int64_t ms = reply->elements()[1].integer();
+    reservation.retry_after = ms < 0 ? policy_.busy_retry_after : absl::Milliseconds(ms);
+    reservation.id.clear();
+  }
+  return reservation;
+}
+
+absl::StatusOr<LockOutcome> RedisLockoutStore::RecordFailure(absl::string_view directory_id,
+                                                             absl::string_view subject,
+                                                             absl::string_view reservation_id,
+                                                             absl::Time now) {
+  absl::StatusOr<RedisReply> reply = redis_->Eval(
+      FailureScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
+      {Ms(now), std::string(reservation_id), absl::StrCat(policy_.threshold),
+       MsArg(policy_.first_lock), MsArg(policy_.max_lock), MsArg(policy_.forget_after)});
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsArray() || reply->elements().size() != 3) return Corrupt("failure");
+  LockOutcome outcome;
+  outcome.locked = reply->elements()[0].integer() == 1;
+  outcome.retry_after = absl::Milliseconds(reply->elements()[1].integer());
+  outcome.attempts_left = static_cast<int>(reply->elements()[2].integer());
+  return outcome;
+}
+
+absl::Status RedisLockoutStore::RecordSuccess(absl::string_view directory_id,
+                                              absl::string_view subject,
+                                              absl::string_view reservation_id) {
+  return redis_
+      ->Eval(SettleScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
+             {std::string(reservation_id), "1"})
+      .status();
+}
+
+absl::Status RedisLockoutStore::Cancel(absl::string_view directory_id, absl::string_view subject,
+                                       absl::string_view reservation_id) {
+  return redis_
+      ->Eval(SettleScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
+             {std::string(reservation_id), "0"})
+      .status();
+}
+
+absl::StatusOr<absl::Duration> RedisLockoutStore::LockedFor(absl::string_view directory_id,
+                                                            absl::string_view subject,
+                                                            absl::Time now) {
+  absl::StatusOr<RedisReply> reply =
+      redis_->Command({"HGET", LockKey(directory_id, subject), "until"});
+  if (!reply.ok()) return reply.status();
+  if (reply->IsNil()) return absl::ZeroDuration();
+  const absl::Time until = FromMs(reply->str());
+  return until > now ? until - now : absl::ZeroDuration();
+}
+
+absl::StatusOr<int> RedisLockoutStore::AttemptsLeft(absl::string_view directory_id,
+                                                    absl::string_view subject) {
+  absl::StatusOr<RedisReply> reply =
+      redis_->Command({"HGET", LockKey(directory_id, subject), "fails"});
+  if (!reply.ok()) return reply.status();
+  const int fails = reply->IsNil() ? 0 : ToInt(reply->str());
+  return std::max(1, policy_.threshold - fails);
+}
+
+absl::StatusOr<absl::Duration> RedisLockoutStore::StartSendCooldown(
+    absl::string_view directory_id, absl::string_view key, absl::Time now,
+    absl::Duration cooldown) {
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(CooldownScript(), {absl::StrCat("{", directory_id, "}:rl:send:", key)},
+                   {Ms(now), MsArg(std::max(cooldown, absl::Milliseconds(1)))});
+  if (!reply.ok()) return reply.status();
+  return absl::Milliseconds(reply->integer());
+}
+
+}  // namespace tally::orchestrator

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/redis/redis_client.h"
+#include "services/orchestrator/login_store.h"
+
+namespace tally::orchestrator {
+
+// Logins as Redis hashes `{dir}:login:<id>`, every change one Lua script.
+class RedisLoginStore final : public LoginStore {
+ public:
+  explicit RedisLoginStore(std::shared_ptr<RedisClient> redis);
+
+  absl::Status Create(const LoginRecord& record, absl::Duration ttl) override;
+  absl::StatusOr<LoginRecord> Get(absl::string_view login_id) override;
+  absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
+                                     const LoginUpdate& update) override;
+  absl::StatusOr<FinishResult> Finish(absl::string_view login_id, absl::string_view token,
+                                      absl::string_view session_id,
+                                      absl::Time session_expire_time) override;
+
+ private:
+  std::shared_ptr<RedisClient> redis_;
+};
+
+// Lockout counters `{dir}:rl:lock:<subject>` (hash: fails, until) with the checks in flight in
+// `{dir}:rl:lock:<subject>:pending` (sorted set of reservation ids by expiry), and send
+// cooldowns `{dir}:rl:send:<key>`. Times come from the injected clock, never from Redis.
+class RedisLockoutStore final : public LockoutStore {
+ public:
+  RedisLockoutStore(std::shared_ptr<RedisClient> redis, LockoutPolicy policy,
+                    RandomSource& random);
+
+  absl::StatusOr<Reservation> Reserve(absl::string_view directory_id, absl::string_view subject,
+                                      absl::Time now) override;
+  absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
+                                            absl::string_view subject,
+                                            absl::string_view reservation_id,
+                                            absl::Time now) override;
+  absl::Status RecordSuccess(absl::string_view directory_id, absl::string_view subject,
+                             absl::string_view reservation_id) override;
+  absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
+                      absl::string_view reservation_id) override;
+  absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,
+                                           absl::string_view subject, absl::Time now) override;
+  absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
+                                   absl::string_view subject) override;
+  absl::StatusOr<absl::Duration> StartSendCooldown(absl::string_view directory_id,
+                                                   absl::string_view key, absl::Time now,
+                                                   absl::Duration cooldown) override;
+
+  int threshold() const override { return policy_.threshold; }
+  const LockoutPolicy& policy() const { return policy_; }
+
+ private:
+  std::shared_ptr<RedisClient> redis_;
+  const LockoutPolicy policy_;
+  RandomSource& random_;
+};
+
+}  // namespace tally::orchestrator

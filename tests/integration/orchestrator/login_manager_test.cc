@@ -1,0 +1,874 @@
+// LoginManager with fakes for every peer and the real Redis stores (login store, lockout,
+// revocations) of `tools/dev test`, with an injected clock: the login rules of DESIGN.md §1/§4
+// and issue 6. Each test has its own directory id, so tests run in parallel.
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/redis/redis_client.h"
+#include "common/testing/test_support.h"
+#include "common/util/proto_time.h"
+#include "common/util/random.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/login_manager.h"
+#include "services/orchestrator/redis_login_store.h"
+#include "services/orchestrator/redis_revocation_store.h"
+
+namespace tally::orchestrator {
+namespace {
+
+namespace cpb = ::tally::common::v1;
+namespace credpb = ::tally::credential::v1;
+namespace otppb = ::tally::otp::v1;
+namespace pkpb = ::tally::passkey::v1;
+namespace polpb = ::tally::policy::v1;
+using cpb::AUTH_METHOD_EMAIL_OTP;
+using cpb::AUTH_METHOD_PASSKEY;
+using cpb::AUTH_METHOD_PASSWORD;
+using cpb::AUTH_METHOD_SMS_OTP;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class TestClock final : public Clock {
+ public:
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time now_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+};
+
+polpb::AuthSettings Settings(int required, int password, int sms, int email, int passkey) {
+  polpb::AuthSettings s;
+  s.set_required_level(required);
+  for (auto [method, points] : std::vector<std::pair<cpb::AuthMethod, int>>{
+           {AUTH_METHOD_PASSWORD, password},
+           {AUTH_METHOD_SMS_OTP, sms},
+           {AUTH_METHOD_EMAIL_OTP, email},
+           {AUTH_METHOD_PASSKEY, passkey}}) {
+    cpb::MethodPoints* mp = s.add_method_points();
+    mp->set_method(method);
+    mp->set_points(points);
+  }
+  return s;
+}
+
+class FakePolicy final : public PolicyPeer {
+ public:
+  absl::StatusOr<polpb::AuthSettings> GetAuthSettings(absl::string_view directory_id,
+                                                      absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) return status_;
+    auto it = settings_.find(std::string(directory_id));
+    if (it == settings_.end()) return absl::NotFoundError("unknown directory");
+    return it->second;
+  }
+  void Set(const std::string& dir, polpb::AuthSettings s) {
+    absl::MutexLock lock(&mu_);
+    s.set_directory_id(dir);
+    settings_[dir] = s;
+  }
+  void SetStatus(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    status_ = s;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, polpb::AuthSettings> settings_;
+  absl::Status status_;
+};
+
+class FakeCredentials final : public CredentialPeer {
+ public:
+  void Add(const std::string& dir, const std::string& id, const std::string& username,
+           const std::string& password, const std::string& phone, const std::string& email,
+           std::vector<std::string> roles = {"user"}) {
+    absl::MutexLock lock(&mu_);
+    credpb::User u;
+    u.set_user_id(id);
+    u.set_directory_id(dir);
+    u.set_username(username);
+    u.set_phone_number(phone);
+    u.set_email(email);
+    u.set_has_password(!password.empty());
+    for (const std::string& r : roles) u.add_roles(r);
+    users_[id] = u;
+    passwords_[id] = password;
+    by_name_[dir + "/" + absl::AsciiStrToLower(username)] = id;
+  }
+  absl::StatusOr<credpb::User> FindUser(absl::string_view dir, absl::string_view username,
+                                        absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    auto it = by_name_.find(absl::StrCat(dir, "/", absl::AsciiStrToLower(username)));
+    if (it == by_name_.end()) return absl::NotFoundError("no such user");
+    return users_.at(it->second);
+  }
+  absl::StatusOr<credpb::User> GetUser(absl::string_view user_id, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(std::string(user_id));
+    if (it == users_.end()) return absl::NotFoundError("no such user");
+    return it->second;
+  }
+  absl::StatusOr<credpb::User> VerifyPassword(absl::string_view dir, absl::string_view username,
+                                              absl::string_view password, absl::Time) override {
+    verify_calls++;
+    absl::MutexLock lock(&mu_);
+    if (!verify_status.ok()) return verify_status;
+    auto it = by_name_.find(absl::StrCat(dir, "/", absl::AsciiStrToLower(username)));
+    if (it == by_name_.end() || passwords_.at(it->second).empty() ||
+        passwords_.at(it->second) != password) {
+      return absl::UnauthenticatedError("wrong username or password");
+    }
+    return users_.at(it->second);
+  }
+  std::atomic<int> verify_calls{0};
+  absl::Status verify_status;
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, credpb::User> users_;
+  std::map<std::string, std::string> passwords_;
+  std::map<std::string, std::string> by_name_;
+};
+
+// Codes are "1<counter>" padded to 6 digits; the test reads them back by destination.
+class FakeOtp final : public OtpPeer {
+ public:
+  explicit FakeOtp(const Clock& clock) : clock_(clock) {}
+  absl::StatusOr<otppb::SendCodeResponse> SendCode(const otppb::SendCodeRequest& request,
+                                                   absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    // The real service's cooldown per user and channel (and its message).
+    const std::string cooldown_key = absl::StrCat(request.user_id(), "/", request.channel());
+    auto last = last_send_.find(cooldown_key);
+    if (last != last_send_.end() && clock_.Now() < last->second + absl::Seconds(30)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "a code was just sent to this destination; retry in ",
+          absl::ToInt64Seconds(absl::Ceil(last->second + absl::Seconds(30) - clock_.Now(),
+                                          absl::Seconds(1))),
+          "s"));
+    }
+    last_send_[cooldown_key] = clock_.Now();
+    const std::string id = absl::StrCat("otp_", ++counter_);
+    Challenge c{request.user_id(), request.channel(), absl::StrCat(100000 + counter_), 5, false};
+    // A new send replaces the previous challenge for the user and channel.
+    for (auto& [cid, old] : challenges_) {
+      if (old.user == c.user && old.channel == c.channel) old.used = true;
+    }
+    challenges_[id] = c;
+    last_code_[request.destination()] = c.code;
+    sends.push_back(request.destination());
+    otppb::SendCodeResponse response;
+    response.set_challenge_id(id);
+    *response.mutable_expire_time() = ToProtoTime(clock_.Now() + absl::Minutes(5));
+    *response.mutable_resend_after() = ToProtoTime(clock_.Now() + absl::Seconds(30));
+    response.set_masked_destination(absl::StrCat(request.destination().substr(0, 3), "***"));
+    return response;
+  }
+  absl::StatusOr<otppb::VerifyCodeResponse> VerifyCode(const otppb::VerifyCodeRequest& request,
+                                                       absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    ++verifies;
+    otppb::VerifyCodeResponse response;
+    auto it = challenges_.find(request.challenge_id());
+    if (it == challenges_.end() || it->second.used) {
+      response.set_result(otppb::VERIFY_RESULT_EXPIRED);
+      return response;
+    }
+    Challenge& c = it->second;
+    response.set_user_id(c.user);
+    response.set_channel(c.channel);
+    if (c.attempts_left <= 0) {
+      response.set_result(otppb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+      return response;
+    }
+    if (request.code() == c.code) {
+      c.used = true;
+      ++accepted;
+      response.set_result(otppb::VERIFY_RESULT_ACCEPTED);
+      return response;
+    }
+    --c.attempts_left;
+    response.set_result(otppb::VERIFY_RESULT_WRONG_CODE);
+    response.set_attempts_left(c.attempts_left);
+    return response;
+  }
+  std::string CodeFor(const std::string& destination) {
+    absl::MutexLock lock(&mu_);
+    return last_code_[destination];
+  }
+  std::vector<std::string> sends;
+  int verifies = 0;
+  int accepted = 0;
+
+ private:
+  struct Challenge {
+    std::string user;
+    otppb::Channel channel;
+    std::string code;
+    int attempts_left;
+    bool used;
+  };
+  const Clock& clock_;
+  absl::Mutex mu_;
+  int counter_ = 0;
+  std::map<std::string, Challenge> challenges_;
+  std::map<std::string, std::string> last_code_;
+  std::map<std::string, absl::Time> last_send_;
+};
+
+// A software authenticator stand-in: the response "assert:<user id>" verifies when that user
+// has a passkey and the challenge allows the user (any user for a discoverable one).
+class FakePasskeys final : public PasskeyPeer {
+ public:
+  void AddPasskey(const std::string& user_id) {
+    absl::MutexLock lock(&mu_);
+    with_passkey_.insert(user_id);
+  }
+  absl::StatusOr<pkpb::StartAuthenticationResponse> StartAuthentication(
+      absl::string_view, absl::string_view user_id, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    ++starts;
+    if (!status.ok()) return status;
+    if (!user_id.empty() && !with_passkey_.contains(std::string(user_id))) {
+      return absl::FailedPreconditionError("the user has no passkey");
+    }
+    const std::string id = absl::StrCat("wa_", ++counter_);
+    challenges_[id] = std::string(user_id);
+    pkpb::StartAuthenticationResponse response;
+    response.set_challenge_id(id);
+    response.set_request_options_json(
+        user_id.empty() ? R"({"rpId":"tally.test","allowCredentials":[]})"
+                        : absl::StrCat(R"({"rpId":"tally.test","allowCredentials":["cred-)",
+                                       user_id, R"("]})"));
+    return response;
+  }
+  absl::StatusOr<pkpb::FinishAuthenticationResponse> FinishAuthentication(
+      absl::string_view, absl::string_view challenge_id, absl::string_view json,
+      absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    auto it = challenges_.find(std::string(challenge_id));
+    if (it == challenges_.end()) return absl::NotFoundError("unknown, used or expired challenge");
+    const std::string allowed = it->second;
+    challenges_.erase(it);
+    if (!absl::StartsWith(json, "assert:")) return absl::UnauthenticatedError("bad assertion");
+    const std::string user(json.substr(7));
+    if (!with_passkey_.contains(user) || (!allowed.empty() && allowed != user)) {
+      return absl::UnauthenticatedError("unknown credential");
+    }
+    pkpb::FinishAuthenticationResponse response;
+    response.set_user_id(user);
+    response.set_credential_id("cred-" + user);
+    response.set_user_verified(true);
+    return response;
+  }
+  int starts = 0;
+  absl::Status status;
+
+ private:
+  absl::Mutex mu_;
+  int counter_ = 0;
+  std::set<std::string> with_passkey_;
+  std::map<std::string, std::string> challenges_;
+};
+
+std::vector<cpb::AuthMethod> Offered(const pb::LoginState& s) {
+  std::vector<cpb::AuthMethod> methods;
+  for (const auto& mp : s.offered_methods()) methods.push_back(mp.method());
+  return methods;
+}
+std::vector<cpb::AuthMethod> Completed(const pb::LoginState& s) {
+  std::vector<cpb::AuthMethod> methods;
+  for (int m : s.completed_methods()) methods.push_back(static_cast<cpb::AuthMethod>(m));
+  return methods;
+}
+
+constexpr absl::Time kNoDeadline = absl::InfiniteFuture();
+
+class LoginManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto options = ParseRedisUrl(tally::testing::RequiredEnv("TALLY_TEST_REDIS_URL"));
+    ASSERT_TRUE(options.ok()) << options.status();
+    options->pool_size = 24;
+    redis_ = std::make_shared<RedisClient>(*options);
+    dir_ = "dir_" + tally::testing::UniqueSuffix();
+    logins_ = std::make_unique<RedisLoginStore>(redis_);
+    lockout_ = std::make_unique<RedisLockoutStore>(redis_, LockoutPolicy{}, CsprngRandom::Get());
+    revocations_ = std::make_unique<RedisRevocationStore>(redis_, clock_);
+    keys_ = *SigningKeys::FromKeys({*Ed25519PrivateKey::Generate()}, "tally-test", clock_);
+    sessions_ = std::make_unique<SessionManager>(keys_, *revocations_, clock_,
+                                                 CsprngRandom::Get(), absl::Hours(8));
+    otp_ = std::make_unique<FakeOtp>(clock_);
+    manager_ = std::make_unique<LoginManager>(*logins_, *lockout_, policy_, credentials_, *otp_,
+                                              passkeys_, *sessions_, clock_, CsprngRandom::Get(),
+                                              LoginConfig{}, nullptr);
+    policy_.Set(dir_, Settings(30, 20, 10, 10, 30));  // FREEMIUM
+    credentials_.Add(dir_, "usr_alice", "alice", "correct horse", "+31612345678",
+                     "alice@example.com", {"admin", "user"});
+    credentials_.Add(dir_, "usr_pat", "pat", "pat's password", "", "pat@example.com");
+    credentials_.Add(dir_, "usr_kim", "kim", "", "", "");  // passkey only
+    passkeys_.AddPasskey("usr_kim");
+  }
+
+  pb::LoginState Start(const std::string& username) {
+    pb::StartLoginRequest r;
+    r.set_directory_id(dir_);
+    r.set_username(username);
+    auto response = manager_->StartLogin(r, kNoDeadline);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? response->state() : pb::LoginState();
+  }
+  absl::StatusOr<pb::LoginState> Password(const pb::LoginState& s, const std::string& password) {
+    pb::SubmitPasswordRequest r;
+    r.set_login_id(s.login_id());
+    r.set_password(password);
+    auto response = manager_->SubmitPassword(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+  absl::StatusOr<pb::LoginState> Send(const pb::LoginState& s, otppb::Channel channel) {
+    pb::SendOtpRequest r;
+    r.set_login_id(s.login_id());
+    r.set_channel(channel);
+    auto response = manager_->SendOtp(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+  absl::StatusOr<pb::LoginState> Verify(const pb::LoginState& s, const std::string& code) {
+    pb::VerifyOtpRequest r;
+    r.set_login_id(s.login_id());
+    r.set_code(code);
+    auto response = manager_->VerifyOtp(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+  absl::StatusOr<pb::StartPasskeyResponse> StartPasskey(const pb::LoginState& s) {
+    pb::StartPasskeyRequest r;
+    r.set_login_id(s.login_id());
+    return manager_->StartPasskey(r, kNoDeadline);
+  }
+  absl::StatusOr<pb::LoginState> FinishPasskey(const pb::LoginState& s, const std::string& json) {
+    pb::FinishPasskeyRequest r;
+    r.set_login_id(s.login_id());
+    r.set_authentication_response_json(json);
+    auto response = manager_->FinishPasskey(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+  absl::StatusOr<pb::LoginState> Get(const pb::LoginState& s) {
+    pb::GetLoginRequest r;
+    r.set_login_id(s.login_id());
+    auto response = manager_->GetLogin(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+
+  TestClock clock_;
+  std::shared_ptr<RedisClient> redis_;
+  std::string dir_;
+  std::unique_ptr<RedisLoginStore> logins_;
+  std::unique_ptr<RedisLockoutStore> lockout_;
+  std::unique_ptr<RedisRevocationStore> revocations_;
+  std::shared_ptr<const SigningKeys> keys_;
+  std::unique_ptr<SessionManager> sessions_;
+  FakePolicy policy_;
+  FakeCredentials credentials_;
+  std::unique_ptr<FakeOtp> otp_;
+  FakePasskeys passkeys_;
+  std::unique_ptr<LoginManager> manager_;
+};
+
+TEST_F(LoginManagerTest, PasswordAndSmsSucceed) {
+  pb::LoginState s = Start("Alice");
+  EXPECT_EQ(s.status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(s.directory_id(), dir_);
+  EXPECT_EQ(s.required_level(), 30);
+  EXPECT_EQ(s.score(), 0);
+  // Before the user is proven the directory alone decides.
+  EXPECT_THAT(Offered(s), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP,
+                                      AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY));
+  EXPECT_FALSE(s.has_last_step());
+
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->score(), 20);
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_THAT(Completed(*after), ElementsAre(AUTH_METHOD_PASSWORD));
+  // Proven: alice has no passkey, so PASSKEY is no longer offered.
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+  EXPECT_EQ(after->offered_methods(0).points(), 10);
+
+  after = Send(s, otppb::CHANNEL_SMS);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->otp_delivery().channel(), otppb::CHANNEL_SMS);
+  EXPECT_EQ(after->otp_delivery().masked_destination(), "+31***");
+  EXPECT_THAT(otp_->sends, ElementsAre("+31612345678"));
+
+  after = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(after->score(), 30);
+  EXPECT_THAT(Offered(*after), IsEmpty());
+  ASSERT_FALSE(after->session().token().empty());
+  absl::StatusOr<SessionClaims> claims = sessions_->Validate(after->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->subject, "usr_alice");
+  EXPECT_EQ(claims->directory_id, dir_);
+  EXPECT_EQ(claims->acr, "30");
+  EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
+  EXPECT_THAT(claims->roles, ElementsAre("admin", "user"));
+  EXPECT_EQ(claims->session_id, after->session().session_id());
+
+  // GetLogin shows the same finished login; further steps are refused.
+  absl::StatusOr<pb::LoginState> got = Get(s);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->session().session_id(), after->session().session_id());
+  EXPECT_TRUE(absl::IsFailedPrecondition(Password(s, "correct horse").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_EMAIL).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Verify(s, "123456").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(StartPasskey(s).status()));
+}
+
+TEST_F(LoginManagerTest, PasswordAndEmailSucceed) {
+  pb::LoginState s = Start("pat");
+  ASSERT_TRUE(Password(s, "pat's password").ok());
+  // pat has no phone: SMS is not offered once pat is proven.
+  absl::StatusOr<pb::LoginState> g = Get(s);
+  EXPECT_THAT(Offered(*g), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_EMAIL).ok());
+  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("pat@example.com"));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  auto claims = sessions_->Validate(done->session().token());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_THAT(claims->amr, ElementsAre("pwd", "otp", "mfa"));
+}
+
+TEST_F(LoginManagerTest, SmsAndEmailAloneDoNotSucceed) {
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> after = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->score(), 10);
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_EMAIL).ok());
+  after = Verify(s, otp_->CodeFor("alice@example.com"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(after->score(), 20);
+  EXPECT_FALSE(after->has_session());
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_PASSWORD));
+  // The password completes it.
+  after = Password(s, "correct horse");
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+}
+
+TEST_F(LoginManagerTest, AMethodCountsOnceAndRacingStepsFinishOnce) {
+  policy_.Set(dir_, Settings(40, 20, 10, 10, 30));
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> after = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_EQ(after->score(), 30);
+  // SMS is done: it is no longer offered, a second code cannot be sent or add points.
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Verify(s, "000000").status()));
+
+  // Two logins racing their final step (the same right code twice): one session, both answers
+  // carry it, and the method counts once.
+  policy_.Set(dir_, Settings(30, 20, 10, 10, 30));
+  pb::LoginState s2 = Start("alice");
+  ASSERT_TRUE(Password(s2, "correct horse").ok());
+  ASSERT_TRUE(Send(s2, otppb::CHANNEL_EMAIL).ok());
+  const std::string code = otp_->CodeFor("alice@example.com");
+  std::vector<absl::StatusOr<pb::LoginState>> results(8, absl::UnknownError(""));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] { results[i] = Verify(s2, code); });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> sessions;
+  int accepted = 0;
+  for (const auto& r : results) {
+    if (!r.ok()) {
+      // A step that arrives after the login finished.
+      EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
+      continue;
+    }
+    if (r->last_step().outcome() == pb::STEP_OUTCOME_ACCEPTED) ++accepted;
+    if (r->status() == pb::LOGIN_STATUS_SUCCEEDED) sessions.insert(r->session().session_id());
+  }
+  EXPECT_GE(accepted, 1);
+  EXPECT_EQ(otp_->accepted, 2);  // the SMS code above, and this code once
+  EXPECT_EQ(sessions.size(), 1u);
+  absl::StatusOr<pb::LoginState> final = Get(s2);
+  EXPECT_EQ(final->score(), 30);
+  EXPECT_THAT(Completed(*final), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_EMAIL_OTP));
+  EXPECT_EQ(final->session().session_id(), *sessions.begin());
+}
+
+TEST_F(LoginManagerTest, RacingDifferentFinalStepsIssueOneSession) {
+  // Either the password or the SMS code alone reaches the level.
+  policy_.Set(dir_, Settings(20, 20, 20, 10, 30));
+  for (int round = 0; round < 5; ++round) {
+    pb::LoginState s = Start("alice");
+    clock_.Advance(absl::Seconds(31));  // past the SMS cooldown of the previous round
+    absl::StatusOr<pb::LoginState> sent = Send(s, otppb::CHANNEL_SMS);
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    // Not proven yet: where the code went is not shown.
+    EXPECT_EQ(sent->otp_delivery().masked_destination(), "");
+    const std::string code = otp_->CodeFor("+31612345678");
+    absl::StatusOr<pb::LoginState> a = absl::UnknownError("");
+    absl::StatusOr<pb::LoginState> b = absl::UnknownError("");
+    std::thread t1([&] { a = Password(s, "correct horse"); });
+    std::thread t2([&] { b = Verify(s, code); });
+    t1.join();
+    t2.join();
+    std::set<std::string> sids;
+    for (const auto* r : {&a, &b}) {
+      if (r->ok()) {
+        EXPECT_EQ((*r)->status(), pb::LOGIN_STATUS_SUCCEEDED);
+        sids.insert((*r)->session().session_id());
+      } else {
+        EXPECT_TRUE(absl::IsFailedPrecondition(r->status())) << r->status();
+      }
+    }
+    ASSERT_EQ(sids.size(), 1u);
+    absl::StatusOr<pb::LoginState> final = Get(s);
+    EXPECT_EQ(final->session().session_id(), *sids.begin());
+    EXPECT_TRUE(sessions_->Validate(final->session().token()).ok());
+  }
+}
+
+TEST_F(LoginManagerTest, SettingsChangesApplyAtTheNextStep) {
+  pb::LoginState s = Start("alice");
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  ASSERT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  // The admin raises the level and disables SMS: the next step sees it.
+  policy_.Set(dir_, Settings(40, 20, 0, 20, 30));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_EMAIL).ok());
+  after = Get(s);
+  EXPECT_EQ(after->required_level(), 40);
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  // Lowering the level below the score finishes the login at the next step.
+  policy_.Set(dir_, Settings(20, 20, 10, 10, 30));
+  after = Get(s);
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(sessions_->Validate(after->session().token())->acr, "20");
+}
+
+TEST_F(LoginManagerTest, PasskeyOnlyLogin) {
+  pb::LoginState s = Start("kim");
+  EXPECT_THAT(Offered(s), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP,
+                                      AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY));
+  absl::StatusOr<pb::StartPasskeyResponse> started = StartPasskey(s);
+  ASSERT_TRUE(started.ok()) << started.status();
+  // Not proven yet: a discoverable ceremony, listing nobody's credentials.
+  EXPECT_EQ(started->request_options_json(), R"({"rpId":"tally.test","allowCredentials":[]})");
+  // Another user's passkey does not log kim in.
+  passkeys_.AddPasskey("usr_alice");
+  absl::StatusOr<pb::LoginState> after = FinishPasskey(s, "assert:usr_alice");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_EQ(after->last_step().attempts_left(), 4);
+  // The ceremony was consumed.
+  EXPECT_TRUE(absl::IsFailedPrecondition(FinishPasskey(s, "assert:usr_kim").status()));
+  ASSERT_TRUE(StartPasskey(s).ok());
+  after = FinishPasskey(s, "assert:usr_kim");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  auto claims = sessions_->Validate(after->session().token());
+  EXPECT_EQ(claims->subject, "usr_kim");
+  EXPECT_THAT(claims->amr, ElementsAre("hwk"));
+}
+
+TEST_F(LoginManagerTest, DiscoverableLoginIdentifiesTheUser) {
+  pb::LoginState s = Start("");
+  EXPECT_THAT(Offered(s), ElementsAre(AUTH_METHOD_PASSKEY));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Password(s, "x").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(FinishPasskey(s, "assert:usr_kim").status()));
+  ASSERT_TRUE(StartPasskey(s).ok());
+  absl::StatusOr<pb::LoginState> after = FinishPasskey(s, "garbage");
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  ASSERT_TRUE(StartPasskey(s).ok());
+  after = FinishPasskey(s, "assert:usr_kim");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(sessions_->Validate(after->session().token())->subject, "usr_kim");
+
+  // With a higher level the passkey identifies the user, then the user's own means are offered.
+  policy_.Set(dir_, Settings(40, 20, 10, 10, 30));
+  passkeys_.AddPasskey("usr_alice");
+  pb::LoginState s2 = Start("");
+  ASSERT_TRUE(StartPasskey(s2).ok());
+  after = FinishPasskey(s2, "assert:usr_alice");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_THAT(Offered(*after),
+              ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+  after = Password(s2, "correct horse");
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+}
+
+TEST_F(LoginManagerTest, LockoutAcrossLoginsAndItsExpiry) {
+  pb::LoginState s = Start("alice");
+  for (int i = 1; i <= 4; ++i) {
+    absl::StatusOr<pb::LoginState> after = Password(s, "wrong");
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+    EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(after->last_step().attempts_left(), 5 - i);
+  }
+  // A wrong code counts too (another login of the same user).
+  pb::LoginState other = Start("alice");
+  ASSERT_TRUE(Send(other, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> locked = Verify(other, "000000");
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_EQ(locked->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(locked->retry_after().seconds(), 60);
+  EXPECT_EQ(locked->last_step().attempts_left(), 0);
+
+  // While locked nothing is checked or sent, in any login of the user.
+  const int checks = credentials_.verify_calls.load();
+  const size_t sends = otp_->sends.size();
+  clock_.Advance(absl::Seconds(30));
+  absl::StatusOr<pb::LoginState> again = Password(s, "correct horse");
+  EXPECT_EQ(again->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(again->retry_after().seconds(), 30);
+  EXPECT_EQ(Start("ALICE").status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(Send(s, otppb::CHANNEL_EMAIL)->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(credentials_.verify_calls.load(), checks);
+  EXPECT_EQ(otp_->sends.size(), sends);
+
+  // After the minute: one more failure locks for two minutes.
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(Get(s)->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  locked = Password(s, "wrong");
+  EXPECT_EQ(locked->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(locked->retry_after().seconds(), 120);
+  clock_.Advance(absl::Minutes(2));
+  // The right password works and resets the count.
+  absl::StatusOr<pb::LoginState> ok = Password(s, "correct horse");
+  EXPECT_EQ(ok->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(*lockout_->AttemptsLeft(dir_, "u:usr_alice"), 5);
+}
+
+TEST_F(LoginManagerTest, ParallelBruteForceNeverExceedsTheLimit) {
+  std::vector<pb::LoginState> logins;
+  for (int i = 0; i < 16; ++i) logins.push_back(Start("alice"));
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> threads;
+    std::atomic<int> errors{0};
+    for (int i = 0; i < 16; ++i) {
+      threads.emplace_back([&, i] {
+        if (!Password(logins[i], absl::StrCat("guess-", round, "-", i)).ok()) ++errors;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(errors.load(), 0);
+  }
+  EXPECT_EQ(credentials_.verify_calls.load(), 5);
+  EXPECT_EQ(Get(logins[0])->status(), pb::LOGIN_STATUS_LOCKED);
+  // Once the lock has run out, one more guess at a time.
+  clock_.Advance(absl::Minutes(1));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) threads.emplace_back([&, i] { (void)Password(logins[i], "x"); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(credentials_.verify_calls.load(), 6);
+}
+
+// Clears what differs between two logins by construction (ids).
+pb::LoginState Comparable(pb::LoginState s) {
+  s.clear_login_id();
+  return s;
+}
+
+TEST_F(LoginManagerTest, UnknownUsersAreIndistinguishable) {
+  auto run = [&](const std::string& username) {
+    std::vector<std::string> trace;
+    auto add = [&](const absl::StatusOr<pb::LoginState>& s) {
+      trace.push_back(s.ok() ? Comparable(*s).DebugString() : s.status().ToString());
+    };
+    pb::LoginState s = Start(username);
+    add(s);
+    add(Password(s, "wrong"));
+    add(Send(s, otppb::CHANNEL_SMS));
+    add(Send(s, otppb::CHANNEL_SMS));  // inside the cooldown
+    add(Verify(s, "000000"));
+    add(Send(s, otppb::CHANNEL_EMAIL));
+    add(Verify(s, "000000"));
+    absl::StatusOr<pb::StartPasskeyResponse> passkey = StartPasskey(s);
+    trace.push_back(passkey.ok() ? passkey->request_options_json() : passkey.status().ToString());
+    add(FinishPasskey(s, "assert:usr_kim"));
+    add(Password(s, "wrong"));
+    add(Password(s, "wrong"));  // locked now
+    add(Get(s));
+    return trace;
+  };
+  const std::vector<std::string> known = run("alice");
+  const std::vector<std::string> unknown = run("nobody");
+  ASSERT_EQ(known.size(), unknown.size());
+  for (size_t i = 0; i < known.size(); ++i) EXPECT_EQ(known[i], unknown[i]) << "step " << i;
+  // The last steps are locked, for both alike.
+  EXPECT_THAT(known.back(), HasSubstr("LOGIN_STATUS_LOCKED"));
+  // Codes went to alice's real phone and e-mail; none for the unknown username.
+  EXPECT_THAT(otp_->sends, ElementsAre("+31612345678", "alice@example.com"));
+}
+
+TEST_F(LoginManagerTest, WrongCodeReportsTheAttemptsLeft) {
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "wrong").ok());  // one failure against the lockout
+  ASSERT_TRUE(Password(s, "correct horse").ok());  // reset
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> after = Verify(s, "000000");
+  EXPECT_EQ(after->last_step().method(), AUTH_METHOD_SMS_OTP);
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_EQ(after->last_step().attempts_left(), 4);
+  // A resend gives a new code; the old one is refused.
+  clock_.Advance(absl::Seconds(31));
+  const std::string old_code = otp_->CodeFor("+31612345678");
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  after = Verify(s, old_code);
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  after = Verify(s, otp_->CodeFor("+31612345678"));
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+}
+
+TEST_F(LoginManagerTest, StepUp) {
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  const std::string token = done->session().token();
+  clock_.Advance(absl::Minutes(2));
+
+  pb::StartStepUpRequest r;
+  r.set_session_token(token);
+  r.set_required_level(40);
+  r.set_max_age_seconds(300);
+  auto up = manager_->StartStepUp(r, kNoDeadline);
+  ASSERT_TRUE(up.ok()) << up.status();
+  pb::LoginState st = up->state();
+  EXPECT_EQ(st.status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(st.required_level(), 40);
+  EXPECT_EQ(st.score(), 30);
+  EXPECT_THAT(Completed(st), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP));
+  EXPECT_THAT(Offered(st), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  ASSERT_TRUE(Send(st, otppb::CHANNEL_EMAIL).ok());
+  absl::StatusOr<pb::LoginState> upped = Verify(st, otp_->CodeFor("alice@example.com"));
+  ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  auto claims = sessions_->Validate(upped->session().token());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->acr, "40");
+  EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "otp", "mfa"));
+  EXPECT_NE(claims->session_id, done->session().session_id());
+
+  // Too old: nothing counts, everything must be done again.
+  r.set_max_age_seconds(60);
+  up = manager_->StartStepUp(r, kNoDeadline);
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->state().score(), 0);
+  EXPECT_THAT(Offered(up->state()),
+              ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+  r.set_max_age_seconds(0);
+  EXPECT_EQ(manager_->StartStepUp(r, kNoDeadline)->state().score(), 0);
+
+  // A level the session already has succeeds at once.
+  r.set_required_level(30);
+  r.set_max_age_seconds(3600);
+  up = manager_->StartStepUp(r, kNoDeadline);
+  EXPECT_EQ(up->state().status(), pb::LOGIN_STATUS_SUCCEEDED);
+
+  // Bad requests and revoked sessions.
+  r.set_required_level(0);
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->StartStepUp(r, kNoDeadline).status()));
+  r.set_required_level(40);
+  r.set_max_age_seconds(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->StartStepUp(r, kNoDeadline).status()));
+  r.set_max_age_seconds(10);
+  ASSERT_TRUE(sessions_->Revoke(token).ok());
+  EXPECT_TRUE(absl::IsUnauthenticated(manager_->StartStepUp(r, kNoDeadline).status()));
+  r.set_session_token("not-a-token");
+  EXPECT_TRUE(absl::IsUnauthenticated(manager_->StartStepUp(r, kNoDeadline).status()));
+}
+
+TEST_F(LoginManagerTest, PreconditionsAndErrors) {
+  pb::LoginState s = Start("alice");
+  // No code sent, no ceremony started.
+  EXPECT_TRUE(absl::IsFailedPrecondition(Verify(s, "123456").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(FinishPasskey(s, "assert:usr_alice").status()));
+  // A disabled method is never offered.
+  policy_.Set(dir_, Settings(20, 20, 0, 0, 0));
+  EXPECT_TRUE(absl::IsFailedPrecondition(StartPasskey(s).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  // Malformed requests.
+  EXPECT_TRUE(absl::IsInvalidArgument(Password(s, "").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(Send(s, otppb::CHANNEL_UNSPECIFIED).status()));
+  pb::GetLoginRequest g;
+  g.set_login_id("garbage");
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->GetLogin(g, kNoDeadline).status()));
+  g.set_login_id(NewLoginId(CsprngRandom::Get(), dir_));
+  EXPECT_TRUE(absl::IsNotFound(manager_->GetLogin(g, kNoDeadline).status()));
+  pb::StartLoginRequest start;
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->StartLogin(start, kNoDeadline).status()));
+  start.set_directory_id("dir_unknown");
+  EXPECT_TRUE(absl::IsNotFound(manager_->StartLogin(start, kNoDeadline).status()));
+  // A peer down: UNAVAILABLE, nothing counted against the user.
+  credentials_.verify_status = absl::UnavailableError("credential service unavailable");
+  absl::StatusOr<pb::LoginState> down = Password(s, "correct horse");
+  EXPECT_TRUE(absl::IsUnavailable(down.status()));
+  EXPECT_EQ(down.status().message(), "credential service unavailable");
+  EXPECT_EQ(*lockout_->AttemptsLeft(dir_, "u:usr_alice"), 5);
+  credentials_.verify_status = absl::OkStatus();
+  // Expired logins are gone.
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_TRUE(absl::IsNotFound(Get(s).status()));
+  EXPECT_TRUE(absl::IsNotFound(Password(s, "correct horse").status()));
+}
+
+TEST_F(LoginManagerTest, PasskeyIsOfferedOnlyToUsersWithOne) {
+  passkeys_.AddPasskey("usr_alice");
+  policy_.Set(dir_, Settings(50, 20, 10, 10, 30));
+  pb::LoginState s = Start("alice");
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  EXPECT_THAT(Offered(*after),
+              ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY));
+  // Proven: the ceremony lists the user's credentials.
+  absl::StatusOr<pb::StartPasskeyResponse> started = StartPasskey(s);
+  ASSERT_TRUE(started.ok());
+  EXPECT_THAT(started->request_options_json(), HasSubstr("cred-usr_alice"));
+  after = FinishPasskey(s, "assert:usr_alice");
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(after->score(), 50);
+
+  // pat has none.
+  pb::LoginState p = Start("pat");
+  after = Password(p, "pat's password");
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(StartPasskey(p).status()));
+}
+
+}  // namespace
+}  // namespace tally::orchestrator

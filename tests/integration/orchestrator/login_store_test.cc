@@ -1,0 +1,302 @@
+// The login store's and the lockout's Lua scripts against the real Redis of `tools/dev test`,
+// with an injected "now": a method recorded once, a login finished once, lockout escalation and
+// expiry, reservations that keep parallel checks within the limit. Each test has its own
+// directory id, so tests run in parallel.
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/redis/redis_client.h"
+#include "common/testing/test_support.h"
+#include "common/util/random.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/orchestrator/redis_login_store.h"
+
+namespace tally::orchestrator {
+namespace {
+
+using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+
+class LoginStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto options = ParseRedisUrl(tally::testing::RequiredEnv("TALLY_TEST_REDIS_URL"));
+    ASSERT_TRUE(options.ok()) << options.status();
+    options->pool_size = 20;
+    redis_ = std::make_shared<RedisClient>(*options);
+    dir_ = "dir_" + tally::testing::UniqueSuffix();
+    logins_ = std::make_unique<RedisLoginStore>(redis_);
+    lockout_ = std::make_unique<RedisLockoutStore>(redis_, LockoutPolicy{}, CsprngRandom::Get());
+  }
+
+  LoginRecord NewRecord() {
+    LoginRecord r;
+    r.login_id = NewLoginId(CsprngRandom::Get(), dir_);
+    r.directory_id = dir_;
+    r.username = "alice";
+    r.subject = "u:usr_1";
+    r.candidate_user_id = "usr_1";
+    r.create_time = now_;
+    r.expire_time = now_ + absl::Minutes(10);
+    return r;
+  }
+
+  std::shared_ptr<RedisClient> redis_;
+  std::string dir_;
+  std::unique_ptr<RedisLoginStore> logins_;
+  std::unique_ptr<RedisLockoutStore> lockout_;
+  absl::Time now_ = absl::FromUnixSeconds(1900000000);
+};
+
+TEST(LoginIdTest, CarriesTheDirectory) {
+  const std::string id = NewLoginId(CsprngRandom::Get(), "dir_abc-1");
+  EXPECT_EQ(*DirectoryOfLoginId(id), "dir_abc-1");
+  EXPECT_TRUE(absl::IsInvalidArgument(DirectoryOfLoginId("").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(DirectoryOfLoginId("lgn_abc").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(DirectoryOfLoginId("xyz_abc-dir_1").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(DirectoryOfLoginId("lgn_abc-dir}1").status()));
+}
+
+TEST_F(LoginStoreTest, CreateGetAndUpdateRoundTrip) {
+  LoginRecord r = NewRecord();
+  r.step_up_level = 40;
+  r.completed[AUTH_METHOD_PASSWORD] = now_;
+  ASSERT_TRUE(logins_->Create(r, absl::Minutes(10)).ok());
+  absl::StatusOr<LoginRecord> got = logins_->Get(r.login_id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->directory_id, dir_);
+  EXPECT_EQ(got->username, "alice");
+  EXPECT_EQ(got->subject, "u:usr_1");
+  EXPECT_EQ(got->candidate_user_id, "usr_1");
+  EXPECT_TRUE(got->user_id.empty());
+  EXPECT_EQ(got->step_up_level, 40);
+  EXPECT_EQ(got->completed.at(AUTH_METHOD_PASSWORD), now_);
+  EXPECT_EQ(got->expire_time, now_ + absl::Minutes(10));
+  EXPECT_FALSE(got->otp.has_value());
+  EXPECT_FALSE(got->finished());
+
+  LoginUpdate u;
+  u.user_id = "usr_1";
+  u.caps = UserCaps{"alice", true, true, false, 0};
+  u.otp = OtpState{::tally::otp::v1::CHANNEL_SMS, "", 5, "", now_ + absl::Seconds(30)};
+  u.passkey_challenge_id = "wa_1";
+  u.last_step = LastStep{AUTH_METHOD_PASSWORD, ::tally::orchestrator::v1::STEP_OUTCOME_REJECTED, 3};
+  absl::StatusOr<LoginRecord> after = logins_->Update(r.login_id, u);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->user_id, "usr_1");
+  ASSERT_TRUE(after->caps.has_value());
+  EXPECT_EQ(after->caps->username, "alice");
+  EXPECT_TRUE(after->caps->has_password);
+  EXPECT_TRUE(after->caps->has_phone);
+  EXPECT_FALSE(after->caps->has_email);
+  EXPECT_EQ(after->caps->has_passkey, 0);
+  ASSERT_TRUE(after->otp.has_value());
+  EXPECT_EQ(after->otp->channel, ::tally::otp::v1::CHANNEL_SMS);
+  EXPECT_TRUE(after->otp->challenge_id.empty());
+  EXPECT_EQ(after->otp->fake_attempts_left, 5);
+  EXPECT_EQ(after->otp->resend_after, now_ + absl::Seconds(30));
+  EXPECT_EQ(after->passkey_challenge_id, "wa_1");
+  ASSERT_TRUE(after->last_step.has_value());
+  EXPECT_EQ(after->last_step->attempts_left, 3);
+
+  // A fake code's attempts go down to zero and stay there; clearing a field removes it.
+  LoginUpdate use;
+  use.use_fake_attempt = true;
+  use.passkey_challenge_id = "";
+  for (int i = 0; i < 7; ++i) after = logins_->Update(r.login_id, use);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->otp->fake_attempts_left, 0);
+  EXPECT_TRUE(after->passkey_challenge_id.empty());
+
+  // A real challenge replaces the fake one.
+  LoginUpdate real;
+  real.otp = OtpState{::tally::otp::v1::CHANNEL_EMAIL, "otp_1", 0, "a***@example.com", now_};
+  after = logins_->Update(r.login_id, real);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->otp->challenge_id, "otp_1");
+  EXPECT_EQ(after->otp->masked_destination, "a***@example.com");
+}
+
+TEST_F(LoginStoreTest, UnknownLoginsAreNotFoundAndTheTtlIsSet) {
+  const std::string id = NewLoginId(CsprngRandom::Get(), dir_);
+  EXPECT_TRUE(absl::IsNotFound(logins_->Get(id).status()));
+  EXPECT_TRUE(absl::IsNotFound(logins_->Update(id, LoginUpdate{}).status()));
+  EXPECT_TRUE(absl::IsNotFound(logins_->Finish(id, "t", "s", now_).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(logins_->Get("nonsense").status()));
+
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins_->Create(r, absl::Minutes(10)).ok());
+  auto ttl = redis_->Command({"PTTL", absl::StrCat("{", dir_, "}:login:", r.login_id)});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(ttl->integer(), absl::ToInt64Milliseconds(absl::Minutes(9)));
+  EXPECT_LE(ttl->integer(), absl::ToInt64Milliseconds(absl::Minutes(10)));
+  // Updates keep the TTL.
+  LoginUpdate prove;
+  prove.user_id = "usr_1";
+  ASSERT_TRUE(logins_->Update(r.login_id, prove).ok());
+  ttl = redis_->Command({"PTTL", absl::StrCat("{", dir_, "}:login:", r.login_id)});
+  EXPECT_GT(ttl->integer(), 0);
+}
+
+TEST_F(LoginStoreTest, AMethodIsRecordedOnceEvenWhenStepsRace) {
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins_->Create(r, absl::Minutes(10)).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      LoginUpdate u;
+      u.complete_method = AUTH_METHOD_SMS_OTP;
+      u.completed_at = now_ + absl::Seconds(i);
+      if (logins_->Update(r.login_id, u).ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 16);
+  absl::StatusOr<LoginRecord> got = logins_->Get(r.login_id);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->completed.size(), 1u);
+  // The time of whichever step came first, never overwritten.
+  const absl::Time first = got->completed.at(AUTH_METHOD_SMS_OTP);
+  LoginUpdate again;
+  again.complete_method = AUTH_METHOD_SMS_OTP;
+  again.completed_at = now_ + absl::Hours(1);
+  EXPECT_EQ(logins_->Update(r.login_id, again)->completed.at(AUTH_METHOD_SMS_OTP), first);
+}
+
+TEST_F(LoginStoreTest, ALoginFinishesExactlyOnce) {
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins_->Create(r, absl::Minutes(10)).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> won{0};
+  std::vector<std::string> sessions(16);
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<FinishResult> result = logins_->Finish(
+          r.login_id, absl::StrCat("token-", i), absl::StrCat("ses_", i), now_ + absl::Hours(8));
+      ASSERT_TRUE(result.ok()) << result.status();
+      if (result->won) ++won;
+      sessions[i] = result->record.session_id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  for (const std::string& s : sessions) EXPECT_EQ(s, sessions[0]);
+  absl::StatusOr<LoginRecord> got = logins_->Get(r.login_id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->finished());
+  EXPECT_EQ(got->session_token, absl::StrCat("token-", got->session_id.substr(4)));
+  EXPECT_EQ(got->session_expire_time, now_ + absl::Hours(8));
+  // A finished login takes no more changes.
+  LoginUpdate u;
+  u.complete_method = AUTH_METHOD_PASSWORD;
+  EXPECT_TRUE(absl::IsFailedPrecondition(logins_->Update(r.login_id, u).status()));
+  EXPECT_FALSE(logins_->Get(r.login_id)->completed.contains(AUTH_METHOD_PASSWORD));
+}
+
+TEST_F(LoginStoreTest, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {
+  const std::string subject = "u:usr_1";
+  absl::Time now = now_;
+  for (int i = 1; i <= 4; ++i) {
+    absl::StatusOr<Reservation> r = lockout_->Reserve(dir_, subject, now);
+    ASSERT_TRUE(r.ok() && r->granted);
+    absl::StatusOr<LockOutcome> o = lockout_->RecordFailure(dir_, subject, r->id, now);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_FALSE(o->locked);
+    EXPECT_EQ(o->attempts_left, 5 - i);
+    EXPECT_EQ(*lockout_->AttemptsLeft(dir_, subject), 5 - i);
+  }
+  absl::StatusOr<Reservation> r = lockout_->Reserve(dir_, subject, now);
+  ASSERT_TRUE(r->granted);
+  absl::StatusOr<LockOutcome> o = lockout_->RecordFailure(dir_, subject, r->id, now);
+  EXPECT_TRUE(o->locked);
+  EXPECT_EQ(o->retry_after, absl::Minutes(1));
+  EXPECT_EQ(*lockout_->LockedFor(dir_, subject, now + absl::Seconds(20)), absl::Seconds(40));
+
+  // While locked nothing is reserved.
+  r = lockout_->Reserve(dir_, subject, now + absl::Seconds(59));
+  EXPECT_FALSE(r->granted);
+  EXPECT_EQ(r->retry_after, absl::Seconds(1));
+
+  // Each further failure doubles the lock: 2, 4, 8, 16, 32 minutes, then 1 hour at most.
+  const std::vector<absl::Duration> expected = {absl::Minutes(2),  absl::Minutes(4),
+                                                absl::Minutes(8),  absl::Minutes(16),
+                                                absl::Minutes(32), absl::Hours(1),
+                                                absl::Hours(1)};
+  absl::Duration lock = absl::Minutes(1);
+  for (absl::Duration want : expected) {
+    now += lock;
+    EXPECT_EQ(*lockout_->LockedFor(dir_, subject, now), absl::ZeroDuration());
+    r = lockout_->Reserve(dir_, subject, now);
+    ASSERT_TRUE(r->granted);
+    // Past the threshold one check at a time: each failure locks again.
+    EXPECT_FALSE(lockout_->Reserve(dir_, subject, now)->granted);
+    o = lockout_->RecordFailure(dir_, subject, r->id, now);
+    EXPECT_TRUE(o->locked);
+    EXPECT_EQ(o->retry_after, want);
+    lock = want;
+  }
+
+  // A success resets everything.
+  now += lock;
+  r = lockout_->Reserve(dir_, subject, now);
+  ASSERT_TRUE(r->granted);
+  ASSERT_TRUE(lockout_->RecordSuccess(dir_, subject, r->id).ok());
+  EXPECT_EQ(*lockout_->AttemptsLeft(dir_, subject), 5);
+  EXPECT_EQ(*lockout_->LockedFor(dir_, subject, now), absl::ZeroDuration());
+}
+
+TEST_F(LoginStoreTest, ParallelReservationsNeverExceedTheFailuresLeft) {
+  const std::string subject = "n:mallory";
+  // Two failures already: three checks may run at once.
+  for (int i = 0; i < 2; ++i) {
+    auto r = lockout_->Reserve(dir_, subject, now_);
+    ASSERT_TRUE(lockout_->RecordFailure(dir_, subject, r->id, now_).ok());
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> granted{0};
+  std::vector<std::string> ids(16);
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<Reservation> r = lockout_->Reserve(dir_, subject, now_);
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (r->granted) {
+        ++granted;
+        ids[i] = r->id;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 3);
+
+  // A cancelled reservation frees its slot; one that is never settled expires.
+  for (const std::string& id : ids) {
+    if (!id.empty()) {
+      ASSERT_TRUE(lockout_->Cancel(dir_, subject, id).ok());
+      break;
+    }
+  }
+  EXPECT_TRUE(lockout_->Reserve(dir_, subject, now_)->granted);
+  EXPECT_FALSE(lockout_->Reserve(dir_, subject, now_)->granted);
+  EXPECT_TRUE(lockout_->Reserve(dir_, subject, now_ + absl::Seconds(31))->granted);
+}
+
+TEST_F(LoginStoreTest, SendCooldown) {
+  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:1", now_, absl::Seconds(30)),
+            absl::ZeroDuration());
+  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:1", now_ + absl::Seconds(10),
+                                         absl::Seconds(30)),
+            absl::Seconds(20));
+  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:2", now_, absl::Seconds(30)),
+            absl::ZeroDuration());
+  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:1", now_ + absl::Seconds(30),
+                                         absl::Seconds(30)),
+            absl::ZeroDuration());
+}
+
+}  // namespace
+}  // namespace tally::orchestrator

@@ -1,0 +1,235 @@
+#include "tools/tallyctl/orchestrator_commands.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status/grpc_status.h"
+#include "common/util/proto_time.h"
+#include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
+
+namespace tally::cli {
+namespace {
+
+namespace pb = ::tally::orchestrator::v1;
+namespace cpb = ::tally::common::v1;
+namespace otppb = ::tally::otp::v1;
+
+constexpr int kOrchestratorPort = 50050;
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProtoTime(t), absl::UTCTimeZone());
+}
+
+std::string MethodName(int method) {
+  switch (method) {
+    case cpb::AUTH_METHOD_PASSWORD: return "password";
+    case cpb::AUTH_METHOD_SMS_OTP: return "sms";
+    case cpb::AUTH_METHOD_EMAIL_OTP: return "email";
+    case cpb::AUTH_METHOD_PASSKEY: return "passkey";
+    default: return "unknown";
+  }
+}
+
+// One line from standard input; with `secret` and a terminal, without echo. Prompts go to
+// stderr so stdout stays the result.
+absl::StatusOr<std::string> Ask(const std::string& prompt, bool secret) {
+  std::cerr << prompt << std::flush;
+  const bool tty = isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (secret && tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  const bool read = static_cast<bool>(std::getline(std::cin, line));
+  if (secret && tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!read) return absl::CancelledError("no more input");
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+void PrintProgress(const pb::LoginState& s) {
+  std::vector<std::string> offers;
+  for (const cpb::MethodPoints& mp : s.offered_methods()) {
+    offers.push_back(absl::StrCat(MethodName(mp.method()), " (", mp.points(), ")"));
+  }
+  std::cerr << "score " << s.score() << "/" << s.required_level();
+  if (s.has_last_step()) {
+    std::cerr << "; last step "
+              << (s.last_step().outcome() == pb::STEP_OUTCOME_ACCEPTED ? "accepted" : "rejected");
+    if (s.last_step().outcome() == pb::STEP_OUTCOME_REJECTED) {
+      std::cerr << " (" << s.last_step().attempts_left() << " attempts left)";
+    }
+  }
+  if (!offers.empty()) std::cerr << "; offered: " << absl::StrJoin(offers, ", ");
+  std::cerr << "\n";
+}
+
+bool Offered(const pb::LoginState& s, cpb::AuthMethod method) {
+  for (const cpb::MethodPoints& mp : s.offered_methods()) {
+    if (mp.method() == method) return true;
+  }
+  return false;
+}
+
+// Runs one LoginService call with the common deadline.
+template <typename Request, typename Response, typename Call>
+absl::StatusOr<pb::LoginState> Step(CommandContext& ctx, const Request& request, Call call) {
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  Response response;
+  if (auto s = FromGrpcStatus(call(&context, request, &response)); !s.ok()) return s;
+  return response.state();
+}
+
+absl::Status Login(CommandContext& ctx) {
+  auto stub = pb::LoginService::NewStub(ctx.Channel(kOrchestratorPort));
+  pb::StartLoginRequest start;
+  start.set_directory_id(ctx.args()[0]);
+  start.set_username(ctx.args()[1]);
+  absl::StatusOr<pb::LoginState> state = Step<pb::StartLoginRequest, pb::StartLoginResponse>(
+      ctx, start, [&](auto* c, const auto& r, auto* o) { return stub->StartLogin(c, r, o); });
+  if (!state.ok()) return state.status();
+  const std::string login_id = state->login_id();
+  while (state->status() == pb::LOGIN_STATUS_IN_PROGRESS) {
+    PrintProgress(*state);
+    if (Offered(*state, cpb::AUTH_METHOD_PASSWORD)) {
+      absl::StatusOr<std::string> password = Ask("password: ", /*secret=*/true);
+      if (!password.ok()) return password.status();
+      pb::SubmitPasswordRequest r;
+      r.set_login_id(login_id);
+      r.set_password(*password);
+      state = Step<pb::SubmitPasswordRequest, pb::SubmitPasswordResponse>(
+          ctx, r, [&](auto* c, const auto& q, auto* o) { return stub->SubmitPassword(c, q, o); });
+      if (!state.ok()) return state.status();
+      continue;
+    }
+    const bool sms = Offered(*state, cpb::AUTH_METHOD_SMS_OTP);
+    const bool email = Offered(*state, cpb::AUTH_METHOD_EMAIL_OTP);
+    if (!sms && !email) {
+      return absl::FailedPreconditionError(
+          "no method this tool can complete is offered (a passkey needs a browser)");
+    }
+    otppb::Channel channel = sms ? otppb::CHANNEL_SMS : otppb::CHANNEL_EMAIL;
+    if (sms && email) {
+      absl::StatusOr<std::string> pick = Ask("send a code by sms or email? ", false);
+      if (!pick.ok()) return pick.status();
+      const std::string choice = absl::AsciiStrToLower(*pick);
+      if (choice != "sms" && choice != "email") {
+        std::cerr << "please answer sms or email\n";
+        continue;
+      }
+      channel = choice == "sms" ? otppb::CHANNEL_SMS : otppb::CHANNEL_EMAIL;
+    }
+    pb::SendOtpRequest send;
+    send.set_login_id(login_id);
+    send.set_channel(channel);
+    state = Step<pb::SendOtpRequest, pb::SendOtpResponse>(
+        ctx, send, [&](auto* c, const auto& q, auto* o) { return stub->SendOtp(c, q, o); });
+    if (!state.ok()) return state.status();
+    if (state->status() != pb::LOGIN_STATUS_IN_PROGRESS) break;
+    const std::string where = state->otp_delivery().masked_destination();
+    std::cerr << "code sent" << (where.empty() ? "" : absl::StrCat(" to ", where)) << "\n";
+    absl::StatusOr<std::string> code = Ask("code: ", false);
+    if (!code.ok()) return code.status();
+    pb::VerifyOtpRequest verify;
+    verify.set_login_id(login_id);
+    verify.set_code(*code);
+    state = Step<pb::VerifyOtpRequest, pb::VerifyOtpResponse>(
+        ctx, verify, [&](auto* c, const auto& q, auto* o) { return stub->VerifyOtp(c, q, o); });
+    if (!state.ok()) return state.status();
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(*state);
+    return absl::OkStatus();
+  }
+  if (state->status() == pb::LOGIN_STATUS_LOCKED) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "locked: too many failures; try again in ", state->retry_after().seconds(), "s"));
+  }
+  ctx.out() << "session     " << state->session().session_id() << "\nlevel       "
+            << state->score() << "\nexpires     " << Time(state->session().expire_time())
+            << "\ntoken       " << state->session().token() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status SessionValidate(CommandContext& ctx) {
+  auto stub = pb::SessionService::NewStub(ctx.Channel(kOrchestratorPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::ValidateSessionRequest request;
+  request.set_token(ctx.args()[0]);
+  pb::ValidateSessionResponse response;
+  if (auto s = FromGrpcStatus(stub->ValidateSession(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> methods;
+  for (int m : response.methods()) methods.push_back(MethodName(m));
+  ctx.out() << "session    " << response.session_id() << "\nuser       " << response.user_id()
+            << "\ndirectory  " << response.directory_id() << "\nlevel      " << response.level()
+            << "\nmethods    " << absl::StrJoin(methods, ", ") << "\nroles      "
+            << absl::StrJoin(response.roles(), ", ") << "\nauth time  "
+            << Time(response.auth_time()) << "\nexpires    " << Time(response.expire_time())
+            << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status SessionRevoke(CommandContext& ctx) {
+  auto stub = pb::SessionService::NewStub(ctx.Channel(kOrchestratorPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::RevokeSessionRequest request;
+  request.set_token(ctx.args()[0]);
+  pb::RevokeSessionResponse response;
+  if (auto s = FromGrpcStatus(stub->RevokeSession(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+  } else {
+    ctx.out() << "revoked\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SessionJwks(CommandContext& ctx) {
+  auto stub = pb::SessionService::NewStub(ctx.Channel(kOrchestratorPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::GetJwksResponse response;
+  if (auto s = FromGrpcStatus(stub->GetJwks(&context, pb::GetJwksRequest(), &response));
+      !s.ok()) {
+    return s;
+  }
+  ctx.out() << response.jwks_json() << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterOrchestratorCommands(CommandRegistry& registry) {
+  registry.Add({"login", "",
+                "login DIRECTORY_ID USERNAME   (asks for the password, sms or email, the code)",
+                2, 2, Login});
+  registry.Add({"session", "validate", "session validate TOKEN", 1, 1, SessionValidate});
+  registry.Add({"session", "revoke", "session revoke TOKEN", 1, 1, SessionRevoke});
+  registry.Add({"session", "jwks", "session jwks   (the orchestrator's published keys)", 0, 0,
+                SessionJwks});
+}
+
+}  // namespace tally::cli
