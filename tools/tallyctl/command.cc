@@ -1,9 +1,9 @@
 #include "tools/tallyctl/command.h"
 
 #include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/match.h"
+#include "common/server/tls.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/message.h"
@@ -19,7 +19,9 @@ constexpr char kUsageMarker[] = " (see tallyctl --help)";
 std::shared_ptr<grpc::Channel> CommandContext::Channel(int default_port) const {
   const std::string addr =
       options_.addr.empty() ? absl::StrCat("127.0.0.1:", default_port) : options_.addr;
-  return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  // Mutual TLS with --tls_cert/--tls_key/--tls_ca (TALLY_TLS_*), like the services.
+  absl::StatusOr<TlsFiles> tls = TlsFilesFromFlags();
+  return grpc::CreateChannel(addr, MakeChannelCredentials(tls.ok() ? *tls : TlsFiles()));
 }
 
 void CommandContext::Prepare(grpc::ClientContext& context) const {

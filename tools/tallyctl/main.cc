@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/config/config.h"
+#include "common/server/tls.h"
 #include "tools/tallyctl/command.h"
 
 ABSL_FLAG(std::string, addr, "", "Service address host:port (default: 127.0.0.1 and its port).");
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
+  }
+  // Checked here so a typo in a TLS flag fails loudly instead of falling back to plaintext.
+  if (absl::StatusOr<tally::TlsFiles> tls = tally::TlsFilesFromFlags(); !tls.ok()) {
+    tally::ExitBadConfig(argv[0], tls.status());
   }
   tally::cli::CliOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
