@@ -152,6 +152,13 @@ for secret, key in re.findall(r"name: (tally-secrets)\n\s+key: ([a-z0-9-]+)", te
     if key not in dev_keys:
         fail(f"secret key {key} is read by the base but not made by the dev overlay")
 
+# 6. Every Secret key a Deployment reads is documented for operators.
+with open(os.path.join(ROOT, "deploy/README.md")) as f:
+    readme = f.read()
+for secret, key in set(re.findall(r"name: (tally-secrets)\n\s+key: ([a-z0-9-]+)", text)):
+    if f"`{key}`" not in readme:
+        fail(f"secret key {key} is not documented in deploy/README.md")
+
 for f in failures:
     print("FAIL:", f)
 print(f"{len(deployments)} deployments checked, {len(failures)} problems")
