@@ -1,0 +1,770 @@
+// End to end: the whole cluster (tally-policy, tally-credential, tally-otp api + sender,
+// tally-passkey and two tally-orchestrator replicas) as separate processes on free ports against
+// the real Redis and PostgreSQL of `tools/dev test`. Logins are driven through the
+// orchestrator's gRPC API only; policy and credential are called just to set up directories and
+// users (platform key) and for the admin's settings change (the admin's own session token).
+// OTP codes are read from the sender's outbox file, passkeys come from the software
+// authenticator, and one token is checked by an independent Python verifier.
+
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/testing/test_support.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/passkey/testing/soft_authenticator.h"
+#include "tally/credential/v1/credential.grpc.pb.h"
+#include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "tally/passkey/v1/passkey.grpc.pb.h"
+#include "tally/policy/v1/policy.grpc.pb.h"
+
+namespace tally {
+namespace {
+
+namespace cpb = ::tally::common::v1;
+namespace credpb = ::tally::credential::v1;
+namespace opb = ::tally::orchestrator::v1;
+namespace otppb = ::tally::otp::v1;
+namespace pkpb = ::tally::passkey::v1;
+namespace polpb = ::tally::policy::v1;
+using webauthn::testing::SoftAuthenticator;
+
+constexpr char kPlatformKey[] = "e2e-platform-key";
+constexpr char kOrigin[] = "http://localhost:8080";
+constexpr char kPassword[] = "e2e correct horse battery";
+// Locks short enough to watch one expire.
+constexpr int kLockoutSeconds = 3;
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "",
+                                             const std::string& platform_key = "") {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+  return context;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// One running service.
+struct Service {
+  std::string name;
+  int port = 0;
+  std::unique_ptr<testing::Subprocess> process = std::make_unique<testing::Subprocess>();
+  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
+};
+
+// The whole cluster on free ports, one per test suite.
+class Cluster {
+ public:
+  Cluster() {
+    const std::string suffix = testing::UniqueSuffix();
+    key_path_ = absl::StrCat(temp_.path(), "/signing.pem");
+    jwks_path_ = absl::StrCat(temp_.path(), "/jwks.json");
+    outbox_path_ = absl::StrCat(temp_.path(), "/outbox.jsonl");
+    testing::CommandResult key = testing::RunCommand(
+        {"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
+    if (key.exit_code != 0) {
+      ADD_FAILURE() << "openssl: " << key.output;
+      return;
+    }
+    testing::CommandResult jwks =
+        testing::RunCommand({absl::StrCat(testing::BinDir(), "/tallyctl"), "jwks", key_path_});
+    if (jwks.exit_code != 0) {
+      ADD_FAILURE() << "tallyctl jwks: " << jwks.output;
+      return;
+    }
+    std::ofstream(jwks_path_) << jwks.output;
+
+    const std::map<std::string, std::string> env = {
+        {"TALLY_POSTGRES_URL", testing::RequiredEnv("TALLY_TEST_POSTGRES_URL")},
+        {"TALLY_REDIS_URL", testing::RequiredEnv("TALLY_TEST_REDIS_URL")},
+        {"TALLY_PLATFORM_KEY", kPlatformKey},
+        {"TALLY_JWKS_FILE", jwks_path_},
+        // Test-only OTP keys (32 bytes each, hex).
+        {"TALLY_OTP_HMAC_KEY", "6532652d6f74702d686d61632d6b65792d666f722d74657374732d6f6e6c7921"},
+        {"TALLY_OTP_ENCRYPTION_KEY",
+         "6532652d6f74702d6a6f622d6b65792d666f722d74657374732d6f6e6c792121"}};
+    const std::vector<std::string> common = {"--metrics_listen=off", "--drain_timeout=1s",
+                                             "--health_check_interval=200ms"};
+    const std::vector<std::string> otp_flags = {
+        absl::StrCat("--otp_stream=e2e:", suffix, ":deliveries"),
+        absl::StrCat("--otp_dead_stream=e2e:", suffix, ":dead"),
+        absl::StrCat("--otp_consumer_group=e2e-", suffix),
+        "--otp_cooldown=0s", "--otp_destination_hourly_cap=1000", "--otp_read_block=200ms"};
+
+    Start(policy_, "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_e2e_", suffix)},
+          common, env);
+    Start(credential_, "credential", "tally-credential",
+          {absl::StrCat("--postgres_schema=credential_e2e_", suffix),
+           absl::StrCat("--password_blocklist=", testing::SourceDir(),
+                        "/services/credential/data/common_passwords.txt")},
+          common, env);
+    std::vector<std::string> otp_api = {"--role=api"};
+    otp_api.insert(otp_api.end(), otp_flags.begin(), otp_flags.end());
+    Start(otp_, "otp", "tally-otp", otp_api, common, env);
+    std::vector<std::string> otp_sender = {"--role=sender", "--otp_sms_provider=outbox",
+                                           "--otp_email_provider=outbox",
+                                           absl::StrCat("--otp_outbox_file=", outbox_path_)};
+    otp_sender.insert(otp_sender.end(), otp_flags.begin(), otp_flags.end());
+    Start(otp_sender_, "otp-sender", "tally-otp", otp_sender, common, env);
+    Start(passkey_, "passkey", "tally-passkey",
+          {absl::StrCat("--postgres_schema=passkey_e2e_", suffix),
+           absl::StrCat("--policy_addr=", policy_.address()), "--rp_id=localhost",
+           absl::StrCat("--rp_origins=", kOrigin)},
+          common, env);
+    for (Service* o : {&orchestrator_a_, &orchestrator_b_}) {
+      Start(*o, o == &orchestrator_a_ ? "orchestrator-a" : "orchestrator-b", "tally-orchestrator",
+            {absl::StrCat("--signing_key_files=", key_path_),
+             absl::StrCat("--policy_addr=", policy_.address()),
+             absl::StrCat("--credential_addr=", credential_.address()),
+             absl::StrCat("--otp_addr=", otp_.address()),
+             absl::StrCat("--passkey_addr=", passkey_.address()),
+             // Settings apply at the very next step; cooldowns match the OTP service's.
+             "--settings_cache_ttl=0s", "--otp_cooldown=0s", "--peer_timeout=5s",
+             "--lockout_threshold=5", absl::StrCat("--lockout_duration=", kLockoutSeconds, "s"),
+             absl::StrCat("--lockout_max_duration=", kLockoutSeconds, "s")},
+            common, env);
+    }
+
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
+    for (Service* s : {&policy_, &credential_, &otp_, &passkey_, &orchestrator_a_,
+                       &orchestrator_b_}) {
+      auto channel = grpc::CreateChannel(s->address(), grpc::InsecureChannelCredentials());
+      if (!channel->WaitForConnected(deadline)) {
+        ADD_FAILURE() << s->name << " did not start:\n" << s->process->Output();
+        return;
+      }
+      channels_[s->name] = channel;
+    }
+    directories_ = polpb::DirectoryService::NewStub(channels_["policy"]);
+    policies_ = polpb::PolicyService::NewStub(channels_["policy"]);
+    users_ = credpb::CredentialService::NewStub(channels_["credential"]);
+    passkeys_ = pkpb::PasskeyService::NewStub(channels_["passkey"]);
+    ready_ = true;
+  }
+
+  ~Cluster() {
+    // Orchestrators first: nobody calls the others after them.
+    for (Service* s : {&orchestrator_a_, &orchestrator_b_, &passkey_, &otp_sender_, &otp_,
+                       &credential_, &policy_}) {
+      if (s->process->running()) s->process->Signal(SIGTERM);
+    }
+    for (Service* s : {&orchestrator_a_, &orchestrator_b_, &passkey_, &otp_sender_, &otp_,
+                       &credential_, &policy_}) {
+      if (s->process->running()) (void)s->process->Wait(absl::Seconds(10));
+    }
+  }
+
+  bool ready() const { return ready_; }
+
+  // A fresh directory of the given tier; its id.
+  std::string CreateDirectory(polpb::Tier tier = polpb::TIER_FREEMIUM) {
+    polpb::CreateDirectoryRequest request;
+    request.set_display_name(absl::StrCat("E2E ", testing::UniqueSuffix()));
+    request.set_tier(tier);
+    polpb::CreateDirectoryResponse response;
+    grpc::Status s =
+        directories_->CreateDirectory(Context("", kPlatformKey).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.directory().directory_id();
+  }
+
+  struct User {
+    std::string id;
+    std::string username;
+    std::string phone;
+    std::string email;
+  };
+
+  // A user with a password, a phone and an email address unique to this run.
+  User CreateUser(const std::string& directory, const std::string& username,
+                  std::vector<std::string> roles = {"user"}) {
+    User user;
+    user.username = username;
+    const std::string digits = absl::StrCat(100000000 + (NextNumber() % 900000000));
+    user.phone = absl::StrCat("+316", digits.substr(1));
+    user.email = absl::StrCat(username, "-", testing::UniqueSuffix(), "@e2e.example");
+    credpb::CreateUserRequest request;
+    request.set_directory_id(directory);
+    request.set_username(username);
+    request.set_password(kPassword);
+    request.set_phone_number(user.phone);
+    request.set_email(user.email);
+    for (const std::string& role : roles) request.add_roles(role);
+    credpb::CreateUserResponse response;
+    grpc::Status s = users_->CreateUser(Context("", kPlatformKey).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    user.id = response.user().user_id();
+    return user;
+  }
+
+  // Lines of the outbox written so far.
+  size_t OutboxMark() const { return Lines().size(); }
+
+  // The code of the first message to `destination` after `mark`; empty after 20 s.
+  std::string WaitForCode(size_t mark, const std::string& channel,
+                          const std::string& destination) const {
+    // "code is NNNNNN" (SMS), "code is: NNNNNN" (email); the destination has digits of its own.
+    static const std::regex kCode("code is:? ([0-9]{6})\\b");
+    std::string code;
+    testing::WaitFor(
+        [&] {
+          std::vector<std::string> lines = Lines();
+          for (size_t i = mark; i < lines.size(); ++i) {
+            nlohmann::json m = nlohmann::json::parse(lines[i], nullptr, false);
+            if (m.is_discarded() || m.value("channel", "") != channel ||
+                m.value("destination", "") != destination) {
+              continue;
+            }
+            std::smatch match;
+            const std::string text = m.value("text", "");
+            if (std::regex_search(text, match, kCode)) {
+              code = match[1];
+              return true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(20));
+    return code;
+  }
+
+  opb::LoginService::Stub& logins(bool replica_b = false) {
+    auto& stub = replica_b ? logins_b_ : logins_a_;
+    if (!stub) stub = opb::LoginService::NewStub(channels_[replica_b ? "orchestrator-b" : "orchestrator-a"]);
+    return *stub;
+  }
+  opb::SessionService::Stub& sessions() {
+    if (!sessions_) sessions_ = opb::SessionService::NewStub(channels_["orchestrator-a"]);
+    return *sessions_;
+  }
+  polpb::PolicyService::Stub& policies() { return *policies_; }
+  pkpb::PasskeyService::Stub& passkeys() { return *passkeys_; }
+  Service& orchestrator_b() { return orchestrator_b_; }
+  const std::string& temp_path() const { return temp_.path(); }
+
+ private:
+  void Start(Service& service, const std::string& name, const std::string& binary,
+             std::vector<std::string> flags, const std::vector<std::string>& common,
+             const std::map<std::string, std::string>& env) {
+    service.name = name;
+    service.port = testing::FreePort();
+    std::vector<std::string> argv = {absl::StrCat(testing::BinDir(), "/", binary),
+                                     absl::StrCat("--listen=", service.address())};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), common.begin(), common.end());
+    absl::Status s = service.process->Start(argv, env);
+    EXPECT_TRUE(s.ok()) << name << ": " << s;
+  }
+
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> lines;
+    std::istringstream in(ReadFile(outbox_path_));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) lines.push_back(line);
+    }
+    return lines;
+  }
+
+  static uint64_t NextNumber() {
+    static uint64_t seed = std::hash<std::string>()(testing::UniqueSuffix());
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return seed >> 17;
+  }
+
+  testing::TempDir temp_;
+  std::string key_path_;
+  std::string jwks_path_;
+  std::string outbox_path_;
+  Service policy_, credential_, otp_, otp_sender_, passkey_, orchestrator_a_, orchestrator_b_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::unique_ptr<polpb::DirectoryService::Stub> directories_;
+  std::unique_ptr<polpb::PolicyService::Stub> policies_;
+  std::unique_ptr<credpb::CredentialService::Stub> users_;
+  std::unique_ptr<pkpb::PasskeyService::Stub> passkeys_;
+  std::unique_ptr<opb::LoginService::Stub> logins_a_, logins_b_;
+  std::unique_ptr<opb::SessionService::Stub> sessions_;
+  bool ready_ = false;
+};
+
+// Thin helpers over the LoginService: each returns the state, failing the test on an RPC error.
+class E2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new Cluster(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not start"; }
+
+  Cluster& cluster() { return *cluster_; }
+
+  opb::LoginState Start(const std::string& dir, const std::string& username, bool b = false) {
+    opb::StartLoginRequest r;
+    r.set_directory_id(dir);
+    r.set_username(username);
+    opb::StartLoginResponse out;
+    grpc::Status s = cluster().logins(b).StartLogin(Context().get(), r, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.state();
+  }
+  grpc::Status Password(const std::string& login, const std::string& password,
+                        opb::LoginState* state, bool b = false) {
+    opb::SubmitPasswordRequest r;
+    r.set_login_id(login);
+    r.set_password(password);
+    opb::SubmitPasswordResponse out;
+    grpc::Status s = cluster().logins(b).SubmitPassword(Context().get(), r, &out);
+    *state = out.state();
+    return s;
+  }
+  grpc::Status Send(const std::string& login, otppb::Channel channel, opb::LoginState* state,
+                    bool b = false) {
+    opb::SendOtpRequest r;
+    r.set_login_id(login);
+    r.set_channel(channel);
+    opb::SendOtpResponse out;
+    grpc::Status s = cluster().logins(b).SendOtp(Context().get(), r, &out);
+    *state = out.state();
+    return s;
+  }
+  grpc::Status Verify(const std::string& login, const std::string& code, opb::LoginState* state,
+                      bool b = false) {
+    opb::VerifyOtpRequest r;
+    r.set_login_id(login);
+    r.set_code(code);
+    opb::VerifyOtpResponse out;
+    grpc::Status s = cluster().logins(b).VerifyOtp(Context().get(), r, &out);
+    *state = out.state();
+    return s;
+  }
+  // Sends a code by `channel` to `user`, reads it from the outbox and verifies it.
+  opb::LoginState Otp(const std::string& login, const Cluster::User& user,
+                      otppb::Channel channel, bool b = false, std::string* code_out = nullptr) {
+    const size_t mark = cluster().OutboxMark();
+    opb::LoginState state;
+    grpc::Status s = Send(login, channel, &state, b);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    const bool sms = channel == otppb::CHANNEL_SMS;
+    const std::string code =
+        cluster().WaitForCode(mark, sms ? "sms" : "email", sms ? user.phone : user.email);
+    EXPECT_FALSE(code.empty()) << "no code in the outbox";
+    if (code_out != nullptr) *code_out = code;
+    s = Verify(login, code, &state, b);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return state;
+  }
+  // A password + SMS login of `user`; the session token.
+  std::string LoginWithPasswordAndSms(const std::string& dir, const Cluster::User& user) {
+    opb::LoginState state = Start(dir, user.username);
+    EXPECT_TRUE(Password(state.login_id(), kPassword, &state).ok());
+    state = Otp(state.login_id(), user, otppb::CHANNEL_SMS);
+    EXPECT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+    return state.session().token();
+  }
+  absl::StatusOr<opb::ValidateSessionResponse> Validate(const std::string& token) {
+    opb::ValidateSessionRequest r;
+    r.set_token(token);
+    opb::ValidateSessionResponse out;
+    grpc::Status s = cluster().sessions().ValidateSession(Context().get(), r, &out);
+    if (!s.ok()) return absl::UnauthenticatedError(s.error_message());
+    return out;
+  }
+  // Registers a passkey for `user` through the passkey service with the user's session token.
+  void RegisterPasskey(const std::string& dir, const Cluster::User& user, const std::string& token,
+                       SoftAuthenticator& authenticator) {
+    pkpb::StartRegistrationRequest start;
+    start.set_directory_id(dir);
+    start.set_user_id(user.id);
+    start.set_username(user.username);
+    start.set_display_name(user.username);
+    pkpb::StartRegistrationResponse started;
+    grpc::Status s = cluster().passkeys().StartRegistration(Context(token).get(), start, &started);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    pkpb::FinishRegistrationRequest finish;
+    finish.set_directory_id(dir);
+    finish.set_challenge_id(started.challenge_id());
+    finish.set_registration_response_json(
+        authenticator.RegisterFromOptions(started.creation_options_json(), kOrigin, "none"));
+    finish.set_nickname("soft key");
+    pkpb::FinishRegistrationResponse finished;
+    s = cluster().passkeys().FinishRegistration(Context(token).get(), finish, &finished);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // StartPasskey on `login`; the request options JSON.
+  std::string StartPasskey(const std::string& login) {
+    opb::StartPasskeyRequest r;
+    r.set_login_id(login);
+    opb::StartPasskeyResponse out;
+    grpc::Status s = cluster().logins().StartPasskey(Context().get(), r, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.request_options_json();
+  }
+  grpc::Status FinishPasskey(const std::string& login, const std::string& assertion,
+                             opb::LoginState* state) {
+    opb::FinishPasskeyRequest r;
+    r.set_login_id(login);
+    r.set_authentication_response_json(assertion);
+    opb::FinishPasskeyResponse out;
+    grpc::Status s = cluster().logins().FinishPasskey(Context().get(), r, &out);
+    *state = out.state();
+    return s;
+  }
+
+  static std::vector<int> Offered(const opb::LoginState& state) {
+    std::vector<int> methods;
+    for (const cpb::MethodPoints& m : state.offered_methods()) {
+      methods.push_back(m.method() * 1000 + m.points());
+    }
+    return methods;
+  }
+
+  static Cluster* cluster_;
+};
+
+Cluster* E2eTest::cluster_ = nullptr;
+
+TEST_F(E2eTest, PasswordAndSmsSucceeds) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User alice = cluster().CreateUser(dir, "alice", {"admin"});
+  opb::LoginState state = Start(dir, "alice");
+  EXPECT_EQ(state.status(), opb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(state.required_level(), 30);
+  ASSERT_TRUE(Password(state.login_id(), kPassword, &state).ok());
+  EXPECT_EQ(state.last_step().outcome(), opb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(state.score(), 20);
+  EXPECT_EQ(state.status(), opb::LOGIN_STATUS_IN_PROGRESS);
+  state = Otp(state.login_id(), alice, otppb::CHANNEL_SMS);
+  ASSERT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(state.score(), 30);
+  absl::StatusOr<opb::ValidateSessionResponse> claims = Validate(state.session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->user_id(), alice.id);
+  EXPECT_EQ(claims->directory_id(), dir);
+  EXPECT_EQ(claims->level(), 30);
+  ASSERT_EQ(claims->methods_size(), 2);
+  EXPECT_EQ(claims->methods(0), cpb::AUTH_METHOD_PASSWORD);
+  EXPECT_EQ(claims->methods(1), cpb::AUTH_METHOD_SMS_OTP);
+}
+
+TEST_F(E2eTest, PasswordAndEmailSucceeds) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User bob = cluster().CreateUser(dir, "bob");
+  opb::LoginState state = Start(dir, "bob");
+  ASSERT_TRUE(Password(state.login_id(), kPassword, &state).ok());
+  state = Otp(state.login_id(), bob, otppb::CHANNEL_EMAIL);
+  ASSERT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  absl::StatusOr<opb::ValidateSessionResponse> claims = Validate(state.session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  ASSERT_EQ(claims->methods_size(), 2);
+  EXPECT_EQ(claims->methods(1), cpb::AUTH_METHOD_EMAIL_OTP);
+}
+
+TEST_F(E2eTest, SmsAndEmailAloneDoNotSucceedAndAMethodCountsOnce) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User carol = cluster().CreateUser(dir, "carol");
+  opb::LoginState state = Start(dir, "carol");
+  const std::string login = state.login_id();
+  std::string sms_code;
+  state = Otp(login, carol, otppb::CHANNEL_SMS, false, &sms_code);
+  EXPECT_EQ(state.last_step().outcome(), opb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(state.score(), 10);
+  // The same code again: refused, and SMS still counts once.
+  opb::LoginState again;
+  grpc::Status reused = Verify(login, sms_code, &again);
+  if (reused.ok()) {
+    EXPECT_EQ(again.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(again.score(), 10);
+  } else {
+    EXPECT_EQ(reused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << reused.error_message();
+  }
+  // SMS is no longer offered: a second SMS is refused.
+  opb::LoginState resent;
+  EXPECT_EQ(Send(login, otppb::CHANNEL_SMS, &resent).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  state = Otp(login, carol, otppb::CHANNEL_EMAIL);
+  EXPECT_EQ(state.status(), opb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(state.score(), 20);
+  ASSERT_EQ(state.completed_methods_size(), 2);
+  opb::GetLoginRequest get;
+  get.set_login_id(login);
+  opb::GetLoginResponse got;
+  ASSERT_TRUE(cluster().logins().GetLogin(Context().get(), get, &got).ok());
+  EXPECT_EQ(got.state().status(), opb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(got.state().score(), 20);
+
+  // The used code on another login (with its own fresh code) is rejected too.
+  opb::LoginState other = Start(dir, "carol");
+  const size_t mark = cluster().OutboxMark();
+  ASSERT_TRUE(Send(other.login_id(), otppb::CHANNEL_SMS, &other).ok());
+  const std::string fresh = cluster().WaitForCode(mark, "sms", carol.phone);
+  ASSERT_FALSE(fresh.empty());
+  if (fresh != sms_code) {  // one in a million: the new code equals the old one
+    ASSERT_TRUE(Verify(other.login_id(), sms_code, &other).ok());
+    EXPECT_EQ(other.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(other.score(), 0);
+  }
+}
+
+TEST_F(E2eTest, SettingsChangeAppliesAtTheNextStep) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User admin = cluster().CreateUser(dir, "dana", {"admin"});
+  const std::string admin_token = LoginWithPasswordAndSms(dir, admin);
+  ASSERT_FALSE(admin_token.empty());
+
+  opb::LoginState state = Start(dir, "dana");
+  ASSERT_TRUE(Password(state.login_id(), kPassword, &state).ok());
+  EXPECT_EQ(state.required_level(), 30);
+
+  // The admin raises the level with their own session token.
+  polpb::GetAuthSettingsRequest get;
+  get.set_directory_id(dir);
+  polpb::GetAuthSettingsResponse current;
+  ASSERT_TRUE(cluster().policies().GetAuthSettings(Context(admin_token).get(), get, &current).ok());
+  polpb::UpdateAuthSettingsRequest update;
+  *update.mutable_settings() = current.settings();
+  update.mutable_settings()->set_required_level(40);
+  update.set_etag(current.settings().etag());
+  polpb::UpdateAuthSettingsResponse updated;
+  grpc::Status s =
+      cluster().policies().UpdateAuthSettings(Context(admin_token).get(), update, &updated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(absl::EndsWith(updated.settings().updated_by(), admin.id))
+      << updated.settings().updated_by();
+
+  state = Otp(state.login_id(), admin, otppb::CHANNEL_SMS);
+  EXPECT_EQ(state.status(), opb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(state.score(), 30);
+  EXPECT_EQ(state.required_level(), 40);
+  state = Otp(state.login_id(), admin, otppb::CHANNEL_EMAIL);
+  ASSERT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(state.score(), 40);
+  absl::StatusOr<opb::ValidateSessionResponse> claims = Validate(state.session().token());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->level(), 40);
+}
+
+TEST_F(E2eTest, PasskeyOnlyAndDiscoverableLoginsAndReplayRefused) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User erin = cluster().CreateUser(dir, "erin");
+  const std::string token = LoginWithPasswordAndSms(dir, erin);
+  ASSERT_FALSE(token.empty());
+  SoftAuthenticator authenticator(SoftAuthenticator::Alg::kES256);
+  ASSERT_NO_FATAL_FAILURE(RegisterPasskey(dir, erin, token, authenticator));
+
+  // Passkey only, with the username.
+  opb::LoginState state = Start(dir, "erin");
+  std::string options = StartPasskey(state.login_id());
+  ASSERT_FALSE(options.empty());
+  const std::string assertion = authenticator.AssertFromOptions(options, kOrigin);
+  grpc::Status s = FinishPasskey(state.login_id(), assertion, &state);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  absl::StatusOr<opb::ValidateSessionResponse> claims = Validate(state.session().token());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->user_id(), erin.id);
+  ASSERT_EQ(claims->methods_size(), 1);
+  EXPECT_EQ(claims->methods(0), cpb::AUTH_METHOD_PASSKEY);
+
+  // The same assertion replayed on a new login is refused.
+  opb::LoginState replay = Start(dir, "erin");
+  ASSERT_FALSE(StartPasskey(replay.login_id()).empty());
+  s = FinishPasskey(replay.login_id(), assertion, &replay);
+  if (s.ok()) {
+    EXPECT_EQ(replay.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+    EXPECT_NE(replay.status(), opb::LOGIN_STATUS_SUCCEEDED);
+    EXPECT_EQ(replay.score(), 0);
+  } else {
+    EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  }
+
+  // Discoverable: no username; the passkey names the user.
+  opb::LoginState discoverable = Start(dir, "");
+  options = StartPasskey(discoverable.login_id());
+  ASSERT_FALSE(options.empty());
+  s = FinishPasskey(discoverable.login_id(), authenticator.AssertFromOptions(options, kOrigin),
+                    &discoverable);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(discoverable.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  claims = Validate(discoverable.session().token());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->user_id(), erin.id);
+}
+
+TEST_F(E2eTest, LockoutAndItsExpiry) {
+  const std::string dir = cluster().CreateDirectory();
+  cluster().CreateUser(dir, "frank");
+  opb::LoginState state;
+  bool locked = false;
+  for (int i = 0; i < 8 && !locked; ++i) {
+    state = Start(dir, "frank");
+    if (state.status() == opb::LOGIN_STATUS_LOCKED) {
+      locked = true;
+      break;
+    }
+    ASSERT_TRUE(Password(state.login_id(), "wrong password here", &state).ok());
+    locked = state.status() == opb::LOGIN_STATUS_LOCKED;
+    if (!locked) {
+      EXPECT_EQ(state.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+    }
+  }
+  ASSERT_TRUE(locked) << "no lock after repeated wrong passwords";
+  // While locked, even the right password is not checked.
+  opb::LoginState during = Start(dir, "frank");
+  if (during.status() != opb::LOGIN_STATUS_LOCKED) {
+    ASSERT_TRUE(Password(during.login_id(), kPassword, &during).ok());
+  }
+  EXPECT_EQ(during.status(), opb::LOGIN_STATUS_LOCKED);
+  EXPECT_GT(during.retry_after().seconds() + during.retry_after().nanos(), 0);
+  EXPECT_LE(during.retry_after().seconds(), kLockoutSeconds);
+  EXPECT_NE(during.last_step().outcome(), opb::STEP_OUTCOME_ACCEPTED);
+
+  // After the lock: the right password is accepted again.
+  opb::LoginState after;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        after = Start(dir, "frank");
+        if (after.status() == opb::LOGIN_STATUS_LOCKED) return false;
+        return Password(after.login_id(), kPassword, &after).ok() &&
+               after.status() != opb::LOGIN_STATUS_LOCKED;
+      },
+      absl::Seconds(4 * kLockoutSeconds)));
+  EXPECT_EQ(after.last_step().outcome(), opb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(after.score(), 20);
+}
+
+TEST_F(E2eTest, UnknownUsernameIsIndistinguishable) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User gina = cluster().CreateUser(dir, "gina");
+  opb::LoginState known = Start(dir, "gina");
+  opb::LoginState unknown = Start(dir, "nobody-" + testing::UniqueSuffix());
+  EXPECT_EQ(known.status(), unknown.status());
+  EXPECT_EQ(known.score(), unknown.score());
+  EXPECT_EQ(known.required_level(), unknown.required_level());
+  EXPECT_EQ(Offered(known), Offered(unknown));
+  EXPECT_GT(known.offered_methods_size(), 0);
+
+  // A wrong password: the same answer.
+  opb::LoginState k, u;
+  ASSERT_TRUE(Password(known.login_id(), "not the password", &k).ok());
+  ASSERT_TRUE(Password(unknown.login_id(), "not the password", &u).ok());
+  EXPECT_EQ(k.status(), u.status());
+  EXPECT_EQ(k.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+  EXPECT_EQ(k.last_step().outcome(), u.last_step().outcome());
+  EXPECT_EQ(k.last_step().attempts_left(), u.last_step().attempts_left());
+  EXPECT_EQ(k.score(), u.score());
+  EXPECT_EQ(Offered(k), Offered(u));
+
+  // A code "sent": the same shape of answer (the unknown one goes to nobody).
+  ASSERT_TRUE(Send(known.login_id(), otppb::CHANNEL_SMS, &k).ok());
+  ASSERT_TRUE(Send(unknown.login_id(), otppb::CHANNEL_SMS, &u).ok());
+  EXPECT_EQ(k.status(), u.status());
+  EXPECT_EQ(k.otp_delivery().channel(), u.otp_delivery().channel());
+  EXPECT_EQ(k.otp_delivery().channel(), otppb::CHANNEL_SMS);
+  // Before the user is proven nothing about the destination is shown, for either.
+  EXPECT_EQ(k.otp_delivery().masked_destination(), u.otp_delivery().masked_destination());
+  EXPECT_EQ(k.otp_delivery().has_resend_after(), u.otp_delivery().has_resend_after());
+  EXPECT_EQ(Offered(k), Offered(u));
+  ASSERT_TRUE(Verify(known.login_id(), "000000", &k).ok());
+  ASSERT_TRUE(Verify(unknown.login_id(), "000000", &u).ok());
+  EXPECT_EQ(k.last_step().outcome(), u.last_step().outcome());
+  EXPECT_EQ(k.last_step().attempts_left(), u.last_step().attempts_left());
+  EXPECT_EQ(k.score(), u.score());
+  (void)gina;
+}
+
+TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User hank = cluster().CreateUser(dir, "hank", {"admin"});
+  const std::string token = LoginWithPasswordAndSms(dir, hank);
+  ASSERT_FALSE(token.empty());
+
+  // Step-up to 40: password and SMS of the session count; email completes it.
+  opb::StartStepUpRequest step_up;
+  step_up.set_session_token(token);
+  step_up.set_required_level(40);
+  step_up.set_max_age_seconds(600);
+  opb::StartStepUpResponse stepped;
+  grpc::Status s = cluster().logins().StartStepUp(Context().get(), step_up, &stepped);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(stepped.state().status(), opb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(stepped.state().required_level(), 40);
+  EXPECT_EQ(stepped.state().score(), 30);
+  opb::LoginState state = Otp(stepped.state().login_id(), hank, otppb::CHANNEL_EMAIL);
+  ASSERT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  const std::string higher = state.session().token();
+  absl::StatusOr<opb::ValidateSessionResponse> claims = Validate(higher);
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->level(), 40);
+  EXPECT_EQ(claims->user_id(), hank.id);
+
+  // An independent implementation (Python, python3-cryptography) checks the new token
+  // against GetJwks.
+  opb::GetJwksResponse jwks;
+  ASSERT_TRUE(cluster().sessions().GetJwks(Context().get(), opb::GetJwksRequest(), &jwks).ok());
+  const std::string jwks_file = absl::StrCat(cluster().temp_path(), "/published-jwks.json");
+  const std::string token_file = absl::StrCat(cluster().temp_path(), "/token.txt");
+  std::ofstream(jwks_file) << jwks.jwks_json();
+  std::ofstream(token_file) << higher;
+  const std::string script = absl::StrCat(testing::SourceDir(), "/tests/e2e/verify_token.py");
+  testing::CommandResult verified = testing::RunCommand(
+      {"/usr/bin/python3", script, jwks_file, token_file, "tally", hank.id, dir, "40"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  // The script can fail: a token with a flipped signature byte, or the wrong subject.
+  std::string tampered = higher;
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  std::ofstream(token_file) << tampered;
+  testing::CommandResult refused = testing::RunCommand(
+      {"/usr/bin/python3", script, jwks_file, token_file, "tally", hank.id, dir, "40"});
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  std::ofstream(token_file) << higher;
+  refused = testing::RunCommand(
+      {"/usr/bin/python3", script, jwks_file, token_file, "tally", "usr_other", dir, "40"});
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+
+  // Revocation.
+  opb::RevokeSessionRequest revoke;
+  revoke.set_token(higher);
+  opb::RevokeSessionResponse revoked;
+  ASSERT_TRUE(cluster().sessions().RevokeSession(Context().get(), revoke, &revoked).ok());
+  EXPECT_FALSE(Validate(higher).ok());
+  EXPECT_TRUE(Validate(token).ok()) << "only the revoked session ends";
+}
+
+// Runs last in this file: it kills replica B.
+TEST_F(E2eTest, ReplicaKilledBetweenStepsLoginFinishesOnAnother) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User ivy = cluster().CreateUser(dir, "ivy");
+  opb::LoginState state = Start(dir, "ivy", /*b=*/true);
+  ASSERT_TRUE(Password(state.login_id(), kPassword, &state, /*b=*/true).ok());
+  EXPECT_EQ(state.score(), 20);
+  cluster().orchestrator_b().process->Signal(SIGKILL);
+  absl::StatusOr<int> exit = cluster().orchestrator_b().process->Wait(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(*exit, 128 + SIGKILL);
+  state = Otp(state.login_id(), ivy, otppb::CHANNEL_SMS, /*b=*/false);
+  ASSERT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(state.score(), 30);
+  EXPECT_TRUE(Validate(state.session().token()).ok());
+}
+
+}  // namespace
+}  // namespace tally
