@@ -1,24 +1,8 @@
 #include "services/passkey/passkey_service.h"
 
 #include "common/server/call_auth.h"
-#include "common/status/grpc_status.h"
 
 namespace tally::passkey {
-namespace {
-
-template <typename Request, typename Response, typename Method>
-grpc::Status Handle(PasskeyManager& manager, const Authenticator& auth,
-                    grpc::ServerContext* context, const Request& request, Response* response,
-                    Method method) {
-  absl::StatusOr<Caller> caller = AuthenticateCall(auth, *context);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Response> result = (manager.*method)(*caller, request);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
 
 PasskeyServiceImpl::PasskeyServiceImpl(PasskeyManager& manager,
                                        std::shared_ptr<const Authenticator> auth)
@@ -27,41 +11,41 @@ PasskeyServiceImpl::PasskeyServiceImpl(PasskeyManager& manager,
 grpc::Status PasskeyServiceImpl::StartRegistration(grpc::ServerContext* context,
                                                    const pb::StartRegistrationRequest* request,
                                                    pb::StartRegistrationResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response,
-                &PasskeyManager::StartRegistration);
+  return HandleCall(*auth_, *context, manager_, &PasskeyManager::StartRegistration, *request,
+                    response);
 }
 
 grpc::Status PasskeyServiceImpl::FinishRegistration(grpc::ServerContext* context,
                                                     const pb::FinishRegistrationRequest* request,
                                                     pb::FinishRegistrationResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response,
-                &PasskeyManager::FinishRegistration);
+  return HandleCall(*auth_, *context, manager_, &PasskeyManager::FinishRegistration, *request,
+                    response);
 }
 
 grpc::Status PasskeyServiceImpl::StartAuthentication(
     grpc::ServerContext* context, const pb::StartAuthenticationRequest* request,
     pb::StartAuthenticationResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response,
-                &PasskeyManager::StartAuthentication);
+  return HandleCall(*auth_, *context, manager_, &PasskeyManager::StartAuthentication, *request,
+                    response);
 }
 
 grpc::Status PasskeyServiceImpl::FinishAuthentication(
     grpc::ServerContext* context, const pb::FinishAuthenticationRequest* request,
     pb::FinishAuthenticationResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response,
-                &PasskeyManager::FinishAuthentication);
+  return HandleCall(*auth_, *context, manager_, &PasskeyManager::FinishAuthentication, *request,
+                    response);
 }
 
 grpc::Status PasskeyServiceImpl::ListPasskeys(grpc::ServerContext* context,
                                               const pb::ListPasskeysRequest* request,
                                               pb::ListPasskeysResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PasskeyManager::ListPasskeys);
+  return HandleCall(*auth_, *context, manager_, &PasskeyManager::ListPasskeys, *request, response);
 }
 
 grpc::Status PasskeyServiceImpl::DeletePasskey(grpc::ServerContext* context,
                                                const pb::DeletePasskeyRequest* request,
                                                pb::DeletePasskeyResponse* response) {
-  return Handle(manager_, *auth_, context, *request, response, &PasskeyManager::DeletePasskey);
+  return HandleCall(*auth_, *context, manager_, &PasskeyManager::DeletePasskey, *request, response);
 }
 
 }  // namespace tally::passkey
