@@ -102,7 +102,9 @@ void RegisterPasskeyCommands(CommandRegistry& registry) {
   registry.Add({"passkey", "list", "passkey list USER_ID   (--token of the user or an admin)", 1,
                 1, PasskeyList});
   registry.Add({"passkey", "delete",
-                "passkey delete USER_ID CREDENTIAL_ID   (--token of the user or an admin)", 2, 2,
+                "passkey delete [--] USER_ID CREDENTIAL_ID   (--token of the user or an admin; "
+                "-- first when the id starts with -)",
+                2, 2,
                 PasskeyDelete});
 }
 

@@ -311,12 +311,13 @@ TEST(PasskeyServerTest, WrongUserDeletedPasskeyAndClones) {
   // Bob may not delete alice's passkey.
   testing::CommandResult denied = testing::RunCommand(
       {absl::StrCat(testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", cluster.address()),
-       absl::StrCat("--token=", cluster.Token(dir, "bob")), "passkey", "delete", "alice",
+       absl::StrCat("--token=", cluster.Token(dir, "bob")), "passkey", "delete", "--", "alice",
        alice.passkey().credential_id()});
   EXPECT_NE(denied.exit_code, 0) << denied.output;
+  // "--": a base64url credential id may start with '-', which would read as a flag.
   testing::CommandResult deleted = testing::RunCommand(
       {absl::StrCat(testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", cluster.address()),
-       absl::StrCat("--token=", alice_token), "passkey", "delete", "alice",
+       absl::StrCat("--token=", alice_token), "passkey", "delete", "--", "alice",
        alice.passkey().credential_id()});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
   login = StartLogin(cluster, dir, "alice");
