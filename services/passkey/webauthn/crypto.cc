@@ -45,6 +45,13 @@ bool PublicCheck(EVP_PKEY* key) {
   return ctx != nullptr && EVP_PKEY_public_check(ctx.get()) == 1;
 }
 
+// The EC point is on the curve and not at infinity, without the full check's multiplication by
+// the group order (redundant for the prime-order NIST curves).
+bool QuickPublicCheck(EVP_PKEY* key) {
+  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  return ctx != nullptr && EVP_PKEY_public_check_quick(ctx.get()) == 1;
+}
+
 struct Curve {
   int crv;
   int alg;
@@ -57,8 +64,8 @@ constexpr Curve kCurves[] = {
     {3, kAlgES512, "P-521", 66},
 };
 
-absl::StatusOr<PkeyPtr> Ec2Key(const cbor_item_t* map, int alg, std::string* x_out,
-                               std::string* y_out) {
+absl::StatusOr<PkeyPtr> Ec2Key(const cbor_item_t* map, int alg, KeyCheck check,
+                               std::string* x_out, std::string* y_out) {
   std::optional<int64_t> crv = CborInt(CborMapGet(map, -1));
   std::optional<std::string> x = CborBytes(CborMapGet(map, -2));
   // y may in principle be a bool (point compression); WebAuthn requires the uncompressed form.
@@ -87,7 +94,10 @@ absl::StatusOr<PkeyPtr> Ec2Key(const cbor_item_t* map, int alg, std::string* x_o
   std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
   PkeyPtr key = FromData("EC", params.get());
   // fromdata decodes the point (refusing points off the curve); public_check makes sure.
-  if (key == nullptr || !PublicCheck(key.get())) return BadKey("EC2 point is not on the curve");
+  if (key == nullptr ||
+      !(check == KeyCheck::kFull ? PublicCheck(key.get()) : QuickPublicCheck(key.get()))) {
+    return BadKey("EC2 point is not on the curve");
+  }
   *x_out = *std::move(x);
   *y_out = *std::move(y);
   return key;
@@ -105,7 +115,7 @@ absl::StatusOr<PkeyPtr> OkpKey(const cbor_item_t* map) {
   return key;
 }
 
-absl::StatusOr<PkeyPtr> RsaKey(const cbor_item_t* map) {
+absl::StatusOr<PkeyPtr> RsaKey(const cbor_item_t* map, KeyCheck check) {
   std::optional<std::string> n = CborBytes(CborMapGet(map, -1));
   std::optional<std::string> e = CborBytes(CborMapGet(map, -2));
   if (!n || !e) return BadKey("RSA key needs n and e");
@@ -129,7 +139,10 @@ absl::StatusOr<PkeyPtr> RsaKey(const cbor_item_t* map) {
   }
   std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
   PkeyPtr key = FromData("RSA", params.get());
-  if (key == nullptr || !PublicCheck(key.get())) return BadKey("RSA key not accepted");
+  if (key == nullptr) return BadKey("RSA key not accepted");
+  // A stored key passed this check at registration; a primality test on every login would
+  // cost milliseconds for nothing.
+  if (check == KeyCheck::kFull && !PublicCheck(key.get())) return BadKey("RSA key not accepted");
   return key;
 }
 
@@ -165,7 +178,7 @@ std::string AlgorithmName(int alg) {
   }
 }
 
-absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map) {
+absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map, KeyCheck check) {
   if (map == nullptr || !cbor_isa_map(map)) return BadKey("not a COSE_Key map");
   std::optional<int64_t> kty = CborInt(CborMapGet(map, 1));
   std::optional<int64_t> alg = CborInt(CborMapGet(map, 3));
@@ -180,11 +193,11 @@ absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map) {
   out.kty = static_cast<int>(*kty);
   absl::StatusOr<PkeyPtr> key;
   if (*kty == 2 && (out.alg == kAlgES256 || out.alg == kAlgES384 || out.alg == kAlgES512)) {
-    key = Ec2Key(map, out.alg, &out.x, &out.y);
+    key = Ec2Key(map, out.alg, check, &out.x, &out.y);
   } else if (*kty == 1 && out.alg == kAlgEdDSA) {
     key = OkpKey(map);
   } else if (*kty == 3 && out.alg == kAlgRS256) {
-    key = RsaKey(map);
+    key = RsaKey(map, check);
   } else {
     return BadKey(absl::StrCat("key type ", *kty, " does not go with ", AlgorithmName(out.alg)));
   }
@@ -193,10 +206,10 @@ absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map) {
   return out;
 }
 
-absl::StatusOr<CosePublicKey> ParseCoseKey(absl::string_view encoded) {
+absl::StatusOr<CosePublicKey> ParseCoseKey(absl::string_view encoded, KeyCheck check) {
   absl::StatusOr<CborItem> item = DecodeCbor(encoded);
   if (!item.ok()) return BadKey(item.status().message());
-  return ParseCoseKey(item->get());
+  return ParseCoseKey(item->get(), check);
 }
 
 bool KeyMatchesAlgorithm(int alg, EVP_PKEY* key) {

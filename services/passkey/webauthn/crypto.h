@@ -40,11 +40,26 @@ struct CosePublicKey {
   PkeyPtr key;
 };
 
+// How much of a COSE key ParseCoseKey proves beyond its shape.
+enum class KeyCheck {
+  // A key from a registration: OpenSSL's full public key validation (EC: the point is on the
+  // curve and of the group's order; RSA: the SP 800-56B checks, e.g. a composite modulus
+  // without small factors). The RSA checks alone cost milliseconds.
+  kFull,
+  // A key that passed kFull when it was registered and comes back from our own store, for
+  // every assertion: EC points are still decoded onto their curve (all our curves have
+  // cofactor 1, so that also proves the order); the RSA validation is not repeated.
+  kStored,
+};
+
 // Parses and checks a COSE_Key map: kty/alg/crv consistent and supported, EC2 point on its
-// curve, OKP Ed25519 of 32 bytes, RSA modulus of 2048..8192 bits with an odd exponent.
-absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map);
+// curve, OKP Ed25519 of 32 bytes, RSA modulus of 2048..8192 bits with an odd exponent, plus
+// what `check` asks.
+absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map,
+                                           KeyCheck check = KeyCheck::kFull);
 // The same from the encoded key, which must be exactly one CBOR item.
-absl::StatusOr<CosePublicKey> ParseCoseKey(absl::string_view encoded);
+absl::StatusOr<CosePublicKey> ParseCoseKey(absl::string_view encoded,
+                                           KeyCheck check = KeyCheck::kFull);
 
 // Verifies `signature` over `data` with `key` as COSE algorithm `alg` requires: ECDSA with the
 // algorithm's SHA-2 and a DER signature, pure Ed25519, RSASSA-PKCS1-v1_5 with SHA-256.

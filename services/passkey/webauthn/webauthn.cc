@@ -625,7 +625,8 @@ absl::StatusOr<VerifiedAssertion> VerifyAssertion(const AssertionResponse& respo
                                                   const AuthenticationExpectation& expect,
                                                   const StoredCredential& credential) {
   OpenSslErrorGuard guard;
-  absl::StatusOr<CosePublicKey> key = ParseCoseKey(credential.public_key_cose);
+  // The stored key passed the full check when it was registered.
+  absl::StatusOr<CosePublicKey> key = ParseCoseKey(credential.public_key_cose, KeyCheck::kStored);
   if (!key.ok()) return Tagged(key.status(), reason::kCredential);
   if (absl::Status s = CheckClientData(response.client_data_json, "webauthn.get",
                                        expect.challenge, expect.rp);

@@ -140,6 +140,7 @@ struct AssertionResponse {
 absl::StatusOr<AssertionResponse> ParseAssertionResponse(absl::string_view response_json);
 
 struct StoredCredential {
+  // As VerifyRegistration returned it: the full key validation is not repeated per assertion.
   std::string public_key_cose;
   uint32_t sign_count = 0;
   // The BE flag recorded at registration, when known: it must not change.

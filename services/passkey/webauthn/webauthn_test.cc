@@ -295,6 +295,42 @@ TEST(CoseKeyTest, RefusesBadShapes) {
   }
 }
 
+TEST(CoseKeyTest, StoredKeysSkipOnlyTheRegistrationTimeValidation) {
+  using testing::CborBytes;
+  using testing::CborHead;
+  using testing::CborInt;
+  // A point off the curve is refused however the key is checked.
+  const std::string off_curve = absl::StrCat(
+      CborHead(5, 5), CborInt(1), CborInt(2), CborInt(3), CborInt(-7), CborInt(-1), CborInt(1),
+      CborInt(-2), CborBytes(std::string(32, '\x01')), CborInt(-3),
+      CborBytes(std::string(32, '\x02')));
+  EXPECT_FALSE(ParseCoseKey(off_curve, KeyCheck::kFull).ok());
+  EXPECT_FALSE(ParseCoseKey(off_curve, KeyCheck::kStored).ok());
+  // So is an RSA modulus of the wrong size.
+  const std::string short_rsa = absl::StrCat(
+      CborHead(5, 4), CborInt(1), CborInt(3), CborInt(3), CborInt(-257), CborInt(-1),
+      CborBytes(std::string(128, '\xff')), CborInt(-2), CborBytes(std::string("\x01\x00\x01", 3)));
+  EXPECT_FALSE(ParseCoseKey(short_rsa, KeyCheck::kStored).ok());
+  // 2^2048 - 1 is divisible by 3: registration refuses it (SP 800-56B), a stored key is not
+  // tested again because registration already did.
+  const std::string small_factor = absl::StrCat(
+      CborHead(5, 4), CborInt(1), CborInt(3), CborInt(3), CborInt(-257), CborInt(-1),
+      CborBytes(std::string(256, '\xff')), CborInt(-2), CborBytes(std::string("\x01\x00\x01", 3)));
+  EXPECT_FALSE(ParseCoseKey(small_factor, KeyCheck::kFull).ok());
+  EXPECT_TRUE(ParseCoseKey(small_factor, KeyCheck::kStored).ok());
+  // Real keys parse both ways, to the same key.
+  for (auto alg : {SoftAuthenticator::Alg::kES256, SoftAuthenticator::Alg::kEdDSA,
+                   SoftAuthenticator::Alg::kRS256}) {
+    SoftAuthenticator a(alg);
+    absl::StatusOr<CosePublicKey> full = ParseCoseKey(a.CosePublicKey(), KeyCheck::kFull);
+    absl::StatusOr<CosePublicKey> stored = ParseCoseKey(a.CosePublicKey(), KeyCheck::kStored);
+    ASSERT_TRUE(full.ok()) << full.status();
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(full->alg, stored->alg);
+    EXPECT_EQ(EVP_PKEY_eq(full->key.get(), stored->key.get()), 1);
+  }
+}
+
 TEST(AuthenticatorDataTest, ParsesStrictly) {
   const std::string base = absl::StrCat(std::string(32, 'h'), "\x01", std::string("\0\0\0\x05", 4));
   absl::StatusOr<AuthenticatorData> d = ParseAuthenticatorData(base);
