@@ -54,18 +54,36 @@ function(tally_proto_library target)
 endfunction()
 
 # tally_test(<name> SOURCES <files...> LIBS <targets...> LABELS <labels...>)
+# LABELS (default `unit`) apply to every test of the binary. Binaries whose tests run our code on
+# several threads at once add `concurrency`: `tools/dev test --sanitize` runs those under
+# ThreadSanitizer.
 function(tally_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/test-bin)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gmock GTest::gtest_main)
+  if(TARGET tally_tsan_absl_sync)  # ThreadSanitizer tree only (cmake/sanitizers.cmake)
+    target_link_libraries(${name} PRIVATE tally_tsan_absl_sync)
+  endif()
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
+  endif()
+  if("concurrency" IN_LIST ARG_LABELS)
+    set_property(GLOBAL APPEND PROPERTY TALLY_CONCURRENCY_TESTS ${name})
   endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
   gtest_discover_tests(${name}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
+  # The labels are set once ctest knows the discovered tests (${name}_TESTS): passed through
+  # gtest_discover_tests(PROPERTIES), a list of several labels is flattened into bogus
+  # property pairs and only the first label survives.
+  set(labels_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
+  file(WRITE ${labels_file}
+    "foreach(test IN LISTS ${name}_TESTS)\n"
+    "  set_tests_properties(\"\${test}\" PROPERTIES LABELS \"${ARG_LABELS}\")\n"
+    "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
 endfunction()

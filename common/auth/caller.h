@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/auth/jwt.h"
+#include "common/auth/revocation.h"
 
 namespace tally {
 
@@ -44,8 +45,12 @@ struct Caller {
 class Authenticator {
  public:
   // An empty `platform_key` disables platform access. A null `verifier` refuses every bearer
-  // token (for a service that takes no user calls).
-  Authenticator(std::string platform_key, std::shared_ptr<const JwtVerifier> verifier);
+  // token (for a service that takes no user calls). With `revocations`, every valid token is
+  // also looked up there: a revoked one is UNAUTHENTICATED "invalid session token: revoked", and
+  // when the lookup fails the call is UNAVAILABLE (fail closed: never accepted unchecked). A null
+  // `revocations` does not enforce revocation (tokens live until they expire).
+  Authenticator(std::string platform_key, std::shared_ptr<const JwtVerifier> verifier,
+                std::shared_ptr<const RevocationChecker> revocations = nullptr);
 
   // Arguments are the raw values of `x-tally-platform-key` and `authorization`, nullopt when the
   // header is absent. No header: kAnonymous. A header that is present but wrong is always
@@ -54,9 +59,13 @@ class Authenticator {
   absl::StatusOr<Caller> Authenticate(std::optional<std::string_view> platform_key_header,
                                       std::optional<std::string_view> authorization_header) const;
 
+  bool accepts_tokens() const { return verifier_ != nullptr; }
+  bool enforces_revocation() const { return revocations_ != nullptr; }
+
  private:
   std::string platform_key_;
   std::shared_ptr<const JwtVerifier> verifier_;
+  std::shared_ptr<const RevocationChecker> revocations_;
 };
 
 // Authorization checks, one per row shape of API.md's "who may call" column. Anonymous where

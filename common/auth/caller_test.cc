@@ -246,5 +246,20 @@ TEST(CallerTest, RequireSelfOrAdmin) {
   EXPECT_EQ(Code(RequireSelfOrAdmin(c.alice, "dir_acme", "")), kDenied);
 }
 
+// The requested directory id is the caller's unchecked input (hostile input test, issue 9): a
+// token pasted into it, or a megabyte of text, must not come back in the error.
+TEST(CallerTest, DeniedCallsDoNotEchoTheRequestedDirectory) {
+  Callers c;
+  const std::string pasted = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0." + std::string(4096, 'x');
+  for (const absl::Status& s :
+       {RequireAdmin(c.other_admin, pasted), RequireAdminOrPlatform(c.other_admin, pasted),
+        RequireSelfOrAdmin(c.other_admin, pasted, "usr_alice")}) {
+    EXPECT_EQ(Code(s), kDenied);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("another directory"));
+    EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("eyJ")));
+    EXPECT_LT(s.message().size(), 100u);
+  }
+}
+
 }  // namespace
 }  // namespace tally

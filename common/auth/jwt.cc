@@ -185,6 +185,11 @@ absl::Status CheckSignable(const SessionClaims& c) {
       return absl::InvalidArgumentError("session claim time outside 1970..9999");
     }
   }
+  for (const auto& [method, t] : c.amr_times) {
+    if (!InNumericDateRange(t)) {
+      return absl::InvalidArgumentError("session claim time outside 1970..9999");
+    }
+  }
   if (absl::ToUnixSeconds(c.expires_at) <= absl::ToUnixSeconds(c.issued_at)) {
     return absl::InvalidArgumentError("session claims: exp must be after iat");
   }
@@ -192,6 +197,7 @@ absl::Status CheckSignable(const SessionClaims& c) {
                                            &c.acr};
   for (const auto& s : c.amr) texts.push_back(&s);
   for (const auto& s : c.roles) texts.push_back(&s);
+  for (const auto& [method, t] : c.amr_times) texts.push_back(&method);
   for (const std::string* s : texts) {
     if (!IsValidUtf8(*s)) return absl::InvalidArgumentError("session claims hold non-UTF-8 text");
   }
@@ -366,7 +372,7 @@ absl::StatusOr<std::string> JwtSigner::Sign(const SessionClaims& claims) const {
   std::string signing_input;
   try {
     const Json header = {{"alg", kAlg}, {"kid", kid_}, {"typ", "JWT"}};
-    const Json payload = {
+    Json payload = {
         {"iss", claims.issuer},
         {"sub", claims.subject},
         {"dir", claims.directory_id},
@@ -378,6 +384,11 @@ absl::StatusOr<std::string> JwtSigner::Sign(const SessionClaims& claims) const {
         {"exp", absl::ToUnixSeconds(claims.expires_at)},
         {"auth_time", absl::ToUnixSeconds(claims.auth_time)},
     };
+    if (!claims.amr_times.empty()) {
+      Json times = Json::object();
+      for (const auto& [method, t] : claims.amr_times) times[method] = absl::ToUnixSeconds(t);
+      payload["amr_time"] = std::move(times);
+    }
     signing_input =
         absl::StrCat(Base64UrlEncode(header.dump()), ".", Base64UrlEncode(payload.dump()));
   } catch (const std::exception&) {
@@ -567,6 +578,15 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
   absl::StatusOr<std::vector<std::string>> roles = GetStringArray(p, "roles");
   if (!roles.ok()) return roles.status();
   claims.roles = *std::move(roles);
+  if (auto times = p.find("amr_time"); times != p.end()) {
+    if (!times->is_object()) return Rejected("bad amr_time");
+    for (const auto& [method, value] : times->items()) {
+      absl::StatusOr<std::optional<absl::Time>> t =
+          GetNumericDate(*times, method.c_str(), Presence::kRequired);
+      if (!t.ok()) return Rejected("bad amr_time");
+      claims.amr_times[method] = **t;
+    }
+  }
 
   absl::StatusOr<std::optional<absl::Time>> exp = GetNumericDate(p, "exp", Presence::kRequired);
   if (!exp.ok()) return exp.status();
@@ -587,6 +607,9 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
   if (claims.issued_at > now + leeway) return Rejected("issued in the future");
   if (nbf->has_value() && **nbf > now + leeway) return Rejected("not yet valid");
   if (claims.auth_time > now + leeway) return Rejected("auth_time in the future");
+  for (const auto& [method, t] : claims.amr_times) {
+    if (t > now + leeway) return Rejected("amr_time in the future");
+  }
   return claims;
 }
 

@@ -35,6 +35,9 @@ struct SessionClaims {
   absl::Time issued_at;            // "iat"
   absl::Time expires_at;           // "exp"
   absl::Time auth_time;            // "auth_time": the last interactive authentication
+  // "amr_time" (private claim): when each "amr" method was completed, so that step-up can
+  // count only methods younger than its max age. Absent in tokens that predate it.
+  std::map<std::string, absl::Time> amr_times;
 
   bool HasRole(std::string_view role) const;
   friend bool operator==(const SessionClaims&, const SessionClaims&) = default;

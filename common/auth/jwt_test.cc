@@ -632,6 +632,31 @@ TEST_F(JwtTest, RejectsMalformedListsAndAcr) {
   ExpectRejected(Mint(c), "bad acr");
 }
 
+TEST_F(JwtTest, AmrTimesRoundTripAndAreChecked) {
+  SessionClaims claims = Claims();
+  claims.amr_times = {{"pwd", clock_.Now() - absl::Minutes(9)},
+                      {"sms", clock_.Now() - absl::Minutes(1)}};
+  absl::StatusOr<std::string> token = signer_->Sign(claims);
+  ASSERT_TRUE(token.ok()) << token.status();
+  const std::vector<std::string> parts = absl::StrSplit(*token, '.');
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  EXPECT_EQ(Json::parse(Decode(parts[1]))["amr_time"],
+            (Json{{"pwd", now - 540}, {"sms", now - 60}}));
+  absl::StatusOr<SessionClaims> verified = verifier_->Verify(*token);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(*verified, claims);
+
+  Json c = ClaimsJson();
+  c["amr_time"] = {{"pwd", now + 120}};
+  ExpectRejected(Mint(c), "amr_time in the future");
+  c["amr_time"] = {{"pwd", "yesterday"}};
+  ExpectRejected(Mint(c), "bad amr_time");
+  c["amr_time"] = Json::array({now});
+  ExpectRejected(Mint(c), "bad amr_time");
+  c["amr_time"] = {{"pwd", -1}};
+  ExpectRejected(Mint(c), "bad amr_time");
+}
+
 // ---- key sets and rotation ----
 
 TEST_F(JwtTest, RotationAcceptsTokensFromEitherKey) {

@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging/logging.h"
 
 ABSL_FLAG(std::string, platform_key, "",
           "Key that operators' automation presents as x-tally-platform-key (a secret: prefer the "
@@ -35,7 +36,8 @@ absl::StatusOr<Caller> AuthenticateCall(const Authenticator& authenticator,
                                     Header(context, kAuthorizationHeader));
 }
 
-absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(const Clock& clock) {
+absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(
+    const Clock& clock, std::shared_ptr<const RevocationChecker> revocations) {
   const std::string platform_key = absl::GetFlag(FLAGS_platform_key);
   if (!platform_key.empty() && platform_key.size() < kMinPlatformKeyBytes) {
     return absl::InvalidArgumentError(
@@ -54,7 +56,12 @@ absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(cons
     }
     verifier = std::make_shared<const JwtVerifier>(*std::move(loaded));
   }
-  return std::make_shared<const Authenticator>(platform_key, verifier);
+  if (verifier != nullptr && revocations == nullptr) {
+    GetLogger("auth")->warn(
+        "session revocation is NOT enforced (no Redis configured, see --redis_url): a revoked "
+        "session token is accepted here until it expires");
+  }
+  return std::make_shared<const Authenticator>(platform_key, verifier, std::move(revocations));
 }
 
 }  // namespace tally

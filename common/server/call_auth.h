@@ -23,7 +23,11 @@ absl::StatusOr<Caller> AuthenticateCall(const Authenticator& authenticator,
 // The Authenticator every service builds from the shared flags --platform_key, --jwks_file and
 // --jwt_issuer (TALLY_PLATFORM_KEY, TALLY_JWKS_FILE, TALLY_JWT_ISSUER). Bad configuration
 // (unreadable JWKS, a platform key too short to resist guessing) is INVALID_ARGUMENT.
-absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(const Clock& clock);
+// `revocations` (the service's Redis: RedisRevocationStore, or RevocationCheckerFromUrl) makes
+// every bearer token also pass the revocation check; without it a warning is logged at start-up
+// when tokens are accepted, since a revoked session then keeps working here until it expires.
+absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(
+    const Clock& clock, std::shared_ptr<const RevocationChecker> revocations = nullptr);
 
 // The body of every gRPC method: authenticates the call, runs
 // `(logic.*method)(caller, request)` (an absl::StatusOr<Response>), writes the response and

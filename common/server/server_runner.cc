@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/server/request_parse_interceptor.h"
 
 ABSL_FLAG(std::string, listen, "", "gRPC address host:port (default 0.0.0.0:<service port>).");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -106,6 +107,8 @@ absl::Status ServerRunner::Start() {
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  // First, so the metrics interceptor records the rewritten code.
+  creators.push_back(MakeRequestParseInterceptorFactory());
   creators.push_back(metrics_.MakeInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(creators));
   for (grpc::Service* service : services_) builder.RegisterService(service);

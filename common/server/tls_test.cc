@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging/logging.h"
 #include "common/server/server_runner.h"
+#include "common/testing/pki.h"
 #include "common/testing/test_support.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -19,64 +20,27 @@ namespace {
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 
-class Pki {
- public:
-  explicit Pki(const std::string& dir) : dir_(dir) {}
-
-  // A self-signed CA named `name`.
-  void MakeCa(const std::string& name) {
-    Run({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "2", "-subj", absl::StrCat("/CN=", name), "-keyout", Path(name + ".key"),
-         "-out", Path(name + ".pem")});
-  }
-
-  // A certificate for localhost / 127.0.0.1 named `name`, signed by CA `ca`.
-  void MakeCert(const std::string& name, const std::string& ca) {
-    Run({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
-         absl::StrCat("/CN=", name), "-keyout", Path(name + ".key"), "-out", Path(name + ".csr")});
-    std::ofstream(Path(name + ".ext"))
-        << "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
-    Run({"x509", "-req", "-in", Path(name + ".csr"), "-CA", Path(ca + ".pem"), "-CAkey",
-         Path(ca + ".key"), "-CAcreateserial", "-days", "2", "-extfile", Path(name + ".ext"),
-         "-out", Path(name + ".pem")});
-  }
-
-  TlsFiles Files(const std::string& name, const std::string& ca) const {
-    TlsFiles files;
-    files.cert = Path(name + ".pem");
-    files.key = Path(name + ".key");
-    files.ca = Path(ca + ".pem");
-    files.refresh = absl::Seconds(1);
-    return files;
-  }
-
-  std::string Read(const std::string& file) const {
-    std::ifstream in(Path(file));
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  std::string Path(const std::string& file) const { return absl::StrCat(dir_, "/", file); }
-
- private:
-  void Run(std::vector<std::string> args) {
-    args.insert(args.begin(), "/usr/bin/openssl");
-    auto result = testing::RunCommand(args);
-    ASSERT_EQ(result.exit_code, 0) << result.output;
-  }
-  std::string dir_;
-};
+// The files of certificate `name` issued by `ca`, re-read every second.
+TlsFiles Files(const testing::Pki& pki, const std::string& name, const std::string& ca) {
+  TlsFiles files;
+  files.cert = pki.Path(name + ".pem");
+  files.key = pki.Path(name + ".key");
+  files.ca = pki.Path(ca + ".pem");
+  files.refresh = absl::Seconds(1);
+  return files;
+}
 
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pki_.MakeCa("ca");
-    pki_.MakeCa("other-ca");
-    pki_.MakeCert("server", "ca");
-    pki_.MakeCert("client", "ca");
-    pki_.MakeCert("stranger", "other-ca");
+    ASSERT_TRUE(pki_.MakeCa("ca").ok());
+    ASSERT_TRUE(pki_.MakeCa("other-ca").ok());
+    ASSERT_TRUE(pki_.MakeCert("server", "ca").ok());
+    ASSERT_TRUE(pki_.MakeCert("client", "ca").ok());
+    ASSERT_TRUE(pki_.MakeCert("stranger", "other-ca").ok());
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.tls = pki_.Files("server", "ca");
+    options.tls = Files(pki_, "server", "ca");
     runner_ = std::make_unique<ServerRunner>(options, GetLogger("tls-test"));
     ASSERT_TRUE(runner_->Start().ok());
   }
@@ -101,12 +65,12 @@ class TlsTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  Pki pki_{dir_.path()};
+  testing::Pki pki_{dir_.path()};
   std::unique_ptr<ServerRunner> runner_;
 };
 
 TEST_F(TlsTest, MutualTlsClientIsServed) {
-  EXPECT_TRUE(Check(MakeChannelCredentials(pki_.Files("client", "ca"))).ok());
+  EXPECT_TRUE(Check(MakeChannelCredentials(Files(pki_, "client", "ca"))).ok());
 }
 
 TEST_F(TlsTest, PlaintextClientIsRefused) {
@@ -121,21 +85,21 @@ TEST_F(TlsTest, ClientWithoutCertificateIsRefused) {
 
 TEST_F(TlsTest, ClientOfAnotherCaIsRefused) {
   // The stranger trusts our CA but its own certificate chains to another one.
-  TlsFiles files = pki_.Files("stranger", "ca");
+  TlsFiles files = Files(pki_, "stranger", "ca");
   EXPECT_FALSE(Check(MakeChannelCredentials(files)).ok());
 }
 
 TEST_F(TlsTest, RotatedServerCertificateIsPickedUpWithoutRestart) {
   std::string before;
-  ASSERT_TRUE(Check(MakeChannelCredentials(pki_.Files("client", "ca")), &before).ok());
+  ASSERT_TRUE(Check(MakeChannelCredentials(Files(pki_, "client", "ca")), &before).ok());
   EXPECT_EQ(before, pki_.Read("server.pem"));
-  pki_.MakeCert("server", "ca");  // cert-manager writes a new certificate and key
+  ASSERT_TRUE(pki_.MakeCert("server", "ca").ok());  // cert-manager writes a new certificate and key
   const std::string rotated = pki_.Read("server.pem");
   ASSERT_NE(rotated, before);
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         std::string served;
-        return Check(MakeChannelCredentials(pki_.Files("client", "ca")), &served).ok() &&
+        return Check(MakeChannelCredentials(Files(pki_, "client", "ca")), &served).ok() &&
                served == rotated;
       },
       absl::Seconds(15)));

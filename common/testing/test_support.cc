@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/sanitizer_report.h"
 #include "gtest/gtest.h"
 
 namespace tally::testing {
@@ -75,11 +77,17 @@ Subprocess::~Subprocess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
-  if (!output_path_.empty()) unlink(output_path_.c_str());
+  if (!output_path_.empty()) {
+    if (std::optional<std::string> report = FindSanitizerReport(Output())) {
+      ADD_FAILURE() << "child process " << program_ << " printed a sanitizer report:\n" << *report;
+    }
+    unlink(output_path_.c_str());
+  }
 }
 
 absl::Status Subprocess::Start(const std::vector<std::string>& argv,
                                const std::map<std::string, std::string>& extra_env) {
+  program_ = argv.empty() ? "" : argv.front();
   output_path_ = absl::StrCat("/tmp/tally-subprocess-", UniqueSuffix(), ".log");
   const int out = open(output_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (out < 0) return absl::InternalError("cannot create output file");

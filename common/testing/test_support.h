@@ -44,7 +44,9 @@ class TempDir {
 class Subprocess {
  public:
   Subprocess() = default;
-  ~Subprocess();  // SIGKILLs a child that is still running
+  // SIGKILLs a child that is still running. A sanitizer report in the child's output
+  // (`tools/dev test --sanitize`) fails the current test.
+  ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
@@ -59,6 +61,7 @@ class Subprocess {
 
  private:
   pid_t pid_ = -1;
+  std::string program_;
   std::string output_path_;
 };
 

@@ -1,12 +1,15 @@
 // tally-credential: users, roles, contact data and Argon2id password hashes. Wiring only: the
 // logic is CredentialManager.
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <memory>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/redis_revocation_store.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
 #include "common/postgres/pg_flags.h"
@@ -22,12 +25,19 @@
 #include "services/credential/pg_credential_store.h"
 
 ABSL_FLAG(std::string, postgres_schema, "credential", "Schema this service owns and migrates.");
+ABSL_FLAG(std::string, redis_url, "",
+          "Redis where the orchestrator records revoked sessions, redis://[[user]:password@]host"
+          "[:port][/db] (prefer TALLY_REDIS_URL). Every bearer token is checked there; when Redis "
+          "cannot be reached, token calls get UNAVAILABLE (platform-key and cluster calls need no "
+          "Redis). Empty: revoked tokens are accepted until they expire (a warning at start-up).");
 ABSL_FLAG(uint32_t, argon2_memory_kib, 19456, "Argon2id memory per hash in KiB (m).");
 ABSL_FLAG(uint32_t, argon2_iterations, 2, "Argon2id passes over the memory (t).");
 ABSL_FLAG(uint32_t, argon2_parallelism, 1, "Argon2id lanes (p).");
 ABSL_FLAG(int, max_concurrent_hashes, 0,
           "Argon2id runs at most at once; 0: one per hardware thread.");
-ABSL_FLAG(int, hash_queue_size, 16,
+// Small on purpose: a queued call waits about hash_queue_size / max_concurrent_hashes hash
+// times, so admitted checks stay within a few hash times and overload is refused at once.
+ABSL_FLAG(int, hash_queue_size, 4,
           "Calls that may wait for a hashing slot; beyond them calls get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, min_password_length, 8, "Shortest new password, in characters (code points).");
 ABSL_FLAG(std::string, password_blocklist, "",
@@ -41,6 +51,10 @@ constexpr int kDefaultPort = 50052;
 
 int main(int argc, char** argv) {
   tally::BlockTerminationSignals();
+  // Each Argon2id run mallocs its m KiB (19 MiB by default). A fixed mmap threshold keeps such
+  // blocks out of glibc's per-thread arenas, which would otherwise keep one per arena resident
+  // (hundreds of MiB): memory stays at about running hashes × m.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   tally::ParseFlags(argc, argv, "tally-credential: users, contact data and password hashes");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("credential");
@@ -50,7 +64,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<tally::ServerOptions> server_options = tally::ServerOptionsFromFlags(kDefaultPort);
   if (!server_options.ok()) ExitBadConfig(argv[0], server_options.status());
   const tally::Clock& clock = tally::SystemClock::Get();
-  auto authenticator = tally::AuthenticatorFromFlags(clock);
+  absl::StatusOr<std::shared_ptr<const tally::RevocationChecker>> revocations =
+      tally::RevocationCheckerFromUrl(absl::GetFlag(FLAGS_redis_url), "tally-credential", clock);
+  if (!revocations.ok()) {
+    ExitBadConfig(argv[0], absl::InvalidArgumentError(
+                               absl::StrCat("--redis_url: ", revocations.status().message())));
+  }
+  auto authenticator = tally::AuthenticatorFromFlags(clock, *revocations);
   if (!authenticator.ok()) ExitBadConfig(argv[0], authenticator.status());
   absl::StatusOr<tally::PgOptions> pg_options = tally::PgOptionsFromFlags();
   if (!pg_options.ok()) ExitBadConfig(argv[0], pg_options.status());

@@ -4,6 +4,7 @@
 
 #include <grpcpp/client_context.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status/grpc_status.h"
@@ -115,10 +116,13 @@ absl::StatusOr<credpb::User> GrpcCredentialPeer::VerifyPassword(absl::string_vie
   request.set_username(std::string(username));
   request.set_password(std::string(password));
   credpb::VerifyPasswordResponse response;
-  // Not retried: each try is a password guess (and a slow hash).
+  // Not retried: each try is a password guess (and a slow hash). RESOURCE_EXHAUSTED (every
+  // hashing slot and the queue behind them taken) reaches the caller as such: overload is
+  // answered quickly and honestly, and the caller backs off and retries.
   absl::Status s =
       Invoke("credential", options_, deadline, /*idempotent=*/false,
-             {absl::StatusCode::kUnauthenticated, absl::StatusCode::kInvalidArgument},
+             {absl::StatusCode::kUnauthenticated, absl::StatusCode::kInvalidArgument,
+              absl::StatusCode::kResourceExhausted},
              [&](grpc::ClientContext* context) {
                return stub_->VerifyPassword(context, request, &response);
              });
@@ -216,6 +220,64 @@ absl::StatusOr<polpb::AuthSettings> CachingPolicyPeer::GetAuthSettings(
   if (cache_.size() >= 10000) cache_.clear();
   cache_[std::string(directory_id)] = Entry{*settings, now};
   return settings;
+}
+
+StaleUserCredentialPeer::StaleUserCredentialPeer(CredentialPeer& inner, const Clock& clock,
+                                                 absl::Duration max_stale)
+    : inner_(inner), clock_(clock), max_stale_(max_stale) {}
+
+void StaleUserCredentialPeer::Remember(const absl::StatusOr<credpb::User>& user) {
+  if (!user.ok() || user->user_id().empty() || max_stale_ <= absl::ZeroDuration()) return;
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  if (users_.size() >= 100000) {
+    // Bounded: drop what is too old to be served anyway, everything if that is not enough.
+    for (auto it = users_.begin(); it != users_.end();) {
+      if (now - it->second.fetched > max_stale_) {
+        users_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (users_.size() >= 100000) users_.clear();
+  }
+  users_[user->user_id()] = Entry{*user, now};
+}
+
+absl::StatusOr<credpb::User> StaleUserCredentialPeer::FindUser(absl::string_view directory_id,
+                                                               absl::string_view username,
+                                                               absl::Time deadline) {
+  absl::StatusOr<credpb::User> user = inner_.FindUser(directory_id, username, deadline);
+  Remember(user);
+  return user;
+}
+
+absl::StatusOr<credpb::User> StaleUserCredentialPeer::GetUser(absl::string_view user_id,
+                                                              absl::Time deadline) {
+  absl::StatusOr<credpb::User> user = inner_.GetUser(user_id, deadline);
+  if (user.ok()) {
+    Remember(user);
+  } else if (absl::IsNotFound(user.status())) {
+    absl::MutexLock lock(&mu_);
+    users_.erase(user_id);
+  } else if (absl::IsUnavailable(user.status()) && max_stale_ > absl::ZeroDuration()) {
+    const absl::Time now = clock_.Now();
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(user_id);
+    if (it != users_.end() && now >= it->second.fetched && now - it->second.fetched <= max_stale_) {
+      return it->second.user;
+    }
+  }
+  return user;
+}
+
+absl::StatusOr<credpb::User> StaleUserCredentialPeer::VerifyPassword(
+    absl::string_view directory_id, absl::string_view username, absl::string_view password,
+    absl::Time deadline) {
+  absl::StatusOr<credpb::User> user =
+      inner_.VerifyPassword(directory_id, username, password, deadline);
+  Remember(user);
+  return user;
 }
 
 }  // namespace tally::orchestrator

@@ -110,4 +110,38 @@ class CachingPolicyPeer final : public PolicyPeer {
   absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
 };
 
+// Users as last seen, so that logins which check no password go on through an outage of the
+// credential service (issue 9: a paused or unreachable credential service must not stop passkey
+// logins). GetUser answers from the copy (at most `max_stale` old) only when the service is
+// UNAVAILABLE; every answer the service gives refreshes it, NOT_FOUND forgets the user.
+// Lookups by username and password checks always go to the service. max_stale 0 disables it.
+// The price: for at most max_stale, a user removed or demoted right before an outage can still
+// finish a passkey or OTP login with the roles last seen.
+class StaleUserCredentialPeer final : public CredentialPeer {
+ public:
+  StaleUserCredentialPeer(CredentialPeer& inner, const Clock& clock, absl::Duration max_stale);
+  absl::StatusOr<::tally::credential::v1::User> FindUser(absl::string_view directory_id,
+                                                         absl::string_view username,
+                                                         absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::User> GetUser(absl::string_view user_id,
+                                                        absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::User> VerifyPassword(absl::string_view directory_id,
+                                                               absl::string_view username,
+                                                               absl::string_view password,
+                                                               absl::Time deadline) override;
+
+ private:
+  struct Entry {
+    ::tally::credential::v1::User user;
+    absl::Time fetched;
+  };
+  void Remember(const absl::StatusOr<::tally::credential::v1::User>& user);
+
+  CredentialPeer& inner_;
+  const Clock& clock_;
+  const absl::Duration max_stale_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> users_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace tally::orchestrator

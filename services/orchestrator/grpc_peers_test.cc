@@ -83,6 +83,16 @@ TEST(GrpcPeersTest, WrongPasswordIsUnauthenticatedAndNotFoundPassesThrough) {
   EXPECT_TRUE(absl::IsNotFound(peer.GetUser("usr_1", absl::InfiniteFuture()).status()));
 }
 
+TEST(GrpcPeersTest, HashingOverloadPassesThroughAsResourceExhausted) {
+  auto stub = std::make_shared<credpb::MockCredentialServiceStub>();
+  EXPECT_CALL(*stub, VerifyPassword(_, _, _))
+      .Times(1)
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "busy")));
+  GrpcCredentialPeer peer(stub, FastOptions());
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      peer.VerifyPassword("dir_1", "alice", "x", absl::InfiniteFuture()).status()));
+}
+
 TEST(GrpcPeersTest, UnexpectedCodesBecomeUnavailableNamingThePeer) {
   auto stub = std::make_shared<pkpb::MockPasskeyServiceStub>();
   EXPECT_CALL(*stub, FinishAuthentication(_, _, _))
@@ -170,6 +180,72 @@ TEST(CachingPolicyPeerTest, CachesForTheTtlOnlyAndNeverErrors) {
   EXPECT_FALSE(cache.GetAuthSettings("dir_2", absl::InfiniteFuture()).ok());
   EXPECT_FALSE(cache.GetAuthSettings("dir_2", absl::InfiniteFuture()).ok());
   EXPECT_EQ(inner.calls, 4);
+}
+
+// A credential service whose answers the test sets.
+class ScriptedCredential final : public CredentialPeer {
+ public:
+  absl::StatusOr<credpb::User> FindUser(absl::string_view, absl::string_view,
+                                        absl::Time) override {
+    return Answer();
+  }
+  absl::StatusOr<credpb::User> GetUser(absl::string_view, absl::Time) override {
+    return Answer();
+  }
+  absl::StatusOr<credpb::User> VerifyPassword(absl::string_view, absl::string_view,
+                                              absl::string_view, absl::Time) override {
+    return Answer();
+  }
+  absl::StatusOr<credpb::User> Answer() {
+    if (!status.ok()) return status;
+    credpb::User user;
+    user.set_user_id("usr_1");
+    user.add_roles(role);
+    return user;
+  }
+  absl::Status status;
+  std::string role = "admin";
+};
+
+TEST(StaleUserCredentialPeerTest, ServesTheLastSeenUserOnlyWhileUnavailableAndNotTooOld) {
+  ScriptedCredential inner;
+  ManualClock clock;
+  StaleUserCredentialPeer peer(inner, clock, absl::Minutes(5));
+  const absl::Time forever = absl::InfiniteFuture();
+  // Never seen: the outage shows.
+  inner.status = absl::UnavailableError("credential service unavailable");
+  EXPECT_TRUE(absl::IsUnavailable(peer.GetUser("usr_1", forever).status()));
+
+  inner.status = absl::OkStatus();
+  ASSERT_TRUE(peer.GetUser("usr_1", forever).ok());
+  inner.role = "user";  // demoted; the service's answer always wins while it answers
+  EXPECT_EQ(peer.GetUser("usr_1", forever)->roles(0), "user");
+
+  inner.status = absl::UnavailableError("credential service unavailable");
+  clock.now += absl::Minutes(5);
+  absl::StatusOr<credpb::User> stale = peer.GetUser("usr_1", forever);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_EQ(stale->roles(0), "user");
+  clock.now += absl::Seconds(1);
+  EXPECT_TRUE(absl::IsUnavailable(peer.GetUser("usr_1", forever).status()));
+  // Password checks are never answered from the copy.
+  EXPECT_TRUE(absl::IsUnavailable(peer.VerifyPassword("dir_1", "a", "pw", forever).status()));
+  // Other errors pass through; NOT_FOUND forgets the user.
+  inner.status = absl::OkStatus();
+  ASSERT_TRUE(peer.VerifyPassword("dir_1", "a", "pw", forever).ok());  // seen again
+  inner.status = absl::NotFoundError("unknown user");
+  EXPECT_TRUE(absl::IsNotFound(peer.GetUser("usr_1", forever).status()));
+  inner.status = absl::UnavailableError("credential service unavailable");
+  EXPECT_TRUE(absl::IsUnavailable(peer.GetUser("usr_1", forever).status()));
+}
+
+TEST(StaleUserCredentialPeerTest, ZeroMaxStaleDisablesIt) {
+  ScriptedCredential inner;
+  ManualClock clock;
+  StaleUserCredentialPeer peer(inner, clock, absl::ZeroDuration());
+  ASSERT_TRUE(peer.GetUser("usr_1", absl::InfiniteFuture()).ok());
+  inner.status = absl::UnavailableError("credential service unavailable");
+  EXPECT_TRUE(absl::IsUnavailable(peer.GetUser("usr_1", absl::InfiniteFuture()).status()));
 }
 
 }  // namespace

@@ -23,6 +23,13 @@ constexpr size_t kMaxUsernameBytes = 256;
 constexpr size_t kMaxSecretBytes = 4096;
 constexpr size_t kMaxPasskeyResponseBytes = 64 * 1024;
 
+// The deadline of a reserved factor check (password, code, passkey): only the peer's own
+// timeout, never the caller's. A caller whose deadline ends while the verifier is checking would
+// otherwise make us give the reservation back uncounted although the verifier did check, so
+// short deadlines would buy unlimited uncounted guesses (issue 9, brute force). The check is
+// awaited and its outcome recorded even when nobody is left to read the answer.
+constexpr absl::Time kReservedCheckDeadline = absl::InfiniteFuture();
+
 std::shared_ptr<spdlog::logger> Log() {
   static const auto logger = GetLogger("login");
   return logger;
@@ -256,16 +263,18 @@ absl::StatusOr<pb::LoginState> LoginManager::SubmitPasswordImpl(
   const std::string username =
       record->user_id.empty() || !record->caps.has_value() ? record->username
                                                            : record->caps->username;
-  absl::StatusOr<User> user = credentials_.VerifyPassword(record->directory_id, username,
-                                                          request.password(), deadline);
+  absl::StatusOr<User> user = credentials_.VerifyPassword(
+      record->directory_id, username, request.password(), kReservedCheckDeadline);
   const std::string expected =
       record->user_id.empty() ? record->candidate_user_id : record->user_id;
   absl::StatusOr<LoginRecord> after;
   std::optional<absl::Duration> locked_for;
   std::optional<LastStep> step;
+  std::optional<User> known;
   if (user.ok() && !expected.empty() && user->user_id() == expected) {
+    known = *user;
     after = Accept(*record, cpb::AUTH_METHOD_PASSWORD, expected, reservation->id, {}, *settings,
-                   deadline, step);
+                   deadline, step, known);
   } else if (user.ok() || absl::IsUnauthenticated(user.status())) {
     after = Reject(*record, cpb::AUTH_METHOD_PASSWORD, reservation->id, std::nullopt, {},
                    locked_for, step);
@@ -274,7 +283,7 @@ absl::StatusOr<pb::LoginState> LoginManager::SubmitPasswordImpl(
     return user.status();
   }
   if (!after.ok()) return after.status();
-  return Finalize(*std::move(after), *settings, deadline, locked_for, step);
+  return Finalize(*std::move(after), *settings, deadline, locked_for, step, known);
 }
 
 absl::StatusOr<pb::LoginState> LoginManager::SendOtpImpl(const pb::SendOtpRequest& request,
@@ -318,16 +327,21 @@ absl::StatusOr<pb::LoginState> LoginManager::SendOtpImpl(const pb::SendOtpReques
     const std::string key = absl::StrCat(
         record->subject.empty() ? record->login_id : record->subject, ":",
         static_cast<int>(channel));
-    absl::StatusOr<absl::Duration> wait =
-        lockout_.StartSendCooldown(record->directory_id, key, now, config_.otp_cooldown);
-    if (!wait.ok()) return wait.status();
-    if (*wait > absl::ZeroDuration()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "a code was just sent to this destination; retry in ",
-          absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))), "s"));
+    absl::StatusOr<FakeSend> fake = lockout_.StartFakeSend(
+        record->directory_id, key, now, config_.otp_cooldown, config_.otp_destination_hourly_cap);
+    if (!fake.ok()) return fake.status();
+    if (!fake->sent) {
+      // The OTP service's words for the same refusals (services/otp/otp_manager.cc).
+      const char* what = fake->refusal == "cooldown"
+                             ? "a code was just sent to this destination"
+                             : "too many codes sent to this destination in the last hour";
+      return absl::ResourceExhaustedError(
+          absl::StrCat(what, "; retry in ",
+                       absl::ToInt64Seconds(absl::Ceil(fake->retry_after, absl::Seconds(1))),
+                       "s"));
     }
     otp.fake_attempts_left = config_.otp_max_attempts;
-    otp.resend_after = now + config_.otp_cooldown;
+    otp.resend_after = fake->resend_after;
   } else {
     otppb::SendCodeRequest send;
     send.set_directory_id(record->directory_id);
@@ -352,6 +366,13 @@ absl::StatusOr<pb::LoginState> LoginManager::VerifyOtpImpl(const pb::VerifyOtpRe
                                                            absl::Time deadline) {
   if (absl::Status s = CheckLoginId(request.login_id()); !s.ok()) return s;
   if (absl::Status s = CheckText("code", request.code(), 64); !s.ok()) return s;
+  // What the OTP service accepts (1 to 16 digits). Checked here, before any reservation: the
+  // service would answer INVALID_ARGUMENT, which reached the caller as "otp service unavailable".
+  if (request.code().size() > 16 ||
+      !std::all_of(request.code().begin(), request.code().end(),
+                   [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+    return absl::InvalidArgumentError("code must be 1 to 16 digits");
+  }
   absl::StatusOr<LoginRecord> record = LoadOpen(request.login_id());
   if (!record.ok()) return record.status();
   if (!record->otp.has_value()) {
@@ -373,6 +394,7 @@ absl::StatusOr<pb::LoginState> LoginManager::VerifyOtpImpl(const pb::VerifyOtpRe
   }
 
   absl::StatusOr<LoginRecord> after;
+  std::optional<User> user;  // read once by Accept, reused by Finalize
   std::optional<absl::Duration> locked_for;
   std::optional<LastStep> step;
   if (otp.challenge_id.empty()) {
@@ -385,7 +407,8 @@ absl::StatusOr<pb::LoginState> LoginManager::VerifyOtpImpl(const pb::VerifyOtpRe
     verify.set_directory_id(record->directory_id);
     verify.set_challenge_id(otp.challenge_id);
     verify.set_code(request.code());
-    absl::StatusOr<otppb::VerifyCodeResponse> result = otp_.VerifyCode(verify, deadline);
+    absl::StatusOr<otppb::VerifyCodeResponse> result =
+        otp_.VerifyCode(verify, kReservedCheckDeadline);
     if (!result.ok()) {
       (void)lockout_.Cancel(record->directory_id, record->subject, reservation->id);
       return result.status();
@@ -394,7 +417,8 @@ absl::StatusOr<pb::LoginState> LoginManager::VerifyOtpImpl(const pb::VerifyOtpRe
         record->user_id.empty() ? record->candidate_user_id : record->user_id;
     if (result->result() == otppb::VERIFY_RESULT_ACCEPTED && !expected.empty() &&
         result->user_id() == expected) {
-      after = Accept(*record, method, expected, reservation->id, {}, *settings, deadline, step);
+      after = Accept(*record, method, expected, reservation->id, {}, *settings, deadline, step,
+                     user);
     } else {
       const int left =
           result->result() == otppb::VERIFY_RESULT_WRONG_CODE ? result->attempts_left() : 0;
@@ -402,7 +426,7 @@ absl::StatusOr<pb::LoginState> LoginManager::VerifyOtpImpl(const pb::VerifyOtpRe
     }
   }
   if (!after.ok()) return after.status();
-  return Finalize(*std::move(after), *settings, deadline, locked_for, step);
+  return Finalize(*std::move(after), *settings, deadline, locked_for, step, user);
 }
 
 absl::StatusOr<pb::LoginState> LoginManager::StartPasskeyImpl(
@@ -467,10 +491,12 @@ absl::StatusOr<pb::LoginState> LoginManager::FinishPasskeyImpl(
   }
   absl::StatusOr<::tally::passkey::v1::FinishAuthenticationResponse> result =
       passkeys_.FinishAuthentication(record->directory_id, record->passkey_challenge_id,
-                                     request.authentication_response_json(), deadline);
+                                     request.authentication_response_json(),
+                                     kReservedCheckDeadline);
   LoginUpdate base;
   base.passkey_challenge_id = "";  // consumed either way
   absl::StatusOr<LoginRecord> after;
+  std::optional<User> user;  // read once by Accept, reused by Finalize
   std::optional<absl::Duration> locked_for;
   std::optional<LastStep> step;
   if (result.ok()) {
@@ -491,8 +517,9 @@ absl::StatusOr<pb::LoginState> LoginManager::FinishPasskeyImpl(
       }
     }
     if (!expected.empty() && result->user_id() == expected) {
+      base.passkey_synced = result->backup_state();
       after = Accept(*record, cpb::AUTH_METHOD_PASSKEY, expected, reservation_id, base, *settings,
-                     deadline, step);
+                     deadline, step, user);
     } else {
       after = Reject(*record, cpb::AUTH_METHOD_PASSKEY, reservation_id, std::nullopt, base,
                      locked_for, step);
@@ -511,7 +538,7 @@ absl::StatusOr<pb::LoginState> LoginManager::FinishPasskeyImpl(
     return result.status();
   }
   if (!after.ok()) return after.status();
-  return Finalize(*std::move(after), *settings, deadline, locked_for, step);
+  return Finalize(*std::move(after), *settings, deadline, locked_for, step, user);
 }
 
 absl::StatusOr<pb::LoginState> LoginManager::StartStepUpImpl(
@@ -549,10 +576,16 @@ absl::StatusOr<pb::LoginState> LoginManager::StartStepUpImpl(
   record.step_up_level = request.required_level();
   record.create_time = now;
   record.expire_time = now + config_.login_ttl;
-  if (request.max_age_seconds() > 0 &&
-      now - claims->auth_time <= absl::Seconds(request.max_age_seconds())) {
-    for (AuthMethod method : MethodsFromAmr(claims->amr)) {
-      record.completed[method] = claims->auth_time;
+  // Each method of the session counts when it was completed at most max_age_seconds ago;
+  // the token's "amr_time" says when. A token without it predates per-method times: none count.
+  if (request.max_age_seconds() > 0) {
+    for (const auto& [method, at] : MethodTimesOf(*claims)) {
+      if (now - at > absl::Seconds(request.max_age_seconds())) continue;
+      record.completed[method] = at;
+      if (method == cpb::AUTH_METHOD_PASSKEY) {
+        record.passkey_synced =
+            std::find(claims->amr.begin(), claims->amr.end(), "swk") != claims->amr.end();
+      }
     }
   }
   if (absl::Status s = logins_.Create(record, config_.login_ttl); !s.ok()) return s;
@@ -588,13 +621,15 @@ absl::StatusOr<absl::Duration> LoginManager::LockedFor(const LoginRecord& record
 }
 
 absl::StatusOr<UserCaps> LoginManager::CapsFor(const User& user, const AuthSettings& settings,
-                                               absl::Time deadline) {
+                                               absl::Time deadline, bool passkey_used) {
   UserCaps caps;
   caps.username = user.username();
   caps.has_password = user.has_password();
   caps.has_phone = !user.phone_number().empty();
   caps.has_email = !user.email().empty();
-  if (policy::PointsFor(settings, cpb::AUTH_METHOD_PASSKEY) > 0) {
+  if (passkey_used) {
+    caps.has_passkey = 1;  // it was just accepted: no need to ask
+  } else if (policy::PointsFor(settings, cpb::AUTH_METHOD_PASSKEY) > 0) {
     absl::StatusOr<::tally::passkey::v1::StartAuthenticationResponse> probe =
         passkeys_.StartAuthentication(user.directory_id(), user.user_id(), deadline);
     if (probe.ok()) {
@@ -674,7 +709,8 @@ absl::StatusOr<LoginRecord> LoginManager::Accept(const LoginRecord& record, Auth
                                                  LoginUpdate update,
                                                  const AuthSettings& settings,
                                                  absl::Time deadline,
-                                                 std::optional<LastStep>& step) {
+                                                 std::optional<LastStep>& step,
+                                                 std::optional<User>& user) {
   const std::string subject =
       record.subject.empty() ? absl::StrCat("u:", user_id) : record.subject;
   // The factor was right: the consecutive failures end here.
@@ -687,9 +723,13 @@ absl::StatusOr<LoginRecord> LoginManager::Accept(const LoginRecord& record, Auth
   update.last_step = LastStep{method, pb::STEP_OUTCOME_ACCEPTED, 0};
   step = update.last_step;
   if (record.user_id.empty()) {
-    absl::StatusOr<User> user = credentials_.GetUser(user_id, deadline);
-    if (!user.ok()) return user.status();
-    absl::StatusOr<UserCaps> caps = CapsFor(*user, settings, deadline);
+    if (!user.has_value() || user->user_id() != user_id) {
+      absl::StatusOr<User> read = credentials_.GetUser(user_id, deadline);
+      if (!read.ok()) return read.status();
+      user = *std::move(read);
+    }
+    absl::StatusOr<UserCaps> caps =
+        CapsFor(*user, settings, deadline, method == cpb::AUTH_METHOD_PASSKEY);
     if (!caps.ok()) return caps.status();
     update.user_id = std::string(user_id);
     update.caps = *caps;
@@ -731,7 +771,8 @@ absl::StatusOr<pb::LoginState> LoginManager::Finalize(LoginRecord record,
                                                       const AuthSettings& settings,
                                                       absl::Time deadline,
                                                       std::optional<absl::Duration> locked_for,
-                                                      std::optional<LastStep> step) {
+                                                      std::optional<LastStep> step,
+                                                      const std::optional<User>& known_user) {
   const std::vector<AuthMethod> completed = CompletedList(record);
   absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
   if (!eval.ok()) return eval.status();
@@ -740,7 +781,9 @@ absl::StatusOr<pb::LoginState> LoginManager::Finalize(LoginRecord record,
 
   if (!record.finished() && !record.user_id.empty() && !locked_for.has_value() &&
       eval->score >= required) {
-    absl::StatusOr<User> user = credentials_.GetUser(record.user_id, deadline);
+    absl::StatusOr<User> user = known_user.has_value() && known_user->user_id() == record.user_id
+                                    ? absl::StatusOr<User>(*known_user)
+                                    : credentials_.GetUser(record.user_id, deadline);
     if (!user.ok()) return user.status();
     SessionRequest session;
     session.user_id = record.user_id;
@@ -748,6 +791,8 @@ absl::StatusOr<pb::LoginState> LoginManager::Finalize(LoginRecord record,
     session.roles.assign(user->roles().begin(), user->roles().end());
     session.methods = completed;
     session.level = eval->score;
+    session.passkey_synced = record.passkey_synced;
+    session.method_times = record.completed;
     session.auth_time = absl::InfinitePast();
     for (const auto& [method, at] : record.completed) {
       session.auth_time = std::max(session.auth_time, at);

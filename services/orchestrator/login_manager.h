@@ -21,9 +21,10 @@ namespace pb = ::tally::orchestrator::v1;
 struct LoginConfig {
   // How long a login transaction lives.
   absl::Duration login_ttl = absl::Minutes(10);
-  // For codes "sent" to nobody (unknown user, no destination): the OTP service's cooldown and
-  // attempts per code, so such logins answer like real ones.
+  // For codes "sent" to nobody (unknown user, no destination): the OTP service's cooldown,
+  // sends per destination and hour, and attempts per code, so such logins answer like real ones.
   absl::Duration otp_cooldown = absl::Seconds(30);
+  int otp_destination_hourly_cap = 5;
   int otp_max_attempts = 5;
 };
 
@@ -33,7 +34,7 @@ struct LoginConfig {
 //
 // Unknown usernames: a login for one proceeds exactly like one for a known user (same offers,
 // same answers): passwords are still checked by the credential service (which burns a dummy
-// hash), codes are "sent" to nobody with the same cooldown, a passkey ceremony is discoverable
+// hash), codes are "sent" to nobody with the same cooldown and hourly cap, a passkey ceremony is discoverable
 // until the user is proven (so its options never list a user's credentials), destinations are
 // masked out until then, and failures lock the username like a user.
 //
@@ -43,8 +44,8 @@ struct LoginConfig {
 // login. If the passkey service is down then, PASSKEY is not offered for that step and asked
 // again at the next one.
 //
-// Step-up: the proto's rule — the session's methods (its `amr`) count as completed when its
-// `auth_time` is at most max_age_seconds ago; otherwise none count.
+// Step-up: each of the session's methods counts as completed when it was completed (the
+// token's "amr_time") at most max_age_seconds ago; the others must be done again.
 class LoginManager {
  public:
   LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer& policy,
@@ -96,17 +97,20 @@ class LoginManager {
   absl::Status RequireOffered(LoginRecord& record,
                               const ::tally::policy::v1::AuthSettings& settings,
                               AuthMethod method, absl::Time deadline);
-  // The user's means, once proven; asks the passkey service when PASSKEY is enabled.
+  // The user's means, once proven; asks the passkey service when PASSKEY is enabled, unless
+  // the user just used one (`passkey_used`).
   absl::StatusOr<UserCaps> CapsFor(const ::tally::credential::v1::User& user,
                                    const ::tally::policy::v1::AuthSettings& settings,
-                                   absl::Time deadline);
+                                   absl::Time deadline, bool passkey_used = false);
   // After an accepted factor: records the method (once) with `update`, proves the user, resets
-  // the lockout.
+  // the lockout. `user`: the user as this step already read it (VerifyPassword returns it);
+  // when empty and needed it is read here and left in `user` for Finalize.
   absl::StatusOr<LoginRecord> Accept(const LoginRecord& record, AuthMethod method,
                                      absl::string_view user_id, absl::string_view reservation,
                                      LoginUpdate update,
                                      const ::tally::policy::v1::AuthSettings& settings,
-                                     absl::Time deadline, std::optional<LastStep>& step);
+                                     absl::Time deadline, std::optional<LastStep>& step,
+                                     std::optional<::tally::credential::v1::User>& user);
   // After a rejected factor: counts the failure and stores the step with `update`.
   absl::StatusOr<LoginRecord> Reject(const LoginRecord& record, AuthMethod method,
                                      absl::string_view reservation,
@@ -115,12 +119,12 @@ class LoginManager {
                                      std::optional<LastStep>& step);
   // Issues the session when the score reaches the level (exactly once, never while locked), and
   // builds the state. `step`: this call's own factor result, which the answer reports even
-  // when a racing step stored another one.
-  absl::StatusOr<pb::LoginState> Finalize(LoginRecord record,
-                                          const ::tally::policy::v1::AuthSettings& settings,
-                                          absl::Time deadline,
-                                          std::optional<absl::Duration> locked_for,
-                                          std::optional<LastStep> step = std::nullopt);
+  // when a racing step stored another one. `user`: the user as this very step read it (its
+  // roles go into the token), so that a step reads the user once.
+  absl::StatusOr<pb::LoginState> Finalize(
+      LoginRecord record, const ::tally::policy::v1::AuthSettings& settings, absl::Time deadline,
+      std::optional<absl::Duration> locked_for, std::optional<LastStep> step = std::nullopt,
+      const std::optional<::tally::credential::v1::User>& user = std::nullopt);
   absl::StatusOr<absl::Duration> LockedFor(const LoginRecord& record);
 
   LoginStore& logins_;

@@ -74,6 +74,8 @@ struct LoginRecord {
   int step_up_level = 0;
   // Completed methods and when they were completed (each recorded once).
   std::map<AuthMethod, absl::Time> completed;
+  // The accepted passkey is synced (backup state): "swk" rather than "hwk" in the token.
+  bool passkey_synced = false;
   std::optional<OtpState> otp;
   std::string passkey_challenge_id;
   std::optional<LastStep> last_step;
@@ -99,8 +101,16 @@ struct LoginUpdate {
   // Empty string clears it.
   std::optional<std::string> passkey_challenge_id;
   std::optional<LastStep> last_step;
+  std::optional<bool> passkey_synced;
   // Decrements the fake code's attempts (floor 0).
   bool use_fake_attempt = false;
+};
+
+struct FakeSend {
+  bool sent = false;
+  std::string refusal;       // when not sent: "cooldown" or "destination_cap"
+  absl::Duration retry_after;  // when not sent
+  absl::Time resend_after;     // when sent: the earliest next send
 };
 
 struct FinishResult {
@@ -186,12 +196,11 @@ class LockoutStore {
   // Failures left before a lock (for attempts_left in answers).
   virtual absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                            absl::string_view subject) = 0;
-  // A cooldown for codes "sent" to nobody, so they are throttled like real sends. Returns
-  // zero and starts the cooldown, or the time left of a running one.
-  virtual absl::StatusOr<absl::Duration> StartSendCooldown(absl::string_view directory_id,
-                                                           absl::string_view key,
-                                                           absl::Time now,
-                                                           absl::Duration cooldown) = 0;
+  // A code "sent" to nobody, throttled exactly like a real send by the OTP service: the
+  // cooldown since the last send and the cap of sends in a sliding hour, keyed by `key`.
+  virtual absl::StatusOr<FakeSend> StartFakeSend(absl::string_view directory_id,
+                                                 absl::string_view key, absl::Time now,
+                                                 absl::Duration cooldown, int hourly_cap) = 0;
 };
 
 }  // namespace tally::orchestrator

@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/auth/redis_revocation_store.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
 #include "common/redis/redis_client.h"
@@ -21,7 +22,6 @@
 #include "services/orchestrator/login_metrics.h"
 #include "services/orchestrator/orchestrator_service.h"
 #include "services/orchestrator/redis_login_store.h"
-#include "services/orchestrator/redis_revocation_store.h"
 #include "services/orchestrator/session_manager.h"
 
 ABSL_DECLARE_FLAG(std::string, jwt_issuer);
@@ -43,6 +43,9 @@ ABSL_FLAG(absl::Duration, peer_timeout, absl::Seconds(2),
           "Deadline of each call to another service (the caller's deadline may shorten it).");
 ABSL_FLAG(int, peer_read_attempts, 3,
           "Tries of an idempotent read while a peer answers UNAVAILABLE.");
+ABSL_FLAG(absl::Duration, user_max_stale, absl::Minutes(5),
+          "While the credential service is unavailable, logins that check no password (passkey, "
+          "OTP) use a user's roles and contact data as last seen up to this long ago. 0 disables.");
 ABSL_FLAG(absl::Duration, settings_cache_ttl, absl::Seconds(2),
           "How long a directory's settings are cached; a change applies after at most this. "
           "0 disables the cache.");
@@ -55,6 +58,8 @@ ABSL_FLAG(absl::Duration, lockout_forget_after, absl::Hours(24),
 ABSL_FLAG(absl::Duration, otp_cooldown, absl::Seconds(30),
           "The OTP service's --otp_cooldown, applied to codes sent to nobody (unknown users) so "
           "they answer alike.");
+ABSL_FLAG(int, otp_destination_hourly_cap, 5,
+          "The OTP service's --otp_destination_hourly_cap, for codes sent to nobody.");
 ABSL_FLAG(int, otp_max_attempts, 5,
           "The OTP service's --otp_max_attempts, for codes sent to nobody.");
 
@@ -102,11 +107,14 @@ int main(int argc, char** argv) {
   config.login_ttl = absl::GetFlag(FLAGS_login_ttl);
   config.otp_cooldown = absl::GetFlag(FLAGS_otp_cooldown);
   config.otp_max_attempts = absl::GetFlag(FLAGS_otp_max_attempts);
+  config.otp_destination_hourly_cap = absl::GetFlag(FLAGS_otp_destination_hourly_cap);
   if (config.login_ttl < absl::Minutes(1) || config.login_ttl > absl::Hours(1)) {
     Bad(argv[0], "--login_ttl must be between 1m and 1h");
   }
-  if (config.otp_cooldown < absl::ZeroDuration() || config.otp_max_attempts < 1) {
-    Bad(argv[0], "--otp_cooldown must not be negative and --otp_max_attempts must be >= 1");
+  if (config.otp_cooldown < absl::ZeroDuration() || config.otp_max_attempts < 1 ||
+      config.otp_destination_hourly_cap < 1) {
+    Bad(argv[0], "--otp_cooldown must not be negative, --otp_max_attempts and "
+                 "--otp_destination_hourly_cap must be >= 1");
   }
   LockoutPolicy lockout;
   lockout.threshold = absl::GetFlag(FLAGS_lockout_threshold);
@@ -146,6 +154,11 @@ int main(int argc, char** argv) {
       tally::credential::v1::CredentialService::NewStub(
           channel(absl::GetFlag(FLAGS_credential_addr))),
       peer_options);
+  const absl::Duration user_max_stale = absl::GetFlag(FLAGS_user_max_stale);
+  if (user_max_stale < absl::ZeroDuration() || user_max_stale > absl::Hours(1)) {
+    Bad(argv[0], "--user_max_stale must be between 0s and 1h");
+  }
+  StaleUserCredentialPeer credential(credential_peer, clock, user_max_stale);
   GrpcOtpPeer otp_peer(tally::otp::v1::OtpService::NewStub(channel(absl::GetFlag(FLAGS_otp_addr))),
                        peer_options);
   GrpcPasskeyPeer passkey_peer(
@@ -155,12 +168,12 @@ int main(int argc, char** argv) {
   auto redis = std::make_shared<tally::RedisClient>(*redis_options);
   RedisLoginStore logins(redis);
   RedisLockoutStore lockouts(redis, lockout, tally::CsprngRandom::Get());
-  RedisRevocationStore revocations(redis, clock);
+  tally::RedisRevocationStore revocations(redis, clock);
   SessionManager sessions(*keys, revocations, clock, tally::CsprngRandom::Get(), lifetime);
 
   tally::ServerRunner runner(*server_options, tally::GetLogger("server"));
   LoginMetrics metrics(runner.metrics().registry());
-  LoginManager manager(logins, lockouts, policy, credential_peer, otp_peer, passkey_peer, sessions,
+  LoginManager manager(logins, lockouts, policy, credential, otp_peer, passkey_peer, sessions,
                        clock, tally::CsprngRandom::Get(), config, &metrics);
   LoginServiceImpl login_service(manager);
   SessionServiceImpl session_service(sessions);

@@ -91,6 +91,7 @@ LoginRecord FromFields(const Fields& f) {
     r.otp = otp;
   }
   r.passkey_challenge_id = Get(f, "wa");
+  r.passkey_synced = Get(f, "pks") == "1";
   if (f.contains("ls_m")) {
     LastStep step;
     step.method = static_cast<AuthMethod>(ToInt(Get(f, "ls_m")));
@@ -219,6 +220,7 @@ absl::Status RedisLoginStore::Create(const LoginRecord& r, absl::Duration ttl) {
                  {"et", Ms(r.expire_time)}};
   if (r.caps.has_value()) AppendCaps(*r.caps, pairs);
   for (const auto& [method, at] : r.completed) pairs.emplace_back(MethodField(method), Ms(at));
+  if (r.passkey_synced) pairs.emplace_back("pks", "1");
   std::vector<std::string> args = {absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)))};
   for (auto& [field, value] : pairs) {
     if (value.empty()) continue;  // absent = empty
@@ -256,6 +258,7 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
   if (u.otp.has_value()) AppendOtp(*u.otp, pairs);
   if (u.passkey_challenge_id.has_value()) pairs.emplace_back("wa", *u.passkey_challenge_id);
   if (u.last_step.has_value()) AppendLastStep(*u.last_step, pairs);
+  if (u.passkey_synced.has_value()) pairs.emplace_back("pks", *u.passkey_synced ? "1" : "");
   for (auto& [field, value] : pairs) {
     args.push_back(field);
     args.push_back(value);
@@ -362,13 +365,33 @@ return 1
 }
 
 // KEYS: cooldown key. ARGV: now ms, cooldown ms. Reply: 0 started, or ms left.
-const RedisScript& CooldownScript() {
+// The OTP service's issue script without the code: the same sliding hour (a sorted set of send
+// times), the same cooldown and cap checks in the same order, so the answers match.
+// KEYS: sends. ARGV: now_ms, cooldown_ms, hourly_cap, member.
+const RedisScript& FakeSendScript() {
   static const RedisScript* const kScript = new RedisScript(R"lua(
 local now = tonumber(ARGV[1])
-local untl = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now < untl then return untl - now end
-redis.call('SET', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), 'PX', ARGV[2])
-return 0
+local cooldown = tonumber(ARGV[2])
+local hourly_cap = tonumber(ARGV[3])
+local window = 3600000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then
+  local wait = tonumber(last[2]) + cooldown - now
+  if wait > 0 then return {0, 'cooldown', wait} end
+end
+if redis.call('ZCARD', KEYS[1]) >= hourly_cap then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, 'destination_cap', math.max(1, tonumber(oldest[2]) + window - now)}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.max(window, cooldown))
+local next_ok = now + cooldown
+if redis.call('ZCARD', KEYS[1]) >= hourly_cap then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  next_ok = math.max(next_ok, tonumber(oldest[2]) + window)
+end
+return {1, '', next_ok}
 )lua");
   return *kScript;
 }
@@ -455,14 +478,25 @@ absl::StatusOr<int> RedisLockoutStore::AttemptsLeft(absl::string_view directory_
   return std::max(1, policy_.threshold - fails);
 }
 
-absl::StatusOr<absl::Duration> RedisLockoutStore::StartSendCooldown(
-    absl::string_view directory_id, absl::string_view key, absl::Time now,
-    absl::Duration cooldown) {
-  absl::StatusOr<RedisReply> reply =
-      redis_->Eval(CooldownScript(), {absl::StrCat("{", directory_id, "}:rl:send:", key)},
-                   {Ms(now), MsArg(std::max(cooldown, absl::Milliseconds(1)))});
+absl::StatusOr<FakeSend> RedisLockoutStore::StartFakeSend(absl::string_view directory_id,
+                                                           absl::string_view key, absl::Time now,
+                                                           absl::Duration cooldown,
+                                                           int hourly_cap) {
+  absl::StatusOr<RedisReply> reply = redis_->Eval(
+      FakeSendScript(), {absl::StrCat("{", directory_id, "}:rl:send:", key)},
+      {Ms(now), MsArg(cooldown), absl::StrCat(std::max(1, hourly_cap)), NewId(random_, "s")});
   if (!reply.ok()) return reply.status();
-  return absl::Milliseconds(reply->integer());
+  const std::vector<RedisReply>& e = reply->elements();
+  if (!reply->IsArray() || e.size() != 3) return Corrupt("fake send");
+  FakeSend result;
+  result.sent = e[0].integer() == 1;
+  if (result.sent) {
+    result.resend_after = absl::FromUnixMillis(e[2].integer());
+  } else {
+    result.refusal = e[1].str();
+    result.retry_after = absl::Milliseconds(e[2].integer());
+  }
+  return result;
 }
 
 }  // namespace tally::orchestrator

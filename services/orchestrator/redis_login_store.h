@@ -47,9 +47,9 @@ class RedisLockoutStore final : public LockoutStore {
                                            absl::string_view subject, absl::Time now) override;
   absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                    absl::string_view subject) override;
-  absl::StatusOr<absl::Duration> StartSendCooldown(absl::string_view directory_id,
-                                                   absl::string_view key, absl::Time now,
-                                                   absl::Duration cooldown) override;
+  absl::StatusOr<FakeSend> StartFakeSend(absl::string_view directory_id, absl::string_view key,
+                                         absl::Time now, absl::Duration cooldown,
+                                         int hourly_cap) override;
 
   int threshold() const override { return policy_.threshold; }
   const LockoutPolicy& policy() const { return policy_; }

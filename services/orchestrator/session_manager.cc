@@ -43,6 +43,17 @@ std::vector<AuthMethod> MethodsFromAmr(const std::vector<std::string>& amr) {
   return methods;
 }
 
+std::map<AuthMethod, absl::Time> MethodTimesOf(const SessionClaims& claims) {
+  std::map<AuthMethod, absl::Time> times;
+  for (const std::string& name : claims.amr) {
+    auto at = claims.amr_times.find(name);
+    const std::vector<AuthMethod> methods = MethodsFromAmr({name});
+    if (at == claims.amr_times.end() || methods.empty()) continue;
+    times[methods[0]] = at->second;
+  }
+  return times;
+}
+
 absl::StatusOr<std::shared_ptr<const SigningKeys>> SigningKeys::FromPemFiles(
     const std::vector<std::string>& paths, const std::string& issuer, const Clock& clock) {
   std::vector<Ed25519PrivateKey> keys;
@@ -97,6 +108,11 @@ absl::StatusOr<IssuedSession> SessionManager::Issue(const SessionRequest& reques
   claims.expires_at = now + lifetime_;
   claims.auth_time =
       std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(request.auth_time)));
+  for (const auto& [method, at] : request.method_times) {
+    const std::vector<std::string> name = AmrFor({method}, request.passkey_synced);
+    if (name.empty()) continue;
+    claims.amr_times[name[0]] = std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(at)));
+  }
   absl::StatusOr<std::string> token = keys_->signer().Sign(claims);
   if (!token.ok()) return token.status();
   return IssuedSession{*std::move(token), claims.session_id, claims.expires_at};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/auth/jwt.h"
+#include "common/auth/revocation.h"
 #include "common/util/clock.h"
 #include "common/util/random.h"
 #include "tally/common/v1/common.pb.h"
@@ -21,16 +23,13 @@ using ::tally::common::v1::AuthMethod;
 std::vector<std::string> AmrFor(const std::vector<AuthMethod>& methods, bool passkey_synced);
 // The methods behind amr values (unknown values are ignored).
 std::vector<AuthMethod> MethodsFromAmr(const std::vector<std::string>& amr);
+// When each of the token's methods was completed, from its "amr_time"; methods without a time
+// are left out.
+std::map<AuthMethod, absl::Time> MethodTimesOf(const SessionClaims& claims);
 
-// Where revoked session ids are remembered until their tokens expire.
-class RevocationStore {
- public:
-  virtual ~RevocationStore() = default;
-  virtual absl::Status Revoke(absl::string_view directory_id, absl::string_view session_id,
-                              absl::Time until) = 0;
-  virtual absl::StatusOr<bool> IsRevoked(absl::string_view directory_id,
-                                         absl::string_view session_id) = 0;
-};
+// Where revoked session ids are remembered until their tokens expire: the interface every
+// service's Authenticator checks too (common/auth/revocation.h; Redis: RedisRevocationStore).
+using ::tally::RevocationStore;
 
 // The signing keys: several at once for rotation. The first key signs; every key is published
 // by GetJwks and accepted by Validate, so tokens signed before a rotation stay valid.
@@ -66,6 +65,8 @@ struct SessionRequest {
   std::vector<std::string> roles;
   std::vector<AuthMethod> methods;
   bool passkey_synced = false;
+  // When each method was completed ("amr_time" in the token; step-up checks each one's age).
+  std::map<AuthMethod, absl::Time> method_times;
   int level = 0;         // the score the login reached ("acr")
   absl::Time auth_time;  // the last interactive authentication
 };

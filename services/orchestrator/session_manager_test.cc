@@ -29,7 +29,7 @@ class FakeRevocations : public RevocationStore {
     revoked[absl::StrCat(dir, "/", sid)] = until;
     return status;
   }
-  absl::StatusOr<bool> IsRevoked(absl::string_view dir, absl::string_view sid) override {
+  absl::StatusOr<bool> IsRevoked(absl::string_view dir, absl::string_view sid) const override {
     if (!status.ok()) return status;
     return revoked.count(absl::StrCat(dir, "/", sid)) > 0;
   }

@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/redis_revocation_store.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
 #include "common/redis/redis_client.h"
@@ -139,9 +140,6 @@ int main(int argc, char** argv) {
   absl::StatusOr<tally::ServerOptions> server_options = tally::ServerOptionsFromFlags(kDefaultPort);
   if (!server_options.ok()) tally::ExitBadConfig(argv[0], server_options.status());
   const tally::Clock& clock = tally::SystemClock::Get();
-  auto authenticator = tally::AuthenticatorFromFlags(clock);
-  if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
-
   if (absl::GetFlag(FLAGS_redis_url).empty()) Bad(argv[0], "--redis_url is required");
   absl::StatusOr<tally::RedisOptions> redis_options =
       tally::ParseRedisUrl(absl::GetFlag(FLAGS_redis_url));
@@ -149,6 +147,11 @@ int main(int argc, char** argv) {
   redis_options->client_name = "tally-otp";
   redis_options->pool_size = absl::GetFlag(FLAGS_redis_pool_size);
   if (redis_options->pool_size < 1) Bad(argv[0], "--redis_pool_size must be >= 1");
+  // Never connects here. Revoked sessions are checked in this Redis too.
+  auto redis = std::make_shared<tally::RedisClient>(*redis_options);
+  auto authenticator = tally::AuthenticatorFromFlags(
+      clock, std::make_shared<const tally::RedisRevocationStore>(redis, clock));
+  if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
 
   OtpConfig config;
   absl::StatusOr<std::string> hmac_key =
@@ -238,7 +241,6 @@ int main(int argc, char** argv) {
     sender_redis = std::make_shared<tally::RedisClient>(blocking);
   }
 
-  auto redis = std::make_shared<tally::RedisClient>(*redis_options);
   RedisOtpStore store(redis, names.deliveries);
   RedisDeliveryQueue admin_queue(redis, names);
 

@@ -7,17 +7,10 @@
 #include "services/otp/delivery_job.h"
 #include "services/otp/destination.h"
 #include "services/otp/otp_crypto.h"
+#include "services/otp/request_checks.h"
 
 namespace tally::otp {
 namespace {
-
-absl::Status CheckId(absl::string_view id, absl::string_view name) {
-  if (!IsValidId(std::string_view(id.data(), id.size()))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be 1 to 128 characters of [A-Za-z0-9_-]"));
-  }
-  return absl::OkStatus();
-}
 
 std::string Seconds(absl::Duration d) {
   // Rounded up: waiting the stated time must be enough.
@@ -52,11 +45,7 @@ std::string OtpManager::CodeMac(absl::string_view key, absl::string_view challen
 
 absl::StatusOr<pb::SendCodeResponse> OtpManager::SendCode(const Caller& /*cluster*/,
                                                           const pb::SendCodeRequest& request) {
-  if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
-  if (absl::Status s = CheckId(request.user_id(), "user_id"); !s.ok()) return s;
-  if (absl::Status s = ValidateDestination(request.channel(), request.destination()); !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = CheckSendCodeRequest(request); !s.ok()) return s;
   const pb::Channel channel = request.channel();
   const absl::Time now = clock_.Now();
   const std::string challenge_id = NewId(random_, "otp_");
@@ -129,14 +118,8 @@ absl::StatusOr<pb::SendCodeResponse> OtpManager::SendCode(const Caller& /*cluste
 
 absl::StatusOr<pb::VerifyCodeResponse> OtpManager::VerifyCode(
     const Caller& /*cluster*/, const pb::VerifyCodeRequest& request) {
-  if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
-  if (absl::Status s = CheckId(request.challenge_id(), "challenge_id"); !s.ok()) return s;
+  if (absl::Status s = CheckVerifyCodeRequest(request); !s.ok()) return s;
   const std::string& code = request.code();
-  if (code.empty() || code.size() > kMaxCodeLength ||
-      !std::all_of(code.begin(), code.end(),
-                   [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
-    return absl::InvalidArgumentError("code must be 1 to 16 digits");
-  }
   absl::StatusOr<VerifyOutcome> outcome =
       store_.Verify(request.directory_id(), request.challenge_id(),
                     CodeMac(config_.hmac_key, request.challenge_id(), code), clock_.Now());

@@ -11,6 +11,7 @@
 #include "services/otp/messages.h"
 #include "services/otp/otp_metrics.h"
 #include "services/otp/otp_store.h"
+#include "services/otp/request_checks.h"  // kMaxCodeLength
 #include "tally/otp/v1/otp.pb.h"
 
 namespace tally::otp {
@@ -27,9 +28,6 @@ struct OtpConfig {
   int directory_daily_cap = 10000;
   Language language = Language::kEnglish;
 };
-
-// Longest code accepted by VerifyCode before it is called malformed.
-inline constexpr size_t kMaxCodeLength = 16;
 
 // The OTP service's API logic: validation, code generation, MACs, message texts and job
 // encryption. The rules that need atomicity (throttles, attempts, single use) are the store's.

@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
+#include "common/auth/redis_revocation_store.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
 #include "common/postgres/pg_flags.h"
@@ -67,8 +68,6 @@ int main(int argc, char** argv) {
   absl::StatusOr<tally::ServerOptions> server_options = tally::ServerOptionsFromFlags(kDefaultPort);
   if (!server_options.ok()) tally::ExitBadConfig(argv[0], server_options.status());
   const tally::Clock& clock = tally::SystemClock::Get();
-  auto authenticator = tally::AuthenticatorFromFlags(clock);
-  if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
   absl::StatusOr<tally::PgOptions> pg_options = tally::PgOptionsFromFlags();
   if (!pg_options.ok()) tally::ExitBadConfig(argv[0], pg_options.status());
   if (absl::GetFlag(FLAGS_redis_url).empty()) {
@@ -78,6 +77,11 @@ int main(int argc, char** argv) {
       tally::ParseRedisUrl(absl::GetFlag(FLAGS_redis_url));
   if (!redis_options.ok()) tally::ExitBadConfig(argv[0], redis_options.status());
   redis_options->client_name = "tally-passkey";
+  // Never connects here. Revoked sessions are checked in this Redis too.
+  auto redis = std::make_shared<tally::RedisClient>(*redis_options);
+  auto authenticator = tally::AuthenticatorFromFlags(
+      clock, std::make_shared<const tally::RedisRevocationStore>(redis, clock));
+  if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
 
   tally::passkey::PasskeyOptions options;
   options.default_rp.rp_id = absl::GetFlag(FLAGS_rp_id);
@@ -125,7 +129,6 @@ int main(int argc, char** argv) {
     logger->critical("cannot migrate schema {}: {}", absl::GetFlag(FLAGS_postgres_schema), s);
     return 1;
   }
-  auto redis = std::make_shared<tally::RedisClient>(*redis_options);
   tally::passkey::RedisChallengeStore challenges(redis);
   // The same mutual TLS files as the server side (plaintext when none are configured).
   auto policy_channel = grpc::CreateChannel(absl::GetFlag(FLAGS_policy_addr),

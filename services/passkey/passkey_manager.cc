@@ -415,6 +415,7 @@ absl::StatusOr<pb::FinishAuthenticationResponse> PasskeyManager::DoFinishAuthent
   out.set_user_id(record->user_id);
   out.set_credential_id(B64(record->credential_id));
   out.set_user_verified(verified->user_verified);
+  out.set_backup_state(verified->backup_state);
   return out;
 }
 

@@ -241,6 +241,7 @@ TEST_F(PasskeyManagerTest, RegistersAndAuthenticates) {
   EXPECT_EQ(done->user_id(), "user_1");
   EXPECT_EQ(done->credential_id(), reg->passkey().credential_id());
   EXPECT_TRUE(done->user_verified());
+  EXPECT_FALSE(done->backup_state());  // a device-bound key: "hwk" in the session
   EXPECT_EQ(store_.passkeys.begin()->second.sign_count, 1u);
   EXPECT_EQ(store_.passkeys.begin()->second.last_use_time, clock_.now);
 

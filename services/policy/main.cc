@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth/redis_revocation_store.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
 #include "common/postgres/pg_flags.h"
@@ -14,6 +16,11 @@
 #include "services/policy/policy_service.h"
 
 ABSL_FLAG(std::string, postgres_schema, "policy", "Schema this service owns and migrates.");
+ABSL_FLAG(std::string, redis_url, "",
+          "Redis where the orchestrator records revoked sessions, redis://[[user]:password@]host"
+          "[:port][/db] (prefer TALLY_REDIS_URL). Every bearer token is checked there; when Redis "
+          "cannot be reached, token calls get UNAVAILABLE (platform-key and cluster calls need no "
+          "Redis). Empty: revoked tokens are accepted until they expire (a warning at start-up).");
 
 namespace {
 
@@ -30,7 +37,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<tally::ServerOptions> server_options = tally::ServerOptionsFromFlags(kDefaultPort);
   if (!server_options.ok()) tally::ExitBadConfig(argv[0], server_options.status());
   const tally::Clock& clock = tally::SystemClock::Get();
-  auto authenticator = tally::AuthenticatorFromFlags(clock);
+  absl::StatusOr<std::shared_ptr<const tally::RevocationChecker>> revocations =
+      tally::RevocationCheckerFromUrl(absl::GetFlag(FLAGS_redis_url), "tally-policy", clock);
+  if (!revocations.ok()) {
+    tally::ExitBadConfig(argv[0], absl::InvalidArgumentError(
+                               absl::StrCat("--redis_url: ", revocations.status().message())));
+  }
+  auto authenticator = tally::AuthenticatorFromFlags(clock, *revocations);
   if (!authenticator.ok()) tally::ExitBadConfig(argv[0], authenticator.status());
   absl::StatusOr<tally::PgOptions> pg_options = tally::PgOptionsFromFlags();
   if (!pg_options.ok()) tally::ExitBadConfig(argv[0], pg_options.status());

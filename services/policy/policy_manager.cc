@@ -5,37 +5,15 @@
 #include "common/util/paging.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
+#include "services/policy/request_checks.h"
 
 namespace tally::policy {
 namespace {
 
-constexpr size_t kMaxDisplayNameBytes = 200;
 constexpr absl::string_view kDirectoryPages = "directories";
 constexpr absl::string_view kAuditPages = "audit";
 
 absl::Status CheckDirectoryId(const std::string& id) { return CheckId("directory_id", id); }
-
-absl::StatusOr<std::string> CheckDisplayName(absl::string_view raw) {
-  const absl::string_view name = absl::StripAsciiWhitespace(raw);
-  if (name.empty()) return absl::InvalidArgumentError("display_name is required");
-  if (name.size() > kMaxDisplayNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("display_name must be at most ", kMaxDisplayNameBytes, " bytes"));
-  }
-  const std::string_view view(name.data(), name.size());
-  if (!IsValidUtf8(view)) return absl::InvalidArgumentError("display_name must be valid UTF-8");
-  if (HasControlCharacters(view)) {
-    return absl::InvalidArgumentError("display_name must not contain control characters");
-  }
-  return std::string(name);
-}
-
-absl::Status CheckEtag(absl::string_view etag) {
-  if (etag.size() > 128 || !IsValidUtf8(std::string_view(etag.data(), etag.size()))) {
-    return absl::InvalidArgumentError("etag is not one this service issued");
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 

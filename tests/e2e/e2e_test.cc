@@ -4,7 +4,8 @@
 // orchestrator's gRPC API only; policy and credential are called just to set up directories and
 // users (platform key) and for the admin's settings change (the admin's own session token).
 // OTP codes are read from the sender's outbox file, passkeys come from the software
-// authenticator, and one token is checked by an independent Python verifier.
+// authenticator, and one token is checked by an independent Python verifier. Built twice: the
+// e2e_tls_test binary runs the same tests with mutual TLS between every client and service.
 
 #include <signal.h>
 
@@ -22,9 +23,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/testing/test_support.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/passkey/testing/soft_authenticator.h"
+#include "tests/cluster/cluster.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "tally/passkey/v1/passkey.grpc.pb.h"
@@ -41,19 +44,23 @@ namespace pkpb = ::tally::passkey::v1;
 namespace polpb = ::tally::policy::v1;
 using webauthn::testing::SoftAuthenticator;
 
-constexpr char kPlatformKey[] = "e2e-platform-key";
-constexpr char kOrigin[] = "http://localhost:8080";
-constexpr char kPassword[] = "e2e correct horse battery";
-// Locks short enough to watch one expire.
-constexpr int kLockoutSeconds = 3;
+using testing::Cluster;
+using testing::ClusterOptions;
 
-std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "",
-                                             const std::string& platform_key = "") {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-  return context;
+constexpr const char* kPassword = testing::kClusterPassword;
+constexpr const char* kOrigin = testing::kClusterOrigin;
+constexpr int kLockoutSeconds = testing::kClusterLockoutSeconds;
+
+// TALLY_E2E_TLS builds the same suite against a cluster with mutual TLS on every hop
+// (e2e_tls_test): certificates from openssl, every server requiring a client certificate.
+#ifdef TALLY_E2E_TLS
+constexpr bool kTls = true;
+#else
+constexpr bool kTls = false;
+#endif
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
+  return testing::NewContext(token);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -63,252 +70,14 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// One running service.
-struct Service {
-  std::string name;
-  int port = 0;
-  std::unique_ptr<testing::Subprocess> process = std::make_unique<testing::Subprocess>();
-  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
-};
-
-// The whole cluster on free ports, one per test suite.
-class Cluster {
- public:
-  Cluster() {
-    const std::string suffix = testing::UniqueSuffix();
-    key_path_ = absl::StrCat(temp_.path(), "/signing.pem");
-    jwks_path_ = absl::StrCat(temp_.path(), "/jwks.json");
-    outbox_path_ = absl::StrCat(temp_.path(), "/outbox.jsonl");
-    testing::CommandResult key = testing::RunCommand(
-        {"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
-    if (key.exit_code != 0) {
-      ADD_FAILURE() << "openssl: " << key.output;
-      return;
-    }
-    testing::CommandResult jwks =
-        testing::RunCommand({absl::StrCat(testing::BinDir(), "/tallyctl"), "jwks", key_path_});
-    if (jwks.exit_code != 0) {
-      ADD_FAILURE() << "tallyctl jwks: " << jwks.output;
-      return;
-    }
-    std::ofstream(jwks_path_) << jwks.output;
-
-    const std::map<std::string, std::string> env = {
-        {"TALLY_POSTGRES_URL", testing::RequiredEnv("TALLY_TEST_POSTGRES_URL")},
-        {"TALLY_REDIS_URL", testing::RequiredEnv("TALLY_TEST_REDIS_URL")},
-        {"TALLY_PLATFORM_KEY", kPlatformKey},
-        {"TALLY_JWKS_FILE", jwks_path_},
-        // Test-only OTP keys (32 bytes each, hex).
-        {"TALLY_OTP_HMAC_KEY", "6532652d6f74702d686d61632d6b65792d666f722d74657374732d6f6e6c7921"},
-        {"TALLY_OTP_ENCRYPTION_KEY",
-         "6532652d6f74702d6a6f622d6b65792d666f722d74657374732d6f6e6c792121"}};
-    const std::vector<std::string> common = {"--metrics_listen=off", "--drain_timeout=1s",
-                                             "--health_check_interval=200ms"};
-    const std::vector<std::string> otp_flags = {
-        absl::StrCat("--otp_stream=e2e:", suffix, ":deliveries"),
-        absl::StrCat("--otp_dead_stream=e2e:", suffix, ":dead"),
-        absl::StrCat("--otp_consumer_group=e2e-", suffix),
-        "--otp_cooldown=0s", "--otp_destination_hourly_cap=1000", "--otp_read_block=200ms"};
-
-    Start(policy_, "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_e2e_", suffix)},
-          common, env);
-    Start(credential_, "credential", "tally-credential",
-          {absl::StrCat("--postgres_schema=credential_e2e_", suffix),
-           absl::StrCat("--password_blocklist=", testing::SourceDir(),
-                        "/services/credential/data/common_passwords.txt")},
-          common, env);
-    std::vector<std::string> otp_api = {"--role=api"};
-    otp_api.insert(otp_api.end(), otp_flags.begin(), otp_flags.end());
-    Start(otp_, "otp", "tally-otp", otp_api, common, env);
-    std::vector<std::string> otp_sender = {"--role=sender", "--otp_sms_provider=outbox",
-                                           "--otp_email_provider=outbox",
-                                           absl::StrCat("--otp_outbox_file=", outbox_path_)};
-    otp_sender.insert(otp_sender.end(), otp_flags.begin(), otp_flags.end());
-    Start(otp_sender_, "otp-sender", "tally-otp", otp_sender, common, env);
-    Start(passkey_, "passkey", "tally-passkey",
-          {absl::StrCat("--postgres_schema=passkey_e2e_", suffix),
-           absl::StrCat("--policy_addr=", policy_.address()), "--rp_id=localhost",
-           absl::StrCat("--rp_origins=", kOrigin)},
-          common, env);
-    for (Service* o : {&orchestrator_a_, &orchestrator_b_}) {
-      Start(*o, o == &orchestrator_a_ ? "orchestrator-a" : "orchestrator-b", "tally-orchestrator",
-            {absl::StrCat("--signing_key_files=", key_path_),
-             absl::StrCat("--policy_addr=", policy_.address()),
-             absl::StrCat("--credential_addr=", credential_.address()),
-             absl::StrCat("--otp_addr=", otp_.address()),
-             absl::StrCat("--passkey_addr=", passkey_.address()),
-             // Settings apply at the very next step; cooldowns match the OTP service's.
-             "--settings_cache_ttl=0s", "--otp_cooldown=0s", "--peer_timeout=5s",
-             "--lockout_threshold=5", absl::StrCat("--lockout_duration=", kLockoutSeconds, "s"),
-             absl::StrCat("--lockout_max_duration=", kLockoutSeconds, "s")},
-            common, env);
-    }
-
-    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
-    for (Service* s : {&policy_, &credential_, &otp_, &passkey_, &orchestrator_a_,
-                       &orchestrator_b_}) {
-      auto channel = grpc::CreateChannel(s->address(), grpc::InsecureChannelCredentials());
-      if (!channel->WaitForConnected(deadline)) {
-        ADD_FAILURE() << s->name << " did not start:\n" << s->process->Output();
-        return;
-      }
-      channels_[s->name] = channel;
-    }
-    directories_ = polpb::DirectoryService::NewStub(channels_["policy"]);
-    policies_ = polpb::PolicyService::NewStub(channels_["policy"]);
-    users_ = credpb::CredentialService::NewStub(channels_["credential"]);
-    passkeys_ = pkpb::PasskeyService::NewStub(channels_["passkey"]);
-    ready_ = true;
-  }
-
-  ~Cluster() {
-    // Orchestrators first: nobody calls the others after them.
-    for (Service* s : {&orchestrator_a_, &orchestrator_b_, &passkey_, &otp_sender_, &otp_,
-                       &credential_, &policy_}) {
-      if (s->process->running()) s->process->Signal(SIGTERM);
-    }
-    for (Service* s : {&orchestrator_a_, &orchestrator_b_, &passkey_, &otp_sender_, &otp_,
-                       &credential_, &policy_}) {
-      if (s->process->running()) (void)s->process->Wait(absl::Seconds(10));
-    }
-  }
-
-  bool ready() const { return ready_; }
-
-  // A fresh directory of the given tier; its id.
-  std::string CreateDirectory(polpb::Tier tier = polpb::TIER_FREEMIUM) {
-    polpb::CreateDirectoryRequest request;
-    request.set_display_name(absl::StrCat("E2E ", testing::UniqueSuffix()));
-    request.set_tier(tier);
-    polpb::CreateDirectoryResponse response;
-    grpc::Status s =
-        directories_->CreateDirectory(Context("", kPlatformKey).get(), request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response.directory().directory_id();
-  }
-
-  struct User {
-    std::string id;
-    std::string username;
-    std::string phone;
-    std::string email;
-  };
-
-  // A user with a password, a phone and an email address unique to this run.
-  User CreateUser(const std::string& directory, const std::string& username,
-                  std::vector<std::string> roles = {"user"}) {
-    User user;
-    user.username = username;
-    const std::string digits = absl::StrCat(100000000 + (NextNumber() % 900000000));
-    user.phone = absl::StrCat("+316", digits.substr(1));
-    user.email = absl::StrCat(username, "-", testing::UniqueSuffix(), "@e2e.example");
-    credpb::CreateUserRequest request;
-    request.set_directory_id(directory);
-    request.set_username(username);
-    request.set_password(kPassword);
-    request.set_phone_number(user.phone);
-    request.set_email(user.email);
-    for (const std::string& role : roles) request.add_roles(role);
-    credpb::CreateUserResponse response;
-    grpc::Status s = users_->CreateUser(Context("", kPlatformKey).get(), request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    user.id = response.user().user_id();
-    return user;
-  }
-
-  // Lines of the outbox written so far.
-  size_t OutboxMark() const { return Lines().size(); }
-
-  // The code of the first message to `destination` after `mark`; empty after 20 s.
-  std::string WaitForCode(size_t mark, const std::string& channel,
-                          const std::string& destination) const {
-    // "code is NNNNNN" (SMS), "code is: NNNNNN" (email); the destination has digits of its own.
-    static const std::regex kCode("code is:? ([0-9]{6})\\b");
-    std::string code;
-    testing::WaitFor(
-        [&] {
-          std::vector<std::string> lines = Lines();
-          for (size_t i = mark; i < lines.size(); ++i) {
-            nlohmann::json m = nlohmann::json::parse(lines[i], nullptr, false);
-            if (m.is_discarded() || m.value("channel", "") != channel ||
-                m.value("destination", "") != destination) {
-              continue;
-            }
-            std::smatch match;
-            const std::string text = m.value("text", "");
-            if (std::regex_search(text, match, kCode)) {
-              code = match[1];
-              return true;
-            }
-          }
-          return false;
-        },
-        absl::Seconds(20));
-    return code;
-  }
-
-  opb::LoginService::Stub& logins(bool replica_b = false) {
-    auto& stub = replica_b ? logins_b_ : logins_a_;
-    if (!stub) stub = opb::LoginService::NewStub(channels_[replica_b ? "orchestrator-b" : "orchestrator-a"]);
-    return *stub;
-  }
-  opb::SessionService::Stub& sessions() {
-    if (!sessions_) sessions_ = opb::SessionService::NewStub(channels_["orchestrator-a"]);
-    return *sessions_;
-  }
-  polpb::PolicyService::Stub& policies() { return *policies_; }
-  pkpb::PasskeyService::Stub& passkeys() { return *passkeys_; }
-  Service& orchestrator_b() { return orchestrator_b_; }
-  const std::string& temp_path() const { return temp_.path(); }
-
- private:
-  void Start(Service& service, const std::string& name, const std::string& binary,
-             std::vector<std::string> flags, const std::vector<std::string>& common,
-             const std::map<std::string, std::string>& env) {
-    service.name = name;
-    service.port = testing::FreePort();
-    std::vector<std::string> argv = {absl::StrCat(testing::BinDir(), "/", binary),
-                                     absl::StrCat("--listen=", service.address())};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    argv.insert(argv.end(), common.begin(), common.end());
-    absl::Status s = service.process->Start(argv, env);
-    EXPECT_TRUE(s.ok()) << name << ": " << s;
-  }
-
-  std::vector<std::string> Lines() const {
-    std::vector<std::string> lines;
-    std::istringstream in(ReadFile(outbox_path_));
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) lines.push_back(line);
-    }
-    return lines;
-  }
-
-  static uint64_t NextNumber() {
-    static uint64_t seed = std::hash<std::string>()(testing::UniqueSuffix());
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return seed >> 17;
-  }
-
-  testing::TempDir temp_;
-  std::string key_path_;
-  std::string jwks_path_;
-  std::string outbox_path_;
-  Service policy_, credential_, otp_, otp_sender_, passkey_, orchestrator_a_, orchestrator_b_;
-  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
-  std::unique_ptr<polpb::DirectoryService::Stub> directories_;
-  std::unique_ptr<polpb::PolicyService::Stub> policies_;
-  std::unique_ptr<credpb::CredentialService::Stub> users_;
-  std::unique_ptr<pkpb::PasskeyService::Stub> passkeys_;
-  std::unique_ptr<opb::LoginService::Stub> logins_a_, logins_b_;
-  std::unique_ptr<opb::SessionService::Stub> sessions_;
-  bool ready_ = false;
-};
-
 // Thin helpers over the LoginService: each returns the state, failing the test on an RPC error.
 class E2eTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = new Cluster(); }
+  static void SetUpTestSuite() {
+    ClusterOptions options;
+    options.tls = kTls;
+    cluster_ = new Cluster(options);
+  }
   static void TearDownTestSuite() {
     delete cluster_;
     cluster_ = nullptr;
@@ -322,7 +91,7 @@ class E2eTest : public ::testing::Test {
     r.set_directory_id(dir);
     r.set_username(username);
     opb::StartLoginResponse out;
-    grpc::Status s = cluster().logins(b).StartLogin(Context().get(), r, &out);
+    grpc::Status s = cluster().logins(b ? 1 : 0).StartLogin(Context().get(), r, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out.state();
   }
@@ -332,7 +101,7 @@ class E2eTest : public ::testing::Test {
     r.set_login_id(login);
     r.set_password(password);
     opb::SubmitPasswordResponse out;
-    grpc::Status s = cluster().logins(b).SubmitPassword(Context().get(), r, &out);
+    grpc::Status s = cluster().logins(b ? 1 : 0).SubmitPassword(Context().get(), r, &out);
     *state = out.state();
     return s;
   }
@@ -342,7 +111,7 @@ class E2eTest : public ::testing::Test {
     r.set_login_id(login);
     r.set_channel(channel);
     opb::SendOtpResponse out;
-    grpc::Status s = cluster().logins(b).SendOtp(Context().get(), r, &out);
+    grpc::Status s = cluster().logins(b ? 1 : 0).SendOtp(Context().get(), r, &out);
     *state = out.state();
     return s;
   }
@@ -352,7 +121,7 @@ class E2eTest : public ::testing::Test {
     r.set_login_id(login);
     r.set_code(code);
     opb::VerifyOtpResponse out;
-    grpc::Status s = cluster().logins(b).VerifyOtp(Context().get(), r, &out);
+    grpc::Status s = cluster().logins(b ? 1 : 0).VerifyOtp(Context().get(), r, &out);
     *state = out.state();
     return s;
   }
@@ -749,6 +518,30 @@ TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
   EXPECT_TRUE(Validate(token).ok()) << "only the revoked session ends";
 }
 
+#ifdef TALLY_E2E_TLS
+// The logins above ran over mutual TLS; here every service, the OTP senders included, refuses a
+// plaintext client and a TLS client without a certificate, and none of them logged that it
+// serves plaintext.
+TEST_F(E2eTest, EveryServiceRequiresAClientCertificate) {
+  grpc::SslCredentialsOptions no_client_cert;
+  no_client_cert.pem_root_certs = ReadFile(absl::StrCat(cluster().temp_path(), "/ca.pem"));
+  for (const std::string& name : cluster().service_names()) {
+    SCOPED_TRACE(name);
+    const std::string address = cluster().service(name).address();
+    for (auto credentials :
+         {grpc::InsecureChannelCredentials(), grpc::SslCredentials(no_client_cert)}) {
+      auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, credentials));
+      grpc::health::v1::HealthCheckResponse response;
+      grpc::Status s = stub->Check(testing::NewContext("", "", absl::Seconds(3)).get(),
+                                   grpc::health::v1::HealthCheckRequest(), &response);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    }
+    EXPECT_TRUE(cluster().Serving(name));
+    EXPECT_FALSE(absl::StrContains(cluster().service(name).process->Output(), "PLAINTEXT"));
+  }
+}
+#endif
+
 // Runs last in this file: it kills replica B.
 TEST_F(E2eTest, ReplicaKilledBetweenStepsLoginFinishesOnAnother) {
   const std::string dir = cluster().CreateDirectory();
@@ -756,8 +549,8 @@ TEST_F(E2eTest, ReplicaKilledBetweenStepsLoginFinishesOnAnother) {
   opb::LoginState state = Start(dir, "ivy", /*b=*/true);
   ASSERT_TRUE(Password(state.login_id(), kPassword, &state, /*b=*/true).ok());
   EXPECT_EQ(state.score(), 20);
-  cluster().orchestrator_b().process->Signal(SIGKILL);
-  absl::StatusOr<int> exit = cluster().orchestrator_b().process->Wait(absl::Seconds(10));
+  cluster().service("orchestrator-b").process->Signal(SIGKILL);
+  absl::StatusOr<int> exit = cluster().service("orchestrator-b").process->Wait(absl::Seconds(10));
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(*exit, 128 + SIGKILL);
   state = Otp(state.login_id(), ivy, otppb::CHANNEL_SMS, /*b=*/false);

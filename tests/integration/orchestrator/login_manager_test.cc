@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/auth/redis_revocation_store.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/test_support.h"
 #include "common/util/proto_time.h"
@@ -20,7 +21,6 @@
 #include "gtest/gtest.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/redis_login_store.h"
-#include "services/orchestrator/redis_revocation_store.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -238,9 +238,11 @@ class FakeOtp final : public OtpPeer {
 // has a passkey and the challenge allows the user (any user for a discoverable one).
 class FakePasskeys final : public PasskeyPeer {
  public:
-  void AddPasskey(const std::string& user_id) {
+  // `synced`: the passkey is backed up (the assertion's BS flag).
+  void AddPasskey(const std::string& user_id, bool synced = false) {
     absl::MutexLock lock(&mu_);
     with_passkey_.insert(user_id);
+    if (synced) synced_.insert(user_id);
   }
   absl::StatusOr<pkpb::StartAuthenticationResponse> StartAuthentication(
       absl::string_view, absl::string_view user_id, absl::Time) override {
@@ -277,6 +279,7 @@ class FakePasskeys final : public PasskeyPeer {
     response.set_user_id(user);
     response.set_credential_id("cred-" + user);
     response.set_user_verified(true);
+    response.set_backup_state(synced_.contains(user));
     return response;
   }
   int starts = 0;
@@ -286,6 +289,7 @@ class FakePasskeys final : public PasskeyPeer {
   absl::Mutex mu_;
   int counter_ = 0;
   std::set<std::string> with_passkey_;
+  std::set<std::string> synced_;
   std::map<std::string, std::string> challenges_;
 };
 
@@ -600,6 +604,64 @@ TEST_F(LoginManagerTest, PasskeyOnlyLogin) {
   auto claims = sessions_->Validate(after->session().token());
   EXPECT_EQ(claims->subject, "usr_kim");
   EXPECT_THAT(claims->amr, ElementsAre("hwk"));
+}
+
+TEST_F(LoginManagerTest, SyncedPasskeyIsASoftwareKey) {
+  passkeys_.AddPasskey("usr_kim", /*synced=*/true);
+  pb::LoginState s = Start("kim");
+  ASSERT_TRUE(StartPasskey(s).ok());
+  absl::StatusOr<pb::LoginState> after = FinishPasskey(s, "assert:usr_kim");
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  auto claims = sessions_->Validate(after->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_THAT(claims->amr, ElementsAre("swk"));
+  EXPECT_EQ(claims->amr_times.at("swk"), claims->auth_time);
+
+  // A step-up keeps the kind of the passkey it counts.
+  pb::StartStepUpRequest r;
+  r.set_session_token(after->session().token());
+  r.set_required_level(30);
+  r.set_max_age_seconds(60);
+  auto up = manager_->StartStepUp(r, kNoDeadline);
+  ASSERT_TRUE(up.ok()) << up.status();
+  ASSERT_EQ(up->state().status(), pb::LOGIN_STATUS_SUCCEEDED);
+  claims = sessions_->Validate(up->state().session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_THAT(claims->amr, ElementsAre("swk"));
+}
+
+TEST_F(LoginManagerTest, StepUpCountsEachMethodByItsOwnAge) {
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  auto claims = sessions_->Validate(done->session().token());
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->amr_times.at("sms") - claims->amr_times.at("pwd"), absl::Minutes(5));
+  clock_.Advance(absl::Minutes(2));
+
+  // The password is 7 minutes old, the SMS code 2: with a 4-minute limit only the code counts.
+  pb::StartStepUpRequest r;
+  r.set_session_token(done->session().token());
+  r.set_required_level(30);
+  r.set_max_age_seconds(240);
+  auto up = manager_->StartStepUp(r, kNoDeadline);
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->state().status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(up->state().score(), 10);
+  EXPECT_THAT(Completed(up->state()), ElementsAre(AUTH_METHOD_SMS_OTP));
+  absl::StatusOr<pb::LoginState> finished = Password(up->state(), "correct horse");
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  ASSERT_EQ(finished->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  claims = sessions_->Validate(finished->session().token());
+  ASSERT_TRUE(claims.ok());
+  // The fresh password, the SMS code at its original time.
+  EXPECT_EQ(claims->amr_times.at("pwd"), claims->issued_at);
+  EXPECT_EQ(claims->amr_times.at("sms"), claims->issued_at - absl::Minutes(2));
+  EXPECT_EQ(claims->auth_time, claims->issued_at);
 }
 
 TEST_F(LoginManagerTest, DiscoverableLoginIdentifiesTheUser) {

@@ -285,17 +285,31 @@ TEST_F(LoginStoreTest, ParallelReservationsNeverExceedTheFailuresLeft) {
   EXPECT_TRUE(lockout_->Reserve(dir_, subject, now_ + absl::Seconds(31))->granted);
 }
 
-TEST_F(LoginStoreTest, SendCooldown) {
-  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:1", now_, absl::Seconds(30)),
-            absl::ZeroDuration());
-  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:1", now_ + absl::Seconds(10),
-                                         absl::Seconds(30)),
-            absl::Seconds(20));
-  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:2", now_, absl::Seconds(30)),
-            absl::ZeroDuration());
-  EXPECT_EQ(*lockout_->StartSendCooldown(dir_, "n:bob:1", now_ + absl::Seconds(30),
-                                         absl::Seconds(30)),
-            absl::ZeroDuration());
+TEST_F(LoginStoreTest, FakeSendsAreThrottledLikeRealOnes) {
+  auto send = [&](const std::string& key, absl::Duration at) {
+    absl::StatusOr<FakeSend> r = lockout_->StartFakeSend(dir_, key, now_ + at, absl::Seconds(30),
+                                                         /*hourly_cap=*/3);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.value_or(FakeSend{});
+  };
+  FakeSend first = send("n:bob:1", absl::ZeroDuration());
+  EXPECT_TRUE(first.sent);
+  EXPECT_EQ(first.resend_after, now_ + absl::Seconds(30));
+  FakeSend early = send("n:bob:1", absl::Seconds(10));
+  EXPECT_FALSE(early.sent);
+  EXPECT_EQ(early.refusal, "cooldown");
+  EXPECT_EQ(early.retry_after, absl::Seconds(20));
+  EXPECT_TRUE(send("n:bob:2", absl::Seconds(10)).sent);  // another channel: its own window
+  EXPECT_TRUE(send("n:bob:1", absl::Seconds(30)).sent);
+  // The third send in the hour reaches the cap: the next one waits for the first to age out.
+  FakeSend third = send("n:bob:1", absl::Seconds(60));
+  EXPECT_TRUE(third.sent);
+  EXPECT_EQ(third.resend_after, now_ + absl::Hours(1));
+  FakeSend capped = send("n:bob:1", absl::Seconds(600));
+  EXPECT_FALSE(capped.sent);
+  EXPECT_EQ(capped.refusal, "destination_cap");
+  EXPECT_EQ(capped.retry_after, absl::Hours(1) - absl::Seconds(600));
+  EXPECT_TRUE(send("n:bob:1", absl::Hours(1)).sent);
 }
 
 }  // namespace

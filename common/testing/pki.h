@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+
+// A throwaway certificate authority for mutual-TLS tests, made with the openssl CLI (the same
+// tool operators use), so tests exercise real PEM files rather than in-memory keys.
+namespace tally::testing {
+
+class Pki {
+ public:
+  explicit Pki(std::string dir) : dir_(std::move(dir)) {}
+
+  // A self-signed CA `name`: <dir>/<name>.pem and .key.
+  absl::Status MakeCa(const std::string& name);
+  // A certificate `name` for localhost / 127.0.0.1, usable as server and client, signed by CA
+  // `ca`: <dir>/<name>.pem and .key. Calling it again rotates the certificate in place.
+  absl::Status MakeCert(const std::string& name, const std::string& ca);
+
+  std::string Path(const std::string& file) const { return dir_ + "/" + file; }
+  std::string Read(const std::string& file) const;
+
+ private:
+  absl::Status Run(std::vector<std::string> args);
+  std::string dir_;
+};
+
+}  // namespace tally::testing

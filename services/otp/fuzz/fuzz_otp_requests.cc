@@ -1,0 +1,77 @@
+// libFuzzer: the request checks of SendCode and VerifyCode (services/otp/request_checks.h). The
+// first byte picks the request the rest is parsed as, as protobuf takes it off the wire.
+//
+// Invariants: SendCode is accepted exactly when both ids are ids (1..128 of [A-Za-z0-9_-]) and
+// ValidateDestination accepts the destination; VerifyCode exactly when both ids are ids and
+// the code is 1..kMaxCodeLength ASCII digits; refusals are INVALID_ARGUMENT and never quote
+// the destination or the code.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "common/util/text.h"
+#include "services/otp/destination.h"
+#include "services/otp/request_checks.h"
+#include "tally/otp/v1/otp.pb.h"
+
+namespace {
+
+namespace otp = ::tally::otp;
+
+void Check(bool condition) {
+  if (!condition) __builtin_trap();
+}
+
+// Text the fixed error messages can never contain, so finding it there means it was echoed.
+bool Distinctive(const std::string& text) {
+  if (text.size() < 8) return false;
+  for (unsigned char c : text) {
+    if (c >= 0x80 || absl::string_view("#$%&*/<=>?^`{|}~").find(c) != absl::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsCode(const std::string& code) {
+  if (code.empty() || code.size() > otp::kMaxCodeLength) return false;
+  for (char c : code) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] % 2 == 0) {
+    otp::v1::SendCodeRequest request;
+    if (!request.ParseFromString(rest)) return 0;
+    const absl::Status status = otp::CheckSendCodeRequest(request);
+    Check(status.ok() == (tally::IsValidId(request.directory_id()) &&
+                          tally::IsValidId(request.user_id()) &&
+                          otp::ValidateDestination(request.channel(), request.destination()).ok()));
+    if (!status.ok()) {
+      Check(status.code() == absl::StatusCode::kInvalidArgument);
+      if (Distinctive(request.destination())) {
+        Check(!absl::StrContains(status.message(), request.destination()));
+      }
+    }
+  } else {
+    otp::v1::VerifyCodeRequest request;
+    if (!request.ParseFromString(rest)) return 0;
+    const absl::Status status = otp::CheckVerifyCodeRequest(request);
+    Check(status.ok() == (tally::IsValidId(request.directory_id()) &&
+                          tally::IsValidId(request.challenge_id()) && IsCode(request.code())));
+    if (!status.ok()) {
+      Check(status.code() == absl::StatusCode::kInvalidArgument);
+      if (Distinctive(request.code())) Check(!absl::StrContains(status.message(), request.code()));
+    }
+  }
+  return 0;
+}

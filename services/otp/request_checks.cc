@@ -1,0 +1,42 @@
+#include "services/otp/request_checks.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/util/text.h"
+#include "services/otp/destination.h"
+
+namespace tally::otp {
+namespace {
+
+absl::Status CheckId(absl::string_view id, absl::string_view name) {
+  if (!IsValidId(std::string_view(id.data(), id.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must be 1 to 128 characters of [A-Za-z0-9_-]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckSendCodeRequest(const ::tally::otp::v1::SendCodeRequest& request) {
+  if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
+  if (absl::Status s = CheckId(request.user_id(), "user_id"); !s.ok()) return s;
+  return ValidateDestination(request.channel(), request.destination());
+}
+
+absl::Status CheckVerifyCodeRequest(const ::tally::otp::v1::VerifyCodeRequest& request) {
+  if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
+  if (absl::Status s = CheckId(request.challenge_id(), "challenge_id"); !s.ok()) return s;
+  const std::string& code = request.code();
+  if (code.empty() || code.size() > kMaxCodeLength ||
+      !std::all_of(code.begin(), code.end(),
+                   [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+    return absl::InvalidArgumentError("code must be 1 to 16 digits");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tally::otp

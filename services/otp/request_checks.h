@@ -1,0 +1,24 @@
+#pragma once
+
+// The request-shape checks of SendCode and VerifyCode: pure functions, so they are unit-tested
+// through OtpManager and fuzzed directly (services/otp/fuzz).
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "tally/otp/v1/otp.pb.h"
+
+namespace tally::otp {
+
+// Longest code accepted by VerifyCode before it is called malformed.
+inline constexpr size_t kMaxCodeLength = 16;
+
+// directory_id and user_id are ids (1..128 of [A-Za-z0-9_-]) and the destination fits the
+// channel (ValidateDestination). INVALID_ARGUMENT otherwise, never quoting the input.
+absl::Status CheckSendCodeRequest(const ::tally::otp::v1::SendCodeRequest& request);
+
+// directory_id and challenge_id are ids and the code is 1..kMaxCodeLength ASCII digits.
+// INVALID_ARGUMENT otherwise, never quoting the input.
+absl::Status CheckVerifyCodeRequest(const ::tally::otp::v1::VerifyCodeRequest& request);
+
+}  // namespace tally::otp

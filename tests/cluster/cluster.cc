@@ -1,0 +1,382 @@
+#include "tests/cluster/cluster.h"
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <sstream>
+
+#include <grpcpp/create_channel.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/server/tls.h"
+#include "common/testing/pki.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace tally::testing {
+namespace {
+
+namespace credpb = ::tally::credential::v1;
+namespace opb = ::tally::orchestrator::v1;
+namespace polpb = ::tally::policy::v1;
+
+// Test-only OTP keys (32 bytes each, hex).
+constexpr char kOtpHmacKey[] = "6532652d6f74702d686d61632d6b65792d666f722d74657374732d6f6e6c7921";
+constexpr char kOtpEncryptionKey[] =
+    "6532652d6f74702d6a6f622d6b65792d666f722d74657374732d6f6e6c792121";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+uint64_t NextNumber() {
+  static uint64_t seed = std::hash<std::string>()(UniqueSuffix());
+  seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+  return seed >> 17;
+}
+
+}  // namespace
+
+std::string Service::address() const { return absl::StrCat("127.0.0.1:", port); }
+
+std::string ReplicaName(const std::string& family, int replica) {
+  return absl::StrCat(family, "-", std::string(1, static_cast<char>('a' + replica)));
+}
+
+std::unique_ptr<grpc::ClientContext> NewContext(const std::string& token,
+                                                const std::string& platform_key,
+                                                absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
+  platform_key_ = absl::StrCat("cluster-platform-key-", UniqueSuffix());
+  if (options_.start) Start();
+}
+
+Cluster::~Cluster() {
+  // Callers first (orchestrators, then passkey which calls policy), stores' owners last.
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
+    if ((*it)->process->running()) (*it)->process->Signal(SIGTERM);
+  }
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
+    Subprocess& p = *(*it)->process;
+    if (p.running() && !p.Wait(absl::Seconds(10)).ok()) {
+      p.Signal(SIGKILL);
+      (void)p.Wait(absl::Seconds(5));
+    }
+  }
+}
+
+bool Cluster::Prepare() {
+  if (prepared_) return true;
+  const std::string suffix = UniqueSuffix();
+  key_path_ = absl::StrCat(temp_.path(), "/signing.pem");
+  jwks_path_ = absl::StrCat(temp_.path(), "/jwks.json");
+  outbox_path_ = absl::StrCat(temp_.path(), "/outbox.jsonl");
+  otp_stream_ = absl::StrCat("cluster:", suffix, ":deliveries");
+  otp_dead_stream_ = absl::StrCat("cluster:", suffix, ":dead");
+  CommandResult key =
+      RunCommand({"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
+  if (key.exit_code != 0) {
+    ADD_FAILURE() << "openssl: " << key.output;
+    return false;
+  }
+  CommandResult jwks = RunCommand({absl::StrCat(BinDir(), "/tallyctl"), "jwks", key_path_});
+  if (jwks.exit_code != 0) {
+    ADD_FAILURE() << "tallyctl jwks: " << jwks.output;
+    return false;
+  }
+  std::ofstream(jwks_path_) << jwks.output;
+  if (options_.tls) {
+    Pki pki(temp_.path());
+    for (absl::Status s : {pki.MakeCa("ca"), pki.MakeCert("service", "ca"),
+                           pki.MakeCert("client", "ca")}) {
+      if (!s.ok()) {
+        ADD_FAILURE() << s;
+        return false;
+      }
+    }
+  }
+  if (options_.redis_url.empty()) options_.redis_url = RequiredEnv("TALLY_TEST_REDIS_URL");
+  if (options_.postgres_url.empty()) {
+    options_.postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL");
+  }
+
+  // Ports first: peers' addresses go into the flags.
+  const std::vector<std::string> otp_flags = {
+      absl::StrCat("--otp_stream=", otp_stream_), absl::StrCat("--otp_dead_stream=", otp_dead_stream_),
+      absl::StrCat("--otp_consumer_group=cluster-", suffix), "--otp_cooldown=0s",
+      "--otp_destination_hourly_cap=1000", "--otp_read_block=200ms"};
+  Add("policy", "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_c_", suffix)});
+  Add("credential", "credential", "tally-credential",
+      {absl::StrCat("--postgres_schema=credential_c_", suffix),
+       absl::StrCat("--password_blocklist=", SourceDir(),
+                    "/services/credential/data/common_passwords.txt")});
+  std::vector<std::string> api = {"--role=api"};
+  api.insert(api.end(), otp_flags.begin(), otp_flags.end());
+  Add("otp", "otp", "tally-otp", api);
+  for (int i = 0; i < options_.otp_senders; ++i) {
+    std::vector<std::string> sender = {"--role=sender"};
+    if (options_.delivery == "http") {
+      sender.insert(sender.end(), {"--otp_sms_provider=http", "--otp_email_provider=http",
+                                   absl::StrCat("--sms_http_url=", options_.http_url)});
+    } else {
+      sender.insert(sender.end(), {"--otp_sms_provider=outbox", "--otp_email_provider=outbox",
+                                   absl::StrCat("--otp_outbox_file=", outbox_path_)});
+    }
+    sender.insert(sender.end(), otp_flags.begin(), otp_flags.end());
+    Add(ReplicaName("otp-sender", i), "otp-sender", "tally-otp", sender);
+  }
+  const std::string policy = service("policy").address();
+  Add("passkey", "passkey", "tally-passkey",
+      {absl::StrCat("--postgres_schema=passkey_c_", suffix), absl::StrCat("--policy_addr=", policy),
+       "--rp_id=localhost", absl::StrCat("--rp_origins=", kClusterOrigin)});
+  for (int i = 0; i < options_.orchestrators; ++i) {
+    Add(ReplicaName("orchestrator", i), "orchestrator", "tally-orchestrator",
+        {absl::StrCat("--signing_key_files=", key_path_), absl::StrCat("--policy_addr=", policy),
+         absl::StrCat("--credential_addr=", service("credential").address()),
+         absl::StrCat("--otp_addr=", service("otp").address()),
+         absl::StrCat("--passkey_addr=", service("passkey").address()),
+         // Settings apply at the very next step; cooldowns match the OTP service's.
+         "--settings_cache_ttl=0s", "--otp_cooldown=0s", "--otp_destination_hourly_cap=1000",
+         "--peer_timeout=5s",
+         "--lockout_threshold=5", absl::StrCat("--lockout_duration=", kClusterLockoutSeconds, "s"),
+         absl::StrCat("--lockout_max_duration=", kClusterLockoutSeconds, "s")});
+  }
+  prepared_ = true;
+  return true;
+}
+
+void Cluster::Add(const std::string& name, const std::string& family, const std::string& binary,
+                  std::vector<std::string> flags) {
+  auto s = std::make_unique<Service>();
+  s->name = name;
+  s->family = family;
+  s->port = FreePort();
+  s->argv = {absl::StrCat(BinDir(), "/", binary), absl::StrCat("--listen=", s->address()),
+             "--drain_timeout=1s", "--health_check_interval=200ms"};
+  if (options_.metrics) {
+    s->metrics_port = FreePort();
+    s->argv.push_back(absl::StrCat("--metrics_listen=127.0.0.1:", s->metrics_port));
+  } else {
+    s->argv.push_back("--metrics_listen=off");
+  }
+  s->argv.insert(s->argv.end(), flags.begin(), flags.end());
+  if (options_.tls) {
+    s->argv.insert(s->argv.end(), {absl::StrCat("--tls_cert=", temp_.path(), "/service.pem"),
+                                   absl::StrCat("--tls_key=", temp_.path(), "/service.key"),
+                                   absl::StrCat("--tls_ca=", temp_.path(), "/ca.pem")});
+  }
+  for (const std::string& key : {family, name}) {
+    auto extra = options_.flags.find(key);
+    if (extra != options_.flags.end()) {
+      s->argv.insert(s->argv.end(), extra->second.begin(), extra->second.end());
+    }
+    if (family == name) break;
+  }
+  s->env = {{"TALLY_POSTGRES_URL", options_.postgres_url},
+            {"TALLY_REDIS_URL", options_.redis_url},
+            {"TALLY_PLATFORM_KEY", platform_key_},
+            {"TALLY_JWKS_FILE", jwks_path_},
+            {"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
+            {"TALLY_OTP_ENCRYPTION_KEY", kOtpEncryptionKey}};
+  services_.push_back(std::move(s));
+}
+
+bool Cluster::Start() {
+  if (!Prepare()) return false;
+  for (auto& s : services_) {
+    absl::Status started = s->process->Start(s->argv, s->env);
+    if (!started.ok()) {
+      ADD_FAILURE() << s->name << ": " << started;
+      return false;
+    }
+  }
+  for (auto& s : services_) {
+    if (!WaitConnected(*s, absl::Seconds(60))) return false;
+  }
+  directories_ = policy::v1::DirectoryService::NewStub(Channel("policy"));
+  policies_ = policy::v1::PolicyService::NewStub(Channel("policy"));
+  users_ = credpb::CredentialService::NewStub(Channel("credential"));
+  otps_ = otp::v1::OtpService::NewStub(Channel("otp"));
+  passkeys_ = passkey::v1::PasskeyService::NewStub(Channel("passkey"));
+  ready_ = true;
+  return true;
+}
+
+bool Cluster::WaitConnected(Service& s, absl::Duration timeout) {
+  auto channel = grpc::CreateChannel(s.address(), ClientCredentials());
+  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
+    ADD_FAILURE() << s.name << " did not start:\n" << s.process->Output();
+    return false;
+  }
+  return true;
+}
+
+Service& Cluster::service(const std::string& name) {
+  for (auto& s : services_) {
+    if (s->name == name) return *s;
+  }
+  ADD_FAILURE() << "no service " << name;
+  static Service none;
+  return none;
+}
+
+std::vector<std::string> Cluster::service_names() const {
+  std::vector<std::string> names;
+  for (const auto& s : services_) names.push_back(s->name);
+  return names;
+}
+
+absl::Status Cluster::Restart(const std::string& name) {
+  Service& s = service(name);
+  if (s.process->running()) Stop(name, SIGTERM);
+  s.process = std::make_unique<Subprocess>();
+  absl::Status started = s.process->Start(s.argv, s.env);
+  if (!started.ok()) return started;
+  if (!WaitConnected(s, absl::Seconds(60))) {
+    return absl::UnavailableError(absl::StrCat(name, " did not come back"));
+  }
+  return absl::OkStatus();
+}
+
+void Cluster::Stop(const std::string& name, int signal) {
+  Subprocess& p = *service(name).process;
+  if (!p.running()) return;
+  p.Signal(signal);
+  if (!p.Wait(absl::Seconds(10)).ok()) {
+    p.Signal(SIGKILL);
+    (void)p.Wait(absl::Seconds(5));
+  }
+}
+
+bool Cluster::Serving(const std::string& name) {
+  auto stub = grpc::health::v1::Health::NewStub(Channel(name));
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status s = stub->Check(NewContext("", "", absl::Seconds(2)).get(),
+                               grpc::health::v1::HealthCheckRequest(), &response);
+  return s.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Cluster::ClientCredentials() const {
+  if (!options_.tls) return grpc::InsecureChannelCredentials();
+  TlsFiles files;
+  files.cert = absl::StrCat(temp_.path(), "/client.pem");
+  files.key = absl::StrCat(temp_.path(), "/client.key");
+  files.ca = absl::StrCat(temp_.path(), "/ca.pem");
+  return MakeChannelCredentials(files);
+}
+
+std::vector<std::string> Cluster::ClientTlsFlags() const {
+  if (!options_.tls) return {};
+  return {absl::StrCat("--tls_cert=", temp_.path(), "/client.pem"),
+          absl::StrCat("--tls_key=", temp_.path(), "/client.key"),
+          absl::StrCat("--tls_ca=", temp_.path(), "/ca.pem")};
+}
+
+std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& name) {
+  auto it = channels_.find(name);
+  if (it != channels_.end()) return it->second;
+  auto channel = grpc::CreateChannel(service(name).address(), ClientCredentials());
+  channels_[name] = channel;
+  return channel;
+}
+
+opb::LoginService::Stub& Cluster::logins(int replica) {
+  auto& stub = logins_[replica];
+  if (!stub) stub = opb::LoginService::NewStub(Channel(ReplicaName("orchestrator", replica)));
+  return *stub;
+}
+
+opb::SessionService::Stub& Cluster::sessions() {
+  if (!sessions_) sessions_ = opb::SessionService::NewStub(Channel("orchestrator-a"));
+  return *sessions_;
+}
+
+policy::v1::DirectoryService::Stub& Cluster::directories() { return *directories_; }
+policy::v1::PolicyService::Stub& Cluster::policies() { return *policies_; }
+credpb::CredentialService::Stub& Cluster::users() { return *users_; }
+otp::v1::OtpService::Stub& Cluster::otps() { return *otps_; }
+passkey::v1::PasskeyService::Stub& Cluster::passkeys() { return *passkeys_; }
+
+std::string Cluster::CreateDirectory(polpb::Tier tier) {
+  polpb::CreateDirectoryRequest request;
+  request.set_display_name(absl::StrCat("Cluster ", UniqueSuffix()));
+  request.set_tier(tier);
+  polpb::CreateDirectoryResponse response;
+  grpc::Status s =
+      directories_->CreateDirectory(NewContext("", platform_key_).get(), request, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return response.directory().directory_id();
+}
+
+Cluster::User Cluster::CreateUser(const std::string& directory, const std::string& username,
+                                  std::vector<std::string> roles) {
+  User user;
+  user.username = username;
+  const std::string digits = absl::StrCat(100000000 + (NextNumber() % 900000000));
+  user.phone = absl::StrCat("+316", digits.substr(1));
+  user.email = absl::StrCat(username, "-", UniqueSuffix(), "@e2e.example");
+  credpb::CreateUserRequest request;
+  request.set_directory_id(directory);
+  request.set_username(username);
+  request.set_password(kClusterPassword);
+  request.set_phone_number(user.phone);
+  request.set_email(user.email);
+  for (const std::string& role : roles) request.add_roles(role);
+  credpb::CreateUserResponse response;
+  grpc::Status s = users_->CreateUser(NewContext("", platform_key_).get(), request, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  user.id = response.user().user_id();
+  return user;
+}
+
+size_t Cluster::OutboxMark() const { return Lines().size(); }
+
+std::string Cluster::WaitForCode(size_t mark, const std::string& channel,
+                                 const std::string& destination) const {
+  // "code is NNNNNN" (SMS), "code is: NNNNNN" (email); the destination has digits of its own.
+  static const std::regex kCode("code is:? ([0-9]{6})\\b");
+  std::string code;
+  WaitFor(
+      [&] {
+        std::vector<std::string> lines = Lines();
+        for (size_t i = mark; i < lines.size(); ++i) {
+          nlohmann::json m = nlohmann::json::parse(lines[i], nullptr, false);
+          if (m.is_discarded() || m.value("channel", "") != channel ||
+              m.value("destination", "") != destination) {
+            continue;
+          }
+          std::smatch match;
+          const std::string text = m.value("text", "");
+          if (std::regex_search(text, match, kCode)) {
+            code = match[1];
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(20));
+  return code;
+}
+
+std::vector<std::string> Cluster::Lines() const {
+  std::vector<std::string> lines;
+  std::istringstream in(ReadFile(outbox_path_));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace tally::testing

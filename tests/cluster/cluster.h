@@ -1,0 +1,160 @@
+#pragma once
+
+// The whole Tally cluster as real processes on free loopback ports, for end-to-end, fault and
+// load tests: tally-policy, tally-credential, tally-otp (api and senders), tally-passkey and
+// orchestrator replicas, against the Redis and PostgreSQL that `tools/dev test` starts (or the
+// test's own). Optionally with mutual TLS everywhere and metrics on.
+
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/testing/test_support.h"
+#include "tally/credential/v1/credential.grpc.pb.h"
+#include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
+#include "tally/otp/v1/otp.grpc.pb.h"
+#include "tally/passkey/v1/passkey.grpc.pb.h"
+#include "tally/policy/v1/policy.grpc.pb.h"
+
+namespace tally::testing {
+
+// The password CreateUser gives every user.
+inline constexpr char kClusterPassword[] = "e2e correct horse battery";
+// The origin the passkey service accepts (rp id "localhost").
+inline constexpr char kClusterOrigin[] = "http://localhost:8080";
+// The lock of the default orchestrator flags, short enough to watch one expire.
+inline constexpr int kClusterLockoutSeconds = 3;
+
+struct ClusterOptions {
+  std::string redis_url;     // default: $TALLY_TEST_REDIS_URL
+  std::string postgres_url;  // default: $TALLY_TEST_POSTGRES_URL
+  int orchestrators = 2;     // "orchestrator-a", "orchestrator-b", ...
+  int otp_senders = 1;       // "otp-sender-a", "otp-sender-b", ...
+  bool tls = false;          // mutual TLS on every server and client
+  bool metrics = false;      // each service serves /metrics on Service::metrics_port
+  // "outbox" (codes read with WaitForCode) or "http": senders POST SMS and email to http_url.
+  std::string delivery = "outbox";
+  std::string http_url;
+  // Extra flags by service name ("otp-sender-a") or family ("otp-sender", "orchestrator"),
+  // appended after the defaults so they win.
+  std::map<std::string, std::vector<std::string>> flags;
+  bool start = true;  // false: construct, adjust, then Start()
+};
+
+struct Service {
+  std::string name;
+  std::string family;  // "orchestrator" for "orchestrator-a"
+  int port = 0;
+  int metrics_port = 0;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::unique_ptr<Subprocess> process = std::make_unique<Subprocess>();
+  std::string address() const;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options = {});
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Starts every service and waits until each accepts connections; false (with a test
+  // failure naming the service and its output) otherwise.
+  bool Start();
+  bool ready() const { return ready_; }
+
+  Service& service(const std::string& name);
+  std::vector<std::string> service_names() const;
+  // Starts `name` again with the same command line and port, and waits for it.
+  absl::Status Restart(const std::string& name);
+  // Signals `name` and waits for it to exit (SIGKILL after 10 s).
+  void Stop(const std::string& name, int signal = SIGTERM);
+  // Whether `name` reports SERVING on the health service "" (readiness) right now.
+  bool Serving(const std::string& name);
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& name);
+  std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
+  // Flags a client (tallyctl) needs to reach the services: --tls_* under TLS, else none.
+  std::vector<std::string> ClientTlsFlags() const;
+
+  orchestrator::v1::LoginService::Stub& logins(int replica = 0);
+  orchestrator::v1::SessionService::Stub& sessions();
+  policy::v1::DirectoryService::Stub& directories();
+  policy::v1::PolicyService::Stub& policies();
+  credential::v1::CredentialService::Stub& users();
+  otp::v1::OtpService::Stub& otps();
+  passkey::v1::PasskeyService::Stub& passkeys();
+
+  // Set-up through the platform key; failures are test failures.
+  std::string CreateDirectory(policy::v1::Tier tier = policy::v1::TIER_FREEMIUM);
+  struct User {
+    std::string id;
+    std::string username;
+    std::string phone;
+    std::string email;
+  };
+  // A user with kClusterPassword and a phone and email address unique to this run.
+  User CreateUser(const std::string& directory, const std::string& username,
+                  std::vector<std::string> roles = {"user"});
+
+  // Outbox delivery: lines written so far, and the code of the first message to
+  // `destination` on `channel` ("sms" or "email") after `mark` (empty after 20 s).
+  size_t OutboxMark() const;
+  std::string WaitForCode(size_t mark, const std::string& channel,
+                          const std::string& destination) const;
+
+  const std::string& platform_key() const { return platform_key_; }
+  const std::string& signing_key_path() const { return key_path_; }
+  const std::string& jwks_path() const { return jwks_path_; }
+  const std::string& temp_path() const { return temp_.path(); }
+  const std::string& otp_stream() const { return otp_stream_; }
+  const std::string& otp_dead_stream() const { return otp_dead_stream_; }
+  const ClusterOptions& options() const { return options_; }
+
+ private:
+  void Add(const std::string& name, const std::string& family, const std::string& binary,
+           std::vector<std::string> flags);
+  bool Prepare();
+  bool WaitConnected(Service& service, absl::Duration timeout);
+  std::vector<std::string> Lines() const;
+
+  ClusterOptions options_;
+  TempDir temp_;
+  std::string platform_key_;
+  std::string key_path_;
+  std::string jwks_path_;
+  std::string outbox_path_;
+  std::string otp_stream_;
+  std::string otp_dead_stream_;
+  std::vector<std::unique_ptr<Service>> services_;  // in start order
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::map<int, std::unique_ptr<orchestrator::v1::LoginService::Stub>> logins_;
+  std::unique_ptr<orchestrator::v1::SessionService::Stub> sessions_;
+  std::unique_ptr<policy::v1::DirectoryService::Stub> directories_;
+  std::unique_ptr<policy::v1::PolicyService::Stub> policies_;
+  std::unique_ptr<credential::v1::CredentialService::Stub> users_;
+  std::unique_ptr<otp::v1::OtpService::Stub> otps_;
+  std::unique_ptr<passkey::v1::PasskeyService::Stub> passkeys_;
+  bool prepared_ = false;
+  bool ready_ = false;
+};
+
+// A context with a deadline, a bearer token and/or the platform key.
+std::unique_ptr<grpc::ClientContext> NewContext(const std::string& token = "",
+                                                const std::string& platform_key = "",
+                                                absl::Duration timeout = absl::Seconds(15));
+
+// "orchestrator-a" for replica 0, "orchestrator-b" for 1, ...
+std::string ReplicaName(const std::string& family, int replica);
+
+}  // namespace tally::testing

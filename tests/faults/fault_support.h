@@ -1,0 +1,175 @@
+#pragma once
+
+// Helpers of the fault tests (issue 9, "Faults to survive"): throwaway stores a test may kill,
+// a controllable HTTP gateway for the OTP senders, and thin wrappers over the login API that
+// return the status instead of failing, so a test can assert on outages.
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/testing/test_support.h"
+#include "services/passkey/testing/soft_authenticator.h"
+#include "tests/cluster/cluster.h"
+
+namespace tally::faults {
+
+// A Redis of the test's own (tools/dev redis-start) on a free port in a temporary directory,
+// so it can be killed without disturbing the shared TALLY_TEST_REDIS_URL. Stopped on
+// destruction.
+class ScratchRedis {
+ public:
+  explicit ScratchRedis(bool append_only);
+  ~ScratchRedis();
+  ScratchRedis(const ScratchRedis&) = delete;
+  ScratchRedis& operator=(const ScratchRedis&) = delete;
+
+  // Starts it (again, on the same directory and port: with AOF it reloads its data).
+  absl::Status Start();
+  // SIGKILL, and waits until the process is gone.
+  absl::Status Kill();
+  // redis-cli against it; the reply text.
+  absl::StatusOr<std::string> Cli(const std::vector<std::string>& args) const;
+
+  std::string url() const;
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  testing::TempDir temp_;
+  std::string dir_;
+  int port_;
+  bool append_only_;
+};
+
+// A PostgreSQL of the test's own (tools/dev pg-start) on a free port in a temporary
+// directory. Stopped on destruction.
+class ScratchPostgres {
+ public:
+  ScratchPostgres();
+  ~ScratchPostgres();
+  ScratchPostgres(const ScratchPostgres&) = delete;
+  ScratchPostgres& operator=(const ScratchPostgres&) = delete;
+
+  // Starts it; after a crash it retries while the dead postmaster's backends still exit.
+  absl::Status Start();
+  // pg_ctl stop -m fast.
+  absl::Status Stop();
+  // kill -9 of the postmaster (pid from data/postmaster.pid); waits until it is gone.
+  absl::Status KillPostmaster();
+  // psql -Atc <sql>; the output.
+  absl::StatusOr<std::string> Query(const std::string& sql) const;
+
+  std::string url() const;
+  int port() const { return port_; }
+
+ private:
+  testing::TempDir temp_;
+  std::string dir_;
+  int port_;
+};
+
+// tests/faults/http_gateway.py: the endpoint the senders' http provider posts to. Its answer
+// per destination comes from a control file the test rewrites at will; Stop() closes the port
+// (connection refused) and Start() opens it again. Every request is logged.
+class HttpGateway {
+ public:
+  HttpGateway();
+  ~HttpGateway();
+
+  absl::Status Start();
+  void Stop();
+  // The status answered for `destination` (or for everyone else with "default").
+  void SetStatus(const std::string& destination, int status);
+
+  struct Request {
+    std::string to;
+    std::string text;
+    int status = 0;
+  };
+  std::vector<Request> Requests() const;
+  // The code of the first request to `to` answered 2xx, after `skip` requests; empty if none.
+  std::string DeliveredCode(const std::string& to, size_t skip = 0) const;
+  // Requests to `to` answered with `status`.
+  int Count(const std::string& to, int status) const;
+
+  std::string url() const;
+  int port() const { return port_; }
+
+ private:
+  void WriteControl();
+
+  testing::TempDir temp_;
+  int port_;
+  std::map<std::string, int> statuses_;
+  std::unique_ptr<testing::Subprocess> process_;
+};
+
+// A healthy-looking context deadline for single calls of the fault tests.
+inline constexpr absl::Duration kCallTimeout = absl::Seconds(15);
+
+// LoginService calls: the gRPC status; `state` receives the login state when given.
+namespace opb = ::tally::orchestrator::v1;
+grpc::Status StartLogin(opb::LoginService::Stub& stub, const std::string& directory,
+                        const std::string& username, opb::LoginState* state,
+                        absl::Duration timeout = kCallTimeout);
+grpc::Status SubmitPassword(opb::LoginService::Stub& stub, const std::string& login,
+                            const std::string& password, opb::LoginState* state,
+                            absl::Duration timeout = kCallTimeout);
+grpc::Status SendOtp(opb::LoginService::Stub& stub, const std::string& login,
+                     ::tally::otp::v1::Channel channel, opb::LoginState* state,
+                     absl::Duration timeout = kCallTimeout);
+grpc::Status VerifyOtp(opb::LoginService::Stub& stub, const std::string& login,
+                       const std::string& code, opb::LoginState* state,
+                       absl::Duration timeout = kCallTimeout);
+grpc::Status GetLogin(opb::LoginService::Stub& stub, const std::string& login,
+                      opb::LoginState* state, absl::Duration timeout = kCallTimeout);
+grpc::Status StartPasskey(opb::LoginService::Stub& stub, const std::string& login,
+                          std::string* options, absl::Duration timeout = kCallTimeout);
+grpc::Status FinishPasskey(opb::LoginService::Stub& stub, const std::string& login,
+                           const std::string& assertion, opb::LoginState* state,
+                           absl::Duration timeout = kCallTimeout);
+grpc::Status ValidateSession(opb::SessionService::Stub& stub, const std::string& token,
+                             opb::ValidateSessionResponse* claims = nullptr);
+
+// grpc.health.v1 Check(service); nullopt when the call itself failed.
+enum class Health { kServing, kNotServing, kOther };
+std::optional<Health> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                  const std::string& service = "");
+
+// A password + SMS login of `user` on orchestrator `replica`, codes from the outbox; the
+// session token, or the first step's error (an UNAVAILABLE one is the caller's to retry).
+absl::StatusOr<std::string> LoginWithPasswordAndSms(testing::Cluster& cluster,
+                                                    const std::string& directory,
+                                                    const testing::Cluster::User& user,
+                                                    int replica = 0);
+
+// Registers a passkey of `authenticator` for `user` with the user's session token.
+absl::Status RegisterPasskey(testing::Cluster& cluster, const std::string& directory,
+                             const testing::Cluster::User& user, const std::string& token,
+                             webauthn::testing::SoftAuthenticator& authenticator);
+
+// A passkey login of a user known by `username` (empty: discoverable); the final state.
+grpc::Status PasskeyLogin(opb::LoginService::Stub& stub, const std::string& directory,
+                          const std::string& username,
+                          webauthn::testing::SoftAuthenticator& authenticator,
+                          opb::LoginState* state, absl::Duration timeout = kCallTimeout);
+
+// Sum of the samples of Prometheus metric `name` in `body` whose label set contains every
+// `labels` entry (e.g. {"reason=\"expired\""}).
+double MetricSum(const std::string& body, const std::string& name,
+                 const std::vector<std::string>& labels = {});
+
+// The gRPC status as "CODE: message" for test messages.
+std::string Describe(const grpc::Status& status);
+
+}  // namespace tally::faults

@@ -1,0 +1,100 @@
+// tally-loadgen against the whole cluster (tests/cluster) for a few logins of every scenario:
+// OTP codes travel the real way (the senders' http provider POSTs them to the load
+// generator's endpoint), passkeys come from the software authenticator. Checks the JSON: every
+// scenario completed its logins with no errors. No timing is asserted.
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/testing/test_support.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/cluster/cluster.h"
+
+namespace tally {
+namespace {
+
+constexpr char kGatewayToken[] = "loadgen-smoke-gateway-token";
+constexpr int kLogins = 4;
+
+TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
+  const int gateway_port = testing::FreePort();
+  testing::ClusterOptions options;
+  options.orchestrators = 1;
+  options.delivery = "http";
+  options.http_url = absl::StrCat("http://127.0.0.1:", gateway_port, "/messages");
+  options.flags["otp-sender"] = {absl::StrCat("--sms_http_token=", kGatewayToken)};
+  testing::Cluster cluster(options);
+  ASSERT_TRUE(cluster.ready()) << "the cluster did not start";
+
+  std::vector<std::string> pids;
+  for (const std::string& name : cluster.service_names()) {
+    pids.push_back(absl::StrCat(name, ":", cluster.service(name).process->pid()));
+  }
+  const std::string output = absl::StrCat(cluster.temp_path(), "/loadgen.json");
+  testing::CommandResult run = testing::RunCommand(
+      {absl::StrCat(testing::BinDir(), "/tally-loadgen"),
+       absl::StrCat("--orchestrator_addr=", cluster.service("orchestrator-a").address()),
+       absl::StrCat("--policy_addr=", cluster.service("policy").address()),
+       absl::StrCat("--credential_addr=", cluster.service("credential").address()),
+       absl::StrCat("--passkey_addr=", cluster.service("passkey").address()),
+       absl::StrCat("--otp_addr=", cluster.service("otp").address()),
+       absl::StrCat("--platform_key=", cluster.platform_key()),
+       absl::StrCat("--origin=", testing::kClusterOrigin),
+       absl::StrCat("--otp_listen=127.0.0.1:", gateway_port),
+       absl::StrCat("--otp_token=", kGatewayToken),
+       absl::StrCat("--service_pids=", absl::StrJoin(pids, ",")),
+       absl::StrCat("--redis_url=", testing::RequiredEnv("TALLY_TEST_REDIS_URL")),
+       "--scenarios=all", absl::StrCat("--count=", kLogins), "--warmup=0s", "--concurrency=2",
+       "--users=3", "--probes=5", "--floors=false", "--json", absl::StrCat("--output=", output)},
+      {}, absl::Seconds(240));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+
+  std::ifstream in(output);
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json result = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(result.is_object()) << text.str();
+
+  std::vector<std::string> seen;
+  for (const nlohmann::json& s : result["scenarios"]) {
+    const std::string name = s.value("scenario", "");
+    seen.push_back(name);
+    EXPECT_EQ(s.value("logins", 0), kLogins) << name << ": " << s.dump(2);
+    EXPECT_EQ(s.value("failed", -1), 0) << name << ": " << s["errors"].dump();
+    EXPECT_TRUE(s["errors"].empty()) << name << ": " << s["errors"].dump();
+    EXPECT_EQ(s["latency"].value("count", 0), kLogins) << name;
+    // Every watched service shows up with its memory.
+    for (const std::string& service : cluster.service_names()) {
+      EXPECT_TRUE(s["services"].contains(service)) << name << " lacks " << service;
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"password", "password+sms", "password+email",
+                                            "passkey", "mixed"}));
+  // The OTP logins got their codes through the endpoint, and only expected ones.
+  EXPECT_GT(result["otp_endpoint"].value("codes_delivered", 0), 0);
+  EXPECT_EQ(result["otp_endpoint"].value("rejected", -1), 0);
+  // The steps each scenario must have taken.
+  for (const nlohmann::json& s : result["scenarios"]) {
+    const std::string name = s.value("scenario", "");
+    std::vector<std::string> wanted = {"StartLogin"};
+    if (name == "passkey") {
+      wanted.insert(wanted.end(), {"StartPasskey", "FinishPasskey"});
+    } else {
+      wanted.push_back("SubmitPassword");
+    }
+    if (name == "password+sms" || name == "password+email") {
+      wanted.insert(wanted.end(), {"SendOtp", "CodeDelivery", "VerifyOtp"});
+    }
+    for (const std::string& step : wanted) {
+      EXPECT_TRUE(s["steps"].contains(step)) << name << " lacks step " << step;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tally

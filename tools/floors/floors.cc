@@ -1,0 +1,379 @@
+#include "tools/floors/floors.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/redis/redis_client.h"
+#include "common/util/random.h"
+#include "grpcpp/grpcpp.h"
+#include "services/credential/password_hasher.h"
+#include "tally/bench/v1/echo.grpc.pb.h"
+
+namespace tally::floors {
+namespace {
+
+namespace pb = ::tally::bench::v1;
+using Clock = std::chrono::steady_clock;
+
+// Not a secret: the floor hashes a fixed, typical password.
+constexpr char kPassword[] = "correct horse battery staple";
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+Clock::duration ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
+
+// The q-quantile (nearest rank) of `samples`, which this sorts.
+double Quantile(std::vector<double>& samples, double q) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  const double rank = std::ceil(q * static_cast<double>(samples.size()));
+  const size_t index = std::clamp<size_t>(static_cast<size_t>(rank), 1, samples.size()) - 1;
+  return samples[index];
+}
+
+// ---- Argon2id -------------------------------------------------------------------------------
+
+struct VerifyRun {
+  int64_t count = 0;
+  double seconds = 0;
+  absl::Status status;
+};
+
+// Verifies the stored hash back to back until `duration` has passed (at least once).
+VerifyRun RunVerifies(const credential::PasswordHasher& hasher, const std::string& stored,
+                      absl::Duration duration) {
+  VerifyRun run;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + ToChrono(duration);
+  do {
+    absl::StatusOr<credential::PasswordHasher::Verdict> verdict = hasher.Verify(stored, kPassword);
+    if (!verdict.ok()) {
+      run.status = verdict.status();
+      return run;
+    }
+    if (!verdict->match) {
+      run.status = absl::InternalError("argon2id verify did not match its own hash");
+      return run;
+    }
+    ++run.count;
+  } while (Clock::now() < deadline);
+  run.seconds = Seconds(Clock::now() - start);
+  return run;
+}
+
+absl::Status MeasureArgon2(const FloorOptions& options, int threads, Floors* out) {
+  credential::Argon2Params params;
+  params.memory_kib = options.argon2_memory_kib;
+  params.iterations = options.argon2_iterations;
+  params.parallelism = options.argon2_parallelism;
+  if (absl::Status s = credential::ValidateArgon2Params(params); !s.ok()) return s;
+  const credential::PasswordHasher hasher(params, CsprngRandom::Get());
+  absl::StatusOr<std::string> stored = hasher.Hash(kPassword);
+  if (!stored.ok()) return stored.status();
+  out->argon2_memory_kib = params.memory_kib;
+  out->argon2_iterations = params.iterations;
+  out->argon2_parallelism = params.parallelism;
+
+  // Warm-up: the first verify pays for page faults of the freshly mapped memory.
+  if (VerifyRun warm = RunVerifies(hasher, *stored, absl::ZeroDuration()); !warm.status.ok()) {
+    return warm.status;
+  }
+
+  const VerifyRun single = RunVerifies(hasher, *stored, options.duration);
+  if (!single.status.ok()) return single.status;
+  out->argon2_verifies_per_s_1t = static_cast<double>(single.count) / single.seconds;
+  out->argon2_verify_ms_1t = 1000.0 * single.seconds / static_cast<double>(single.count);
+
+  // N threads at once: each thread's own rate, summed, so one thread finishing its last verify
+  // late does not dilute the others.
+  std::vector<VerifyRun> runs(threads);
+  {
+    std::vector<std::thread> workers;
+    workers.reserve(threads);
+    for (int i = 0; i < threads; ++i) {
+      workers.emplace_back([&, i] { runs[i] = RunVerifies(hasher, *stored, options.duration); });
+    }
+    for (std::thread& t : workers) t.join();
+  }
+  double rate = 0, mean_ms = 0;
+  for (const VerifyRun& run : runs) {
+    if (!run.status.ok()) return run.status;
+    rate += static_cast<double>(run.count) / run.seconds;
+    mean_ms += 1000.0 * run.seconds / static_cast<double>(run.count);
+  }
+  out->argon2_verifies_per_s_nt = rate;
+  out->argon2_verify_ms_nt = mean_ms / threads;
+  out->threads = threads;
+  return absl::OkStatus();
+}
+
+// ---- Latency sampling -------------------------------------------------------------------------
+
+// `warmup` calls, then calls one at a time until `duration` has passed and at least
+// `min_samples` were made: each call's latency in microseconds.
+absl::StatusOr<std::vector<double>> SampleLatency(const std::function<absl::Status()>& call,
+                                                  const FloorOptions& options) {
+  for (int i = 0; i < options.warmup_calls; ++i) {
+    if (absl::Status s = call(); !s.ok()) return s;
+  }
+  std::vector<double> samples;
+  samples.reserve(static_cast<size_t>(options.min_samples));
+  const Clock::time_point deadline = Clock::now() + ToChrono(options.duration);
+  while (static_cast<int64_t>(samples.size()) < options.min_samples || Clock::now() < deadline) {
+    const Clock::time_point start = Clock::now();
+    if (absl::Status s = call(); !s.ok()) return s;
+    samples.push_back(Micros(Clock::now() - start));
+  }
+  return samples;
+}
+
+// ---- gRPC echo ------------------------------------------------------------------------------
+
+class SyncEcho final : public pb::EchoService::Service {
+  grpc::Status Echo(grpc::ServerContext* /*context*/, const pb::EchoRequest* request,
+                    pb::EchoResponse* response) override {
+    response->set_payload(request->payload());
+    return grpc::Status::OK;
+  }
+};
+
+class CallbackEcho final : public pb::EchoService::CallbackService {
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
+                                 const pb::EchoRequest* request,
+                                 pb::EchoResponse* response) override {
+    response->set_payload(request->payload());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+struct EchoServer {
+  std::unique_ptr<grpc::Server> server;
+  std::shared_ptr<grpc::Channel> channel;
+};
+
+// A server with only `service`, on a free loopback port, and a connected channel to it.
+absl::StatusOr<EchoServer> StartEcho(grpc::Service* service) {
+  EchoServer echo;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  echo.server = builder.BuildAndStart();
+  if (echo.server == nullptr || port == 0) {
+    return absl::UnavailableError("cannot start the gRPC echo server on 127.0.0.1");
+  }
+  echo.channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  if (!echo.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    return absl::UnavailableError("cannot connect to the gRPC echo server");
+  }
+  return echo;
+}
+
+absl::Status CallFailed(const grpc::Status& status) {
+  return absl::InternalError(
+      absl::StrCat("echo call failed: ", status.error_code(), " ", status.error_message()));
+}
+
+absl::StatusOr<std::vector<double>> MeasureSyncEcho(const FloorOptions& options,
+                                                    const pb::EchoRequest& request) {
+  SyncEcho service;
+  absl::StatusOr<EchoServer> echo = StartEcho(&service);
+  if (!echo.ok()) return echo.status();
+  std::unique_ptr<pb::EchoService::Stub> stub = pb::EchoService::NewStub(echo->channel);
+  absl::StatusOr<std::vector<double>> samples = SampleLatency(
+      [&]() -> absl::Status {
+        grpc::ClientContext context;
+        pb::EchoResponse response;
+        if (grpc::Status s = stub->Echo(&context, request, &response); !s.ok()) {
+          return CallFailed(s);
+        }
+        return absl::OkStatus();
+      },
+      options);
+  echo->server->Shutdown();
+  return samples;
+}
+
+absl::StatusOr<std::vector<double>> MeasureCallbackEcho(const FloorOptions& options,
+                                                        const pb::EchoRequest& request) {
+  CallbackEcho service;
+  absl::StatusOr<EchoServer> echo = StartEcho(&service);
+  if (!echo.ok()) return echo.status();
+  std::unique_ptr<pb::EchoService::Stub> stub = pb::EchoService::NewStub(echo->channel);
+  // Shared with the completion callback, which may still be unwinding when the caller wakes.
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    grpc::Status status;
+  };
+  absl::StatusOr<std::vector<double>> samples = SampleLatency(
+      [&]() -> absl::Status {
+        grpc::ClientContext context;
+        pb::EchoResponse response;
+        auto pending = std::make_shared<Pending>();
+        stub->async()->Echo(&context, &request, &response, [pending](grpc::Status status) {
+          std::lock_guard<std::mutex> lock(pending->mu);
+          pending->status = std::move(status);
+          pending->done = true;
+          pending->done_cv.notify_one();
+        });
+        std::unique_lock<std::mutex> lock(pending->mu);
+        pending->done_cv.wait(lock, [&] { return pending->done; });
+        if (!pending->status.ok()) return CallFailed(pending->status);
+        return absl::OkStatus();
+      },
+      options);
+  echo->server->Shutdown();
+  return samples;
+}
+
+// ---- Redis ----------------------------------------------------------------------------------
+
+absl::StatusOr<std::vector<double>> MeasureRedis(const FloorOptions& options) {
+  absl::StatusOr<RedisOptions> redis_options = ParseRedisUrl(options.redis_url);
+  if (!redis_options.ok()) return redis_options.status();
+  redis_options->pool_size = 1;
+  redis_options->client_name = "tally-floors";
+  RedisClient redis(*redis_options);
+  if (absl::Status s = redis.Ping(); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("Redis does not answer PING: ", s.message()));
+  }
+  return SampleLatency([&] { return redis.Ping(); }, options);
+}
+
+absl::Status CheckOptions(const FloorOptions& options) {
+  if (options.threads < 0) return absl::InvalidArgumentError("threads must not be negative");
+  if (options.duration < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("duration must not be negative");
+  }
+  if (options.min_samples < 1) return absl::InvalidArgumentError("min_samples must be at least 1");
+  if (options.warmup_calls < 0) {
+    return absl::InvalidArgumentError("warmup_calls must not be negative");
+  }
+  if (options.echo_payload_bytes > 1024 * 1024) {
+    return absl::InvalidArgumentError("echo_payload_bytes must be at most 1 MiB");
+  }
+  // Configuration errors before the long measurements, not after.
+  if (!options.redis_url.empty()) {
+    if (absl::StatusOr<RedisOptions> redis = ParseRedisUrl(options.redis_url); !redis.ok()) {
+      return redis.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Annotate(const absl::Status& status, absl::string_view what) {
+  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
+
+}  // namespace
+
+int AvailableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  Floors floors;
+  floors.cpus = AvailableCpus();
+  const int threads = options.threads > 0 ? options.threads : floors.cpus;
+
+  if (absl::Status s = MeasureArgon2(options, threads, &floors); !s.ok()) {
+    return Annotate(s, "argon2id floor");
+  }
+
+  pb::EchoRequest request;
+  request.set_payload(std::string(options.echo_payload_bytes, 'x'));
+  absl::StatusOr<std::vector<double>> sync = MeasureSyncEcho(options, request);
+  if (!sync.ok()) return Annotate(sync.status(), "gRPC echo floor (sync)");
+  floors.grpc_echo_calls_sync = static_cast<int64_t>(sync->size());
+  floors.grpc_echo_p50_us_sync = Quantile(*sync, 0.50);
+  floors.grpc_echo_p99_us_sync = Quantile(*sync, 0.99);
+
+  absl::StatusOr<std::vector<double>> callback = MeasureCallbackEcho(options, request);
+  if (!callback.ok()) return Annotate(callback.status(), "gRPC echo floor (callback)");
+  floors.grpc_echo_calls_callback = static_cast<int64_t>(callback->size());
+  floors.grpc_echo_p50_us_callback = Quantile(*callback, 0.50);
+  floors.grpc_echo_p99_us_callback = Quantile(*callback, 0.99);
+
+  if (!options.redis_url.empty()) {
+    absl::StatusOr<std::vector<double>> redis = MeasureRedis(options);
+    if (!redis.ok()) return Annotate(redis.status(), "Redis floor");
+    floors.redis_measured = true;
+    floors.redis_samples = static_cast<int64_t>(redis->size());
+    floors.redis_rtt_p50_us = Quantile(*redis, 0.50);
+    floors.redis_rtt_p99_us = Quantile(*redis, 0.99);
+  }
+  return floors;
+}
+
+nlohmann::json ToJson(const Floors& f) {
+  return nlohmann::json{
+      {"argon2_memory_kib", f.argon2_memory_kib},
+      {"argon2_iterations", f.argon2_iterations},
+      {"argon2_parallelism", f.argon2_parallelism},
+      {"argon2_verify_ms_1t", f.argon2_verify_ms_1t},
+      {"argon2_verifies_per_s_1t", f.argon2_verifies_per_s_1t},
+      {"argon2_verifies_per_s_nt", f.argon2_verifies_per_s_nt},
+      {"argon2_verify_ms_nt", f.argon2_verify_ms_nt},
+      {"threads", f.threads},
+      {"grpc_echo_p50_us_sync", f.grpc_echo_p50_us_sync},
+      {"grpc_echo_p99_us_sync", f.grpc_echo_p99_us_sync},
+      {"grpc_echo_p50_us_callback", f.grpc_echo_p50_us_callback},
+      {"grpc_echo_p99_us_callback", f.grpc_echo_p99_us_callback},
+      {"grpc_echo_calls_sync", f.grpc_echo_calls_sync},
+      {"grpc_echo_calls_callback", f.grpc_echo_calls_callback},
+      {"redis_measured", f.redis_measured},
+      {"redis_rtt_p50_us", f.redis_rtt_p50_us},
+      {"redis_rtt_p99_us", f.redis_rtt_p99_us},
+      {"redis_samples", f.redis_samples},
+      {"cpus", f.cpus},
+  };
+}
+
+std::string FormatTable(const Floors& f) {
+  std::string out = "Floors (measured in this process)\n";
+  absl::StrAppendFormat(&out, "  %-44s %10.2f ms %12.1f verifies/s\n",
+                        absl::StrFormat("Argon2id verify m=%u KiB t=%u p=%u, 1 thread",
+                                        f.argon2_memory_kib, f.argon2_iterations,
+                                        f.argon2_parallelism),
+                        f.argon2_verify_ms_1t, f.argon2_verifies_per_s_1t);
+  absl::StrAppendFormat(&out, "  %-44s %10.2f ms %12.1f verifies/s\n",
+                        absl::StrFormat("Argon2id verify, %d threads (%d CPUs)", f.threads, f.cpus),
+                        f.argon2_verify_ms_nt, f.argon2_verifies_per_s_nt);
+  absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",
+                        "gRPC echo round trip, sync API", f.grpc_echo_p50_us_sync,
+                        f.grpc_echo_p99_us_sync, f.grpc_echo_calls_sync);
+  absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",
+                        "gRPC echo round trip, callback API", f.grpc_echo_p50_us_callback,
+                        f.grpc_echo_p99_us_callback, f.grpc_echo_calls_callback);
+  if (f.redis_measured) {
+    absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",
+                          "Redis PING round trip", f.redis_rtt_p50_us, f.redis_rtt_p99_us,
+                          f.redis_samples);
+  } else {
+    absl::StrAppendFormat(&out, "  %-44s not measured (no Redis URL)\n", "Redis PING round trip");
+  }
+  return out;
+}
+
+}  // namespace tally::floors

@@ -1,0 +1,86 @@
+#pragma once
+
+// Floors: what the machine itself costs, measured in-process, so the load generator can print
+// its results beside them (issue #8). A login can never be faster than one Argon2id verify, an
+// internal hop never cheaper than a bare gRPC round trip on loopback, an OTP verify never
+// cheaper than one Redis round trip.
+//   - Argon2id verify at the configured parameters with the credential service's own hasher,
+//     on 1 thread and on N threads at once (verifies per second).
+//   - A bare gRPC echo round trip on 127.0.0.1, sync API (sync server, blocking stub) and
+//     callback API (CallbackService, stub->async()), one call at a time: p50/p99.
+//   - A Redis PING through common/redis RedisClient: p50/p99 (skipped without a URL).
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace tally::floors {
+
+struct FloorOptions {
+  // Argon2id parameters, as the credential service's --argon2_* flags.
+  uint32_t argon2_memory_kib = 19456;
+  uint32_t argon2_iterations = 2;
+  uint32_t argon2_parallelism = 1;
+  // Threads of the parallel Argon2id measurement; 0: the cores this process may run on.
+  int threads = 0;
+  // How long each measurement runs (after its warm-up). The latency measurements also make at
+  // least `min_samples` calls, so a short duration still gives meaningful percentiles.
+  absl::Duration duration = absl::Seconds(3);
+  // redis://host:port...; empty: skip the Redis floor.
+  std::string redis_url;
+  // Bytes of the echo payload (a typical internal request is of this order).
+  size_t echo_payload_bytes = 128;
+  // Calls before each latency measurement (connections, caches, lazy init), not counted.
+  int warmup_calls = 500;
+  int min_samples = 2000;
+};
+
+struct Floors {
+  // Argon2id, echoing the parameters measured.
+  uint32_t argon2_memory_kib = 0;
+  uint32_t argon2_iterations = 0;
+  uint32_t argon2_parallelism = 0;
+  double argon2_verify_ms_1t = 0;       // mean time of one verify, alone on the machine
+  double argon2_verifies_per_s_1t = 0;  // 1 thread
+  double argon2_verifies_per_s_nt = 0;  // `threads` threads at once, all together
+  double argon2_verify_ms_nt = 0;       // mean time of one verify while `threads` run at once
+  int threads = 0;
+
+  // Bare gRPC echo on loopback, one call at a time, microseconds.
+  double grpc_echo_p50_us_sync = 0;
+  double grpc_echo_p99_us_sync = 0;
+  double grpc_echo_p50_us_callback = 0;
+  double grpc_echo_p99_us_callback = 0;
+  int64_t grpc_echo_calls_sync = 0;      // samples behind the percentiles
+  int64_t grpc_echo_calls_callback = 0;
+
+  // Redis PING round trip, microseconds; all zero when not measured.
+  bool redis_measured = false;
+  double redis_rtt_p50_us = 0;
+  double redis_rtt_p99_us = 0;
+  int64_t redis_samples = 0;
+
+  // Logical CPUs this process may run on (the default for `threads`).
+  int cpus = 0;
+};
+
+// Runs every measurement in turn (Argon2id 1 thread, Argon2id N threads, echo sync, echo
+// callback, Redis). INVALID_ARGUMENT for parameters the credential service would refuse, a bad
+// Redis URL or non-positive counts; UNAVAILABLE when the echo server cannot start or Redis does
+// not answer; INTERNAL when a call fails during a measurement.
+absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options);
+
+// One JSON object whose keys are the field names of Floors (stable: the load generator and
+// BENCHMARKS.md tooling read them).
+nlohmann::json ToJson(const Floors& floors);
+
+// A human-readable table, one line per floor.
+std::string FormatTable(const Floors& floors);
+
+// The logical CPUs this process may run on (sched_getaffinity; at least 1).
+int AvailableCpus();
+
+}  // namespace tally::floors

@@ -1,0 +1,111 @@
+#include "tools/floors/floors.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tally::floors {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Tiny runs: a cheap Argon2id and short measurements, so the test checks shape, not speed.
+FloorOptions Tiny() {
+  FloorOptions options;
+  options.argon2_memory_kib = 256;
+  options.argon2_iterations = 1;
+  options.argon2_parallelism = 1;
+  options.threads = 2;
+  options.duration = absl::Milliseconds(20);
+  options.warmup_calls = 20;
+  options.min_samples = 200;
+  return options;
+}
+
+constexpr const char* kKeys[] = {
+    "argon2_memory_kib",        "argon2_iterations",         "argon2_parallelism",
+    "argon2_verify_ms_1t",      "argon2_verifies_per_s_1t",  "argon2_verifies_per_s_nt",
+    "argon2_verify_ms_nt",      "threads",                   "grpc_echo_p50_us_sync",
+    "grpc_echo_p99_us_sync",    "grpc_echo_p50_us_callback", "grpc_echo_p99_us_callback",
+    "grpc_echo_calls_sync",     "grpc_echo_calls_callback",  "redis_measured",
+    "redis_rtt_p50_us",         "redis_rtt_p99_us",          "redis_samples",
+    "cpus"};
+
+TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
+  absl::StatusOr<Floors> floors = MeasureFloors(Tiny());
+  ASSERT_TRUE(floors.ok()) << floors.status();
+  const Floors& f = *floors;
+
+  EXPECT_EQ(f.argon2_memory_kib, 256u);
+  EXPECT_EQ(f.argon2_iterations, 1u);
+  EXPECT_EQ(f.argon2_parallelism, 1u);
+  EXPECT_EQ(f.threads, 2);
+  EXPECT_GE(f.cpus, 1);
+  EXPECT_GT(f.argon2_verify_ms_1t, 0);
+  EXPECT_GT(f.argon2_verifies_per_s_1t, 0);
+  EXPECT_GT(f.argon2_verifies_per_s_nt, 0);
+  EXPECT_GT(f.argon2_verify_ms_nt, 0);
+  // Rate and mean time of the single thread describe the same run.
+  EXPECT_NEAR(f.argon2_verify_ms_1t * f.argon2_verifies_per_s_1t, 1000.0, 1e-6);
+
+  EXPECT_GT(f.grpc_echo_p50_us_sync, 0);
+  EXPECT_GE(f.grpc_echo_p99_us_sync, f.grpc_echo_p50_us_sync);
+  EXPECT_GT(f.grpc_echo_p50_us_callback, 0);
+  EXPECT_GE(f.grpc_echo_p99_us_callback, f.grpc_echo_p50_us_callback);
+  EXPECT_GE(f.grpc_echo_calls_sync, 200);
+  EXPECT_GE(f.grpc_echo_calls_callback, 200);
+
+  EXPECT_FALSE(f.redis_measured);
+  EXPECT_EQ(f.redis_samples, 0);
+  EXPECT_EQ(f.redis_rtt_p50_us, 0);
+
+  const nlohmann::json json = ToJson(f);
+  ASSERT_TRUE(json.is_object());
+  EXPECT_EQ(json.size(), std::size(kKeys));
+  for (const char* key : kKeys) EXPECT_TRUE(json.contains(key)) << key;
+  EXPECT_EQ(json["threads"], 2);
+  EXPECT_EQ(json["redis_measured"], false);
+  EXPECT_DOUBLE_EQ(json["grpc_echo_p50_us_sync"].get<double>(), f.grpc_echo_p50_us_sync);
+
+  const std::string table = FormatTable(f);
+  EXPECT_THAT(table, HasSubstr("m=256 KiB t=1 p=1"));
+  EXPECT_THAT(table, HasSubstr("callback API"));
+  EXPECT_THAT(table, HasSubstr("not measured"));
+}
+
+TEST(FloorsTest, ZeroThreadsMeansAvailableCpus) {
+  FloorOptions options = Tiny();
+  options.threads = 0;
+  options.min_samples = 10;
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  ASSERT_TRUE(floors.ok()) << floors.status();
+  EXPECT_EQ(floors->threads, AvailableCpus());
+  EXPECT_EQ(floors->cpus, AvailableCpus());
+}
+
+TEST(FloorsTest, RefusesArgon2ParametersTheServiceWouldRefuse) {
+  FloorOptions options = Tiny();
+  options.argon2_memory_kib = 4;  // below 8 KiB per lane
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  EXPECT_EQ(floors.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(floors.status().message(), HasSubstr("argon2id"));
+}
+
+TEST(FloorsTest, RefusesBadOptionsBeforeMeasuring) {
+  FloorOptions negative_threads = Tiny();
+  negative_threads.threads = -1;
+  EXPECT_EQ(MeasureFloors(negative_threads).status().code(), absl::StatusCode::kInvalidArgument);
+
+  FloorOptions no_samples = Tiny();
+  no_samples.min_samples = 0;
+  EXPECT_EQ(MeasureFloors(no_samples).status().code(), absl::StatusCode::kInvalidArgument);
+
+  FloorOptions bad_url = Tiny();
+  bad_url.redis_url = "http://example.com";
+  EXPECT_EQ(MeasureFloors(bad_url).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tally::floors

@@ -1,0 +1,174 @@
+#include <civetweb.h>
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tools/loadgen/otp_inbox.h"
+#include "tools/loadgen/proc_stats.h"
+#include "tools/loadgen/redis_counters.h"
+#include "tools/loadgen/stats.h"
+
+namespace tally::loadgen {
+namespace {
+
+TEST(StatsTest, NearestRankPercentiles) {
+  LatencySamples samples;
+  for (int i = 100; i >= 1; --i) samples.Add(i);
+  const LatencySummary s = samples.Summarize();
+  EXPECT_EQ(s.count, 100);
+  EXPECT_EQ(s.p50_us, 50);
+  EXPECT_EQ(s.p95_us, 95);
+  EXPECT_EQ(s.p99_us, 99);
+  EXPECT_EQ(s.max_us, 100);
+  EXPECT_DOUBLE_EQ(s.mean_us, 50.5);
+  EXPECT_EQ(LatencySamples().Summarize().count, 0);
+  std::vector<double> one = {7};
+  EXPECT_EQ(Percentile(one, 99), 7);
+}
+
+TEST(StatsTest, RecordersMerge) {
+  RunRecorder a, b;
+  a.login.Add(1);
+  a.errors["SubmitPassword: UNAVAILABLE"] = 2;
+  a.succeeded = 1;
+  b.login.Add(3);
+  b.steps["StartLogin"].Add(5);
+  b.errors["SubmitPassword: UNAVAILABLE"] = 1;
+  b.failed = 4;
+  a.Merge(b);
+  EXPECT_EQ(a.login.size(), 2u);
+  EXPECT_EQ(a.steps["StartLogin"].size(), 1u);
+  EXPECT_EQ(a.errors["SubmitPassword: UNAVAILABLE"], 3);
+  EXPECT_EQ(a.succeeded, 1);
+  EXPECT_EQ(a.failed, 4);
+}
+
+TEST(OtpInboxTest, ExtractsTheCodeFromEveryMessageShape) {
+  EXPECT_EQ(ExtractCode("Your verification code is 123456. It expires in 5 minutes."), "123456");
+  EXPECT_EQ(ExtractCode("Hello,\r\n\r\nYour verification code is: 654321\r\n"), "654321");
+  EXPECT_EQ(ExtractCode("Je verificatiecode is 000123. Geldig: 5 minuten."), "000123");
+  // Digits elsewhere (a destination, a lifetime) are not the code.
+  EXPECT_EQ(ExtractCode("Sent to +31612345678, 5 minutes"), "");
+  EXPECT_EQ(ExtractCode("code is 1234567"), "");
+  EXPECT_EQ(ExtractCode("code is 12345"), "");
+}
+
+TEST(OtpInboxTest, HandsACodeToTheLoginExpectingIt) {
+  OtpInbox inbox;
+  inbox.Deliver("+31600000001", "111111");  // nobody expects it
+  EXPECT_EQ(inbox.unexpected(), 1);
+  inbox.Expect("+31600000001");
+  EXPECT_FALSE(inbox.Wait("+31600000001", absl::Milliseconds(1)).has_value());
+  inbox.Expect("+31600000001");
+  std::thread deliver([&] { inbox.Deliver("+31600000001", "222222"); });
+  std::optional<std::string> code = inbox.Wait("+31600000001", absl::Seconds(30));
+  deliver.join();
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, "222222");
+  EXPECT_EQ(inbox.delivered(), 1);
+  // A new Expect drops a code nobody took.
+  inbox.Expect("a@example.org");
+  inbox.Deliver("a@example.org", "333333");
+  inbox.Expect("a@example.org");
+  EXPECT_FALSE(inbox.Wait("a@example.org", absl::Milliseconds(1)).has_value());
+}
+
+// POST `body` to the endpoint as the senders' http provider does; the HTTP status.
+int Post(int port, const std::string& token, const std::string& body,
+         const std::string& method = "POST") {
+  char error[256] = {0};
+  mg_connection* connection = mg_download(
+      "127.0.0.1", port, 0, error, sizeof error,
+      "%s /sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+      "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+      method.c_str(), token.c_str(), body.size(), body.c_str());
+  if (connection == nullptr) {
+    ADD_FAILURE() << "mg_download: " << error;
+    return -1;
+  }
+  const int status = mg_get_response_info(connection)->status_code;
+  mg_close_connection(connection);
+  return status;
+}
+
+TEST(OtpInboxTest, EndpointAcceptsTheSendersPostsAndChecksTheToken) {
+  OtpInbox inbox;
+  OtpHttpEndpoint endpoint(inbox, "gateway-token");
+  absl::StatusOr<int> port = endpoint.Start("127.0.0.1:0");
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_GT(*port, 0);
+  inbox.Expect("+31600000002");
+  // What services/otp/curl_providers.cc posts.
+  const std::string body = R"({"to":"+31600000002","text":"Your verification code is 987654."})";
+  EXPECT_EQ(Post(*port, "nope", body), 401);
+  EXPECT_EQ(Post(*port, "gateway-token", R"({"to":"+31600000002","text":"no code"})"), 400);
+  EXPECT_EQ(Post(*port, "gateway-token", "not json"), 400);
+  EXPECT_FALSE(inbox.Wait("+31600000002", absl::Milliseconds(1)).has_value());
+  inbox.Expect("+31600000002");
+  EXPECT_EQ(Post(*port, "gateway-token", body), 204);
+  std::optional<std::string> code = inbox.Wait("+31600000002", absl::Seconds(30));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, "987654");
+  EXPECT_EQ(endpoint.requests(), 4);
+  EXPECT_EQ(endpoint.rejected(), 3);
+  // A second endpoint on the same port is refused.
+  OtpHttpEndpoint other(inbox, "");
+  EXPECT_FALSE(other.Start(absl::StrCat("127.0.0.1:", *port)).ok());
+  endpoint.Stop();
+}
+
+TEST(ProcStatsTest, ParsesStatAndStatus) {
+  // A command name with spaces and parentheses.
+  const std::string stat =
+      "1234 (tally (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 100 0 0";
+  absl::StatusOr<int64_t> ticks = ParseStatCpuTicks(stat);
+  ASSERT_TRUE(ticks.ok()) << ticks.status();
+  EXPECT_EQ(*ticks, 300);
+  EXPECT_FALSE(ParseStatCpuTicks("garbage").ok());
+  const std::string status = "Name:\ttally\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
+  EXPECT_EQ(*ParseStatusKib(status, "VmHWM"), 20480);
+  EXPECT_EQ(*ParseStatusKib(status, "VmRSS"), 10240);
+  EXPECT_FALSE(ParseStatusKib(status, "VmSwap").ok());
+  absl::StatusOr<ProcSample> self = SampleProcess(getpid());
+  ASSERT_TRUE(self.ok()) << self.status();
+  EXPECT_GT(self->hwm_kib, 0);
+  EXPECT_GE(self->hwm_kib, self->rss_kib);
+}
+
+TEST(ProcStatsTest, ParsesServicePids) {
+  absl::StatusOr<std::vector<WatchedService>> s = ParseServicePids("policy:12, otp-sender:34");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[1].name, "otp-sender");
+  EXPECT_EQ((*s)[1].pid, 34);
+  EXPECT_TRUE(ParseServicePids("")->empty());
+  EXPECT_FALSE(ParseServicePids("policy").ok());
+  EXPECT_FALSE(ParseServicePids("policy:x").ok());
+  EXPECT_FALSE(ParseServicePids(":12").ok());
+}
+
+TEST(RedisCountersTest, ParsesInfoAndSubtractsTheProbeItself) {
+  const std::string before =
+      "# Stats\r\ntotal_reads_processed:100\r\n# Commandstats\r\n"
+      "cmdstat_evalsha:calls=10,usec=5,usec_per_call=0.5,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_info:calls=4,usec=1\r\n";
+  const std::string after =
+      "# Stats\r\ntotal_reads_processed:103\r\n# Commandstats\r\n"
+      "cmdstat_evalsha:calls=12,usec=5\r\ncmdstat_hmget:calls=2,usec=1\r\n"
+      "cmdstat_info:calls=5,usec=1\r\n";
+  absl::StatusOr<RedisCounters> b = ParseRedisInfo(before);
+  absl::StatusOr<RedisCounters> a = ParseRedisInfo(after);
+  ASSERT_TRUE(b.ok() && a.ok());
+  RedisCounters d = Delta(*b, *a);
+  EXPECT_EQ(d.reads_processed, 2);
+  EXPECT_EQ(d.calls["evalsha"], 2);
+  EXPECT_EQ(d.calls["hmget"], 2);
+  EXPECT_EQ(d.calls.count("info"), 0u);
+  EXPECT_FALSE(ParseRedisInfo("# Stats\r\n").ok());
+}
+
+}  // namespace
+}  // namespace tally::loadgen
