@@ -1,8 +1,6 @@
 // tally-credential: users, roles, contact data and Argon2id password hashes. Wiring only: the
 // logic is CredentialManager.
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <memory>
 #include <thread>
@@ -51,10 +49,6 @@ constexpr int kDefaultPort = 50052;
 
 int main(int argc, char** argv) {
   tally::BlockTerminationSignals();
-  // Each Argon2id run mallocs its m KiB (19 MiB by default). A fixed mmap threshold keeps such
-  // blocks out of glibc's per-thread arenas, which would otherwise keep one per arena resident
-  // (hundreds of MiB): memory stays at about running hashes × m.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   tally::ParseFlags(argc, argv, "tally-credential: users, contact data and password hashes");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("credential");
