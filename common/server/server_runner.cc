@@ -8,12 +8,16 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/server/request_parse_interceptor.h"
 
 ABSL_FLAG(std::string, listen, "", "gRPC address host:port (default 0.0.0.0:<service port>).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics address host:port (default: listen port + 1000); \"off\" disables.");
 ABSL_FLAG(int, max_message_bytes, 4 * 1024 * 1024, "Largest gRPC message accepted or sent.");
+ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(1),
+          "On SIGTERM, how long health says NOT_SERVING while new calls are still served, so "
+          "clients that watch health move away before calls are refused.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(20),
           "On SIGTERM, how long in-flight calls may take before they are cancelled.");
 ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(2),
@@ -56,6 +60,10 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   if (options.max_message_bytes < 1024) {
     return absl::InvalidArgumentError("--max_message_bytes must be at least 1024");
+  }
+  options.drain_grace = absl::GetFlag(FLAGS_drain_grace);
+  if (options.drain_grace < absl::ZeroDuration() || options.drain_grace > absl::Minutes(1)) {
+    return absl::InvalidArgumentError("--drain_grace must be between 0s and 1m");
   }
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   if (options.drain_timeout < absl::ZeroDuration()) {
@@ -146,7 +154,9 @@ void ServerRunner::RunUntilSignal() {
   sigaddset(&set, SIGINT);
   int signal = 0;
   sigwait(&set, &signal);
-  logger_->info("received {}, draining for at most {}", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+  logger_->info("received {}, draining: NOT_SERVING for {}, then in-flight calls get at most {}",
+                signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                absl::FormatDuration(options_.drain_grace),
                 absl::FormatDuration(options_.drain_timeout));
   Shutdown();
 }
@@ -155,8 +165,11 @@ void ServerRunner::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   health_->Stop();
-  // Fail health checks first so load balancers stop sending new calls here.
+  // Fail health checks first and keep serving a while: load balancers and clients that watch
+  // health stop sending here. gRPC's Shutdown below cancels every call that reaches the server
+  // after it starts, and a client cannot tell such a CANCELLED from one that took effect.
   server_->GetHealthCheckService()->Shutdown();
+  if (options_.drain_grace > absl::ZeroDuration()) absl::SleepFor(options_.drain_grace);
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoNanoseconds(options_.drain_timeout));
   server_->Wait();

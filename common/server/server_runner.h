@@ -21,14 +21,18 @@ struct ServerOptions {
   std::string listen;          // host:port of the gRPC server
   std::string metrics_listen;  // host:port of /metrics; empty: no metrics endpoint
   int max_message_bytes = 4 * 1024 * 1024;
+  // On SIGTERM: NOT_SERVING but still serving for drain_grace, then drain_timeout for the
+  // calls in flight.
+  absl::Duration drain_grace = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration health_interval = absl::Seconds(2);
   TlsFiles tls;  // mutual TLS when set, plaintext otherwise
 };
 
-// Options from the shared flags --listen, --metrics_listen, --max_message_bytes, --drain_timeout
-// --health_check_interval and the TLS flags of tls.h (TALLY_* in the environment). Empty --listen means
-// 0.0.0.0:<default_port>; empty --metrics_listen means the listen host and port + 1000.
+// Options from the shared flags --listen, --metrics_listen, --max_message_bytes, --drain_grace,
+// --drain_timeout, --health_check_interval and the TLS flags of tls.h (TALLY_* in the
+// environment). Empty --listen means 0.0.0.0:<default_port>; empty --metrics_listen means the
+// listen host and port + 1000.
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later, so that
@@ -62,7 +66,8 @@ class ServerRunner {
 
   // Waits for SIGTERM or SIGINT (see BlockTerminationSignals), then drains.
   void RunUntilSignal();
-  // Health NOT_SERVING, no new calls, in-flight calls get until drain_timeout, then cancelled.
+  // Health NOT_SERVING while calls are still served for drain_grace; then no new calls, and
+  // in-flight calls get until drain_timeout before they are cancelled.
   void Shutdown();
 
  private:

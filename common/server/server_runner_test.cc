@@ -7,6 +7,9 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging/logging.h"
@@ -15,6 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tally/otp/v1/otp.grpc.pb.h"
+
+ABSL_DECLARE_FLAG(absl::Duration, drain_grace);
 
 namespace tally {
 namespace {
@@ -28,11 +33,13 @@ class SlowService final : public otp::v1::OtpService::Service {
  public:
   grpc::Status SendCode(grpc::ServerContext*, const otp::v1::SendCodeRequest*,
                         otp::v1::SendCodeResponse* response) override {
-    entered_.Notify();
+    ++calls_;
+    if (!entered_.HasBeenNotified()) entered_.Notify();
     release_.WaitForNotification();
     response->set_challenge_id("finished");
     return grpc::Status::OK;
   }
+  std::atomic<int> calls_{0};
   absl::Notification entered_;
   absl::Notification release_;
 };
@@ -43,6 +50,7 @@ class ServerRunnerTest : public ::testing::Test {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.metrics_listen = absl::StrCat("127.0.0.1:", testing::FreePort());
+    options.drain_grace = drain_grace_;
     options.drain_timeout = absl::Seconds(30);
     options.health_interval = absl::Milliseconds(20);
     options.max_message_bytes = 64 * 1024;
@@ -69,8 +77,9 @@ class ServerRunnerTest : public ::testing::Test {
     return response.status();
   }
 
-  grpc::Status SendCode(otp::v1::SendCodeResponse* response, const std::string& destination = "") {
-    auto stub = otp::v1::OtpService::NewStub(channel_);
+  grpc::Status SendCode(otp::v1::SendCodeResponse* response, const std::string& destination = "",
+                        std::shared_ptr<grpc::Channel> channel = nullptr) {
+    auto stub = otp::v1::OtpService::NewStub(channel != nullptr ? channel : channel_);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     otp::v1::SendCodeRequest request;
@@ -78,6 +87,7 @@ class ServerRunnerTest : public ::testing::Test {
     return stub->SendCode(&context, request, response);
   }
 
+  absl::Duration drain_grace_ = absl::ZeroDuration();
   SlowService service_;
   std::atomic<bool> store_up_{true};
   std::unique_ptr<ServerRunner> runner_;
@@ -131,6 +141,58 @@ TEST_F(ServerRunnerTest, DrainLetsInFlightCallsFinishAndRefusesNewOnes) {
 
   otp::v1::SendCodeResponse late;
   EXPECT_EQ(SendCode(&late).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+class DrainGraceTest : public ServerRunnerTest {
+ protected:
+  DrainGraceTest() { drain_grace_ = absl::Seconds(3); }
+};
+
+// The grace period is what makes a rollout lossless for a client that watches health: it stops
+// sending here before gRPC's shutdown would cancel calls that race it.
+TEST_F(DrainGraceTest, NotServingWhileStillServingSoWatchingClientsMoveFirst) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(
+      R"({"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}})");
+  auto watching = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", runner_->port()),
+                                            grpc::InsecureChannelCredentials(), args);
+  service_.release_.Notify();
+  otp::v1::SendCodeResponse response;
+  ASSERT_TRUE(SendCode(&response, "", watching).ok());
+
+  const absl::Time start = absl::Now();
+  auto shutdown = std::async(std::launch::async, [&] { runner_->Shutdown(); });
+  ASSERT_TRUE(testing::WaitFor([&] { return Health() != HealthCheckResponse::SERVING; },
+                               absl::Seconds(10)));
+  const int served = service_.calls_;
+  // A client that watches health no longer sends here...
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return SendCode(&response, "", watching).error_code() == grpc::StatusCode::UNAVAILABLE;
+      },
+      absl::Seconds(2)));
+  EXPECT_EQ(service_.calls_, served) << "the watching client's call reached the service";
+  // ...while one that does not is still served, as long as the grace lasts.
+  const grpc::Status late = SendCode(&response);
+  if (absl::Now() - start < drain_grace_) {
+    EXPECT_TRUE(late.ok()) << late.error_message();
+    EXPECT_EQ(service_.calls_, served + 1);
+  }
+  shutdown.get();
+  EXPECT_GE(absl::Now() - start, drain_grace_);
+  EXPECT_EQ(SendCode(&response).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(ServerOptionsTest, DrainGraceIsBounded) {
+  absl::FlagSaver saver;
+  absl::SetFlag(&FLAGS_drain_grace, absl::Seconds(-1));
+  EXPECT_FALSE(ServerOptionsFromFlags(50051).ok());
+  absl::SetFlag(&FLAGS_drain_grace, absl::Minutes(2));
+  EXPECT_FALSE(ServerOptionsFromFlags(50051).ok());
+  absl::SetFlag(&FLAGS_drain_grace, absl::Seconds(5));
+  auto options = ServerOptionsFromFlags(50051);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->drain_grace, absl::Seconds(5));
 }
 
 TEST_F(ServerRunnerTest, MetricsCountCallsByMethodAndCode) {

@@ -164,7 +164,7 @@ void Cluster::Add(const std::string& name, const std::string& family, const std:
   s->family = family;
   s->port = FreePort();
   s->argv = {absl::StrCat(BinDir(), "/", binary), absl::StrCat("--listen=", s->address()),
-             "--drain_timeout=1s", "--health_check_interval=200ms"};
+             "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms"};
   if (options_.metrics) {
     s->metrics_port = FreePort();
     s->argv.push_back(absl::StrCat("--metrics_listen=127.0.0.1:", s->metrics_port));
@@ -290,6 +290,15 @@ std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& name) {
   auto channel = grpc::CreateChannel(service(name).address(), ClientCredentials());
   channels_[name] = channel;
   return channel;
+}
+
+std::shared_ptr<grpc::Channel> Cluster::WatchingChannel(const std::string& name) {
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(
+      R"({"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}})");
+  // A restarted service is found again within a second.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(service(name).address(), ClientCredentials(), args);
 }
 
 opb::LoginService::Stub& Cluster::logins(int replica) {

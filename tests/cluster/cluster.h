@@ -83,6 +83,10 @@ class Cluster {
   bool Serving(const std::string& name);
 
   std::shared_ptr<grpc::Channel> Channel(const std::string& name);
+  // A new channel that watches the service's readiness (client-side gRPC health checking) and
+  // fails calls fast with UNAVAILABLE while it is NOT_SERVING, as deploy/README.md asks of
+  // clients: a draining server is left before it stops taking calls.
+  std::shared_ptr<grpc::Channel> WatchingChannel(const std::string& name);
   std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
   // Flags a client (tallyctl) needs to reach the services: --tls_* under TLS, else none.
   std::vector<std::string> ClientTlsFlags() const;

@@ -109,11 +109,12 @@ for name, d in deployments.items():
         fail(f"{name}: cpu request and memory limit required")
     pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     pre_stop_s = int(pre_stop[-1]) if pre_stop and pre_stop[-1].isdigit() else None
+    grace = duration_seconds(config.get("TALLY_DRAIN_GRACE", ""))
     drain = duration_seconds(config.get("TALLY_DRAIN_TIMEOUT", ""))
-    if pre_stop_s is None or drain is None:
-        fail(f"{name}: preStop sleep and TALLY_DRAIN_TIMEOUT required")
-    elif spec.get("terminationGracePeriodSeconds", 30) < pre_stop_s + drain:
-        fail(f"{name}: terminationGracePeriodSeconds does not cover preStop + drain")
+    if pre_stop_s is None or grace is None or drain is None:
+        fail(f"{name}: preStop sleep, TALLY_DRAIN_GRACE and TALLY_DRAIN_TIMEOUT required")
+    elif spec.get("terminationGracePeriodSeconds", 30) < pre_stop_s + grace + drain:
+        fail(f"{name}: terminationGracePeriodSeconds does not cover preStop + grace + drain")
 
 # The shared ConfigMap: every key is a flag of some binary.
 all_flags = set().union(*[flags(b) for b in {os.path.basename(

@@ -3,10 +3,13 @@
 // again. The clients follow the retry policy a Tally caller is expected to follow, and the test
 // asserts that nothing else is ever needed:
 //
-//   * Two orchestrator replicas behind the client, used round robin. UNAVAILABLE is the only
-//     retriable answer: the call did not take effect (a draining or stopped server refuses new
-//     calls; a peer that cannot be reached makes the orchestrator give the step back). The client
-//     retries it as a fresh call on the next replica.
+//   * Two orchestrator replicas behind the client, used round robin, each through a channel that
+//     watches its health (deploy/README.md): a replica that got SIGTERM turns NOT_SERVING and
+//     the channel stops sending there while the replica still serves (--drain_grace), before
+//     gRPC's shutdown would cancel calls racing it. UNAVAILABLE is the only retriable answer:
+//     the call did not take effect (a draining or stopped server refuses new calls; a peer that
+//     cannot be reached makes the orchestrator give the step back). The client retries it as a
+//     fresh call on the next replica.
 //   * A WebAuthn assertion is single-use, so after UNAVAILABLE on FinishPasskey the client
 //     starts the passkey ceremony again (StartPasskey) instead of resending the same assertion.
 //   * Everything else is a failure of the test: DEADLINE_EXCEEDED, CANCELLED (an in-flight call
@@ -53,9 +56,9 @@ class Load {
  public:
   explicit Load(Cluster& cluster) {
     for (int replica : {0, 1}) {
-      logins_.push_back(&cluster.logins(replica));
-      sessions_.push_back(orchestrator::v1::SessionService::NewStub(
-          cluster.Channel(testing::ReplicaName("orchestrator", replica))));
+      auto channel = cluster.WatchingChannel(testing::ReplicaName("orchestrator", replica));
+      logins_.push_back(orchestrator::v1::LoginService::NewStub(channel));
+      sessions_.push_back(orchestrator::v1::SessionService::NewStub(channel));
     }
   }
 
@@ -90,7 +93,7 @@ class Load {
   int retries() const { return retries_; }
 
  private:
-  std::vector<orchestrator::v1::LoginService::Stub*> logins_;
+  std::vector<std::unique_ptr<orchestrator::v1::LoginService::Stub>> logins_;
   std::vector<std::unique_ptr<orchestrator::v1::SessionService::Stub>> sessions_;
   std::atomic<int> next_{0};
   std::atomic<int> calls_{0};
@@ -202,7 +205,8 @@ TEST(RollingRestartTest, SigtermToEachServiceUnderLoadLosesNoCall) {
   for (const char* family : {"policy", "credential", "otp", "otp-sender", "passkey"}) {
     options.flags[family] = {"--drain_timeout=5s"};
   }
-  options.flags["orchestrator"] = {"--drain_timeout=20s"};
+  // The production grace: the load's channels see NOT_SERVING long before it ends.
+  options.flags["orchestrator"] = {"--drain_grace=1s", "--drain_timeout=20s"};
   Cluster cluster(options);
   ASSERT_TRUE(cluster.ready());
 

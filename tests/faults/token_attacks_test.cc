@@ -773,8 +773,8 @@ TEST_F(TokenAttacksTest, RevocationStoreUnreachableFailsClosed) {
   testing::Subprocess policy;
   ASSERT_TRUE(policy
                   .Start({absl::StrCat(testing::BinDir(), "/tally-policy"),
-                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off", "--drain_timeout=1s",
-                          "--health_check_interval=200ms",
+                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off",
+                          "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms",
                           absl::StrCat("--postgres_schema=policy_rv_", suffix),
                           // Nothing listens there.
                           absl::StrCat("--redis_url=redis://127.0.0.1:", testing::FreePort())},
@@ -847,8 +847,8 @@ TEST_F(TokenAttacksTest, NoRedisUrlWarnsAtStartup) {
   testing::Subprocess credential;
   ASSERT_TRUE(credential
                   .Start({absl::StrCat(testing::BinDir(), "/tally-credential"),
-                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off", "--drain_timeout=1s",
-                          "--health_check_interval=200ms",
+                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off",
+                          "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms",
                           absl::StrCat("--postgres_schema=credential_rv_", testing::UniqueSuffix())},
                          {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
                           {"TALLY_PLATFORM_KEY", cluster().platform_key()},

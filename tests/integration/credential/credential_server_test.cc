@@ -72,7 +72,7 @@ class CredentialServer {
         absl::StrCat("--postgres_schema=", schema_),
         absl::StrCat("--password_blocklist=", testing::SourceDir(),
                      "/services/credential/data/common_passwords.txt"),
-        "--health_check_interval=100ms", "--drain_timeout=5s"};
+        "--health_check_interval=100ms", "--drain_grace=0s", "--drain_timeout=5s"};
     argv.insert(argv.end(), kFastArgon2.begin(), kFastArgon2.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<testing::Subprocess>();

@@ -225,7 +225,8 @@ class OrchestratorServerTest : public ::testing::Test {
                             "--otp_addr=" + peers_->address(),
                             "--passkey_addr=" + peers_->address(),
                             "--settings_cache_ttl=0s", "--peer_timeout=1s",
-                            "--health_check_interval=100ms", "--drain_timeout=2s"},
+                            "--health_check_interval=100ms", "--drain_grace=0s",
+                            "--drain_timeout=2s"},
                            {{"TALLY_REDIS_URL", testing::RequiredEnv("TALLY_TEST_REDIS_URL")},
                             {"TALLY_SIGNING_KEY_FILES", key_path_}})
                     .ok());

@@ -120,7 +120,7 @@ class OtpProcess {
         absl::StrCat("--otp_dead_stream=", ns_.dead),
         absl::StrCat("--otp_consumer_group=", ns_.group),
         "--health_check_interval=100ms",
-        "--drain_timeout=2s",
+        "--drain_grace=0s", "--drain_timeout=2s",
         "--otp_read_block=200ms",
         "--otp_claim_interval=200ms",
         "--otp_retry_initial_backoff=100ms",

@@ -81,7 +81,8 @@ class Cluster {
                              absl::StrCat("--policy_addr=127.0.0.1:", policy_port_),
                              "--policy_timeout=2s", "--rp_id=localhost",
                              absl::StrCat("--rp_origins=", kOrigin),
-                             "--health_check_interval=100ms", "--drain_timeout=2s"},
+                             "--health_check_interval=100ms", "--drain_grace=0s",
+                             "--drain_timeout=2s"},
                             env)
                     .ok());
     auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);

@@ -56,7 +56,8 @@ class PolicyServer {
                              absl::StrCat("--listen=127.0.0.1:", port_),
                              absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
                              absl::StrCat("--postgres_schema=", schema_),
-                             "--health_check_interval=100ms", "--drain_timeout=5s"},
+                             "--health_check_interval=100ms", "--drain_grace=0s",
+                             "--drain_timeout=5s"},
                             {{"TALLY_POSTGRES_URL", postgres_url_},
                              {"TALLY_PLATFORM_KEY", kPlatformKey},
                              {"TALLY_JWKS_FILE", jwks_path_}})
