@@ -1,5 +1,6 @@
 #include "common/server/call_auth.h"
 
+#include <chrono>
 #include <optional>
 #include <string_view>
 
@@ -29,6 +30,15 @@ std::optional<std::string_view> Header(const grpc::ServerContext& context,
 }
 
 }  // namespace
+
+absl::Time CallDeadline(const grpc::ServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  // gRPC reports "no deadline" as the largest time point, which absl::FromChrono cannot hold.
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
 
 absl::StatusOr<Caller> AuthenticateCall(const Authenticator& authenticator,
                                         const grpc::ServerContext& context) {

@@ -2,12 +2,14 @@
 
 #include <functional>
 #include <memory>
+#include <type_traits>
 
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/auth/caller.h"
 #include "common/status/grpc_status.h"
 #include "common/util/clock.h"
@@ -29,15 +31,26 @@ absl::StatusOr<Caller> AuthenticateCall(const Authenticator& authenticator,
 absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(
     const Clock& clock, std::shared_ptr<const RevocationChecker> revocations = nullptr);
 
+// The call's deadline; absl::InfiniteFuture() when the client set none.
+absl::Time CallDeadline(const grpc::ServerContext& context);
+
 // The body of every gRPC method: authenticates the call, runs
-// `(logic.*method)(caller, request)` (an absl::StatusOr<Response>), writes the response and
-// converts the status. The services' logic classes stay free of gRPC.
+// `(logic.*method)(caller, request)` (an absl::StatusOr<Response>), or
+// `(logic.*method)(caller, request, deadline)` for logic that takes the call's deadline, writes
+// the response and converts the status. The services' logic classes stay free of gRPC.
 template <typename Logic, typename Method, typename Request, typename Response>
 grpc::Status HandleCall(const Authenticator& authenticator, const grpc::ServerContext& context,
                         Logic& logic, Method method, const Request& request, Response* response) {
   absl::StatusOr<Caller> caller = AuthenticateCall(authenticator, context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Response> result = std::invoke(method, logic, *caller, request);
+  absl::StatusOr<Response> result = [&] {
+    if constexpr (std::is_invocable_v<Method, Logic&, const Caller&, const Request&,
+                                      absl::Time>) {
+      return std::invoke(method, logic, *caller, request, CallDeadline(context));
+    } else {
+      return std::invoke(method, logic, *caller, request);
+    }
+  }();
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;

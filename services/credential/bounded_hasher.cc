@@ -34,15 +34,16 @@ absl::StatusOr<BoundedHasher> BoundedHasher::Create(const PasswordHasher& hasher
   return BoundedHasher(hasher, limiter, metrics, *std::move(dummy));
 }
 
-absl::StatusOr<std::string> BoundedHasher::Hash(std::string_view password) {
-  absl::StatusOr<HashLimiter::Slot> slot = limiter_->Acquire();
+absl::StatusOr<std::string> BoundedHasher::Hash(std::string_view password, absl::Time deadline) {
+  absl::StatusOr<HashLimiter::Slot> slot = limiter_->Acquire(deadline);
   if (!slot.ok()) return slot.status();
   return Measured(*metrics_, "hash", [&] { return hasher_->Hash(password); });
 }
 
 absl::StatusOr<BoundedHasher::Checked> BoundedHasher::Verify(std::string_view encoded,
-                                                             std::string_view password) {
-  absl::StatusOr<HashLimiter::Slot> slot = limiter_->Acquire();
+                                                             std::string_view password,
+                                                             absl::Time deadline) {
+  absl::StatusOr<HashLimiter::Slot> slot = limiter_->Acquire(deadline);
   if (!slot.ok()) return slot.status();
   absl::StatusOr<PasswordHasher::Verdict> verdict =
       Measured(*metrics_, "verify", [&] { return hasher_->Verify(encoded, password); });
@@ -57,8 +58,8 @@ absl::StatusOr<BoundedHasher::Checked> BoundedHasher::Verify(std::string_view en
   return checked;
 }
 
-absl::Status BoundedHasher::VerifyAgainstDummy(std::string_view password) {
-  absl::StatusOr<Checked> checked = Verify(dummy_, password);
+absl::Status BoundedHasher::VerifyAgainstDummy(std::string_view password, absl::Time deadline) {
+  absl::StatusOr<Checked> checked = Verify(dummy_, password, deadline);
   return checked.status();
 }
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "services/credential/credential_metrics.h"
 #include "services/credential/hash_limiter.h"
 #include "services/credential/password_hasher.h"
@@ -19,8 +20,10 @@ class BoundedHasher {
   static absl::StatusOr<BoundedHasher> Create(const PasswordHasher& hasher, HashLimiter& limiter,
                                               CredentialMetrics& metrics);
 
-  // A new PHC string for `password`.
-  absl::StatusOr<std::string> Hash(std::string_view password);
+  // A new PHC string for `password`. Each call below waits for a HashLimiter slot only while
+  // its answer can still be ready by `deadline` (RESOURCE_EXHAUSTED otherwise).
+  absl::StatusOr<std::string> Hash(std::string_view password,
+                                   absl::Time deadline = absl::InfiniteFuture());
 
   struct Checked {
     bool match = false;
@@ -29,10 +32,17 @@ class BoundedHasher {
     std::string rehashed;
   };
   // Checks `password` against the stored PHC string.
-  absl::StatusOr<Checked> Verify(std::string_view encoded, std::string_view password);
+  absl::StatusOr<Checked> Verify(std::string_view encoded, std::string_view password,
+                                 absl::Time deadline = absl::InfiniteFuture());
+  // OK when a hash asked for now would run or queue (HashLimiter::Admits): lets a caller shed
+  // a refused check before the look-ups that come first.
+  absl::Status Admits(absl::Time deadline = absl::InfiniteFuture()) const {
+    return limiter_->Admits(deadline);
+  }
   // The same Argon2id work against a hash no password matches, for unknown users and users
   // without a password: they cost the same time as a wrong password.
-  absl::Status VerifyAgainstDummy(std::string_view password);
+  absl::Status VerifyAgainstDummy(std::string_view password,
+                                  absl::Time deadline = absl::InfiniteFuture());
 
  private:
   BoundedHasher(const PasswordHasher& hasher, HashLimiter& limiter, CredentialMetrics& metrics,

@@ -48,7 +48,7 @@ absl::StatusOr<StoredUser> CredentialManager::LoadForChange(const Caller& caller
 }
 
 absl::StatusOr<pb::CreateUserResponse> CredentialManager::CreateUser(
-    const Caller& caller, const pb::CreateUserRequest& request) {
+    const Caller& caller, const pb::CreateUserRequest& request, absl::Time deadline) {
   // Who asks comes before what is asked: a caller without rights learns nothing from errors.
   if (absl::Status s = RequireAdminOrPlatform(caller, request.directory_id()); !s.ok()) return s;
   if (absl::Status s = CheckId("directory_id", request.directory_id()); !s.ok()) return s;
@@ -72,7 +72,7 @@ absl::StatusOr<pb::CreateUserResponse> CredentialManager::CreateUser(
 
   StoredUser stored;
   if (!request.password().empty()) {
-    absl::StatusOr<std::string> hash = hasher_.Hash(request.password());
+    absl::StatusOr<std::string> hash = hasher_.Hash(request.password(), deadline);
     if (!hash.ok()) return hash.status();
     stored.password_hash = *std::move(hash);
   }
@@ -161,7 +161,7 @@ absl::StatusOr<pb::UpdateContactResponse> CredentialManager::UpdateContact(
 }
 
 absl::StatusOr<pb::SetPasswordResponse> CredentialManager::SetPassword(
-    const Caller& caller, const pb::SetPasswordRequest& request) {
+    const Caller& caller, const pb::SetPasswordRequest& request, absl::Time deadline) {
   absl::StatusOr<StoredUser> user = LoadForChange(caller, request.user_id(), Who::kSelfOrAdmin);
   if (!user.ok()) return user.status();
   if (absl::Status s = CheckPasswordShape(request.new_password(), "new_password"); !s.ok()) {
@@ -170,7 +170,7 @@ absl::StatusOr<pb::SetPasswordResponse> CredentialManager::SetPassword(
   if (absl::Status s = policy_.Check(request.new_password(), user->user.username()); !s.ok()) {
     return s;
   }
-  absl::StatusOr<std::string> hash = hasher_.Hash(request.new_password());
+  absl::StatusOr<std::string> hash = hasher_.Hash(request.new_password(), deadline);
   if (!hash.ok()) return hash.status();
   absl::StatusOr<StoredUser> updated = store_.SetPasswordHash(request.user_id(), *hash,
                                                               clock_.Now());
@@ -205,7 +205,7 @@ absl::StatusOr<pb::DeleteUserResponse> CredentialManager::DeleteUser(
 }
 
 absl::StatusOr<pb::VerifyPasswordResponse> CredentialManager::VerifyPassword(
-    const Caller& /*cluster*/, const pb::VerifyPasswordRequest& request) {
+    const Caller& /*cluster*/, const pb::VerifyPasswordRequest& request, absl::Time deadline) {
   // Malformed requests are refused before any look-up, so they tell nothing about who exists.
   if (absl::Status s = CheckId("directory_id", request.directory_id()); !s.ok()) return s;
   absl::StatusOr<Username> username = CheckUsername(request.username());
@@ -213,19 +213,25 @@ absl::StatusOr<pb::VerifyPasswordResponse> CredentialManager::VerifyPassword(
   if (absl::Status s = CheckPasswordShape(request.password(), "password"); !s.ok()) return s;
   CheckOutcome outcome = CheckOutcome::kError;
   absl::StatusOr<pb::VerifyPasswordResponse> result =
-      CheckPassword(request.directory_id(), username->key, request.password(), &outcome);
+      CheckPassword(request.directory_id(), username->key, request.password(), deadline, &outcome);
   metrics_.RecordCheck(outcome);
   return result;
 }
 
 absl::StatusOr<pb::VerifyPasswordResponse> CredentialManager::CheckPassword(
     const std::string& directory_id, const std::string& username_key, const std::string& password,
-    CheckOutcome* outcome) {
+    absl::Time deadline, CheckOutcome* outcome) {
+  // Under overload most checks are refused: refuse them before the look-up too. The same for
+  // every username, so it tells nothing about who exists.
+  if (absl::Status admitted = hasher_.Admits(deadline); !admitted.ok()) {
+    *outcome = CheckOutcome::kThrottled;
+    return admitted;
+  }
   absl::StatusOr<StoredUser> user = store_.FindUser(directory_id, username_key);
   if (!user.ok() && !absl::IsNotFound(user.status())) return user.status();
   if (!user.ok() || user->password_hash.empty()) {
     // Unknown user or no password: the same Argon2id work, the same answer.
-    absl::Status s = hasher_.VerifyAgainstDummy(password);
+    absl::Status s = hasher_.VerifyAgainstDummy(password, deadline);
     if (absl::IsResourceExhausted(s)) *outcome = CheckOutcome::kThrottled;
     if (!s.ok()) return s;
     *outcome = user.ok() ? CheckOutcome::kNoPassword : CheckOutcome::kUnknownUser;
@@ -233,7 +239,8 @@ absl::StatusOr<pb::VerifyPasswordResponse> CredentialManager::CheckPassword(
     return absl::UnauthenticatedError(kBadLogin);
   }
   const std::string& user_id = user->user.user_id();
-  absl::StatusOr<BoundedHasher::Checked> checked = hasher_.Verify(user->password_hash, password);
+  absl::StatusOr<BoundedHasher::Checked> checked =
+      hasher_.Verify(user->password_hash, password, deadline);
   if (!checked.ok()) {
     if (absl::IsResourceExhausted(checked.status())) {
       *outcome = CheckOutcome::kThrottled;

@@ -31,8 +31,11 @@ class CredentialManager {
   CredentialManager(CredentialStore& store, BoundedHasher& hasher, const PasswordPolicy& policy,
                     CredentialMetrics& metrics, const Clock& clock, RandomSource& random);
 
+  // The calls that hash take the caller's deadline: a hash whose answer would come too late is
+  // refused (RESOURCE_EXHAUSTED) instead of taking the turn of a caller still waiting.
   absl::StatusOr<pb::CreateUserResponse> CreateUser(const Caller& caller,
-                                                    const pb::CreateUserRequest& request);
+                                                    const pb::CreateUserRequest& request,
+                                                    absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<pb::GetUserResponse> GetUser(const Caller& caller,
                                               const pb::GetUserRequest& request);
   absl::StatusOr<pb::FindUserResponse> FindUser(const Caller& caller,
@@ -41,14 +44,16 @@ class CredentialManager {
                                                   const pb::ListUsersRequest& request);
   absl::StatusOr<pb::UpdateContactResponse> UpdateContact(const Caller& caller,
                                                           const pb::UpdateContactRequest& request);
-  absl::StatusOr<pb::SetPasswordResponse> SetPassword(const Caller& caller,
-                                                      const pb::SetPasswordRequest& request);
+  absl::StatusOr<pb::SetPasswordResponse> SetPassword(
+      const Caller& caller, const pb::SetPasswordRequest& request,
+      absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<pb::SetRolesResponse> SetRoles(const Caller& caller,
                                                 const pb::SetRolesRequest& request);
   absl::StatusOr<pb::DeleteUserResponse> DeleteUser(const Caller& caller,
                                                     const pb::DeleteUserRequest& request);
   absl::StatusOr<pb::VerifyPasswordResponse> VerifyPassword(
-      const Caller& caller, const pb::VerifyPasswordRequest& request);
+      const Caller& caller, const pb::VerifyPasswordRequest& request,
+      absl::Time deadline = absl::InfiniteFuture());
 
  private:
   enum class Who { kSelfOrAdmin, kAdmin };
@@ -60,6 +65,7 @@ class CredentialManager {
   absl::StatusOr<pb::VerifyPasswordResponse> CheckPassword(const std::string& directory_id,
                                                            const std::string& username_key,
                                                            const std::string& password,
+                                                           absl::Time deadline,
                                                            CheckOutcome* outcome);
 
   CredentialStore& store_;

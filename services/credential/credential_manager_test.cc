@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/fake_clock.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -42,6 +43,7 @@ class FakeCredentialStore : public CredentialStore {
   }
   absl::StatusOr<StoredUser> FindUser(std::string_view directory_id,
                                       std::string_view key) override {
+    ++find_user_calls;
     if (!status.ok()) return status;
     for (const StoredUser& u : users) {
       if (u.user.directory_id() == directory_id && u.username_key == key) return u;
@@ -124,16 +126,11 @@ class FakeCredentialStore : public CredentialStore {
   }
 
   absl::Status status = absl::OkStatus();
+  int find_user_calls = 0;
   std::vector<StoredUser> users;
 
  private:
   std::vector<ContactChange> changes_;
-};
-
-class FakeClock final : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1800000000);
 };
 
 Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles) {
@@ -214,7 +211,7 @@ class CredentialManagerTest : public ::testing::Test {
 
   const Caller admin_ = UserCaller(kDir, "usr_admin", {"admin"});
   FakeCredentialStore store_;
-  FakeClock clock_;
+  tally::testing::FakeClock clock_;
   prometheus::Registry registry_;
   CredentialMetrics metrics_{registry_};
   HashLimiter limiter_{2, 4};
@@ -233,7 +230,7 @@ TEST_F(CredentialManagerTest, PlatformBootstrapsTheFirstAdminWhoThenCreatesUsers
   EXPECT_EQ(first->username(), "Root.Admin");
   EXPECT_THAT(first->roles(), ElementsAre("admin"));
   EXPECT_TRUE(first->has_password());
-  EXPECT_EQ(FromProtoTime(first->create_time()), clock_.now);
+  EXPECT_EQ(FromProtoTime(first->create_time()), clock_.Now());
   EXPECT_THAT(store_.Find(first->user_id())->password_hash, StartsWith("$argon2id$v=19$m=64,"));
 
   const Caller root = UserCaller(kDir, first->user_id(), {"admin"});
@@ -396,12 +393,38 @@ TEST_F(CredentialManagerTest, ThrottledWhenEveryHashingSlotAndTheQueueAreTaken) 
   EXPECT_EQ(manager.VerifyPassword(Caller::Anonymous(), request).status().code(),
             absl::StatusCode::kResourceExhausted);
   request.set_username("nobody");
+  const int lookups = store_.find_user_calls;
   EXPECT_EQ(manager.VerifyPassword(Caller::Anonymous(), request).status().code(),
             absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store_.find_user_calls, lookups) << "a refused check still looked the user up";
   EXPECT_EQ(Checks("throttled"), 2);
   { auto release = *std::move(held); }
   request.set_username("frank");
   EXPECT_TRUE(manager.VerifyPassword(Caller::Anonymous(), request).ok());
+}
+
+TEST_F(CredentialManagerTest, ThrottledWhenTheAnswerCouldNotComeByTheCallersDeadline) {
+  ASSERT_TRUE(Create(admin_, kDir, "hal", "hal-password").ok());
+  HashLimiter timed(1, 1, clock_);
+  {  // Teach it that a hash takes 50 ms.
+    auto slot = timed.Acquire();
+    ASSERT_TRUE(slot.ok());
+    clock_.Advance(absl::Milliseconds(50));
+  }
+  auto hasher = BoundedHasher::Create(*hasher_, timed, metrics_);
+  ASSERT_TRUE(hasher.ok());
+  CredentialManager manager(store_, *hasher, policy_, metrics_, clock_, CsprngRandom::Get());
+  pb::VerifyPasswordRequest request;
+  request.set_directory_id(kDir);
+  request.set_username("hal");
+  request.set_password("hal-password");
+  const double throttled = Checks("throttled");
+  const absl::Time too_soon = clock_.Now() + absl::Milliseconds(20);
+  EXPECT_EQ(manager.VerifyPassword(Caller::Anonymous(), request, too_soon).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Checks("throttled"), throttled + 1);
+  EXPECT_TRUE(
+      manager.VerifyPassword(Caller::Anonymous(), request, clock_.Now() + absl::Seconds(5)).ok());
 }
 
 TEST_F(CredentialManagerTest, ReHashesAfterASuccessfulCheckWhenTheParametersChanged) {
@@ -482,7 +505,7 @@ TEST_F(CredentialManagerTest, UpdateContactRecordsOnlyRealChangesWithTheirActor)
   request.set_user_id(ivy->user_id());
   request.set_email("Ivy@Example.com");
   request.set_phone_number("+44 20 7946 0958");
-  clock_.now += absl::Minutes(5);
+  clock_.Advance(absl::Minutes(5));
   absl::StatusOr<pb::UpdateContactResponse> first = manager_->UpdateContact(self, request);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->user().email(), "Ivy@example.com");
@@ -498,7 +521,7 @@ TEST_F(CredentialManagerTest, UpdateContactRecordsOnlyRealChangesWithTheirActor)
   ASSERT_EQ(changes->size(), 3u);
   EXPECT_EQ((*changes)[0].field, "email");
   EXPECT_EQ((*changes)[0].actor, "user:" + ivy->user_id());
-  EXPECT_EQ((*changes)[0].time, clock_.now);
+  EXPECT_EQ((*changes)[0].time, clock_.Now());
   EXPECT_EQ((*changes)[2].field, "phone_number");
   EXPECT_EQ((*changes)[2].actor, "user:usr_admin");
 

@@ -34,9 +34,11 @@ ABSL_FLAG(uint32_t, argon2_parallelism, 1, "Argon2id lanes (p).");
 ABSL_FLAG(int, max_concurrent_hashes, 0,
           "Argon2id runs at most at once; 0: one per hardware thread.");
 // Small on purpose: a queued call waits about hash_queue_size / max_concurrent_hashes hash
-// times, so admitted checks stay within a few hash times and overload is refused at once.
-ABSL_FLAG(int, hash_queue_size, 4,
-          "Calls that may wait for a hashing slot; beyond them calls get RESOURCE_EXHAUSTED.");
+// times, so admitted checks stay within a few hash times and overload is refused at once. One
+// wave by default: an admitted check waits at most about one hash before its own.
+ABSL_FLAG(int, hash_queue_size, -1,
+          "Calls that may wait for a hashing slot; beyond them calls get RESOURCE_EXHAUSTED. "
+          "-1: as many as --max_concurrent_hashes.");
 ABSL_FLAG(int, min_password_length, 8, "Shortest new password, in characters (code points).");
 ABSL_FLAG(std::string, password_blocklist, "",
           "File of passwords refused as too common, one per line (# comments); empty: none.");
@@ -81,10 +83,11 @@ int main(int argc, char** argv) {
     ExitBadConfig(argv[0], absl::InvalidArgumentError("--max_concurrent_hashes must be >= 0"));
   }
   if (max_hashes == 0) max_hashes = std::max(1u, std::thread::hardware_concurrency());
-  const int queue_size = absl::GetFlag(FLAGS_hash_queue_size);
-  if (queue_size < 0) {
-    ExitBadConfig(argv[0], absl::InvalidArgumentError("--hash_queue_size must be >= 0"));
+  int queue_size = absl::GetFlag(FLAGS_hash_queue_size);
+  if (queue_size < -1) {
+    ExitBadConfig(argv[0], absl::InvalidArgumentError("--hash_queue_size must be >= -1"));
   }
+  if (queue_size == -1) queue_size = max_hashes;
   cred::PasswordRules rules;
   rules.min_length = absl::GetFlag(FLAGS_min_password_length);
   if (rules.min_length < 1 || rules.min_length > 64) {
@@ -116,15 +119,20 @@ int main(int argc, char** argv) {
 
   tally::ServerRunner runner(*server_options, tally::GetLogger("server"));
   cred::CredentialMetrics metrics(runner.metrics().registry());
-  cred::PasswordHasher hasher(params, tally::CsprngRandom::Get());
+  // One working buffer per hash that may run: the service's Argon2 memory stays at
+  // max_hashes × m from start to end.
+  cred::Argon2Buffers buffers(max_hashes, size_t{params.memory_kib} * 1024);
+  cred::PasswordHasher hasher(params, tally::CsprngRandom::Get(), &buffers);
   cred::HashLimiter limiter(max_hashes, queue_size);
   absl::StatusOr<cred::BoundedHasher> bounded = cred::BoundedHasher::Create(hasher, limiter, metrics);
   if (!bounded.ok()) {
     logger->critical("cannot hash with these Argon2id parameters: {}", bounded.status());
     return 1;
   }
-  logger->info("Argon2id m={} KiB, t={}, p={}; at most {} at once, {} waiting", params.memory_kib,
-               params.iterations, params.parallelism, max_hashes, queue_size);
+  logger->info("Argon2id m={} KiB, t={}, p={}; at most {} at once, {} waiting; {} buffers "
+               "preallocated",
+               params.memory_kib, params.iterations, params.parallelism, max_hashes, queue_size,
+               buffers.count());
   const cred::PasswordPolicy policy(rules, std::move(blocklist));
   cred::CredentialManager manager(store, *bounded, policy, metrics, clock,
                                   tally::CsprngRandom::Get());

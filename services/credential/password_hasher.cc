@@ -98,13 +98,55 @@ std::string EncodePhc(const Argon2idHash& h) {
                       ",p=", h.params.parallelism, "$", B64(h.salt), "$", B64(h.hash));
 }
 
+namespace {
+
+// ARGON2_BLOCK_SIZE of libargon2's private core.h: it allocates m_cost blocks of this size
+// (m_cost >= 8 × lanes, which ValidateArgon2Params ensures, so never more).
+constexpr size_t kArgon2BlockBytes = 1024;
+
+// libargon2's allocation callbacks carry no user pointer: the leased buffer of the run on this
+// thread is handed over here (libargon2 allocates in the calling thread, even with lanes > 1).
+thread_local Argon2Buffers::Lease* tls_lease = nullptr;
+
+int AllocateFromLease(uint8_t** memory, size_t bytes) {
+  if (tls_lease == nullptr || bytes > tls_lease->size()) return ARGON2_MEMORY_ALLOCATION_ERROR;
+  *memory = tls_lease->data();
+  return ARGON2_OK;
+}
+
+// libargon2 has wiped the memory before it calls this; the lease returns it to the pool.
+void KeepLeased(uint8_t* /*memory*/, size_t /*bytes*/) {}
+
+}  // namespace
+
 absl::StatusOr<std::string> PasswordHasher::Derive(std::string_view password,
                                                    std::string_view salt,
-                                                   const Argon2Params& params, size_t hash_bytes) {
+                                                   const Argon2Params& params, size_t hash_bytes,
+                                                   Argon2Buffers* buffers) {
   std::string out(hash_bytes, '\0');
-  const int rc = argon2id_hash_raw(params.iterations, params.memory_kib, params.parallelism,
-                                   password.data(), password.size(), salt.data(), salt.size(),
-                                   out.data(), out.size());
+  argon2_context context{};
+  context.out = reinterpret_cast<uint8_t*>(out.data());
+  context.outlen = static_cast<uint32_t>(out.size());
+  // libargon2 reads these and, without ARGON2_FLAG_CLEAR_PASSWORD, never writes them.
+  context.pwd = reinterpret_cast<uint8_t*>(const_cast<char*>(password.data()));
+  context.pwdlen = static_cast<uint32_t>(password.size());
+  context.salt = reinterpret_cast<uint8_t*>(const_cast<char*>(salt.data()));
+  context.saltlen = static_cast<uint32_t>(salt.size());
+  context.t_cost = params.iterations;
+  context.m_cost = params.memory_kib;
+  context.lanes = params.parallelism;
+  context.threads = params.parallelism;
+  context.version = ARGON2_VERSION_13;
+  context.flags = ARGON2_DEFAULT_FLAGS;
+  Argon2Buffers::Lease lease;
+  if (buffers != nullptr) lease = buffers->Take(size_t{params.memory_kib} * kArgon2BlockBytes);
+  if (lease.data() != nullptr) {
+    context.allocate_cbk = AllocateFromLease;
+    context.free_cbk = KeepLeased;
+    tls_lease = &lease;
+  }
+  const int rc = argon2_ctx(&context, Argon2_id);
+  tls_lease = nullptr;
   if (rc != ARGON2_OK) {
     return absl::InternalError(absl::StrCat("argon2id failed: ", argon2_error_message(rc)));
   }
@@ -116,7 +158,7 @@ absl::StatusOr<std::string> PasswordHasher::Hash(std::string_view password) cons
   h.params = params_;
   h.salt.resize(kSaltBytes);
   random_.Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(h.salt.data()), h.salt.size()));
-  absl::StatusOr<std::string> raw = Derive(password, h.salt, params_, kHashBytes);
+  absl::StatusOr<std::string> raw = Derive(password, h.salt, params_, kHashBytes, buffers_);
   if (!raw.ok()) return raw.status();
   h.hash = *std::move(raw);
   return EncodePhc(h);
@@ -127,7 +169,7 @@ absl::StatusOr<PasswordHasher::Verdict> PasswordHasher::Verify(std::string_view 
   absl::StatusOr<Argon2idHash> stored = ParsePhc(encoded);
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::string> derived =
-      Derive(password, stored->salt, stored->params, stored->hash.size());
+      Derive(password, stored->salt, stored->params, stored->hash.size(), buffers_);
   if (!derived.ok()) return derived.status();
   Verdict verdict;
   verdict.match = CRYPTO_memcmp(derived->data(), stored->hash.data(), stored->hash.size()) == 0;

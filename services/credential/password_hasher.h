@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/util/random.h"
+#include "services/credential/argon2_buffers.h"
 
 namespace tally::credential {
 
@@ -47,8 +48,10 @@ class PasswordHasher {
   static constexpr size_t kSaltBytes = 16;
   static constexpr size_t kHashBytes = 32;
 
-  // `params` must pass ValidateArgon2Params; `random` must outlive the hasher.
-  PasswordHasher(Argon2Params params, RandomSource& random) : params_(params), random_(random) {}
+  // `params` must pass ValidateArgon2Params; `random` must outlive the hasher, and so must
+  // `buffers` when given (Argon2's memory comes from it while a buffer is free and big enough).
+  PasswordHasher(Argon2Params params, RandomSource& random, Argon2Buffers* buffers = nullptr)
+      : params_(params), random_(random), buffers_(buffers) {}
 
   // A PHC string for `password` with the current parameters and a fresh salt. INTERNAL if
   // libargon2 fails (out of memory).
@@ -66,13 +69,16 @@ class PasswordHasher {
 
   const Argon2Params& params() const { return params_; }
 
-  // The raw Argon2id (version 19) hash: for Hash, Verify and known-answer tests.
+  // The raw Argon2id (version 19) hash: for Hash, Verify and known-answer tests. Its working
+  // memory comes from `buffers` when one is free and big enough, else from libargon2's malloc.
   static absl::StatusOr<std::string> Derive(std::string_view password, std::string_view salt,
-                                            const Argon2Params& params, size_t hash_bytes);
+                                            const Argon2Params& params, size_t hash_bytes,
+                                            Argon2Buffers* buffers = nullptr);
 
  private:
   Argon2Params params_;
   RandomSource& random_;
+  Argon2Buffers* buffers_;
 };
 
 }  // namespace tally::credential

@@ -99,6 +99,12 @@ class BruteForceTest : public ::testing::Test {
     options.metrics = true;
     options.flags["orchestrator"] = {absl::StrCat("--lockout_duration=", kLockSeconds, "s"),
                                      absl::StrCat("--lockout_max_duration=", kLockSeconds, "s")};
+    // Room in the hash queue for every reserved check at once. The default queue is one wave
+    // (a slot per core), so on a small machine some of the threshold's checks would be refused
+    // RESOURCE_EXHAUSTED, their reservations (rightly) returned and taken by later attempts:
+    // still never more than kThreshold hashes, but the exact tallies below would depend on the
+    // machine's core count.
+    options.flags["credential"] = {"--hash_queue_size=16"};
     cluster_ = new Cluster(options);
   }
   static void TearDownTestSuite() {

@@ -384,7 +384,7 @@ endpoint). Floors are measured in the same run. Targets are those of issue #8.
 
 ## Parameters
 
-- Load generator: {params.get('concurrency')} logins in flight (closed loop; {params.get('password_concurrency')} for the `password*` scenarios, which the hash bounds: more in flight only waits in its queue), {params.get('duration_s'):.0f} s measured per scenario after {params.get('warmup_s'):.0f} s warm-up, {params.get('users_per_pool')} users per scenario (each its own phone number and e-mail address), {params.get('orchestrator_connections')} HTTP/2 connections to the orchestrator.
+- Load generator: {params.get('concurrency')} logins in flight (closed loop; {params.get('password_concurrency')} for the `password*` scenarios: as many password checks as the credential service runs and queues by default, one of each per core; more would be refused `RESOURCE_EXHAUSTED`), {params.get('duration_s'):.0f} s measured per scenario after {params.get('warmup_s'):.0f} s warm-up, {params.get('users_per_pool')} users per scenario (each its own phone number and e-mail address), {params.get('orchestrator_connections')} HTTP/2 connections to the orchestrator.
 - Argon2id: m = {params.get('argon2', {}).get('memory_kib')} KiB, t = {params.get('argon2', {}).get('iterations')}, p = {params.get('argon2', {}).get('parallelism')} (the credential service's defaults).
 - Cluster flags beyond the defaults:
 

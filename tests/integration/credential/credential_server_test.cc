@@ -842,7 +842,7 @@ TEST(CredentialServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
            {{"--argon2_iterations=0"}, "--argon2_*: Argon2 iterations"},
            {{"--argon2_parallelism=99"}, "--argon2_*: Argon2 parallelism"},
            {{"--max_concurrent_hashes=-1"}, "--max_concurrent_hashes"},
-           {{"--hash_queue_size=-1"}, "--hash_queue_size"},
+           {{"--hash_queue_size=-2"}, "--hash_queue_size"},
            {{"--min_password_length=0"}, "--min_password_length"},
            {{"--password_blocklist=/nonexistent/list.txt"}, "--password_blocklist: cannot read"},
        }) {
