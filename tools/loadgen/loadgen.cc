@@ -563,7 +563,10 @@ json Targets(const json& result) {
     // A named copy: items() of a temporary would dangle.
     const json memory_of_o = o.value("memory", json::object());
     for (const auto& [svc, m] : memory_of_o.items()) {
-      if (svc == "loadgen") continue;
+      // The Tally services only. Redis keeps every started login for its TTL (10 minutes), so
+      // its data grows with the logins offered and is bounded by the TTL, not by a queue; the
+      // memory table shows it.
+      if (svc == "loadgen" || svc == "redis") continue;
       const double b = m.value("rss_before_kib", 0.0);
       const double a = m.value("rss_after_kib", 0.0);
       if (b > 0 && (a - b) / b > worst_growth) {
@@ -571,8 +574,8 @@ json Targets(const json& result) {
         worst = svc;
       }
     }
-    add(absl::StrCat("overload: RSS growth after the run (worst: ", worst.empty() ? "-" : worst,
-                     ")"),
+    add(absl::StrCat("overload: RSS growth of the Tally services after the run (worst: ",
+                     worst.empty() ? "-" : worst, ")"),
         "flat: <= 10% growth", worst_growth, 0.10, false, "fraction");
   }
   return targets;
