@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
 #include "common/util/proto_time.h"
 #include "common/util/random.h"
@@ -37,22 +38,6 @@ using cpb::AUTH_METHOD_SMS_OTP;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-class TestClock final : public Clock {
- public:
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
-};
 
 polpb::AuthSettings Settings(int required, int password, int sms, int email, int passkey) {
   polpb::AuthSettings s;
@@ -385,7 +370,8 @@ class LoginManagerTest : public ::testing::Test {
     return response->state();
   }
 
-  TestClock clock_;
+  // Starts at the real time: the logins live in a real Redis with real TTLs.
+  tally::testing::FakeClock clock_{absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))};
   std::shared_ptr<RedisClient> redis_;
   std::string dir_;
   std::unique_ptr<RedisLoginStore> logins_;
