@@ -43,7 +43,12 @@ absl::Status CheckLocalPart(std::string_view local) {
     return BadEmail("dots may not start, end or repeat in the part before the @");
   }
   for (char c : local) {
-    // Bytes >= 0x80 are UTF-8 (checked for the whole address); controls are refused there too.
+    // Internationalised mailboxes (RFC 6531) need SMTPUTF8 all the way to the mailbox, which
+    // the OTP service's delivery does not do: such an address could never receive a code.
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return BadEmail("the part before the @ must be ASCII (internationalised mailboxes cannot "
+                      "receive codes)");
+    }
     if (c == ' ' || c == '"' || c == '(' || c == ')' || c == ',' || c == ':' || c == ';' ||
         c == '<' || c == '>' || c == '[' || c == ']' || c == '\\') {
       return BadEmail("the part before the @ holds a space or a special character");

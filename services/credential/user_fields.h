@@ -32,8 +32,9 @@ absl::StatusOr<Username> CheckUsername(std::string_view raw);
 std::string UsernameKey(std::string_view display);
 
 // An e-mail address: "" (none), or local@domain after trimming surrounding ASCII whitespace:
-// at most kMaxEmailBytes bytes; a local part of 1..64 bytes of printable characters (UTF-8
-// allowed) without spaces, quotes, brackets, commas, semicolons, colons or backslashes, and
+// at most kMaxEmailBytes bytes; a local part of 1..64 printable ASCII characters (what the OTP
+// service can deliver to) without spaces, quotes, brackets, commas, semicolons, colons or
+// backslashes, and
 // without leading, trailing or doubled dots; a domain of at least two dot-separated labels of
 // ASCII letters, digits and inner hyphens (1..63 bytes each, internationalised domains in their
 // xn-- form), whose last label is not all digits. The domain is lower-cased; the local part is
