@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -20,6 +22,9 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(1),
           "clients that watch health move away before calls are refused.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(20),
           "On SIGTERM, how long in-flight calls may take before they are cancelled.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(10),
+          "Clients are asked to reconnect after this long (they then see replicas added since); "
+          "0 never.");
 ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(2),
           "How often the stores are probed for the gRPC health service.");
 
@@ -69,6 +74,12 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   if (options.drain_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_timeout must not be negative");
   }
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  if (options.max_connection_age < absl::ZeroDuration() ||
+      (options.max_connection_age > absl::ZeroDuration() &&
+       options.max_connection_age < absl::Seconds(10))) {
+    return absl::InvalidArgumentError("--max_connection_age must be 0 or at least 10s");
+  }
   options.health_interval = absl::GetFlag(FLAGS_health_check_interval);
   if (options.health_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--health_check_interval must be positive");
@@ -114,6 +125,14 @@ absl::Status ServerRunner::Start() {
   builder.AddListeningPort(options_.listen, MakeServerCredentials(options_.tls, *logger_), &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  if (options_.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(
+                                   std::min(options_.max_connection_age, absl::Hours(24 * 20)))));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(
+                                   std::min(options_.drain_timeout, absl::Hours(24 * 20)))));
+  }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   // First, so the metrics interceptor records the rewritten code.
   creators.push_back(MakeRequestParseInterceptorFactory());

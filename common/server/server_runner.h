@@ -26,11 +26,14 @@ struct ServerOptions {
   absl::Duration drain_grace = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration health_interval = absl::Seconds(2);
+  // Clients are asked to reconnect (GOAWAY, calls in flight get drain_timeout) after this long,
+  // so they resolve their target again and spread over replicas added since; zero: never.
+  absl::Duration max_connection_age = absl::Minutes(10);
   TlsFiles tls;  // mutual TLS when set, plaintext otherwise
 };
 
 // Options from the shared flags --listen, --metrics_listen, --max_message_bytes, --drain_grace,
-// --drain_timeout, --health_check_interval and the TLS flags of tls.h (TALLY_* in the
+// --drain_timeout, --health_check_interval, --max_connection_age and the TLS flags of tls.h (TALLY_* in the
 // environment). Empty --listen means 0.0.0.0:<default_port>; empty --metrics_listen means the
 // listen host and port + 1000.
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);

@@ -15,6 +15,7 @@
 #include "common/config/config.h"
 #include "common/logging/logging.h"
 #include "common/redis/redis_client.h"
+#include "common/server/peer_channel.h"
 #include "common/server/server_runner.h"
 #include "common/server/tls.h"
 #include "services/orchestrator/grpc_peers.h"
@@ -35,10 +36,12 @@ ABSL_FLAG(std::string, signing_key_files, "",
           "are published by GetJwks. Required.");
 ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(8), "Lifetime of session tokens.");
 ABSL_FLAG(absl::Duration, login_ttl, absl::Minutes(10), "Lifetime of a login transaction.");
-ABSL_FLAG(std::string, policy_addr, "127.0.0.1:50051", "Policy service host:port.");
-ABSL_FLAG(std::string, credential_addr, "127.0.0.1:50052", "Credential service host:port.");
-ABSL_FLAG(std::string, otp_addr, "127.0.0.1:50053", "OTP service host:port.");
-ABSL_FLAG(std::string, passkey_addr, "127.0.0.1:50054", "Passkey service host:port.");
+// Each may name several replicas (dns:///<headless service>:<port>, ipv4:a:p,b:p): calls are
+// spread over them and skip any that is NOT_SERVING (common/server/peer_channel.h).
+ABSL_FLAG(std::string, policy_addr, "127.0.0.1:50051", "Policy service gRPC target.");
+ABSL_FLAG(std::string, credential_addr, "127.0.0.1:50052", "Credential service gRPC target.");
+ABSL_FLAG(std::string, otp_addr, "127.0.0.1:50053", "OTP service gRPC target.");
+ABSL_FLAG(std::string, passkey_addr, "127.0.0.1:50054", "Passkey service gRPC target.");
 ABSL_FLAG(absl::Duration, peer_timeout, absl::Seconds(2),
           "Deadline of each call to another service (the caller's deadline may shorten it).");
 ABSL_FLAG(int, peer_read_attempts, 3,
@@ -144,7 +147,7 @@ int main(int argc, char** argv) {
   if (!tls.ok()) tally::ExitBadConfig(argv[0], tls.status());
   const std::shared_ptr<grpc::ChannelCredentials> credentials = tally::MakeChannelCredentials(*tls);
   auto channel = [&](const std::string& address) {
-    return grpc::CreateChannel(address, credentials);
+    return tally::MakePeerChannel(address, credentials);
   };
   GrpcPolicyPeer policy_peer(
       tally::policy::v1::PolicyService::NewStub(channel(absl::GetFlag(FLAGS_policy_addr))),

@@ -15,6 +15,7 @@
 #include "common/postgres/pg_flags.h"
 #include "common/redis/redis_client.h"
 #include "common/server/call_auth.h"
+#include "common/server/peer_channel.h"
 #include "common/server/server_runner.h"
 #include "services/passkey/passkey_manager.h"
 #include "services/passkey/passkey_metrics.h"
@@ -131,8 +132,8 @@ int main(int argc, char** argv) {
   }
   tally::passkey::RedisChallengeStore challenges(redis);
   // The same mutual TLS files as the server side (plaintext when none are configured).
-  auto policy_channel = grpc::CreateChannel(absl::GetFlag(FLAGS_policy_addr),
-                                            tally::MakeChannelCredentials(server_options->tls));
+  auto policy_channel = tally::MakePeerChannel(absl::GetFlag(FLAGS_policy_addr),
+                                               tally::MakeChannelCredentials(server_options->tls));
   tally::passkey::PolicyLevelSource levels(
       tally::policy::v1::PolicyService::NewStub(policy_channel),
       absl::GetFlag(FLAGS_policy_timeout));

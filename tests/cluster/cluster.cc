@@ -9,6 +9,7 @@
 #include <grpcpp/create_channel.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/peer_channel.h"
 #include "common/server/tls.h"
 #include "common/testing/pki.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -118,10 +119,17 @@ bool Cluster::Prepare() {
       absl::StrCat("--otp_consumer_group=cluster-", suffix), "--otp_cooldown=0s",
       "--otp_destination_hourly_cap=1000", "--otp_read_block=200ms"};
   Add("policy", "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_c_", suffix)});
-  Add("credential", "credential", "tally-credential",
-      {absl::StrCat("--postgres_schema=credential_c_", suffix),
-       absl::StrCat("--password_blocklist=", SourceDir(),
-                    "/services/credential/data/common_passwords.txt")});
+  std::string credential_target;
+  for (const std::string& name : credential_names()) {
+    Add(name, "credential", "tally-credential",
+        {absl::StrCat("--postgres_schema=credential_c_", suffix),
+         absl::StrCat("--password_blocklist=", SourceDir(),
+                      "/services/credential/data/common_passwords.txt")});
+    absl::StrAppend(&credential_target, credential_target.empty() ? "" : ",",
+                    service(name).address());
+  }
+  // Several replicas: one target naming them all, as a headless Service's DNS name would.
+  if (options_.credentials > 1) credential_target = absl::StrCat("ipv4:", credential_target);
   std::vector<std::string> api = {"--role=api"};
   api.insert(api.end(), otp_flags.begin(), otp_flags.end());
   Add("otp", "otp", "tally-otp", api);
@@ -144,7 +152,7 @@ bool Cluster::Prepare() {
   for (int i = 0; i < options_.orchestrators; ++i) {
     Add(ReplicaName("orchestrator", i), "orchestrator", "tally-orchestrator",
         {absl::StrCat("--signing_key_files=", key_path_), absl::StrCat("--policy_addr=", policy),
-         absl::StrCat("--credential_addr=", service("credential").address()),
+         absl::StrCat("--credential_addr=", credential_target),
          absl::StrCat("--otp_addr=", service("otp").address()),
          absl::StrCat("--passkey_addr=", service("passkey").address()),
          // Settings apply at the very next step; cooldowns match the OTP service's.
@@ -207,7 +215,7 @@ bool Cluster::Start() {
   }
   directories_ = policy::v1::DirectoryService::NewStub(Channel("policy"));
   policies_ = policy::v1::PolicyService::NewStub(Channel("policy"));
-  users_ = credpb::CredentialService::NewStub(Channel("credential"));
+  users_ = credpb::CredentialService::NewStub(Channel(credential_names().front()));
   otps_ = otp::v1::OtpService::NewStub(Channel("otp"));
   passkeys_ = passkey::v1::PasskeyService::NewStub(Channel("passkey"));
   ready_ = true;
@@ -285,6 +293,11 @@ std::vector<std::string> Cluster::ClientTlsFlags() const {
 }
 
 std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& name) {
+  std::lock_guard<std::mutex> lock(stubs_mu_);
+  return ChannelLocked(name);
+}
+
+std::shared_ptr<grpc::Channel> Cluster::ChannelLocked(const std::string& name) {
   auto it = channels_.find(name);
   if (it != channels_.end()) return it->second;
   auto channel = grpc::CreateChannel(service(name).address(), ClientCredentials());
@@ -292,23 +305,30 @@ std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& name) {
   return channel;
 }
 
+std::vector<std::string> Cluster::credential_names() const {
+  if (options_.credentials <= 1) return {"credential"};
+  std::vector<std::string> names;
+  for (int i = 0; i < options_.credentials; ++i) names.push_back(ReplicaName("credential", i));
+  return names;
+}
+
 std::shared_ptr<grpc::Channel> Cluster::WatchingChannel(const std::string& name) {
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(
-      R"({"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}})");
-  // A restarted service is found again within a second.
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(service(name).address(), ClientCredentials(), args);
+  // What the services use between themselves; a restarted service is found within a second.
+  return MakePeerChannel(service(name).address(), ClientCredentials(), absl::Seconds(1));
 }
 
 opb::LoginService::Stub& Cluster::logins(int replica) {
+  std::lock_guard<std::mutex> lock(stubs_mu_);
   auto& stub = logins_[replica];
-  if (!stub) stub = opb::LoginService::NewStub(Channel(ReplicaName("orchestrator", replica)));
+  if (!stub) {
+    stub = opb::LoginService::NewStub(ChannelLocked(ReplicaName("orchestrator", replica)));
+  }
   return *stub;
 }
 
 opb::SessionService::Stub& Cluster::sessions() {
-  if (!sessions_) sessions_ = opb::SessionService::NewStub(Channel("orchestrator-a"));
+  std::lock_guard<std::mutex> lock(stubs_mu_);
+  if (!sessions_) sessions_ = opb::SessionService::NewStub(ChannelLocked("orchestrator-a"));
   return *sessions_;
 }
 

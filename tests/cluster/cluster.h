@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct ClusterOptions {
   std::string postgres_url;  // default: $TALLY_TEST_POSTGRES_URL
   int orchestrators = 2;     // "orchestrator-a", "orchestrator-b", ...
   int otp_senders = 1;       // "otp-sender-a", "otp-sender-b", ...
+  // 1: "credential"; more: "credential-a", "credential-b", ... on one schema, which the
+  // orchestrators reach as one target listing them all.
+  int credentials = 1;
   bool tls = false;          // mutual TLS on every server and client
   bool metrics = false;      // each service serves /metrics on Service::metrics_port
   // "outbox" (codes read with WaitForCode) or "http": senders POST SMS and email to http_url.
@@ -74,6 +78,8 @@ class Cluster {
   bool ready() const { return ready_; }
 
   Service& service(const std::string& name);
+  // The credential replicas' names ({"credential"} unless ClusterOptions::credentials > 1).
+  std::vector<std::string> credential_names() const;
   std::vector<std::string> service_names() const;
   // Starts `name` again with the same command line and port, and waits for it.
   absl::Status Restart(const std::string& name);
@@ -82,10 +88,11 @@ class Cluster {
   // Whether `name` reports SERVING on the health service "" (readiness) right now.
   bool Serving(const std::string& name);
 
+  // Channels and the stubs below are made on first use; safe from several threads.
   std::shared_ptr<grpc::Channel> Channel(const std::string& name);
-  // A new channel that watches the service's readiness (client-side gRPC health checking) and
-  // fails calls fast with UNAVAILABLE while it is NOT_SERVING, as deploy/README.md asks of
-  // clients: a draining server is left before it stops taking calls.
+  // A new channel that watches the service's readiness (client-side gRPC health checking,
+  // MakePeerChannel) and fails calls fast with UNAVAILABLE while it is NOT_SERVING, as
+  // deploy/README.md asks of clients: a draining server is left before it stops taking calls.
   std::shared_ptr<grpc::Channel> WatchingChannel(const std::string& name);
   std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
   // Flags a client (tallyctl) needs to reach the services: --tls_* under TLS, else none.
@@ -141,6 +148,9 @@ class Cluster {
   std::string otp_stream_;
   std::string otp_dead_stream_;
   std::vector<std::unique_ptr<Service>> services_;  // in start order
+  std::shared_ptr<grpc::Channel> ChannelLocked(const std::string& name);
+
+  std::mutex stubs_mu_;  // guards channels_, logins_ and sessions_
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   std::map<int, std::unique_ptr<orchestrator::v1::LoginService::Stub>> logins_;
   std::unique_ptr<orchestrator::v1::SessionService::Stub> sessions_;

@@ -133,6 +133,18 @@ for name in deployments:
         fail(f"{name}: needs a Service with grpc and metrics ports")
     if name not in pdbs:
         fail(f"{name}: needs a PodDisruptionBudget")
+# The orchestrator's peers are headless and reached by their DNS names, so calls spread over
+# every pod (a ClusterIP pins each gRPC connection to one pod).
+for name, var in (("tally-policy", "TALLY_POLICY_ADDR"),
+                  ("tally-credential", "TALLY_CREDENTIAL_ADDR"),
+                  ("tally-otp-api", "TALLY_OTP_ADDR"),
+                  ("tally-passkey", "TALLY_PASSKEY_ADDR")):
+    if services.get(name, {}).get("spec", {}).get("clusterIP") != "None":
+        fail(f"{name}: its Service must be headless (clusterIP: None)")
+    port = next((p["port"] for p in services.get(name, {}).get("spec", {}).get("ports", [])
+                 if p["name"] == "grpc"), None)
+    if config.get(var) != f"dns:///{name}:{port}":
+        fail(f"tally-config: {var} must be dns:///{name}:{port}")
 for name in ("tally-orchestrator", "tally-credential", "tally-passkey", "tally-otp-api"):
     if name not in hpas:
         fail(f"{name}: needs a CPU HorizontalPodAutoscaler")

@@ -205,6 +205,10 @@ TEST(RollingRestartTest, SigtermToEachServiceUnderLoadLosesNoCall) {
   for (const char* family : {"policy", "credential", "otp", "otp-sender", "passkey"}) {
     options.flags[family] = {"--drain_timeout=5s"};
   }
+  // Room in the hash queue for every password check this load can have at once (the default
+  // is one per core): a check refused RESOURCE_EXHAUSTED is retriable too, but this test is
+  // about errors a rollout causes, not about the load exceeding the hash capacity.
+  options.flags["credential"].push_back("--hash_queue_size=8");
   // The production grace: the load's channels see NOT_SERVING long before it ends.
   options.flags["orchestrator"] = {"--drain_grace=1s", "--drain_timeout=20s"};
   Cluster cluster(options);
