@@ -129,9 +129,12 @@ absl::Status ServerRunner::Start() {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                static_cast<int>(absl::ToInt64Milliseconds(
                                    std::min(options_.max_connection_age, absl::Hours(24 * 20)))));
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-                               static_cast<int>(absl::ToInt64Milliseconds(
-                                   std::min(options_.drain_timeout, absl::Hours(24 * 20)))));
+    // Calls in flight on an aged connection finish as in a drain, and never get less than 30 s
+    // (a zero grace would cut them off).
+    const absl::Duration grace = std::max(options_.drain_timeout, absl::Seconds(30));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(std::min(grace, absl::Hours(24 * 20)))));
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   // First, so the metrics interceptor records the rewritten code.

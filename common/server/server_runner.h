@@ -26,8 +26,9 @@ struct ServerOptions {
   absl::Duration drain_grace = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration health_interval = absl::Seconds(2);
-  // Clients are asked to reconnect (GOAWAY, calls in flight get drain_timeout) after this long,
-  // so they resolve their target again and spread over replicas added since; zero: never.
+  // Clients are asked to reconnect (GOAWAY; calls in flight get drain_timeout, at least 30 s)
+  // after this long, so they resolve their target again and spread over replicas added since;
+  // zero: never.
   absl::Duration max_connection_age = absl::Minutes(10);
   TlsFiles tls;  // mutual TLS when set, plaintext otherwise
 };
