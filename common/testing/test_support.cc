@@ -36,20 +36,24 @@ std::string BinDir() { return RequiredEnv("TALLY_BIN_DIR"); }
 std::string SourceDir() { return RequiredEnv("TALLY_SOURCE_DIR"); }
 
 int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  // Below Linux's ephemeral range (32768-60999): a port the kernel hands out (bind to port 0)
+  // can be taken by any outgoing connection of the tests running beside this one before the
+  // server that was meant to get it binds it. A random port here can only collide with another
+  // test's pick, and one already bound is skipped.
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<uint32_t>(getpid()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = 20000 + static_cast<int>(rng() % 12768);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     close(fd);
-    return 0;
+    if (free) return port;
   }
-  const int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
+  return 0;
 }
 
 std::string UniqueSuffix() {
