@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging/logging.h"
+#include "common/server/peer_channel.h"
 #include "common/testing/test_support.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -151,11 +152,9 @@ class DrainGraceTest : public ServerRunnerTest {
 // The grace period is what makes a rollout lossless for a client that watches health: it stops
 // sending here before gRPC's shutdown would cancel calls that race it.
 TEST_F(DrainGraceTest, NotServingWhileStillServingSoWatchingClientsMoveFirst) {
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(
-      R"({"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}})");
-  auto watching = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", runner_->port()),
-                                            grpc::InsecureChannelCredentials(), args);
+  // How Tally's own services call each other (and what deploy/README.md asks of clients).
+  auto watching = MakePeerChannel(absl::StrCat("127.0.0.1:", runner_->port()),
+                                  grpc::InsecureChannelCredentials());
   service_.release_.Notify();
   otp::v1::SendCodeResponse response;
   ASSERT_TRUE(SendCode(&response, "", watching).ok());
