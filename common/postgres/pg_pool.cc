@@ -216,7 +216,8 @@ void PgPool::DiscardIdle() {
 
 absl::Status PgPool::Run(Body body) {
   // At most two attempts: the second only when a pooled connection turned out dead before
-  // any user code ran, so nothing can have been executed twice.
+  // any user code ran (or during a Read, which is safe to repeat), so nothing that writes can
+  // have been executed twice.
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     absl::StatusOr<std::unique_ptr<Conn>> conn = Acquire(&reused);
@@ -260,6 +261,16 @@ absl::Status PgPool::Transact(absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
     result = fn(work);
     if (result.ok()) work.commit();
     // Otherwise ~work rolls back.
+  });
+  return run.ok() ? result : run;
+}
+
+absl::Status PgPool::Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn) {
+  absl::Status result;
+  // ran_user_code stays false: a read that met a dead pooled connection may run again.
+  absl::Status run = Run([&](pqxx::connection& conn, bool&) {
+    pqxx::nontransaction tx(conn);
+    result = fn(tx);
   });
   return run.ok() ? result : run;
 }

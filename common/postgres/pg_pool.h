@@ -92,6 +92,27 @@ class PgPool {
     return *std::move(out);
   }
 
+  // Runs `fn` outside a transaction: each statement commits on its own, and a one-statement
+  // read is one round trip instead of three (BEGIN, the statement, COMMIT). For reads only:
+  // a pooled connection found dead is replaced and `fn` run once more, so `fn` must be safe to
+  // repeat, and statements that must see one snapshot belong in Transact. Errors are mapped as
+  // in Transact.
+  absl::Status Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn);
+
+  // Read for a result, like TransactFor.
+  template <typename T>
+  absl::StatusOr<T> ReadFor(absl::FunctionRef<absl::StatusOr<T>(pqxx::nontransaction&)> fn) {
+    std::optional<T> out;
+    absl::Status status = Read([&](pqxx::nontransaction& tx) -> absl::Status {
+      absl::StatusOr<T> result = fn(tx);
+      if (!result.ok()) return result.status();
+      out.emplace(*std::move(result));
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return *std::move(out);
+  }
+
   // SELECT 1 outside a transaction, for health checks.
   absl::Status Ping();
 

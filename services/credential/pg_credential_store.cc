@@ -114,7 +114,7 @@ void PgCredentialStore::InsertContactChange(pqxx::work& tx, const ContactChange&
 }
 
 absl::StatusOr<StoredUser> PgCredentialStore::GetUser(std::string_view user_id) {
-  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+  return pool_->ReadFor<StoredUser>([&](pqxx::nontransaction& tx) -> absl::StatusOr<StoredUser> {
     const pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"), " WHERE user_id = $1"),
         std::string(user_id));
@@ -125,7 +125,7 @@ absl::StatusOr<StoredUser> PgCredentialStore::GetUser(std::string_view user_id) 
 
 absl::StatusOr<StoredUser> PgCredentialStore::FindUser(std::string_view directory_id,
                                                        std::string_view username_key) {
-  return pool_->TransactFor<StoredUser>([&](pqxx::work& tx) -> absl::StatusOr<StoredUser> {
+  return pool_->ReadFor<StoredUser>([&](pqxx::nontransaction& tx) -> absl::StatusOr<StoredUser> {
     const pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
                      " WHERE directory_id = $1 AND username_key = $2"),
@@ -137,7 +137,7 @@ absl::StatusOr<StoredUser> PgCredentialStore::FindUser(std::string_view director
 
 absl::StatusOr<Page<User>> PgCredentialStore::ListUsers(std::string_view directory_id,
                                                         int64_t cursor, int limit) {
-  return pool_->TransactFor<Page<User>>([&](pqxx::work& tx) -> absl::StatusOr<Page<User>> {
+  return pool_->ReadFor<Page<User>>([&](pqxx::nontransaction& tx) -> absl::StatusOr<Page<User>> {
     // One row more than asked tells whether another page exists.
     const pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
@@ -237,8 +237,8 @@ absl::Status PgCredentialStore::DeleteUser(std::string_view user_id) {
 
 absl::StatusOr<std::vector<ContactChange>> PgCredentialStore::ListContactChanges(
     std::string_view user_id) {
-  return pool_->TransactFor<std::vector<ContactChange>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<ContactChange>> {
+  return pool_->ReadFor<std::vector<ContactChange>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<ContactChange>> {
         const pqxx::result r = tx.exec_params(
             absl::StrCat("SELECT user_id, field, actor, ", PgMicros("time"), " AS time_us FROM ",
                          Table("contact_changes"), " WHERE user_id = $1 ORDER BY seq"),

@@ -128,7 +128,7 @@ absl::StatusOr<std::string> PgPasskeyStore::GetOrCreateUserHandle(absl::string_v
 
 absl::StatusOr<std::string> PgPasskeyStore::GetUserHandle(absl::string_view directory_id,
                                                           absl::string_view user_id) {
-  return pool_->TransactFor<std::string>([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+  return pool_->ReadFor<std::string>([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::string> {
     pqxx::result r = tx.exec_params(absl::StrCat("SELECT user_handle FROM ", Table("user_handles"),
                                                  " WHERE directory_id = $1 AND user_id = $2"),
                                     S(directory_id), S(user_id));
@@ -155,7 +155,7 @@ absl::Status PgPasskeyStore::CreatePasskey(const PasskeyRecord& p) {
 }
 
 absl::StatusOr<PasskeyRecord> PgPasskeyStore::GetPasskey(absl::string_view credential_id) {
-  return pool_->TransactFor<PasskeyRecord>([&](pqxx::work& tx) -> absl::StatusOr<PasskeyRecord> {
+  return pool_->ReadFor<PasskeyRecord>([&](pqxx::nontransaction& tx) -> absl::StatusOr<PasskeyRecord> {
     pqxx::result r = tx.exec_params(absl::StrCat("SELECT ", Columns(), " FROM ", Table("passkeys"),
                                                  " WHERE credential_id = $1"),
                                     B64(credential_id));
@@ -166,8 +166,8 @@ absl::StatusOr<PasskeyRecord> PgPasskeyStore::GetPasskey(absl::string_view crede
 
 absl::StatusOr<std::vector<PasskeyRecord>> PgPasskeyStore::ListPasskeys(
     absl::string_view directory_id, absl::string_view user_id) {
-  return pool_->TransactFor<std::vector<PasskeyRecord>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<PasskeyRecord>> {
+  return pool_->ReadFor<std::vector<PasskeyRecord>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<PasskeyRecord>> {
         pqxx::result r = tx.exec_params(
             absl::StrCat("SELECT ", Columns(), " FROM ", Table("passkeys"),
                          " WHERE directory_id = $1 AND user_id = $2 "
@@ -210,8 +210,8 @@ absl::Status PgPasskeyStore::DeletePasskey(absl::string_view directory_id,
 
 absl::StatusOr<std::optional<RpConfig>> PgPasskeyStore::GetRpOverride(
     absl::string_view directory_id) {
-  return pool_->TransactFor<std::optional<RpConfig>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::optional<RpConfig>> {
+  return pool_->ReadFor<std::optional<RpConfig>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::optional<RpConfig>> {
         pqxx::result r = tx.exec_params(
             absl::StrCat("SELECT rp_id, rp_name, array_to_string(origins, ' '), "
                          "user_verification, allow_cross_origin, array_to_string(top_origins, ' ') "

@@ -143,7 +143,7 @@ absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
 }
 
 absl::StatusOr<Directory> PgPolicyStore::GetDirectory(absl::string_view directory_id) {
-  return pool_->TransactFor<Directory>([&](pqxx::work& tx) -> absl::StatusOr<Directory> {
+  return pool_->ReadFor<Directory>([&](pqxx::nontransaction& tx) -> absl::StatusOr<Directory> {
     const pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT directory_id, display_name, tier, ", PgMicros("create_time"),
                      " AS create_us FROM ", Table("directories"), " WHERE directory_id = $1"),
@@ -154,8 +154,8 @@ absl::StatusOr<Directory> PgPolicyStore::GetDirectory(absl::string_view director
 }
 
 absl::StatusOr<Page<Directory>> PgPolicyStore::ListDirectories(int64_t cursor, int limit) {
-  return pool_->TransactFor<Page<Directory>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<Page<Directory>> {
+  return pool_->ReadFor<Page<Directory>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<Page<Directory>> {
         // One row more than asked tells whether another page exists.
         const pqxx::result r = tx.exec_params(
             absl::StrCat("SELECT seq, directory_id, display_name, tier, ",
@@ -172,7 +172,7 @@ absl::StatusOr<Page<Directory>> PgPolicyStore::ListDirectories(int64_t cursor, i
 }
 
 absl::StatusOr<AuthSettings> PgPolicyStore::GetSettings(absl::string_view directory_id) {
-  return pool_->TransactFor<AuthSettings>([&](pqxx::work& tx) -> absl::StatusOr<AuthSettings> {
+  return pool_->ReadFor<AuthSettings>([&](pqxx::nontransaction& tx) -> absl::StatusOr<AuthSettings> {
     const pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
                      Table("auth_settings"), " WHERE directory_id = $1"),
@@ -222,8 +222,8 @@ absl::StatusOr<AuthSettings> PgPolicyStore::UpdateSettings(const AuthSettings& n
 
 absl::StatusOr<Page<AuditEvent>> PgPolicyStore::ListAuditEvents(absl::string_view directory_id,
                                                                 int64_t cursor, int limit) {
-  return pool_->TransactFor<Page<AuditEvent>>(
-      [&](pqxx::work& tx) -> absl::StatusOr<Page<AuditEvent>> {
+  return pool_->ReadFor<Page<AuditEvent>>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<Page<AuditEvent>> {
         const pqxx::result r = tx.exec_params(
             absl::StrCat("SELECT seq, event_id, directory_id, actor, ", PgMicros("time"),
                          " AS time_us, before::text AS before_json, after::text AS after_json "

@@ -457,5 +457,53 @@ TEST_F(PgIntegrationTest, KilledMidTransactionIsUnavailableThenRecovers) {
             absl::OkStatus());
 }
 
+TEST_F(PgIntegrationTest, ReadRunsOutsideATransaction) {
+  absl::StatusOr<int64_t> v = admin_->ReadFor<int64_t>(
+      [](pqxx::nontransaction& tx) -> absl::StatusOr<int64_t> {
+        return tx.exec1("SELECT 6 * 7")[0].as<int64_t>();
+      });
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 42);
+  // Inside a transaction now() is the transaction's start and never moves; here each
+  // statement is its own transaction, so the second now() is later than the first.
+  absl::StatusOr<bool> moved = admin_->ReadFor<bool>(
+      [](pqxx::nontransaction& tx) -> absl::StatusOr<bool> {
+        const std::string first = tx.exec1("SELECT now()::text")[0].as<std::string>();
+        tx.exec("SELECT pg_sleep(0.01)");
+        const std::string second = tx.exec1("SELECT now()::text")[0].as<std::string>();
+        return first != second;
+      });
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_TRUE(*moved);
+  absl::StatusOr<int> err = admin_->ReadFor<int>(
+      [](pqxx::nontransaction&) -> absl::StatusOr<int> { return absl::NotFoundError("none"); });
+  EXPECT_EQ(err.status(), absl::NotFoundError("none"));
+  absl::Status bad = admin_->Read([](pqxx::nontransaction& tx) {
+    tx.exec("SELECT * FROM no_such_table_here");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInternal) << bad;
+  EXPECT_THAT(std::string(bad.message()), Not(HasSubstr("no_such_table_here")));
+}
+
+TEST_F(PgIntegrationTest, ReadOnAStalePooledConnectionIsRetriedOnAFreshOne) {
+  std::unique_ptr<PgPool> pool = NewPool("staleread", 1);
+  ASSERT_EQ(pool->Ping(), absl::OkStatus());
+  ASSERT_EQ(BackendCount("staleread"), 1);
+  KillBackends("staleread");
+  int calls = 0;
+  absl::StatusOr<int64_t> v = pool->ReadFor<int64_t>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<int64_t> {
+        ++calls;
+        return tx.exec1("SELECT 1")[0].as<int64_t>();
+      });
+  // Unlike Transact, whose body has run by then, a read meets the dead connection in its
+  // own statement and is run again rather than failing.
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 1);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(BackendCount("staleread"), 1);
+}
+
 }  // namespace
 }  // namespace tally
