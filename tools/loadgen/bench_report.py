@@ -110,7 +110,7 @@ def targets_section(r, bench_dir):
             "different shares of the cores, so the last rows estimate the same target in CPU "
             "time: one verify's CPU (`password_hasher_benchmark`, this run) against it plus the "
             "CPU every other watched process (orchestrator, policy, OTP, passkey, the load "
-            "generator, and Redis when watched) spends per login. The credential service's work "
+            "generator, and Redis and PostgreSQL when watched) spends per login. The credential service's work "
             "beyond the hash (user lookups, gRPC) is left out, so these are upper bounds.\n\n" +
             table(["target", "goal", "measured", "", "vs goal"], rows))
 
@@ -409,6 +409,11 @@ endpoint). Floors are measured in the same run. Targets are those of issue #8.
 {steps_section(r)}
 
 ### CPU and memory per service
+
+CPU seconds per login from `/proc` (utime + stime) between the start and the end of each
+scenario; `cluster CPU ms/login` above is their sum without the load generator. `postgres` is
+the postmaster with all its backends (live and exited); its peak RSS is the postmaster's alone,
+since the backends share most of their memory with it.
 
 {services_section(r)}
 

@@ -66,7 +66,7 @@ class Monitor {
   Snapshot Take() const {
     Snapshot s;
     for (const WatchedService& service : services_) {
-      absl::StatusOr<ProcSample> sample = SampleProcess(service.pid);
+      absl::StatusOr<ProcSample> sample = SampleService(service);
       if (sample.ok()) {
         s.procs[service.name] = *sample;
       } else {

@@ -1,10 +1,14 @@
 #include <civetweb.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tools/loadgen/otp_inbox.h"
 #include "tools/loadgen/proc_stats.h"
@@ -124,10 +128,13 @@ TEST(ProcStatsTest, ParsesStatAndStatus) {
   // A command name with spaces and parentheses.
   const std::string stat =
       "1234 (tally (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 100 0 0";
-  absl::StatusOr<int64_t> ticks = ParseStatCpuTicks(stat);
-  ASSERT_TRUE(ticks.ok()) << ticks.status();
-  EXPECT_EQ(*ticks, 300);
-  EXPECT_FALSE(ParseStatCpuTicks("garbage").ok());
+  absl::StatusOr<StatFields> fields = ParseStat(stat);
+  ASSERT_TRUE(fields.ok()) << fields.status();
+  EXPECT_EQ(fields->ppid, 1);
+  EXPECT_EQ(fields->cpu_ticks, 300);
+  EXPECT_EQ(fields->reaped_ticks, 0);
+  EXPECT_FALSE(ParseStat("garbage").ok());
+  EXPECT_FALSE(ParseStat("1 (x) S 1 2 3").ok());
   const std::string status = "Name:\ttally\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
   EXPECT_EQ(*ParseStatusKib(status, "VmHWM"), 20480);
   EXPECT_EQ(*ParseStatusKib(status, "VmRSS"), 10240);
@@ -148,6 +155,43 @@ TEST(ProcStatsTest, ParsesServicePids) {
   EXPECT_FALSE(ParseServicePids("policy").ok());
   EXPECT_FALSE(ParseServicePids("policy:x").ok());
   EXPECT_FALSE(ParseServicePids(":12").ok());
+  EXPECT_FALSE((*s)[0].with_children);
+  absl::StatusOr<std::vector<WatchedService>> tree = ParseServicePids("postgres:56+");
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  EXPECT_EQ((*tree)[0].pid, 56);
+  EXPECT_TRUE((*tree)[0].with_children);
+  EXPECT_FALSE(ParseServicePids("postgres:+").ok());
+}
+
+// A child's CPU counts toward its parent's tree while it runs and after it was reaped.
+TEST(ProcStatsTest, TreeCountsChildrenLiveAndReaped) {
+  WatchedService self{"self", getpid(), false};
+  WatchedService tree{"self", getpid(), true};
+  absl::StatusOr<ProcSample> alone_before = SampleService(self);
+  absl::StatusOr<ProcSample> tree_before = SampleService(tree);
+  ASSERT_TRUE(alone_before.ok() && tree_before.ok());
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Burn CPU until killed.
+    volatile uint64_t x = 0;
+    for (;;) x = x + 1;
+  }
+  const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  // Wait until the child has used a few ticks (no fixed sleep: a busy machine may be slow).
+  double live = 0;
+  for (int i = 0; i < 2000 && live < 5 * tick; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+    live = SampleService(tree)->cpu_seconds - tree_before->cpu_seconds -
+           (SampleService(self)->cpu_seconds - alone_before->cpu_seconds);
+  }
+  EXPECT_GE(live, 5 * tick) << "the live child was not counted";
+  kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const double reaped = SampleService(tree)->cpu_seconds - tree_before->cpu_seconds -
+                        (SampleService(self)->cpu_seconds - alone_before->cpu_seconds);
+  EXPECT_GE(reaped, live) << "the reaped child's CPU was lost";
 }
 
 TEST(RedisCountersTest, ParsesInfoAndSubtractsTheProbeItself) {

@@ -40,7 +40,8 @@ ABSL_FLAG(std::string, otp_listen, "127.0.0.1:0",
 ABSL_FLAG(std::string, otp_token, "",
           "Bearer token the senders send (their --sms_http_token); empty accepts any.");
 ABSL_FLAG(std::string, service_pids, "",
-          "name:pid,... of the services to watch (CPU per login, RSS).");
+          "name:pid,... of the services to watch (CPU per login, RSS); name:pid+ also counts "
+          "the process's children (PostgreSQL's backends).");
 ABSL_FLAG(std::string, redis_url, "",
           "Redis the cluster uses: Redis round trips per login and step, and the Redis floor.");
 ABSL_FLAG(bool, floors, true, "Measure the floors (Argon2id, gRPC echo, Redis) in the run.");

@@ -1,5 +1,6 @@
 #include "tools/loadgen/proc_stats.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -29,8 +30,10 @@ absl::StatusOr<std::vector<WatchedService>> ParseServicePids(absl::string_view t
     std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(item, ':');
     WatchedService service;
     service.name = std::string(absl::StripAsciiWhitespace(parts.first));
+    absl::string_view pid_text = absl::StripAsciiWhitespace(parts.second);
+    service.with_children = absl::ConsumeSuffix(&pid_text, "+");
     int pid = 0;
-    if (service.name.empty() || !absl::SimpleAtoi(parts.second, &pid) || pid <= 0) {
+    if (service.name.empty() || !absl::SimpleAtoi(pid_text, &pid) || pid <= 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("--service_pids: \"", item, "\" is not name:pid"));
     }
@@ -40,18 +43,24 @@ absl::StatusOr<std::vector<WatchedService>> ParseServicePids(absl::string_view t
   return services;
 }
 
-absl::StatusOr<int64_t> ParseStatCpuTicks(absl::string_view stat) {
+absl::StatusOr<StatFields> ParseStat(absl::string_view stat) {
   const size_t paren = stat.rfind(')');
   if (paren == absl::string_view::npos) return absl::InvalidArgumentError("no ')' in stat");
-  // After ") ": field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12.
+  // After ") ": field 3 (state) is index 0, so ppid (4) is index 1, utime (14) index 11,
+  // stime (15) 12, cutime (16) 13 and cstime (17) 14.
   std::vector<absl::string_view> fields =
       absl::StrSplit(stat.substr(paren + 1), ' ', absl::SkipEmpty());
-  int64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
+  int64_t ppid = 0, utime = 0, stime = 0, cutime = 0, cstime = 0;
+  if (fields.size() < 15 || !absl::SimpleAtoi(fields[1], &ppid) ||
+      !absl::SimpleAtoi(fields[11], &utime) || !absl::SimpleAtoi(fields[12], &stime) ||
+      !absl::SimpleAtoi(fields[13], &cutime) || !absl::SimpleAtoi(fields[14], &cstime)) {
     return absl::InvalidArgumentError("malformed stat");
   }
-  return utime + stime;
+  StatFields out;
+  out.ppid = static_cast<pid_t>(ppid);
+  out.cpu_ticks = utime + stime;
+  out.reaped_ticks = cutime + cstime;
+  return out;
 }
 
 absl::StatusOr<int64_t> ParseStatusKib(absl::string_view status, absl::string_view name) {
@@ -71,16 +80,43 @@ absl::StatusOr<ProcSample> SampleProcess(pid_t pid) {
   if (!stat.ok()) return stat.status();
   absl::StatusOr<std::string> status = ReadWhole(absl::StrCat("/proc/", pid, "/status"));
   if (!status.ok()) return status.status();
-  absl::StatusOr<int64_t> ticks = ParseStatCpuTicks(*stat);
-  if (!ticks.ok()) return ticks.status();
+  absl::StatusOr<StatFields> fields = ParseStat(*stat);
+  if (!fields.ok()) return fields.status();
   absl::StatusOr<int64_t> rss = ParseStatusKib(*status, "VmRSS");
   if (!rss.ok()) return rss.status();
   absl::StatusOr<int64_t> hwm = ParseStatusKib(*status, "VmHWM");
   if (!hwm.ok()) return hwm.status();
   ProcSample sample;
-  sample.cpu_seconds = static_cast<double>(*ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  sample.cpu_seconds =
+      static_cast<double>(fields->cpu_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
   sample.rss_kib = *rss;
   sample.hwm_kib = *hwm;
+  return sample;
+}
+
+absl::StatusOr<ProcSample> SampleService(const WatchedService& service) {
+  absl::StatusOr<ProcSample> sample = SampleProcess(service.pid);
+  if (!sample.ok() || !service.with_children) return sample;
+  absl::StatusOr<std::string> own = ReadWhole(absl::StrCat("/proc/", service.pid, "/stat"));
+  if (!own.ok()) return own.status();
+  absl::StatusOr<StatFields> parent = ParseStat(*own);
+  if (!parent.ok()) return parent.status();
+  int64_t ticks = parent->cpu_ticks + parent->reaped_ticks;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return absl::NotFoundError("cannot list /proc");
+  while (const dirent* entry = readdir(proc)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == service.pid) continue;
+    // A child that exited meanwhile is simply not counted here; once reaped it is in the
+    // parent's cutime/cstime.
+    absl::StatusOr<std::string> stat = ReadWhole(absl::StrCat("/proc/", pid, "/stat"));
+    if (!stat.ok()) continue;
+    absl::StatusOr<StatFields> child = ParseStat(*stat);
+    if (!child.ok() || child->ppid != service.pid) continue;
+    ticks += child->cpu_ticks + child->reaped_ticks;
+  }
+  closedir(proc);
+  sample->cpu_seconds = static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
   return sample;
 }
 
