@@ -45,6 +45,9 @@ ABSL_FLAG(std::string, attestation_ca_file, "",
           "PEM bundle of attestation root CAs; when set, x5c attestation chains must lead to "
           "one of them (self and none attestation stay accepted).");
 ABSL_FLAG(absl::Duration, challenge_ttl, absl::Minutes(5), "Lifetime of a ceremony's challenge.");
+ABSL_FLAG(absl::Duration, rp_cache_ttl, absl::Seconds(2),
+          "How long a directory's relying-party row is reused before it is read again (0: at "
+          "every ceremony).");
 
 namespace {
 
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
   options.default_rp.allow_cross_origin = absl::GetFlag(FLAGS_allow_cross_origin);
   options.default_rp.top_origins = SplitCommas(absl::GetFlag(FLAGS_top_origins));
   options.challenge_ttl = absl::GetFlag(FLAGS_challenge_ttl);
+  options.rp_cache_ttl = absl::GetFlag(FLAGS_rp_cache_ttl);
   if (options.default_rp.rp_id.empty()) {
     tally::ExitBadConfig(argv[0], absl::InvalidArgumentError("--rp_id is required"));
   }
@@ -107,6 +111,10 @@ int main(int argc, char** argv) {
   if (options.challenge_ttl <= absl::ZeroDuration() || options.challenge_ttl > absl::Hours(1)) {
     tally::ExitBadConfig(argv[0],
                          absl::InvalidArgumentError("--challenge_ttl must be in (0, 1h]"));
+  }
+  if (options.rp_cache_ttl < absl::ZeroDuration() || options.rp_cache_ttl > absl::Minutes(1)) {
+    tally::ExitBadConfig(argv[0],
+                         absl::InvalidArgumentError("--rp_cache_ttl must be in [0, 1m]"));
   }
   if (absl::GetFlag(FLAGS_policy_timeout) <= absl::ZeroDuration()) {
     tally::ExitBadConfig(argv[0], absl::InvalidArgumentError("--policy_timeout must be > 0"));

@@ -19,6 +19,7 @@ constexpr size_t kChallengeBytes = 32;
 constexpr size_t kUserHandleBytes = 32;
 constexpr size_t kMaxNameBytes = 256;
 constexpr size_t kMaxNicknameBytes = 64;
+constexpr size_t kMaxCachedRps = 10000;
 // Offered in this order of preference (pubKeyCredParams).
 constexpr int kAlgorithms[] = {webauthn::kAlgEdDSA, webauthn::kAlgES256, webauthn::kAlgES384,
                                webauthn::kAlgES512, webauthn::kAlgRS256};
@@ -100,8 +101,23 @@ std::string PasskeyManager::RandomBytes(size_t n) {
 }
 
 absl::StatusOr<RpConfig> PasskeyManager::ResolveRp(absl::string_view directory_id) {
+  const bool cache = options_.rp_cache_ttl > absl::ZeroDuration();
+  const absl::Time now = clock_.Now();
+  if (cache) {
+    absl::MutexLock lock(&rp_mu_);
+    auto it = rp_cache_.find(directory_id);
+    if (it != rp_cache_.end() && now < it->second.expires) {
+      return it->second.rp.has_value() ? *it->second.rp : options_.default_rp;
+    }
+  }
   absl::StatusOr<std::optional<RpConfig>> override_rp = store_.GetRpOverride(directory_id);
-  if (!override_rp.ok()) return override_rp.status();
+  if (!override_rp.ok()) return override_rp.status();  // errors are never cached
+  if (cache) {
+    absl::MutexLock lock(&rp_mu_);
+    // Bounded: directory ids come from requests, so a flood of made-up ones must not grow it.
+    if (rp_cache_.size() >= kMaxCachedRps) rp_cache_.clear();
+    rp_cache_[directory_id] = CachedRp{*override_rp, now + options_.rp_cache_ttl};
+  }
   if (override_rp->has_value()) return **override_rp;
   return options_.default_rp;
 }

@@ -1,10 +1,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth/caller.h"
 #include "common/util/clock.h"
@@ -22,6 +26,10 @@ struct PasskeyOptions {
   // The relying party of every directory without an override in the store.
   RpConfig default_rp;
   absl::Duration challenge_ttl = absl::Minutes(5);
+  // How long a directory's relying-party override (or its absence) read from the store is
+  // reused: every ceremony needs it, and it changes only when an operator edits the table.
+  // Zero reads it at every ceremony.
+  absl::Duration rp_cache_ttl = absl::ZeroDuration();
   // When set, x5c attestation chains must lead to these CAs.
   std::shared_ptr<const webauthn::TrustAnchors> trust_anchors;
 };
@@ -64,6 +72,11 @@ class PasskeyManager {
       const pb::FinishAuthenticationRequest& request, std::string* reason);
   std::string RandomBytes(size_t n);
 
+  struct CachedRp {
+    std::optional<RpConfig> rp;
+    absl::Time expires;
+  };
+
   PasskeyStore& store_;
   ChallengeStore& challenges_;
   RequiredLevelSource& levels_;
@@ -72,6 +85,8 @@ class PasskeyManager {
   const PasskeyOptions options_;
   CeremonyObserver default_observer_;
   CeremonyObserver* observer_;
+  absl::Mutex rp_mu_;
+  absl::flat_hash_map<std::string, CachedRp> rp_cache_ ABSL_GUARDED_BY(rp_mu_);
 };
 
 // The stored record as the API shows it.

@@ -3,7 +3,9 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/fake_clock.h"
 #include "common/util/text.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/passkey/testing/soft_authenticator.h"
@@ -12,16 +14,12 @@ namespace tally::passkey {
 namespace {
 
 using json = nlohmann::json;
+using ::tally::testing::FakeClock;
+using ::testing::HasSubstr;
 using webauthn::testing::SoftAuthenticator;
 
 constexpr char kDir[] = "dir_1";
 constexpr char kOrigin[] = "https://login.example.com";
-
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
-};
 
 class CountingRandom : public RandomSource {
  public:
@@ -88,6 +86,8 @@ class FakeStore : public PasskeyStore {
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<RpConfig>> GetRpOverride(absl::string_view dir) override {
+    ++rp_reads;
+    if (!rp_down.ok()) return rp_down;
     auto it = overrides.find(std::string(dir));
     if (it == overrides.end()) return std::optional<RpConfig>();
     return std::optional<RpConfig>(it->second);
@@ -97,6 +97,8 @@ class FakeStore : public PasskeyStore {
   std::map<std::string, std::string> handles;
   std::map<std::string, PasskeyRecord> passkeys;
   std::map<std::string, RpConfig> overrides;
+  int rp_reads = 0;
+  absl::Status rp_down;
   absl::Status down;
 };
 
@@ -243,7 +245,7 @@ TEST_F(PasskeyManagerTest, RegistersAndAuthenticates) {
   EXPECT_TRUE(done->user_verified());
   EXPECT_FALSE(done->backup_state());  // a device-bound key: "hwk" in the session
   EXPECT_EQ(store_.passkeys.begin()->second.sign_count, 1u);
-  EXPECT_EQ(store_.passkeys.begin()->second.last_use_time, clock_.now);
+  EXPECT_EQ(store_.passkeys.begin()->second.last_use_time, clock_.Now());
 
   // Replay: the challenge is gone.
   EXPECT_EQ(FinishAuth(start->challenge_id(), response).status().code(),
@@ -370,7 +372,7 @@ TEST_F(PasskeyManagerTest, ChallengesExpireAndAreBoundToTheirCeremony) {
   auto start = StartAuth("user_1");
   ASSERT_TRUE(start.ok());
   const std::string response = a.AssertFromOptions(start->request_options_json(), kOrigin);
-  clock_.now += absl::Minutes(5);
+  clock_.Advance(absl::Minutes(5));
   EXPECT_EQ(FinishAuth(start->challenge_id(), response).status().code(),
             absl::StatusCode::kFailedPrecondition);
   // A registration challenge does not finish an authentication.
@@ -459,6 +461,47 @@ TEST_F(PasskeyManagerTest, DirectoryOverrideChangesTheRelyingParty) {
       a.RegisterFromOptions(started->creation_options_json(), kOrigin));  // the default origin
   EXPECT_EQ(manager_->FinishRegistration(UserCaller("user_1"), finish).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(PasskeyManagerTest, RelyingPartyIsCachedForItsTtlOnly) {
+  PasskeyOptions options;
+  options.default_rp = {"login.example.com", "Example", {kOrigin}, "preferred", false, {}};
+  options.rp_cache_ttl = absl::Seconds(2);
+  PasskeyManager manager(store_, challenges_, levels_, clock_, random_, options, &observer_);
+  auto rp_id = [&](absl::string_view dir) -> std::string {
+    pb::StartAuthenticationRequest start;
+    start.set_directory_id(std::string(dir));
+    absl::StatusOr<pb::StartAuthenticationResponse> started =
+        manager.StartAuthentication(Caller::Anonymous(), start);
+    if (!started.ok()) return std::string(started.status().ToString());
+    return json::parse(started->request_options_json())["rpId"].get<std::string>();
+  };
+  EXPECT_EQ(rp_id(kDir), "login.example.com");
+  EXPECT_EQ(store_.rp_reads, 1);
+  // An operator adds an override: ceremonies keep the cached answer until the TTL ends.
+  store_.overrides[kDir] = {"example.org", "Org", {"https://example.org"}, "required", false, {}};
+  clock_.Advance(absl::Milliseconds(1999));
+  EXPECT_EQ(rp_id(kDir), "login.example.com");
+  EXPECT_EQ(store_.rp_reads, 1);
+  clock_.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(rp_id(kDir), "example.org");
+  EXPECT_EQ(store_.rp_reads, 2);
+  // Each directory has its own entry.
+  EXPECT_EQ(rp_id("dir_other"), "login.example.com");
+  EXPECT_EQ(store_.rp_reads, 3);
+  // A failed read is not cached: the next ceremony reads again.
+  clock_.Advance(absl::Seconds(2));
+  store_.rp_down = absl::UnavailableError("postgres unavailable");
+  EXPECT_THAT(rp_id(kDir), HasSubstr("UNAVAILABLE"));
+  store_.rp_down = absl::OkStatus();
+  EXPECT_EQ(rp_id(kDir), "example.org");
+  EXPECT_EQ(store_.rp_reads, 5);
+}
+
+TEST_F(PasskeyManagerTest, WithoutACacheTheRelyingPartyIsReadAtEveryCeremony) {
+  EXPECT_TRUE(StartAuth("").ok());
+  EXPECT_TRUE(StartAuth("").ok());
+  EXPECT_EQ(store_.rp_reads, 2);
 }
 
 TEST_F(PasskeyManagerTest, RefusesMalformedRequests) {
