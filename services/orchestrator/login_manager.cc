@@ -621,7 +621,8 @@ absl::StatusOr<absl::Duration> LoginManager::LockedFor(const LoginRecord& record
 }
 
 absl::StatusOr<UserCaps> LoginManager::CapsFor(const User& user, const AuthSettings& settings,
-                                               absl::Time deadline, bool passkey_used) {
+                                               absl::Time deadline, bool passkey_used,
+                                               bool login_complete) {
   UserCaps caps;
   caps.username = user.username();
   caps.has_password = user.has_password();
@@ -629,7 +630,7 @@ absl::StatusOr<UserCaps> LoginManager::CapsFor(const User& user, const AuthSetti
   caps.has_email = !user.email().empty();
   if (passkey_used) {
     caps.has_passkey = 1;  // it was just accepted: no need to ask
-  } else if (policy::PointsFor(settings, cpb::AUTH_METHOD_PASSKEY) > 0) {
+  } else if (!login_complete && policy::PointsFor(settings, cpb::AUTH_METHOD_PASSKEY) > 0) {
     absl::StatusOr<::tally::passkey::v1::StartAuthenticationResponse> probe =
         passkeys_.StartAuthentication(user.directory_id(), user.user_id(), deadline);
     if (probe.ok()) {
@@ -728,8 +729,17 @@ absl::StatusOr<LoginRecord> LoginManager::Accept(const LoginRecord& record, Auth
       if (!read.ok()) return read.status();
       user = *std::move(read);
     }
-    absl::StatusOr<UserCaps> caps =
-        CapsFor(*user, settings, deadline, method == cpb::AUTH_METHOD_PASSKEY);
+    // A step that reaches the level finishes the login: no offers follow, so the passkey
+    // probe (a passkey-service call, a PostgreSQL read and a challenge written to Redis) would
+    // be wasted on every single-factor login.
+    std::vector<AuthMethod> completed = CompletedList(record);
+    if (!record.completed.contains(method)) completed.push_back(method);
+    absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
+    if (!eval.ok()) return eval.status();
+    const int required = record.step_up_level > 0 ? record.step_up_level : eval->required_level;
+    absl::StatusOr<UserCaps> caps = CapsFor(*user, settings, deadline,
+                                            method == cpb::AUTH_METHOD_PASSKEY,
+                                            /*login_complete=*/eval->score >= required);
     if (!caps.ok()) return caps.status();
     update.user_id = std::string(user_id);
     update.caps = *caps;

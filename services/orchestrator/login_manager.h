@@ -98,10 +98,12 @@ class LoginManager {
                               const ::tally::policy::v1::AuthSettings& settings,
                               AuthMethod method, absl::Time deadline);
   // The user's means, once proven; asks the passkey service when PASSKEY is enabled, unless
-  // the user just used one (`passkey_used`).
+  // the user just used one (`passkey_used`) or nothing will be offered (`login_complete`: the
+  // answer stays unknown, and Offers asks if the login goes on after all).
   absl::StatusOr<UserCaps> CapsFor(const ::tally::credential::v1::User& user,
                                    const ::tally::policy::v1::AuthSettings& settings,
-                                   absl::Time deadline, bool passkey_used = false);
+                                   absl::Time deadline, bool passkey_used = false,
+                                   bool login_complete = false);
   // After an accepted factor: records the method (once) with `update`, proves the user, resets
   // the lockout. `user`: the user as this step already read it (VerifyPassword returns it);
   // when empty and needed it is read here and left in `user` for Finalize.

@@ -896,6 +896,28 @@ TEST_F(LoginManagerTest, PreconditionsAndErrors) {
   EXPECT_TRUE(absl::IsNotFound(Password(s, "correct horse").status()));
 }
 
+TEST_F(LoginManagerTest, AFactorThatCompletesTheLoginSkipsThePasskeyProbe) {
+  passkeys_.AddPasskey("usr_alice");
+  // The password alone reaches the level: nothing is offered afterwards, so nobody asks the
+  // passkey service whether alice has a passkey.
+  policy_.Set(dir_, Settings(20, 20, 10, 10, 30));
+  pb::LoginState s = Start("alice");
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(passkeys_.starts, 0);
+
+  // One that does not reach it still asks, to filter the offers.
+  policy_.Set(dir_, Settings(30, 20, 10, 10, 30));
+  pb::LoginState t = Start("alice");
+  after = Password(t, "correct horse");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(passkeys_.starts, 1);
+  EXPECT_THAT(Offered(*after),
+              ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY));
+}
+
 TEST_F(LoginManagerTest, PasskeyIsOfferedOnlyToUsersWithOne) {
   passkeys_.AddPasskey("usr_alice");
   policy_.Set(dir_, Settings(50, 20, 10, 10, 30));
