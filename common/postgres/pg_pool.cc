@@ -234,6 +234,12 @@ absl::Status PgPool::Run(Body body) {
     } catch (const pqxx::in_doubt_error& e) {
       broken = true;
       status = PgErrorToStatus(e);
+    } catch (const pqxx::feature_not_supported& e) {
+      // 0A000, in practice "cached plan must not change result type": a migration changed a
+      // table under this connection's prepared statements, and every pooled connection has
+      // the same stale plans. Dropping them makes the next use prepare afresh.
+      broken = true;
+      status = PgErrorToStatus(e);
     } catch (const std::exception& e) {
       status = PgErrorToStatus(e);
     } catch (...) {

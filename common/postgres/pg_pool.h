@@ -51,6 +51,18 @@ absl::Status PgErrorToStatus(const std::exception& e);
 // (later keys win in libpq, so these override the URL's). Exposed for tests.
 std::string BuildPgConnInfo(const PgOptions& options);
 
+// Runs `sql` as the named prepared statement `name` of `tx`'s connection: PostgreSQL parses
+// and plans it once per connection instead of at every call (pqxx prepares it at its first
+// use; defining it again with the same text is a no-op). For hot statements with explicit
+// column lists. A plan that a migration invalidated (SQLSTATE 0A000, "cached plan must not
+// change result type") makes the pool drop its connections: see PgPool::Read.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& name,
+                          const std::string& sql, Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
 // A thread-safe pool of PostgreSQL connections.
 //
 // Construction never connects and never fails: a service starts while PostgreSQL is down and
@@ -94,8 +106,9 @@ class PgPool {
 
   // Runs `fn` outside a transaction: each statement commits on its own, and a one-statement
   // read is one round trip instead of three (BEGIN, the statement, COMMIT). For reads only:
-  // a pooled connection found dead is replaced and `fn` run once more, so `fn` must be safe to
-  // repeat, and statements that must see one snapshot belong in Transact. Errors are mapped as
+  // a pooled connection found dead, or whose prepared plans a migration invalidated, is
+  // replaced and `fn` run once more, so `fn` must be safe to repeat, and statements that must
+  // see one snapshot belong in Transact. Errors are mapped as
   // in Transact.
   absl::Status Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn);
 

@@ -115,7 +115,8 @@ void PgCredentialStore::InsertContactChange(pqxx::work& tx, const ContactChange&
 
 absl::StatusOr<StoredUser> PgCredentialStore::GetUser(std::string_view user_id) {
   return pool_->ReadFor<StoredUser>([&](pqxx::nontransaction& tx) -> absl::StatusOr<StoredUser> {
-    const pqxx::result r = tx.exec_params(
+    const pqxx::result r = ExecPrepared(
+        tx, absl::StrCat(schema_, ".get_user"),
         absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"), " WHERE user_id = $1"),
         std::string(user_id));
     if (r.empty()) return NoSuchUser();
@@ -126,7 +127,8 @@ absl::StatusOr<StoredUser> PgCredentialStore::GetUser(std::string_view user_id) 
 absl::StatusOr<StoredUser> PgCredentialStore::FindUser(std::string_view directory_id,
                                                        std::string_view username_key) {
   return pool_->ReadFor<StoredUser>([&](pqxx::nontransaction& tx) -> absl::StatusOr<StoredUser> {
-    const pqxx::result r = tx.exec_params(
+    const pqxx::result r = ExecPrepared(
+        tx, absl::StrCat(schema_, ".find_user"),
         absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
                      " WHERE directory_id = $1 AND username_key = $2"),
         std::string(directory_id), std::string(username_key));

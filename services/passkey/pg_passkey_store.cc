@@ -129,9 +129,10 @@ absl::StatusOr<std::string> PgPasskeyStore::GetOrCreateUserHandle(absl::string_v
 absl::StatusOr<std::string> PgPasskeyStore::GetUserHandle(absl::string_view directory_id,
                                                           absl::string_view user_id) {
   return pool_->ReadFor<std::string>([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::string> {
-    pqxx::result r = tx.exec_params(absl::StrCat("SELECT user_handle FROM ", Table("user_handles"),
-                                                 " WHERE directory_id = $1 AND user_id = $2"),
-                                    S(directory_id), S(user_id));
+    pqxx::result r = ExecPrepared(tx, absl::StrCat(schema_, ".get_user_handle"),
+                                  absl::StrCat("SELECT user_handle FROM ", Table("user_handles"),
+                                               " WHERE directory_id = $1 AND user_id = $2"),
+                                  S(directory_id), S(user_id));
     if (r.empty()) return absl::NotFoundError("no user handle");
     return Unb64(r[0][0].as<std::string>());
   });
@@ -155,20 +156,24 @@ absl::Status PgPasskeyStore::CreatePasskey(const PasskeyRecord& p) {
 }
 
 absl::StatusOr<PasskeyRecord> PgPasskeyStore::GetPasskey(absl::string_view credential_id) {
-  return pool_->ReadFor<PasskeyRecord>([&](pqxx::nontransaction& tx) -> absl::StatusOr<PasskeyRecord> {
-    pqxx::result r = tx.exec_params(absl::StrCat("SELECT ", Columns(), " FROM ", Table("passkeys"),
-                                                 " WHERE credential_id = $1"),
-                                    B64(credential_id));
-    if (r.empty()) return absl::NotFoundError("no such passkey");
-    return FromRow(r[0]);
-  });
+  return pool_->ReadFor<PasskeyRecord>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<PasskeyRecord> {
+        pqxx::result r = ExecPrepared(
+            tx, absl::StrCat(schema_, ".get_passkey"),
+            absl::StrCat("SELECT ", Columns(), " FROM ", Table("passkeys"),
+                         " WHERE credential_id = $1"),
+            B64(credential_id));
+        if (r.empty()) return absl::NotFoundError("no such passkey");
+        return FromRow(r[0]);
+      });
 }
 
 absl::StatusOr<std::vector<PasskeyRecord>> PgPasskeyStore::ListPasskeys(
     absl::string_view directory_id, absl::string_view user_id) {
   return pool_->ReadFor<std::vector<PasskeyRecord>>(
       [&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<PasskeyRecord>> {
-        pqxx::result r = tx.exec_params(
+        pqxx::result r = ExecPrepared(
+            tx, absl::StrCat(schema_, ".list_passkeys"),
             absl::StrCat("SELECT ", Columns(), " FROM ", Table("passkeys"),
                          " WHERE directory_id = $1 AND user_id = $2 "
                          "ORDER BY create_time, credential_id"),
@@ -182,7 +187,8 @@ absl::StatusOr<std::vector<PasskeyRecord>> PgPasskeyStore::ListPasskeys(
 absl::Status PgPasskeyStore::RecordUse(absl::string_view credential_id, uint32_t expected_count,
                                        uint32_t new_count, bool backup_state, absl::Time when) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = tx.exec_params(
+    pqxx::result r = ExecPrepared(
+        tx, absl::StrCat(schema_, ".record_use"),
         absl::StrCat("UPDATE ", Table("passkeys"), " SET sign_count = $2, backup_state = $3, ",
                      "last_use_time = ", PgTimeParam(4),
                      " WHERE credential_id = $1 AND sign_count = $5"),

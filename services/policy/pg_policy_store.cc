@@ -172,14 +172,15 @@ absl::StatusOr<Page<Directory>> PgPolicyStore::ListDirectories(int64_t cursor, i
 }
 
 absl::StatusOr<AuthSettings> PgPolicyStore::GetSettings(absl::string_view directory_id) {
-  return pool_->ReadFor<AuthSettings>([&](pqxx::nontransaction& tx) -> absl::StatusOr<AuthSettings> {
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
-                     Table("auth_settings"), " WHERE directory_id = $1"),
-        std::string(directory_id));
-    if (r.empty()) return absl::NotFoundError("no such directory");
-    return SettingsFromRow(r[0]);
-  });
+  return pool_->ReadFor<AuthSettings>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<AuthSettings> {
+        const pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
+                         Table("auth_settings"), " WHERE directory_id = $1"),
+            std::string(directory_id));
+        if (r.empty()) return absl::NotFoundError("no such directory");
+        return SettingsFromRow(r[0]);
+      });
 }
 
 absl::StatusOr<AuthSettings> PgPolicyStore::UpdateSettings(const AuthSettings& next,

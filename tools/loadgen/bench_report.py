@@ -110,8 +110,9 @@ def targets_section(r, bench_dir):
             "different shares of the cores, so the last rows estimate the same target in CPU "
             "time: one verify's CPU (`password_hasher_benchmark`, this run) against it plus the "
             "CPU every other watched process (orchestrator, policy, OTP, passkey, the load "
-            "generator, and Redis and PostgreSQL when watched) spends per login. The credential service's work "
-            "beyond the hash (user lookups, gRPC) is left out, so these are upper bounds.\n\n" +
+            "generator, and Redis and PostgreSQL when watched) spends per login. The credential "
+            "service's work beyond the hash (user lookups, gRPC) is left out, so these are upper "
+            "bounds.\n\n" +
             table(["target", "goal", "measured", "", "vs goal"], rows))
 
 

@@ -505,5 +505,38 @@ TEST_F(PgIntegrationTest, ReadOnAStalePooledConnectionIsRetriedOnAFreshOne) {
   EXPECT_EQ(BackendCount("staleread"), 1);
 }
 
+TEST_F(PgIntegrationTest, PreparedStatementsSurviveAMigrationThatChangesTheirResult) {
+  ASSERT_EQ(admin_->Transact([&](pqxx::work& w) {
+    w.exec("CREATE SCHEMA " + schema_ + "; CREATE TABLE " + schema_ +
+           ".t (id int PRIMARY KEY, v int); INSERT INTO " + schema_ + ".t VALUES (1, 7)");
+    return absl::OkStatus();
+  }),
+            absl::OkStatus());
+  std::unique_ptr<PgPool> pool = NewPool("prepared", 1);
+  const std::string sql = "SELECT v FROM " + schema_ + ".t WHERE id = $1";
+  auto read = [&]() {
+    return pool->ReadFor<std::string>([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::string> {
+      return ExecPrepared(tx, "get_v", sql, 1)[0][0].as<std::string>();
+    });
+  };
+  absl::StatusOr<std::string> v = read();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, "7");
+  v = read();  // the same connection, the statement already prepared
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(BackendCount("prepared"), 1);
+  // The connection's plan returns int; after this it would have to return text.
+  ASSERT_EQ(admin_->Transact([&](pqxx::work& w) {
+    w.exec("ALTER TABLE " + schema_ + ".t ALTER COLUMN v TYPE text");
+    return absl::OkStatus();
+  }),
+            absl::OkStatus());
+  // PostgreSQL refuses the stale plan (0A000); the pool drops that connection and the read
+  // runs again on a fresh one, which prepares the statement anew.
+  v = read();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, "7");
+}
+
 }  // namespace
 }  // namespace tally
