@@ -389,13 +389,8 @@ absl::StatusOr<pb::FinishAuthenticationResponse> PasskeyManager::DoFinishAuthent
     if (!response->user_handle.has_value()) {
       return absl::UnauthenticatedError("userHandle is required for a discoverable login");
     }
-    absl::StatusOr<std::string> handle =
-        store_.GetUserHandle(request.directory_id(), record->user_id);
-    if (!handle.ok() && !absl::IsNotFound(handle.status())) {
-      *reason = "store";
-      return handle.status();
-    }
-    if (!handle.ok() || !ConstantTimeEquals(*handle, *response->user_handle)) {
+    if (!record->owner_user_handle.has_value() ||
+        !ConstantTimeEquals(*record->owner_user_handle, *response->user_handle)) {
       return absl::UnauthenticatedError("userHandle does not match the passkey's owner");
     }
   }

@@ -41,12 +41,6 @@ class FakeStore : public PasskeyStore {
     auto [it, inserted] = handles.emplace(absl::StrCat(dir, "/", user), std::string(candidate));
     return it->second;
   }
-  absl::StatusOr<std::string> GetUserHandle(absl::string_view dir,
-                                            absl::string_view user) override {
-    auto it = handles.find(absl::StrCat(dir, "/", user));
-    if (it == handles.end()) return absl::NotFoundError("none");
-    return it->second;
-  }
   absl::Status CreatePasskey(const PasskeyRecord& r) override {
     if (!down.ok()) return down;
     if (!passkeys.emplace(r.credential_id, r).second) return absl::AlreadyExistsError("dup");
@@ -55,7 +49,10 @@ class FakeStore : public PasskeyStore {
   absl::StatusOr<PasskeyRecord> GetPasskey(absl::string_view id) override {
     auto it = passkeys.find(std::string(id));
     if (it == passkeys.end()) return absl::NotFoundError("none");
-    return it->second;
+    PasskeyRecord record = it->second;
+    auto handle = handles.find(absl::StrCat(record.directory_id, "/", record.user_id));
+    if (handle != handles.end()) record.owner_user_handle = handle->second;
+    return record;
   }
   absl::StatusOr<std::vector<PasskeyRecord>> ListPasskeys(absl::string_view dir,
                                                           absl::string_view user) override {

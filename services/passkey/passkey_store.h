@@ -29,6 +29,8 @@ struct PasskeyRecord {
   std::string attestation_type;
   absl::Time create_time;
   std::optional<absl::Time> last_use_time;
+  // The owner's WebAuthn user handle; set by GetPasskey only (empty when the owner has none).
+  std::optional<std::string> owner_user_handle;
 };
 
 // The relying party a directory's ceremonies use.
@@ -52,13 +54,11 @@ class PasskeyStore {
   virtual absl::StatusOr<std::string> GetOrCreateUserHandle(absl::string_view directory_id,
                                                             absl::string_view user_id,
                                                             absl::string_view candidate) = 0;
-  // NOT_FOUND when the user never registered a passkey.
-  virtual absl::StatusOr<std::string> GetUserHandle(absl::string_view directory_id,
-                                                    absl::string_view user_id) = 0;
 
   // ALREADY_EXISTS when the credential id is registered (to anyone).
   virtual absl::Status CreatePasskey(const PasskeyRecord& record) = 0;
-  // NOT_FOUND when unknown.
+  // NOT_FOUND when unknown. Fills `owner_user_handle` in the same read: an assertion's user
+  // handle is checked against it.
   virtual absl::StatusOr<PasskeyRecord> GetPasskey(absl::string_view credential_id) = 0;
   // Oldest first.
   virtual absl::StatusOr<std::vector<PasskeyRecord>> ListPasskeys(absl::string_view directory_id,

@@ -126,18 +126,6 @@ absl::StatusOr<std::string> PgPasskeyStore::GetOrCreateUserHandle(absl::string_v
   });
 }
 
-absl::StatusOr<std::string> PgPasskeyStore::GetUserHandle(absl::string_view directory_id,
-                                                          absl::string_view user_id) {
-  return pool_->ReadFor<std::string>([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::string> {
-    pqxx::result r = ExecPrepared(tx, absl::StrCat(schema_, ".get_user_handle"),
-                                  absl::StrCat("SELECT user_handle FROM ", Table("user_handles"),
-                                               " WHERE directory_id = $1 AND user_id = $2"),
-                                  S(directory_id), S(user_id));
-    if (r.empty()) return absl::NotFoundError("no user handle");
-    return Unb64(r[0][0].as<std::string>());
-  });
-}
-
 absl::Status PgPasskeyStore::CreatePasskey(const PasskeyRecord& p) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     tx.exec_params0(
@@ -158,13 +146,21 @@ absl::Status PgPasskeyStore::CreatePasskey(const PasskeyRecord& p) {
 absl::StatusOr<PasskeyRecord> PgPasskeyStore::GetPasskey(absl::string_view credential_id) {
   return pool_->ReadFor<PasskeyRecord>(
       [&](pqxx::nontransaction& tx) -> absl::StatusOr<PasskeyRecord> {
+        // The owner's user handle in the same round trip (it is checked at every login).
         pqxx::result r = ExecPrepared(
             tx, absl::StrCat(schema_, ".get_passkey"),
-            absl::StrCat("SELECT ", Columns(), " FROM ", Table("passkeys"),
-                         " WHERE credential_id = $1"),
+            absl::StrCat("SELECT ", Columns(), ", (SELECT h.user_handle FROM ",
+                         Table("user_handles"),
+                         " h WHERE h.directory_id = p.directory_id AND h.user_id = p.user_id) "
+                         "AS owner_handle FROM ",
+                         Table("passkeys"), " p WHERE credential_id = $1"),
             B64(credential_id));
         if (r.empty()) return absl::NotFoundError("no such passkey");
-        return FromRow(r[0]);
+        PasskeyRecord record = FromRow(r[0]);
+        if (!r[0]["owner_handle"].is_null()) {
+          record.owner_user_handle = Unb64(r[0]["owner_handle"].as<std::string>());
+        }
+        return record;
       });
 }
 

@@ -21,8 +21,6 @@ class PgPasskeyStore final : public PasskeyStore {
   absl::StatusOr<std::string> GetOrCreateUserHandle(absl::string_view directory_id,
                                                     absl::string_view user_id,
                                                     absl::string_view candidate) override;
-  absl::StatusOr<std::string> GetUserHandle(absl::string_view directory_id,
-                                            absl::string_view user_id) override;
   absl::Status CreatePasskey(const PasskeyRecord& record) override;
   absl::StatusOr<PasskeyRecord> GetPasskey(absl::string_view credential_id) override;
   absl::StatusOr<std::vector<PasskeyRecord>> ListPasskeys(absl::string_view directory_id,
