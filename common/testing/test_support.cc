@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,14 +37,43 @@ std::string RequiredEnv(const std::string& name) {
 std::string BinDir() { return RequiredEnv("TALLY_BIN_DIR"); }
 std::string SourceDir() { return RequiredEnv("TALLY_SOURCE_DIR"); }
 
+namespace {
+
+// Reserves `port` for this process's lifetime: an exclusive flock on /tmp/tally-test-ports/<port>
+// that the kernel drops when the process exits, however it exits. Tests run side by side (ctest
+// -j) and pick ports at random: without it two of them could pick the same port before either
+// server binds it. False when another process (or an earlier pick of this one: flock locks
+// belong to the open file, not the process) holds it.
+bool ReservePort(int port) {
+  static const char kDir[] = "/tmp/tally-test-ports";
+  static const bool made = [] {
+    mkdir(kDir, 01777);
+    chmod(kDir, 01777);  // every user's tests share it (mkdir applies the umask)
+    return true;
+  }();
+  (void)made;
+  const std::string path = absl::StrCat(kDir, "/", port);
+  // CLOEXEC: a service a test starts must not inherit, and so keep, the reservation.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // cannot reserve: the bind check alone decides
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return false;
+  }
+  return true;  // fd stays open, and locked, until the process exits
+}
+
+}  // namespace
+
 int FreePort() {
   // Below Linux's ephemeral range (32768-60999): a port the kernel hands out (bind to port 0)
   // can be taken by any outgoing connection of the tests running beside this one before the
   // server that was meant to get it binds it. A random port here can only collide with another
-  // test's pick, and one already bound is skipped.
+  // test's pick, which the reservation rules out, and one already bound is skipped.
   static std::mt19937 rng(std::random_device{}() ^ static_cast<uint32_t>(getpid()));
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int port = 20000 + static_cast<int>(rng() % 12768);
+    if (!ReservePort(port)) continue;
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
     sockaddr_in addr{};

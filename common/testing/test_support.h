@@ -23,7 +23,8 @@ std::string RequiredEnv(const std::string& name);
 std::string BinDir();
 std::string SourceDir();
 
-// A loopback TCP port that nothing listens on right now.
+// A loopback TCP port that nothing listens on right now and that no other FreePort() call,
+// in this process or in another test process, hands out while this process lives.
 int FreePort();
 
 // A unique lower-case suffix for schema names, key prefixes and temporary directories.
