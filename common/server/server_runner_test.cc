@@ -163,13 +163,14 @@ TEST_F(DrainGraceTest, NotServingWhileStillServingSoWatchingClientsMoveFirst) {
   auto shutdown = std::async(std::launch::async, [&] { runner_->Shutdown(); });
   ASSERT_TRUE(testing::WaitFor([&] { return Health() != HealthCheckResponse::SERVING; },
                                absl::Seconds(10)));
-  const int served = service_.calls_;
-  // A client that watches health no longer sends here...
+  // A client that watches health learns it from its health watch, without sending anything
+  // (a call sent before that arrives would still be served, which is fine but not the point)...
   EXPECT_TRUE(testing::WaitFor(
-      [&] {
-        return SendCode(&response, "", watching).error_code() == grpc::StatusCode::UNAVAILABLE;
-      },
+      [&] { return watching->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE; },
       absl::Seconds(2)));
+  // ...and no longer sends here.
+  const int served = service_.calls_;
+  EXPECT_EQ(SendCode(&response, "", watching).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(service_.calls_, served) << "the watching client's call reached the service";
   // ...while one that does not is still served, as long as the grace lasts.
   const grpc::Status late = SendCode(&response);
