@@ -42,9 +42,12 @@ namespace {
 // Reserves `port` for this process's lifetime: an exclusive flock on /tmp/tally-test-ports/<port>
 // that the kernel drops when the process exits, however it exits. Tests run side by side (ctest
 // -j) and pick ports at random: without it two of them could pick the same port before either
-// server binds it. False when another process (or an earlier pick of this one: flock locks
-// belong to the open file, not the process) holds it.
-bool ReservePort(int port) {
+// server binds it. Returns the descriptor that holds the reservation; kTaken when another
+// process (or an earlier pick of this one: flock locks belong to the open file, not the
+// process) holds it; kUnreserved when the lock file cannot be opened.
+constexpr int kTaken = -1;
+constexpr int kUnreserved = -2;
+int ReservePort(int port) {
   static const char kDir[] = "/tmp/tally-test-ports";
   static const bool made = [] {
     mkdir(kDir, 01777);
@@ -55,12 +58,12 @@ bool ReservePort(int port) {
   const std::string path = absl::StrCat(kDir, "/", port);
   // CLOEXEC: a service a test starts must not inherit, and so keep, the reservation.
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0) return true;  // cannot reserve: the bind check alone decides
+  if (fd < 0) return kUnreserved;  // the bind check alone decides
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     close(fd);
-    return false;
+    return kTaken;
   }
-  return true;  // fd stays open, and locked, until the process exits
+  return fd;  // stays open, and locked, until the process exits
 }
 
 }  // namespace
@@ -70,10 +73,18 @@ int FreePort() {
   // can be taken by any outgoing connection of the tests running beside this one before the
   // server that was meant to get it binds it. A random port here can only collide with another
   // test's pick, which the reservation rules out, and one already bound is skipped.
-  static std::mt19937 rng(std::random_device{}() ^ static_cast<uint32_t>(getpid()));
+  static std::mt19937 rng;
+  static pid_t seeded_for = 0;
+  if (seeded_for != getpid()) {
+    // Seeded again in a forked child, which would otherwise walk the parent's very sequence
+    // and find every port of it taken.
+    seeded_for = getpid();
+    rng.seed(std::random_device{}() ^ static_cast<uint32_t>(seeded_for));
+  }
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int port = 20000 + static_cast<int>(rng() % 12768);
-    if (!ReservePort(port)) continue;
+    const int reservation = ReservePort(port);
+    if (reservation == kTaken) continue;
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
     sockaddr_in addr{};
@@ -83,6 +94,7 @@ int FreePort() {
     const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     close(fd);
     if (free) return port;
+    if (reservation >= 0) close(reservation);  // in use by someone else: give it back
   }
   return 0;
 }
