@@ -349,6 +349,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
   absl::StatusOr<redisContext*> context = Acquire();
   if (!context.ok()) return context.status();
   Lease lease(this, *context);
+  round_trips_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<RedisReply> reply = RunCommand(lease.get(), views);
   if (reply.ok() && reply->IsError()) return ErrorReplyToStatus(reply->str(), false);
   return reply;
@@ -366,11 +367,14 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script,
   absl::StatusOr<redisContext*> context = Acquire();
   if (!context.ok()) return context.status();
   Lease lease(this, *context);
+  round_trips_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<RedisReply> reply = RunCommand(lease.get(), argv);
   // The script cache is empty after a restart, failover or SCRIPT FLUSH; EVAL refills it.
   if (reply.ok() && reply->IsError() && absl::StartsWith(reply->str(), "NOSCRIPT")) {
     argv[0] = "EVAL";
     argv[1] = script.source();
+    round_trips_.fetch_add(1, std::memory_order_relaxed);
+    script_reloads_.fetch_add(1, std::memory_order_relaxed);
     reply = RunCommand(lease.get(), argv);
   }
   if (reply.ok() && reply->IsError()) return ErrorReplyToStatus(reply->str(), true);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -132,6 +133,14 @@ class RedisClient {
   // OK when Redis answers PING; for health checks.
   absl::Status Ping();
 
+  // Commands sent by Command, Eval and Ping since construction (an EVALSHA answered NOSCRIPT
+  // and its EVAL count two; connection set-up does not count): round trips, for tests and
+  // benchmarks that hold a login step to its budget.
+  int64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
+  // Of those, the EVALs resent after NOSCRIPT (Redis restarted, failed over or flushed its
+  // script cache): a budget of round trips per operation holds without them.
+  int64_t script_reloads() const { return script_reloads_.load(std::memory_order_relaxed); }
+
   const RedisOptions& options() const { return options_; }
 
  private:
@@ -150,6 +159,8 @@ class RedisClient {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time no_connect_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Status last_connect_error_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> round_trips_{0};
+  std::atomic<int64_t> script_reloads_{0};
 };
 
 }  // namespace tally

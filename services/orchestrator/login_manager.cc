@@ -714,15 +714,18 @@ absl::StatusOr<LoginRecord> LoginManager::Accept(const LoginRecord& record, Auth
                                                  std::optional<User>& user) {
   const std::string subject =
       record.subject.empty() ? absl::StrCat("u:", user_id) : record.subject;
-  // The factor was right: the consecutive failures end here.
-  if (absl::Status s = lockout_.RecordSuccess(record.directory_id, subject, reservation);
-      !s.ok()) {
-    return s;
-  }
+  // The factor was right: the consecutive failures end here, in the same write as the login.
+  update.lockout_success = LockoutSuccess{subject, std::string(reservation)};
   update.complete_method = method;
   update.completed_at = clock_.Now();
   update.last_step = LastStep{method, pb::STEP_OUTCOME_ACCEPTED, 0};
   step = update.last_step;
+  std::vector<AuthMethod> completed = CompletedList(record);
+  if (!record.completed.contains(method)) completed.push_back(method);
+  absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
+  if (!eval.ok()) return eval.status();
+  const int required = record.step_up_level > 0 ? record.step_up_level : eval->required_level;
+  const bool completes = eval->score >= required;
   if (record.user_id.empty()) {
     if (!user.has_value() || user->user_id() != user_id) {
       absl::StatusOr<User> read = credentials_.GetUser(user_id, deadline);
@@ -732,18 +735,18 @@ absl::StatusOr<LoginRecord> LoginManager::Accept(const LoginRecord& record, Auth
     // A step that reaches the level finishes the login: no offers follow, so the passkey
     // probe (a passkey-service call, a PostgreSQL read and a challenge written to Redis) would
     // be wasted on every single-factor login.
-    std::vector<AuthMethod> completed = CompletedList(record);
-    if (!record.completed.contains(method)) completed.push_back(method);
-    absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
-    if (!eval.ok()) return eval.status();
-    const int required = record.step_up_level > 0 ? record.step_up_level : eval->required_level;
     absl::StatusOr<UserCaps> caps = CapsFor(*user, settings, deadline,
-                                            method == cpb::AUTH_METHOD_PASSKEY,
-                                            /*login_complete=*/eval->score >= required);
+                                            method == cpb::AUTH_METHOD_PASSKEY, completes);
     if (!caps.ok()) return caps.status();
     update.user_id = std::string(user_id);
     update.caps = *caps;
     if (record.subject.empty()) update.subject = subject;
+  }
+  if (completes) {
+    // The session is issued from the login as this update leaves it, and stored with it.
+    LoginRecord completed_record = record;
+    ApplyUpdate(update, completed_record);
+    return IssueSession(completed_record, eval->score, deadline, user, update);
   }
   absl::StatusOr<LoginRecord> after = logins_.Update(record.login_id, update);
   // Another step finished the login meanwhile: answer with its state.
@@ -777,6 +780,45 @@ absl::StatusOr<LoginRecord> LoginManager::Reject(const LoginRecord& record, Auth
   return after;
 }
 
+absl::StatusOr<LoginRecord> LoginManager::IssueSession(const LoginRecord& record, int level,
+                                                       absl::Time deadline,
+                                                       const std::optional<User>& known_user,
+                                                       const LoginUpdate& update) {
+  absl::StatusOr<User> user = known_user.has_value() && known_user->user_id() == record.user_id
+                                  ? absl::StatusOr<User>(*known_user)
+                                  : credentials_.GetUser(record.user_id, deadline);
+  if (!user.ok()) return user.status();
+  const std::vector<AuthMethod> completed = CompletedList(record);
+  SessionRequest session;
+  session.user_id = record.user_id;
+  session.directory_id = record.directory_id;
+  session.roles.assign(user->roles().begin(), user->roles().end());
+  session.methods = completed;
+  session.level = level;
+  session.passkey_synced = record.passkey_synced;
+  session.method_times = record.completed;
+  session.auth_time = absl::InfinitePast();
+  for (const auto& [method, at] : record.completed) {
+    session.auth_time = std::max(session.auth_time, at);
+  }
+  absl::StatusOr<IssuedSession> issued = sessions_.Issue(session);
+  if (!issued.ok()) return issued.status();
+  absl::StatusOr<FinishResult> finished = logins_.Finish(
+      record.login_id, issued->token, issued->session_id, issued->expires_at, update);
+  if (!finished.ok()) return finished.status();
+  if (finished->won) {
+    if (metrics_ != nullptr) {
+      std::vector<std::string> labels;
+      for (AuthMethod method : completed) labels.push_back(MethodLabel(method));
+      metrics_->LoginFinished("succeeded", absl::StrJoin(labels, "+"));
+    }
+    Log()->info("login {} succeeded for user {} in directory {} (level {})", record.login_id,
+                record.user_id, record.directory_id, level);
+  }
+  // The loser's token was never handed out; the winner's session is everyone's answer.
+  return std::move(finished->record);
+}
+
 absl::StatusOr<pb::LoginState> LoginManager::Finalize(LoginRecord record,
                                                       const AuthSettings& settings,
                                                       absl::Time deadline,
@@ -791,39 +833,10 @@ absl::StatusOr<pb::LoginState> LoginManager::Finalize(LoginRecord record,
 
   if (!record.finished() && !record.user_id.empty() && !locked_for.has_value() &&
       eval->score >= required) {
-    absl::StatusOr<User> user = known_user.has_value() && known_user->user_id() == record.user_id
-                                    ? absl::StatusOr<User>(*known_user)
-                                    : credentials_.GetUser(record.user_id, deadline);
-    if (!user.ok()) return user.status();
-    SessionRequest session;
-    session.user_id = record.user_id;
-    session.directory_id = record.directory_id;
-    session.roles.assign(user->roles().begin(), user->roles().end());
-    session.methods = completed;
-    session.level = eval->score;
-    session.passkey_synced = record.passkey_synced;
-    session.method_times = record.completed;
-    session.auth_time = absl::InfinitePast();
-    for (const auto& [method, at] : record.completed) {
-      session.auth_time = std::max(session.auth_time, at);
-    }
-    absl::StatusOr<IssuedSession> issued = sessions_.Issue(session);
-    if (!issued.ok()) return issued.status();
-    absl::StatusOr<FinishResult> finished = logins_.Finish(record.login_id, issued->token,
-                                                           issued->session_id,
-                                                           issued->expires_at);
+    absl::StatusOr<LoginRecord> finished =
+        IssueSession(record, eval->score, deadline, known_user, LoginUpdate{});
     if (!finished.ok()) return finished.status();
-    if (finished->won) {
-      if (metrics_ != nullptr) {
-        std::vector<std::string> labels;
-        for (AuthMethod method : completed) labels.push_back(MethodLabel(method));
-        metrics_->LoginFinished("succeeded", absl::StrJoin(labels, "+"));
-      }
-      Log()->info("login {} succeeded for user {} in directory {} (level {})", record.login_id,
-                  record.user_id, record.directory_id, eval->score);
-    }
-    // The loser's token was never handed out; the winner's session is everyone's answer.
-    record = finished->record;
+    record = *std::move(finished);
   }
 
   pb::LoginState state;

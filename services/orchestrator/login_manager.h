@@ -105,8 +105,9 @@ class LoginManager {
                                    absl::Time deadline, bool passkey_used = false,
                                    bool login_complete = false);
   // After an accepted factor: records the method (once) with `update`, proves the user, resets
-  // the lockout. `user`: the user as this step already read it (VerifyPassword returns it);
-  // when empty and needed it is read here and left in `user` for Finalize.
+  // the lockout, all in one write; when the method reaches the level, that write is the
+  // session's (IssueSession). `user`: the user as this step already read it (VerifyPassword
+  // returns it); when empty and needed it is read here and left in `user` for Finalize.
   absl::StatusOr<LoginRecord> Accept(const LoginRecord& record, AuthMethod method,
                                      absl::string_view user_id, absl::string_view reservation,
                                      LoginUpdate update,
@@ -119,6 +120,11 @@ class LoginManager {
                                      std::optional<int> factor_attempts_left, LoginUpdate update,
                                      std::optional<absl::Duration>& locked_for,
                                      std::optional<LastStep>& step);
+  // Issues a session for `record` (complete at `level`) and stores it with `update` unless a
+  // racing step finished first; returns the login as stored, with the winner's session.
+  absl::StatusOr<LoginRecord> IssueSession(
+      const LoginRecord& record, int level, absl::Time deadline,
+      const std::optional<::tally::credential::v1::User>& known_user, const LoginUpdate& update);
   // Issues the session when the score reaches the level (exactly once, never while locked), and
   // builds the state. `step`: this call's own factor result, which the answer reports even
   // when a racing step stored another one. `user`: the user as this very step read it (its

@@ -89,6 +89,14 @@ struct LoginRecord {
   bool finished() const { return !session_id.empty(); }
 };
 
+// A right factor's end of its subject's consecutive failures (LockoutStore::RecordSuccess),
+// written by the same script as the login's update: one Redis round trip instead of two.
+struct LockoutSuccess {
+  std::string subject;
+  // The factor's reservation, given back; empty when the check needed none.
+  std::string reservation_id;
+};
+
 // A change to a login, applied atomically by one script.
 struct LoginUpdate {
   // Recorded only when not yet completed: a method counts once even when two steps race.
@@ -104,7 +112,14 @@ struct LoginUpdate {
   std::optional<bool> passkey_synced;
   // Decrements the fake code's attempts (floor 0).
   bool use_fake_attempt = false;
+  // Settled first, even when the login is gone or finished: the factor was right either way.
+  // Its keys are in the login's directory, so the script stays within one Redis Cluster slot.
+  std::optional<LockoutSuccess> lockout_success;
 };
+
+// What `update` makes of `record` in the store, for a step that must know the result before
+// it writes it (LoginStore::Finish with an update).
+void ApplyUpdate(const LoginUpdate& update, LoginRecord& record);
 
 struct FakeSend {
   bool sent = false;
@@ -132,11 +147,14 @@ class LoginStore {
   // finished" and nothing changes. NOT_FOUND when unknown or expired. Returns the login after.
   virtual absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
                                              const LoginUpdate& update) = 0;
-  // Stores the session unless one is already stored; exactly one racing step wins.
+  // Stores the session unless one is already stored; exactly one racing step wins. The winner
+  // also applies `update` in the same script (the step that completed the login writes its
+  // method and its session at once); a loser's update is dropped, except its lockout success.
   virtual absl::StatusOr<FinishResult> Finish(absl::string_view login_id,
                                               absl::string_view token,
                                               absl::string_view session_id,
-                                              absl::Time session_expire_time) = 0;
+                                              absl::Time session_expire_time,
+                                              const LoginUpdate& update) = 0;
 };
 
 struct LockoutPolicy {

@@ -136,40 +136,93 @@ void AppendLastStep(const LastStep& step, Pairs& out) {
   out.emplace_back("ls_l", absl::StrCat(step.attempts_left));
 }
 
-// Reply: {0, fields} ok, {1} unknown or expired, {2} finished.
-const RedisScript& UpdateScript() {
-  static const RedisScript* const kScript = new RedisScript(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
-if redis.call('HEXISTS', KEYS[1], 'sid') == 1 then return {2} end
-if ARGV[1] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) end
-if ARGV[3] == '1' then
-  local left = tonumber(redis.call('HGET', KEYS[1], 'otp_left') or '0')
-  if left > 0 then redis.call('HSET', KEYS[1], 'otp_left', left - 1) end
+std::string LockKey(absl::string_view directory_id, absl::string_view subject) {
+  return absl::StrCat("{", directory_id, "}:rl:lock:", subject);
+}
+std::string PendingKey(absl::string_view directory_id, absl::string_view subject) {
+  return absl::StrCat(LockKey(directory_id, subject), ":pending");
+}
+
+// Shared by the update and finish scripts. KEYS[1] is the login; KEYS[2] and KEYS[3], when
+// given, the lock hash and pending set of a subject whose factor was right. The update's
+// arguments start at ARGV[o]: the method field to record once, its time, '1' to use a fake
+// attempt, the reservation to give back, then field/value pairs (an empty value deletes).
+constexpr char kApplyUpdateLua[] = R"lua(
+local function settle(o)
+  if #KEYS < 3 then return end
+  if ARGV[o + 3] ~= '' then redis.call('ZREM', KEYS[3], ARGV[o + 3]) end
+  redis.call('DEL', KEYS[2])
 end
-for i = 4, #ARGV, 2 do
-  if ARGV[i + 1] == '' then
-    redis.call('HDEL', KEYS[1], ARGV[i])
-  else
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+local function apply(o)
+  if ARGV[o] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[o], ARGV[o + 1]) end
+  if ARGV[o + 2] == '1' then
+    local left = tonumber(redis.call('HGET', KEYS[1], 'otp_left') or '0')
+    if left > 0 then redis.call('HSET', KEYS[1], 'otp_left', left - 1) end
+  end
+  for i = o + 4, #ARGV, 2 do
+    if ARGV[i + 1] == '' then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+    else
+      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    end
   end
 end
+)lua";
+
+// Reply: {0, fields} ok, {1} unknown or expired, {2} finished.
+const RedisScript& UpdateScript() {
+  static const RedisScript* const kScript = new RedisScript(absl::StrCat(kApplyUpdateLua, R"lua(
+settle(1)
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+if redis.call('HEXISTS', KEYS[1], 'sid') == 1 then return {2} end
+apply(1)
 return {0, redis.call('HGETALL', KEYS[1])}
-)lua");
+)lua"));
   return *kScript;
 }
 
+// ARGV: token, session id, session expiry ms, then the update from ARGV[4].
 // Reply: {1} unknown or expired, {0, fields, won}.
 const RedisScript& FinishScript() {
-  static const RedisScript* const kScript = new RedisScript(R"lua(
+  static const RedisScript* const kScript = new RedisScript(absl::StrCat(kApplyUpdateLua, R"lua(
+settle(4)
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
 local won = 0
 if redis.call('HEXISTS', KEYS[1], 'sid') == 0 then
+  apply(4)
   redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'sid', ARGV[2], 'sexp', ARGV[3])
   won = 1
 end
 return {0, redis.call('HGETALL', KEYS[1]), won}
-)lua");
+)lua"));
   return *kScript;
+}
+
+// The keys and arguments of `update` for kApplyUpdateLua, appended to `keys` and `args`.
+void AppendUpdate(absl::string_view directory_id, const LoginUpdate& u,
+                  std::vector<std::string>& keys, std::vector<std::string>& args) {
+  if (u.lockout_success.has_value()) {
+    keys.push_back(LockKey(directory_id, u.lockout_success->subject));
+    keys.push_back(PendingKey(directory_id, u.lockout_success->subject));
+  }
+  args.push_back(u.complete_method.has_value() ? MethodField(*u.complete_method)
+                                               : std::string());
+  args.push_back(Ms(u.completed_at));
+  args.push_back(u.use_fake_attempt ? "1" : "0");
+  args.push_back(u.lockout_success.has_value() ? u.lockout_success->reservation_id
+                                               : std::string());
+  Pairs pairs;
+  if (u.user_id.has_value()) pairs.emplace_back("user", *u.user_id);
+  if (u.subject.has_value()) pairs.emplace_back("subj", *u.subject);
+  if (u.caps.has_value()) AppendCaps(*u.caps, pairs);
+  if (u.otp.has_value()) AppendOtp(*u.otp, pairs);
+  if (u.passkey_challenge_id.has_value()) pairs.emplace_back("wa", *u.passkey_challenge_id);
+  if (u.last_step.has_value()) AppendLastStep(*u.last_step, pairs);
+  if (u.passkey_synced.has_value()) pairs.emplace_back("pks", *u.passkey_synced ? "1" : "");
+  for (auto& [field, value] : pairs) {
+    args.push_back(std::move(field));
+    args.push_back(std::move(value));
+  }
 }
 
 // Creates the hash only if the id is new (ids are random, so this is a safety net).
@@ -245,26 +298,13 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Get(absl::string_view login_id) {
 }
 
 absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
-                                                    const LoginUpdate& u) {
+                                                    const LoginUpdate& update) {
   absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
   if (!directory.ok()) return directory.status();
-  std::vector<std::string> args = {
-      u.complete_method.has_value() ? MethodField(*u.complete_method) : std::string(),
-      Ms(u.completed_at), u.use_fake_attempt ? "1" : "0"};
-  Pairs pairs;
-  if (u.user_id.has_value()) pairs.emplace_back("user", *u.user_id);
-  if (u.subject.has_value()) pairs.emplace_back("subj", *u.subject);
-  if (u.caps.has_value()) AppendCaps(*u.caps, pairs);
-  if (u.otp.has_value()) AppendOtp(*u.otp, pairs);
-  if (u.passkey_challenge_id.has_value()) pairs.emplace_back("wa", *u.passkey_challenge_id);
-  if (u.last_step.has_value()) AppendLastStep(*u.last_step, pairs);
-  if (u.passkey_synced.has_value()) pairs.emplace_back("pks", *u.passkey_synced ? "1" : "");
-  for (auto& [field, value] : pairs) {
-    args.push_back(field);
-    args.push_back(value);
-  }
-  absl::StatusOr<RedisReply> reply =
-      redis_->Eval(UpdateScript(), {LoginKey(*directory, login_id)}, args);
+  std::vector<std::string> keys = {LoginKey(*directory, login_id)};
+  std::vector<std::string> args;
+  AppendUpdate(*directory, update, keys, args);
+  absl::StatusOr<RedisReply> reply = redis_->Eval(UpdateScript(), keys, args);
   if (!reply.ok()) return reply.status();
   if (!reply->IsArray() || reply->elements().empty()) return Corrupt("update");
   switch (reply->elements()[0].integer()) {
@@ -280,12 +320,15 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
 absl::StatusOr<FinishResult> RedisLoginStore::Finish(absl::string_view login_id,
                                                      absl::string_view token,
                                                      absl::string_view session_id,
-                                                     absl::Time session_expire_time) {
+                                                     absl::Time session_expire_time,
+                                                     const LoginUpdate& update) {
   absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
   if (!directory.ok()) return directory.status();
-  absl::StatusOr<RedisReply> reply =
-      redis_->Eval(FinishScript(), {LoginKey(*directory, login_id)},
-                   {std::string(token), std::string(session_id), Ms(session_expire_time)});
+  std::vector<std::string> keys = {LoginKey(*directory, login_id)};
+  std::vector<std::string> args = {std::string(token), std::string(session_id),
+                                   Ms(session_expire_time)};
+  AppendUpdate(*directory, update, keys, args);
+  absl::StatusOr<RedisReply> reply = redis_->Eval(FinishScript(), keys, args);
   if (!reply.ok()) return reply.status();
   if (!reply->IsArray() || reply->elements().empty()) return Corrupt("finish");
   if (reply->elements()[0].integer() == 1) return LoginNotFound();
@@ -294,17 +337,33 @@ absl::StatusOr<FinishResult> RedisLoginStore::Finish(absl::string_view login_id,
                       reply->elements()[2].integer() == 1};
 }
 
+void ApplyUpdate(const LoginUpdate& u, LoginRecord& r) {
+  // Times as the store keeps them: whole milliseconds.
+  const auto stored = [](absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); };
+  if (u.complete_method.has_value()) {
+    r.completed.try_emplace(*u.complete_method, stored(u.completed_at));
+  }
+  if (u.use_fake_attempt && r.otp.has_value() && r.otp->challenge_id.empty() &&
+      r.otp->fake_attempts_left > 0) {
+    --r.otp->fake_attempts_left;
+  }
+  if (u.user_id.has_value()) r.user_id = *u.user_id;
+  if (u.subject.has_value()) r.subject = *u.subject;
+  if (u.caps.has_value()) r.caps = *u.caps;
+  if (u.otp.has_value()) {
+    r.otp = *u.otp;
+    r.otp->resend_after = stored(r.otp->resend_after);
+    if (!r.otp->challenge_id.empty()) r.otp->fake_attempts_left = 0;  // not stored for real codes
+  }
+  if (u.passkey_challenge_id.has_value()) r.passkey_challenge_id = *u.passkey_challenge_id;
+  if (u.last_step.has_value()) r.last_step = *u.last_step;
+  if (u.passkey_synced.has_value()) r.passkey_synced = *u.passkey_synced;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lockout
 
 namespace {
-
-std::string LockKey(absl::string_view directory_id, absl::string_view subject) {
-  return absl::StrCat("{", directory_id, "}:rl:lock:", subject);
-}
-std::string PendingKey(absl::string_view directory_id, absl::string_view subject) {
-  return absl::StrCat(LockKey(directory_id, subject), ":pending");
-}
 
 // KEYS: lock hash, pending set. ARGV: now ms, threshold, reservation id, reservation ttl ms.
 // Reply: {1, 0} granted; {0, retry_after_ms} refused.

@@ -19,7 +19,8 @@ class RedisLoginStore final : public LoginStore {
                                      const LoginUpdate& update) override;
   absl::StatusOr<FinishResult> Finish(absl::string_view login_id, absl::string_view token,
                                       absl::string_view session_id,
-                                      absl::Time session_expire_time) override;
+                                      absl::Time session_expire_time,
+                                      const LoginUpdate& update) override;
 
  private:
   std::shared_ptr<RedisClient> redis_;

@@ -918,6 +918,50 @@ TEST_F(LoginManagerTest, AFactorThatCompletesTheLoginSkipsThePasskeyProbe) {
               ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY));
 }
 
+TEST_F(LoginManagerTest, EachStepStaysWithinItsRedisRoundTrips) {
+  // Redis round trips are most of a step's cost beyond its peer call (tools/loadgen/analysis.md):
+  // the lockout's reset travels with the login's update, and the step that completes the login
+  // stores its method and the session in one script. Script reloads are left out: tests
+  // running beside this one flush Redis's script cache.
+  auto count = [&] { return redis_->round_trips() - redis_->script_reloads(); };
+  int64_t mark = count();
+  auto spent = [&] {
+    const int64_t now = count();
+    const int64_t n = now - mark;
+    mark = now;
+    return n;
+  };
+  policy_.Set(dir_, Settings(30, 20, 10, 10, 30));
+
+  // Password + SMS.
+  pb::LoginState s = Start("alice");
+  EXPECT_EQ(spent(), 2);  // create, lock check
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  EXPECT_EQ(spent(), 3);  // read, reserve, update with the lockout reset
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  EXPECT_EQ(spent(), 3);  // read, lock check, update
+  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(spent(), 3);  // read, reserve, finish with the update and the lockout reset
+
+  // Passkey first.
+  pb::LoginState k = Start("");
+  EXPECT_EQ(spent(), 1);  // create (no subject, no lock to check)
+  ASSERT_TRUE(StartPasskey(k).ok());
+  EXPECT_EQ(spent(), 2);  // read, update
+  done = FinishPasskey(k, "assert:usr_kim");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(spent(), 3);  // read, the named user's lock check, finish
+
+  // A wrong password: the failure and the step are two writes.
+  pb::LoginState w = Start("alice");
+  spent();
+  ASSERT_TRUE(Password(w, "wrong").ok());
+  EXPECT_EQ(spent(), 4);  // read, reserve, failure, update
+}
+
 TEST_F(LoginManagerTest, PasskeyIsOfferedOnlyToUsersWithOne) {
   passkeys_.AddPasskey("usr_alice");
   policy_.Set(dir_, Settings(50, 20, 10, 10, 30));

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/test_support.h"
@@ -18,8 +19,10 @@
 namespace tally::orchestrator {
 namespace {
 
+using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+namespace pb = ::tally::orchestrator::v1;
 
 class LoginStoreTest : public ::testing::Test {
  protected:
@@ -125,7 +128,7 @@ TEST_F(LoginStoreTest, UnknownLoginsAreNotFoundAndTheTtlIsSet) {
   const std::string id = NewLoginId(CsprngRandom::Get(), dir_);
   EXPECT_TRUE(absl::IsNotFound(logins_->Get(id).status()));
   EXPECT_TRUE(absl::IsNotFound(logins_->Update(id, LoginUpdate{}).status()));
-  EXPECT_TRUE(absl::IsNotFound(logins_->Finish(id, "t", "s", now_).status()));
+  EXPECT_TRUE(absl::IsNotFound(logins_->Finish(id, "t", "s", now_, LoginUpdate{}).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(logins_->Get("nonsense").status()));
 
   LoginRecord r = NewRecord();
@@ -174,10 +177,20 @@ TEST_F(LoginStoreTest, ALoginFinishesExactlyOnce) {
   std::vector<std::thread> threads;
   std::atomic<int> won{0};
   std::vector<std::string> sessions(16);
+  // Each racer carries its own step's update: only the winner's is stored.
+  auto update_of = [&](int i) {
+    LoginUpdate u;
+    u.complete_method = i % 2 == 0 ? AUTH_METHOD_PASSWORD : AUTH_METHOD_SMS_OTP;
+    u.completed_at = now_ + absl::Seconds(i);
+    u.user_id = "usr_1";
+    u.last_step = LastStep{*u.complete_method, pb::STEP_OUTCOME_ACCEPTED, i};
+    return u;
+  };
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&, i] {
-      absl::StatusOr<FinishResult> result = logins_->Finish(
-          r.login_id, absl::StrCat("token-", i), absl::StrCat("ses_", i), now_ + absl::Hours(8));
+      absl::StatusOr<FinishResult> result =
+          logins_->Finish(r.login_id, absl::StrCat("token-", i), absl::StrCat("ses_", i),
+                          now_ + absl::Hours(8), update_of(i));
       ASSERT_TRUE(result.ok()) << result.status();
       if (result->won) ++won;
       sessions[i] = result->record.session_id;
@@ -189,13 +202,92 @@ TEST_F(LoginStoreTest, ALoginFinishesExactlyOnce) {
   absl::StatusOr<LoginRecord> got = logins_->Get(r.login_id);
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->finished());
-  EXPECT_EQ(got->session_token, absl::StrCat("token-", got->session_id.substr(4)));
+  int winner = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(got->session_id.substr(4), &winner));
+  EXPECT_EQ(got->session_token, absl::StrCat("token-", winner));
   EXPECT_EQ(got->session_expire_time, now_ + absl::Hours(8));
+  // The store holds exactly what ApplyUpdate predicts from the winner's update.
+  LoginRecord expected = r;
+  ApplyUpdate(update_of(winner), expected);
+  EXPECT_EQ(got->completed, expected.completed);
+  EXPECT_EQ(got->user_id, "usr_1");
+  ASSERT_TRUE(got->last_step.has_value());
+  EXPECT_EQ(got->last_step->attempts_left, winner);
   // A finished login takes no more changes.
   LoginUpdate u;
-  u.complete_method = AUTH_METHOD_PASSWORD;
+  u.complete_method = AUTH_METHOD_EMAIL_OTP;
   EXPECT_TRUE(absl::IsFailedPrecondition(logins_->Update(r.login_id, u).status()));
-  EXPECT_FALSE(logins_->Get(r.login_id)->completed.contains(AUTH_METHOD_PASSWORD));
+  EXPECT_FALSE(logins_->Get(r.login_id)->completed.contains(AUTH_METHOD_EMAIL_OTP));
+}
+
+TEST_F(LoginStoreTest, ARightFactorEndsTheFailuresInTheLoginsOwnWrite) {
+  const std::string subject = "u:usr_1";
+  auto fails = [&] {
+    return redis_->Command({"HGET", absl::StrCat("{", dir_, "}:rl:lock:", subject), "fails"});
+  };
+  auto pending = [&] {
+    return redis_->Command(
+        {"ZCARD", absl::StrCat("{", dir_, "}:rl:lock:", subject, ":pending")});
+  };
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(lockout_->RecordFailure(dir_, subject, "", now_).ok());
+  }
+  ASSERT_EQ(fails()->str(), "3");
+
+  // Update: the reservation is given back and the failures end, in one round trip.
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins_->Create(r, absl::Minutes(10)).ok());
+  absl::StatusOr<Reservation> reservation = lockout_->Reserve(dir_, subject, now_);
+  ASSERT_TRUE(reservation.ok() && reservation->granted);
+  ASSERT_EQ(pending()->integer(), 1);
+  LoginUpdate accepted;
+  accepted.complete_method = AUTH_METHOD_PASSWORD;
+  accepted.completed_at = now_;
+  accepted.lockout_success = LockoutSuccess{subject, reservation->id};
+  const int64_t before = redis_->round_trips();
+  absl::StatusOr<LoginRecord> after = logins_->Update(r.login_id, accepted);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(redis_->round_trips() - before, 1);
+  EXPECT_TRUE(after->completed.contains(AUTH_METHOD_PASSWORD));
+  EXPECT_TRUE(fails()->IsNil());
+  EXPECT_EQ(pending()->integer(), 0);
+  EXPECT_EQ(*lockout_->AttemptsLeft(dir_, subject), lockout_->threshold());
+
+  // Finish: the same, with the session; and even for a step that lost the race or came after
+  // the login was gone, since its factor was right all the same.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(lockout_->RecordFailure(dir_, subject, "", now_).ok());
+  }
+  LoginRecord r2 = NewRecord();
+  ASSERT_TRUE(logins_->Create(r2, absl::Minutes(10)).ok());
+  accepted.lockout_success = LockoutSuccess{subject, ""};
+  absl::StatusOr<FinishResult> finished =
+      logins_->Finish(r2.login_id, "token", "ses_1", now_ + absl::Hours(8), accepted);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_TRUE(finished->won);
+  EXPECT_TRUE(finished->record.completed.contains(AUTH_METHOD_PASSWORD));
+  EXPECT_TRUE(fails()->IsNil());
+
+  ASSERT_TRUE(lockout_->RecordFailure(dir_, subject, "", now_).ok());
+  finished = logins_->Finish(r2.login_id, "token2", "ses_2", now_ + absl::Hours(8), accepted);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_FALSE(finished->won);
+  EXPECT_EQ(finished->record.session_id, "ses_1");
+  EXPECT_TRUE(fails()->IsNil());
+
+  ASSERT_TRUE(lockout_->RecordFailure(dir_, subject, "", now_).ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      logins_->Update(NewLoginId(CsprngRandom::Get(), dir_), accepted).status()));
+  EXPECT_TRUE(fails()->IsNil());
+
+  // Without a lockout success the counters are left alone.
+  ASSERT_TRUE(lockout_->RecordFailure(dir_, subject, "", now_).ok());
+  LoginRecord r3 = NewRecord();
+  ASSERT_TRUE(logins_->Create(r3, absl::Minutes(10)).ok());
+  LoginUpdate plain;
+  plain.passkey_challenge_id = "ch_1";
+  ASSERT_TRUE(logins_->Update(r3.login_id, plain).ok());
+  EXPECT_EQ(fails()->str(), "1");
 }
 
 TEST_F(LoginStoreTest, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {

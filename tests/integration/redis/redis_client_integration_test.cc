@@ -176,11 +176,20 @@ TEST_F(RedisIntegrationTest, EvalFallsBackToEvalOnNoscript) {
   ASSERT_TRUE(exists.ok()) << exists.status();
   EXPECT_EQ(exists->elements()[0].integer(), 0);
 
+  int64_t before = admin_->round_trips();
+  const int64_t reloads = admin_->script_reloads();
   run(2);  // NOSCRIPT, then EVAL
+  EXPECT_EQ(admin_->round_trips() - before, 2);
+  EXPECT_EQ(admin_->script_reloads() - reloads, 1);
   exists = admin_->Command({"SCRIPT", "EXISTS", script.sha1()});
   ASSERT_TRUE(exists.ok()) << exists.status();
   EXPECT_EQ(exists->elements()[0].integer(), 1) << "EVAL should have cached the script";
+  before = admin_->round_trips();
   run(3);  // EVALSHA again
+  EXPECT_EQ(admin_->round_trips() - before, 1);
+  before = admin_->round_trips();
+  ASSERT_TRUE(admin_->Ping().ok());
+  EXPECT_EQ(admin_->round_trips() - before, 1);
 }
 
 TEST_F(RedisIntegrationTest, ErrorReplyIsInternal) {
