@@ -229,8 +229,7 @@ absl::StatusOr<pb::LoginState> LoginManager::StartLoginImpl(const pb::StartLogin
       return user.status();
     }
   }
-  if (absl::Status s = logins_.Create(record, config_.login_ttl); !s.ok()) return s;
-  absl::StatusOr<absl::Duration> locked = LockedFor(record);
+  absl::StatusOr<absl::Duration> locked = logins_.Create(record, config_.login_ttl);
   if (!locked.ok()) return locked.status();
   return Finalize(std::move(record), *settings, deadline,
                   *locked > absl::ZeroDuration() ? std::optional(*locked) : std::nullopt);
@@ -588,8 +587,7 @@ absl::StatusOr<pb::LoginState> LoginManager::StartStepUpImpl(
       }
     }
   }
-  if (absl::Status s = logins_.Create(record, config_.login_ttl); !s.ok()) return s;
-  absl::StatusOr<absl::Duration> locked = LockedFor(record);
+  absl::StatusOr<absl::Duration> locked = logins_.Create(record, config_.login_ttl);
   if (!locked.ok()) return locked.status();
   return Finalize(std::move(record), *settings, deadline,
                   *locked > absl::ZeroDuration() ? std::optional(*locked) : std::nullopt);

@@ -139,8 +139,11 @@ class LoginStore {
  public:
   virtual ~LoginStore() = default;
 
-  // Stores a new login; it disappears after `ttl`.
-  virtual absl::Status Create(const LoginRecord& record, absl::Duration ttl) = 0;
+  // Stores a new login; it disappears after `ttl`. Answers how long the login's subject is
+  // still locked at its create_time (zero when not locked, or when it has no subject yet): a
+  // new login's lock check, read in the same round trip (LockoutStore::LockedFor).
+  virtual absl::StatusOr<absl::Duration> Create(const LoginRecord& record,
+                                                absl::Duration ttl) = 0;
   // NOT_FOUND when unknown or expired (by the store's TTL).
   virtual absl::StatusOr<LoginRecord> Get(absl::string_view login_id) = 0;
   // Applies `update` unless the login has finished: then FAILED_PRECONDITION "login already

@@ -226,12 +226,15 @@ void AppendUpdate(absl::string_view directory_id, const LoginUpdate& u,
 }
 
 // Creates the hash only if the id is new (ids are random, so this is a safety net).
+// KEYS[2], when given, is the subject's lock hash. Reply: {created 0/1, locked until ms or 0}.
 const RedisScript& CreateScript() {
   static const RedisScript* const kScript = new RedisScript(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0} end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
+local until_ms = 0
+if #KEYS == 2 then until_ms = tonumber(redis.call('HGET', KEYS[2], 'until') or '0') end
+return {1, until_ms}
 )lua");
   return *kScript;
 }
@@ -261,7 +264,8 @@ absl::StatusOr<std::string> DirectoryOfLoginId(absl::string_view login_id) {
 
 RedisLoginStore::RedisLoginStore(std::shared_ptr<RedisClient> redis) : redis_(std::move(redis)) {}
 
-absl::Status RedisLoginStore::Create(const LoginRecord& r, absl::Duration ttl) {
+absl::StatusOr<absl::Duration> RedisLoginStore::Create(const LoginRecord& r,
+                                                       absl::Duration ttl) {
   Pairs pairs = {{"id", r.login_id},
                  {"dir", r.directory_id},
                  {"name", r.username},
@@ -280,11 +284,14 @@ absl::Status RedisLoginStore::Create(const LoginRecord& r, absl::Duration ttl) {
     args.push_back(field);
     args.push_back(value);
   }
-  absl::StatusOr<RedisReply> reply =
-      redis_->Eval(CreateScript(), {LoginKey(r.directory_id, r.login_id)}, args);
+  std::vector<std::string> keys = {LoginKey(r.directory_id, r.login_id)};
+  if (!r.subject.empty()) keys.push_back(LockKey(r.directory_id, r.subject));
+  absl::StatusOr<RedisReply> reply = redis_->Eval(CreateScript(), keys, args);
   if (!reply.ok()) return reply.status();
-  if (reply->integer() != 1) return absl::AlreadyExistsError("login id collision");
-  return absl::OkStatus();
+  if (!reply->IsArray() || reply->elements().size() != 2) return Corrupt("create");
+  if (reply->elements()[0].integer() != 1) return absl::AlreadyExistsError("login id collision");
+  const absl::Time until = absl::FromUnixMillis(reply->elements()[1].integer());
+  return until > r.create_time ? until - r.create_time : absl::ZeroDuration();
 }
 
 absl::StatusOr<LoginRecord> RedisLoginStore::Get(absl::string_view login_id) {

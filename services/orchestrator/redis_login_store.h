@@ -13,7 +13,7 @@ class RedisLoginStore final : public LoginStore {
  public:
   explicit RedisLoginStore(std::shared_ptr<RedisClient> redis);
 
-  absl::Status Create(const LoginRecord& record, absl::Duration ttl) override;
+  absl::StatusOr<absl::Duration> Create(const LoginRecord& record, absl::Duration ttl) override;
   absl::StatusOr<LoginRecord> Get(absl::string_view login_id) override;
   absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
                                      const LoginUpdate& update) override;

@@ -935,7 +935,7 @@ TEST_F(LoginManagerTest, EachStepStaysWithinItsRedisRoundTrips) {
 
   // Password + SMS.
   pb::LoginState s = Start("alice");
-  EXPECT_EQ(spent(), 2);  // create, lock check
+  EXPECT_EQ(spent(), 1);  // create, which answers the lock check too
   ASSERT_TRUE(Password(s, "correct horse").ok());
   EXPECT_EQ(spent(), 3);  // read, reserve, update with the lockout reset
   ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
@@ -947,7 +947,7 @@ TEST_F(LoginManagerTest, EachStepStaysWithinItsRedisRoundTrips) {
 
   // Passkey first.
   pb::LoginState k = Start("");
-  EXPECT_EQ(spent(), 1);  // create (no subject, no lock to check)
+  EXPECT_EQ(spent(), 1);  // create (no subject yet, no lock to check)
   ASSERT_TRUE(StartPasskey(k).ok());
   EXPECT_EQ(spent(), 2);  // read, update
   done = FinishPasskey(k, "assert:usr_kim");

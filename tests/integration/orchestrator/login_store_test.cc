@@ -220,6 +220,37 @@ TEST_F(LoginStoreTest, ALoginFinishesExactlyOnce) {
   EXPECT_FALSE(logins_->Get(r.login_id)->completed.contains(AUTH_METHOD_EMAIL_OTP));
 }
 
+TEST_F(LoginStoreTest, CreateAnswersTheSubjectsLockInTheSameRoundTrip) {
+  LoginRecord r = NewRecord();
+  int64_t before = redis_->round_trips();
+  absl::StatusOr<absl::Duration> locked = logins_->Create(r, absl::Minutes(10));
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_EQ(*locked, absl::ZeroDuration());
+  EXPECT_EQ(redis_->round_trips() - before, 1);
+
+  // Five failures lock the subject for a minute, as LockedFor sees it.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(lockout_->RecordFailure(dir_, r.subject, "", now_).ok());
+  }
+  LoginRecord r2 = NewRecord();
+  r2.create_time = now_ + absl::Seconds(20);
+  locked = logins_->Create(r2, absl::Minutes(10));
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_EQ(*locked, absl::Seconds(40));
+  EXPECT_EQ(*locked, *lockout_->LockedFor(dir_, r.subject, r2.create_time));
+  // Once the lock has run out, and for a login with no subject yet, nothing is locked.
+  LoginRecord r3 = NewRecord();
+  r3.create_time = now_ + absl::Minutes(2);
+  EXPECT_EQ(*logins_->Create(r3, absl::Minutes(10)), absl::ZeroDuration());
+  LoginRecord r4 = NewRecord();
+  r4.subject.clear();
+  r4.create_time = now_ + absl::Seconds(20);
+  EXPECT_EQ(*logins_->Create(r4, absl::Minutes(10)), absl::ZeroDuration());
+  // An id that exists is never overwritten.
+  EXPECT_EQ(logins_->Create(r2, absl::Minutes(10)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
 TEST_F(LoginStoreTest, ARightFactorEndsTheFailuresInTheLoginsOwnWrite) {
   const std::string subject = "u:usr_1";
   auto fails = [&] {
