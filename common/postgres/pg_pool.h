@@ -105,12 +105,18 @@ class PgPool {
   }
 
   // Runs `fn` outside a transaction: each statement commits on its own, and a one-statement
-  // read is one round trip instead of three (BEGIN, the statement, COMMIT). For reads only:
-  // a pooled connection found dead, or whose prepared plans a migration invalidated, is
-  // replaced and `fn` run once more, so `fn` must be safe to repeat, and statements that must
-  // see one snapshot belong in Transact. Errors are mapped as
-  // in Transact.
+  // read is one round trip instead of three (BEGIN, the statement, COMMIT). A pooled
+  // connection found dead, or whose prepared plans a migration invalidated, is replaced and
+  // `fn` run once more, so `fn` must be safe to repeat, and statements that must see one
+  // snapshot belong in Transact. Errors are mapped as in Transact.
   absl::Status Read(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn);
+
+  // Read's mechanics for a write of one idempotent statement: one that, run twice, leaves the
+  // rows and its answer as running it once does. Then a statement whose reply was lost with
+  // its connection, committed or not, is safely run again, and needs no BEGIN and COMMIT.
+  absl::Status WriteIdempotent(absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn) {
+    return Read(fn);
+  }
 
   // Read for a result, like TransactFor.
   template <typename T>

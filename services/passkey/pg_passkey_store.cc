@@ -182,12 +182,15 @@ absl::StatusOr<std::vector<PasskeyRecord>> PgPasskeyStore::ListPasskeys(
 
 absl::Status PgPasskeyStore::RecordUse(absl::string_view credential_id, uint32_t expected_count,
                                        uint32_t new_count, bool backup_state, absl::Time when) {
-  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+  // Idempotent, so one autocommitted statement that a lost reply may safely repeat: the row
+  // this very use left (its new counter and its exact time) also answers "recorded".
+  return pool_->WriteIdempotent([&](pqxx::nontransaction& tx) -> absl::Status {
     pqxx::result r = ExecPrepared(
         tx, absl::StrCat(schema_, ".record_use"),
         absl::StrCat("UPDATE ", Table("passkeys"), " SET sign_count = $2, backup_state = $3, ",
-                     "last_use_time = ", PgTimeParam(4),
-                     " WHERE credential_id = $1 AND sign_count = $5"),
+                     "last_use_time = ", PgTimeParam(4), " WHERE credential_id = $1 AND ",
+                     "(sign_count = $5 OR (sign_count = $2 AND backup_state = $3 AND ",
+                     "last_use_time = ", PgTimeParam(4), "))"),
         B64(credential_id), static_cast<int64_t>(new_count), backup_state,
         absl::ToUnixMicros(when), static_cast<int64_t>(expected_count));
     if (r.affected_rows() == 0) {
