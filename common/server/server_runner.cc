@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/server/request_parse_interceptor.h"
 
@@ -88,6 +89,10 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   if (!tls.ok()) return tls.status();
   options.tls = *std::move(tls);
   return options;
+}
+
+void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 void BlockTerminationSignals() {

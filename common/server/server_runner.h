@@ -43,6 +43,12 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port);
 // RunUntilSignal() receives them. Call first thing in main().
 void BlockTerminationSignals();
 
+// Turns off Abseil's mutex deadlock-cycle detection in a server process. Debian builds libabsl
+// without NDEBUG, so every absl::Mutex (gRPC takes several per call) maintains a lock graph:
+// 354 ns against 91 ns per nested lock pair here, ~3-4 % of a busy service's CPU. Release
+// builds of Abseil have it off; unit tests keep it on, and the TSan build checks lock order.
+void DisableMutexDeadlockDetection();
+
 // grpc.health.v1 service names. "" (what Kubernetes' gRPC probe asks by default) is readiness:
 // SERVING while every store probe passes. "liveness" stays SERVING until shutdown, so a store
 // outage takes pods out of rotation without restarting them.

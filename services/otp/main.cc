@@ -126,6 +126,7 @@ std::unique_ptr<tally::otp::DeliveryProvider> MakeProvider(const char* program,
 int main(int argc, char** argv) {
   using namespace tally::otp;
   tally::BlockTerminationSignals();
+  tally::DisableMutexDeadlockDetection();
   tally::ParseFlags(argc, argv, "tally-otp: SMS and e-mail one-time codes (api and sender)");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("otp");
