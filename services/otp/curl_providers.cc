@@ -7,9 +7,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "nlohmann/json.hpp"
 #include "services/otp/destination.h"
 #include "services/otp/otp_crypto.h"
@@ -166,12 +169,43 @@ absl::Status ValidateHttpSmsOptions(const HttpSmsOptions& o) {
   return absl::OkStatus();
 }
 
-HttpSmsProvider::HttpSmsProvider(HttpSmsOptions options) : options_(std::move(options)) {
+class HttpSmsProvider::Handles {
+ public:
+  // A kept handle, options cleared but its connection (and TLS session) kept; or a new one.
+  CurlHandle Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!idle_.empty()) {
+        CurlHandle curl = std::move(idle_.back());
+        idle_.pop_back();
+        curl_easy_reset(curl.get());
+        return curl;
+      }
+    }
+    return CurlHandle(curl_easy_init());
+  }
+  // Most recently used first: sequential messages share one connection.
+  void Give(CurlHandle curl) {
+    absl::MutexLock lock(&mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(curl));
+  }
+
+ private:
+  // One per sender worker by default; more would only hold idle connections open.
+  static constexpr size_t kMaxIdle = 8;
+  absl::Mutex mu_;
+  std::vector<CurlHandle> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+HttpSmsProvider::HttpSmsProvider(HttpSmsOptions options)
+    : options_(std::move(options)), handles_(std::make_unique<Handles>()) {
   InitCurl();
 }
 
+HttpSmsProvider::~HttpSmsProvider() = default;
+
 DeliveryResult HttpSmsProvider::Deliver(const OutgoingMessage& message) {
-  CurlHandle curl(curl_easy_init());
+  CurlHandle curl = handles_->Take();
   if (!curl) return DeliveryResult::Retryable("http: curl_easy_init failed");
   const std::string body =
       nlohmann::json{{"to", message.destination}, {"text", message.text}}.dump();
@@ -188,11 +222,13 @@ DeliveryResult HttpSmsProvider::Deliver(const OutgoingMessage& message) {
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, DiscardBody);
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
   const CURLcode rc = curl_easy_perform(curl.get());
+  long status = 0;
+  if (rc == CURLE_OK) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  // curl closes a connection that failed; the handle itself stays good.
+  handles_->Give(std::move(curl));
   if (rc != CURLE_OK) {
     return DeliveryResult::Retryable(absl::StrCat("http: ", curl_easy_strerror(rc)));
   }
-  long status = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
   if (status >= 200 && status < 300) return DeliveryResult::Delivered();
   const std::string why = absl::StrCat("HTTP ", status);
   if (status == 408 || status == 429 || status >= 500) return DeliveryResult::Retryable(why);

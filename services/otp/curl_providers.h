@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -65,16 +66,23 @@ absl::Status ValidateHttpSmsOptions(const HttpSmsOptions& options);
 // An SMS gateway over HTTP(S): POST {"to": destination, "text": text} as JSON with
 // `Authorization: Bearer <token>`. 2xx delivered; 408, 429, 5xx, connection errors and timeouts
 // retried; every other status (4xx, unexpected 3xx) permanent.
+// Connections to the gateway are kept alive between messages (HTTP/1.1 keep-alive, TLS
+// sessions included): a message costs one request, not a TCP and TLS handshake as well.
 class HttpSmsProvider final : public DeliveryProvider {
  public:
   explicit HttpSmsProvider(HttpSmsOptions options);
+  ~HttpSmsProvider() override;
 
   const std::string& name() const override { return name_; }
   DeliveryResult Deliver(const OutgoingMessage& message) override;
 
  private:
+  // Idle curl handles, each with its live connection (curl_providers.cc).
+  class Handles;
+
   const std::string name_ = "http";
   const HttpSmsOptions options_;
+  std::unique_ptr<Handles> handles_;
 };
 
 }  // namespace tally::otp

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -498,7 +499,12 @@ TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
   EXPECT_EQ(dead.masked_destination(), "+31*******21");
   EXPECT_EQ(dead.provider(), "http");
   EXPECT_EQ(dead.attempts(), 1);
-  EXPECT_EQ(JsonLines(log).size(), 4u);  // a 400 is not retried
+  requests = JsonLines(log);
+  EXPECT_EQ(requests.size(), 4u);  // a 400 is not retried
+  // One after the other, the four requests came on one kept-alive connection.
+  std::set<int> client_ports;
+  for (const auto& request : requests) client_ports.insert(request["client_port"].get<int>());
+  EXPECT_EQ(client_ports.size(), 1u);
 
   auto ctl = tally::testing::RunCommand(
       {absl::StrCat(tally::testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", otp->address()),

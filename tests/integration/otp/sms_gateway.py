@@ -3,8 +3,9 @@
 usage: sms_gateway.py PORT LOG_FILE STATUS[,STATUS...]
 
 Answers the n-th POST with the n-th status of the list (200 once the list is used up) and
-appends one JSON line per request to LOG_FILE: path, authorization header, body and the status
-it answered. Only the standard library.
+appends one JSON line per request to LOG_FILE: path, authorization header, body, the status it
+answered and the client's port (which connection it came on: HTTP/1.1 keeps connections open).
+Only the standard library.
 """
 import http.server
 import json
@@ -19,6 +20,8 @@ count = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
     def do_POST(self):
         global count
         length = int(self.headers.get("Content-Length", "0"))
@@ -33,6 +36,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "content_type": self.headers.get("Content-Type", ""),
                     "body": body,
                     "status": status,
+                    "client_port": self.client_address[1],
                 }) + "\n")
         reply = json.dumps({"status": status}).encode()
         self.send_response(status)
