@@ -89,8 +89,8 @@ struct LoginRecord {
   bool finished() const { return !session_id.empty(); }
 };
 
-// A right factor's end of its subject's consecutive failures (LockoutStore::RecordSuccess),
-// written by the same script as the login's update: one Redis round trip instead of two.
+// A right factor's end of its subject's consecutive failures and of its reservation, written by
+// the same script as the login's update (one Redis round trip, not two).
 struct LockoutSuccess {
   std::string subject;
   // The factor's reservation, given back; empty when the check needed none.
@@ -199,14 +199,13 @@ class LockoutStore {
   // failures left): parallel requests never get more checks than the limit.
   virtual absl::StatusOr<Reservation> Reserve(absl::string_view directory_id,
                                               absl::string_view subject, absl::Time now) = 0;
-  // Records the outcome of a reserved check. `reservation_id` may be empty (a check that
-  // needed no reservation, e.g. a passkey-first login that names its user only on success).
+  // Records a reserved check that failed. `reservation_id` may be empty (a check that needed
+  // no reservation). A right factor's outcome travels with its login's update
+  // (LoginUpdate::lockout_success), which ends the failures in the same script.
   virtual absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
                                                     absl::string_view subject,
                                                     absl::string_view reservation_id,
                                                     absl::Time now) = 0;
-  virtual absl::Status RecordSuccess(absl::string_view directory_id, absl::string_view subject,
-                                     absl::string_view reservation_id) = 0;
   // Gives a reservation back without an outcome (the check could not run).
   virtual absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
                               absl::string_view reservation_id) = 0;

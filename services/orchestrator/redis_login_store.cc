@@ -420,16 +420,6 @@ return {0, 0, threshold - fails}
   return *kScript;
 }
 
-// KEYS: lock hash, pending set. ARGV: reservation id, reset (1/0).
-const RedisScript& SettleScript() {
-  static const RedisScript* const kScript = new RedisScript(R"lua(
-if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[1]) end
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
-return 1
-)lua");
-  return *kScript;
-}
-
 // KEYS: cooldown key. ARGV: now ms, cooldown ms. Reply: 0 started, or ms left.
 // The OTP service's issue script without the code: the same sliding hour (a sorted set of send
 // times), the same cooldown and cap checks in the same order, so the answers match.
@@ -507,20 +497,11 @@ absl::StatusOr<LockOutcome> RedisLockoutStore::RecordFailure(absl::string_view d
   return outcome;
 }
 
-absl::Status RedisLockoutStore::RecordSuccess(absl::string_view directory_id,
-                                              absl::string_view subject,
-                                              absl::string_view reservation_id) {
-  return redis_
-      ->Eval(SettleScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
-             {std::string(reservation_id), "1"})
-      .status();
-}
-
 absl::Status RedisLockoutStore::Cancel(absl::string_view directory_id, absl::string_view subject,
                                        absl::string_view reservation_id) {
+  if (reservation_id.empty()) return absl::OkStatus();
   return redis_
-      ->Eval(SettleScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
-             {std::string(reservation_id), "0"})
+      ->Command({"ZREM", PendingKey(directory_id, subject), std::string(reservation_id)})
       .status();
 }
 

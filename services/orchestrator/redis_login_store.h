@@ -40,8 +40,6 @@ class RedisLockoutStore final : public LockoutStore {
                                             absl::string_view subject,
                                             absl::string_view reservation_id,
                                             absl::Time now) override;
-  absl::Status RecordSuccess(absl::string_view directory_id, absl::string_view subject,
-                             absl::string_view reservation_id) override;
   absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
                       absl::string_view reservation_id) override;
   absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,

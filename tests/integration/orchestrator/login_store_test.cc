@@ -364,11 +364,16 @@ TEST_F(LoginStoreTest, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {
     lock = want;
   }
 
-  // A success resets everything.
+  // A success (with its login's update) resets everything.
   now += lock;
   r = lockout_->Reserve(dir_, subject, now);
   ASSERT_TRUE(r->granted);
-  ASSERT_TRUE(lockout_->RecordSuccess(dir_, subject, r->id).ok());
+  LoginRecord login = NewRecord();
+  login.subject = subject;
+  ASSERT_TRUE(logins_->Create(login, absl::Minutes(10)).ok());
+  LoginUpdate success;
+  success.lockout_success = LockoutSuccess{subject, r->id};
+  ASSERT_TRUE(logins_->Update(login.login_id, success).ok());
   EXPECT_EQ(*lockout_->AttemptsLeft(dir_, subject), 5);
   EXPECT_EQ(*lockout_->LockedFor(dir_, subject, now), absl::ZeroDuration());
 }
