@@ -439,11 +439,6 @@ absl::StatusOr<pb::LoginState> LoginManager::StartPasskeyImpl(
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<absl::Duration> locked = LockedFor(*record);
-  if (!locked.ok()) return locked.status();
-  if (*locked > absl::ZeroDuration()) {
-    return Finalize(*std::move(record), *settings, deadline, *locked);
-  }
   // Until the user is proven the ceremony is discoverable, whether or not the username exists:
   // options listing the user's credentials would reveal the user.
   absl::StatusOr<::tally::passkey::v1::StartAuthenticationResponse> started =
@@ -451,10 +446,17 @@ absl::StatusOr<pb::LoginState> LoginManager::StartPasskeyImpl(
   if (!started.ok()) return started.status();
   LoginUpdate update;
   update.passkey_challenge_id = started->challenge_id();
-  absl::StatusOr<LoginRecord> after = logins_.Update(record->login_id, update);
+  // The subject's lock is read by the script that stores the challenge (one round trip, not
+  // two): a locked login keeps no challenge, answers LOCKED without options, and the challenge
+  // drawn expires unused in the passkey service.
+  absl::StatusOr<GuardedUpdate> after =
+      logins_.UpdateUnlessLocked(record->login_id, update, record->subject, clock_.Now());
   if (!after.ok()) return after.status();
+  if (after->locked_for > absl::ZeroDuration()) {
+    return Finalize(std::move(after->record), *settings, deadline, after->locked_for);
+  }
   options = started->request_options_json();
-  return Finalize(*std::move(after), *settings, deadline, std::nullopt);
+  return Finalize(std::move(after->record), *settings, deadline, std::nullopt);
 }
 
 absl::StatusOr<pb::LoginState> LoginManager::FinishPasskeyImpl(

@@ -128,6 +128,14 @@ struct FakeSend {
   absl::Time resend_after;     // when sent: the earliest next send
 };
 
+// What LoginStore::UpdateUnlessLocked did.
+struct GuardedUpdate {
+  // The login after the update; as it is when the subject was locked.
+  LoginRecord record;
+  // Zero when the update was applied.
+  absl::Duration locked_for;
+};
+
 struct FinishResult {
   LoginRecord record;
   // False when another step had already finished the login (record holds its session).
@@ -150,6 +158,13 @@ class LoginStore {
   // finished" and nothing changes. NOT_FOUND when unknown or expired. Returns the login after.
   virtual absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
                                              const LoginUpdate& update) = 0;
+  // Update, unless `subject`'s lock runs at `now`: then nothing changes and the answer says for
+  // how long (LockoutStore::LockedFor, read by the same script: one round trip, not two). An
+  // empty subject is never locked. `update` must not carry a lockout_success.
+  virtual absl::StatusOr<GuardedUpdate> UpdateUnlessLocked(absl::string_view login_id,
+                                                           const LoginUpdate& update,
+                                                           absl::string_view subject,
+                                                           absl::Time now) = 0;
   // Stores the session unless one is already stored; exactly one racing step wins. The winner
   // also applies `update` in the same script (the step that completed the login writes its
   // method and its session at once); a loser's update is dropped, except its lockout success.

@@ -181,6 +181,20 @@ return {0, redis.call('HGETALL', KEYS[1])}
   return *kScript;
 }
 
+// KEYS[2]: the lock hash of the subject to check. ARGV: now ms, then the update from ARGV[2].
+// Reply: {0, fields} applied, {1} unknown or expired, {2} finished, {3, fields, locked until ms}.
+const RedisScript& GuardedUpdateScript() {
+  static const RedisScript* const kScript = new RedisScript(absl::StrCat(kApplyUpdateLua, R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+if redis.call('HEXISTS', KEYS[1], 'sid') == 1 then return {2} end
+local until_ms = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
+if until_ms > tonumber(ARGV[1]) then return {3, redis.call('HGETALL', KEYS[1]), until_ms} end
+apply(2)
+return {0, redis.call('HGETALL', KEYS[1])}
+)lua"));
+  return *kScript;
+}
+
 // ARGV: token, session id, session expiry ms, then the update from ARGV[4].
 // Reply: {1} unknown or expired, {0, fields, won}.
 const RedisScript& FinishScript() {
@@ -321,6 +335,44 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
     case 1: return LoginNotFound();
     case 2: return absl::FailedPreconditionError("login already finished");
     default: return Corrupt("update");
+  }
+}
+
+absl::StatusOr<GuardedUpdate> RedisLoginStore::UpdateUnlessLocked(absl::string_view login_id,
+                                                                  const LoginUpdate& update,
+                                                                  absl::string_view subject,
+                                                                  absl::Time now) {
+  if (update.lockout_success.has_value()) {
+    // Its keys would take the place of the lock hash the script reads.
+    return absl::InvalidArgumentError("a guarded login update cannot carry a lockout success");
+  }
+  if (subject.empty()) {
+    absl::StatusOr<LoginRecord> after = Update(login_id, update);
+    if (!after.ok()) return after.status();
+    return GuardedUpdate{*std::move(after), absl::ZeroDuration()};
+  }
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  std::vector<std::string> keys = {LoginKey(*directory, login_id), LockKey(*directory, subject)};
+  std::vector<std::string> args = {Ms(now)};
+  AppendUpdate(*directory, update, keys, args);
+  absl::StatusOr<RedisReply> reply = redis_->Eval(GuardedUpdateScript(), keys, args);
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsArray() || reply->elements().empty()) return Corrupt("guarded update");
+  const std::vector<RedisReply>& e = reply->elements();
+  switch (e[0].integer()) {
+    case 0:
+      if (e.size() < 2) return Corrupt("guarded update");
+      return GuardedUpdate{FromFields(ToFields(e[1])), absl::ZeroDuration()};
+    case 1: return LoginNotFound();
+    case 2: return absl::FailedPreconditionError("login already finished");
+    case 3: {
+      if (e.size() < 3) return Corrupt("guarded update");
+      const absl::Time until = absl::FromUnixMillis(e[2].integer());
+      return GuardedUpdate{FromFields(ToFields(e[1])),
+                           until > now ? until - now : absl::ZeroDuration()};
+    }
+    default: return Corrupt("guarded update");
   }
 }
 

@@ -17,6 +17,10 @@ class RedisLoginStore final : public LoginStore {
   absl::StatusOr<LoginRecord> Get(absl::string_view login_id) override;
   absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
                                      const LoginUpdate& update) override;
+  absl::StatusOr<GuardedUpdate> UpdateUnlessLocked(absl::string_view login_id,
+                                                   const LoginUpdate& update,
+                                                   absl::string_view subject,
+                                                   absl::Time now) override;
   absl::StatusOr<FinishResult> Finish(absl::string_view login_id, absl::string_view token,
                                       absl::string_view session_id,
                                       absl::Time session_expire_time,

@@ -706,6 +706,13 @@ TEST_F(LoginManagerTest, LockoutAcrossLoginsAndItsExpiry) {
   EXPECT_EQ(again->retry_after().seconds(), 30);
   EXPECT_EQ(Start("ALICE").status(), pb::LOGIN_STATUS_LOCKED);
   EXPECT_EQ(Send(s, otppb::CHANNEL_EMAIL)->status(), pb::LOGIN_STATUS_LOCKED);
+  absl::StatusOr<pb::StartPasskeyResponse> ceremony = StartPasskey(s);
+  ASSERT_TRUE(ceremony.ok()) << ceremony.status();
+  EXPECT_EQ(ceremony->state().status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(ceremony->state().retry_after().seconds(), 30);
+  EXPECT_TRUE(ceremony->request_options_json().empty());
+  // The login kept no challenge: there is no ceremony to finish.
+  EXPECT_TRUE(absl::IsFailedPrecondition(FinishPasskey(s, "assert:usr_alice").status()));
   EXPECT_EQ(credentials_.verify_calls.load(), checks);
   EXPECT_EQ(otp_->sends.size(), sends);
 
@@ -954,6 +961,12 @@ TEST_F(LoginManagerTest, EachStepStaysWithinItsRedisRoundTrips) {
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(spent(), 3);  // read, the named user's lock check, finish
+
+  // A passkey with a username: the challenge's update reads the user's lock.
+  pb::LoginState n = Start("alice");
+  spent();
+  ASSERT_TRUE(StartPasskey(n).ok());
+  EXPECT_EQ(spent(), 2);  // read, update with the lock check
 
   // A wrong password: the failure and the step are two writes.
   pb::LoginState w = Start("alice");
