@@ -760,24 +760,32 @@ absl::StatusOr<LoginRecord> LoginManager::Reject(const LoginRecord& record, Auth
                                                  LoginUpdate update,
                                                  std::optional<absl::Duration>& locked_for,
                                                  std::optional<LastStep>& step) {
-  int left = lockout_.threshold();
-  if (!record.subject.empty()) {
-    absl::StatusOr<LockOutcome> outcome =
-        lockout_.RecordFailure(record.directory_id, record.subject, reservation, clock_.Now());
-    if (!outcome.ok()) return outcome.status();
-    left = outcome->attempts_left;
-    if (outcome->locked) {
-      locked_for = outcome->retry_after;
-      left = 0;
-      if (metrics_ != nullptr) metrics_->Locked();
-    }
+  if (record.subject.empty()) {
+    // Nobody to count the failure for (a passkey-first login whose assertion named nobody).
+    int left = lockout_.threshold();
+    if (factor_attempts_left.has_value()) left = std::min(left, *factor_attempts_left);
+    update.last_step = LastStep{method, pb::STEP_OUTCOME_REJECTED, std::max(0, left)};
+    step = update.last_step;
+    absl::StatusOr<LoginRecord> after = logins_.Update(record.login_id, update);
+    if (absl::IsFailedPrecondition(after.status())) return logins_.Get(record.login_id);
+    return after;
   }
-  if (factor_attempts_left.has_value()) left = std::min(left, *factor_attempts_left);
-  update.last_step = LastStep{method, pb::STEP_OUTCOME_REJECTED, std::max(0, left)};
-  step = update.last_step;
-  absl::StatusOr<LoginRecord> after = logins_.Update(record.login_id, update);
-  if (absl::IsFailedPrecondition(after.status())) return logins_.Get(record.login_id);
-  return after;
+  // The failure is counted by the script that records the step: one round trip, not two.
+  update.last_step = LastStep{method, pb::STEP_OUTCOME_REJECTED, 0};  // the store fills it in
+  absl::StatusOr<Rejection> rejection = logins_.Reject(
+      record.login_id, update,
+      LockoutFailure{record.subject, std::string(reservation), clock_.Now(), lockout_.policy(),
+                     factor_attempts_left});
+  if (!rejection.ok()) return rejection.status();
+  if (rejection->outcome.locked) {
+    locked_for = rejection->outcome.retry_after;
+    if (metrics_ != nullptr) metrics_->Locked();
+  }
+  step = LastStep{method, pb::STEP_OUTCOME_REJECTED, rejection->attempts_left};
+  if (absl::IsFailedPrecondition(rejection->record.status())) {
+    return logins_.Get(record.login_id);
+  }
+  return std::move(rejection->record);
 }
 
 absl::StatusOr<LoginRecord> LoginManager::IssueSession(const LoginRecord& record, int level,

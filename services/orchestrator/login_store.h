@@ -89,6 +89,26 @@ struct LoginRecord {
   bool finished() const { return !session_id.empty(); }
 };
 
+struct LockoutPolicy {
+  // Consecutive failures before the first lock.
+  int threshold = 5;
+  absl::Duration first_lock = absl::Minutes(1);
+  absl::Duration max_lock = absl::Hours(1);
+  // Failures older than this (with no lock running) are forgotten.
+  absl::Duration forget_after = absl::Hours(24);
+  // A reservation whose outcome never arrives (replica died) stops counting after this.
+  absl::Duration reservation_ttl = absl::Seconds(30);
+  // What a step refused because every remaining attempt is already being checked answers.
+  absl::Duration busy_retry_after = absl::Seconds(1);
+};
+
+struct LockOutcome {
+  bool locked = false;
+  absl::Duration retry_after;
+  // Failures left before the subject gets locked.
+  int attempts_left = 0;
+};
+
 // A right factor's end of its subject's consecutive failures and of its reservation, written by
 // the same script as the login's update (one Redis round trip, not two).
 struct LockoutSuccess {
@@ -128,6 +148,29 @@ struct FakeSend {
   absl::Time resend_after;     // when sent: the earliest next send
 };
 
+// A wrong factor's failure, counted for its subject by the script that records the rejected
+// step in the login (LoginStore::Reject).
+struct LockoutFailure {
+  std::string subject;
+  // The factor's reservation, given back; empty when the check needed none.
+  std::string reservation_id;
+  absl::Time now;
+  LockoutPolicy policy;
+  // The factor's own attempts left (an OTP code's), when it has a limit of its own.
+  std::optional<int> factor_attempts_left;
+};
+
+// What LoginStore::Reject did.
+struct Rejection {
+  LockOutcome outcome;
+  // What the step answers in last_step.attempts_left: the failures left before the lock (0 when
+  // this one locked), or the factor's own attempts when fewer.
+  int attempts_left = 0;
+  // The login after the update; NOT_FOUND or FAILED_PRECONDITION as Update answers (the failure
+  // counts all the same).
+  absl::StatusOr<LoginRecord> record;
+};
+
 // What LoginStore::UpdateUnlessLocked did.
 struct GuardedUpdate {
   // The login after the update; as it is when the subject was locked.
@@ -165,6 +208,11 @@ class LoginStore {
                                                            const LoginUpdate& update,
                                                            absl::string_view subject,
                                                            absl::Time now) = 0;
+  // Counts `failure` against its subject (LockoutStore::RecordFailure) and applies `update` with
+  // its last step's attempts_left set to Rejection::attempts_left, in one script. `update` must
+  // carry a last_step and no lockout_success.
+  virtual absl::StatusOr<Rejection> Reject(absl::string_view login_id, const LoginUpdate& update,
+                                           const LockoutFailure& failure) = 0;
   // Stores the session unless one is already stored; exactly one racing step wins. The winner
   // also applies `update` in the same script (the step that completed the login writes its
   // method and its session at once); a loser's update is dropped, except its lockout success.
@@ -175,31 +223,11 @@ class LoginStore {
                                               const LoginUpdate& update) = 0;
 };
 
-struct LockoutPolicy {
-  // Consecutive failures before the first lock.
-  int threshold = 5;
-  absl::Duration first_lock = absl::Minutes(1);
-  absl::Duration max_lock = absl::Hours(1);
-  // Failures older than this (with no lock running) are forgotten.
-  absl::Duration forget_after = absl::Hours(24);
-  // A reservation whose outcome never arrives (replica died) stops counting after this.
-  absl::Duration reservation_ttl = absl::Seconds(30);
-  // What a step refused because every remaining attempt is already being checked answers.
-  absl::Duration busy_retry_after = absl::Seconds(1);
-};
-
 struct Reservation {
   bool granted = false;
   std::string id;
   // When refused: how long to wait.
   absl::Duration retry_after;
-};
-
-struct LockOutcome {
-  bool locked = false;
-  absl::Duration retry_after;
-  // Failures left before the subject gets locked.
-  int attempts_left = 0;
 };
 
 // Consecutive-failure lockout per subject (`{dir}:rl:...`), NIST SP 800-63B §5.2.2.
@@ -209,14 +237,15 @@ class LockoutStore {
 
   // Consecutive failures before the first lock.
   virtual int threshold() const = 0;
+  virtual const LockoutPolicy& policy() const = 0;
 
   // Reserves one check of a factor, or refuses it (locked, or as many checks in flight as
   // failures left): parallel requests never get more checks than the limit.
   virtual absl::StatusOr<Reservation> Reserve(absl::string_view directory_id,
                                               absl::string_view subject, absl::Time now) = 0;
   // Records a reserved check that failed. `reservation_id` may be empty (a check that needed
-  // no reservation). A right factor's outcome travels with its login's update
-  // (LoginUpdate::lockout_success), which ends the failures in the same script.
+  // no reservation). A login step's outcome travels with its login's update instead, in the
+  // same script: LoginUpdate::lockout_success ends the failures, LoginStore::Reject counts one.
   virtual absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
                                                     absl::string_view subject,
                                                     absl::string_view reservation_id,

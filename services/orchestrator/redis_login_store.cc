@@ -23,6 +23,7 @@ std::string LoginKey(absl::string_view directory_id, absl::string_view login_id)
 }
 
 std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
+std::string MsArg(absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); }
 
 absl::Time FromMs(const std::string& value) {
   int64_t ms = 0;
@@ -143,6 +144,26 @@ std::string PendingKey(absl::string_view directory_id, absl::string_view subject
   return absl::StrCat(LockKey(directory_id, subject), ":pending");
 }
 
+// One failure of `subject` (lock hash `lock`, pending set `pending`): gives the reservation back,
+// counts the failure, and locks from the threshold on, for first * 2^(fails - threshold) capped
+// at max. Returns locked 0/1, the lock ms, the failures left.
+constexpr char kRecordFailureLua[] = R"lua(
+local function record_failure(lock, pending, now, reservation, threshold, first, max, forget)
+  if reservation ~= '' then redis.call('ZREM', pending, reservation) end
+  local fails = redis.call('HINCRBY', lock, 'fails', 1)
+  if fails >= threshold then
+    local ms = max
+    local doublings = fails - threshold
+    if doublings < 40 then ms = math.min(max, first * (2 ^ doublings)) end
+    redis.call('HSET', lock, 'until', string.format('%d', now + ms))
+    redis.call('PEXPIRE', lock, string.format('%d', forget + ms))
+    return 1, ms, 0
+  end
+  redis.call('PEXPIRE', lock, forget)
+  return 0, 0, threshold - fails
+end
+)lua";
+
 // Shared by the update and finish scripts. KEYS[1] is the login; KEYS[2] and KEYS[3], when
 // given, the lock hash and pending set of a subject whose factor was right. The update's
 // arguments start at ARGV[o]: the method field to record once, its time, '1' to use a fake
@@ -191,6 +212,28 @@ local until_ms = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
 if until_ms > tonumber(ARGV[1]) then return {3, redis.call('HGETALL', KEYS[1]), until_ms} end
 apply(2)
 return {0, redis.call('HGETALL', KEYS[1])}
+)lua"));
+  return *kScript;
+}
+
+// KEYS[2], KEYS[3]: the failing subject's lock hash and pending set. ARGV: now ms, reservation,
+// threshold, first lock ms, max lock ms, forget-after ms, the factor's attempts left (or ''),
+// then the update from ARGV[8]; its last step's attempts_left is written here.
+// Reply: {locked, lock ms, failures left, attempts shown, 0 | 1 unknown | 2 finished, fields}.
+const RedisScript& RejectScript() {
+  static const RedisScript* const kScript =
+      new RedisScript(absl::StrCat(kRecordFailureLua, kApplyUpdateLua, R"lua(
+local now = tonumber(ARGV[1])
+local locked, ms, left = record_failure(KEYS[2], KEYS[3], now, ARGV[2], tonumber(ARGV[3]),
+                                        tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+local shown = left
+if ARGV[7] ~= '' then shown = math.min(shown, tonumber(ARGV[7])) end
+if shown < 0 then shown = 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {locked, ms, left, shown, 1} end
+if redis.call('HEXISTS', KEYS[1], 'sid') == 1 then return {locked, ms, left, shown, 2} end
+apply(8)
+redis.call('HSET', KEYS[1], 'ls_l', shown)
+return {locked, ms, left, shown, 0, redis.call('HGETALL', KEYS[1])}
 )lua"));
   return *kScript;
 }
@@ -376,6 +419,51 @@ absl::StatusOr<GuardedUpdate> RedisLoginStore::UpdateUnlessLocked(absl::string_v
   }
 }
 
+absl::StatusOr<Rejection> RedisLoginStore::Reject(absl::string_view login_id,
+                                                  const LoginUpdate& update,
+                                                  const LockoutFailure& failure) {
+  if (update.lockout_success.has_value() || !update.last_step.has_value()) {
+    return absl::InvalidArgumentError(
+        "a rejection's login update needs a last step and no lockout success");
+  }
+  if (failure.subject.empty()) return absl::InvalidArgumentError("a failure needs a subject");
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  const LockoutPolicy& policy = failure.policy;
+  std::vector<std::string> keys = {LoginKey(*directory, login_id),
+                                   LockKey(*directory, failure.subject),
+                                   PendingKey(*directory, failure.subject)};
+  std::vector<std::string> args = {
+      Ms(failure.now),
+      failure.reservation_id,
+      absl::StrCat(policy.threshold),
+      MsArg(policy.first_lock),
+      MsArg(policy.max_lock),
+      MsArg(policy.forget_after),
+      failure.factor_attempts_left.has_value() ? absl::StrCat(*failure.factor_attempts_left)
+                                               : std::string()};
+  AppendUpdate(*directory, update, keys, args);
+  absl::StatusOr<RedisReply> reply = redis_->Eval(RejectScript(), keys, args);
+  if (!reply.ok()) return reply.status();
+  const std::vector<RedisReply>& e = reply->elements();
+  if (!reply->IsArray() || e.size() < 5) return Corrupt("reject");
+  Rejection rejection;
+  rejection.outcome.locked = e[0].integer() == 1;
+  rejection.outcome.retry_after = absl::Milliseconds(e[1].integer());
+  rejection.outcome.attempts_left = static_cast<int>(e[2].integer());
+  rejection.attempts_left = static_cast<int>(e[3].integer());
+  switch (e[4].integer()) {
+    case 0:
+      if (e.size() < 6) return Corrupt("reject");
+      rejection.record = FromFields(ToFields(e[5]));
+      break;
+    case 1: rejection.record = LoginNotFound(); break;
+    case 2: rejection.record = absl::FailedPreconditionError("login already finished"); break;
+    default: return Corrupt("reject");
+  }
+  return rejection;
+}
+
 absl::StatusOr<FinishResult> RedisLoginStore::Finish(absl::string_view login_id,
                                                      absl::string_view token,
                                                      absl::string_view session_id,
@@ -450,25 +538,12 @@ return {1, 0}
 // KEYS: lock hash, pending set. ARGV: now ms, reservation id, threshold, first lock ms,
 // max lock ms, forget-after ms. Reply: {locked 0/1, lock ms, attempts left}.
 const RedisScript& FailureScript() {
-  static const RedisScript* const kScript = new RedisScript(R"lua(
-local now = tonumber(ARGV[1])
-local threshold = tonumber(ARGV[3])
-local first = tonumber(ARGV[4])
-local max = tonumber(ARGV[5])
-local forget = tonumber(ARGV[6])
-if ARGV[2] ~= '' then redis.call('ZREM', KEYS[2], ARGV[2]) end
-local fails = redis.call('HINCRBY', KEYS[1], 'fails', 1)
-if fails >= threshold then
-  local lock = max
-  local doublings = fails - threshold
-  if doublings < 40 then lock = math.min(max, first * (2 ^ doublings)) end
-  redis.call('HSET', KEYS[1], 'until', string.format('%d', now + lock))
-  redis.call('PEXPIRE', KEYS[1], string.format('%d', forget + lock))
-  return {1, lock, 0}
-end
-redis.call('PEXPIRE', KEYS[1], forget)
-return {0, 0, threshold - fails}
-)lua");
+  static const RedisScript* const kScript = new RedisScript(absl::StrCat(kRecordFailureLua, R"lua(
+local locked, ms, left = record_failure(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2],
+                                        tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+                                        tonumber(ARGV[6]))
+return {locked, ms, left}
+)lua"));
   return *kScript;
 }
 
@@ -503,8 +578,6 @@ return {1, '', next_ok}
 )lua");
   return *kScript;
 }
-
-std::string MsArg(absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d)); }
 
 }  // namespace
 

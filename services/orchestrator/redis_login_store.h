@@ -21,6 +21,8 @@ class RedisLoginStore final : public LoginStore {
                                                    const LoginUpdate& update,
                                                    absl::string_view subject,
                                                    absl::Time now) override;
+  absl::StatusOr<Rejection> Reject(absl::string_view login_id, const LoginUpdate& update,
+                                   const LockoutFailure& failure) override;
   absl::StatusOr<FinishResult> Finish(absl::string_view login_id, absl::string_view token,
                                       absl::string_view session_id,
                                       absl::Time session_expire_time,
@@ -55,7 +57,7 @@ class RedisLockoutStore final : public LockoutStore {
                                          int hourly_cap) override;
 
   int threshold() const override { return policy_.threshold; }
-  const LockoutPolicy& policy() const { return policy_; }
+  const LockoutPolicy& policy() const override { return policy_; }
 
  private:
   std::shared_ptr<RedisClient> redis_;

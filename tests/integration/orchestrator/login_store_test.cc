@@ -312,6 +312,93 @@ TEST_F(LoginStoreTest, AGuardedUpdateReadsTheLockInItsOwnRoundTrip) {
           .status()));
 }
 
+TEST_F(LoginStoreTest, ARejectionCountsTheFailureInTheLoginsOwnWrite) {
+  const std::string subject = "u:usr_1";
+  const std::string twin = "u:usr_twin";  // counted by RecordFailure alone, for comparison
+  const LockoutPolicy policy = lockout_->policy();
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins_->Create(r, absl::Minutes(10)).ok());
+  LoginUpdate rejected;
+  rejected.last_step = LastStep{AUTH_METHOD_PASSWORD, pb::STEP_OUTCOME_REJECTED, 0};
+  auto count = [&] { return redis_->round_trips() - redis_->script_reloads(); };
+  auto pending = [&] {
+    return redis_->Command({"ZCARD", absl::StrCat("{", dir_, "}:rl:lock:", subject, ":pending")});
+  };
+
+  for (int i = 1; i <= 5; ++i) {
+    absl::StatusOr<Reservation> reservation = lockout_->Reserve(dir_, subject, now_);
+    ASSERT_TRUE(reservation.ok() && reservation->granted);
+    const int64_t before = count();
+    absl::StatusOr<Rejection> rejection = logins_->Reject(
+        r.login_id, rejected, LockoutFailure{subject, reservation->id, now_, policy, {}});
+    ASSERT_TRUE(rejection.ok()) << rejection.status();
+    EXPECT_EQ(count() - before, 1);
+    absl::StatusOr<LockOutcome> alone = lockout_->RecordFailure(dir_, twin, "", now_);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_EQ(rejection->outcome.locked, alone->locked);
+    EXPECT_EQ(rejection->outcome.retry_after, alone->retry_after);
+    EXPECT_EQ(rejection->outcome.attempts_left, alone->attempts_left);
+    EXPECT_EQ(rejection->outcome.attempts_left, 5 - i);
+    EXPECT_EQ(rejection->attempts_left, 5 - i);
+    EXPECT_EQ(pending()->integer(), 0);  // the reservation was given back
+    ASSERT_TRUE(rejection->record.ok()) << rejection->record.status();
+    ASSERT_TRUE(rejection->record->last_step.has_value());
+    EXPECT_EQ(rejection->record->last_step->outcome, pb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(rejection->record->last_step->attempts_left, 5 - i);
+    EXPECT_EQ(logins_->Get(r.login_id)->last_step->attempts_left, 5 - i);
+  }
+  EXPECT_EQ(*lockout_->LockedFor(dir_, subject, now_), absl::Minutes(1));
+
+  // A factor with fewer attempts of its own shows those; the lock doubles as RecordFailure's.
+  LoginUpdate code = rejected;
+  code.last_step->method = AUTH_METHOD_SMS_OTP;
+  const absl::Time later = now_ + absl::Minutes(1);
+  absl::StatusOr<Rejection> rejection =
+      logins_->Reject(r.login_id, code, LockoutFailure{subject, "", later, policy, 2});
+  ASSERT_TRUE(rejection.ok()) << rejection.status();
+  absl::StatusOr<LockOutcome> alone = lockout_->RecordFailure(dir_, twin, "", later);
+  EXPECT_TRUE(rejection->outcome.locked);
+  EXPECT_EQ(rejection->outcome.retry_after, absl::Minutes(2));
+  EXPECT_EQ(rejection->outcome.retry_after, alone->retry_after);
+  EXPECT_EQ(rejection->attempts_left, 0);
+  EXPECT_EQ(rejection->record->last_step->method, AUTH_METHOD_SMS_OTP);
+  EXPECT_EQ(rejection->record->last_step->attempts_left, 0);
+  LoginRecord fresh = NewRecord();
+  ASSERT_TRUE(logins_->Create(fresh, absl::Minutes(10)).ok());
+  rejection = logins_->Reject(fresh.login_id, code,
+                              LockoutFailure{"u:usr_other", "", now_, policy, 2});
+  ASSERT_TRUE(rejection.ok()) << rejection.status();
+  EXPECT_EQ(rejection->outcome.attempts_left, 4);
+  EXPECT_EQ(rejection->attempts_left, 2);
+  EXPECT_EQ(rejection->record->last_step->attempts_left, 2);
+
+  // The failure counts even when the login is gone or finished; the login stays as it was.
+  LoginRecord unknown = NewRecord();
+  rejection = logins_->Reject(unknown.login_id, rejected,
+                              LockoutFailure{"u:usr_other", "", now_, policy, {}});
+  ASSERT_TRUE(rejection.ok()) << rejection.status();
+  EXPECT_TRUE(absl::IsNotFound(rejection->record.status()));
+  EXPECT_EQ(rejection->outcome.attempts_left, 3);
+  ASSERT_TRUE(logins_->Finish(fresh.login_id, "tok", "sid_1", now_ + absl::Hours(1), {}).ok());
+  rejection = logins_->Reject(fresh.login_id, rejected,
+                              LockoutFailure{"u:usr_other", "", now_, policy, {}});
+  ASSERT_TRUE(rejection.ok()) << rejection.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(rejection->record.status()));
+  EXPECT_EQ(rejection->outcome.attempts_left, 2);
+  EXPECT_EQ(logins_->Get(fresh.login_id)->last_step->attempts_left, 2);
+
+  // An update without a last step, or with a lockout success, is refused before any write.
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      logins_->Reject(r.login_id, LoginUpdate{}, LockoutFailure{subject, "", now_, policy, {}})
+          .status()));
+  LoginUpdate success = rejected;
+  success.lockout_success = LockoutSuccess{subject, ""};
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      logins_->Reject(r.login_id, success, LockoutFailure{subject, "", now_, policy, {}})
+          .status()));
+  EXPECT_EQ(*lockout_->AttemptsLeft(dir_, "u:usr_other"), 2);
+}
+
 TEST_F(LoginStoreTest, ARightFactorEndsTheFailuresInTheLoginsOwnWrite) {
   const std::string subject = "u:usr_1";
   auto fails = [&] {
