@@ -222,7 +222,11 @@ class OtpServerTest : public ::testing::Test {
     request.set_challenge_id(challenge);
     request.set_code(code);
     pb::VerifyCodeResponse response;
-    grpc::Status status = stub.VerifyCode(Context().get(), request, &response);
+    std::unique_ptr<grpc::ClientContext> context = Context();
+    // A fresh channel's first connect can fail transiently on a loaded machine (seen in a full
+    // ctest -j2 run: one of sixteen parallel channels); wait for it rather than fail fast.
+    context->set_wait_for_ready(true);
+    grpc::Status status = stub.VerifyCode(context.get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
