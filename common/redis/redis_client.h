@@ -103,6 +103,10 @@ class RedisScript {
 // connect if one is needed (connect_timeout, then command_timeout per AUTH/SELECT), plus
 // command_timeout per round trip (Eval may take two: EVALSHA, then EVAL).
 //
+// SIGPIPE: a write to a connection the server reset raises it. Unless the process ignores
+// SIGPIPE when the client is constructed (IgnoreSigpipe() in a service's main), each round trip
+// blocks it in the calling thread and swallows the one it caused.
+//
 // Status codes:
 //   UNAVAILABLE       cannot connect, I/O error, timeout, no free connection within
 //                     command_timeout, AUTH/SELECT refused, or a transient server state
@@ -142,6 +146,8 @@ class RedisClient {
   int64_t script_reloads() const { return script_reloads_.load(std::memory_order_relaxed); }
 
   const RedisOptions& options() const { return options_; }
+  // Whether each round trip blocks SIGPIPE around its write (the process did not ignore it).
+  bool guards_sigpipe() const { return guard_sigpipe_; }
 
  private:
   class Lease;
@@ -152,6 +158,8 @@ class RedisClient {
   absl::StatusOr<redisContext*> Connect() const;
 
   const RedisOptions options_;
+  // False when the process ignored SIGPIPE at construction: no per-call signal mask needed.
+  const bool guard_sigpipe_;
 
   absl::Mutex mu_;
   std::vector<redisContext*> idle_ ABSL_GUARDED_BY(mu_);

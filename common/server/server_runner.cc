@@ -99,6 +99,8 @@ void DisableMutexDeadlockDetection() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+void IgnoreSigpipe() { signal(SIGPIPE, SIG_IGN); }
+
 void BlockTerminationSignals() {
   sigset_t set;
   sigemptyset(&set);

@@ -49,6 +49,11 @@ void BlockTerminationSignals();
 // builds of Abseil have it off; unit tests keep it on, and the TSan build checks lock order.
 void DisableMutexDeadlockDetection();
 
+// Ignores SIGPIPE in a server process, as most servers do: a write to a connection the peer
+// reset then fails with EPIPE instead of killing the process. Call before building the Redis
+// client, which then skips its per-command signal masking (three system calls a round trip).
+void IgnoreSigpipe();
+
 // grpc.health.v1 service names. "" (what Kubernetes' gRPC probe asks by default) is readiness:
 // SERVING while every store probe passes. "liveness" stays SERVING until shutdown, so a store
 // outage takes pods out of rotation without restarting them.

@@ -1,7 +1,11 @@
 #include "common/server/server_runner.h"
 
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <future>
@@ -221,6 +225,25 @@ TEST_F(DrainGraceTest, NotServingWhileStillServingSoWatchingClientsMoveFirst) {
   shutdown.get();
   EXPECT_GE(absl::Now() - start, drain_grace_);
   EXPECT_EQ(SendCode(&response).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(IgnoreSigpipeTest, AWriteToAClosedConnectionFailsInsteadOfKilling) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto write_to_closed = [] {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) _exit(2);
+    close(fds[1]);
+    const char byte = 'x';
+    const bool epipe = write(fds[0], &byte, 1) < 0 && errno == EPIPE;
+    _exit(epipe ? 0 : 1);
+  };
+  EXPECT_EXIT(write_to_closed(), ::testing::KilledBySignal(SIGPIPE), "");
+  EXPECT_EXIT(
+      {
+        IgnoreSigpipe();
+        write_to_closed();
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(ServerOptionsTest, DrainGraceIsBounded) {

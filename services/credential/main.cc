@@ -52,6 +52,7 @@ constexpr int kDefaultPort = 50052;
 int main(int argc, char** argv) {
   tally::BlockTerminationSignals();
   tally::DisableMutexDeadlockDetection();
+  tally::IgnoreSigpipe();
   tally::ParseFlags(argc, argv, "tally-credential: users, contact data and password hashes");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("credential");

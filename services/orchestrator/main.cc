@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   using namespace tally::orchestrator;
   tally::BlockTerminationSignals();
   tally::DisableMutexDeadlockDetection();
+  tally::IgnoreSigpipe();
   tally::ParseFlags(argc, argv, "tally-orchestrator: logins, sessions, step-up and lockout");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("orchestrator");

@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
   using namespace tally::otp;
   tally::BlockTerminationSignals();
   tally::DisableMutexDeadlockDetection();
+  tally::IgnoreSigpipe();
   tally::ParseFlags(argc, argv, "tally-otp: SMS and e-mail one-time codes (api and sender)");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("otp");

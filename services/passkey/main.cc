@@ -66,6 +66,7 @@ std::vector<std::string> SplitCommas(const std::string& text) {
 int main(int argc, char** argv) {
   tally::BlockTerminationSignals();
   tally::DisableMutexDeadlockDetection();
+  tally::IgnoreSigpipe();
   tally::ParseFlags(argc, argv, "tally-passkey: WebAuthn passkeys");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("passkey");

@@ -31,6 +31,7 @@ constexpr int kDefaultPort = 50051;
 int main(int argc, char** argv) {
   tally::BlockTerminationSignals();
   tally::DisableMutexDeadlockDetection();
+  tally::IgnoreSigpipe();
   tally::ParseFlags(argc, argv, "tally-policy: directories and authentication settings");
   if (absl::Status s = tally::InitLoggingFromFlags(); !s.ok()) tally::ExitBadConfig(argv[0], s);
   auto logger = tally::GetLogger("policy");

@@ -420,5 +420,24 @@ TEST(RedisOwnServerTest, SurvivesServerKillAndRestart) {
   EXPECT_EQ(client->Eval(RedisScript("return 7"), {}, {})->integer(), 7);
 }
 
+TEST_F(RedisIntegrationTest, SkipsTheSigpipeMaskInAProcessThatIgnoresSigpipe) {
+  // A process that keeps SIGPIPE's default (fatal) disposition gets the per-call mask.
+  EXPECT_TRUE(admin_->guards_sigpipe());
+  // One that ignores it (the services, through IgnoreSigpipe) skips it and works all the same.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const RedisOptions options = options_;
+  const std::string key = Key("sigpipe");
+  EXPECT_EXIT(
+      {
+        signal(SIGPIPE, SIG_IGN);
+        RedisClient client(options);
+        const bool skipped = !client.guards_sigpipe();
+        absl::StatusOr<RedisReply> set = client.Command({"SET", key, "v"});
+        absl::StatusOr<RedisReply> get = client.Command({"GET", key});
+        _exit(skipped && set.ok() && get.ok() && get->str() == "v" ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 }  // namespace
 }  // namespace tally
