@@ -297,6 +297,28 @@ return {1, until_ms}
 }
 
 absl::Status LoginNotFound() { return absl::NotFoundError("unknown or expired login"); }
+absl::Status LoginFinished() { return absl::FailedPreconditionError("login already finished"); }
+
+// ARGV[1..6] of record_failure's callers: now ms, reservation, threshold, first lock ms, max
+// lock ms, forget-after ms.
+std::vector<std::string> FailureArgs(absl::Time now, absl::string_view reservation_id,
+                                     const LockoutPolicy& policy) {
+  return {Ms(now),
+          std::string(reservation_id),
+          absl::StrCat(policy.threshold),
+          MsArg(policy.first_lock),
+          MsArg(policy.max_lock),
+          MsArg(policy.forget_after)};
+}
+
+// record_failure's three results, from the start of a script's reply.
+LockOutcome ToLockOutcome(const std::vector<RedisReply>& reply) {
+  LockOutcome outcome;
+  outcome.locked = reply[0].integer() == 1;
+  outcome.retry_after = absl::Milliseconds(reply[1].integer());
+  outcome.attempts_left = static_cast<int>(reply[2].integer());
+  return outcome;
+}
 
 }  // namespace
 
@@ -376,7 +398,7 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
       if (reply->elements().size() < 2) return Corrupt("update");
       return FromFields(ToFields(reply->elements()[1]));
     case 1: return LoginNotFound();
-    case 2: return absl::FailedPreconditionError("login already finished");
+    case 2: return LoginFinished();
     default: return Corrupt("update");
   }
 }
@@ -408,7 +430,7 @@ absl::StatusOr<GuardedUpdate> RedisLoginStore::UpdateUnlessLocked(absl::string_v
       if (e.size() < 2) return Corrupt("guarded update");
       return GuardedUpdate{FromFields(ToFields(e[1])), absl::ZeroDuration()};
     case 1: return LoginNotFound();
-    case 2: return absl::FailedPreconditionError("login already finished");
+    case 2: return LoginFinished();
     case 3: {
       if (e.size() < 3) return Corrupt("guarded update");
       const absl::Time until = absl::FromUnixMillis(e[2].integer());
@@ -429,28 +451,20 @@ absl::StatusOr<Rejection> RedisLoginStore::Reject(absl::string_view login_id,
   if (failure.subject.empty()) return absl::InvalidArgumentError("a failure needs a subject");
   absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
   if (!directory.ok()) return directory.status();
-  const LockoutPolicy& policy = failure.policy;
   std::vector<std::string> keys = {LoginKey(*directory, login_id),
                                    LockKey(*directory, failure.subject),
                                    PendingKey(*directory, failure.subject)};
-  std::vector<std::string> args = {
-      Ms(failure.now),
-      failure.reservation_id,
-      absl::StrCat(policy.threshold),
-      MsArg(policy.first_lock),
-      MsArg(policy.max_lock),
-      MsArg(policy.forget_after),
-      failure.factor_attempts_left.has_value() ? absl::StrCat(*failure.factor_attempts_left)
-                                               : std::string()};
+  std::vector<std::string> args = FailureArgs(failure.now, failure.reservation_id, failure.policy);
+  args.push_back(failure.factor_attempts_left.has_value()
+                     ? absl::StrCat(*failure.factor_attempts_left)
+                     : std::string());
   AppendUpdate(*directory, update, keys, args);
   absl::StatusOr<RedisReply> reply = redis_->Eval(RejectScript(), keys, args);
   if (!reply.ok()) return reply.status();
   const std::vector<RedisReply>& e = reply->elements();
   if (!reply->IsArray() || e.size() < 5) return Corrupt("reject");
   Rejection rejection;
-  rejection.outcome.locked = e[0].integer() == 1;
-  rejection.outcome.retry_after = absl::Milliseconds(e[1].integer());
-  rejection.outcome.attempts_left = static_cast<int>(e[2].integer());
+  rejection.outcome = ToLockOutcome(e);
   rejection.attempts_left = static_cast<int>(e[3].integer());
   switch (e[4].integer()) {
     case 0:
@@ -458,7 +472,7 @@ absl::StatusOr<Rejection> RedisLoginStore::Reject(absl::string_view login_id,
       rejection.record = FromFields(ToFields(e[5]));
       break;
     case 1: rejection.record = LoginNotFound(); break;
-    case 2: rejection.record = absl::FailedPreconditionError("login already finished"); break;
+    case 2: rejection.record = LoginFinished(); break;
     default: return Corrupt("reject");
   }
   return rejection;
@@ -611,15 +625,10 @@ absl::StatusOr<LockOutcome> RedisLockoutStore::RecordFailure(absl::string_view d
                                                              absl::Time now) {
   absl::StatusOr<RedisReply> reply = redis_->Eval(
       FailureScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
-      {Ms(now), std::string(reservation_id), absl::StrCat(policy_.threshold),
-       MsArg(policy_.first_lock), MsArg(policy_.max_lock), MsArg(policy_.forget_after)});
+      FailureArgs(now, reservation_id, policy_));
   if (!reply.ok()) return reply.status();
   if (!reply->IsArray() || reply->elements().size() != 3) return Corrupt("failure");
-  LockOutcome outcome;
-  outcome.locked = reply->elements()[0].integer() == 1;
-  outcome.retry_after = absl::Milliseconds(reply->elements()[1].integer());
-  outcome.attempts_left = static_cast<int>(reply->elements()[2].integer());
-  return outcome;
+  return ToLockOutcome(reply->elements());
 }
 
 absl::Status RedisLockoutStore::Cancel(absl::string_view directory_id, absl::string_view subject,
