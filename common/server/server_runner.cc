@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/server/request_parse_interceptor.h"
+#include "common/server/sync_server_threads.h"
 
 ABSL_FLAG(std::string, listen, "", "gRPC address host:port (default 0.0.0.0:<service port>).");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -31,10 +32,6 @@ ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(2),
 
 namespace tally {
 namespace {
-
-// Polling threads of the sync server (see Start).
-constexpr int kMinPollers = 2;
-constexpr int kMaxPollers = 64;
 
 // Splits "host:port" and "[v6]:port"; false when the port is not 0..65535.
 bool SplitHostPort(const std::string& address, std::string* host, int* port) {
@@ -136,12 +133,7 @@ absl::Status ServerRunner::Start() {
   builder.AddListeningPort(options_.listen, MakeServerCredentials(options_.tls, *logger_), &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
-  // The sync server's defaults (1 to 2 polling threads) make a thread that finishes a call
-  // exit when two others are polling, and a call that takes the last poller start a new one:
-  // under concurrent calls every call paid a thread's creation and exit. Threads that finish
-  // now keep polling, up to kMaxPollers, and leave after cq_timeout (10 s) idle above it.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, kMinPollers);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxPollers);
+  SetSyncServerThreads(builder);
   if (options_.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                static_cast<int>(absl::ToInt64Milliseconds(

@@ -25,15 +25,17 @@ TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
   const int gateway_port = testing::FreePort();
   testing::ClusterOptions options;
   options.orchestrators = 1;
+  options.metrics = true;
   options.delivery = "http";
   options.http_url = absl::StrCat("http://127.0.0.1:", gateway_port, "/messages");
   options.flags["otp-sender"] = {absl::StrCat("--sms_http_token=", kGatewayToken)};
   testing::Cluster cluster(options);
   ASSERT_TRUE(cluster.ready()) << "the cluster did not start";
 
-  std::vector<std::string> pids;
+  std::vector<std::string> pids, metrics;
   for (const std::string& name : cluster.service_names()) {
     pids.push_back(absl::StrCat(name, ":", cluster.service(name).process->pid()));
+    metrics.push_back(absl::StrCat("127.0.0.1:", cluster.service(name).metrics_port));
   }
   const std::string output = absl::StrCat(cluster.temp_path(), "/loadgen.json");
   testing::CommandResult run = testing::RunCommand(
@@ -48,6 +50,7 @@ TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
        absl::StrCat("--otp_listen=127.0.0.1:", gateway_port),
        absl::StrCat("--otp_token=", kGatewayToken),
        absl::StrCat("--service_pids=", absl::StrJoin(pids, ",")),
+       absl::StrCat("--metrics_addrs=", absl::StrJoin(metrics, ",")),
        absl::StrCat("--redis_url=", testing::RequiredEnv("TALLY_TEST_REDIS_URL")),
        "--scenarios=all", absl::StrCat("--count=", kLogins), "--warmup=0s", "--concurrency=2",
        "--users=3", "--probes=5", "--floors=false", "--json", absl::StrCat("--output=", output)},
@@ -93,6 +96,35 @@ TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
     for (const std::string& step : wanted) {
       EXPECT_TRUE(s["steps"].contains(step)) << name << " lacks step " << step;
     }
+    // The gRPC calls the cluster served per login, counted at the servers, by method: the
+    // login page's steps and the orchestrator's peer calls. Not exact here: a few logins,
+    // workers that run past the count, and the test cluster's short-lived caches.
+    ASSERT_TRUE(s.contains("grpc_calls_per_login")) << name;
+    const nlohmann::json& by_method = s["grpc_calls_per_login_by_method"];
+    std::vector<std::string> served = {"orchestrator.v1.LoginService/StartLogin",
+                                       "credential.v1.CredentialService/FindUser"};
+    if (name == "passkey") {
+      served.insert(served.end(), {"orchestrator.v1.LoginService/StartPasskey",
+                                   "orchestrator.v1.LoginService/FinishPasskey",
+                                   "passkey.v1.PasskeyService/StartAuthentication",
+                                   "passkey.v1.PasskeyService/FinishAuthentication",
+                                   "credential.v1.CredentialService/GetUser"});
+    } else {
+      served.insert(served.end(), {"orchestrator.v1.LoginService/SubmitPassword",
+                                   "credential.v1.CredentialService/VerifyPassword"});
+    }
+    if (name == "password+sms" || name == "password+email") {
+      served.insert(served.end(), {"orchestrator.v1.LoginService/SendOtp",
+                                   "orchestrator.v1.LoginService/VerifyOtp",
+                                   "otp.v1.OtpService/SendCode", "otp.v1.OtpService/VerifyCode"});
+    }
+    for (const std::string& method : served) {
+      const std::string key = absl::StrCat("/tally.", method);
+      EXPECT_GE(by_method.value(key, 0.0), 1.0) << name << " lacks " << key << ": "
+                                                << by_method.dump(2);
+    }
+    EXPECT_GE(s["grpc_calls_per_login"].get<double>(), static_cast<double>(served.size()))
+        << name;
   }
 }
 

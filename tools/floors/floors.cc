@@ -1,8 +1,10 @@
 #include "tools/floors/floors.h"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -16,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/redis/redis_client.h"
+#include "common/server/sync_server_threads.h"
 #include "common/util/random.h"
 #include "grpcpp/grpcpp.h"
 #include "services/credential/password_hasher.h"
@@ -166,6 +169,7 @@ class CallbackEcho final : public pb::EchoService::CallbackService {
 
 struct EchoServer {
   std::unique_ptr<grpc::Server> server;
+  std::string server_address;
   std::shared_ptr<grpc::Channel> channel;
 };
 
@@ -176,12 +180,13 @@ absl::StatusOr<EchoServer> StartEcho(grpc::Service* service) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service);
+  SetSyncServerThreads(builder);
   echo.server = builder.BuildAndStart();
   if (echo.server == nullptr || port == 0) {
     return absl::UnavailableError("cannot start the gRPC echo server on 127.0.0.1");
   }
-  echo.channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  echo.server_address = absl::StrCat("127.0.0.1:", port);
+  echo.channel = grpc::CreateChannel(echo.server_address, grpc::InsecureChannelCredentials());
   if (!echo.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     return absl::UnavailableError("cannot connect to the gRPC echo server");
   }
@@ -247,6 +252,88 @@ absl::StatusOr<std::vector<double>> MeasureCallbackEcho(const FloorOptions& opti
   return samples;
 }
 
+// CPU seconds this process has used (every thread).
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Capacity {
+  double calls_per_s = 0;
+  double cpu_us_per_call = 0;
+  int64_t calls = 0;
+};
+
+// `echo_concurrency` threads calling `service`'s echo with blocking stubs, back to back, over
+// `echo_channels` connections until `duration` has passed: the calls they completed per second,
+// and the process's CPU per call (client and server ends, gRPC's own threads included).
+absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
+                                             const pb::EchoRequest& request,
+                                             grpc::Service* service) {
+  absl::StatusOr<EchoServer> echo = StartEcho(service);
+  if (!echo.ok()) return echo.status();
+  std::vector<std::unique_ptr<pb::EchoService::Stub>> stubs;
+  for (int lane = 0; lane < options.echo_channels; ++lane) {
+    grpc::ChannelArguments args;
+    // A connection per lane, as the load generator opens to the orchestrator.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("tally.floors.lane", lane);
+    stubs.push_back(pb::EchoService::NewStub(grpc::CreateCustomChannel(
+        echo->server_address, grpc::InsecureChannelCredentials(), args)));
+  }
+  auto call = [&](int caller) -> absl::Status {
+    grpc::ClientContext context;
+    pb::EchoResponse response;
+    grpc::Status s = stubs[static_cast<size_t>(caller % options.echo_channels)]->Echo(
+        &context, request, &response);
+    return s.ok() ? absl::OkStatus() : CallFailed(s);
+  };
+
+  // Every caller warms up (its connection, the server's threads), then all start together.
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false}, stop{false};
+  std::vector<int64_t> counts(static_cast<size_t>(options.echo_concurrency), 0);
+  std::vector<absl::Status> statuses(static_cast<size_t>(options.echo_concurrency));
+  std::vector<std::thread> callers;
+  for (int i = 0; i < options.echo_concurrency; ++i) {
+    callers.emplace_back([&, i] {
+      const size_t me = static_cast<size_t>(i);
+      for (int w = 0; w < std::max(1, options.warmup_calls / options.echo_concurrency); ++w) {
+        if (absl::Status s = call(i); !s.ok()) statuses[me] = s;
+      }
+      ready.fetch_add(1);
+      while (!go.load()) std::this_thread::yield();
+      while (!stop.load() && statuses[me].ok()) {
+        if (absl::Status s = call(i); !s.ok()) {
+          statuses[me] = s;
+        } else {
+          ++counts[me];
+        }
+      }
+    });
+  }
+  while (ready.load() < options.echo_concurrency) std::this_thread::yield();
+  const double cpu_start = ProcessCpuSeconds();
+  const Clock::time_point start = Clock::now();
+  go.store(true);
+  std::this_thread::sleep_for(ToChrono(std::max(options.duration, absl::Milliseconds(100))));
+  stop.store(true);
+  for (std::thread& t : callers) t.join();
+  const double seconds = Seconds(Clock::now() - start);
+  const double cpu = ProcessCpuSeconds() - cpu_start;
+  echo->server->Shutdown();
+  for (const absl::Status& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  Capacity capacity;
+  for (int64_t c : counts) capacity.calls += c;
+  if (capacity.calls == 0) return absl::InternalError("no echo call completed");
+  capacity.calls_per_s = static_cast<double>(capacity.calls) / seconds;
+  capacity.cpu_us_per_call = cpu * 1e6 / static_cast<double>(capacity.calls);
+  return capacity;
+}
+
 // ---- Redis ----------------------------------------------------------------------------------
 
 absl::StatusOr<std::vector<double>> MeasureRedis(const FloorOptions& options) {
@@ -269,6 +356,9 @@ absl::Status CheckOptions(const FloorOptions& options) {
   if (options.min_samples < 1) return absl::InvalidArgumentError("min_samples must be at least 1");
   if (options.warmup_calls < 0) {
     return absl::InvalidArgumentError("warmup_calls must not be negative");
+  }
+  if (options.echo_concurrency < 1 || options.echo_channels < 1) {
+    return absl::InvalidArgumentError("echo_concurrency and echo_channels must be at least 1");
   }
   if (options.echo_payload_bytes > 1024 * 1024) {
     return absl::InvalidArgumentError("echo_payload_bytes must be at most 1 MiB");
@@ -319,6 +409,20 @@ absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options) {
   floors.grpc_echo_p50_us_callback = Quantile(*callback, 0.50);
   floors.grpc_echo_p99_us_callback = Quantile(*callback, 0.99);
 
+  SyncEcho sync_service;
+  absl::StatusOr<Capacity> capacity = MeasureEchoCapacity(options, request, &sync_service);
+  if (!capacity.ok()) return Annotate(capacity.status(), "gRPC echo capacity floor (sync)");
+  floors.grpc_echo_capacity_per_s = capacity->calls_per_s;
+  floors.grpc_echo_cpu_us_per_call = capacity->cpu_us_per_call;
+  floors.grpc_echo_capacity_calls = capacity->calls;
+  // The same callers against a callback server: what the server's I/O model alone is worth.
+  CallbackEcho callback_service;
+  capacity = MeasureEchoCapacity(options, request, &callback_service);
+  if (!capacity.ok()) return Annotate(capacity.status(), "gRPC echo capacity floor (callback)");
+  floors.grpc_echo_capacity_per_s_callback = capacity->calls_per_s;
+  floors.grpc_echo_cpu_us_per_call_callback = capacity->cpu_us_per_call;
+  floors.grpc_echo_capacity_concurrency = options.echo_concurrency;
+
   if (!options.redis_url.empty()) {
     absl::StatusOr<std::vector<double>> redis = MeasureRedis(options);
     if (!redis.ok()) return Annotate(redis.status(), "Redis floor");
@@ -346,6 +450,12 @@ nlohmann::json ToJson(const Floors& f) {
       {"grpc_echo_p99_us_callback", f.grpc_echo_p99_us_callback},
       {"grpc_echo_calls_sync", f.grpc_echo_calls_sync},
       {"grpc_echo_calls_callback", f.grpc_echo_calls_callback},
+      {"grpc_echo_capacity_per_s", f.grpc_echo_capacity_per_s},
+      {"grpc_echo_cpu_us_per_call", f.grpc_echo_cpu_us_per_call},
+      {"grpc_echo_capacity_per_s_callback", f.grpc_echo_capacity_per_s_callback},
+      {"grpc_echo_cpu_us_per_call_callback", f.grpc_echo_cpu_us_per_call_callback},
+      {"grpc_echo_capacity_concurrency", f.grpc_echo_capacity_concurrency},
+      {"grpc_echo_capacity_calls", f.grpc_echo_capacity_calls},
       {"redis_measured", f.redis_measured},
       {"redis_rtt_p50_us", f.redis_rtt_p50_us},
       {"redis_rtt_p99_us", f.redis_rtt_p99_us},
@@ -370,6 +480,15 @@ std::string FormatTable(const Floors& f) {
   absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",
                         "gRPC echo round trip, callback API", f.grpc_echo_p50_us_callback,
                         f.grpc_echo_p99_us_callback, f.grpc_echo_calls_callback);
+  absl::StrAppendFormat(&out, "  %-44s %10.0f calls/s %8.1f us CPU per call\n",
+                        absl::StrFormat("gRPC echo capacity, %d callers, sync server",
+                                        f.grpc_echo_capacity_concurrency),
+                        f.grpc_echo_capacity_per_s, f.grpc_echo_cpu_us_per_call);
+  absl::StrAppendFormat(&out, "  %-44s %10.0f calls/s %8.1f us CPU per call\n",
+                        absl::StrFormat("gRPC echo capacity, %d callers, callback server",
+                                        f.grpc_echo_capacity_concurrency),
+                        f.grpc_echo_capacity_per_s_callback,
+                        f.grpc_echo_cpu_us_per_call_callback);
   if (f.redis_measured) {
     absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",
                           "Redis PING round trip", f.redis_rtt_p50_us, f.redis_rtt_p99_us,

@@ -8,6 +8,11 @@
 //     on 1 thread and on N threads at once (verifies per second).
 //   - A bare gRPC echo round trip on 127.0.0.1, sync API (sync server, blocking stub) and
 //     callback API (CallbackService, stub->async()), one call at a time: p50/p99.
+//   - The bare gRPC echo's capacity: calls per second with `echo_concurrency` blocking callers
+//     on `echo_channels` connections, and the CPU both ends spend per call, against a sync
+//     server (as the services run) and a callback server. A cluster that makes N gRPC calls
+//     per login cannot serve more than capacity / N logins per second on these cores, whatever
+//     its handlers do.
 //   - A Redis PING through common/redis RedisClient: p50/p99 (skipped without a URL).
 
 #include <cstdint>
@@ -33,6 +38,10 @@ struct FloorOptions {
   std::string redis_url;
   // Bytes of the echo payload (a typical internal request is of this order).
   size_t echo_payload_bytes = 128;
+  // The echo capacity measurement: blocking callers at once, over this many connections (the
+  // load generator's defaults, so the capacity is measured under the load the scenarios put).
+  int echo_concurrency = 16;
+  int echo_channels = 4;
   // Calls before each latency measurement (connections, caches, lazy init), not counted.
   int warmup_calls = 500;
   int min_samples = 2000;
@@ -57,6 +66,16 @@ struct Floors {
   int64_t grpc_echo_calls_sync = 0;      // samples behind the percentiles
   int64_t grpc_echo_calls_callback = 0;
 
+  // Bare gRPC echo at capacity (sync API, the services' server threading): calls per second
+  // and CPU microseconds per call, client and server ends together (both in this process).
+  double grpc_echo_capacity_per_s = 0;
+  double grpc_echo_cpu_us_per_call = 0;
+  // The same callers against a callback-API server.
+  double grpc_echo_capacity_per_s_callback = 0;
+  double grpc_echo_cpu_us_per_call_callback = 0;
+  int grpc_echo_capacity_concurrency = 0;
+  int64_t grpc_echo_capacity_calls = 0;
+
   // Redis PING round trip, microseconds; all zero when not measured.
   bool redis_measured = false;
   double redis_rtt_p50_us = 0;
@@ -68,9 +87,9 @@ struct Floors {
 };
 
 // Runs every measurement in turn (Argon2id 1 thread, Argon2id N threads, echo sync, echo
-// callback, Redis). INVALID_ARGUMENT for parameters the credential service would refuse, a bad
-// Redis URL or non-positive counts; UNAVAILABLE when the echo server cannot start or Redis does
-// not answer; INTERNAL when a call fails during a measurement.
+// callback, echo capacity, Redis). INVALID_ARGUMENT for parameters the credential service would
+// refuse, a bad Redis URL or non-positive counts; UNAVAILABLE when the echo server cannot start
+// or Redis does not answer; INTERNAL when a call fails during a measurement.
 absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options);
 
 // One JSON object whose keys are the field names of Floors (stable: the load generator and

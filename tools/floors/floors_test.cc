@@ -29,7 +29,11 @@ constexpr const char* kKeys[] = {
     "argon2_verify_ms_1t",      "argon2_verifies_per_s_1t",  "argon2_verifies_per_s_nt",
     "argon2_verify_ms_nt",      "threads",                   "grpc_echo_p50_us_sync",
     "grpc_echo_p99_us_sync",    "grpc_echo_p50_us_callback", "grpc_echo_p99_us_callback",
-    "grpc_echo_calls_sync",     "grpc_echo_calls_callback",  "redis_measured",
+    "grpc_echo_calls_sync",     "grpc_echo_calls_callback",  "grpc_echo_capacity_per_s",
+    "grpc_echo_cpu_us_per_call", "grpc_echo_capacity_per_s_callback",
+    "grpc_echo_cpu_us_per_call_callback", "grpc_echo_capacity_concurrency",
+    "grpc_echo_capacity_calls",
+    "redis_measured",
     "redis_rtt_p50_us",         "redis_rtt_p99_us",          "redis_samples",
     "cpus"};
 
@@ -56,6 +60,13 @@ TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
   EXPECT_GE(f.grpc_echo_p99_us_callback, f.grpc_echo_p50_us_callback);
   EXPECT_GE(f.grpc_echo_calls_sync, 200);
   EXPECT_GE(f.grpc_echo_calls_callback, 200);
+  // The capacity: the calls the callers completed in the measured time, and their CPU.
+  EXPECT_EQ(f.grpc_echo_capacity_concurrency, 16);
+  EXPECT_GT(f.grpc_echo_capacity_calls, 0);
+  EXPECT_GT(f.grpc_echo_capacity_per_s, 0);
+  EXPECT_GT(f.grpc_echo_cpu_us_per_call, 0);
+  EXPECT_GT(f.grpc_echo_capacity_per_s_callback, 0);
+  EXPECT_GT(f.grpc_echo_cpu_us_per_call_callback, 0);
 
   EXPECT_FALSE(f.redis_measured);
   EXPECT_EQ(f.redis_samples, 0);
@@ -72,6 +83,7 @@ TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
   const std::string table = FormatTable(f);
   EXPECT_THAT(table, HasSubstr("m=256 KiB t=1 p=1"));
   EXPECT_THAT(table, HasSubstr("callback API"));
+  EXPECT_THAT(table, HasSubstr("gRPC echo capacity, 16 callers, callback server"));
   EXPECT_THAT(table, HasSubstr("not measured"));
 }
 
@@ -101,6 +113,14 @@ TEST(FloorsTest, RefusesBadOptionsBeforeMeasuring) {
   FloorOptions no_samples = Tiny();
   no_samples.min_samples = 0;
   EXPECT_EQ(MeasureFloors(no_samples).status().code(), absl::StatusCode::kInvalidArgument);
+
+  FloorOptions no_callers = Tiny();
+  no_callers.echo_concurrency = 0;
+  EXPECT_EQ(MeasureFloors(no_callers).status().code(), absl::StatusCode::kInvalidArgument);
+
+  FloorOptions no_channels = Tiny();
+  no_channels.echo_channels = 0;
+  EXPECT_EQ(MeasureFloors(no_channels).status().code(), absl::StatusCode::kInvalidArgument);
 
   FloorOptions bad_url = Tiny();
   bad_url.redis_url = "http://example.com";

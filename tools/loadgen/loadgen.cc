@@ -19,6 +19,7 @@
 #include "common/logging/logging.h"
 #include "common/redis/redis_client.h"
 #include "tools/floors/floors.h"
+#include "tools/loadgen/grpc_counters.h"
 #include "tools/loadgen/redis_counters.h"
 #include "tools/loadgen/stats.h"
 
@@ -53,14 +54,19 @@ std::string RandomHex(int bytes) {
 // The services under watch plus the load generator itself (it shares the machine).
 class Monitor {
  public:
-  Monitor(std::vector<WatchedService> services, std::shared_ptr<RedisClient> redis)
-      : services_(std::move(services)), redis_(std::move(redis)) {
+  Monitor(std::vector<WatchedService> services, std::shared_ptr<RedisClient> redis,
+          std::vector<std::string> metrics_addresses)
+      : services_(std::move(services)),
+        redis_(std::move(redis)),
+        metrics_addresses_(std::move(metrics_addresses)) {
     services_.push_back({"loadgen", getpid()});
   }
 
   struct Snapshot {
     std::map<std::string, ProcSample> procs;
     std::optional<RedisCounters> redis;
+    // gRPC calls served by every service so far; none when an endpoint did not answer.
+    std::optional<HandledCalls> grpc_calls;
   };
 
   Snapshot Take() const {
@@ -78,6 +84,18 @@ class Monitor {
       absl::StatusOr<RedisCounters> counters = ReadRedisCounters(*redis_);
       if (counters.ok()) s.redis = *counters;
     }
+    if (!metrics_addresses_.empty()) {
+      HandledCalls calls;
+      for (const std::string& address : metrics_addresses_) {
+        absl::StatusOr<HandledCalls> served = ScrapeHandledCalls(address);
+        if (!served.ok()) {
+          Log()->warn("cannot count gRPC calls: {}", served.status());
+          return s;
+        }
+        AddCalls(*served, calls);
+      }
+      s.grpc_calls = std::move(calls);
+    }
     return s;
   }
 
@@ -94,6 +112,7 @@ class Monitor {
  private:
   std::vector<WatchedService> services_;
   std::shared_ptr<RedisClient> redis_;
+  std::vector<std::string> metrics_addresses_;
 };
 
 // CPU seconds per login and memory of every watched service between two snapshots, plus
@@ -123,6 +142,19 @@ json UsageJson(const Monitor::Snapshot& before, const Monitor::Snapshot& after, 
         {"round_trips_per_login",
          static_cast<double>(d.reads_processed) / static_cast<double>(logins)},
         {"commands_per_login", commands}};
+  }
+  if (before.grpc_calls && after.grpc_calls && logins > 0) {
+    json by_method = json::object();
+    int64_t total = 0;
+    for (const auto& [method, calls] : *after.grpc_calls) {
+      auto it = before.grpc_calls->find(method);
+      const int64_t d = calls - (it == before.grpc_calls->end() ? 0 : it->second);
+      if (d == 0) continue;
+      total += d;
+      by_method[method] = static_cast<double>(d) / static_cast<double>(logins);
+    }
+    out["grpc_calls_per_login"] = static_cast<double>(total) / static_cast<double>(logins);
+    out["grpc_calls_per_login_by_method"] = by_method;
   }
   return out;
 }
@@ -651,7 +683,7 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
     redis = std::make_shared<RedisClient>(*ro);
     if (absl::Status s = redis->Ping(); !s.ok()) return s;
   }
-  Monitor monitor(options.services, redis);
+  Monitor monitor(options.services, redis, options.metrics_addresses);
 
   OtpInbox inbox;
   OtpHttpEndpoint endpoint(inbox, options.otp_token);
@@ -871,6 +903,12 @@ std::string FormatTable(const json& result) {
                          Us(f["grpc_echo_p99_us_sync"])));
     line(absl::StrFormat("  gRPC echo p50/p99 callback      %s / %s",
                          Us(f["grpc_echo_p50_us_callback"]), Us(f["grpc_echo_p99_us_callback"])));
+    line(absl::StrFormat("  gRPC echo capacity sync/callback %s / %s calls/s, %s / %s us CPU "
+                         "per call",
+                         Num(f["grpc_echo_capacity_per_s"], "%.0f"),
+                         Num(f["grpc_echo_capacity_per_s_callback"], "%.0f"),
+                         Num(f["grpc_echo_cpu_us_per_call"], "%.1f"),
+                         Num(f["grpc_echo_cpu_us_per_call_callback"], "%.1f")));
     line(absl::StrFormat("  Redis round trip p50/p99        %s / %s", Us(f["redis_rtt_p50_us"]),
                          Us(f["redis_rtt_p99_us"])));
     line("");
@@ -914,6 +952,9 @@ std::string FormatTable(const json& result) {
     if (s.contains("redis")) {
       line(absl::StrFormat("  redis round trips/login %s",
                            Num(s["redis"]["round_trips_per_login"], "%.2f")));
+    }
+    if (s.contains("grpc_calls_per_login")) {
+      line(absl::StrFormat("  gRPC calls served/login %s", Num(s["grpc_calls_per_login"], "%.2f")));
     }
     line("");
   }

@@ -28,6 +28,8 @@ struct Options {
   std::string otp_token;  // the Bearer token the senders' http provider sends; empty: any
   std::vector<WatchedService> services;
   std::string redis_url;  // INFO counters and the floors' Redis round trip; empty: none
+  // The services' metrics endpoints (host:port): gRPC calls served per login; empty: none.
+  std::vector<std::string> metrics_addresses;
 
   // Floors (tools/floors) measured in the same run.
   bool floors = true;

@@ -9,7 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/server/metrics.h"
 #include "gtest/gtest.h"
+#include "prometheus/exposer.h"
+#include "tools/loadgen/grpc_counters.h"
 #include "tools/loadgen/otp_inbox.h"
 #include "tools/loadgen/proc_stats.h"
 #include "tools/loadgen/redis_counters.h"
@@ -214,6 +217,66 @@ TEST(RedisCountersTest, ParsesInfoAndSubtractsTheProbeItself) {
   EXPECT_EQ(d.calls["hmget"], 2);
   EXPECT_EQ(d.calls.count("info"), 0u);
   EXPECT_FALSE(ParseRedisInfo("# Stats\r\n").ok());
+}
+
+TEST(GrpcCountersTest, SumsTheCallsServedButNotGrpcsOwnServices) {
+  const std::string text =
+      "# HELP grpc_server_handled_total RPCs completed on the server.\n"
+      "# TYPE grpc_server_handled_total counter\n"
+      "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"/tally.credential.v1."
+      "CredentialService/FindUser\"} 12\n"
+      "grpc_server_handled_total{grpc_code=\"NOT_FOUND\",grpc_method=\"/tally.credential.v1."
+      "CredentialService/GetUser\"} 3\n"
+      "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"/grpc.health.v1.Health/Check\"}"
+      " 40\n"
+      "grpc_server_handled_total_other 7\n"
+      "grpc_server_handling_seconds_count{grpc_code=\"OK\",grpc_method=\"/a.B/C\"} 12\n";
+  absl::StatusOr<HandledCalls> calls = ParseHandledCalls(text);
+  ASSERT_TRUE(calls.ok()) << calls.status();
+  EXPECT_EQ(*calls, (HandledCalls{{"/tally.credential.v1.CredentialService/FindUser", 12},
+                                  {"/tally.credential.v1.CredentialService/GetUser", 3}}));
+  EXPECT_TRUE(ParseHandledCalls("")->empty());
+  HandledCalls sum = {{"/a.B/C", 1}};
+  AddCalls(*calls, sum);
+  AddCalls({{"/a.B/C", 2}}, sum);
+  EXPECT_EQ(sum, (HandledCalls{{"/a.B/C", 3},
+                               {"/tally.credential.v1.CredentialService/FindUser", 12},
+                               {"/tally.credential.v1.CredentialService/GetUser", 3}}));
+  EXPECT_FALSE(ParseHandledCalls("grpc_server_handled_total{grpc_code=\"OK\"} x\n").ok());
+  EXPECT_FALSE(ParseHandledCalls("grpc_server_handled_total{grpc_code=\"OK\"}\n").ok());
+  EXPECT_FALSE(ParseHandledCalls("grpc_server_handled_total{grpc_code=\"OK\"} 1\n").ok());
+}
+
+TEST(GrpcCountersTest, ScrapesAServersMetricsEndpoint) {
+  ServerMetrics metrics;
+  absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
+      ServeMetrics("127.0.0.1:0", metrics.shared_registry());
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  const std::string address = absl::StrCat("127.0.0.1:", (*exposer)->GetListeningPorts().at(0));
+  EXPECT_TRUE(ScrapeHandledCalls(address)->empty());
+  metrics.RecordRpc("/tally.otp.v1.OtpService/VerifyCode", grpc::StatusCode::OK, 0.001);
+  metrics.RecordRpc("/tally.otp.v1.OtpService/VerifyCode", grpc::StatusCode::OK, 0.001);
+  metrics.RecordRpc("/tally.otp.v1.OtpService/SendCode", grpc::StatusCode::UNAVAILABLE, 0.001);
+  metrics.RecordRpc("/grpc.health.v1.Health/Check", grpc::StatusCode::OK, 0.001);
+  absl::StatusOr<HandledCalls> calls = ScrapeHandledCalls(address);
+  ASSERT_TRUE(calls.ok()) << calls.status();
+  EXPECT_EQ(*calls, (HandledCalls{{"/tally.otp.v1.OtpService/SendCode", 1},
+                                  {"/tally.otp.v1.OtpService/VerifyCode", 2}}));
+
+  exposer->reset();
+  EXPECT_EQ(ScrapeHandledCalls(address).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ScrapeHandledCalls("no-port").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(GrpcCountersTest, ParsesMetricsAddresses) {
+  absl::StatusOr<std::vector<std::string>> addresses =
+      ParseMetricsAddresses("127.0.0.1:9100,localhost:9101");
+  ASSERT_TRUE(addresses.ok());
+  EXPECT_EQ(*addresses, (std::vector<std::string>{"127.0.0.1:9100", "localhost:9101"}));
+  EXPECT_TRUE(ParseMetricsAddresses("")->empty());
+  EXPECT_FALSE(ParseMetricsAddresses("127.0.0.1").ok());
+  EXPECT_FALSE(ParseMetricsAddresses("127.0.0.1:0").ok());
+  EXPECT_FALSE(ParseMetricsAddresses("127.0.0.1:9100,").ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
+#include "tools/loadgen/grpc_counters.h"
 #include "tools/loadgen/loadgen.h"
 
 ABSL_FLAG(std::string, orchestrator_addr, "127.0.0.1:50050", "Orchestrator host:port.");
@@ -42,6 +43,8 @@ ABSL_FLAG(std::string, otp_token, "",
 ABSL_FLAG(std::string, service_pids, "",
           "name:pid,... of the services to watch (CPU per login, RSS); name:pid+ also counts "
           "the process's children (PostgreSQL's backends).");
+ABSL_FLAG(std::string, metrics_addrs, "",
+          "host:port,... of every service's metrics endpoint: gRPC calls served per login.");
 ABSL_FLAG(std::string, redis_url, "",
           "Redis the cluster uses: Redis round trips per login and step, and the Redis floor.");
 ABSL_FLAG(bool, floors, true, "Measure the floors (Argon2id, gRPC echo, Redis) in the run.");
@@ -109,6 +112,10 @@ int main(int argc, char** argv) {
       tally::loadgen::ParseServicePids(absl::GetFlag(FLAGS_service_pids));
   if (!services.ok()) tally::ExitBadConfig(argv[0], services.status());
   o.services = *services;
+  absl::StatusOr<std::vector<std::string>> metrics =
+      tally::loadgen::ParseMetricsAddresses(absl::GetFlag(FLAGS_metrics_addrs));
+  if (!metrics.ok()) tally::ExitBadConfig(argv[0], metrics.status());
+  o.metrics_addresses = *metrics;
   if (o.driver.platform_key.empty()) {
     tally::ExitBadConfig(argv[0], absl::InvalidArgumentError(
                                       "--platform_key (TALLY_PLATFORM_KEY) is needed for set-up"));
