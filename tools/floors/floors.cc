@@ -1,13 +1,22 @@
 #include "tools/floors/floors.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,14 +24,21 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/redis/redis_client.h"
 #include "common/server/sync_server_threads.h"
 #include "common/util/random.h"
 #include "grpcpp/grpcpp.h"
 #include "services/credential/password_hasher.h"
 #include "tally/bench/v1/echo.grpc.pb.h"
+
+extern char** environ;
 
 namespace tally::floors {
 namespace {
@@ -268,11 +284,11 @@ struct Capacity {
 // `echo_concurrency` threads calling `service`'s echo with blocking stubs, back to back, over
 // `echo_channels` connections until `duration` has passed: the calls they completed per second,
 // and the process's CPU per call (client and server ends, gRPC's own threads included).
+// `other_cpu` adds the CPU seconds of a server in another process (zero when in this one).
 absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
                                              const pb::EchoRequest& request,
-                                             grpc::Service* service) {
-  absl::StatusOr<EchoServer> echo = StartEcho(service);
-  if (!echo.ok()) return echo.status();
+                                             const std::string& address,
+                                             const std::function<double()>& other_cpu) {
   std::vector<std::unique_ptr<pb::EchoService::Stub>> stubs;
   for (int lane = 0; lane < options.echo_channels; ++lane) {
     grpc::ChannelArguments args;
@@ -280,7 +296,7 @@ absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("tally.floors.lane", lane);
     stubs.push_back(pb::EchoService::NewStub(grpc::CreateCustomChannel(
-        echo->server_address, grpc::InsecureChannelCredentials(), args)));
+        address, grpc::InsecureChannelCredentials(), args)));
   }
   auto call = [&](int caller) -> absl::Status {
     grpc::ClientContext context;
@@ -314,15 +330,14 @@ absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
     });
   }
   while (ready.load() < options.echo_concurrency) std::this_thread::yield();
-  const double cpu_start = ProcessCpuSeconds();
+  const double cpu_start = ProcessCpuSeconds() + other_cpu();
   const Clock::time_point start = Clock::now();
   go.store(true);
   std::this_thread::sleep_for(ToChrono(std::max(options.duration, absl::Milliseconds(100))));
   stop.store(true);
   for (std::thread& t : callers) t.join();
   const double seconds = Seconds(Clock::now() - start);
-  const double cpu = ProcessCpuSeconds() - cpu_start;
-  echo->server->Shutdown();
+  const double cpu = ProcessCpuSeconds() + other_cpu() - cpu_start;
   for (const absl::Status& s : statuses) {
     if (!s.ok()) return s;
   }
@@ -334,9 +349,149 @@ absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
   return capacity;
 }
 
+absl::StatusOr<Capacity> MeasureInProcessEchoCapacity(const FloorOptions& options,
+                                                      const pb::EchoRequest& request,
+                                                      grpc::Service* service) {
+  absl::StatusOr<EchoServer> echo = StartEcho(service);
+  if (!echo.ok()) return echo.status();
+  absl::StatusOr<Capacity> capacity =
+      MeasureEchoCapacity(options, request, echo->server_address, [] { return 0.0; });
+  echo->server->Shutdown();
+  return capacity;
+}
+
+constexpr char kEchoServerEnv[] = "TALLY_FLOORS_ECHO_SERVER";
+
+// CPU seconds of process `pid` so far (utime + stime from /proc); 0 when it cannot be read.
+double OtherProcessCpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(paren + 2), ' ');
+  int64_t utime = 0, stime = 0;
+  // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The echo server in a child process (`binary` run with kEchoServerEnv set, which makes
+// ServeEchoIfAsked serve): its address, and its stdin, whose closing stops it.
+struct ChildEcho {
+  pid_t pid = -1;
+  int stdin_fd = -1;
+  std::string address;
+
+  void Stop() {
+    if (stdin_fd >= 0) close(stdin_fd);
+    stdin_fd = -1;
+    if (pid > 0) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+    pid = -1;
+  }
+};
+
+absl::StatusOr<ChildEcho> SpawnEchoServer(const std::string& binary) {
+  int to_child[2], from_child[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  if (pipe2(from_child, O_CLOEXEC) != 0) {
+    close(to_child[0]);
+    close(to_child[1]);
+    return absl::InternalError("pipe failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back(absl::StrCat(kEchoServerEnv, "=1"));
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::string arg0 = binary;
+  char* argv[] = {arg0.data(), nullptr};
+  ChildEcho child;
+  const int spawned = posix_spawn(&child.pid, binary.c_str(), &actions, nullptr, argv, env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(to_child[0]);
+  close(from_child[1]);
+  child.stdin_fd = to_child[1];
+  if (spawned != 0) {
+    close(from_child[0]);
+    child.pid = -1;
+    child.Stop();
+    return absl::UnavailableError(absl::StrCat("cannot start the echo server process ", binary));
+  }
+  // Its first line is the address it listens on.
+  std::string line;
+  pollfd pfd{from_child[0], POLLIN, 0};
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
+  while (line.find('\n') == std::string::npos && Clock::now() < deadline) {
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    char buffer[128];
+    const ssize_t n = read(from_child[0], buffer, sizeof(buffer));
+    if (n <= 0) break;
+    line.append(buffer, static_cast<size_t>(n));
+  }
+  close(from_child[0]);
+  if (line.find('\n') == std::string::npos) {
+    if (child.pid > 0) kill(child.pid, SIGKILL);
+    child.Stop();
+    return absl::UnavailableError("the echo server process did not report its address");
+  }
+  child.address = line.substr(0, line.find('\n'));
+  return child;
+}
+
+// The echo's capacity with its server in another process, as every hop between two Tally
+// services is: the process switches (address space, caches) that an in-process echo never pays.
+absl::StatusOr<Capacity> MeasureCrossProcessEchoCapacity(const FloorOptions& options,
+                                                         const pb::EchoRequest& request) {
+  absl::StatusOr<ChildEcho> child = SpawnEchoServer(options.echo_server_binary);
+  if (!child.ok()) return child.status();
+  const pid_t pid = child->pid;
+  absl::StatusOr<Capacity> capacity = MeasureEchoCapacity(
+      options, request, child->address, [pid] { return OtherProcessCpuSeconds(pid); });
+  child->Stop();
+  return capacity;
+}
+
 // ---- Redis ----------------------------------------------------------------------------------
 
-absl::StatusOr<std::vector<double>> MeasureRedis(const FloorOptions& options) {
+// The Redis server's CPU seconds so far (INFO cpu: used_cpu_sys + used_cpu_user).
+absl::StatusOr<double> RedisServerCpuSeconds(RedisClient& redis) {
+  absl::StatusOr<RedisReply> reply = redis.Command({"INFO", "cpu"});
+  if (!reply.ok()) return reply.status();
+  double total = 0;
+  int seen = 0;
+  for (absl::string_view line : absl::StrSplit(reply->str(), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    for (absl::string_view key : {"used_cpu_sys:", "used_cpu_user:"}) {
+      double value = 0;
+      if (absl::ConsumePrefix(&line, key) && absl::SimpleAtod(line, &value)) {
+        total += value;
+        ++seen;
+      }
+    }
+  }
+  if (seen != 2) return absl::InternalError("INFO cpu lacks used_cpu_sys or used_cpu_user");
+  return total;
+}
+
+struct RedisFloor {
+  std::vector<double> samples;
+  // Both ends: this process's CPU and the server's, per PING.
+  double cpu_us_per_round_trip = 0;
+};
+
+absl::StatusOr<RedisFloor> MeasureRedis(const FloorOptions& options) {
   absl::StatusOr<RedisOptions> redis_options = ParseRedisUrl(options.redis_url);
   if (!redis_options.ok()) return redis_options.status();
   redis_options->pool_size = 1;
@@ -345,7 +500,21 @@ absl::StatusOr<std::vector<double>> MeasureRedis(const FloorOptions& options) {
   if (absl::Status s = redis.Ping(); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("Redis does not answer PING: ", s.message()));
   }
-  return SampleLatency([&] { return redis.Ping(); }, options);
+  absl::StatusOr<double> server_before = RedisServerCpuSeconds(redis);
+  if (!server_before.ok()) return server_before.status();
+  const double client_before = ProcessCpuSeconds();
+  RedisFloor floor;
+  absl::StatusOr<std::vector<double>> samples =
+      SampleLatency([&] { return redis.Ping(); }, options);
+  if (!samples.ok()) return samples.status();
+  const double client = ProcessCpuSeconds() - client_before;
+  absl::StatusOr<double> server_after = RedisServerCpuSeconds(redis);
+  if (!server_after.ok()) return server_after.status();
+  floor.samples = *std::move(samples);
+  // The warm-up calls ran inside the CPU window too.
+  const double pings = static_cast<double>(floor.samples.size() + options.warmup_calls);
+  floor.cpu_us_per_round_trip = (client + *server_after - *server_before) * 1e6 / pings;
+  return floor;
 }
 
 absl::Status CheckOptions(const FloorOptions& options) {
@@ -377,6 +546,27 @@ absl::Status Annotate(const absl::Status& status, absl::string_view what) {
 }
 
 }  // namespace
+
+void ServeEchoIfAsked() {
+  if (getenv(kEchoServerEnv) == nullptr) return;
+  // As the services run (their mains): Debian's Abseil checks every absl::Mutex for deadlock
+  // cycles otherwise, which gRPC locks on every call.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  SyncEcho service;
+  absl::StatusOr<EchoServer> echo = StartEcho(&service);
+  if (!echo.ok()) {
+    std::fprintf(stderr, "echo server: %s\n", std::string(echo.status().message()).c_str());
+    _exit(1);
+  }
+  std::printf("%s\n", echo->server_address.c_str());
+  std::fflush(stdout);
+  // Until the measuring process closes our stdin, or dies.
+  char c;
+  while (read(STDIN_FILENO, &c, 1) > 0) {
+  }
+  echo->server->Shutdown();
+  _exit(0);
+}
 
 int AvailableCpus() {
   cpu_set_t set;
@@ -410,26 +600,37 @@ absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options) {
   floors.grpc_echo_p99_us_callback = Quantile(*callback, 0.99);
 
   SyncEcho sync_service;
-  absl::StatusOr<Capacity> capacity = MeasureEchoCapacity(options, request, &sync_service);
+  absl::StatusOr<Capacity> capacity =
+      MeasureInProcessEchoCapacity(options, request, &sync_service);
   if (!capacity.ok()) return Annotate(capacity.status(), "gRPC echo capacity floor (sync)");
   floors.grpc_echo_capacity_per_s = capacity->calls_per_s;
   floors.grpc_echo_cpu_us_per_call = capacity->cpu_us_per_call;
   floors.grpc_echo_capacity_calls = capacity->calls;
   // The same callers against a callback server: what the server's I/O model alone is worth.
   CallbackEcho callback_service;
-  capacity = MeasureEchoCapacity(options, request, &callback_service);
+  capacity = MeasureInProcessEchoCapacity(options, request, &callback_service);
   if (!capacity.ok()) return Annotate(capacity.status(), "gRPC echo capacity floor (callback)");
   floors.grpc_echo_capacity_per_s_callback = capacity->calls_per_s;
   floors.grpc_echo_cpu_us_per_call_callback = capacity->cpu_us_per_call;
   floors.grpc_echo_capacity_concurrency = options.echo_concurrency;
+  if (!options.echo_server_binary.empty()) {
+    capacity = MeasureCrossProcessEchoCapacity(options, request);
+    if (!capacity.ok()) {
+      return Annotate(capacity.status(), "gRPC echo capacity floor (another process)");
+    }
+    floors.grpc_echo_cross_process_measured = true;
+    floors.grpc_echo_capacity_per_s_cross_process = capacity->calls_per_s;
+    floors.grpc_echo_cpu_us_per_call_cross_process = capacity->cpu_us_per_call;
+  }
 
   if (!options.redis_url.empty()) {
-    absl::StatusOr<std::vector<double>> redis = MeasureRedis(options);
+    absl::StatusOr<RedisFloor> redis = MeasureRedis(options);
     if (!redis.ok()) return Annotate(redis.status(), "Redis floor");
     floors.redis_measured = true;
-    floors.redis_samples = static_cast<int64_t>(redis->size());
-    floors.redis_rtt_p50_us = Quantile(*redis, 0.50);
-    floors.redis_rtt_p99_us = Quantile(*redis, 0.99);
+    floors.redis_samples = static_cast<int64_t>(redis->samples.size());
+    floors.redis_rtt_p50_us = Quantile(redis->samples, 0.50);
+    floors.redis_rtt_p99_us = Quantile(redis->samples, 0.99);
+    floors.redis_cpu_us_per_round_trip = redis->cpu_us_per_round_trip;
   }
   return floors;
 }
@@ -454,12 +655,16 @@ nlohmann::json ToJson(const Floors& f) {
       {"grpc_echo_cpu_us_per_call", f.grpc_echo_cpu_us_per_call},
       {"grpc_echo_capacity_per_s_callback", f.grpc_echo_capacity_per_s_callback},
       {"grpc_echo_cpu_us_per_call_callback", f.grpc_echo_cpu_us_per_call_callback},
+      {"grpc_echo_cross_process_measured", f.grpc_echo_cross_process_measured},
+      {"grpc_echo_capacity_per_s_cross_process", f.grpc_echo_capacity_per_s_cross_process},
+      {"grpc_echo_cpu_us_per_call_cross_process", f.grpc_echo_cpu_us_per_call_cross_process},
       {"grpc_echo_capacity_concurrency", f.grpc_echo_capacity_concurrency},
       {"grpc_echo_capacity_calls", f.grpc_echo_capacity_calls},
       {"redis_measured", f.redis_measured},
       {"redis_rtt_p50_us", f.redis_rtt_p50_us},
       {"redis_rtt_p99_us", f.redis_rtt_p99_us},
       {"redis_samples", f.redis_samples},
+      {"redis_cpu_us_per_round_trip", f.redis_cpu_us_per_round_trip},
       {"cpus", f.cpus},
   };
 }
@@ -489,10 +694,18 @@ std::string FormatTable(const Floors& f) {
                                         f.grpc_echo_capacity_concurrency),
                         f.grpc_echo_capacity_per_s_callback,
                         f.grpc_echo_cpu_us_per_call_callback);
+  if (f.grpc_echo_cross_process_measured) {
+    absl::StrAppendFormat(&out, "  %-44s %10.0f calls/s %8.1f us CPU per call\n",
+                          "gRPC echo capacity, server in another process",
+                          f.grpc_echo_capacity_per_s_cross_process,
+                          f.grpc_echo_cpu_us_per_call_cross_process);
+  }
   if (f.redis_measured) {
     absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",
                           "Redis PING round trip", f.redis_rtt_p50_us, f.redis_rtt_p99_us,
                           f.redis_samples);
+    absl::StrAppendFormat(&out, "  %-44s %8.1f us\n", "Redis PING, CPU per round trip (both ends)",
+                          f.redis_cpu_us_per_round_trip);
   } else {
     absl::StrAppendFormat(&out, "  %-44s not measured (no Redis URL)\n", "Redis PING round trip");
   }

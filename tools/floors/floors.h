@@ -12,7 +12,8 @@
 //     on `echo_channels` connections, and the CPU both ends spend per call, against a sync
 //     server (as the services run) and a callback server. A cluster that makes N gRPC calls
 //     per login cannot serve more than capacity / N logins per second on these cores, whatever
-//     its handlers do.
+//     its handlers do. Optionally also with the server in another process, as between two
+//     services.
 //   - A Redis PING through common/redis RedisClient: p50/p99 (skipped without a URL).
 
 #include <cstdint>
@@ -42,6 +43,9 @@ struct FloorOptions {
   // load generator's defaults, so the capacity is measured under the load the scenarios put).
   int echo_concurrency = 16;
   int echo_channels = 4;
+  // A binary whose main calls ServeEchoIfAsked first (tally-floors, tally-loadgen): run as the
+  // echo server of the capacity measured across processes. Empty: not measured.
+  std::string echo_server_binary;
   // Calls before each latency measurement (connections, caches, lazy init), not counted.
   int warmup_calls = 500;
   int min_samples = 2000;
@@ -73,6 +77,11 @@ struct Floors {
   // The same callers against a callback-API server.
   double grpc_echo_capacity_per_s_callback = 0;
   double grpc_echo_cpu_us_per_call_callback = 0;
+  // The same callers against a sync server in another process (FloorOptions::
+  // echo_server_binary), CPU of both processes: what a hop between two services costs.
+  bool grpc_echo_cross_process_measured = false;
+  double grpc_echo_capacity_per_s_cross_process = 0;
+  double grpc_echo_cpu_us_per_call_cross_process = 0;
   int grpc_echo_capacity_concurrency = 0;
   int64_t grpc_echo_capacity_calls = 0;
 
@@ -81,6 +90,8 @@ struct Floors {
   double redis_rtt_p50_us = 0;
   double redis_rtt_p99_us = 0;
   int64_t redis_samples = 0;
+  // CPU per PING, this process's and the Redis server's (INFO cpu) together, microseconds.
+  double redis_cpu_us_per_round_trip = 0;
 
   // Logical CPUs this process may run on (the default for `threads`).
   int cpus = 0;
@@ -91,6 +102,11 @@ struct Floors {
 // refuse, a bad Redis URL or non-positive counts; UNAVAILABLE when the echo server cannot start
 // or Redis does not answer; INTERNAL when a call fails during a measurement.
 absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options);
+
+// When this process was started as the echo server of a cross-process floor (by MeasureFloors
+// through FloorOptions::echo_server_binary), serves until its stdin closes and exits; returns
+// at once otherwise. Call it first thing in main.
+void ServeEchoIfAsked();
 
 // One JSON object whose keys are the field names of Floors (stable: the load generator and
 // BENCHMARKS.md tooling read them).

@@ -29,6 +29,9 @@ TEST(FloorsRedisTest, MeasuresThePingRoundTrip) {
   EXPECT_GE(floors->redis_samples, 200);
   EXPECT_GT(floors->redis_rtt_p50_us, 0);
   EXPECT_GE(floors->redis_rtt_p99_us, floors->redis_rtt_p50_us);
+  // Both ends' CPU: at least something per PING, and not more than the time each took.
+  EXPECT_GT(floors->redis_cpu_us_per_round_trip, 0);
+  EXPECT_LT(floors->redis_cpu_us_per_round_trip, 10 * floors->redis_rtt_p99_us);
   const nlohmann::json json = ToJson(*floors);
   EXPECT_EQ(json["redis_measured"], true);
   EXPECT_EQ(json["redis_samples"], floors->redis_samples);

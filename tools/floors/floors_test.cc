@@ -1,8 +1,11 @@
 #include "tools/floors/floors.h"
 
+#include <sys/wait.h>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -32,7 +35,9 @@ constexpr const char* kKeys[] = {
     "grpc_echo_calls_sync",     "grpc_echo_calls_callback",  "grpc_echo_capacity_per_s",
     "grpc_echo_cpu_us_per_call", "grpc_echo_capacity_per_s_callback",
     "grpc_echo_cpu_us_per_call_callback", "grpc_echo_capacity_concurrency",
-    "grpc_echo_capacity_calls",
+    "grpc_echo_capacity_calls", "grpc_echo_cross_process_measured",
+    "grpc_echo_capacity_per_s_cross_process", "grpc_echo_cpu_us_per_call_cross_process",
+    "redis_cpu_us_per_round_trip",
     "redis_measured",
     "redis_rtt_p50_us",         "redis_rtt_p99_us",          "redis_samples",
     "cpus"};
@@ -67,6 +72,9 @@ TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
   EXPECT_GT(f.grpc_echo_cpu_us_per_call, 0);
   EXPECT_GT(f.grpc_echo_capacity_per_s_callback, 0);
   EXPECT_GT(f.grpc_echo_cpu_us_per_call_callback, 0);
+  // No echo server binary given: the cross-process capacity is left out.
+  EXPECT_FALSE(f.grpc_echo_cross_process_measured);
+  EXPECT_EQ(f.grpc_echo_capacity_per_s_cross_process, 0);
 
   EXPECT_FALSE(f.redis_measured);
   EXPECT_EQ(f.redis_samples, 0);
@@ -85,6 +93,29 @@ TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
   EXPECT_THAT(table, HasSubstr("callback API"));
   EXPECT_THAT(table, HasSubstr("gRPC echo capacity, 16 callers, callback server"));
   EXPECT_THAT(table, HasSubstr("not measured"));
+}
+
+TEST(FloorsTest, MeasuresTheEchoAcrossProcessesWithTheFloorsBinaryAsServer) {
+  FloorOptions options = Tiny();
+  options.echo_server_binary = testing::BinDir() + "/tally-floors";
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  ASSERT_TRUE(floors.ok()) << floors.status();
+  EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
+  EXPECT_GT(floors->grpc_echo_capacity_per_s_cross_process, 0);
+  // The server's CPU is counted: a call costs its two ends, never nothing.
+  EXPECT_GT(floors->grpc_echo_cpu_us_per_call_cross_process, 0);
+  EXPECT_THAT(FormatTable(*floors), HasSubstr("server in another process"));
+  // Its server exited with the measurement: no child is left behind.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+}
+
+TEST(FloorsTest, AnEchoServerBinaryThatDoesNotServeIsUnavailable) {
+  FloorOptions options = Tiny();
+  options.echo_server_binary = "/bin/true";
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  EXPECT_EQ(floors.status().code(), absl::StatusCode::kUnavailable) << floors.status();
+  EXPECT_THAT(floors.status().message(), HasSubstr("another process"));
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
 }
 
 TEST(FloorsTest, ZeroThreadsMeansAvailableCpus) {

@@ -20,6 +20,7 @@ ABSL_FLAG(int, min_samples, 2000, "Latency measurements make at least this many 
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 
 int main(int argc, char** argv) {
+  tally::floors::ServeEchoIfAsked();
   tally::ParseFlags(argc, argv,
                     "tally-floors: Argon2id verify, gRPC echo and Redis round trip on this "
                     "machine");
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   options.duration = absl::GetFlag(FLAGS_duration);
   options.redis_url = absl::GetFlag(FLAGS_redis_url);
   options.min_samples = absl::GetFlag(FLAGS_min_samples);
+  options.echo_server_binary = "/proc/self/exe";
 
   absl::StatusOr<tally::floors::Floors> floors = tally::floors::MeasureFloors(options);
   if (!floors.ok()) {

@@ -136,8 +136,25 @@ def floors_section(r):
         row("bare gRPC echo on loopback, sync API, p99", "grpc_echo_p99_us_sync", us),
         row("bare gRPC echo on loopback, callback API, p50", "grpc_echo_p50_us_callback", us),
         row("bare gRPC echo on loopback, callback API, p99", "grpc_echo_p99_us_callback", us),
+        row(f"bare gRPC echo capacity, sync server, {best.get('grpc_echo_capacity_concurrency')} "
+            "blocking callers (calls/s)", "grpc_echo_capacity_per_s",
+            lambda v: num(v, "{:.0f}") + "/s" if v is not None else "-"),
+        row("bare gRPC echo at capacity, sync server: CPU per call, both ends",
+            "grpc_echo_cpu_us_per_call", us),
+        row("bare gRPC echo capacity, callback server (calls/s)",
+            "grpc_echo_capacity_per_s_callback",
+            lambda v: num(v, "{:.0f}") + "/s" if v is not None else "-"),
+        row("bare gRPC echo at capacity, callback server: CPU per call, both ends",
+            "grpc_echo_cpu_us_per_call_callback", us),
+        row("bare gRPC echo capacity, sync server in another process (calls/s)",
+            "grpc_echo_capacity_per_s_cross_process",
+            lambda v: num(v, "{:.0f}") + "/s" if v else "-"),
+        row("bare gRPC echo at capacity, server in another process: CPU per call, both ends",
+            "grpc_echo_cpu_us_per_call_cross_process", lambda v: us(v) if v else "-"),
         row("Redis round trip (PING), p50", "redis_rtt_p50_us", us),
         row("Redis round trip (PING), p99", "redis_rtt_p99_us", us),
+        row("Redis round trip (PING): CPU per round trip, client and server",
+            "redis_cpu_us_per_round_trip", lambda v: us(v) if v else "-"),
     ]
     return ("Measured in-process by `tools/floors` before and after the scenarios; the ratios and "
             "targets use the better of the two (a floor measured while the machine was busy "
@@ -158,9 +175,58 @@ def scenarios_section(r):
         rows.append((s["scenario"], num(s.get("logins_per_s"), "{:.1f}"), num(ratio, "{:.2f}"),
                      us(lat.get("p50_us")), us(lat.get("p95_us")), us(lat.get("p99_us")),
                      us(lat.get("max_us")), s.get("logins", 0), errors, num(cpu, "{:.2f}"),
-                     num(rt, "{:.1f}")))
+                     num(s.get("grpc_calls_per_login"), "{:.1f}"), num(rt, "{:.1f}")))
     return table(["scenario", "logins/s", "÷ Argon2id/s (all cores)", "p50", "p95", "p99", "max",
-                  "logins", "errors", "cluster CPU ms/login", "Redis round trips/login"], rows)
+                  "logins", "errors", "cluster CPU ms/login", "gRPC calls served/login",
+                  "Redis round trips/login"], rows)
+
+
+def budget_section(r, bench_dir):
+    """Each throughput target as a CPU budget per login, beside what the run spent and what the
+    login's gRPC calls alone would cost at the bare echo's CPU per call."""
+    f = r.get("floors", {})
+    # A hop between two services crosses processes; the in-process echo when that was not run.
+    echo_us = f.get("grpc_echo_cpu_us_per_call_cross_process") or f.get("grpc_echo_cpu_us_per_call")
+    redis_us = f.get("redis_cpu_us_per_round_trip") or 0
+    cores = f.get("cpus") or f.get("threads")
+    hash_ms = argon2_cpu_ms(bench_dir)
+    rows = []
+    for s in r.get("scenarios", []):
+        name = s["scenario"]
+        services = s.get("services", {})
+        calls = s.get("grpc_calls_per_login")
+        if name == "passkey" and cores:
+            budget = cores * 1000.0 / 1500
+            spent = sum(v.get("cpu_ms_per_login", 0) for v in services.values())
+            what = f"all of a login's CPU: {cores} cores ÷ 1,500 logins/s"
+        elif name in ("password", "password+sms", "password+email") and hash_ms:
+            budget = hash_ms * (1 / 0.85 - 1)
+            spent = sum(v.get("cpu_ms_per_login", 0) for k, v in services.items()
+                        if k != "credential")
+            what = f"the CPU beside one verify ({hash_ms:.1f} ms) for 0.85 × the Argon2id rate"
+        else:
+            continue
+        round_trips = s.get("redis", {}).get("round_trips_per_login") or 0
+        floor = (calls * echo_us + round_trips * redis_us) / 1000.0 \
+            if calls is not None and echo_us else None
+        rows.append((name, what, num(budget, "{:.2f}") + " ms", num(spent, "{:.2f}") + " ms",
+                     num(spent / budget, "{:.1f}") + " ×", num(calls, "{:.1f}"),
+                     num(round_trips, "{:.1f}"),
+                     num(floor, "{:.2f}") + " ms" if floor is not None else "-",
+                     num(floor / budget, "{:.2f}") + " ×" if floor is not None else "-"))
+    if not rows:
+        return "_Not measured in this run._"
+    return ("The throughput targets as CPU per login on this machine's cores, which the load "
+            "generator shares. _spent_ is what the watched processes (the load generator, Redis "
+            "and PostgreSQL included; for the `password*` rows all but the credential service) "
+            "spent per login in this run. The last columns price the gRPC calls the cluster "
+            "served per login at the bare echo's CPU per call at capacity (client and server "
+            "ends, the server in another process) and the Redis round trips at a PING's CPU "
+            "(both ends; floors below): what the login's hops would cost if each were no dearer "
+            "than an empty echo or PING, before any PostgreSQL, Lua, crypto or login work.\n\n" +
+            table(["scenario", "budget per login", "budget", "spent", "spent ÷ budget",
+                   "gRPC calls/login", "Redis round trips/login", "hops at the floors' CPU",
+                   "÷ budget"], rows))
 
 
 def steps_section(r):
@@ -396,6 +462,10 @@ endpoint). Floors are measured in the same run. Targets are those of issue #8.
 ## Targets
 
 {targets_section(r, a.benchmarks)}
+
+### The targets as CPU budgets
+
+{budget_section(r, a.benchmarks)}
 
 ## Floors
 

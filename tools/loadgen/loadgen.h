@@ -38,6 +38,8 @@ struct Options {
   uint32_t argon2_parallelism = 1;
   int floor_threads = 0;  // 0: as many as cores
   absl::Duration floors_duration = absl::Seconds(3);
+  // Runs the cross-process echo floor's server (FloorOptions::echo_server_binary); empty: skip.
+  std::string echo_server_binary;
 
   // Sequential probes of single RPCs (per-hop latency, Redis round trips per OTP verify).
   int probes = 200;

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
+#include "tools/floors/floors.h"
 #include "tools/loadgen/grpc_counters.h"
 #include "tools/loadgen/loadgen.h"
 
@@ -64,6 +65,8 @@ ABSL_FLAG(bool, json, false, "Print the result as JSON instead of a table.");
 ABSL_FLAG(std::string, output, "", "Also write the result as JSON to this file.");
 
 int main(int argc, char** argv) {
+  // The floors' cross-process echo server is this binary started again.
+  tally::floors::ServeEchoIfAsked();
   // Debian's Abseil is built without NDEBUG, so absl::Mutex (which gRPC locks on every call)
   // checks for deadlock cycles by default, at several times the cost of the lock itself; the
   // load generator shares the machine with what it measures.
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
   o.redis_url = absl::GetFlag(FLAGS_redis_url);
   o.floors = absl::GetFlag(FLAGS_floors);
   o.floors_duration = absl::GetFlag(FLAGS_floors_duration);
+  o.echo_server_binary = "/proc/self/exe";
   o.floor_threads = absl::GetFlag(FLAGS_floor_threads);
   o.argon2_memory_kib = absl::GetFlag(FLAGS_argon2_memory_kib);
   o.argon2_iterations = absl::GetFlag(FLAGS_argon2_iterations);
