@@ -300,6 +300,8 @@ absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
   }
   auto call = [&](int caller) -> absl::Status {
     grpc::ClientContext context;
+    // A server that stops answering (another process may) fails the floor instead of hanging it.
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     pb::EchoResponse response;
     grpc::Status s = stubs[static_cast<size_t>(caller % options.echo_channels)]->Echo(
         &context, request, &response);

@@ -57,6 +57,11 @@ struct Options {
 // run), and returns everything measured as JSON (see FormatTable for the fields).
 absl::StatusOr<nlohmann::json> RunLoadgen(const Options& options);
 
+// The better of two floor measurements (before and after the scenarios), key by key: the higher
+// rate, the lower time or CPU. On a shared machine a floor measured while something else ran
+// is too low, and the ratios against it too kind. A zero (not measured) never wins.
+nlohmann::json BestFloors(const nlohmann::json& before, const nlohmann::json& after);
+
 // The human table of a RunLoadgen result.
 std::string FormatTable(const nlohmann::json& result);
 

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/exposer.h"
 #include "tools/loadgen/grpc_counters.h"
+#include "tools/loadgen/loadgen.h"
 #include "tools/loadgen/otp_inbox.h"
 #include "tools/loadgen/proc_stats.h"
 #include "tools/loadgen/redis_counters.h"
@@ -217,6 +218,29 @@ TEST(RedisCountersTest, ParsesInfoAndSubtractsTheProbeItself) {
   EXPECT_EQ(d.calls["hmget"], 2);
   EXPECT_EQ(d.calls.count("info"), 0u);
   EXPECT_FALSE(ParseRedisInfo("# Stats\r\n").ok());
+}
+
+TEST(BestFloorsTest, TakesTheHigherRateAndTheLowerTimeOrCpuKeyByKey) {
+  const nlohmann::json before = {{"argon2_verifies_per_s_nt", 75.5},
+                                 {"grpc_echo_capacity_per_s_cross_process", 13363.0},
+                                 {"grpc_echo_cpu_us_per_call_cross_process", 139.0},
+                                 {"redis_cpu_us_per_round_trip", 53.0},
+                                 {"grpc_echo_p50_us_sync", 91.0},
+                                 {"threads", 2}};
+  const nlohmann::json after = {{"argon2_verifies_per_s_nt", 97.7},
+                                {"grpc_echo_capacity_per_s_cross_process", 22997.0},
+                                {"grpc_echo_cpu_us_per_call_cross_process", 77.0},
+                                {"redis_cpu_us_per_round_trip", 38.0},
+                                {"grpc_echo_p50_us_sync", 0.0},
+                                {"threads", 2}};
+  const nlohmann::json best = BestFloors(before, after);
+  EXPECT_DOUBLE_EQ(best["argon2_verifies_per_s_nt"].get<double>(), 97.7);
+  EXPECT_DOUBLE_EQ(best["grpc_echo_capacity_per_s_cross_process"].get<double>(), 22997.0);
+  EXPECT_DOUBLE_EQ(best["grpc_echo_cpu_us_per_call_cross_process"].get<double>(), 77.0);
+  EXPECT_DOUBLE_EQ(best["redis_cpu_us_per_round_trip"].get<double>(), 38.0);
+  // Not measured after: the measurement before stands.
+  EXPECT_DOUBLE_EQ(best["grpc_echo_p50_us_sync"].get<double>(), 91.0);
+  EXPECT_EQ(best["threads"], 2);
 }
 
 TEST(GrpcCountersTest, SumsTheCallsServedButNotGrpcsOwnServices) {
