@@ -78,6 +78,13 @@ TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"password", "password+sms", "password+email",
                                             "passkey", "mixed"}));
+  // Every single-RPC probe measured the bare echo between its calls, and the hops without
+  // PostgreSQL a Redis PING too (the hop target divides by both).
+  ASSERT_FALSE(result["probes"]["hops"].empty());
+  for (const nlohmann::json& hop : result["probes"]["hops"]) {
+    EXPECT_GT(hop.value("echo_p50_us", 0.0), 0) << hop.dump();
+    EXPECT_GT(hop.value("redis_p50_us", 0.0), 0) << hop.dump();
+  }
   // The OTP logins got their codes through the endpoint, and only expected ones.
   EXPECT_GT(result["otp_endpoint"].value("codes_delivered", 0), 0);
   EXPECT_EQ(result["otp_endpoint"].value("rejected", -1), 0);

@@ -549,6 +549,37 @@ absl::Status Annotate(const absl::Status& status, absl::string_view what) {
 
 }  // namespace
 
+struct EchoPeer::Impl {
+  SyncEcho service;
+  EchoServer echo;
+  std::unique_ptr<pb::EchoService::Stub> stub;
+  pb::EchoRequest request;
+};
+
+absl::StatusOr<std::unique_ptr<EchoPeer>> EchoPeer::Start(size_t payload_bytes) {
+  auto impl = std::make_unique<Impl>();
+  absl::StatusOr<EchoServer> echo = StartEcho(&impl->service);
+  if (!echo.ok()) return echo.status();
+  impl->echo = *std::move(echo);
+  impl->stub = pb::EchoService::NewStub(impl->echo.channel);
+  impl->request.set_payload(std::string(payload_bytes, 'x'));
+  return std::unique_ptr<EchoPeer>(new EchoPeer(std::move(impl)));
+}
+
+EchoPeer::EchoPeer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EchoPeer::~EchoPeer() { impl_->echo.server->Shutdown(); }
+
+absl::Status EchoPeer::Call() {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  pb::EchoResponse response;
+  if (grpc::Status s = impl_->stub->Echo(&context, impl_->request, &response); !s.ok()) {
+    return CallFailed(s);
+  }
+  return absl::OkStatus();
+}
+
 void ServeEchoIfAsked() {
   if (getenv(kEchoServerEnv) == nullptr) return;
   // As the services run (their mains): Debian's Abseil checks every absl::Mutex for deadlock

@@ -17,6 +17,7 @@
 //   - A Redis PING through common/redis RedisClient: p50/p99 (skipped without a URL).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -102,6 +103,26 @@ struct Floors {
 // refuse, a bad Redis URL or non-positive counts; UNAVAILABLE when the echo server cannot start
 // or Redis does not answer; INTERNAL when a call fails during a measurement.
 absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options);
+
+// The bare echo of the floors as a peer to call between other calls: a sync server with the
+// services' threading in this process, and a stub to it. Measurements that interleave their
+// own calls with echo calls see both at the same moment of a drifting machine.
+class EchoPeer {
+ public:
+  // UNAVAILABLE when the server cannot start or be reached.
+  static absl::StatusOr<std::unique_ptr<EchoPeer>> Start(size_t payload_bytes = 128);
+  ~EchoPeer();
+  EchoPeer(const EchoPeer&) = delete;
+  EchoPeer& operator=(const EchoPeer&) = delete;
+
+  // One blocking echo; INTERNAL when it fails.
+  absl::Status Call();
+
+ private:
+  struct Impl;
+  explicit EchoPeer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // When this process was started as the echo server of a cross-process floor (by MeasureFloors
 // through FloorOptions::echo_server_binary), serves until its stdin closes and exits; returns

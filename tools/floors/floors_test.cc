@@ -118,6 +118,16 @@ TEST(FloorsTest, AnEchoServerBinaryThatDoesNotServeIsUnavailable) {
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
 }
 
+TEST(EchoPeerTest, AnswersCallsUntilDestroyed) {
+  absl::StatusOr<std::unique_ptr<EchoPeer>> peer = EchoPeer::Start();
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE((*peer)->Call().ok());
+  // A second peer is a server of its own.
+  absl::StatusOr<std::unique_ptr<EchoPeer>> other = EchoPeer::Start(0);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE((*other)->Call().ok());
+}
+
 TEST(FloorsTest, ZeroThreadsMeansAvailableCpus) {
   FloorOptions options = Tiny();
   options.threads = 0;

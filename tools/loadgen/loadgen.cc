@@ -380,11 +380,15 @@ class Runner {
 };
 
 // p50/p99 of `probes` sequential calls of `call` (after a few unmeasured ones), and the Redis
-// round trips of one call (the fewest over a few calls, so background traffic drops out).
+// round trips of one call (the fewest over a few calls, so background traffic drops out). Each
+// call is followed by a bare echo on `echo` and a PING on `redis` (when given), whose p50s are
+// measured in the same seconds as the hop's: the hop target divides by them, so the host's
+// drift between the floors and the probes does not move the ratio.
 json Probe(const std::string& what, bool postgres, int probes, Monitor& monitor,
+           floors::EchoPeer* echo, RedisClient* redis,
            const std::function<grpc::Status()>& call) {
   for (int i = 0; i < 20; ++i) (void)call();
-  LatencySamples samples;
+  LatencySamples samples, echo_samples, redis_samples;
   int64_t errors = 0;
   std::string last_error;
   for (int i = 0; i < probes; ++i) {
@@ -393,13 +397,27 @@ json Probe(const std::string& what, bool postgres, int probes, Monitor& monitor,
     if (!s.ok()) {
       ++errors;
       last_error = CodeName(s.error_code());
-      continue;
+    } else {
+      samples.Add(absl::ToDoubleMicroseconds(absl::Now() - start));
     }
-    samples.Add(absl::ToDoubleMicroseconds(absl::Now() - start));
+    if (echo != nullptr) {
+      const absl::Time echo_start = absl::Now();
+      if (echo->Call().ok()) {
+        echo_samples.Add(absl::ToDoubleMicroseconds(absl::Now() - echo_start));
+      }
+    }
+    if (redis != nullptr) {
+      const absl::Time ping_start = absl::Now();
+      if (redis->Ping().ok()) {
+        redis_samples.Add(absl::ToDoubleMicroseconds(absl::Now() - ping_start));
+      }
+    }
   }
   const LatencySummary summary = samples.Summarize();
   json out = {{"rpc", what}, {"postgres", postgres}, {"p50_us", summary.p50_us},
               {"p99_us", summary.p99_us}, {"calls", summary.count}, {"errors", errors}};
+  if (echo_samples.size() > 0) out["echo_p50_us"] = echo_samples.Summarize().p50_us;
+  if (redis_samples.size() > 0) out["redis_p50_us"] = redis_samples.Summarize().p50_us;
   if (!last_error.empty()) out["last_error"] = last_error;
   if (monitor.has_redis()) {
     std::optional<RedisCounters> best;
@@ -550,14 +568,16 @@ json Targets(const json& result) {
                        {"met", rt == 1},
                        {"margin_pct", (rt - 1) * 100.0}});
   }
-  if (echo > 0) {
-    for (const json& p : probes.value("hops", json::array())) {
-      if (p.value("postgres", true) || !p.contains("redis_round_trips")) continue;
-      const double added =
-          p.value("p50_us", 0.0) - p["redis_round_trips"].get<double>() * redis_p50;
-      add(absl::StrCat("hop ", p.value("rpc", ""), ": p50 minus its Redis round trips, / echo p50"),
-          "<= 1.5 x bare echo p50", added / echo, 1.5, false, "x echo p50");
-    }
+  for (const json& p : probes.value("hops", json::array())) {
+    if (p.value("postgres", true) || !p.contains("redis_round_trips")) continue;
+    // The echo and PING interleaved with the probe's calls when measured, else the floors.
+    const double hop_echo = p.value("echo_p50_us", echo);
+    const double hop_redis = p.value("redis_p50_us", redis_p50);
+    if (hop_echo <= 0) continue;
+    const double added =
+        p.value("p50_us", 0.0) - p["redis_round_trips"].get<double>() * hop_redis;
+    add(absl::StrCat("hop ", p.value("rpc", ""), ": p50 minus its Redis round trips, / echo p50"),
+        "<= 1.5 x bare echo p50", added / hop_echo, 1.5, false, "x echo p50");
   }
   if (result.contains("overload") && result["overload"].is_object() && hash_ms > 0) {
     const json& o = result["overload"];
@@ -619,7 +639,7 @@ json Ratios(const json& result) {
   }
   json hops = json::object();
   for (const json& p : result.value("probes", json::object()).value("hops", json::array())) {
-    hops[p.value("rpc", "")] = Ratio(p.value("p50_us", 0.0), echo);
+    hops[p.value("rpc", "")] = Ratio(p.value("p50_us", 0.0), p.value("echo_p50_us", echo));
   }
   ratios["hop_p50_over_echo_p50"] = hops;
   return ratios;
@@ -718,6 +738,9 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
   json probes = json::object();
   if (options.probes > 0) {
     Log()->info("probes: single RPCs and Redis round trips per step");
+    absl::StatusOr<std::unique_ptr<floors::EchoPeer>> echo_peer = floors::EchoPeer::Start();
+    if (!echo_peer.ok()) return echo_peer.status();
+    floors::EchoPeer* echo = echo_peer->get();
     UserPool& any = *pools.begin()->second;
     json hops = json::array();
     opb::StartLoginRequest start;
@@ -728,7 +751,7 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
       opb::GetLoginRequest get;
       get.set_login_id(started.state().login_id());
       hops.push_back(Probe("orchestrator LoginService.GetLogin", false, options.probes, monitor,
-                           [&] {
+                           echo, redis.get(), [&] {
                              opb::GetLoginResponse r;
                              return driver.logins(0).GetLogin(driver.Context().get(), get, &r);
                            }));
@@ -739,7 +762,7 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
       verify.set_challenge_id(absl::StrCat("otp_loadgenprobe", run));
       verify.set_code("000000");
       hops.push_back(Probe("otp OtpService.VerifyCode (unknown challenge)", false, options.probes,
-                           monitor, [&] {
+                           monitor, echo, redis.get(), [&] {
                              otppb::VerifyCodeResponse r;
                              return otp->VerifyCode(driver.Context().get(), verify, &r);
                            }));
@@ -747,7 +770,7 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
     pkpb::StartAuthenticationRequest discoverable;
     discoverable.set_directory_id(any.directory_id());
     hops.push_back(Probe("passkey PasskeyService.StartAuthentication (discoverable)", false,
-                         options.probes, monitor, [&] {
+                         options.probes, monitor, echo, redis.get(), [&] {
                            pkpb::StartAuthenticationResponse r;
                            return driver.passkeys().StartAuthentication(driver.Context().get(),
                                                                         discoverable, &r);
@@ -755,7 +778,8 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
     polpb::EvaluateRequest evaluate;
     evaluate.set_directory_id(any.directory_id());
     evaluate.add_completed_methods(cpb::AUTH_METHOD_PASSWORD);
-    hops.push_back(Probe("policy PolicyService.Evaluate", true, options.probes, monitor, [&] {
+    hops.push_back(Probe("policy PolicyService.Evaluate", true, options.probes, monitor, echo,
+                         redis.get(), [&] {
       polpb::EvaluateResponse r;
       return driver.policies().Evaluate(driver.Context().get(), evaluate, &r);
     }));
@@ -763,7 +787,7 @@ absl::StatusOr<json> RunLoadgen(const Options& options) {
     find.set_directory_id(any.directory_id());
     find.set_username(any.user(0).username);
     hops.push_back(Probe("credential CredentialService.FindUser", true, options.probes, monitor,
-                         [&] {
+                         echo, redis.get(), [&] {
                            credpb::FindUserResponse r;
                            return driver.users().FindUser(driver.Context().get(), find, &r);
                          }));
@@ -966,9 +990,10 @@ std::string FormatTable(const json& result) {
   if (probes.contains("hops")) {
     line("Single RPCs, one at a time");
     for (const json& p : probes["hops"]) {
-      line(absl::StrFormat("  %-58s p50 %9s  p99 %9s  redis rt %s", p.value("rpc", ""),
-                           Us(p["p50_us"]), Us(p["p99_us"]),
-                           p.contains("redis_round_trips") ? p["redis_round_trips"].dump() : "-"));
+      line(absl::StrFormat("  %-58s p50 %9s  p99 %9s  redis rt %s  echo p50 %s",
+                           p.value("rpc", ""), Us(p["p50_us"]), Us(p["p99_us"]),
+                           p.contains("redis_round_trips") ? p["redis_round_trips"].dump() : "-",
+                           Us(p.value("echo_p50_us", json(nullptr)))));
     }
     line("");
   }
