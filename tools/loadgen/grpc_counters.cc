@@ -3,10 +3,11 @@
 #include <civetweb.h>
 
 #include <cmath>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -64,6 +65,10 @@ absl::StatusOr<HandledCalls> ScrapeHandledCalls(const std::string& address) {
   if (!SplitHostPort(address, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("bad metrics address: ", address));
   }
+  // CivetWeb's client wants the library set up once per process (counted, so the gateway
+  // endpoint's own set-up does not clash).
+  static std::once_flag once;
+  std::call_once(once, [] { mg_init_library(0); });
   char error[256] = {0};
   mg_connection* conn =
       mg_download(host.c_str(), port, 0, error, sizeof(error),
