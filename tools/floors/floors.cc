@@ -15,8 +15,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -278,17 +278,18 @@ double ProcessCpuSeconds() {
 struct Capacity {
   double calls_per_s = 0;
   double cpu_us_per_call = 0;
+  // The server process's part of cpu_us_per_call (zero when it runs in this process).
+  double server_cpu_us_per_call = 0;
   int64_t calls = 0;
 };
 
 // `echo_concurrency` threads calling `service`'s echo with blocking stubs, back to back, over
 // `echo_channels` connections until `duration` has passed: the calls they completed per second,
 // and the process's CPU per call (client and server ends, gRPC's own threads included).
-// `other_cpu` adds the CPU seconds of a server in another process (zero when in this one).
-absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
-                                             const pb::EchoRequest& request,
-                                             const std::string& address,
-                                             const std::function<double()>& other_cpu) {
+// `server_cpu` reads the CPU seconds of a server in another process (zero when in this one).
+absl::StatusOr<Capacity> MeasureEchoCapacity(
+    const FloorOptions& options, const pb::EchoRequest& request, const std::string& address,
+    const std::function<absl::StatusOr<double>()>& server_cpu) {
   std::vector<std::unique_ptr<pb::EchoService::Stub>> stubs;
   for (int lane = 0; lane < options.echo_channels; ++lane) {
     grpc::ChannelArguments args;
@@ -322,32 +323,41 @@ absl::StatusOr<Capacity> MeasureEchoCapacity(const FloorOptions& options,
       }
       ready.fetch_add(1);
       while (!go.load()) std::this_thread::yield();
+      // Counted locally: neighbouring counters written in the loop would share cache lines.
+      int64_t done = 0;
       while (!stop.load() && statuses[me].ok()) {
         if (absl::Status s = call(i); !s.ok()) {
           statuses[me] = s;
         } else {
-          ++counts[me];
+          ++done;
         }
       }
+      counts[me] = done;
     });
   }
   while (ready.load() < options.echo_concurrency) std::this_thread::yield();
-  const double cpu_start = ProcessCpuSeconds() + other_cpu();
+  const absl::StatusOr<double> server_start = server_cpu();
+  const double cpu_start = ProcessCpuSeconds();
   const Clock::time_point start = Clock::now();
   go.store(true);
   std::this_thread::sleep_for(ToChrono(std::max(options.duration, absl::Milliseconds(100))));
   stop.store(true);
   for (std::thread& t : callers) t.join();
   const double seconds = Seconds(Clock::now() - start);
-  const double cpu = ProcessCpuSeconds() + other_cpu() - cpu_start;
+  const double cpu = ProcessCpuSeconds() - cpu_start;
+  const absl::StatusOr<double> server_end = server_cpu();
   for (const absl::Status& s : statuses) {
     if (!s.ok()) return s;
   }
+  if (!server_start.ok()) return server_start.status();
+  if (!server_end.ok()) return server_end.status();
   Capacity capacity;
   for (int64_t c : counts) capacity.calls += c;
   if (capacity.calls == 0) return absl::InternalError("no echo call completed");
-  capacity.calls_per_s = static_cast<double>(capacity.calls) / seconds;
-  capacity.cpu_us_per_call = cpu * 1e6 / static_cast<double>(capacity.calls);
+  const double calls = static_cast<double>(capacity.calls);
+  capacity.calls_per_s = calls / seconds;
+  capacity.server_cpu_us_per_call = (*server_end - *server_start) * 1e6 / calls;
+  capacity.cpu_us_per_call = cpu * 1e6 / calls + capacity.server_cpu_us_per_call;
   return capacity;
 }
 
@@ -357,49 +367,62 @@ absl::StatusOr<Capacity> MeasureInProcessEchoCapacity(const FloorOptions& option
   absl::StatusOr<EchoServer> echo = StartEcho(service);
   if (!echo.ok()) return echo.status();
   absl::StatusOr<Capacity> capacity =
-      MeasureEchoCapacity(options, request, echo->server_address, [] { return 0.0; });
+      MeasureEchoCapacity(options, request, echo->server_address,
+                          []() -> absl::StatusOr<double> { return 0.0; });
   echo->server->Shutdown();
   return capacity;
 }
 
 constexpr char kEchoServerEnv[] = "TALLY_FLOORS_ECHO_SERVER";
 
-// CPU seconds of process `pid` so far (utime + stime from /proc); 0 when it cannot be read.
-double OtherProcessCpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::vector<std::string> fields = absl::StrSplit(stat.substr(paren + 2), ' ');
-  int64_t utime = 0, stime = 0;
-  // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return 0;
+// CPU seconds process `pid` (a child of this one) has used so far, to the nanosecond.
+absl::StatusOr<double> ChildCpuSeconds(pid_t pid) {
+  clockid_t clock;
+  timespec ts{};
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) {
+    return absl::InternalError(absl::StrCat("cannot read the CPU time of process ", pid));
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// The echo server in a child process (`binary` run with kEchoServerEnv set, which makes
-// ServeEchoIfAsked serve): its address, and its stdin, whose closing stops it.
-struct ChildEcho {
-  pid_t pid = -1;
-  int stdin_fd = -1;
-  std::string address;
+// The echo server in a child process: `binary` run with kEchoServerEnv set, which makes
+// ServeEchoIfAsked serve until its stdin closes. Destroying this closes the stdin and reaps the
+// child, killing it if it has not exited within a few seconds.
+class ChildEcho {
+ public:
+  static absl::StatusOr<std::unique_ptr<ChildEcho>> Spawn(const std::string& binary);
+  ~ChildEcho();
+  ChildEcho(const ChildEcho&) = delete;
+  ChildEcho& operator=(const ChildEcho&) = delete;
 
-  void Stop() {
-    if (stdin_fd >= 0) close(stdin_fd);
-    stdin_fd = -1;
-    if (pid > 0) {
-      int status = 0;
-      waitpid(pid, &status, 0);
-    }
-    pid = -1;
-  }
+  pid_t pid() const { return pid_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  ChildEcho(pid_t pid, int stdin_fd) : pid_(pid), stdin_fd_(stdin_fd) {}
+
+  const pid_t pid_;
+  const int stdin_fd_;
+  std::string address_;
 };
 
-absl::StatusOr<ChildEcho> SpawnEchoServer(const std::string& binary) {
+ChildEcho::~ChildEcho() {
+  close(stdin_fd_);
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  while (true) {
+    const pid_t reaped = waitpid(pid_, nullptr, WNOHANG);
+    if (reaped == pid_ || (reaped < 0 && errno != EINTR)) return;
+    if (Clock::now() >= deadline) {
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& binary) {
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   if (pipe2(from_child, O_CLOEXEC) != 0) {
@@ -408,9 +431,11 @@ absl::StatusOr<ChildEcho> SpawnEchoServer(const std::string& binary) {
     return absl::InternalError("pipe failed");
   }
   posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+  bool actions_ok = posix_spawn_file_actions_init(&actions) == 0;
+  if (actions_ok) {
+    actions_ok = posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO) == 0 &&
+                 posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO) == 0;
+  }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back(absl::StrCat(kEchoServerEnv, "=1"));
@@ -419,18 +444,19 @@ absl::StatusOr<ChildEcho> SpawnEchoServer(const std::string& binary) {
   env.push_back(nullptr);
   std::string arg0 = binary;
   char* argv[] = {arg0.data(), nullptr};
-  ChildEcho child;
-  const int spawned = posix_spawn(&child.pid, binary.c_str(), &actions, nullptr, argv, env.data());
+  pid_t pid = -1;
+  const int spawned = actions_ok ? posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv,
+                                               env.data())
+                                 : -1;
   posix_spawn_file_actions_destroy(&actions);
   close(to_child[0]);
   close(from_child[1]);
-  child.stdin_fd = to_child[1];
   if (spawned != 0) {
+    close(to_child[1]);
     close(from_child[0]);
-    child.pid = -1;
-    child.Stop();
     return absl::UnavailableError(absl::StrCat("cannot start the echo server process ", binary));
   }
+  auto child = std::unique_ptr<ChildEcho>(new ChildEcho(pid, to_child[1]));
   // Its first line is the address it listens on.
   std::string line;
   pollfd pfd{from_child[0], POLLIN, 0};
@@ -444,11 +470,9 @@ absl::StatusOr<ChildEcho> SpawnEchoServer(const std::string& binary) {
   }
   close(from_child[0]);
   if (line.find('\n') == std::string::npos) {
-    if (child.pid > 0) kill(child.pid, SIGKILL);
-    child.Stop();
     return absl::UnavailableError("the echo server process did not report its address");
   }
-  child.address = line.substr(0, line.find('\n'));
+  child->address_ = line.substr(0, line.find('\n'));
   return child;
 }
 
@@ -456,13 +480,11 @@ absl::StatusOr<ChildEcho> SpawnEchoServer(const std::string& binary) {
 // services is: the process switches (address space, caches) that an in-process echo never pays.
 absl::StatusOr<Capacity> MeasureCrossProcessEchoCapacity(const FloorOptions& options,
                                                          const pb::EchoRequest& request) {
-  absl::StatusOr<ChildEcho> child = SpawnEchoServer(options.echo_server_binary);
+  absl::StatusOr<std::unique_ptr<ChildEcho>> child = ChildEcho::Spawn(options.echo_server_binary);
   if (!child.ok()) return child.status();
-  const pid_t pid = child->pid;
-  absl::StatusOr<Capacity> capacity = MeasureEchoCapacity(
-      options, request, child->address, [pid] { return OtherProcessCpuSeconds(pid); });
-  child->Stop();
-  return capacity;
+  const pid_t pid = (*child)->pid();
+  return MeasureEchoCapacity(options, request, (*child)->address(),
+                             [pid] { return ChildCpuSeconds(pid); });
 }
 
 // ---- Redis ----------------------------------------------------------------------------------
@@ -654,6 +676,7 @@ absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options) {
     floors.grpc_echo_cross_process_measured = true;
     floors.grpc_echo_capacity_per_s_cross_process = capacity->calls_per_s;
     floors.grpc_echo_cpu_us_per_call_cross_process = capacity->cpu_us_per_call;
+    floors.grpc_echo_server_cpu_us_per_call_cross_process = capacity->server_cpu_us_per_call;
   }
 
   if (!options.redis_url.empty()) {
@@ -691,6 +714,8 @@ nlohmann::json ToJson(const Floors& f) {
       {"grpc_echo_cross_process_measured", f.grpc_echo_cross_process_measured},
       {"grpc_echo_capacity_per_s_cross_process", f.grpc_echo_capacity_per_s_cross_process},
       {"grpc_echo_cpu_us_per_call_cross_process", f.grpc_echo_cpu_us_per_call_cross_process},
+      {"grpc_echo_server_cpu_us_per_call_cross_process",
+       f.grpc_echo_server_cpu_us_per_call_cross_process},
       {"grpc_echo_capacity_concurrency", f.grpc_echo_capacity_concurrency},
       {"grpc_echo_capacity_calls", f.grpc_echo_capacity_calls},
       {"redis_measured", f.redis_measured},

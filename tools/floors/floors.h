@@ -83,6 +83,8 @@ struct Floors {
   bool grpc_echo_cross_process_measured = false;
   double grpc_echo_capacity_per_s_cross_process = 0;
   double grpc_echo_cpu_us_per_call_cross_process = 0;
+  // The server process's part of it.
+  double grpc_echo_server_cpu_us_per_call_cross_process = 0;
   int grpc_echo_capacity_concurrency = 0;
   int64_t grpc_echo_capacity_calls = 0;
 
@@ -91,7 +93,8 @@ struct Floors {
   double redis_rtt_p50_us = 0;
   double redis_rtt_p99_us = 0;
   int64_t redis_samples = 0;
-  // CPU per PING, this process's and the Redis server's (INFO cpu) together, microseconds.
+  // CPU per PING, this process's and the Redis server's (INFO cpu) together, microseconds. The
+  // server's includes what other clients made it do meanwhile: clean on an idle Redis only.
   double redis_cpu_us_per_round_trip = 0;
 
   // Logical CPUs this process may run on (the default for `threads`).

@@ -1,7 +1,9 @@
 #include "tools/floors/floors.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -28,19 +30,16 @@ FloorOptions Tiny() {
 }
 
 constexpr const char* kKeys[] = {
-    "argon2_memory_kib",        "argon2_iterations",         "argon2_parallelism",
-    "argon2_verify_ms_1t",      "argon2_verifies_per_s_1t",  "argon2_verifies_per_s_nt",
-    "argon2_verify_ms_nt",      "threads",                   "grpc_echo_p50_us_sync",
-    "grpc_echo_p99_us_sync",    "grpc_echo_p50_us_callback", "grpc_echo_p99_us_callback",
-    "grpc_echo_calls_sync",     "grpc_echo_calls_callback",  "grpc_echo_capacity_per_s",
-    "grpc_echo_cpu_us_per_call", "grpc_echo_capacity_per_s_callback",
+    "argon2_memory_kib", "argon2_iterations", "argon2_parallelism", "argon2_verify_ms_1t",
+    "argon2_verifies_per_s_1t", "argon2_verifies_per_s_nt", "argon2_verify_ms_nt", "threads",
+    "grpc_echo_p50_us_sync", "grpc_echo_p99_us_sync", "grpc_echo_p50_us_callback",
+    "grpc_echo_p99_us_callback", "grpc_echo_calls_sync", "grpc_echo_calls_callback",
+    "grpc_echo_capacity_per_s", "grpc_echo_cpu_us_per_call", "grpc_echo_capacity_per_s_callback",
     "grpc_echo_cpu_us_per_call_callback", "grpc_echo_capacity_concurrency",
     "grpc_echo_capacity_calls", "grpc_echo_cross_process_measured",
     "grpc_echo_capacity_per_s_cross_process", "grpc_echo_cpu_us_per_call_cross_process",
-    "redis_cpu_us_per_round_trip",
-    "redis_measured",
-    "redis_rtt_p50_us",         "redis_rtt_p99_us",          "redis_samples",
-    "cpus"};
+    "grpc_echo_server_cpu_us_per_call_cross_process", "redis_measured", "redis_rtt_p50_us",
+    "redis_rtt_p99_us", "redis_samples", "redis_cpu_us_per_round_trip", "cpus"};
 
 TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
   absl::StatusOr<Floors> floors = MeasureFloors(Tiny());
@@ -102,8 +101,10 @@ TEST(FloorsTest, MeasuresTheEchoAcrossProcessesWithTheFloorsBinaryAsServer) {
   ASSERT_TRUE(floors.ok()) << floors.status();
   EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
   EXPECT_GT(floors->grpc_echo_capacity_per_s_cross_process, 0);
-  // The server's CPU is counted: a call costs its two ends, never nothing.
-  EXPECT_GT(floors->grpc_echo_cpu_us_per_call_cross_process, 0);
+  // The server process's CPU is read and counted in the call's cost.
+  EXPECT_GT(floors->grpc_echo_server_cpu_us_per_call_cross_process, 0);
+  EXPECT_GT(floors->grpc_echo_cpu_us_per_call_cross_process,
+            floors->grpc_echo_server_cpu_us_per_call_cross_process);
   EXPECT_THAT(FormatTable(*floors), HasSubstr("server in another process"));
   // Its server exited with the measurement: no child is left behind.
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
@@ -115,6 +116,23 @@ TEST(FloorsTest, AnEchoServerBinaryThatDoesNotServeIsUnavailable) {
   absl::StatusOr<Floors> floors = MeasureFloors(options);
   EXPECT_EQ(floors.status().code(), absl::StatusCode::kUnavailable) << floors.status();
   EXPECT_THAT(floors.status().message(), HasSubstr("another process"));
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+}
+
+TEST(FloorsTest, AnEchoServerThatNeverAnswersNorExitsIsKilled) {
+  // Ignores its stdin and never prints an address: the floor gives up on it after its wait for
+  // the address, and the child is killed rather than waited for without end.
+  testing::TempDir dir;
+  const std::string script = dir.path() + "/silent-server";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\nexec sleep 600\n";
+  }
+  ASSERT_EQ(chmod(script.c_str(), 0700), 0);
+  FloorOptions options = Tiny();
+  options.echo_server_binary = script;
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  EXPECT_EQ(floors.status().code(), absl::StatusCode::kUnavailable) << floors.status();
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
 }
 

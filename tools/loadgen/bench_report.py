@@ -223,7 +223,9 @@ def budget_section(r, bench_dir):
             "served per login at the bare echo's CPU per call at capacity (client and server "
             "ends, the server in another process) and the Redis round trips at a PING's CPU "
             "(both ends; floors below): what the login's hops would cost if each were no dearer "
-            "than an empty echo or PING, before any PostgreSQL, Lua, crypto or login work.\n\n" +
+            "than an empty echo or PING, before any PostgreSQL, Lua, crypto or login work. "
+            "For the `password*` rows that price includes the credential service's ends of its "
+            "calls, which _spent_ leaves out with the hash: there the floor column errs high.\n\n" +
             table(["scenario", "budget per login", "budget", "spent", "spent ÷ budget",
                    "gRPC calls/login", "Redis round trips/login", "hops at the floors' CPU",
                    "÷ budget"], rows))

@@ -36,14 +36,24 @@ absl::StatusOr<HandledCalls> ParseHandledCalls(absl::string_view metrics_text) {
     if (value_at == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat("no value in a ", kHandled, " line"));
     }
-    const absl::string_view labels = line.substr(0, value_at);
-    constexpr absl::string_view kMethod = "grpc_method=\"";
-    const size_t method_at = labels.find(kMethod);
-    if (method_at == absl::string_view::npos) {
+    // The label set, up to its closing brace; prometheus-cpp writes no timestamp after the
+    // value, and method names hold no quotes or braces.
+    const size_t close = line.find('}');
+    if (close == absl::string_view::npos || close > value_at) {
+      return absl::InvalidArgumentError(absl::StrCat("no label set in a ", kHandled, " line"));
+    }
+    const absl::string_view labels = line.substr(0, close);
+    absl::string_view method;
+    bool found = false;
+    for (absl::string_view label : absl::StrSplit(labels.substr(1), ',')) {
+      if (absl::ConsumePrefix(&label, "grpc_method=\"") && absl::ConsumeSuffix(&label, "\"")) {
+        method = label;
+        found = true;
+      }
+    }
+    if (!found) {
       return absl::InvalidArgumentError(absl::StrCat("no grpc_method in a ", kHandled, " line"));
     }
-    absl::string_view method = labels.substr(method_at + kMethod.size());
-    method = method.substr(0, method.find('"'));
     if (absl::StartsWith(method, "/grpc.")) continue;
     double value = 0;
     if (!absl::SimpleAtod(line.substr(value_at + 1), &value) || !std::isfinite(value) ||

@@ -253,19 +253,21 @@ TEST(GrpcCountersTest, SumsTheCallsServedButNotGrpcsOwnServices) {
       "CredentialService/GetUser\"} 3\n"
       "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"/grpc.health.v1.Health/Check\"}"
       " 40\n"
+      "grpc_server_handled_total{x_grpc_method=\"/a.B/Decoy\",grpc_code=\"OK\",grpc_method=\"/"
+      "tally.credential.v1.CredentialService/GetUser\"} 2\n"
       "grpc_server_handled_total_other 7\n"
       "grpc_server_handling_seconds_count{grpc_code=\"OK\",grpc_method=\"/a.B/C\"} 12\n";
   absl::StatusOr<HandledCalls> calls = ParseHandledCalls(text);
   ASSERT_TRUE(calls.ok()) << calls.status();
   EXPECT_EQ(*calls, (HandledCalls{{"/tally.credential.v1.CredentialService/FindUser", 12},
-                                  {"/tally.credential.v1.CredentialService/GetUser", 3}}));
+                                  {"/tally.credential.v1.CredentialService/GetUser", 5}}));
   EXPECT_TRUE(ParseHandledCalls("")->empty());
   HandledCalls sum = {{"/a.B/C", 1}};
   AddCalls(*calls, sum);
   AddCalls({{"/a.B/C", 2}}, sum);
   EXPECT_EQ(sum, (HandledCalls{{"/a.B/C", 3},
                                {"/tally.credential.v1.CredentialService/FindUser", 12},
-                               {"/tally.credential.v1.CredentialService/GetUser", 3}}));
+                               {"/tally.credential.v1.CredentialService/GetUser", 5}}));
   EXPECT_FALSE(ParseHandledCalls("grpc_server_handled_total{grpc_code=\"OK\"} x\n").ok());
   EXPECT_FALSE(ParseHandledCalls("grpc_server_handled_total{grpc_code=\"OK\"}\n").ok());
   EXPECT_FALSE(ParseHandledCalls("grpc_server_handled_total{grpc_code=\"OK\"} 1\n").ok());
