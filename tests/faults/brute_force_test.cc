@@ -50,13 +50,16 @@ constexpr int kThreshold = 5;  // the cluster's --lockout_threshold
 // Long enough that the burst never outlives the first lock, short enough to wait for.
 constexpr int kLockSeconds = 20;
 
-// Sum of every sample of `family` in a Prometheus text exposition (0 when absent).
-double MetricSum(const std::string& exposition, const std::string& family) {
+// Sum of every sample of `family` in a Prometheus text exposition (0 when absent); with
+// `label` (`outcome="skipped"`), of the samples that carry it.
+double MetricSum(const std::string& exposition, const std::string& family,
+                 absl::string_view label = "") {
   double sum = 0;
   for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
     if (line.empty() || line[0] == '#' || !absl::StartsWith(line, family)) continue;
     const char next = line.size() > family.size() ? line[family.size()] : '\0';
     if (next != '{' && next != ' ') continue;
+    if (!label.empty() && !absl::StrContains(line.substr(0, line.find('}')), label)) continue;
     const size_t space = line.rfind(' ');
     double value = 0;
     if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) {
@@ -115,28 +118,17 @@ class BruteForceTest : public ::testing::Test {
 
   static Cluster& cluster() { return *cluster_; }
 
-  double Metric(const std::string& service, const std::string& family) {
+  double Metric(const std::string& service, const std::string& family,
+                absl::string_view label = "") {
     absl::StatusOr<std::string> text =
         testing::HttpGet(cluster().service(service).metrics_port, "/metrics");
     EXPECT_TRUE(text.ok()) << service << ": " << text.status();
-    return MetricSum(text.value_or(""), family);
+    return MetricSum(text.value_or(""), family, label);
   }
   // Delivery jobs the OTP sender finished: sent, or skipped because the code was already dead.
   double SenderHandled() {
-    absl::StatusOr<std::string> text =
-        testing::HttpGet(cluster().service("otp-sender-a").metrics_port, "/metrics");
-    EXPECT_TRUE(text.ok()) << text.status();
-    double handled = 0;
-    for (absl::string_view line : absl::StrSplit(text.value_or(""), '\n')) {
-      if (!absl::StartsWith(line, "tally_otp_deliveries_total{") ||
-          !(absl::StrContains(line, "outcome=\"delivered\"") ||
-            absl::StrContains(line, "outcome=\"skipped\""))) {
-        continue;
-      }
-      double value = 0;
-      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) handled += value;
-    }
-    return handled;
+    return Metric("otp-sender-a", "tally_otp_deliveries_total", "outcome=\"delivered\"") +
+           Metric("otp-sender-a", "tally_otp_deliveries_total", "outcome=\"skipped\"");
   }
   double Lockouts() {
     return Metric("orchestrator-a", "tally_orchestrator_lockouts_total") +
