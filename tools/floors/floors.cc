@@ -183,6 +183,100 @@ class CallbackEcho final : public pb::EchoService::CallbackService {
   }
 };
 
+// A service between the callers and the echo: every call makes `peer_calls` calls to the echo
+// in turn before it answers, as a Tally handler calls its peers. The sync one parks its
+// handler's thread in a blocking stub for each (as the services do); the callback one hands
+// each to gRPC and answers from the last one's completion, parking no thread.
+class SyncRelay final : public pb::EchoService::Service {
+ public:
+  SyncRelay(const std::shared_ptr<grpc::Channel>& peer, int peer_calls)
+      : stub_(pb::EchoService::NewStub(peer)), peer_calls_(peer_calls) {}
+
+  grpc::Status Echo(grpc::ServerContext* context, const pb::EchoRequest* request,
+                    pb::EchoResponse* response) override {
+    for (int i = 0; i < peer_calls_; ++i) {
+      grpc::ClientContext peer_context;
+      peer_context.set_deadline(context->deadline());
+      pb::EchoResponse peer_response;
+      if (grpc::Status s = stub_->Echo(&peer_context, *request, &peer_response); !s.ok()) {
+        return s;
+      }
+    }
+    response->set_payload(request->payload());
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::unique_ptr<pb::EchoService::Stub> stub_;
+  const int peer_calls_;
+};
+
+class CallbackRelay final : public pb::EchoService::CallbackService {
+ public:
+  CallbackRelay(const std::shared_ptr<grpc::Channel>& peer, int peer_calls)
+      : stub_(pb::EchoService::NewStub(peer)), peer_calls_(peer_calls) {}
+
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
+                                 const pb::EchoRequest* request,
+                                 pb::EchoResponse* response) override {
+    auto* call = new Call(stub_.get(), context, request, response, peer_calls_);
+    // Read before starting: a call whose peer calls all complete at once deletes itself.
+    grpc::ServerUnaryReactor* reactor = call->reactor;
+    call->Next();
+    return reactor;
+  }
+
+ private:
+  // One relayed call; deletes itself when it answers.
+  struct Call {
+    Call(pb::EchoService::Stub* stub, grpc::CallbackServerContext* context,
+         const pb::EchoRequest* request, pb::EchoResponse* response, int peer_calls)
+        : stub(stub),
+          reactor(context->DefaultReactor()),
+          deadline(context->deadline()),
+          request(request),
+          response(response),
+          left(peer_calls) {}
+
+    void Next() {
+      if (left == 0) {
+        response->set_payload(request->payload());
+        Finish(grpc::Status::OK);
+        return;
+      }
+      --left;
+      // gRPC is done with the previous context before it runs the completion that gets here.
+      peer_context = std::make_unique<grpc::ClientContext>();
+      peer_context->set_deadline(deadline);
+      stub->async()->Echo(peer_context.get(), request, &peer_response,
+                          [this](grpc::Status s) {
+                            if (!s.ok()) {
+                              Finish(s);
+                            } else {
+                              Next();
+                            }
+                          });
+    }
+
+    void Finish(const grpc::Status& status) {
+      reactor->Finish(status);
+      delete this;
+    }
+
+    pb::EchoService::Stub* const stub;
+    grpc::ServerUnaryReactor* const reactor;
+    const std::chrono::system_clock::time_point deadline;
+    const pb::EchoRequest* const request;
+    pb::EchoResponse* const response;
+    int left;
+    std::unique_ptr<grpc::ClientContext> peer_context;
+    pb::EchoResponse peer_response;
+  };
+
+  const std::unique_ptr<pb::EchoService::Stub> stub_;
+  const int peer_calls_;
+};
+
 struct EchoServer {
   std::unique_ptr<grpc::Server> server;
   std::string server_address;
@@ -373,7 +467,11 @@ absl::StatusOr<Capacity> MeasureInProcessEchoCapacity(const FloorOptions& option
   return capacity;
 }
 
+// Set in a child started as a server of the floors: "echo", or "relay-sync" / "relay-callback"
+// with the relay's peer address and peer calls per call in the two variables after it.
 constexpr char kEchoServerEnv[] = "TALLY_FLOORS_ECHO_SERVER";
+constexpr char kRelayPeerEnv[] = "TALLY_FLOORS_RELAY_PEER";
+constexpr char kRelayCallsEnv[] = "TALLY_FLOORS_RELAY_CALLS";
 
 // CPU seconds process `pid` (a child of this one) has used so far, to the nanosecond.
 absl::StatusOr<double> ChildCpuSeconds(pid_t pid) {
@@ -385,12 +483,14 @@ absl::StatusOr<double> ChildCpuSeconds(pid_t pid) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// The echo server in a child process: `binary` run with kEchoServerEnv set, which makes
-// ServeEchoIfAsked serve until its stdin closes. Destroying this closes the stdin and reaps the
+// A server of the floors in a child process: `binary` run with `env` added (kEchoServerEnv and
+// what it needs), which makes ServeEchoIfAsked serve until its stdin closes. Destroying this closes the stdin and reaps the
 // child, killing it if it has not exited within a few seconds.
 class ChildEcho {
  public:
-  static absl::StatusOr<std::unique_ptr<ChildEcho>> Spawn(const std::string& binary);
+  static absl::StatusOr<std::unique_ptr<ChildEcho>> Spawn(
+      const std::string& binary,
+      const std::vector<std::string>& env = {absl::StrCat(kEchoServerEnv, "=echo")});
   ~ChildEcho();
   ChildEcho(const ChildEcho&) = delete;
   ChildEcho& operator=(const ChildEcho&) = delete;
@@ -422,7 +522,8 @@ ChildEcho::~ChildEcho() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& binary) {
+absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& binary,
+                                                             const std::vector<std::string>& env_add) {
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   if (pipe2(from_child, O_CLOEXEC) != 0) {
@@ -438,7 +539,7 @@ absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& b
   }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(absl::StrCat(kEchoServerEnv, "=1"));
+  env_strings.insert(env_strings.end(), env_add.begin(), env_add.end());
   std::vector<char*> env;
   for (std::string& e : env_strings) env.push_back(e.data());
   env.push_back(nullptr);
@@ -485,6 +586,35 @@ absl::StatusOr<Capacity> MeasureCrossProcessEchoCapacity(const FloorOptions& opt
   const pid_t pid = (*child)->pid();
   return MeasureEchoCapacity(options, request, (*child)->address(),
                              [pid] { return ChildCpuSeconds(pid); });
+}
+
+// A service that calls a peer `relay_peer_calls` times per call, in another process as every
+// Tally service is, with its peer (a sync echo) and its callers in this one: what a handler's
+// peer calls cost with the `api` ("sync" or "callback") the relay is written in. The relay's own
+// CPU is server_cpu_us_per_call.
+absl::StatusOr<Capacity> MeasureRelayCapacity(const FloorOptions& options,
+                                              const pb::EchoRequest& request,
+                                              absl::string_view api) {
+  SyncEcho peer_service;
+  absl::StatusOr<EchoServer> peer = StartEcho(&peer_service);
+  if (!peer.ok()) return peer.status();
+  absl::StatusOr<Capacity> capacity;
+  {
+    absl::StatusOr<std::unique_ptr<ChildEcho>> relay = ChildEcho::Spawn(
+        options.echo_server_binary,
+        {absl::StrCat(kEchoServerEnv, "=relay-", api),
+         absl::StrCat(kRelayPeerEnv, "=", peer->server_address),
+         absl::StrCat(kRelayCallsEnv, "=", options.relay_peer_calls)});
+    if (!relay.ok()) {
+      capacity = relay.status();
+    } else {
+      const pid_t pid = (*relay)->pid();
+      capacity = MeasureEchoCapacity(options, request, (*relay)->address(),
+                                     [pid] { return ChildCpuSeconds(pid); });
+    }
+  }  // The relay exits before its peer stops.
+  peer->server->Shutdown();
+  return capacity;
 }
 
 // ---- Redis ----------------------------------------------------------------------------------
@@ -553,6 +683,9 @@ absl::Status CheckOptions(const FloorOptions& options) {
   if (options.echo_concurrency < 1 || options.echo_channels < 1) {
     return absl::InvalidArgumentError("echo_concurrency and echo_channels must be at least 1");
   }
+  if (options.relay_peer_calls < 0 || options.relay_peer_calls > 64) {
+    return absl::InvalidArgumentError("relay_peer_calls must be between 0 and 64");
+  }
   if (options.echo_payload_bytes > 1024 * 1024) {
     return absl::InvalidArgumentError("echo_payload_bytes must be at most 1 MiB");
   }
@@ -603,16 +736,39 @@ absl::Status EchoPeer::Call() {
 }
 
 void ServeEchoIfAsked() {
-  if (getenv(kEchoServerEnv) == nullptr) return;
+  const char* role = getenv(kEchoServerEnv);
+  if (role == nullptr) return;
   // As the services run (their mains): Debian's Abseil checks every absl::Mutex for deadlock
   // cycles otherwise, which gRPC locks on every call.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  SyncEcho service;
-  absl::StatusOr<EchoServer> echo = StartEcho(&service);
-  if (!echo.ok()) {
-    std::fprintf(stderr, "echo server: %s\n", std::string(echo.status().message()).c_str());
+  auto fail = [](absl::string_view why) {
+    std::fprintf(stderr, "echo server: %s\n", std::string(why).c_str());
     _exit(1);
+  };
+  std::unique_ptr<grpc::Service> service;
+  const absl::string_view wanted = role;
+  if (wanted == "echo") {
+    service = std::make_unique<SyncEcho>();
+  } else if (wanted == "relay-sync" || wanted == "relay-callback") {
+    const char* peer_address = getenv(kRelayPeerEnv);
+    const char* calls_text = getenv(kRelayCallsEnv);
+    int calls = 0;
+    if (peer_address == nullptr || calls_text == nullptr || !absl::SimpleAtoi(calls_text, &calls) ||
+        calls < 0) {
+      fail("a relay needs its peer's address and a number of calls");
+    }
+    std::shared_ptr<grpc::Channel> peer =
+        grpc::CreateChannel(peer_address, grpc::InsecureChannelCredentials());
+    if (wanted == "relay-sync") {
+      service = std::make_unique<SyncRelay>(peer, calls);
+    } else {
+      service = std::make_unique<CallbackRelay>(peer, calls);
+    }
+  } else {
+    fail(absl::StrCat("unknown role ", wanted));
   }
+  absl::StatusOr<EchoServer> echo = StartEcho(service.get());
+  if (!echo.ok()) fail(echo.status().message());
   std::printf("%s\n", echo->server_address.c_str());
   std::fflush(stdout);
   // Until the measuring process closes our stdin, or dies.
@@ -677,6 +833,24 @@ absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options) {
     floors.grpc_echo_capacity_per_s_cross_process = capacity->calls_per_s;
     floors.grpc_echo_cpu_us_per_call_cross_process = capacity->cpu_us_per_call;
     floors.grpc_echo_server_cpu_us_per_call_cross_process = capacity->server_cpu_us_per_call;
+    if (options.relay_peer_calls > 0) {
+      for (absl::string_view api : {"sync", "callback"}) {
+        capacity = MeasureRelayCapacity(options, request, api);
+        if (!capacity.ok()) {
+          return Annotate(capacity.status(), absl::StrCat("gRPC relay floor (", api, ")"));
+        }
+        const bool sync = api == "sync";
+        (sync ? floors.grpc_relay_per_s_sync : floors.grpc_relay_per_s_callback) =
+            capacity->calls_per_s;
+        (sync ? floors.grpc_relay_cpu_us_per_call_sync : floors.grpc_relay_cpu_us_per_call_callback) =
+            capacity->cpu_us_per_call;
+        (sync ? floors.grpc_relay_middle_cpu_us_per_call_sync
+              : floors.grpc_relay_middle_cpu_us_per_call_callback) =
+            capacity->server_cpu_us_per_call;
+      }
+      floors.grpc_relay_measured = true;
+      floors.grpc_relay_peer_calls = options.relay_peer_calls;
+    }
   }
 
   if (!options.redis_url.empty()) {
@@ -716,6 +890,14 @@ nlohmann::json ToJson(const Floors& f) {
       {"grpc_echo_cpu_us_per_call_cross_process", f.grpc_echo_cpu_us_per_call_cross_process},
       {"grpc_echo_server_cpu_us_per_call_cross_process",
        f.grpc_echo_server_cpu_us_per_call_cross_process},
+      {"grpc_relay_measured", f.grpc_relay_measured},
+      {"grpc_relay_peer_calls", f.grpc_relay_peer_calls},
+      {"grpc_relay_per_s_sync", f.grpc_relay_per_s_sync},
+      {"grpc_relay_cpu_us_per_call_sync", f.grpc_relay_cpu_us_per_call_sync},
+      {"grpc_relay_middle_cpu_us_per_call_sync", f.grpc_relay_middle_cpu_us_per_call_sync},
+      {"grpc_relay_per_s_callback", f.grpc_relay_per_s_callback},
+      {"grpc_relay_cpu_us_per_call_callback", f.grpc_relay_cpu_us_per_call_callback},
+      {"grpc_relay_middle_cpu_us_per_call_callback", f.grpc_relay_middle_cpu_us_per_call_callback},
       {"grpc_echo_capacity_concurrency", f.grpc_echo_capacity_concurrency},
       {"grpc_echo_capacity_calls", f.grpc_echo_capacity_calls},
       {"redis_measured", f.redis_measured},
@@ -757,6 +939,18 @@ std::string FormatTable(const Floors& f) {
                           "gRPC echo capacity, server in another process",
                           f.grpc_echo_capacity_per_s_cross_process,
                           f.grpc_echo_cpu_us_per_call_cross_process);
+  }
+  if (f.grpc_relay_measured) {
+    for (const bool sync : {true, false}) {
+      absl::StrAppendFormat(
+          &out, "  %-44s %10.0f calls/s %8.1f us CPU per call, %.1f us the relay's\n",
+          absl::StrFormat("gRPC relay (%d peer calls each), %s", f.grpc_relay_peer_calls,
+                          sync ? "sync" : "callback"),
+          sync ? f.grpc_relay_per_s_sync : f.grpc_relay_per_s_callback,
+          sync ? f.grpc_relay_cpu_us_per_call_sync : f.grpc_relay_cpu_us_per_call_callback,
+          sync ? f.grpc_relay_middle_cpu_us_per_call_sync
+               : f.grpc_relay_middle_cpu_us_per_call_callback);
+    }
   }
   if (f.redis_measured) {
     absl::StrAppendFormat(&out, "  %-44s p50 %8.1f us  p99 %8.1f us  (%d calls)\n",

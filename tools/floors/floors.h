@@ -14,6 +14,8 @@
 //     per login cannot serve more than capacity / N logins per second on these cores, whatever
 //     its handlers do. Optionally also with the server in another process, as between two
 //     services.
+//   - A relay at capacity: a service in another process that calls a peer echo N times per
+//     call, written with the sync API and with the callback API, and its CPU per call.
 //   - A Redis PING through common/redis RedisClient: p50/p99 (skipped without a URL).
 
 #include <cstdint>
@@ -47,6 +49,10 @@ struct FloorOptions {
   // A binary whose main calls ServeEchoIfAsked first (tally-floors, tally-loadgen): run as the
   // echo server of the capacity measured across processes. Empty: not measured.
   std::string echo_server_binary;
+  // The relay floor (needs echo_server_binary): a service in another process that makes this
+  // many calls to a peer per call, written with the sync API and with the callback API.
+  // 0: not measured.
+  int relay_peer_calls = 2;
   // Calls before each latency measurement (connections, caches, lazy init), not counted.
   int warmup_calls = 500;
   int min_samples = 2000;
@@ -87,6 +93,21 @@ struct Floors {
   double grpc_echo_server_cpu_us_per_call_cross_process = 0;
   int grpc_echo_capacity_concurrency = 0;
   int64_t grpc_echo_capacity_calls = 0;
+
+  // The relay at capacity (FloorOptions::relay_peer_calls): the same callers against a service
+  // in another process that calls a peer echo `grpc_relay_peer_calls` times per call before it
+  // answers, as a Tally handler calls its peers. Calls per second, CPU per relayed call of all
+  // three (callers, relay, peer), and the relay's own part, for a relay written with the sync
+  // API (blocking stubs, as the services are) and with the callback API (nothing parked): what
+  // asynchronous handlers would save a service per peer call.
+  bool grpc_relay_measured = false;
+  int grpc_relay_peer_calls = 0;
+  double grpc_relay_per_s_sync = 0;
+  double grpc_relay_cpu_us_per_call_sync = 0;
+  double grpc_relay_middle_cpu_us_per_call_sync = 0;
+  double grpc_relay_per_s_callback = 0;
+  double grpc_relay_cpu_us_per_call_callback = 0;
+  double grpc_relay_middle_cpu_us_per_call_callback = 0;
 
   // Redis PING round trip, microseconds; all zero when not measured.
   bool redis_measured = false;

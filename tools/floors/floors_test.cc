@@ -15,6 +15,7 @@ namespace tally::floors {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Tiny runs: a cheap Argon2id and short measurements, so the test checks shape, not speed.
 FloorOptions Tiny() {
@@ -38,7 +39,11 @@ constexpr const char* kKeys[] = {
     "grpc_echo_cpu_us_per_call_callback", "grpc_echo_capacity_concurrency",
     "grpc_echo_capacity_calls", "grpc_echo_cross_process_measured",
     "grpc_echo_capacity_per_s_cross_process", "grpc_echo_cpu_us_per_call_cross_process",
-    "grpc_echo_server_cpu_us_per_call_cross_process", "redis_measured", "redis_rtt_p50_us",
+    "grpc_echo_server_cpu_us_per_call_cross_process", "grpc_relay_measured",
+    "grpc_relay_peer_calls", "grpc_relay_per_s_sync", "grpc_relay_cpu_us_per_call_sync",
+    "grpc_relay_middle_cpu_us_per_call_sync", "grpc_relay_per_s_callback",
+    "grpc_relay_cpu_us_per_call_callback", "grpc_relay_middle_cpu_us_per_call_callback",
+    "redis_measured", "redis_rtt_p50_us",
     "redis_rtt_p99_us", "redis_samples", "redis_cpu_us_per_round_trip", "cpus"};
 
 TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
@@ -74,6 +79,9 @@ TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
   // No echo server binary given: the cross-process capacity is left out.
   EXPECT_FALSE(f.grpc_echo_cross_process_measured);
   EXPECT_EQ(f.grpc_echo_capacity_per_s_cross_process, 0);
+  // Nor the relay, which runs in another process too.
+  EXPECT_FALSE(f.grpc_relay_measured);
+  EXPECT_EQ(f.grpc_relay_per_s_sync, 0);
 
   EXPECT_FALSE(f.redis_measured);
   EXPECT_EQ(f.redis_samples, 0);
@@ -106,8 +114,48 @@ TEST(FloorsTest, MeasuresTheEchoAcrossProcessesWithTheFloorsBinaryAsServer) {
   EXPECT_GT(floors->grpc_echo_cpu_us_per_call_cross_process,
             floors->grpc_echo_server_cpu_us_per_call_cross_process);
   EXPECT_THAT(FormatTable(*floors), HasSubstr("server in another process"));
-  // Its server exited with the measurement: no child is left behind.
+  // The relays ran too (2 peer calls by default), each in a process of its own whose CPU is
+  // part of the relayed call's.
+  const Floors& f = *floors;
+  EXPECT_TRUE(f.grpc_relay_measured);
+  EXPECT_EQ(f.grpc_relay_peer_calls, 2);
+  EXPECT_GT(f.grpc_relay_per_s_sync, 0);
+  EXPECT_GT(f.grpc_relay_middle_cpu_us_per_call_sync, 0);
+  EXPECT_GT(f.grpc_relay_cpu_us_per_call_sync, f.grpc_relay_middle_cpu_us_per_call_sync);
+  EXPECT_GT(f.grpc_relay_per_s_callback, 0);
+  EXPECT_GT(f.grpc_relay_middle_cpu_us_per_call_callback, 0);
+  EXPECT_GT(f.grpc_relay_cpu_us_per_call_callback, f.grpc_relay_middle_cpu_us_per_call_callback);
+  EXPECT_THAT(FormatTable(f), HasSubstr("gRPC relay (2 peer calls each), callback"));
+  // Its servers exited with the measurements: no child is left behind.
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+}
+
+TEST(FloorsTest, TheRelayIsSkippedWithoutPeerCalls) {
+  FloorOptions options = Tiny();
+  options.echo_server_binary = testing::BinDir() + "/tally-floors";
+  options.relay_peer_calls = 0;
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  ASSERT_TRUE(floors.ok()) << floors.status();
+  EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
+  EXPECT_FALSE(floors->grpc_relay_measured);
+  EXPECT_EQ(floors->grpc_relay_cpu_us_per_call_sync, 0);
+  EXPECT_THAT(FormatTable(*floors), Not(HasSubstr("relay")));
+}
+
+TEST(FloorsTest, TheFloorsBinaryRefusesAnUnknownServerRole) {
+  // A relay without its peer, or a role it does not know, exits without an address.
+  for (const char* env : {"TALLY_FLOORS_ECHO_SERVER=relay-sync", "TALLY_FLOORS_ECHO_SERVER=nope"}) {
+    const std::string command = absl::StrCat("env -u TALLY_FLOORS_RELAY_PEER ", env, " ",
+                                             testing::BinDir(), "/tally-floors </dev/null 2>&1");
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buffer[256];
+    while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
+    const int status = pclose(pipe);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << env << ": " << output;
+    EXPECT_THAT(output, HasSubstr("echo server:")) << env;
+  }
 }
 
 TEST(FloorsTest, AnEchoServerBinaryThatDoesNotServeIsUnavailable) {
@@ -180,6 +228,10 @@ TEST(FloorsTest, RefusesBadOptionsBeforeMeasuring) {
   FloorOptions no_channels = Tiny();
   no_channels.echo_channels = 0;
   EXPECT_EQ(MeasureFloors(no_channels).status().code(), absl::StatusCode::kInvalidArgument);
+
+  FloorOptions bad_relay = Tiny();
+  bad_relay.relay_peer_calls = -1;
+  EXPECT_EQ(MeasureFloors(bad_relay).status().code(), absl::StatusCode::kInvalidArgument);
 
   FloorOptions bad_url = Tiny();
   bad_url.redis_url = "http://example.com";

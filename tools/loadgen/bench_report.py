@@ -151,6 +151,21 @@ def floors_section(r):
             lambda v: num(v, "{:.0f}") + "/s" if v else "-"),
         row("bare gRPC echo at capacity, server in another process: CPU per call, both ends",
             "grpc_echo_cpu_us_per_call_cross_process", lambda v: us(v) if v else "-"),
+    ]
+    if best.get("grpc_relay_measured"):
+        calls = best.get("grpc_relay_peer_calls")
+        per_s = lambda v: num(v, "{:.0f}") + "/s" if v else "-"
+        for api, how in (("sync", "sync API (blocking stubs, as the services)"),
+                         ("callback", "callback API (no thread parked)")):
+            rows += [
+                row(f"gRPC relay in another process, {calls} peer calls per call, {how} (calls/s)",
+                    f"grpc_relay_per_s_{api}", per_s),
+                row(f"gRPC relay, {api}: CPU per relayed call, callers, relay and peer",
+                    f"grpc_relay_cpu_us_per_call_{api}", lambda v: us(v) if v else "-"),
+                row(f"gRPC relay, {api}: the relay's own CPU per relayed call",
+                    f"grpc_relay_middle_cpu_us_per_call_{api}", lambda v: us(v) if v else "-"),
+            ]
+    rows += [
         row("Redis round trip (PING), p50", "redis_rtt_p50_us", us),
         row("Redis round trip (PING), p99", "redis_rtt_p99_us", us),
         row("Redis round trip (PING): CPU per round trip, client and server",
@@ -158,7 +173,8 @@ def floors_section(r):
     ]
     return ("Measured in-process by `tools/floors` before and after the scenarios; the ratios and "
             "targets use the better of the two (a floor measured while the machine was busy "
-            "elsewhere would flatter us).\n\n" +
+            "elsewhere would flatter us). The relay's sync and callback rows are compared with "
+            "each other, so each column is one measurement of both; `used` is the one before.\n\n" +
             table(["floor", "used", "before", "after"], rows))
 
 

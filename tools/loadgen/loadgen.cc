@@ -952,6 +952,17 @@ std::string FormatTable(const json& result) {
                            Num(f["grpc_echo_capacity_per_s_cross_process"], "%.0f"),
                            Num(f["grpc_echo_cpu_us_per_call_cross_process"], "%.1f")));
     }
+    if (f.value("grpc_relay_measured", false)) {
+      line(absl::StrFormat("  gRPC relay (%d peer calls) sync/callback %s / %s calls/s, %s / %s us "
+                           "CPU per call, the relay's %s / %s",
+                           f.value("grpc_relay_peer_calls", 0),
+                           Num(f["grpc_relay_per_s_sync"], "%.0f"),
+                           Num(f["grpc_relay_per_s_callback"], "%.0f"),
+                           Num(f["grpc_relay_cpu_us_per_call_sync"], "%.1f"),
+                           Num(f["grpc_relay_cpu_us_per_call_callback"], "%.1f"),
+                           Num(f["grpc_relay_middle_cpu_us_per_call_sync"], "%.1f"),
+                           Num(f["grpc_relay_middle_cpu_us_per_call_callback"], "%.1f")));
+    }
     line(absl::StrFormat("  Redis round trip p50/p99        %s / %s, %s us CPU",
                          Us(f["redis_rtt_p50_us"]), Us(f["redis_rtt_p99_us"]),
                          Num(f["redis_cpu_us_per_round_trip"], "%.1f")));

@@ -59,7 +59,9 @@ absl::StatusOr<nlohmann::json> RunLoadgen(const Options& options);
 
 // The better of two floor measurements (before and after the scenarios), key by key: the higher
 // rate, the lower time or CPU. On a shared machine a floor measured while something else ran
-// is too low, and the ratios against it too kind. A zero (not measured) never wins.
+// is too low, and the ratios against it too kind. A zero (not measured) never wins. The relay's
+// sync and callback figures are compared with each other, not used in a ratio: they stay the
+// pair measured before.
 nlohmann::json BestFloors(const nlohmann::json& before, const nlohmann::json& after);
 
 // The human table of a RunLoadgen result.

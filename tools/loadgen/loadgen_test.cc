@@ -226,12 +226,16 @@ TEST(BestFloorsTest, TakesTheHigherRateAndTheLowerTimeOrCpuKeyByKey) {
                                  {"grpc_echo_cpu_us_per_call_cross_process", 139.0},
                                  {"redis_cpu_us_per_round_trip", 53.0},
                                  {"grpc_echo_p50_us_sync", 91.0},
+                                 {"grpc_relay_middle_cpu_us_per_call_sync", 160.0},
+                                 {"grpc_relay_middle_cpu_us_per_call_callback", 150.0},
                                  {"threads", 2}};
   const nlohmann::json after = {{"argon2_verifies_per_s_nt", 97.7},
                                 {"grpc_echo_capacity_per_s_cross_process", 22997.0},
                                 {"grpc_echo_cpu_us_per_call_cross_process", 77.0},
                                 {"redis_cpu_us_per_round_trip", 38.0},
                                 {"grpc_echo_p50_us_sync", 0.0},
+                                {"grpc_relay_middle_cpu_us_per_call_sync", 120.0},
+                                {"grpc_relay_middle_cpu_us_per_call_callback", 155.0},
                                 {"threads", 2}};
   const nlohmann::json best = BestFloors(before, after);
   EXPECT_DOUBLE_EQ(best["argon2_verifies_per_s_nt"].get<double>(), 97.7);
@@ -240,6 +244,9 @@ TEST(BestFloorsTest, TakesTheHigherRateAndTheLowerTimeOrCpuKeyByKey) {
   EXPECT_DOUBLE_EQ(best["redis_cpu_us_per_round_trip"].get<double>(), 38.0);
   // Not measured after: the measurement before stands.
   EXPECT_DOUBLE_EQ(best["grpc_echo_p50_us_sync"].get<double>(), 91.0);
+  // The relay's two figures are a pair, never mixed across measurements.
+  EXPECT_DOUBLE_EQ(best["grpc_relay_middle_cpu_us_per_call_sync"].get<double>(), 160.0);
+  EXPECT_DOUBLE_EQ(best["grpc_relay_middle_cpu_us_per_call_callback"].get<double>(), 150.0);
   EXPECT_EQ(best["threads"], 2);
 }
 
