@@ -90,10 +90,43 @@ absl::Status ValidateSmtpOptions(const SmtpOptions& o) {
   return absl::OkStatus();
 }
 
+class CurlHandles {
+ public:
+  // A kept handle, options cleared but its connection (and TLS session) kept; or a new one.
+  CurlHandle Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!idle_.empty()) {
+        CurlHandle curl = std::move(idle_.back());
+        idle_.pop_back();
+        curl_easy_reset(curl.get());
+        return curl;
+      }
+    }
+    return CurlHandle(curl_easy_init());
+  }
+  // Most recently used first: sequential messages share one connection.
+  void Give(CurlHandle curl) {
+    absl::MutexLock lock(&mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(curl));
+  }
+
+ private:
+  // One per sender worker by default; more would only hold idle connections open.
+  static constexpr size_t kMaxIdle = 8;
+  absl::Mutex mu_;
+  std::vector<CurlHandle> idle_ ABSL_GUARDED_BY(mu_);
+};
+
 SmtpProvider::SmtpProvider(SmtpOptions options, const Clock& clock, RandomSource& random)
-    : options_(std::move(options)), clock_(clock), random_(random) {
+    : options_(std::move(options)),
+      clock_(clock),
+      random_(random),
+      handles_(std::make_unique<CurlHandles>()) {
   InitCurl();
 }
+
+SmtpProvider::~SmtpProvider() = default;
 
 std::string SmtpProvider::Compose(const OutgoingMessage& message) const {
   const std::string domain = options_.from.substr(options_.from.rfind('@') + 1);
@@ -124,7 +157,7 @@ DeliveryResult SmtpProvider::Deliver(const OutgoingMessage& message) {
   if (HasLineBreak(message.destination) || HasLineBreak(message.subject)) {
     return DeliveryResult::Permanent("smtp: header value with a line break");
   }
-  CurlHandle curl(curl_easy_init());
+  CurlHandle curl = handles_->Take();
   if (!curl) return DeliveryResult::Retryable("smtp: curl_easy_init failed");
   const std::string url =
       absl::StrCat(options_.tls == SmtpTls::kImplicit ? "smtps://" : "smtp://", options_.host, ":",
@@ -147,10 +180,15 @@ DeliveryResult SmtpProvider::Deliver(const OutgoingMessage& message) {
   curl_easy_setopt(curl.get(), CURLOPT_READFUNCTION, ReadUpload);
   curl_easy_setopt(curl.get(), CURLOPT_READDATA, &upload);
   curl_easy_setopt(curl.get(), CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  curl_easy_setopt(curl.get(), CURLOPT_MAXAGE_CONN,
+                   static_cast<long>(absl::ToInt64Seconds(kSmtpMaxIdle)));
   const CURLcode rc = curl_easy_perform(curl.get());
-  if (rc == CURLE_OK) return DeliveryResult::Delivered();
   long reply = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &reply);
+  if (rc != CURLE_OK) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &reply);
+  // curl closes a connection that failed; the handle itself stays good.
+  handles_->Give(std::move(curl));
+  if (rc == CURLE_OK) return DeliveryResult::Delivered();
   const std::string why = absl::StrCat("smtp: ", curl_easy_strerror(rc),
                                        reply > 0 ? absl::StrCat(" (reply ", reply, ")") : "");
   if (rc == CURLE_LOGIN_DENIED || (reply >= 500 && reply < 600)) {
@@ -169,36 +207,8 @@ absl::Status ValidateHttpSmsOptions(const HttpSmsOptions& o) {
   return absl::OkStatus();
 }
 
-class HttpSmsProvider::Handles {
- public:
-  // A kept handle, options cleared but its connection (and TLS session) kept; or a new one.
-  CurlHandle Take() {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!idle_.empty()) {
-        CurlHandle curl = std::move(idle_.back());
-        idle_.pop_back();
-        curl_easy_reset(curl.get());
-        return curl;
-      }
-    }
-    return CurlHandle(curl_easy_init());
-  }
-  // Most recently used first: sequential messages share one connection.
-  void Give(CurlHandle curl) {
-    absl::MutexLock lock(&mu_);
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(curl));
-  }
-
- private:
-  // One per sender worker by default; more would only hold idle connections open.
-  static constexpr size_t kMaxIdle = 8;
-  absl::Mutex mu_;
-  std::vector<CurlHandle> idle_ ABSL_GUARDED_BY(mu_);
-};
-
 HttpSmsProvider::HttpSmsProvider(HttpSmsOptions options)
-    : options_(std::move(options)), handles_(std::make_unique<Handles>()) {
+    : options_(std::move(options)), handles_(std::make_unique<CurlHandles>()) {
   InitCurl();
 }
 

@@ -21,6 +21,10 @@ enum class SmtpTls {
 };
 absl::Status ParseSmtpTls(absl::string_view text, SmtpTls* tls);
 
+// Idle curl handles, each keeping its live connection (and TLS session) for the next message
+// (curl_providers.cc).
+class CurlHandles;
+
 struct SmtpOptions {
   std::string host;
   int port = 587;
@@ -38,9 +42,17 @@ absl::Status ValidateSmtpOptions(const SmtpOptions& options);
 // Real e-mail through libcurl's SMTP client: an RFC 5322 message with Date, Message-ID, From,
 // To, Subject and a UTF-8 plain-text body. A 5xx reply of the server (or refused login) is
 // permanent; connection problems, timeouts and 4xx replies are retried.
+// Connections to the server are kept between messages for up to kSmtpMaxIdle: a message costs
+// MAIL, RCPT and DATA, not a TCP connection, a TLS handshake and AUTH as well. A connection the
+// server has closed meanwhile is noticed before it is used, and a new one is opened.
 class SmtpProvider final : public DeliveryProvider {
  public:
+  // Servers may drop idle clients after a few minutes (RFC 5321 §4.5.3.2 asks them to wait 5);
+  // older connections are not reused.
+  static constexpr absl::Duration kSmtpMaxIdle = absl::Seconds(60);
+
   SmtpProvider(SmtpOptions options, const Clock& clock, RandomSource& random);
+  ~SmtpProvider() override;
 
   const std::string& name() const override { return name_; }
   DeliveryResult Deliver(const OutgoingMessage& message) override;
@@ -53,6 +65,7 @@ class SmtpProvider final : public DeliveryProvider {
   const SmtpOptions options_;
   const Clock& clock_;
   RandomSource& random_;
+  std::unique_ptr<CurlHandles> handles_;
 };
 
 struct HttpSmsOptions {
@@ -77,12 +90,9 @@ class HttpSmsProvider final : public DeliveryProvider {
   DeliveryResult Deliver(const OutgoingMessage& message) override;
 
  private:
-  // Idle curl handles, each with its live connection (curl_providers.cc).
-  class Handles;
-
   const std::string name_ = "http";
   const HttpSmsOptions options_;
-  std::unique_ptr<Handles> handles_;
+  std::unique_ptr<CurlHandles> handles_;
 };
 
 }  // namespace tally::otp

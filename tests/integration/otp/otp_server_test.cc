@@ -590,7 +590,72 @@ TEST_F(OtpServerTest, SmtpDeliversARealEmailWithAValidCode) {
   EXPECT_EQ(letters.dead_letters(0).masked_destination(), "n***@example.org");
   EXPECT_EQ(letters.dead_letters(0).attempts(), 1);
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(maildir, "/2.eml")));
+
+  // The refusal left no half-finished transaction on a kept connection: the next message goes.
+  pb::SendCodeResponse next;
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, "zoe@example.org", "usr_3", &next).ok());
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] { return std::filesystem::exists(absl::StrCat(maildir, "/2.eml")); }, absl::Seconds(20)))
+      << otp->process().Output() << smtp.Output();
+  EXPECT_THAT(otp->Metrics(), Not(HasSubstr("outcome=\"retry\",provider=\"smtp\"")));
   smtp.Signal(SIGTERM);
+}
+
+// Messages share the sender's connection to the SMTP server; when the server goes away and comes
+// back, the next message opens a new connection instead of failing on the dead one.
+TEST_F(OtpServerTest, SmtpKeepsItsConnectionAndReconnectsAfterTheServerRestarts) {
+  const int smtp_port = tally::testing::FreePort();
+  const std::string script =
+      absl::StrCat(tally::testing::SourceDir(), "/tests/integration/otp/smtp_sink.py");
+  const std::string first_dir = absl::StrCat(tmp_.path(), "/mail-first");
+  const std::string second_dir = absl::StrCat(tmp_.path(), "/mail-second");
+  std::filesystem::create_directory(first_dir);
+  std::filesystem::create_directory(second_dir);
+  auto smtp = std::make_unique<tally::testing::Subprocess>();
+  ASSERT_TRUE(smtp->Start({"/usr/bin/python3", script, absl::StrCat(smtp_port), first_dir}).ok());
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(smtp_port); }, absl::Seconds(10)))
+      << smtp->Output();
+  // One sender worker: each message is handed over after the previous one's connection is back
+  // in the pool (the sink stores a message before curl returns).
+  auto otp = Start("all", {"--otp_email_provider=smtp", "--smtp_host=127.0.0.1",
+                           absl::StrCat("--smtp_port=", smtp_port), "--smtp_tls=none",
+                           "--smtp_from=no-reply@tally.test", "--otp_sms_provider=outbox",
+                           absl::StrCat("--otp_outbox_file=", outbox_), "--otp_sender_workers=1"});
+  auto send_and_wait = [&](const std::string& dir, int n, const std::string& to,
+                           const std::string& user) -> nlohmann::json {
+    pb::SendCodeResponse r;
+    EXPECT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, to, user, &r).ok());
+    const std::string json = absl::StrCat(dir, "/", n, ".json");
+    const std::string eml = absl::StrCat(dir, "/", n, ".eml");
+    EXPECT_TRUE(tally::testing::WaitFor([&] { return std::filesystem::exists(eml); },
+                                        absl::Seconds(20)))
+        << otp->process().Output() << smtp->Output();
+    if (!std::filesystem::exists(json)) return nlohmann::json::object();
+    return nlohmann::json::parse(ReadFile(json));
+  };
+  const nlohmann::json first = send_and_wait(first_dir, 1, "ann@example.org", "usr_keep1");
+  const nlohmann::json second = send_and_wait(first_dir, 2, "ben@example.org", "usr_keep2");
+  const nlohmann::json third = send_and_wait(first_dir, 3, "cid@example.org", "usr_keep3");
+  ASSERT_TRUE(first.contains("client_port"));
+  EXPECT_EQ(second["client_port"], first["client_port"]);
+  EXPECT_EQ(third["client_port"], first["client_port"]);
+
+  // The server restarts: the kept connection is dead, and the next message goes out on a new
+  // one at its first attempt.
+  smtp->Signal(SIGTERM);
+  smtp = std::make_unique<tally::testing::Subprocess>();
+  ASSERT_TRUE(
+      smtp->Start({"/usr/bin/python3", script, absl::StrCat(smtp_port), second_dir}).ok());
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(smtp_port); }, absl::Seconds(10)))
+      << smtp->Output();
+  const nlohmann::json after = send_and_wait(second_dir, 1, "dee@example.org", "usr_keep4");
+  ASSERT_TRUE(after.contains("client_port"));
+  EXPECT_NE(after["client_port"], first["client_port"]);
+  const std::string metrics = otp->Metrics();
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} 4"));
+  EXPECT_THAT(metrics, Not(HasSubstr("outcome=\"retry\",provider=\"smtp\"")));
+  smtp->Signal(SIGTERM);
 }
 
 // STARTTLS with login, then implicit TLS, against a certificate the test makes; the sender
@@ -660,6 +725,24 @@ TEST_F(OtpServerTest, SmtpOverStartTlsWithLoginAndOverImplicitTls) {
     pb::VerifyCodeResponse out;
     ASSERT_TRUE(otp.stub().VerifyCode(Context().get(), v, &out).ok());
     EXPECT_EQ(out.result(), pb::VERIFY_RESULT_ACCEPTED);
+    // A second message rides the same TLS connection, already logged in (once the first one's
+    // delivery is counted, its connection is back in the pool).
+    ASSERT_TRUE(tally::testing::WaitFor(
+        [&] {
+          return otp.Metrics().find(
+                     "tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} 1") !=
+                 std::string::npos;
+        },
+        absl::Seconds(10)));
+    request.set_user_id(c.user + "b");
+    request.set_destination("bea@example.org");
+    ASSERT_TRUE(otp.stub().SendCode(Context().get(), request, &r).ok());
+    ASSERT_TRUE(tally::testing::WaitFor(
+        [&] { return std::filesystem::exists(absl::StrCat(maildir, "/2.eml")); },
+        absl::Seconds(20)))
+        << otp.process().Output() << smtp.Output();
+    EXPECT_EQ(nlohmann::json::parse(ReadFile(absl::StrCat(maildir, "/2.json")))["client_port"],
+              nlohmann::json::parse(ReadFile(absl::StrCat(maildir, "/1.json")))["client_port"]);
     EXPECT_THAT(otp.process().Output(), Not(HasSubstr("mail-secret")));
     auto ignored = redis_->Command({"DEL", ns.stream, ns.dead});
     (void)ignored;

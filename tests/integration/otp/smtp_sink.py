@@ -5,7 +5,8 @@ usage: smtp_sink.py PORT MAIL_DIR [starttls|implicit CERT KEY [USER PASSWORD]]
 
 With starttls the server offers STARTTLS and requires it; with implicit it speaks TLS from the
 first byte. With USER and PASSWORD it requires AUTH (LOGIN or PLAIN) with them. Refuses recipients nobody@… with 550; accepts every other message and writes it to MAIL_DIR/<n>.eml (the DATA as received) and
-MAIL_DIR/<n>.json (envelope sender and recipients). Runs until killed.
+MAIL_DIR/<n>.json (envelope sender and recipients, and the client's port: messages that came
+over one connection share it). Runs until killed.
 """
 import json
 import os
@@ -37,7 +38,8 @@ class Sink:
             count += 1
             n = count
         with open(os.path.join(mail_dir, "%d.json" % n), "w", encoding="utf-8") as f:
-            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                       "client_port": session.peer[1]}, f)
         # The .eml appears last, whole: tests wait for it.
         tmp = os.path.join(mail_dir, "%d.tmp" % n)
         with open(tmp, "wb") as f:
