@@ -183,9 +183,33 @@ DeliveryResult SmtpProvider::Deliver(const OutgoingMessage& message) {
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   curl_easy_setopt(curl.get(), CURLOPT_MAXAGE_CONN,
                    static_cast<long>(absl::ToInt64Seconds(kSmtpMaxIdle)));
-  const CURLcode rc = curl_easy_perform(curl.get());
+  // Bounds every wait for a reply, the QUIT of a kept connection closed later included (curl's
+  // own default there is 120 s, whatever CURLOPT_TIMEOUT says).
+  curl_easy_setopt(curl.get(), CURLOPT_SERVER_RESPONSE_TIMEOUT,
+                   static_cast<long>(std::max<int64_t>(
+                       1, absl::ToInt64Seconds(absl::Ceil(options_.timeout, absl::Seconds(1))))));
+  CURLcode rc = curl_easy_perform(curl.get());
   long reply = 0;
-  if (rc != CURLE_OK) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &reply);
+  if (rc != CURLE_OK) {
+    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &reply);
+    // A server that dropped an idle client with a reply (421, or TLS close_notify) leaves bytes
+    // on the kept connection, so curl took it for alive. When the message went nowhere (a kept
+    // connection, no byte of it sent), it goes at once on a new connection: no duplicate is
+    // possible, and the code does not wait for the sender's backoff.
+    long new_connections = -1;
+    curl_off_t uploaded = -1;
+    curl_easy_getinfo(curl.get(), CURLINFO_NUM_CONNECTS, &new_connections);
+    curl_easy_getinfo(curl.get(), CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    // Only a connection-level failure or 421 ("closing channel"); other replies are the
+    // server's answer to this message.
+    if (new_connections == 0 && uploaded == 0 && (reply == 0 || reply == 421)) {
+      upload.offset = 0;
+      curl_easy_setopt(curl.get(), CURLOPT_FRESH_CONNECT, 1L);
+      rc = curl_easy_perform(curl.get());
+      reply = 0;
+      if (rc != CURLE_OK) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &reply);
+    }
+  }
   // curl closes a connection that failed; the handle itself stays good.
   handles_->Give(std::move(curl));
   if (rc == CURLE_OK) return DeliveryResult::Delivered();

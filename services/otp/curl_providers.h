@@ -43,8 +43,9 @@ absl::Status ValidateSmtpOptions(const SmtpOptions& options);
 // To, Subject and a UTF-8 plain-text body. A 5xx reply of the server (or refused login) is
 // permanent; connection problems, timeouts and 4xx replies are retried.
 // Connections to the server are kept between messages for up to kSmtpMaxIdle: a message costs
-// MAIL, RCPT and DATA, not a TCP connection, a TLS handshake and AUTH as well. A connection the
-// server has closed meanwhile is noticed before it is used, and a new one is opened.
+// MAIL, RCPT and DATA, not a TCP connection, a TLS handshake and AUTH as well. When a kept
+// connection turns out dead (closed by the server, with or without a parting 421) before any of
+// the message was sent, the message goes at once on a new connection.
 class SmtpProvider final : public DeliveryProvider {
  public:
   // Servers may drop idle clients after a few minutes (RFC 5321 §4.5.3.2 asks them to wait 5);

@@ -483,9 +483,9 @@ absl::StatusOr<double> ChildCpuSeconds(pid_t pid) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// A server of the floors in a child process: `binary` run with `env` added (kEchoServerEnv and
-// what it needs), which makes ServeEchoIfAsked serve until its stdin closes. Destroying this closes the stdin and reaps the
-// child, killing it if it has not exited within a few seconds.
+// A server of the floors in a child process: `binary` run with `env` set (kEchoServerEnv and
+// what it needs), which makes ServeEchoIfAsked serve until its stdin closes. Destroying this
+// closes the stdin and reaps the child, killing it if it has not exited within a few seconds.
 class ChildEcho {
  public:
   static absl::StatusOr<std::unique_ptr<ChildEcho>> Spawn(
@@ -523,7 +523,7 @@ ChildEcho::~ChildEcho() {
 }
 
 absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& binary,
-                                                             const std::vector<std::string>& env_add) {
+                                                             const std::vector<std::string>& env) {
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   if (pipe2(from_child, O_CLOEXEC) != 0) {
@@ -537,17 +537,26 @@ absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& b
     actions_ok = posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO) == 0 &&
                  posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO) == 0;
   }
+  // This process's environment without the variables `env` sets (getenv would find an inherited
+  // one first), then `env`.
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), env_add.begin(), env_add.end());
-  std::vector<char*> env;
-  for (std::string& e : env_strings) env.push_back(e.data());
-  env.push_back(nullptr);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const absl::string_view inherited = *e;
+    const absl::string_view name = inherited.substr(0, inherited.find('='));
+    const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& set) {
+      return absl::string_view(set).substr(0, set.find('=')) == name;
+    });
+    if (!replaced) env_strings.emplace_back(inherited);
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> child_env;
+  for (std::string& e : env_strings) child_env.push_back(e.data());
+  child_env.push_back(nullptr);
   std::string arg0 = binary;
   char* argv[] = {arg0.data(), nullptr};
   pid_t pid = -1;
   const int spawned = actions_ok ? posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv,
-                                               env.data())
+                                               child_env.data())
                                  : -1;
   posix_spawn_file_actions_destroy(&actions);
   close(to_child[0]);
@@ -735,16 +744,22 @@ absl::Status EchoPeer::Call() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// A child asked to serve that cannot: its parent sees it exit without an address.
+[[noreturn]] void FailServing(absl::string_view why) {
+  std::fprintf(stderr, "echo server: %s\n", std::string(why).c_str());
+  _exit(1);
+}
+
+}  // namespace
+
 void ServeEchoIfAsked() {
   const char* role = getenv(kEchoServerEnv);
   if (role == nullptr) return;
   // As the services run (their mains): Debian's Abseil checks every absl::Mutex for deadlock
   // cycles otherwise, which gRPC locks on every call.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  auto fail = [](absl::string_view why) {
-    std::fprintf(stderr, "echo server: %s\n", std::string(why).c_str());
-    _exit(1);
-  };
   std::unique_ptr<grpc::Service> service;
   const absl::string_view wanted = role;
   if (wanted == "echo") {
@@ -755,7 +770,7 @@ void ServeEchoIfAsked() {
     int calls = 0;
     if (peer_address == nullptr || calls_text == nullptr || !absl::SimpleAtoi(calls_text, &calls) ||
         calls < 0) {
-      fail("a relay needs its peer's address and a number of calls");
+      FailServing("a relay needs its peer's address and a number of calls");
     }
     std::shared_ptr<grpc::Channel> peer =
         grpc::CreateChannel(peer_address, grpc::InsecureChannelCredentials());
@@ -765,10 +780,10 @@ void ServeEchoIfAsked() {
       service = std::make_unique<CallbackRelay>(peer, calls);
     }
   } else {
-    fail(absl::StrCat("unknown role ", wanted));
+    FailServing(absl::StrCat("unknown role ", wanted));
   }
   absl::StatusOr<EchoServer> echo = StartEcho(service.get());
-  if (!echo.ok()) fail(echo.status().message());
+  if (!echo.ok()) FailServing(echo.status().message());
   std::printf("%s\n", echo->server_address.c_str());
   std::fflush(stdout);
   // Until the measuring process closes our stdin, or dies.
@@ -839,14 +854,15 @@ absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options) {
         if (!capacity.ok()) {
           return Annotate(capacity.status(), absl::StrCat("gRPC relay floor (", api, ")"));
         }
-        const bool sync = api == "sync";
-        (sync ? floors.grpc_relay_per_s_sync : floors.grpc_relay_per_s_callback) =
-            capacity->calls_per_s;
-        (sync ? floors.grpc_relay_cpu_us_per_call_sync : floors.grpc_relay_cpu_us_per_call_callback) =
-            capacity->cpu_us_per_call;
-        (sync ? floors.grpc_relay_middle_cpu_us_per_call_sync
-              : floors.grpc_relay_middle_cpu_us_per_call_callback) =
-            capacity->server_cpu_us_per_call;
+        if (api == "sync") {
+          floors.grpc_relay_per_s_sync = capacity->calls_per_s;
+          floors.grpc_relay_cpu_us_per_call_sync = capacity->cpu_us_per_call;
+          floors.grpc_relay_middle_cpu_us_per_call_sync = capacity->server_cpu_us_per_call;
+        } else {
+          floors.grpc_relay_per_s_callback = capacity->calls_per_s;
+          floors.grpc_relay_cpu_us_per_call_callback = capacity->cpu_us_per_call;
+          floors.grpc_relay_middle_cpu_us_per_call_callback = capacity->server_cpu_us_per_call;
+        }
       }
       floors.grpc_relay_measured = true;
       floors.grpc_relay_peer_calls = options.relay_peer_calls;

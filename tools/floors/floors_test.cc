@@ -142,6 +142,18 @@ TEST(FloorsTest, TheRelayIsSkippedWithoutPeerCalls) {
   EXPECT_THAT(FormatTable(*floors), Not(HasSubstr("relay")));
 }
 
+TEST(FloorsTest, TheChildsRoleIsTheOneGivenNotAnInheritedOne) {
+  // getenv finds the first of two entries: an inherited role must not shadow the one set.
+  ASSERT_EQ(setenv("TALLY_FLOORS_ECHO_SERVER", "nope", 1), 0);
+  FloorOptions options = Tiny();
+  options.echo_server_binary = testing::BinDir() + "/tally-floors";
+  options.relay_peer_calls = 0;
+  absl::StatusOr<Floors> floors = MeasureFloors(options);
+  unsetenv("TALLY_FLOORS_ECHO_SERVER");
+  ASSERT_TRUE(floors.ok()) << floors.status();
+  EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
+}
+
 TEST(FloorsTest, TheFloorsBinaryRefusesAnUnknownServerRole) {
   // A relay without its peer, or a role it does not know, exits without an address.
   for (const char* env : {"TALLY_FLOORS_ECHO_SERVER=relay-sync", "TALLY_FLOORS_ECHO_SERVER=nope"}) {

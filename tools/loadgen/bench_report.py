@@ -171,7 +171,9 @@ def floors_section(r):
         row("Redis round trip (PING): CPU per round trip, client and server",
             "redis_cpu_us_per_round_trip", lambda v: us(v) if v else "-"),
     ]
-    return ("Measured in-process by `tools/floors` before and after the scenarios; the ratios and "
+    return ("Measured by `tools/floors` in the load generator's process (and in processes it "
+            "starts, for the cross-process echo and the relay) before and after the scenarios; "
+            "the ratios and "
             "targets use the better of the two (a floor measured while the machine was busy "
             "elsewhere would flatter us). The relay's sync and callback rows are compared with "
             "each other, so each column is one measurement of both; `used` is the one before.\n\n" +

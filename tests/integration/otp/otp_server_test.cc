@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -25,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
@@ -87,6 +89,23 @@ bool PortOpen(int port) {
   const bool open = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return open;
+}
+
+// The aiosmtpd sink (smtp_sink.py) on 127.0.0.1:port storing into `maildir`, with `args` after
+// those (TLS mode, certificate, login); returns once it accepts connections.
+absl::Status StartSmtpSink(tally::testing::Subprocess& smtp, int port, const std::string& maildir,
+                           const std::vector<std::string>& args = {},
+                           const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> argv = {
+      "/usr/bin/python3",
+      absl::StrCat(tally::testing::SourceDir(), "/tests/integration/otp/smtp_sink.py"),
+      absl::StrCat(port), maildir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (absl::Status s = smtp.Start(argv, env); !s.ok()) return s;
+  if (!tally::testing::WaitFor([&] { return PortOpen(port); }, absl::Seconds(10))) {
+    return absl::UnavailableError(absl::StrCat("the SMTP sink did not start: ", smtp.Output()));
+  }
+  return absl::OkStatus();
 }
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& platform_key = "") {
@@ -537,13 +556,7 @@ TEST_F(OtpServerTest, SmtpDeliversARealEmailWithAValidCode) {
   const std::string maildir = absl::StrCat(tmp_.path(), "/mail");
   std::filesystem::create_directory(maildir);
   tally::testing::Subprocess smtp;
-  ASSERT_TRUE(smtp.Start({"/usr/bin/python3",
-                          absl::StrCat(tally::testing::SourceDir(),
-                                       "/tests/integration/otp/smtp_sink.py"),
-                          absl::StrCat(smtp_port), maildir})
-                  .ok());
-  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(smtp_port); }, absl::Seconds(10)))
-      << smtp.Output();
+  ASSERT_EQ(StartSmtpSink(smtp, smtp_port, maildir), absl::OkStatus());
   auto otp = Start("all", {"--otp_email_provider=smtp", "--smtp_host=127.0.0.1",
                            absl::StrCat("--smtp_port=", smtp_port), "--smtp_tls=none",
                            "--smtp_from=no-reply@tally.test", "--smtp_from_name=Tally",
@@ -591,7 +604,7 @@ TEST_F(OtpServerTest, SmtpDeliversARealEmailWithAValidCode) {
   EXPECT_EQ(letters.dead_letters(0).attempts(), 1);
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(maildir, "/2.eml")));
 
-  // The refusal left no half-finished transaction on a kept connection: the next message goes.
+  // After the refusal (curl closes a connection whose transaction failed) the next message goes.
   pb::SendCodeResponse next;
   ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, "zoe@example.org", "usr_3", &next).ok());
   EXPECT_TRUE(tally::testing::WaitFor(
@@ -605,16 +618,12 @@ TEST_F(OtpServerTest, SmtpDeliversARealEmailWithAValidCode) {
 // back, the next message opens a new connection instead of failing on the dead one.
 TEST_F(OtpServerTest, SmtpKeepsItsConnectionAndReconnectsAfterTheServerRestarts) {
   const int smtp_port = tally::testing::FreePort();
-  const std::string script =
-      absl::StrCat(tally::testing::SourceDir(), "/tests/integration/otp/smtp_sink.py");
   const std::string first_dir = absl::StrCat(tmp_.path(), "/mail-first");
   const std::string second_dir = absl::StrCat(tmp_.path(), "/mail-second");
   std::filesystem::create_directory(first_dir);
   std::filesystem::create_directory(second_dir);
   auto smtp = std::make_unique<tally::testing::Subprocess>();
-  ASSERT_TRUE(smtp->Start({"/usr/bin/python3", script, absl::StrCat(smtp_port), first_dir}).ok());
-  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(smtp_port); }, absl::Seconds(10)))
-      << smtp->Output();
+  ASSERT_EQ(StartSmtpSink(*smtp, smtp_port, first_dir), absl::OkStatus());
   // One sender worker: each message is handed over after the previous one's connection is back
   // in the pool (the sink stores a message before curl returns).
   auto otp = Start("all", {"--otp_email_provider=smtp", "--smtp_host=127.0.0.1",
@@ -644,18 +653,56 @@ TEST_F(OtpServerTest, SmtpKeepsItsConnectionAndReconnectsAfterTheServerRestarts)
   // one at its first attempt.
   smtp->Signal(SIGTERM);
   smtp = std::make_unique<tally::testing::Subprocess>();
-  ASSERT_TRUE(
-      smtp->Start({"/usr/bin/python3", script, absl::StrCat(smtp_port), second_dir}).ok());
-  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(smtp_port); }, absl::Seconds(10)))
-      << smtp->Output();
+  ASSERT_EQ(StartSmtpSink(*smtp, smtp_port, second_dir), absl::OkStatus());
   const nlohmann::json after = send_and_wait(second_dir, 1, "dee@example.org", "usr_keep4");
   ASSERT_TRUE(after.contains("client_port"));
   EXPECT_NE(after["client_port"], first["client_port"]);
-  const std::string metrics = otp->Metrics();
-  EXPECT_THAT(metrics,
-              HasSubstr("tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} 4"));
-  EXPECT_THAT(metrics, Not(HasSubstr("outcome=\"retry\",provider=\"smtp\"")));
+  // Counted once Deliver has returned, which is after the sink stored the message.
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] {
+        return otp->Metrics().find(
+                   "tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} 4") !=
+               std::string::npos;
+      },
+      absl::Seconds(10)))
+      << otp->Metrics();
+  EXPECT_THAT(otp->Metrics(), Not(HasSubstr("outcome=\"retry\",provider=\"smtp\"")));
   smtp->Signal(SIGTERM);
+}
+
+// Postfix and Exim drop an idle client with a 421 reply before they close: the reply waits
+// unread on the kept connection, so it still looks alive when the next message takes it. That
+// message must go out on a new connection at once, not fail and wait for a retry.
+TEST_F(OtpServerTest, SmtpReplacesAConnectionTheServerDroppedWithA421) {
+  const int smtp_port = tally::testing::FreePort();
+  const std::string maildir = absl::StrCat(tmp_.path(), "/mail-idle");
+  std::filesystem::create_directory(maildir);
+  tally::testing::Subprocess smtp;
+  ASSERT_EQ(StartSmtpSink(smtp, smtp_port, maildir, {}, {{"SMTP_SINK_IDLE_TIMEOUT", "1"}}),
+            absl::OkStatus());
+  auto otp = Start("all", {"--otp_email_provider=smtp", "--smtp_host=127.0.0.1",
+                           absl::StrCat("--smtp_port=", smtp_port), "--smtp_tls=none",
+                           "--smtp_from=no-reply@tally.test", "--otp_sms_provider=outbox",
+                           absl::StrCat("--otp_outbox_file=", outbox_), "--otp_sender_workers=1"});
+  auto delivered = [&](int n) {
+    return tally::testing::WaitFor(
+        [&] {
+          return otp->Metrics().find(absl::StrCat(
+                     "tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} ",
+                     n)) != std::string::npos;
+        },
+        absl::Seconds(20));
+  };
+  pb::SendCodeResponse r;
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, "eve@example.org", "usr_idle1", &r).ok());
+  ASSERT_TRUE(delivered(1)) << otp->process().Output() << smtp.Output();
+  // Past the server's idle timeout: it has sent its 421 and closed.
+  absl::SleepFor(absl::Seconds(2.5));
+  ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_EMAIL, "fay@example.org", "usr_idle2", &r).ok());
+  ASSERT_TRUE(delivered(2)) << otp->process().Output() << smtp.Output();
+  EXPECT_TRUE(std::filesystem::exists(absl::StrCat(maildir, "/2.eml")));
+  EXPECT_THAT(otp->Metrics(), Not(HasSubstr("outcome=\"retry\",provider=\"smtp\"")));
+  smtp.Signal(SIGTERM);
 }
 
 // STARTTLS with login, then implicit TLS, against a certificate the test makes; the sender
@@ -667,8 +714,6 @@ TEST_F(OtpServerTest, SmtpOverStartTlsWithLoginAndOverImplicitTls) {
       {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-days", "2"});
   ASSERT_EQ(made.exit_code, 0) << made.output;
-  const std::string script =
-      absl::StrCat(tally::testing::SourceDir(), "/tests/integration/otp/smtp_sink.py");
 
   struct Case {
     std::string mode;
@@ -686,15 +731,12 @@ TEST_F(OtpServerTest, SmtpOverStartTlsWithLoginAndOverImplicitTls) {
     const std::string maildir = absl::StrCat(tmp_.path(), "/mail-", c.mode);
     std::filesystem::create_directory(maildir);
     tally::testing::Subprocess smtp;
-    std::vector<std::string> argv = {"/usr/bin/python3", script, absl::StrCat(port), maildir,
-                                     c.mode, cert, key};
+    std::vector<std::string> args = {c.mode, cert, key};
     if (c.mode == "starttls") {
-      argv.push_back("mailer");
-      argv.push_back("mail-secret");
+      args.push_back("mailer");
+      args.push_back("mail-secret");
     }
-    ASSERT_TRUE(smtp.Start(argv).ok());
-    ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(port); }, absl::Seconds(10)))
-        << smtp.Output();
+    ASSERT_EQ(StartSmtpSink(smtp, port, maildir, args), absl::OkStatus());
     std::vector<std::string> flags = {"--otp_email_provider=smtp", "--smtp_host=localhost",
                                       absl::StrCat("--smtp_port=", port),
                                       "--smtp_from=no-reply@tally.test",

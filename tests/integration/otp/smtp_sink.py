@@ -7,6 +7,9 @@ With starttls the server offers STARTTLS and requires it; with implicit it speak
 first byte. With USER and PASSWORD it requires AUTH (LOGIN or PLAIN) with them. Refuses recipients nobody@… with 550; accepts every other message and writes it to MAIL_DIR/<n>.eml (the DATA as received) and
 MAIL_DIR/<n>.json (envelope sender and recipients, and the client's port: messages that came
 over one connection share it). Runs until killed.
+
+With SMTP_SINK_IDLE_TIMEOUT=<seconds> in the environment it drops a client idle that long as
+Postfix and Exim do: a 421 reply, then the close.
 """
 import json
 import os
@@ -16,7 +19,7 @@ import sys
 import threading
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 port = int(sys.argv[1])
 mail_dir = sys.argv[2]
@@ -66,7 +69,21 @@ if len(sys.argv) > 7:
 
     kwargs.update(authenticator=authenticate, auth_required=True)
 
-controller = Controller(Sink(), hostname="127.0.0.1", port=port, **kwargs)
+class IdleReplySMTP(SMTP):
+    def _timeout_cb(self):
+        self._writer.write(b"421 4.4.2 Idle timeout, closing connection\r\n")
+        self.transport.close()
+
+
+class SinkController(Controller):
+    def factory(self):
+        return IdleReplySMTP(self.handler, **self.SMTP_kwargs)
+
+
+idle = os.environ.get("SMTP_SINK_IDLE_TIMEOUT")
+if idle:
+    kwargs.update(timeout=float(idle))
+controller = SinkController(Sink(), hostname="127.0.0.1", port=port, **kwargs)
 controller.start()
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
