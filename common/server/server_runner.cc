@@ -3,17 +3,18 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/server/request_parse_interceptor.h"
 #include "common/server/sync_server_threads.h"
+#include "common/util/host_port.h"
 
 ABSL_FLAG(std::string, listen, "", "gRPC address host:port (default 0.0.0.0:<service port>).");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -31,37 +32,22 @@ ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(2),
           "How often the stores are probed for the gRPC health service.");
 
 namespace tally {
-namespace {
-
-// Splits "host:port" and "[v6]:port"; false when the port is not 0..65535.
-bool SplitHostPort(const std::string& address, std::string* host, int* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  *host = address.substr(0, colon);
-  return absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), port) && *port >= 0 &&
-         *port <= 65535;
-}
-
-}  // namespace
 
 absl::StatusOr<ServerOptions> ServerOptionsFromFlags(int default_port) {
   ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   if (options.listen.empty()) options.listen = absl::StrCat("0.0.0.0:", default_port);
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(options.listen, &host, &port)) {
-    return absl::InvalidArgumentError("--listen must be host:port");
-  }
+  const std::optional<HostPort> listen = SplitHostPort(options.listen);
+  if (!listen.has_value()) return absl::InvalidArgumentError("--listen must be host:port");
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (options.metrics_listen == "off") {
     options.metrics_listen.clear();
   } else if (options.metrics_listen.empty()) {
-    if (port == 0 || port + 1000 > 65535) {
+    if (listen->port == 0 || listen->port + 1000 > 65535) {
       return absl::InvalidArgumentError("--metrics_listen is required with this --listen port");
     }
-    options.metrics_listen = absl::StrCat(host, ":", port + 1000);
-  } else if (std::string h; !SplitHostPort(options.metrics_listen, &h, &port)) {
+    options.metrics_listen = absl::StrCat(listen->host, ":", listen->port + 1000);
+  } else if (!SplitHostPort(options.metrics_listen).has_value()) {
     return absl::InvalidArgumentError("--metrics_listen must be host:port or off");
   }
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -163,9 +149,10 @@ absl::Status ServerRunner::Start() {
     }
     exposer_ = std::move(*exposer);
     const auto ports = exposer_->GetListeningPorts();
-    std::string host = options_.metrics_listen.substr(0, options_.metrics_listen.rfind(':'));
-    metrics_address_ = ports.empty() ? options_.metrics_listen
-                                     : absl::StrCat(host, ":", ports.front());
+    const std::optional<HostPort> listen = SplitHostPort(options_.metrics_listen);
+    metrics_address_ = ports.empty() || !listen.has_value()
+                           ? options_.metrics_listen
+                           : absl::StrCat(listen->host, ":", ports.front());
   }
   // Liveness only says the process serves gRPC: a store outage must not get pods restarted.
   server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);

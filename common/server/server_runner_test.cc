@@ -30,6 +30,8 @@
 #include "tally/otp/v1/otp.grpc.pb.h"
 
 ABSL_DECLARE_FLAG(absl::Duration, drain_grace);
+ABSL_DECLARE_FLAG(std::string, listen);
+ABSL_DECLARE_FLAG(std::string, metrics_listen);
 
 namespace tally {
 namespace {
@@ -279,6 +281,29 @@ TEST(ServerOptionsTest, MetricsPortFollowsTheListenPort) {
   ASSERT_TRUE(options.ok());
   EXPECT_EQ(options->listen, "0.0.0.0:50051");
   EXPECT_EQ(options->metrics_listen, "0.0.0.0:51051");
+}
+
+TEST(ServerOptionsTest, ListenAndMetricsAddressesAreHostAndPort) {
+  absl::FlagSaver saver;
+  absl::SetFlag(&FLAGS_listen, "[::1]:7000");
+  auto v6 = ServerOptionsFromFlags(50051);
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(v6->metrics_listen, "[::1]:8000");
+
+  absl::SetFlag(&FLAGS_listen, "no-port");
+  EXPECT_EQ(ServerOptionsFromFlags(50051).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::SetFlag(&FLAGS_listen, "127.0.0.1:-5");
+  EXPECT_EQ(ServerOptionsFromFlags(50051).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // A free port (0) has no metrics port to derive: it must be given, or turned off.
+  absl::SetFlag(&FLAGS_listen, "127.0.0.1:0");
+  EXPECT_EQ(ServerOptionsFromFlags(50051).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::SetFlag(&FLAGS_metrics_listen, "off");
+  auto off = ServerOptionsFromFlags(50051);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->metrics_listen, "");
+  absl::SetFlag(&FLAGS_metrics_listen, "127.0.0.1:65536");
+  EXPECT_EQ(ServerOptionsFromFlags(50051).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -4,23 +4,25 @@
 
 #include <cmath>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/util/host_port.h"
 
 namespace tally::loadgen {
 namespace {
 
 constexpr absl::string_view kHandled = "grpc_server_handled_total";
 
-bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) return false;
-  *host = std::string(address.substr(0, colon));
-  return absl::SimpleAtoi(address.substr(colon + 1), port) && *port > 0 && *port < 65536;
+// A metrics endpoint's address: host and a real port.
+std::optional<HostPort> EndpointAddress(absl::string_view address) {
+  std::optional<HostPort> split = SplitHostPort(address);
+  if (!split.has_value() || split->port == 0) return std::nullopt;
+  return split;
 }
 
 }  // namespace
@@ -70,9 +72,8 @@ void AddCalls(const HandledCalls& add, HandledCalls& into) {
 }
 
 absl::StatusOr<HandledCalls> ScrapeHandledCalls(const std::string& address) {
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(address, &host, &port)) {
+  const std::optional<HostPort> endpoint = EndpointAddress(address);
+  if (!endpoint.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat("bad metrics address: ", address));
   }
   // CivetWeb's client wants the library set up once per process (counted, so the gateway
@@ -81,7 +82,7 @@ absl::StatusOr<HandledCalls> ScrapeHandledCalls(const std::string& address) {
   std::call_once(once, [] { mg_init_library(0); });
   char error[256] = {0};
   mg_connection* conn =
-      mg_download(host.c_str(), port, 0, error, sizeof(error),
+      mg_download(endpoint->host.c_str(), endpoint->port, 0, error, sizeof(error),
                   "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n", address.c_str());
   if (conn == nullptr) {
     return absl::UnavailableError(absl::StrCat("metrics at ", address, ": ", error));
@@ -102,9 +103,7 @@ absl::StatusOr<std::vector<std::string>> ParseMetricsAddresses(absl::string_view
   std::vector<std::string> out;
   if (text.empty()) return out;
   for (absl::string_view part : absl::StrSplit(text, ',')) {
-    std::string host;
-    int port = 0;
-    if (!SplitHostPort(part, &host, &port)) {
+    if (!EndpointAddress(part).has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat("metrics addresses are host:port,...; got \"", part, "\""));
     }

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <string_view>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/host_port.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
 
@@ -78,10 +78,7 @@ OtpHttpEndpoint::OtpHttpEndpoint(OtpInbox& inbox, std::string token)
 OtpHttpEndpoint::~OtpHttpEndpoint() { Stop(); }
 
 absl::StatusOr<int> OtpHttpEndpoint::Start(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
+  if (!SplitHostPort(listen).has_value()) {
     return absl::InvalidArgumentError("--otp_listen must be host:port");
   }
   static std::once_flag once;
