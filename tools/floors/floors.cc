@@ -488,9 +488,8 @@ absl::StatusOr<double> ChildCpuSeconds(pid_t pid) {
 // closes the stdin and reaps the child, killing it if it has not exited within a few seconds.
 class ChildEcho {
  public:
-  static absl::StatusOr<std::unique_ptr<ChildEcho>> Spawn(
-      const std::string& binary,
-      const std::vector<std::string>& env = {absl::StrCat(kEchoServerEnv, "=echo")});
+  static absl::StatusOr<std::unique_ptr<ChildEcho>> Spawn(const std::string& binary,
+                                                          const std::vector<std::string>& env);
   ~ChildEcho();
   ChildEcho(const ChildEcho&) = delete;
   ChildEcho& operator=(const ChildEcho&) = delete;
@@ -586,15 +585,24 @@ absl::StatusOr<std::unique_ptr<ChildEcho>> ChildEcho::Spawn(const std::string& b
   return child;
 }
 
-// The echo's capacity with its server in another process, as every hop between two Tally
-// services is: the process switches (address space, caches) that an in-process echo never pays.
-absl::StatusOr<Capacity> MeasureCrossProcessEchoCapacity(const FloorOptions& options,
-                                                         const pb::EchoRequest& request) {
-  absl::StatusOr<std::unique_ptr<ChildEcho>> child = ChildEcho::Spawn(options.echo_server_binary);
+// The capacity of a server of the floors in a child process (`env` says which), its own CPU
+// counted in the call's and reported as server_cpu_us_per_call.
+absl::StatusOr<Capacity> MeasureChildCapacity(const FloorOptions& options,
+                                              const pb::EchoRequest& request,
+                                              const std::vector<std::string>& env) {
+  absl::StatusOr<std::unique_ptr<ChildEcho>> child =
+      ChildEcho::Spawn(options.echo_server_binary, env);
   if (!child.ok()) return child.status();
   const pid_t pid = (*child)->pid();
   return MeasureEchoCapacity(options, request, (*child)->address(),
                              [pid] { return ChildCpuSeconds(pid); });
+}
+
+// The echo's capacity with its server in another process, as every hop between two Tally
+// services is: the process switches (address space, caches) that an in-process echo never pays.
+absl::StatusOr<Capacity> MeasureCrossProcessEchoCapacity(const FloorOptions& options,
+                                                         const pb::EchoRequest& request) {
+  return MeasureChildCapacity(options, request, {absl::StrCat(kEchoServerEnv, "=echo")});
 }
 
 // A service that calls a peer `relay_peer_calls` times per call, in another process as every
@@ -607,21 +615,12 @@ absl::StatusOr<Capacity> MeasureRelayCapacity(const FloorOptions& options,
   SyncEcho peer_service;
   absl::StatusOr<EchoServer> peer = StartEcho(&peer_service);
   if (!peer.ok()) return peer.status();
-  absl::StatusOr<Capacity> capacity;
-  {
-    absl::StatusOr<std::unique_ptr<ChildEcho>> relay = ChildEcho::Spawn(
-        options.echo_server_binary,
-        {absl::StrCat(kEchoServerEnv, "=relay-", api),
-         absl::StrCat(kRelayPeerEnv, "=", peer->server_address),
-         absl::StrCat(kRelayCallsEnv, "=", options.relay_peer_calls)});
-    if (!relay.ok()) {
-      capacity = relay.status();
-    } else {
-      const pid_t pid = (*relay)->pid();
-      capacity = MeasureEchoCapacity(options, request, (*relay)->address(),
-                                     [pid] { return ChildCpuSeconds(pid); });
-    }
-  }  // The relay exits before its peer stops.
+  // The relay has exited when this returns, before its peer stops.
+  absl::StatusOr<Capacity> capacity =
+      MeasureChildCapacity(options, request,
+                           {absl::StrCat(kEchoServerEnv, "=relay-", api),
+                            absl::StrCat(kRelayPeerEnv, "=", peer->server_address),
+                            absl::StrCat(kRelayCallsEnv, "=", options.relay_peer_calls)});
   peer->server->Shutdown();
   return capacity;
 }
@@ -707,6 +706,12 @@ absl::Status CheckOptions(const FloorOptions& options) {
   return absl::OkStatus();
 }
 
+// A child asked to serve that cannot: its parent sees it exit without an address.
+[[noreturn]] void FailServing(absl::string_view why) {
+  std::fprintf(stderr, "echo server: %s\n", std::string(why).c_str());
+  _exit(1);
+}
+
 absl::Status Annotate(const absl::Status& status, absl::string_view what) {
   return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
 }
@@ -743,16 +748,6 @@ absl::Status EchoPeer::Call() {
   }
   return absl::OkStatus();
 }
-
-namespace {
-
-// A child asked to serve that cannot: its parent sees it exit without an address.
-[[noreturn]] void FailServing(absl::string_view why) {
-  std::fprintf(stderr, "echo server: %s\n", std::string(why).c_str());
-  _exit(1);
-}
-
-}  // namespace
 
 void ServeEchoIfAsked() {
   const char* role = getenv(kEchoServerEnv);
