@@ -243,6 +243,10 @@ async function main() {
       smsMark = await sendCode(page, 'AUTH_METHOD_SMS_OTP');
       const info = await text(page, 'main');
       check(info.includes('by SMS'), `code page: ${info}`);
+      check(/You can ask for a new code in \d+ seconds/.test(info), `no countdown: ${info}`);
+      check(await page.$eval('#resend', (el) => el.disabled), 'resend is not disabled during the cooldown');
+      await page.waitForFunction(() => parseInt(document.querySelector('[data-countdown]').textContent, 10) < 30,
+        { timeout: WAIT_MS });
       await shot(page, '05-code');
     });
     await step('a wrong code shows the attempts left', async () => {

@@ -622,4 +622,4 @@ function settingsRefusal(e, methods) {
   return { error: 'Tally did not save these settings.', fieldErrors, reason: e.details.reason };
 }
 
-module.exports = { createApp };
+module.exports = { createApp, settingsRefusal, fieldRefusal };
