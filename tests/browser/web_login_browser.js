@@ -417,6 +417,20 @@ async function main() {
       await enterCode(adminPage, await waitForCode(mark, 'email', admin.email));
       await expectPath(adminPage, '/account');
     });
+    await step('step-up: the admin proves it again and gets a new session', async () => {
+      const before = await claims(adminPage);
+      await clickAndWait(adminPage, '#step-up');
+      await expectPath(adminPage, '/login');
+      const s = await score(adminPage);
+      check(s.includes('0 of 30'), `step-up score: ${s}`);
+      await submitPassword(adminPage, PASSWORD);
+      const mark = await sendCode(adminPage, 'AUTH_METHOD_SMS_OTP');  // the e-mail is cooling down
+      await enterCode(adminPage, await waitForCode(mark, 'sms', admin.phone));
+      await expectPath(adminPage, '/account');
+      const after = await claims(adminPage);
+      const sid = (c) => /Session (\S+)/.exec(c)[1];
+      check(sid(after) !== sid(before), 'the step-up did not give a new session');
+    });
     let settingsUrl;
     await step('Directories → the directory → Authentication tab', async () => {
       await clickAndWait(adminPage, 'a[href="/admin/directories"]');

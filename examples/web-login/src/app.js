@@ -20,7 +20,7 @@ const NOTICES = {
   'expired': 'Your sign-in took too long or was finished elsewhere. Please start again.',
   'passkey-added': 'Your passkey was added.',
   'passkey-deleted': 'The passkey was deleted.',
-  'contact-saved': 'Your contact details were saved.',
+  'contact-saved': 'Contact details saved.',
   'stepped-up': 'Step-up complete: your session was renewed.',
   'settings-saved': 'Settings saved. They apply to every sign-in from its next step.',
   'user-added': 'User added.',
@@ -48,6 +48,17 @@ function createApp({ config, tally, log = () => {} }) {
     next();
   });
   app.get('/healthz', (req, res) => res.type('text/plain').send('ok'));
+  // Passkeys and the CSRF origin check work on the configured origin only: a browser that came
+  // by a loopback address goes there (http://127.0.0.1:8080 → http://localhost:8080).
+  const origin = new URL(config.origin);
+  app.use((req, res, next) => {
+    const host = String(req.headers.host || '');
+    const loopback = /^(127\.0\.0\.1|\[::1\])(:\d+)?$/.test(host);
+    if (loopback && origin.hostname === 'localhost' && (req.method === 'GET' || req.method === 'HEAD')) {
+      return res.redirect(308, `${config.origin}${req.originalUrl}`);
+    }
+    return next();
+  });
   const staticOptions = { index: false, maxAge: '1h' };
   app.use('/static', express.static(path.join(__dirname, '..', 'public'), staticOptions));
   const webauthnBundle = path.join(path.dirname(require.resolve('@simplewebauthn/browser')),

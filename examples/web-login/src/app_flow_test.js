@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const { createApp } = require('./app');
 
 const TOKEN = 'eyJhbGciOiJFZERTQSJ9.secret-session-token.sig';
-const config = { origin: 'http://localhost:8080', directory_id: 'dir_test', secure_cookies: false };
+const config = { origin: 'http://login.example', directory_id: 'dir_test', secure_cookies: false };
 
 function fakeTally() {
   const calls = [];
@@ -32,9 +32,9 @@ function fakeTally() {
   };
 }
 
-async function withServer(fn) {
+async function withServer(fn, appConfig = config) {
   const tally = fakeTally();
-  const server = createApp({ config, tally }).listen(0, '127.0.0.1');
+  const server = createApp({ config: appConfig, tally }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
   try {
@@ -87,4 +87,12 @@ test('sign-in: CSRF-checked POSTs, the token only in an HttpOnly SameSite=Strict
     assert.ok(!html.includes(TOKEN), 'the token is never in a page');
     assert.equal(tally.calls.find((c) => c.method === 'GetUser').token, TOKEN, 'calls carry it as Bearer');
   });
+});
+
+test('a browser on a loopback address is sent to the configured localhost origin', async () => {
+  await withServer(async (base) => {
+    const res = await fetch(`${base}/login?x=1`, { redirect: 'manual' });
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.get('location'), 'http://localhost:8080/login?x=1');
+  }, { ...config, origin: 'http://localhost:8080' });
 });

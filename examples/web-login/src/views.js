@@ -213,77 +213,78 @@ function methodsPage({ csrf, state, username, error }) {
     </section>` });
 }
 
-function passwordPage({ csrf, state, username, error }) {
+// One step of a login (a page per method): the header with the score, the rejection of this
+// method's last try or the error, and the step's form from `content(locked, rejected)`. Later
+// methods (TOTP, recovery codes) get their pages through this too.
+function stepPage({ csrf, state, username, error, method, title, heading, page, errorId, intro, content }) {
   const locked = state.status === 'LOGIN_STATUS_LOCKED';
-  const rejected = state.last_step && state.last_step.method === 'AUTH_METHOD_PASSWORD'
-    ? lastStepMessage(state) : '';
+  const rejected = state.last_step && state.last_step.method === method ? lastStepMessage(state) : '';
   return layout({
-    title: 'Password', csrf, page: 'password', body: html`
+    title, csrf, page, body: html`
     <section class="card narrow">
-      ${loginHeader(state, username, 'Enter your password')}
-      ${alert('error', error || rejected, 'password-error')}
+      ${loginHeader(state, username, heading)}
+      ${intro || ''}
+      ${alert('error', error || rejected, errorId)}
+      ${content(locked, rejected)}
+      <p><a href="/login">Use another method</a></p>
+    </section>` });
+}
+
+const disabledIf = (condition) => (condition ? 'disabled' : '');
+const invalidIf = (rejected, id) => (rejected ? html`aria-describedby="${id}" aria-invalid="true"` : '');
+
+function passwordPage({ csrf, state, username, error }) {
+  return stepPage({
+    csrf, state, username, error, method: 'AUTH_METHOD_PASSWORD', title: 'Password',
+    heading: 'Enter your password', page: 'password', errorId: 'password-error',
+    content: (locked, rejected) => html`
       <form method="post" action="/login/password">
         ${csrfField(csrf)}
         <input type="text" name="username" value="${username || ''}" autocomplete="username"
                class="visually-hidden" tabindex="-1" aria-hidden="true" readonly>
         <label for="password">Password</label>
         <input id="password" name="password" type="password" required autocomplete="current-password"
-               autofocus ${locked ? 'disabled' : ''} ${rejected ? html`aria-describedby="password-error" aria-invalid="true"` : ''}>
-        <button type="submit" class="primary" ${locked ? 'disabled' : ''}>Continue</button>
-      </form>
-      <p><a href="/login">Use another method</a></p>
-    </section>` });
+               autofocus ${disabledIf(locked)} ${invalidIf(rejected, 'password-error')}>
+        <button type="submit" class="primary" ${disabledIf(locked)}>Continue</button>
+      </form>` });
 }
 
 function otpPage({ csrf, state, username, error }) {
   const delivery = state.otp_delivery;
   const channel = CHANNELS[delivery.channel] || { label: 'message', method: '' };
-  const locked = state.status === 'LOGIN_STATUS_LOCKED';
   const resendAt = timestampDate(delivery.resend_after);
   const wait = resendAt ? Math.max(0, Math.ceil((resendAt.getTime() - Date.now()) / 1000)) : 0;
-  const rejected = state.last_step && state.last_step.method === channel.method
-    ? lastStepMessage(state) : '';
-  return layout({
-    title: 'Enter the code', csrf, page: 'otp', body: html`
-    <section class="card narrow">
-      ${loginHeader(state, username, 'Enter the code')}
-      <p>We sent a 6-digit code by ${channel.label} to <strong>${delivery.masked_destination}</strong>.</p>
-      ${alert('error', error || rejected, 'code-error')}
+  return stepPage({
+    csrf, state, username, error, method: channel.method, title: 'Enter the code',
+    heading: 'Enter the code', page: 'otp', errorId: 'code-error',
+    intro: html`<p>We sent a 6-digit code by ${channel.label} to <strong>${delivery.masked_destination}</strong>.</p>`,
+    content: (locked, rejected) => html`
       <form method="post" action="/login/otp/verify">
         ${csrfField(csrf)}
         <label for="code">Code</label>
         <input id="code" name="code" required inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
-               autocomplete="one-time-code" autofocus ${locked ? 'disabled' : ''}
-               ${rejected ? html`aria-describedby="code-error" aria-invalid="true"` : ''}>
-        <button type="submit" class="primary" ${locked ? 'disabled' : ''}>Verify</button>
+               autocomplete="one-time-code" autofocus ${disabledIf(locked)} ${invalidIf(rejected, 'code-error')}>
+        <button type="submit" class="primary" ${disabledIf(locked)}>Verify</button>
       </form>
       <form method="post" action="/login/otp/send" class="resend">
         ${csrfField(csrf)}
         <input type="hidden" name="channel" value="${delivery.channel}">
-        <button type="submit" class="secondary" id="resend" ${wait > 0 || locked ? 'disabled' : ''}
+        <button type="submit" class="secondary" id="resend" ${disabledIf(wait > 0 || locked)}
                 data-enable-after="${wait}">Send a new code</button>
         ${wait > 0 ? html`<span class="hint" aria-live="polite">You can ask for a new code in
           <span data-countdown="${wait}" data-countdown-done="">${durationText(wait)}</span>.</span>` : ''}
-      </form>
-      <p><a href="/login">Use another method</a></p>
-    </section>` });
+      </form>` });
 }
 
 function passkeyPage({ csrf, state, username, error }) {
-  const locked = state.status === 'LOGIN_STATUS_LOCKED';
-  const rejected = state.last_step && state.last_step.method === 'AUTH_METHOD_PASSKEY'
-    ? lastStepMessage(state) : '';
-  return layout({
-    title: 'Passkey', csrf, page: 'passkey', body: html`
-    <section class="card narrow">
-      ${loginHeader(state, username, 'Use your passkey')}
-      ${alert('error', error || rejected)}
+  return stepPage({
+    csrf, state, username, error, method: 'AUTH_METHOD_PASSKEY', title: 'Passkey',
+    heading: 'Use your passkey', page: 'passkey',
+    content: (locked) => html`
       <p>Your device asks for your fingerprint, face or screen lock.</p>
       <button type="button" class="primary" id="passkey-login" data-passkey-login="login"
-              ${locked ? 'disabled' : ''}>Use passkey</button>
-      ${liveError('passkey-error')}
-      <p><a href="/login">Use another method</a></p>
-    </section>` });
+              ${disabledIf(locked)}>Use passkey</button>
+      ${liveError('passkey-error')}` });
 }
 
 // ---- Signed in
@@ -535,7 +536,6 @@ function userPage({ csrf, viewer, directory, user, notice, error, fieldErrors = 
       <dl class="claims"><dt>User id</dt><dd><code>${user.user_id}</code></dd>
         <dt>Created</dt><dd>${time(user.create_time)}</dd>
         <dt>Password</dt><dd>${user.has_password ? 'set' : 'none'}</dd></dl>
-      <h3>Roles</h3>
       <form method="post" action="${base}/roles">
         ${csrfField(csrf)}
         ${roleBoxes(user.roles, 'edit')}
