@@ -70,6 +70,7 @@ function createApp({ config, tally, log = () => {} }) {
   app.use(express.urlencoded({ extended: false, limit: '32kb' }));
   app.use(express.json({ limit: '64kb' }));
   app.use((req, res, next) => {
+    if (!req.body || typeof req.body !== 'object') req.body = {};  // any other content type
     res.set('Cache-Control', 'no-store');
     res.locals.csrf = csrfToken(req, res, config);
     next();
@@ -626,7 +627,9 @@ function settingsRefusal(e, methods) {
     const field = String(v.field);
     const method = methods.find((m) => field.includes(m) ||
       field.toLowerCase().includes(m.replace(/^AUTH_METHOD_/, '').toLowerCase()));
-    const key = method && !field.includes('required_level') ? `points-${method}` : 'required_level';
+    let key = 'required_level';
+    if (method && !field.includes('required_level')) key = `points-${method}`;
+    else if (field.endsWith('method_points')) key = 'method_points';  // the points as a whole
     fieldErrors[key] = text ? message : (v.description || message);
   }
   if (Object.keys(fieldErrors).length === 0) fieldErrors.required_level = message;

@@ -19,6 +19,9 @@ test('refused settings: the reason next to the field BadRequest names', () => {
     reason: 'SETTINGS_UNSATISFIABLE', fieldViolations: [{ field: 'settings.required_level' }] }), METHODS);
   assert.deepEqual(Object.keys(level.fieldErrors), ['required_level']);
   assert.match(level.fieldErrors.required_level, /Nobody could sign in/);
+  const points = settingsRefusal(refused(Status.FAILED_PRECONDITION, 'x', {
+    reason: 'SETTINGS_NEW_USER_LOCKED_OUT', fieldViolations: [{ field: 'settings.method_points' }] }), METHODS);
+  assert.deepEqual(Object.keys(points.fieldErrors), ['method_points']);
 });
 
 test('refused settings without details: Tally\'s message at the required level', () => {

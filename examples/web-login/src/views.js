@@ -450,6 +450,7 @@ function authenticationPage({ csrf, viewer, directory, methods, values, defaults
         </div>
         <fieldset>
           <legend>Points per method</legend>
+          ${fieldError(fieldErrors, 'method_points')}
           ${methods.map((m) => html`
           <div class="field">
             <label for="points-${m}">${methodLabel(m)}</label>
