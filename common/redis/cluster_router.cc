@@ -30,10 +30,12 @@ absl::StatusOr<std::shared_ptr<NodePool>> ClusterRouter::PrimaryFor(int slot, ab
     }
     if (round == 0) Refresh(*epoch, deadline);
   }
-  return absl::UnavailableError(
-      slot == kAnySlot ? std::string("redis unavailable: no node of the cluster answered")
-                       : absl::StrCat("redis unavailable: no node of the cluster serves slot ",
-                                      slot));
+  absl::MutexLock lock(&mu_);
+  if (!last_load_error_.ok()) {
+    return absl::UnavailableError(absl::StrCat("redis unavailable: no slot map (",
+                                               last_load_error_.message(), ")"));
+  }
+  return absl::UnavailableError(absl::StrCat("redis unavailable: no primary serves slot ", slot));
 }
 
 std::shared_ptr<NodePool> ClusterRouter::PoolFor(const RedisNode& node) {
@@ -76,9 +78,11 @@ void ClusterRouter::Refresh(uint64_t epoch, absl::Time deadline) {
     loading_ = true;
     last_load_ = absl::Now();
   }
-  Load(deadline).IgnoreError();  // the old map stays; the caller's retry says what failed
+  // On failure the old map stays, and the callers retry with it.
+  const absl::Status loaded = Load(deadline);
   absl::MutexLock lock(&mu_);
   loading_ = false;
+  last_load_error_ = loaded;
 }
 
 std::vector<std::shared_ptr<NodePool>> ClusterRouter::Primaries() {

@@ -69,6 +69,7 @@ class ClusterRouter {
   // running their own.
   bool loading_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_load_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Status last_load_error_ ABSL_GUARDED_BY(mu_);
   // Maps loaded so far: a caller that saw an older one need not load another.
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   // slot → index into primaries_; -1 while no primary is known for the slot.

@@ -22,7 +22,8 @@ namespace tally {
 namespace {
 
 constexpr absl::string_view kUrlForm = "expected redis://[[user]:password@]host[:port][/db]";
-// Redirections one call follows at most: a slot that keeps moving is a cluster in trouble.
+// Redirections one call follows in a row at most: a slot that keeps moving is a cluster in
+// trouble.
 constexpr int kMaxRedirections = 5;
 // Pauses between retries in cluster mode: short at first (a TRYAGAIN clears in milliseconds),
 // growing while a failover takes seconds.
@@ -288,6 +289,9 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::CommandOnEveryPrimary(
 
 absl::StatusOr<RedisReply> RedisClient::Run(const Call& call) {
   const absl::Time deadline = CurrentDeadline();
+  if (deadline != absl::InfiniteFuture() && absl::Now() >= deadline) {
+    return absl::UnavailableError("redis unavailable: the call's deadline has passed");
+  }
   if (cluster()) {
     return RunInCluster(call, std::min(deadline, absl::Now() + options_.retry_timeout));
   }
@@ -296,8 +300,9 @@ absl::StatusOr<RedisReply> RedisClient::Run(const Call& call) {
   if (!reply.ok()) return reply.status();
   if (reply->IsError()) {
     if (ParseRedirect(reply->str(), node_->node()).has_value()) {
-      return absl::UnavailableError(
-          "redis unavailable: this Redis is a Redis Cluster node; connect in cluster mode");
+      return absl::UnavailableError(absl::StrCat(
+          "redis unavailable: ", SanitizeRedisError(reply->str()),
+          " (this Redis is a Redis Cluster node: connect in cluster mode)"));
     }
     return ErrorReplyToStatus(reply->str(), call.script != nullptr);
   }
@@ -329,6 +334,7 @@ absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Tim
         // run must not run twice, and a full pool or a passed deadline will not get better.
         if (failure != Failure::kUnreachable) return reply.status();
         last = reply.status();
+        redirections = 0;
         refresh = true;  // its replica may have taken over
       } else if (std::optional<Redirect> redirect = ParseRedirect(reply->str(), pool->node())) {
         redirections_.fetch_add(1, std::memory_order_relaxed);
@@ -352,6 +358,7 @@ absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Tim
           return ErrorReplyToStatus(reply->str(), call.script != nullptr);
         }
         last = ErrorReplyToStatus(reply->str(), call.script != nullptr);
+        redirections = 0;  // an ASK then a TRYAGAIN is progress of a migration, not a loop
         // A replica answered (READONLY, MASTERDOWN) or slots lost their primary (CLUSTERDOWN):
         // the map is stale. A migrating slot (TRYAGAIN) or a loading node only needs time.
         refresh = code != "TRYAGAIN" && code != "LOADING";

@@ -33,29 +33,6 @@ std::string ReadFile(const std::string& path) {
 
 std::string Dev() { return absl::StrCat(testing::SourceDir(), "/tools/dev"); }
 
-bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-// The first line of `path` as a pid; 0 if there is none.
-pid_t PidFromFile(const std::string& path) {
-  std::string text = ReadFile(path);
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  int pid = 0;
-  if (lines.empty() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(lines[0]), &pid)) return 0;
-  return pid;
-}
-
-absl::Status KillAndWait(pid_t pid, const std::string& what) {
-  if (pid <= 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no pid"));
-  if (kill(pid, SIGKILL) != 0) {
-    return absl::InternalError(absl::StrCat(what, ": kill failed, errno ", errno));
-  }
-  // Not our child: poll until the kernel has removed it.
-  if (!testing::WaitFor([&] { return !Alive(pid); }, absl::Seconds(10))) {
-    return absl::DeadlineExceededError(absl::StrCat(what, " still alive after SIGKILL"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -75,7 +52,8 @@ absl::Status ScratchRedis::Start() {
 }
 
 absl::Status ScratchRedis::Kill() {
-  return KillAndWait(PidFromFile(absl::StrCat(dir_, "/redis.pid")), "redis-server");
+  return testing::KillAndWait(testing::PidFromFile(absl::StrCat(dir_, "/redis.pid")),
+                              "redis-server");
 }
 
 absl::StatusOr<std::string> ScratchRedis::Cli(const std::vector<std::string>& args) const {
@@ -118,7 +96,8 @@ absl::Status ScratchPostgres::Stop() {
 }
 
 absl::Status ScratchPostgres::KillPostmaster() {
-  return KillAndWait(PidFromFile(absl::StrCat(dir_, "/data/postmaster.pid")), "postmaster");
+  return testing::KillAndWait(testing::PidFromFile(absl::StrCat(dir_, "/data/postmaster.pid")),
+                              "postmaster");
 }
 
 absl::StatusOr<std::string> ScratchPostgres::Query(const std::string& sql) const {
