@@ -170,18 +170,18 @@ int FakeGateway::Handle(mg_connection* connection) {
 
   {
     absl::MutexLock lock(&mu_);
-    ++requests_;
+    ++counts_.requests;
     if (status != 0) {
-      ++rejected_;
+      ++counts_.rejected;
     } else {
       status = StatusFor(request.to);
       if (status >= 200 && status < 300) {
         auto waiting = pending_.find(request.to);
         if (waiting == pending_.end()) {
-          ++unexpected_;
+          ++counts_.unexpected;
         } else {
           waiting->second = code;
-          ++delivered_;
+          ++counts_.delivered;
         }
       }
     }
@@ -236,24 +236,9 @@ std::optional<std::string> FakeGateway::Wait(const std::string& destination,
   return code;
 }
 
-int64_t FakeGateway::requests() const {
+FakeGateway::Counts FakeGateway::counts() const {
   absl::MutexLock lock(&mu_);
-  return requests_;
-}
-
-int64_t FakeGateway::rejected() const {
-  absl::MutexLock lock(&mu_);
-  return rejected_;
-}
-
-int64_t FakeGateway::delivered() const {
-  absl::MutexLock lock(&mu_);
-  return delivered_;
-}
-
-int64_t FakeGateway::unexpected() const {
-  absl::MutexLock lock(&mu_);
-  return unexpected_;
+  return counts_;
 }
 
 }  // namespace tally::testing

@@ -88,10 +88,13 @@ class FakeGateway {
   // The code, or nullopt after `timeout`.
   std::optional<std::string> Wait(const std::string& destination, absl::Duration timeout);
 
-  int64_t requests() const;    // every request
-  int64_t rejected() const;    // answered 401, 400, 405 or 413
-  int64_t delivered() const;   // codes handed to a waiter
-  int64_t unexpected() const;  // 2xx messages to a destination nobody was expecting
+  struct Counts {
+    int64_t requests = 0;    // every request
+    int64_t rejected = 0;    // answered 401, 400, 405 or 413
+    int64_t delivered = 0;   // codes handed to a waiter
+    int64_t unexpected = 0;  // 2xx messages to a destination nobody was expecting
+  };
+  Counts counts() const;
 
  private:
   static int Handle(mg_connection* connection, void* self);
@@ -108,10 +111,7 @@ class FakeGateway {
   int default_status_ ABSL_GUARDED_BY(mu_) = 200;
   std::vector<Request> requests_log_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::optional<std::string>> pending_ ABSL_GUARDED_BY(mu_);
-  int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t unexpected_ ABSL_GUARDED_BY(mu_) = 0;
+  Counts counts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tally::testing

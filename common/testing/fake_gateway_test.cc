@@ -61,7 +61,7 @@ TEST(FakeGatewayTest, ChecksTheTokenAndHandsACodeToTheOneExpectingIt) {
   ASSERT_GT(gateway.port(), 0);
   const int port = gateway.port();
   EXPECT_EQ(Post(port, "gateway-token", Message("+31600000001", "111111")), 200);
-  EXPECT_EQ(gateway.unexpected(), 1);  // nobody expected it
+  EXPECT_EQ(gateway.counts().unexpected, 1);  // nobody expected it
 
   gateway.Expect("+31600000002");
   EXPECT_EQ(Post(port, "nope", Message("+31600000002", "987654")), 401);
@@ -77,9 +77,9 @@ TEST(FakeGatewayTest, ChecksTheTokenAndHandsACodeToTheOneExpectingIt) {
   post.join();
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, "222222");
-  EXPECT_EQ(gateway.delivered(), 1);
-  EXPECT_EQ(gateway.requests(), 6);
-  EXPECT_EQ(gateway.rejected(), 4);
+  EXPECT_EQ(gateway.counts().delivered, 1);
+  EXPECT_EQ(gateway.counts().requests, 6);
+  EXPECT_EQ(gateway.counts().rejected, 4);
 
   // A new Expect drops a code nobody took.
   gateway.Expect("a@example.org");
@@ -171,7 +171,7 @@ TEST(FakeGatewayTest, RecordsNothingWhenAskedNotTo) {
   EXPECT_EQ(Post(gateway.port(), "any", Message("+31600000007", "444444")), 200);
   EXPECT_EQ(gateway.Wait("+31600000007", absl::Seconds(30)), "444444");
   EXPECT_TRUE(gateway.Requests().empty());
-  EXPECT_EQ(gateway.requests(), 1);
+  EXPECT_EQ(gateway.counts().requests, 1);
 }
 
 }  // namespace
