@@ -24,8 +24,10 @@ absl::Status RedisRevocationStore::Revoke(absl::string_view directory_id,
                                           absl::string_view session_id, absl::Time until) {
   const int64_t ttl_ms = absl::ToInt64Milliseconds(until - clock_.Now());
   if (ttl_ms <= 0) return absl::OkStatus();  // already expired: nothing left to revoke
+  // A revocation a failover undid would let the token in again: it waits for a replica.
   absl::StatusOr<RedisReply> reply = redis_->Command(
-      {"SET", RevokedSessionKey(directory_id, session_id), "1", "PX", absl::StrCat(ttl_ms)});
+      {"SET", RevokedSessionKey(directory_id, session_id), "1", "PX", absl::StrCat(ttl_ms)},
+      RedisDurability::kReplicated);
   return reply.status();
 }
 
