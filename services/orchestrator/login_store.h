@@ -179,6 +179,7 @@ struct FinishResult {
 // change to one that has finished (FAILED_PRECONDITION).
 absl::Status LoginNotFoundError();
 absl::Status LoginFinishedError();
+
 // Login transactions. Every read-modify-write is one atomic step.
 class LoginStore {
  public:
