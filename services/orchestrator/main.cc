@@ -58,13 +58,6 @@ ABSL_FLAG(absl::Duration, lockout_duration, absl::Minutes(1),
 ABSL_FLAG(absl::Duration, lockout_max_duration, absl::Hours(1), "Longest lock.");
 ABSL_FLAG(absl::Duration, lockout_forget_after, absl::Hours(24),
           "Failures older than this (without a running lock) are forgotten.");
-ABSL_FLAG(absl::Duration, otp_cooldown, absl::Seconds(30),
-          "The OTP service's --otp_cooldown, applied to codes sent to nobody (unknown users) so "
-          "they answer alike.");
-ABSL_FLAG(int, otp_destination_hourly_cap, 5,
-          "The OTP service's --otp_destination_hourly_cap, for codes sent to nobody.");
-ABSL_FLAG(int, otp_max_attempts, 5,
-          "The OTP service's --otp_max_attempts, for codes sent to nobody.");
 
 namespace {
 
@@ -110,16 +103,8 @@ int main(int argc, char** argv) {
 
   LoginConfig config;
   config.login_ttl = absl::GetFlag(FLAGS_login_ttl);
-  config.otp_cooldown = absl::GetFlag(FLAGS_otp_cooldown);
-  config.otp_max_attempts = absl::GetFlag(FLAGS_otp_max_attempts);
-  config.otp_destination_hourly_cap = absl::GetFlag(FLAGS_otp_destination_hourly_cap);
   if (config.login_ttl < absl::Minutes(1) || config.login_ttl > absl::Hours(1)) {
     Bad(argv[0], "--login_ttl must be between 1m and 1h");
-  }
-  if (config.otp_cooldown < absl::ZeroDuration() || config.otp_max_attempts < 1 ||
-      config.otp_destination_hourly_cap < 1) {
-    Bad(argv[0], "--otp_cooldown must not be negative, --otp_max_attempts and "
-                 "--otp_destination_hourly_cap must be >= 1");
   }
   LockoutPolicy lockout;
   lockout.threshold = absl::GetFlag(FLAGS_lockout_threshold);

@@ -66,8 +66,13 @@ absl::Status ValidateDestination(pb::Channel channel, absl::string_view destinat
       return absl::OkStatus();
     }
     default:
-      return absl::InvalidArgumentError("channel must be CHANNEL_SMS or CHANNEL_EMAIL");
+      return ValidateChannel(channel);
   }
+}
+
+absl::Status ValidateChannel(pb::Channel channel) {
+  if (channel == pb::CHANNEL_SMS || channel == pb::CHANNEL_EMAIL) return absl::OkStatus();
+  return absl::InvalidArgumentError("channel must be CHANNEL_SMS or CHANNEL_EMAIL");
 }
 
 std::string MaskDestination(pb::Channel channel, absl::string_view destination) {

@@ -18,6 +18,9 @@ inline constexpr size_t kMaxEmailBytes = 254;
 // letters, digits and hyphens). INVALID_ARGUMENT otherwise (never echoing the destination).
 absl::Status ValidateDestination(pb::Channel channel, absl::string_view destination);
 
+// OK for CHANNEL_SMS and CHANNEL_EMAIL; INVALID_ARGUMENT otherwise.
+absl::Status ValidateChannel(pb::Channel channel);
+
 // Enough of a destination to recognise it, safe to show: "+31******78", "a***@example.org".
 std::string MaskDestination(pb::Channel channel, absl::string_view destination);
 

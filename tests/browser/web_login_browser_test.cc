@@ -57,7 +57,6 @@ TEST(WebLoginBrowserTest, SignInPasskeysAndTheAdminPortalInChromium) {
   options.flags["otp-sender"] = {absl::StrCat("--otp_outbox_file=", outbox)};
   // A real resend cooldown, so the code page has one to count down.
   options.flags["otp"] = {"--otp_cooldown=30s"};
-  options.flags["orchestrator"] = {"--otp_cooldown=30s"};
   Cluster cluster(options);
   ASSERT_TRUE(cluster.ready());
 

@@ -410,6 +410,56 @@ TEST_F(OtpServerTest, RulesAndBadInputOverGrpc) {
   EXPECT_EQ(letters.dead_letters_size(), 0);
 }
 
+TEST_F(OtpServerTest, ACodeToNobodyIsThrottledByTheServiceNeverQueuedAndNeverAccepted) {
+  // The service's own limits, whatever they are configured to: nobody else holds a copy.
+  auto api = Start("all", [&] {
+    std::vector<std::string> flags = OutboxFlags();
+    flags.insert(flags.end(), {"--otp_cooldown=45s", "--otp_max_attempts=3"});
+    return flags;
+  }());
+  pb::SendCodeRequest nobody;
+  nobody.set_directory_id(ns_.dir);
+  nobody.set_channel(pb::CHANNEL_SMS);
+  nobody.set_no_recipient(true);
+  nobody.set_no_recipient_key("n:mallory");
+  pb::SendCodeResponse sent;
+  grpc::Status s = api->stub().SendCode(Context().get(), nobody, &sent);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(sent.resend_after().seconds() - sent.expire_time().seconds(), 45 - 300);
+  EXPECT_EQ(sent.masked_destination(), "");
+  pb::SendCodeResponse again;
+  grpc::Status refused = api->stub().SendCode(Context().get(), nobody, &again);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), ::testing::MatchesRegex(
+                                           "a code was just sent to this destination; "
+                                           "retry in (4[0-5]|3[0-9])s"));
+
+  // Wrong codes count down the configured attempts; no code is ever accepted.
+  EXPECT_EQ(Verify(api->stub(), sent.challenge_id(), "123456").result(),
+            pb::VERIFY_RESULT_WRONG_CODE);
+  pb::VerifyCodeResponse second = Verify(api->stub(), sent.challenge_id(), "654321");
+  EXPECT_EQ(second.result(), pb::VERIFY_RESULT_WRONG_CODE);
+  EXPECT_EQ(second.attempts_left(), 1);
+  EXPECT_EQ(Verify(api->stub(), sent.challenge_id(), "000000").result(),
+            pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+
+  // No delivery job: a real send afterwards is the only message the sender delivers.
+  EXPECT_EQ(redis_->Command({"XLEN", ns_.stream})->integer(), 0);
+  pb::SendCodeResponse real;
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &real).ok());
+  auto lines = WaitForOutbox(1);
+  ASSERT_EQ(lines.size(), 1u) << api->process().Output();
+  EXPECT_EQ(lines[0]["destination"], "+31612345678");
+  const std::string metrics = api->Metrics();
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"no_recipient\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"issued\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"cooldown\"} 1"));
+  EXPECT_THAT(api->process().Output(), Not(HasSubstr("mallory")));
+}
+
 TEST_F(OtpServerTest, SixteenParallelVerifiesOfOneRightCodeGiveExactlyOneAccepted) {
   auto api = Start("api");
   pb::SendCodeResponse r;
