@@ -94,3 +94,19 @@ function(tally_test name)
     "endforeach()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
 endfunction()
+
+# tally_redis_cluster_test(<name> SOURCES <files...> LIBS <targets...> LABELS <labels...>
+#                          [TIMEOUT <s>])
+# The twin of a Redis suite on a Redis Cluster: the same sources built with
+# TALLY_ON_REDIS_CLUSTER=1, so their testing::SuiteRedisOptions(TALLY_ON_REDIS_CLUSTER) answers
+# the process's own cluster (common/testing/redis_cluster.h), run as one ctest test so all its
+# tests share that cluster. Label `redis_cluster` besides LABELS.
+function(tally_redis_cluster_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  tally_test(${name} SOURCES ${ARG_SOURCES} LIBS ${ARG_LIBS} tally_testing_redis_cluster
+    LABELS ${ARG_LABELS} redis_cluster TIMEOUT ${ARG_TIMEOUT} ONE_PROCESS)
+  target_compile_definitions(${name} PRIVATE TALLY_ON_REDIS_CLUSTER=1)
+endfunction()

@@ -421,6 +421,7 @@ absl::StatusOr<RedisReply> RedisClient::Attempt(NodePool& pool, const Call& call
   const std::string wanted = absl::StrCat(options_.min_replica_acks);
   const std::string timeout = absl::StrCat(wait_ms);
   const std::vector<std::string_view> wait = {"WAIT", wanted, timeout};
+  replica_waits_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<RedisReply> acks = round_trip(wait);
   if (!acks.ok()) return acks.status();
   if (!acks->IsInteger()) {

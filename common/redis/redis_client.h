@@ -131,7 +131,10 @@ class RedisClient {
   // Of those, the EVALs resent after NOSCRIPT (Redis restarted, failed over or flushed its
   // script cache): a budget of round trips per operation holds without them.
   int64_t script_reloads() const { return script_reloads_.load(std::memory_order_relaxed); }
-  // Cluster mode: MOVED and ASK redirections followed, and slot maps loaded.
+  // Of those, the WAITs after replicated writes (none while min_replica_acks is 0).
+  int64_t replica_waits() const { return replica_waits_.load(std::memory_order_relaxed); }
+  // Cluster mode: MOVED and ASK redirections followed (each sends its command once more), and
+  // slot maps loaded.
   int64_t redirections() const { return redirections_.load(std::memory_order_relaxed); }
   int64_t slot_map_loads() const;
 
@@ -156,6 +159,7 @@ class RedisClient {
   std::unique_ptr<ClusterRouter> router_;  // cluster mode
   std::atomic<int64_t> round_trips_{0};
   std::atomic<int64_t> script_reloads_{0};
+  std::atomic<int64_t> replica_waits_{0};
   std::atomic<int64_t> redirections_{0};
 };
 

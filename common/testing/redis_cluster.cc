@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 namespace tally::testing {
 namespace {
@@ -251,6 +252,31 @@ absl::Status LocalRedisCluster::MigrateSlot(int slot, int to_port, int batch,
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+LocalRedisCluster* SharedRedisCluster() {
+  static LocalRedisCluster* const cluster = [] {
+    auto* started = new LocalRedisCluster();
+    if (absl::Status status = started->Start(); !status.ok()) {
+      ADD_FAILURE() << status;
+      delete started;
+      return static_cast<LocalRedisCluster*>(nullptr);
+    }
+    // Stopped at exit, whichever way the tests ended.
+    static std::unique_ptr<LocalRedisCluster> owner(started);
+    return started;
+  }();
+  if (cluster == nullptr) ADD_FAILURE() << "the shared Redis Cluster did not start";
+  return cluster;
+}
+
+absl::StatusOr<RedisOptions> SuiteRedisOptions(bool cluster) {
+  if (!cluster) return ParseRedisUrl(RequiredEnv("TALLY_TEST_REDIS_URL"));
+  LocalRedisCluster* shared = SharedRedisCluster();
+  if (shared == nullptr) return absl::UnavailableError("no Redis Cluster");
+  RedisOptions options = shared->ClientOptions();
+  options.min_replica_acks = 1;
+  return options;
 }
 
 }  // namespace tally::testing

@@ -93,4 +93,15 @@ class LocalRedisCluster {
   bool started_ = false;
 };
 
+// The Redis Cluster of this test process, started on first use (a failed start fails the
+// calling test and answers nullptr) and stopped when the process exits. For suites built to run
+// ONE_PROCESS (cmake/tally.cmake), whose tests all need one.
+LocalRedisCluster* SharedRedisCluster();
+
+// The Redis a store suite runs against: one Redis (TALLY_TEST_REDIS_URL, which `tools/dev test`
+// starts), or with `cluster` the process's SharedRedisCluster() configured as the services run
+// in cluster mode (a replicated write waits for one replica). Suites built twice pass a macro:
+// TALLY_ON_REDIS_CLUSTER, set by their twin (tally_redis_cluster_test in cmake/tally.cmake).
+absl::StatusOr<RedisOptions> SuiteRedisOptions(bool cluster);
+
 }  // namespace tally::testing
