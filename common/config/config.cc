@@ -143,7 +143,10 @@ std::string HelpText(absl::string_view usage) {
 std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage) {
   const absl::string_view program = argc > 0 ? absl::string_view(argv[0]) : "tally";
   // Abseil's listing starts "<program>: <usage message>"; ours already begins with the name.
-  absl::string_view basename = program.substr(program.rfind('/') + 1);
+  absl::string_view basename = program;
+  if (size_t slash = program.rfind('/'); slash != absl::string_view::npos) {
+    basename.remove_prefix(slash + 1);
+  }
   absl::SetProgramUsageMessage(absl::StripPrefix(usage, absl::StrCat(basename, ": ")));
   std::vector<std::string> args(argv, argv + argc);
   for (const std::string& arg : args) {

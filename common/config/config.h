@@ -43,6 +43,7 @@ absl::Status TakeValue(absl::StatusOr<T> value, U* out) {
 }
 
 // Ends the process for bad configuration: `<program>: invalid configuration: <why>`, exit 2.
+// Services reach it through ServiceMain::RequireConfig (common/server/service_main.h).
 [[noreturn]] void ExitBadConfig(absl::string_view program, const absl::Status& status);
 
 // The environment variable that feeds a flag: "listen" → "TALLY_LISTEN".

@@ -20,8 +20,8 @@ struct CredentialServerConfig {
   // --redis_url: where revoked sessions are checked; nullopt: revocation is not enforced.
   std::optional<RedisOptions> revocation_redis;
   Argon2Params argon2;        // --argon2_memory_kib, --argon2_iterations, --argon2_parallelism
-  int max_concurrent_hashes;  // --max_concurrent_hashes, 0 resolved to the hardware threads
-  int hash_queue_size;        // --hash_queue_size, -1 resolved to max_concurrent_hashes
+  int max_concurrent_hashes = 0;  // --max_concurrent_hashes, 0 resolved to the hardware threads
+  int hash_queue_size = 0;        // --hash_queue_size, -1 resolved to max_concurrent_hashes
   PasswordRules password_rules;  // --min_password_length
   // --password_blocklist, loaded (empty without the flag, which blocklist_file then is).
   std::string blocklist_file;
