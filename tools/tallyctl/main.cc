@@ -19,9 +19,13 @@ int main(int argc, char** argv) {
   const std::string usage = registry.Usage();
   std::vector<std::string> args = tally::ParseFlags(argc, argv, usage);
   args.erase(args.begin());  // argv[0]
-  if (args.empty() || args[0] == "help") {
-    std::cout << usage;
-    return args.empty() ? 2 : 0;
+  if (args.empty()) {
+    std::cout << usage << "\nFlags: tallyctl --help\n";
+    return 2;
+  }
+  if (args[0] == "help") {
+    std::cout << tally::HelpText(usage);
+    return 0;
   }
   // Checked here so a typo in a TLS flag fails loudly instead of falling back to plaintext.
   if (absl::StatusOr<tally::TlsFiles> tls = tally::TlsFilesFromFlags(); !tls.ok()) {
