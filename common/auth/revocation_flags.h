@@ -8,10 +8,11 @@
 
 namespace tally {
 
-// --redis_url of the services whose only use of Redis is the revocation check of session tokens
-// (policy, credential; the others keep their own data there and define their own flag): the
-// Redis to check in (for RevocationCheckerFor), or nullopt when the flag is empty. Bad values
-// are INVALID_ARGUMENT naming the flag (ServiceRedisOptions).
+// The Redis of the services whose only use of it is the revocation check of session tokens
+// (policy, credential), from the shared flags (common/redis/redis_flags.h): the Redis to check
+// in (for RevocationCheckerFor), or nullopt when neither --redis_url nor --redis_cluster_nodes
+// is set. Every bearer token is checked there; when it cannot be reached, token calls get
+// UNAVAILABLE. Bad values are INVALID_ARGUMENT naming the flag (ServiceRedisOptions).
 absl::StatusOr<std::optional<RedisOptions>> RevocationRedisFromFlags(
     absl::string_view client_name);
 

@@ -270,9 +270,10 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::CommandOnEveryPrimary(
     if (!reply.ok()) return reply.status();
     return std::vector<RedisReply>{*std::move(reply)};
   }
-  const absl::Time deadline = std::min(CurrentDeadline(), absl::Now() + options_.retry_timeout);
+  const absl::Time deadline = CurrentDeadline();
   uint64_t epoch = 0;
-  absl::StatusOr<std::shared_ptr<NodePool>> any = router_->PrimaryFor(kAnySlot, deadline, &epoch);
+  absl::StatusOr<std::shared_ptr<NodePool>> any = router_->PrimaryFor(
+      kAnySlot, std::min(deadline, absl::Now() + options_.retry_timeout), &epoch);
   if (!any.ok()) return any.status();
   Call call;
   call.argv.assign(args.begin(), args.end());
@@ -293,7 +294,7 @@ absl::StatusOr<RedisReply> RedisClient::Run(const Call& call) {
     return absl::UnavailableError("redis unavailable: the call's deadline has passed");
   }
   if (cluster()) {
-    return RunInCluster(call, std::min(deadline, absl::Now() + options_.retry_timeout));
+    return RunInCluster(call, deadline);
   }
   Failure failure;
   absl::StatusOr<RedisReply> reply = Attempt(*node_, call, false, deadline, &failure);
@@ -310,6 +311,9 @@ absl::StatusOr<RedisReply> RedisClient::Run(const Call& call) {
 }
 
 absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Time deadline) {
+  // Round trips run to the call's deadline (a blocking XREADGROUP may take its command
+  // timeout); the retries stop at retry_timeout or at that deadline, whichever comes first.
+  const absl::Time retry_until = std::min(deadline, absl::Now() + options_.retry_timeout);
   absl::Duration pause = kFirstRetryPause;
   int redirections = 0;
   uint64_t epoch = 0;
@@ -321,7 +325,7 @@ absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Tim
     bool refresh = false;
     if (pool == nullptr) {
       absl::StatusOr<std::shared_ptr<NodePool>> primary =
-          router_->PrimaryFor(call.slot, deadline, &epoch);
+          router_->PrimaryFor(call.slot, retry_until, &epoch);
       if (primary.ok()) pool = *std::move(primary);
       else last = primary.status();
     }
@@ -348,7 +352,7 @@ absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Tim
           ask = router_->PoolFor(redirect->node);
         } else {
           router_->Moved(redirect->slot, redirect->node);
-          router_->Refresh(epoch, deadline);
+          router_->Refresh(epoch, retry_until);
         }
         continue;  // at once: the cluster said where to go
       } else {
@@ -364,10 +368,11 @@ absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Tim
         refresh = code != "TRYAGAIN" && code != "LOADING";
       }
     }
-    if (refresh) router_->Refresh(epoch, deadline);
-    if (absl::Now() + pause >= deadline) {
-      return absl::UnavailableError(
-          absl::StrCat(last.message(), " (retried until the call's deadline)"));
+    if (refresh) router_->Refresh(epoch, retry_until);
+    if (absl::Now() + pause >= retry_until) {
+      return absl::UnavailableError(absl::StrCat(last.message(), " (retried for ",
+                                                 absl::FormatDuration(options_.retry_timeout),
+                                                 " or until the call's deadline)"));
     }
     absl::SleepFor(pause);
     pause = std::min(pause * 2, kMaxRetryPause);

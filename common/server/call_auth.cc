@@ -68,8 +68,8 @@ absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(
   }
   if (verifier != nullptr && revocations == nullptr) {
     GetLogger("auth")->warn(
-        "session revocation is NOT enforced (no Redis configured, see --redis_url): a revoked "
-        "session token is accepted here until it expires");
+        "session revocation is NOT enforced (no Redis configured, see --redis_url and "
+        "--redis_cluster_nodes): a revoked session token is accepted here until it expires");
   }
   return std::make_shared<const Authenticator>(platform_key, verifier, std::move(revocations));
 }

@@ -13,6 +13,7 @@
 #include "common/auth/caller.h"
 #include "common/status/grpc_status.h"
 #include "common/util/clock.h"
+#include "common/util/deadline.h"
 
 ABSL_DECLARE_FLAG(std::string, platform_key);
 
@@ -59,10 +60,13 @@ grpc::Status Respond(const grpc::ServerContext& context, Logic& logic, Method me
 // The body of every gRPC method: authenticates the call, runs
 // `(logic.*method)(caller, request)` (an absl::StatusOr<Response>), or
 // `(logic.*method)(caller, request, deadline)` for logic that takes the call's deadline, writes
-// the response and converts the status. The services' logic classes stay free of gRPC.
+// the response and converts the status. The services' logic classes stay free of gRPC. The
+// call's deadline is also the thread's (ScopedDeadline) while it runs, so the stores below
+// (RedisClient) never work past it.
 template <typename Logic, typename Method, typename Request, typename Response>
 grpc::Status HandleCall(const Authenticator& authenticator, const grpc::ServerContext& context,
                         Logic& logic, Method method, const Request& request, Response* response) {
+  ScopedDeadline deadline(CallDeadline(context));
   absl::StatusOr<Caller> caller = AuthenticateCall(authenticator, context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   return call_internal::Respond(context, logic, method, response, *caller, request);
@@ -73,6 +77,7 @@ grpc::Status HandleCall(const Authenticator& authenticator, const grpc::ServerCo
 template <typename Logic, typename Method, typename Request, typename Response>
 grpc::Status HandleCall(const grpc::ServerContext& context, Logic& logic, Method method,
                         const Request& request, Response* response) {
+  ScopedDeadline deadline(CallDeadline(context));
   return call_internal::Respond(context, logic, method, response, request);
 }
 
