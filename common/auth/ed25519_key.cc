@@ -17,7 +17,9 @@
 namespace tally {
 namespace {
 
-std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* p) { return std::shared_ptr<EVP_PKEY>(EvpPkeyPtr(p)); }
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* p) {
+  return std::shared_ptr<EVP_PKEY>(EvpPkeyPtr(p));
+}
 
 // OpenSSL's error queue is per thread; leaving entries behind would confuse the next caller
 // that inspects it.
