@@ -35,6 +35,23 @@ BioPtr MemBio(std::string_view data) {
 
 bool IsEd25519(const EVP_PKEY* p) { return p != nullptr && EVP_PKEY_get_id(p) == EVP_PKEY_ED25519; }
 
+// PEM_read_bio_PUBKEY or PEM_read_bio_PrivateKey.
+using PemReader = EVP_PKEY* (*)(BIO*, EVP_PKEY**, pem_password_cb*, void*);
+
+// The Ed25519 key `read` finds in `pem`: INVALID_ARGUMENT "<kind> key PEM too large", or
+// `not_ed25519` for anything else (no key, another type, an encrypted key).
+absl::StatusOr<std::shared_ptr<EVP_PKEY>> ReadEd25519Pem(std::string_view pem, PemReader read,
+                                                         absl::string_view kind,
+                                                         absl::string_view not_ed25519) {
+  BioPtr bio = MemBio(pem);
+  if (bio == nullptr) return absl::InvalidArgumentError(absl::StrCat(kind, " key PEM too large"));
+  EVP_PKEY* raw = read(bio.get(), nullptr, NoPassphrase, nullptr);
+  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
+  ClearOpenSslErrors();
+  if (!IsEd25519(pkey.get())) return absl::InvalidArgumentError(not_ed25519);
+  return pkey;
+}
+
 // Key::FromPem of a file's text; the path says which file was wrong.
 template <typename Key>
 absl::StatusOr<Key> FromPemFileOf(const std::string& path) {
@@ -54,15 +71,11 @@ absl::StatusOr<Key> FromPemFileOf(const std::string& path) {
 // ---- Ed25519PublicKey ----
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(std::string_view pem) {
-  BioPtr bio = MemBio(pem);
-  if (bio == nullptr) return absl::InvalidArgumentError("public key PEM too large");
-  EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassphrase, nullptr);
-  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
-  ClearOpenSslErrors();
-  if (!IsEd25519(pkey.get())) {
-    return absl::InvalidArgumentError("not an Ed25519 public key PEM (SubjectPublicKeyInfo)");
-  }
-  return Ed25519PublicKey(std::move(pkey));
+  absl::StatusOr<std::shared_ptr<EVP_PKEY>> pkey =
+      ReadEd25519Pem(pem, PEM_read_bio_PUBKEY, "public",
+                     "not an Ed25519 public key PEM (SubjectPublicKeyInfo)");
+  if (!pkey.ok()) return pkey.status();
+  return Ed25519PublicKey(*std::move(pkey));
 }
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPemFile(const std::string& path) {
@@ -138,15 +151,11 @@ bool Ed25519PublicKey::Verify(std::string_view data, std::string_view signature)
 // ---- Ed25519PrivateKey ----
 
 absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(std::string_view pem) {
-  BioPtr bio = MemBio(pem);
-  if (bio == nullptr) return absl::InvalidArgumentError("private key PEM too large");
-  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
-  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
-  ClearOpenSslErrors();
-  if (!IsEd25519(pkey.get())) {
-    return absl::InvalidArgumentError("not an unencrypted Ed25519 private key PEM (PKCS#8)");
-  }
-  return Ed25519PrivateKey(std::move(pkey));
+  absl::StatusOr<std::shared_ptr<EVP_PKEY>> pkey =
+      ReadEd25519Pem(pem, PEM_read_bio_PrivateKey, "private",
+                     "not an unencrypted Ed25519 private key PEM (PKCS#8)");
+  if (!pkey.ok()) return pkey.status();
+  return Ed25519PrivateKey(*std::move(pkey));
 }
 
 absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPemFile(const std::string& path) {
