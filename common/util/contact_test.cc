@@ -149,7 +149,9 @@ TEST(CountryCallingCodeTest, TheTableIsAPrefixCodeAndEveryCodeIsFound) {
     for (int prefix = code / 10; prefix > 0; prefix /= 10) {
       EXPECT_FALSE(IsCountryCallingCode(prefix)) << prefix << " is a prefix of " << code;
     }
-    const std::string number = absl::StrCat("+", code, std::string(10 - (code > 99) - (code > 9), '5'));
+    // 11 digits in all, whatever the length of the code.
+    const std::string number =
+        absl::StrCat("+", code, std::string(10 - (code > 9) - (code > 99), '5'));
     EXPECT_THAT(CountryCallingCode(number), Optional(code)) << number;
   }
   // 2 one-digit, 44 two-digit and the three-digit codes in use.
