@@ -254,12 +254,34 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script,
 }
 
 absl::Status RedisClient::Ping() {
-  absl::StatusOr<RedisReply> reply = Command({"PING"});
-  if (!reply.ok()) return reply.status();
-  if (!reply->IsStatus() || reply->str() != "PONG") {
-    return absl::InternalError("redis error: unexpected PING reply");
+  auto pong = [](const absl::StatusOr<RedisReply>& reply) {
+    if (!reply.ok()) return reply.status();
+    if (reply->IsError()) return ErrorReplyToStatus(reply->str(), false);
+    if (!reply->IsStatus() || reply->str() != "PONG") {
+      return absl::InternalError("redis error: unexpected PING reply");
+    }
+    return absl::OkStatus();
+  };
+  if (!cluster()) return pong(Command({"PING"}));
+  // A cluster serves as long as one primary answers: while one shard fails over, its
+  // directories get UNAVAILABLE call by call, and the others must not lose every replica of
+  // the service to a readiness probe.
+  const absl::Time deadline = CurrentDeadline();
+  const absl::Time retry_until = std::min(deadline, absl::Now() + options_.retry_timeout);
+  uint64_t epoch = 0;
+  absl::StatusOr<std::shared_ptr<NodePool>> any =
+      router_->PrimaryFor(kAnySlot, retry_until, &epoch);
+  if (!any.ok()) return any.status();
+  Call call;
+  call.argv = {"PING"};
+  absl::Status last;
+  for (const std::shared_ptr<NodePool>& primary : router_->Primaries()) {
+    Failure failure;
+    last = pong(Attempt(*primary, call, false, deadline, &failure));
+    if (last.ok()) return last;
   }
-  return absl::OkStatus();
+  router_->Refresh(epoch, retry_until);
+  return last;
 }
 
 absl::StatusOr<std::vector<RedisReply>> RedisClient::CommandOnEveryPrimary(

@@ -113,7 +113,8 @@ class RedisClient {
                                   const std::vector<std::string>& args,
                                   RedisDurability durability = RedisDurability::kPrimary);
 
-  // OK when Redis answers PING (in cluster mode: one primary of the cluster); for health checks.
+  // OK when Redis answers PING (in cluster mode: when any primary does, since the other
+  // shards serve while one fails over); for health checks.
   absl::Status Ping();
 
   // Cluster mode: `args` on every primary of the slot map, in its order (INFO for counters

@@ -4,7 +4,6 @@
 // used as shipped, with only its placeholders and the CA bundle replaced.
 
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -13,6 +12,7 @@
 #include "common/redis/redis_client.h"
 #include "common/testing/pki.h"
 #include "common/testing/test_support.h"
+#include "common/util/file.h"
 #include "gtest/gtest.h"
 
 namespace tally {
@@ -20,13 +20,6 @@ namespace {
 
 using testing::FreePort;
 using testing::Subprocess;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class RedisTlsProxyTest : public ::testing::Test {
  protected:
@@ -49,7 +42,10 @@ class RedisTlsProxyTest : public ::testing::Test {
 
   // Starts stunnel on the shipped file with the placeholders filled in; its local port.
   int StartProxy(Subprocess& proxy, const std::string& expected_host) {
-    std::string conf = ReadFile(testing::SourceDir() + "/deploy/stunnel/redis-tls-proxy.conf");
+    absl::StatusOr<std::string> shipped =
+        ReadFile(testing::SourceDir() + "/deploy/stunnel/redis-tls-proxy.conf");
+    EXPECT_TRUE(shipped.ok()) << shipped.status();
+    std::string conf = shipped.value_or("");
     EXPECT_TRUE(absl::StrContains(conf, "REDIS_HOST:REDIS_TLS_PORT"));
     const int port = FreePort();
     conf = absl::StrReplaceAll(

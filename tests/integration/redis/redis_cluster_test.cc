@@ -307,6 +307,8 @@ TEST_F(RedisClusterTest, PrimaryKilledItsReplicaTakesOverWithoutANewClient) {
         ADD_FAILURE() << reply.status();
       }
       EXPECT_TRUE(impatient.Command({"GET", elsewhere}).ok());
+      // Readiness holds: the other shards serve.
+      EXPECT_TRUE(impatient.Ping().ok());
     }
   });
   const absl::Status took_over = cluster_->WaitForNewPrimary(slot, primary, absl::Seconds(30));
