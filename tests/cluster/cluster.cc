@@ -108,7 +108,9 @@ bool Cluster::Prepare() {
       }
     }
   }
-  if (options_.redis_url.empty()) options_.redis_url = RequiredEnv("TALLY_TEST_REDIS_URL");
+  if (options_.redis_url.empty() && options_.redis_cluster_nodes.empty()) {
+    options_.redis_url = RequiredEnv("TALLY_TEST_REDIS_URL");
+  }
   if (options_.postgres_url.empty()) {
     options_.postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL");
   }
@@ -193,6 +195,7 @@ void Cluster::Add(const std::string& name, const std::string& family, const std:
   }
   s->env = {{"TALLY_POSTGRES_URL", options_.postgres_url},
             {"TALLY_REDIS_URL", options_.redis_url},
+            {"TALLY_REDIS_CLUSTER_NODES", options_.redis_cluster_nodes},
             {"TALLY_PLATFORM_KEY", platform_key_},
             {"TALLY_JWKS_FILE", jwks_path_},
             {"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
