@@ -2,9 +2,6 @@
 
 #include <signal.h>
 
-#include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include <grpcpp/client_context.h>
 
@@ -21,13 +18,6 @@ namespace {
 
 namespace otppb = ::tally::otp::v1;
 namespace pkpb = ::tally::passkey::v1;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string Dev() { return absl::StrCat(testing::SourceDir(), "/tools/dev"); }
 
