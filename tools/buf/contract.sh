@@ -8,7 +8,9 @@
 #   contract.sh breaking   buf breaking (FILE) of proto/ against v1-baseline.json
 #   contract.sh selftest   both checks fail on a copy of proto/ with a renamed field and a badly
 #                          named message: the guard itself is tested
-#   contract.sh baseline   rewrites v1-baseline.json from proto/ (see README.md: on purpose only)
+#   contract.sh baseline   rewrites v1-baseline.json from proto/ when that breaks nothing, so
+#                          released additions are guarded too; `baseline --break` for a
+#                          deliberate break (never in v1; README.md)
 #
 # ctest runs lint, breaking and selftest (label `contract`, tests/contract/); `tools/dev test`
 # runs install first.
@@ -82,6 +84,11 @@ cmd_selftest() {
 
 cmd_baseline() {
   need_buf
+  # A refresh takes in additions (so they are guarded too) but never hides a break: that needs
+  # --break, on purpose (README.md).
+  if [ "${1:-}" != "--break" ] && ! breaking_in "$PROTO"; then
+    die "proto/ breaks the baseline; fix the break (or, deliberately and never in v1: baseline --break)"
+  fi
   # Only the v1 API: not the vendored gRPC protos, not the bench echo. Pretty-printed JSON
   # without source info, so a deliberate update shows as a readable diff.
   (cd "$PROTO" && "$BUF" build --path tally --exclude-path tally/bench \
@@ -95,6 +102,6 @@ case "${1:-}" in
   lint) need_buf; lint_in "$PROTO"; echo "contract: buf lint passed" ;;
   breaking) need_buf; breaking_in "$PROTO"; echo "contract: buf breaking passed (against v1-baseline.json)" ;;
   selftest) cmd_selftest ;;
-  baseline) cmd_baseline ;;
+  baseline) shift; cmd_baseline "$@" ;;
   *) sed -n '2,/^set /{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
