@@ -4,6 +4,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status/grpc_status.h"
 #include "common/util/proto_time.h"
 
@@ -83,5 +84,19 @@ std::string ErrorReason(const absl::Status& status) {
 }
 
 std::string ErrorReason(const grpc::Status& status) { return ErrorReason(FromGrpcStatus(status)); }
+
+std::string DetailsText(const absl::Status& status) {
+  std::vector<std::string> parts;
+  if (std::optional<google::rpc::ErrorInfo> info = ErrorInfoOf(status); info.has_value()) {
+    parts.push_back(absl::StrCat("reason ", info->reason()));
+  }
+  for (const google::rpc::BadRequest::FieldViolation& violation : FieldViolationsOf(status)) {
+    parts.push_back(absl::StrCat("field ", violation.field()));
+  }
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status); delay.has_value()) {
+    parts.push_back(absl::StrCat("retry after ", absl::FormatDuration(*delay)));
+  }
+  return absl::StrJoin(parts, ", ");
+}
 
 }  // namespace tally

@@ -46,4 +46,8 @@ std::vector<google::rpc::BadRequest::FieldViolation> FieldViolationsOf(const abs
 std::string ErrorReason(const absl::Status& status);
 std::string ErrorReason(const grpc::Status& status);
 
+// The details in one line for people (tallyctl's error line), e.g. "reason
+// SETTINGS_UNSATISFIABLE, field settings.required_level, retry after 42s"; empty when none.
+std::string DetailsText(const absl::Status& status);
+
 }  // namespace tally

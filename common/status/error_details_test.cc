@@ -105,6 +105,16 @@ TEST(ErrorDetailsTest, BadRequestViolationsAccumulateAndRoundTrip) {
   EXPECT_EQ(violations[1].field(), "settings.method_points");
 }
 
+TEST(ErrorDetailsTest, DetailsTextForPeople) {
+  absl::Status status = WithErrorInfo(absl::FailedPreconditionError("x"),
+                                      reasons::kSettingsUnsatisfiable);
+  status = WithBadRequest(status, "settings.required_level", "too high");
+  EXPECT_EQ(DetailsText(status), "reason SETTINGS_UNSATISFIABLE, field settings.required_level");
+  EXPECT_EQ(DetailsText(WithRetryInfo(absl::ResourceExhaustedError("x"), absl::Seconds(42))),
+            "retry after 42s");
+  EXPECT_EQ(DetailsText(absl::NotFoundError("x")), "");
+}
+
 TEST(ErrorDetailsTest, AStatusWithoutDetailsKeepsThePlainWireForm) {
   const grpc::Status wire = ToGrpcStatus(absl::NotFoundError("unknown directory"));
   EXPECT_TRUE(wire.error_details().empty());
