@@ -21,30 +21,18 @@ ROOT=$(cd "$HERE/../.." && pwd)
 PROTO="$ROOT/proto"
 BASELINE="$HERE/v1-baseline.json"
 BUF="$HERE/node_modules/.bin/buf"
-STAMP="$HERE/node_modules/.tally-lock.sha256"
 
 die() { printf 'contract: %s\n' "$*" >&2; exit 1; }
 
-lock_sum() { sha256sum "$HERE/package-lock.json" | cut -d' ' -f1; }
-
-installed() {
-  [ -x "$BUF" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(lock_sum)" ] \
-    && "$BUF" --version >/dev/null 2>&1
-}
-
 cmd_install() {
-  if installed; then return; fi
-  command -v npm >/dev/null || die "npm is missing (tools/packages.txt lists nodejs and npm)"
   # --ignore-scripts: the buf package's postinstall only optimises its launcher, which finds
   # the platform binary (an optional dependency) without it.
-  (cd "$HERE" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
-    || die "npm ci failed in tools/buf"
-  lock_sum >"$STAMP"
-  printf 'contract: buf %s installed\n' "$("$BUF" --version)" >&2
+  "$ROOT/tools/npm-ci" "$HERE" --ignore-scripts || die "could not install buf"
 }
 
 need_buf() {
-  installed || die "buf is not installed or not the locked version: run tools/buf/contract.sh install (tools/dev test does)"
+  "$ROOT/tools/npm-ci" --check "$HERE" && "$BUF" --version >/dev/null 2>&1 \
+    || die "buf is not installed or not the locked version: run tools/buf/contract.sh install (tools/dev test does)"
 }
 
 # buf works on the module whose buf.yaml is in the current directory.
