@@ -1,7 +1,7 @@
 // Writes a failover must not undo (issue 23): Redis replicates asynchronously, so a write
 // acknowledged by a primary that dies before its replica has it is gone once the replica takes
 // over. For a revocation that means a revoked token working again; for a lockout failure a free
-// guess; for a consumed passkey challenge a second finish. Those stores wait for a replica
+// guess; for a consumed OTP code or passkey challenge a second use. Those stores wait for a replica
 // (RedisDurability::kReplicated, --redis_min_replica_acks): with the replica cut off they never
 // report such a write done, and a revocation reported done survives the primary's SIGKILL.
 // Against a Redis Cluster of the test's own.
@@ -22,6 +22,7 @@
 #include "common/util/random.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/redis_login_store.h"
+#include "services/otp/redis_otp_store.h"
 #include "services/passkey/redis_challenge_store.h"
 
 namespace tally {
@@ -152,6 +153,41 @@ TEST_F(DurableWritesTest, ConsumedPasskeyChallengesAreNotReportedWithoutAReplica
   CutOffReplica();
   ScopedDeadline deadline(absl::Now() + absl::Seconds(1));
   absl::StatusOr<passkey::PendingCeremony> unconfirmed = challenges.Take(dir_, "ch_2");
+  EXPECT_EQ(unconfirmed.status().code(), absl::StatusCode::kUnavailable) << unconfirmed.status();
+}
+
+TEST_F(DurableWritesTest, ConsumedOtpCodesAreNotReportedWithoutAReplica) {
+  // The delivery stream in the directory's slot: the issue script's keys share one slot.
+  otp::RedisOtpStore store(redis_, absl::StrCat("{", dir_, "}:deliveries"));
+  const absl::Time now = absl::Now();
+  auto issue = [&](const std::string& challenge_id, const std::string& mac) {
+    otp::IssueParams p;
+    p.directory_id = dir_;
+    p.challenge_id = challenge_id;
+    p.user_id = absl::StrCat("usr_", challenge_id);  // a user's new code replaces the last
+    p.channel = otp::pb::CHANNEL_SMS;
+    p.destination = "+15550100";
+    p.destination_tag = absl::StrCat("tag_", challenge_id);
+    p.code_mac_hex = mac;
+    p.now = now;
+    p.code_ttl = absl::Minutes(5);
+    p.directory_daily_cap = 10;
+    p.day = "20261207";
+    p.day_end = now + absl::Hours(1);
+    p.job_fields = {{"text", "sealed"}};
+    absl::StatusOr<otp::IssueResult> issued = store.Issue(p);
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    ASSERT_TRUE(issued->issued) << issued->refusal;
+  };
+  issue("otp_1", std::string(64, 'a'));
+  issue("otp_2", std::string(64, 'b'));
+  absl::StatusOr<otp::VerifyOutcome> first = store.Verify(dir_, "otp_1", std::string(64, 'a'), now);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->result, otp::pb::VERIFY_RESULT_ACCEPTED);
+  CutOffReplica();
+  ScopedDeadline deadline(absl::Now() + absl::Seconds(1));
+  absl::StatusOr<otp::VerifyOutcome> unconfirmed =
+      store.Verify(dir_, "otp_2", std::string(64, 'b'), now);
   EXPECT_EQ(unconfirmed.status().code(), absl::StatusCode::kUnavailable) << unconfirmed.status();
 }
 
