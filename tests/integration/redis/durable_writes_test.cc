@@ -32,19 +32,13 @@ using testing::LocalRedisCluster;
 
 class DurableWritesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    cluster_ = new LocalRedisCluster();
-    start_ = cluster_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_TRUE(start_.ok()) << start_;
+    cluster_ = testing::SharedRedisCluster();
+    ASSERT_NE(cluster_, nullptr);
     // What the services run with in cluster mode: one replica must confirm.
-    RedisOptions options = cluster_->ClientOptions();
-    options.min_replica_acks = 1;
+    absl::StatusOr<RedisOptions> suite = testing::SuiteRedisOptions(/*cluster=*/true);
+    ASSERT_TRUE(suite.ok()) << suite.status();
+    RedisOptions options = *suite;
     options.command_timeout = absl::Seconds(2);
     redis_ = std::make_shared<RedisClient>(options);
     store_ = std::make_unique<RedisRevocationStore>(redis_, clock_);
@@ -54,6 +48,7 @@ class DurableWritesTest : public ::testing::Test {
     replica_ = *cluster_->ReplicaOf(primary_);
   }
   void TearDown() override {
+    if (cluster_ == nullptr) return;
     // Whatever happened, every node runs again for the next test (the old primary as a replica).
     (void)cluster_->Signal(replica_, SIGCONT);
     EXPECT_TRUE(cluster_->Start().ok());
@@ -87,8 +82,7 @@ class DurableWritesTest : public ::testing::Test {
     return store_->IsRevoked(dir_, session);
   }
 
-  static LocalRedisCluster* cluster_;
-  static absl::Status start_;
+  LocalRedisCluster* cluster_ = nullptr;
   testing::FakeClock clock_{absl::Now()};
   std::shared_ptr<RedisClient> redis_;
   std::unique_ptr<RedisRevocationStore> store_;
@@ -97,9 +91,6 @@ class DurableWritesTest : public ::testing::Test {
   int primary_ = 0;
   int replica_ = 0;
 };
-
-LocalRedisCluster* DurableWritesTest::cluster_ = nullptr;
-absl::Status DurableWritesTest::start_;
 
 TEST_F(DurableWritesTest, RevokedThenPrimaryKilledAtOnceStaysRevoked) {
   ASSERT_TRUE(Revoke("ses_1").ok());
