@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,14 +20,7 @@ using ::testing::Not;
 constexpr char kIssuer[] = "https://tally.test";
 constexpr char kPlatformKey[] = "platform-secret-123";
 
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now_; }
-  void Advance(absl::Duration d) { now_ += d; }
-
- private:
-  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
-};
+constexpr absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
 
 SessionClaims UserClaims(const Clock& clock, std::string user, std::string dir,
                          std::vector<std::string> roles) {
@@ -77,7 +71,7 @@ class AuthenticatorTest : public ::testing::Test {
     }
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_{kStart};
   JwtSigner signer_;
   Authenticator authenticator_;
 };
@@ -163,7 +157,7 @@ TEST_F(AuthenticatorTest, NoVerifierRefusesTokens) {
 // ---- authorization matrix ----
 
 struct Callers {
-  FakeClock clock;
+  testing::FakeClock clock{kStart};
   Caller anonymous = Caller::Anonymous();
   Caller platform = Caller::Platform();
   Caller admin = Caller::User(UserClaims(clock, "usr_admin", "dir_acme", {"admin", "user"}));

@@ -15,6 +15,7 @@
 #include "common/auth/caller.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/auth/revocation.h"
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,11 +28,7 @@ using ::testing::Not;
 constexpr char kIssuer[] = "https://tally.test";
 constexpr char kPlatformKey[] = "platform-secret-123";
 
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1'700'000'000);
-};
+constexpr absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
 
 // Revoked sessions in memory; counts lookups and can fail like a store that is down.
 class FakeRevocations : public RevocationChecker {
@@ -92,13 +89,13 @@ class RevocationTest : public ::testing::Test {
     c.acr = "30";
     c.amr = {"pwd", "sms", "mfa"};
     c.roles = {"admin"};
-    c.issued_at = clock_.now;
-    c.auth_time = clock_.now;
-    c.expires_at = clock_.now + absl::Hours(1);
+    c.issued_at = clock_.Now();
+    c.auth_time = clock_.Now();
+    c.expires_at = clock_.Now() + absl::Hours(1);
     return absl::StrCat("Bearer ", *signer_.Sign(c));
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_{kStart};
   JwtSigner signer_;
   std::shared_ptr<FakeRevocations> revocations_;
   Authenticator authenticator_;
@@ -149,7 +146,7 @@ TEST_F(RevocationTest, PlatformKeyAnonymousAndBadTokensNeverReachTheStore) {
   forged.back() = forged.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(authenticator_.Authenticate(std::nullopt, forged).status().code(),
             absl::StatusCode::kUnauthenticated);
-  clock_.now += absl::Hours(2);
+  clock_.Advance(absl::Hours(2));
   EXPECT_EQ(authenticator_.Authenticate(std::nullopt, old_token).status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(revocations_->lookups(), 0);
@@ -168,7 +165,7 @@ TEST(RedisRevocationStoreTest, KeyIsTaggedByDirectory) {
 }
 
 TEST(RedisRevocationStoreTest, CheckerFromUrl) {
-  FakeClock clock;
+  testing::FakeClock clock{kStart};
   absl::StatusOr<std::shared_ptr<const RevocationChecker>> none =
       RevocationCheckerFromUrl("", "test", clock);
   ASSERT_TRUE(none.ok());
@@ -180,7 +177,7 @@ TEST(RedisRevocationStoreTest, CheckerFromUrl) {
 }
 
 TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorRefuses) {
-  FakeClock clock;
+  testing::FakeClock clock{kStart};
   // Port 1 on loopback: nothing listens there, the connect is refused at once.
   absl::StatusOr<std::shared_ptr<const RevocationChecker>> checker =
       RevocationCheckerFromUrl("redis://127.0.0.1:1", "test", clock);
@@ -200,8 +197,8 @@ TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorR
   c.subject = "usr_alice";
   c.directory_id = "dir_acme";
   c.session_id = "ses_1";
-  c.issued_at = c.auth_time = clock.now;
-  c.expires_at = clock.now + absl::Hours(1);
+  c.issued_at = c.auth_time = clock.Now();
+  c.expires_at = clock.Now() + absl::Hours(1);
   EXPECT_EQ(authenticator.Authenticate(std::nullopt, absl::StrCat("Bearer ", *signer.Sign(c)))
                 .status()
                 .code(),
