@@ -64,17 +64,20 @@ ServiceProcess::ServiceProcess(ServiceOptions options) : options_(std::move(opti
 
 std::string ServiceProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
-absl::Status ServiceProcess::Start() {
+absl::Status ServiceProcess::Launch() {
   if (options_.keys == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(options_.name, ": no keys"));
   }
   if (absl::Status started = process_->Start(argv_, env_); !started.ok()) {
     return absl::InternalError(absl::StrCat(options_.name, ": ", started.message()));
   }
-  return WaitReady();
+  return absl::OkStatus();
 }
 
 absl::Status ServiceProcess::WaitReady() {
+  if (!process_->running()) {
+    return absl::FailedPreconditionError(absl::StrCat(options_.name, " is not running"));
+  }
   // A probe channel of its own that tries again soon after a refused connection (the default
   // backoff grows to seconds while the binary is still starting).
   grpc::ChannelArguments args;

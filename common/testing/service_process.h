@@ -60,7 +60,13 @@ class ServiceProcess {
   ServiceProcess& operator=(const ServiceProcess&) = delete;
 
   // Starts the binary and waits until it is ready; otherwise an error with its output.
-  absl::Status Start();
+  absl::Status Start() {
+    absl::Status launched = Launch();
+    return launched.ok() ? WaitReady() : launched;
+  }
+  // The two halves of Start(), so that several services start side by side.
+  absl::Status Launch();
+  absl::Status WaitReady();
   // Signals it and waits for it to exit (SIGKILL after `timeout`); its exit code.
   absl::StatusOr<int> Stop(int signal = SIGTERM, absl::Duration timeout = absl::Seconds(10));
   // Stops it if it runs, then starts it again with the same command line and ports.
@@ -84,8 +90,6 @@ class ServiceProcess {
   std::string Output() const { return process_->Output(); }
 
  private:
-  absl::Status WaitReady();
-
   ServiceOptions options_;
   int port_ = 0;
   int metrics_port_ = 0;

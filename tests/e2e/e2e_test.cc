@@ -537,7 +537,7 @@ TEST_F(E2eTest, EveryServiceRequiresAClientCertificate) {
       EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
     }
     EXPECT_TRUE(cluster().Serving(name));
-    EXPECT_FALSE(absl::StrContains(cluster().service(name).process->Output(), "PLAINTEXT"));
+    EXPECT_FALSE(absl::StrContains(cluster().service(name).process().Output(), "PLAINTEXT"));
   }
 }
 #endif
@@ -549,8 +549,8 @@ TEST_F(E2eTest, ReplicaKilledBetweenStepsLoginFinishesOnAnother) {
   opb::LoginState state = Start(dir, "ivy", /*b=*/true);
   ASSERT_TRUE(Password(state.login_id(), kPassword, &state, /*b=*/true).ok());
   EXPECT_EQ(state.score(), 20);
-  cluster().service("orchestrator-b").process->Signal(SIGKILL);
-  absl::StatusOr<int> exit = cluster().service("orchestrator-b").process->Wait(absl::Seconds(10));
+  cluster().service("orchestrator-b").process().Signal(SIGKILL);
+  absl::StatusOr<int> exit = cluster().service("orchestrator-b").process().Wait(absl::Seconds(10));
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(*exit, 128 + SIGKILL);
   state = Otp(state.login_id(), ivy, otppb::CHANNEL_SMS, /*b=*/false);

@@ -121,7 +121,7 @@ class BruteForceTest : public ::testing::Test {
   double Metric(const std::string& service, const std::string& family,
                 absl::string_view label = "") {
     absl::StatusOr<std::string> text =
-        testing::HttpGet(cluster().service(service).metrics_port, "/metrics");
+        testing::HttpGet(cluster().service(service).metrics_port(), "/metrics");
     EXPECT_TRUE(text.ok()) << service << ": " << text.status();
     return MetricSum(text.value_or(""), family, label);
   }

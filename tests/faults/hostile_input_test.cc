@@ -405,7 +405,7 @@ class HostileInputTest : public ::testing::Test {
 
     secrets_ = {cluster_->platform_key(), w_.user_token, w_.admin_token, w_.other_admin_token,
                 testing::kClusterPassword, kBasePassword, kBaseCode, kFillerUnit};
-    for (const std::string& line : PemLines(ReadFile(cluster_->signing_key_path()))) {
+    for (const std::string& line : PemLines(ReadFile(cluster_->keys().signing_key_path()))) {
       secrets_.push_back(line);
     }
     ASSERT_GT(secrets_.size(), 8u) << "the signing key was not readable";
@@ -608,10 +608,10 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
 
   // Every process survived and still serves; the users' passwords still work.
   for (const std::string& name : cluster_->service_names()) {
-    testing::Service& service = cluster_->service(name);
-    EXPECT_FALSE(service.process->Wait(absl::ZeroDuration()).ok())
-        << name << " exited:\n" << service.process->Output();
-    if (service.family != "otp-sender") {
+    testing::ServiceProcess& service = cluster_->service(name);
+    EXPECT_FALSE(service.process().Wait(absl::ZeroDuration()).ok())
+        << name << " exited:\n" << service.Output();
+    if (!absl::StartsWith(name, "otp-sender")) {
       EXPECT_TRUE(cluster_->Serving(name)) << name << " is not SERVING";
     }
   }

@@ -83,7 +83,7 @@ TEST(PostgresStoppedTest, ServicesFailFastRecoverAndAcknowledgedWritesSurviveAKi
   ASSERT_TRUE(cluster.ready());
   std::map<std::string, pid_t> pids;
   for (const std::string& name : kPostgresServices) {
-    pids[name] = cluster.service(name).process->pid();
+    pids[name] = cluster.service(name).process().pid();
     ASSERT_EQ(CheckHealth(cluster.Channel(name)), Health::kServing) << name;
   }
   const std::string dir = cluster.CreateDirectory();
@@ -161,7 +161,7 @@ TEST(PostgresStoppedTest, ServicesFailFastRecoverAndAcknowledgedWritesSurviveAKi
         [&] { return CheckHealth(cluster.Channel(name)) == Health::kServing; },
         absl::Seconds(30)))
         << name << " does not serve again after the crash";
-    EXPECT_EQ(cluster.service(name).process->pid(), pids[name]) << name;
+    EXPECT_EQ(cluster.service(name).process().pid(), pids[name]) << name;
     EXPECT_EQ(kill(pids[name], 0), 0) << name << " is gone";
   }
   credpb::User user;

@@ -139,7 +139,7 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
   ASSERT_TRUE(cluster.ready());
   std::map<std::string, pid_t> pids;
   for (const std::string& name : kRedisServices) {
-    pids[name] = cluster.service(name).process->pid();
+    pids[name] = cluster.service(name).process().pid();
     ASSERT_EQ(CheckHealth(cluster.Channel(name)), Health::kServing) << name;
   }
 
@@ -239,7 +239,7 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
         [&] { return CheckHealth(cluster.Channel(name)) == Health::kServing; },
         absl::Seconds(30)))
         << name << " does not serve again after Redis came back";
-    EXPECT_EQ(cluster.service(name).process->pid(), pids[name]) << name;
+    EXPECT_EQ(cluster.service(name).process().pid(), pids[name]) << name;
     EXPECT_EQ(kill(pids[name], 0), 0) << name << " is gone";
   }
   EXPECT_TRUE(testing::WaitFor(

@@ -292,7 +292,7 @@ TEST(RollingRestartTest, SigtermToEachServiceUnderLoadLosesNoCall) {
   for (const std::string& name : cluster.service_names()) {
     SCOPED_TRACE(name);
     const std::vector<int> before = snapshot();
-    testing::Subprocess& process = *cluster.service(name).process;
+    testing::Subprocess& process = cluster.service(name).process();
     process.Signal(SIGTERM);
     absl::StatusOr<int> exit = process.Wait(absl::Seconds(30));
     ASSERT_TRUE(exit.ok()) << name << " did not exit after SIGTERM";

@@ -124,7 +124,7 @@ TEST(SlowPeerTest, PasswordStepsTimeOutWhilePasskeyLoginsKeepSucceeding) {
     password_logins.push_back(state.login_id());
   }
 
-  Paused paused(*cluster.service("credential").process);
+  Paused paused(cluster.service("credential").process());
 
   std::atomic<bool> passkeys_done{false};
   std::mutex mu;

@@ -138,11 +138,11 @@ class TokenAttacksTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(cluster_->ready()) << "the cluster did not start";
     Cluster& c = *cluster_;
-    absl::StatusOr<JwtSigner> signer = JwtSigner::FromPemFile(c.signing_key_path());
+    absl::StatusOr<JwtSigner> signer = JwtSigner::FromPemFile(c.keys().signing_key_path());
     ASSERT_TRUE(signer.ok()) << signer.status();
     kid_ = signer->kid();
     public_key_ = signer->PublicKey();
-    const std::string pem = ReadFile(c.signing_key_path());
+    const std::string pem = ReadFile(c.keys().signing_key_path());
     absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem);
     ASSERT_TRUE(key.ok()) << key.status();
     key_.emplace(*std::move(key));
@@ -286,7 +286,7 @@ class TokenAttacksTest : public ::testing::Test {
     // HS256 with the public key as the HMAC secret, in each form an attacker finds it.
     const Json hs_header = {{"alg", "HS256"}, {"kid", kid_}, {"typ", "JWT"}};
     const std::string hs_input = absl::StrCat(B64(hs_header.dump()), ".", B64(claims.dump()));
-    const std::string jwks = ReadFile(cluster().jwks_path());
+    const std::string jwks = ReadFile(cluster().keys().jwks_path());
     for (const auto& [form, secret] :
          std::vector<std::pair<std::string, std::string>>{{"PEM", public_key_->ToPem()},
                                                           {"raw", public_key_->Raw()},
@@ -623,7 +623,7 @@ class TokenAttacksTest : public ::testing::Test {
     };
     for (const Counter& counter : families) {
       absl::StatusOr<std::string> text =
-          testing::HttpGet(c.service(counter.service).metrics_port, "/metrics");
+          testing::HttpGet(c.service(counter.service).metrics_port(), "/metrics");
       EXPECT_TRUE(text.ok()) << counter.service << ": " << text.status();
       counters[absl::StrCat(counter.service, " ", counter.family, counter.label)] =
           MetricSum(text.value_or(""), counter.family, counter.label);
@@ -767,39 +767,20 @@ TEST_F(TokenAttacksTest, RevokedTokenIsRefusedEverywhere) {
 // closed on a real binary: with Redis unreachable a valid token gets UNAVAILABLE, while the
 // platform key (no Redis needed) still works and the service stays SERVING.
 TEST_F(TokenAttacksTest, RevocationStoreUnreachableFailsClosed) {
-  testing::TempDir temp;
-  const int port = testing::FreePort();
-  const std::string suffix = testing::UniqueSuffix();
-  testing::Subprocess policy;
-  ASSERT_TRUE(policy
-                  .Start({absl::StrCat(testing::BinDir(), "/tally-policy"),
-                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off",
-                          "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms",
-                          absl::StrCat("--postgres_schema=policy_rv_", suffix),
-                          // Nothing listens there.
-                          absl::StrCat("--redis_url=redis://127.0.0.1:", testing::FreePort())},
-                         {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
-                          {"TALLY_PLATFORM_KEY", cluster().platform_key()},
-                          {"TALLY_JWKS_FILE", cluster().jwks_path()},
-                          {"TALLY_REDIS_URL", ""}})
-                  .ok());
-  // A fresh channel per probe: one that saw the port closed backs off for seconds.
-  auto new_channel = [port] {
-    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                               grpc::InsecureChannelCredentials());
-  };
-  auto serving = [&] {
-    grpc::health::v1::HealthCheckResponse response;
-    return grpc::health::v1::Health::NewStub(new_channel())
-               ->Check(NewContext("", "", absl::Seconds(2)).get(),
-                       grpc::health::v1::HealthCheckRequest(), &response)
-               .ok() &&
-           response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
-  };
-  ASSERT_TRUE(testing::WaitFor(serving, absl::Seconds(30))) << policy.Output();
-  auto channel = new_channel();
-  auto directories = polpb::DirectoryService::NewStub(channel);
-  auto policies = polpb::PolicyService::NewStub(channel);
+  testing::ServiceProcess policy(testing::ServiceOptions{
+      .binary = "tally-policy",
+      .flags = {absl::StrCat("--postgres_schema=policy_rv_", testing::UniqueSuffix())},
+      .postgres_url = cluster().options().postgres_url,
+      // Nothing listens there.
+      .redis_url = absl::StrCat("redis://127.0.0.1:", testing::FreePort()),
+      .keys = cluster().shared_keys(),
+      .metrics = false,
+      .health_check_interval = absl::Milliseconds(200),
+      .drain_timeout = absl::Seconds(1)});
+  const absl::Status started = policy.Start();  // SERVING: readiness needs no Redis
+  ASSERT_TRUE(started.ok()) << started;
+  auto directories = polpb::DirectoryService::NewStub(policy.channel());
+  auto policies = polpb::PolicyService::NewStub(policy.channel());
 
   polpb::CreateDirectoryRequest create;
   create.set_display_name("fail closed");
@@ -836,31 +817,27 @@ TEST_F(TokenAttacksTest, RevocationStoreUnreachableFailsClosed) {
   // The platform key needs no Redis, and readiness does not depend on it.
   s = policies->ListAuditEvents(NewContext("", cluster().platform_key()).get(), audit, &events);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  EXPECT_TRUE(serving());
-  policy.Signal(SIGTERM);
-  EXPECT_TRUE(policy.Wait(absl::Seconds(15)).ok());
+  EXPECT_TRUE(policy.Serving());
+  EXPECT_TRUE(policy.Stop(SIGTERM, absl::Seconds(15)).ok());
 }
 
 // Without a Redis URL the service says at start-up that revocation is not enforced.
 TEST_F(TokenAttacksTest, NoRedisUrlWarnsAtStartup) {
-  const int port = testing::FreePort();
-  testing::Subprocess credential;
-  ASSERT_TRUE(credential
-                  .Start({absl::StrCat(testing::BinDir(), "/tally-credential"),
-                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off",
-                          "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms",
-                          absl::StrCat("--postgres_schema=credential_rv_", testing::UniqueSuffix())},
-                         {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
-                          {"TALLY_PLATFORM_KEY", cluster().platform_key()},
-                          {"TALLY_JWKS_FILE", cluster().jwks_path()},
-                          {"TALLY_REDIS_URL", ""}})
-                  .ok());
+  testing::ServiceProcess credential(testing::ServiceOptions{
+      .binary = "tally-credential",
+      .flags = {absl::StrCat("--postgres_schema=credential_rv_", testing::UniqueSuffix())},
+      .postgres_url = cluster().options().postgres_url,
+      .keys = cluster().shared_keys(),
+      .metrics = false,
+      .health_check_interval = absl::Milliseconds(200),
+      .drain_timeout = absl::Seconds(1)});
+  const absl::Status started = credential.Start();
+  ASSERT_TRUE(started.ok()) << started;
   EXPECT_TRUE(testing::WaitFor(
       [&] { return credential.Output().find("revocation is NOT enforced") != std::string::npos; },
       absl::Seconds(30)))
       << credential.Output();
-  credential.Signal(SIGTERM);
-  EXPECT_TRUE(credential.Wait(absl::Seconds(15)).ok());
+  EXPECT_TRUE(credential.Stop(SIGTERM, absl::Seconds(15)).ok());
 }
 
 }  // namespace
