@@ -22,6 +22,7 @@
 #include "common/testing/service_process.h"
 #include "common/testing/test_keys.h"
 #include "common/testing/test_support.h"
+#include "gtest/gtest.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "tally/otp/v1/otp.grpc.pb.h"
@@ -155,5 +156,23 @@ class Cluster {
 
 // "orchestrator-a" for replica 0, "orchestrator-b" for 1, ...
 std::string ReplicaName(const std::string& family, int replica);
+
+// A test suite whose tests share one cluster: started before the first test with
+// `Suite::Options()` (the defaults unless the suite declares its own), stopped after the last.
+// A test fails at once when the cluster did not start.
+template <typename Suite>
+class ClusterTest : public ::testing::Test {
+ public:
+  static ClusterOptions Options() { return {}; }
+  static void SetUpTestSuite() { cluster_ = std::make_unique<Cluster>(Suite::Options()); }
+  static void TearDownTestSuite() { cluster_.reset(); }
+
+ protected:
+  void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not start"; }
+  static Cluster& cluster() { return *cluster_; }
+
+ private:
+  static inline std::unique_ptr<Cluster> cluster_;
+};
 
 }  // namespace tally::testing

@@ -225,8 +225,9 @@ TEST(RollingRestartTest, SigtermToEachServiceUnderLoadLosesNoCall) {
   {
     absl::StatusOr<std::string> token = LoginWithPasswordAndSms(cluster, dir, key);
     ASSERT_TRUE(token.ok()) << token.status();
-    absl::Status registered = RegisterPasskey(cluster, dir, key, *token, authenticator);
-    ASSERT_TRUE(registered.ok()) << registered;
+    absl::StatusOr<passkey::v1::Passkey> registered =
+        RegisterPasskey(cluster, dir, key, *token, authenticator);
+    ASSERT_TRUE(registered.ok()) << registered.status();
   }
   const Cluster::User probe = cluster.CreateUser(dir, "probe");
 

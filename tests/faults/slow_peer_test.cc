@@ -99,8 +99,9 @@ TEST(SlowPeerTest, PasswordStepsTimeOutWhilePasskeyLoginsKeepSucceeding) {
     });
     ASSERT_TRUE(s.ok()) << s;
     authenticators.push_back(std::make_unique<SoftAuthenticator>(SoftAuthenticator::Alg::kES256));
-    absl::Status registered = RegisterPasskey(cluster, dir, user, token, *authenticators.back());
-    ASSERT_TRUE(registered.ok()) << registered;
+    absl::StatusOr<passkey::v1::Passkey> registered =
+        RegisterPasskey(cluster, dir, user, token, *authenticators.back());
+    ASSERT_TRUE(registered.ok()) << registered.status();
   }
   for (int i = 0; i < kPasskeyThreads; ++i) {
     for (int replica : {0, 1}) {

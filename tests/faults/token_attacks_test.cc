@@ -44,6 +44,7 @@
 #include "tally/passkey/v1/passkey.grpc.pb.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/logins.h"
 
 namespace tally {
 namespace {
@@ -88,26 +89,6 @@ std::string SignEd25519(const Json& header, const Json& payload, const Ed25519Pr
   return absl::StrCat(input, ".", B64(signature.value_or("")));
 }
 
-// Sum of the samples of `family` in a Prometheus text exposition whose line contains `label`
-// (every sample when empty; 0 when absent).
-double MetricSum(const std::string& exposition, const std::string& family,
-                 const std::string& label = "") {
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    if (!absl::StartsWith(line, family)) continue;
-    if (!label.empty() && !absl::StrContains(line, label)) continue;
-    const char next = line.size() > family.size() ? line[family.size()] : '\0';
-    if (next != '{' && next != ' ') continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) {
-      sum += value;
-    }
-  }
-  return sum;
-}
-
 struct Attack {
   std::string name;
   std::string token;
@@ -123,25 +104,20 @@ struct Rpc {
   bool directory_scoped = false;
 };
 
-class TokenAttacksTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class TokenAttacksTest : public testing::ClusterTest<TokenAttacksTest> {
+ public:
+  static ClusterOptions Options() {
     ClusterOptions options;
     options.metrics = true;
-    cluster_ = new Cluster(options);
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
+    return options;
   }
 
+ protected:
   void SetUp() override {
-    ASSERT_TRUE(cluster_->ready()) << "the cluster did not start";
-    Cluster& c = *cluster_;
-    absl::StatusOr<JwtSigner> signer = JwtSigner::FromPemFile(c.keys().signing_key_path());
-    ASSERT_TRUE(signer.ok()) << signer.status();
-    kid_ = signer->kid();
-    public_key_ = signer->PublicKey();
+    ASSERT_NO_FATAL_FAILURE(ClusterTest::SetUp());
+    Cluster& c = cluster();
+    kid_ = c.keys().signer().kid();
+    public_key_ = c.keys().signer().PublicKey();
     const std::string pem = ReadFile(c.keys().signing_key_path());
     absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem);
     ASSERT_TRUE(key.ok()) << key.status();
@@ -163,64 +139,20 @@ class TokenAttacksTest : public ::testing::Test {
     root_sid_ = root_session.session_id();
 
     // Alice registers a passkey, so that DeletePasskey has something to delete.
-    pkpb::StartRegistrationRequest start;
-    start.set_directory_id(dir_);
-    start.set_user_id(alice_.id);
-    start.set_username(alice_.username);
-    start.set_display_name(alice_.username);
-    pkpb::StartRegistrationResponse started;
-    grpc::Status s = c.passkeys().StartRegistration(NewContext(alice_token_).get(), start, &started);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    pkpb::FinishRegistrationRequest finish;
-    finish.set_directory_id(dir_);
-    finish.set_challenge_id(started.challenge_id());
-    finish.set_registration_response_json(
-        authenticator_.RegisterFromOptions(started.creation_options_json(), kOrigin, "none"));
-    finish.set_nickname("alice's key");
-    pkpb::FinishRegistrationResponse finished;
-    s = c.passkeys().FinishRegistration(NewContext(alice_token_).get(), finish, &finished);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    alice_passkey_ = finished.passkey().credential_id();
+    absl::StatusOr<pkpb::Passkey> passkey =
+        testing::RegisterPasskey(c, dir_, alice_, alice_token_, authenticator_);
+    ASSERT_TRUE(passkey.ok()) << passkey.status();
+    alice_passkey_ = passkey->credential_id();
   }
-
-  static Cluster& cluster() { return *cluster_; }
 
   // Password + SMS: the directory's level (30), so the session may register passkeys.
   std::string Login(const std::string& dir, const Cluster::User& user) {
-    Cluster& c = cluster();
-    opb::StartLoginRequest start;
-    start.set_directory_id(dir);
-    start.set_username(user.username);
-    opb::StartLoginResponse started;
-    if (!c.logins().StartLogin(NewContext().get(), start, &started).ok()) return "";
-    opb::SubmitPasswordRequest password;
-    password.set_login_id(started.state().login_id());
-    password.set_password(kPassword);
-    opb::SubmitPasswordResponse submitted;
-    if (!c.logins().SubmitPassword(NewContext().get(), password, &submitted).ok()) return "";
-    const size_t mark = c.OutboxMark();
-    opb::SendOtpRequest send;
-    send.set_login_id(started.state().login_id());
-    send.set_channel(otppb::CHANNEL_SMS);
-    opb::SendOtpResponse sent;
-    if (!c.logins().SendOtp(NewContext().get(), send, &sent).ok()) return "";
-    const std::string code = c.WaitForCode(mark, "sms", user.phone);
-    opb::VerifyOtpRequest verify;
-    verify.set_login_id(started.state().login_id());
-    verify.set_code(code);
-    opb::VerifyOtpResponse verified;
-    if (!c.logins().VerifyOtp(NewContext().get(), verify, &verified).ok()) return "";
-    EXPECT_EQ(verified.state().status(), opb::LOGIN_STATUS_SUCCEEDED);
-    return verified.state().session().token();
+    absl::StatusOr<std::string> token = testing::LoginWithPasswordAndSms(cluster(), dir, user);
+    return token.value_or("");
   }
 
   grpc::Status Validate(const std::string& token, opb::ValidateSessionResponse* out = nullptr) {
-    opb::ValidateSessionRequest r;
-    r.set_token(token);
-    opb::ValidateSessionResponse response;
-    grpc::Status s = cluster().sessions().ValidateSession(NewContext().get(), r, &response);
-    if (out != nullptr) *out = response;
-    return s;
+    return testing::ValidateSession(cluster().sessions(), token, out);
   }
 
   // The claims of root's live session, as JSON, times relative to now.
@@ -626,7 +558,9 @@ class TokenAttacksTest : public ::testing::Test {
           testing::HttpGet(c.service(counter.service).metrics_port(), "/metrics");
       EXPECT_TRUE(text.ok()) << counter.service << ": " << text.status();
       counters[absl::StrCat(counter.service, " ", counter.family, counter.label)] =
-          MetricSum(text.value_or(""), counter.family, counter.label);
+          testing::MetricSum(text.value_or(""), counter.family,
+                             counter.label.empty() ? std::vector<std::string>{}
+                                                   : std::vector<std::string>{counter.label});
     }
     return counters;
   }
@@ -649,7 +583,6 @@ class TokenAttacksTest : public ::testing::Test {
     }
   }
 
-  static Cluster* cluster_;
   std::string kid_;
   std::optional<Ed25519PublicKey> public_key_;
   std::optional<Ed25519PrivateKey> key_;
@@ -664,8 +597,6 @@ class TokenAttacksTest : public ::testing::Test {
   std::string attack_phone_ = "+31612300099";
   SoftAuthenticator authenticator_{SoftAuthenticator::Alg::kES256};
 };
-
-Cluster* TokenAttacksTest::cluster_ = nullptr;
 
 TEST_F(TokenAttacksTest, ForgedTokensAreUnauthenticatedEverywhereAndChangeNothing) {
   root_live_token_ = root_token_;
