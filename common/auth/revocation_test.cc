@@ -16,6 +16,7 @@
 #include "common/auth/redis_revocation_store.h"
 #include "common/auth/revocation.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,8 +28,6 @@ using ::testing::Not;
 
 constexpr char kIssuer[] = "https://tally.test";
 constexpr char kPlatformKey[] = "platform-secret-123";
-
-constexpr absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
 
 // Revoked sessions in memory; counts lookups and can fail like a store that is down.
 class FakeRevocations : public RevocationChecker {
@@ -81,21 +80,16 @@ class RevocationTest : public ::testing::Test {
   }
 
   std::string Bearer(const std::string& sid, std::string dir = "dir_acme") const {
-    SessionClaims c;
-    c.issuer = kIssuer;
-    c.subject = "usr_alice";
-    c.directory_id = std::move(dir);
-    c.session_id = sid;
-    c.acr = "30";
-    c.amr = {"pwd", "sms", "mfa"};
-    c.roles = {"admin"};
-    c.issued_at = clock_.Now();
-    c.auth_time = clock_.Now();
-    c.expires_at = clock_.Now() + absl::Hours(1);
+    const SessionClaims c = testing::TestClaims({.directory_id = std::move(dir),
+                                                 .user_id = "usr_alice",
+                                                 .roles = {"admin"},
+                                                 .session_id = sid,
+                                                 .issuer = kIssuer},
+                                                clock_.Now());
     return absl::StrCat("Bearer ", *signer_.Sign(c));
   }
 
-  testing::FakeClock clock_{kStart};
+  testing::FakeClock clock_;
   JwtSigner signer_;
   std::shared_ptr<FakeRevocations> revocations_;
   Authenticator authenticator_;
@@ -165,7 +159,7 @@ TEST(RedisRevocationStoreTest, KeyIsTaggedByDirectory) {
 }
 
 TEST(RedisRevocationStoreTest, CheckerFromUrl) {
-  testing::FakeClock clock{kStart};
+  testing::FakeClock clock;
   absl::StatusOr<std::shared_ptr<const RevocationChecker>> none =
       RevocationCheckerFromUrl("", "test", clock);
   ASSERT_TRUE(none.ok());
@@ -177,7 +171,7 @@ TEST(RedisRevocationStoreTest, CheckerFromUrl) {
 }
 
 TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorRefuses) {
-  testing::FakeClock clock{kStart};
+  testing::FakeClock clock;
   // Port 1 on loopback: nothing listens there, the connect is refused at once.
   absl::StatusOr<std::shared_ptr<const RevocationChecker>> checker =
       RevocationCheckerFromUrl("redis://127.0.0.1:1", "test", clock);
@@ -192,13 +186,9 @@ TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorR
   auto verifier = std::make_shared<const JwtVerifier>(
       *JwtVerifier::FromKeys({signer.PublicKey()}, options, clock));
   const Authenticator authenticator(kPlatformKey, verifier, *checker);
-  SessionClaims c;
-  c.issuer = kIssuer;
-  c.subject = "usr_alice";
-  c.directory_id = "dir_acme";
-  c.session_id = "ses_1";
-  c.issued_at = c.auth_time = clock.Now();
-  c.expires_at = clock.Now() + absl::Hours(1);
+  const SessionClaims c = testing::TestClaims(
+      {.directory_id = "dir_acme", .user_id = "usr_alice", .session_id = "ses_1", .issuer = kIssuer},
+      clock.Now());
   EXPECT_EQ(authenticator.Authenticate(std::nullopt, absl::StrCat("Bearer ", *signer.Sign(c)))
                 .status()
                 .code(),

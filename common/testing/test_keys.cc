@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/testing/pki.h"
 #include "gtest/gtest.h"
 
@@ -41,17 +42,7 @@ std::map<std::string, std::string> TestKeys::Env() const {
 }
 
 std::string TestKeys::Token(const TokenSpec& spec) const {
-  SessionClaims claims;
-  claims.issuer = "tally";
-  claims.subject = spec.user_id;
-  claims.directory_id = spec.directory_id;
-  claims.session_id = spec.session_id;
-  claims.acr = spec.acr;
-  claims.amr = spec.amr;
-  claims.roles = spec.roles;
-  claims.auth_time = spec.auth_time;
-  claims.issued_at = absl::Now();
-  claims.expires_at = claims.issued_at + spec.lifetime;
+  const SessionClaims claims = TestClaims(spec, absl::Now());
   absl::StatusOr<std::string> token = signer_.Sign(claims);
   if (!token.ok()) {
     ADD_FAILURE() << "Token(): " << token.status();

@@ -3,30 +3,16 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "common/auth/jwt.h"
+#include "common/testing/test_claims.h"
 #include "common/testing/test_support.h"
 
 // The secrets a test's services share, made the way operators make them (tools/dev, deploy/):
 // the orchestrator's Ed25519 session-token signing key (openssl, through Pki), the JWKS every
 // other service verifies tokens with (`tallyctl jwks`), and a platform key.
 namespace tally::testing {
-
-// What Token() signs. The defaults: a password + SMS login at level 30, just now, by a user.
-struct TokenSpec {
-  std::string directory_id{};
-  std::string user_id{};
-  std::vector<std::string> roles = {"user"};
-  std::string acr = "30";
-  std::vector<std::string> amr = {"pwd", "sms", "mfa"};
-  absl::Time auth_time = absl::Now();
-  absl::Duration lifetime = absl::Hours(1);
-  std::string session_id = "ses_test";
-};
 
 class TestKeys {
  public:
@@ -44,8 +30,8 @@ class TestKeys {
   // How a service gets them: TALLY_PLATFORM_KEY, TALLY_JWKS_FILE, TALLY_SIGNING_KEY_FILES.
   std::map<std::string, std::string> Env() const;
 
-  // A session token as the orchestrator would issue it (issuer "tally"); "" and a test failure
-  // if the spec is one the signer refuses.
+  // A session token of `spec` issued now, as the orchestrator would sign it; "" and a test
+  // failure if the spec is one the signer refuses.
   std::string Token(const TokenSpec& spec) const;
 
  private:
