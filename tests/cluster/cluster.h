@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/channel.h>
@@ -159,15 +160,19 @@ std::string ReplicaName(const std::string& family, int replica);
 
 // A test suite whose tests share one cluster: started before the first test with
 // `Suite::Options()` (the defaults unless the suite declares its own), stopped after the last.
-// A test fails at once when the cluster did not start.
+// A test fails at once when the cluster did not start. A suite derived from another one starts
+// its own cluster with a SetUpTestSuite() that calls StartCluster(its options).
 template <typename Suite>
 class ClusterTest : public ::testing::Test {
  public:
   static ClusterOptions Options() { return {}; }
-  static void SetUpTestSuite() { cluster_ = std::make_unique<Cluster>(Suite::Options()); }
+  static void SetUpTestSuite() { StartCluster(Suite::Options()); }
   static void TearDownTestSuite() { cluster_.reset(); }
 
  protected:
+  static void StartCluster(ClusterOptions options) {
+    cluster_ = std::make_unique<Cluster>(std::move(options));
+  }
   void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not start"; }
   static Cluster& cluster() { return *cluster_; }
 
