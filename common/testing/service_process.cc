@@ -135,11 +135,12 @@ absl::Status ServiceProcess::Restart() {
   return Start();
 }
 
-HealthCheckResponse::ServingStatus ServiceProcess::Health() {
+HealthCheckResponse::ServingStatus ServiceProcess::Health(const std::string& service) {
   auto stub = grpc::health::v1::Health::NewStub(channel());
+  HealthCheckRequest request;
+  request.set_service(service);
   HealthCheckResponse response;
-  grpc::Status s =
-      stub->Check(NewContext("", "", absl::Seconds(2)).get(), HealthCheckRequest(), &response);
+  grpc::Status s = stub->Check(NewContext("", "", absl::Seconds(5)).get(), request, &response);
   return s.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
 }
 

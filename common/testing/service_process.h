@@ -16,8 +16,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/testing/test_keys.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "common/testing/test_support.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 // One Tally service binary as a child process of a test, on free loopback ports: the launcher
 // every integration, end-to-end and fault test starts services with (tests/cluster composes
@@ -26,7 +26,7 @@ namespace tally::testing {
 
 struct ServiceOptions {
   std::string binary{};  // under BinDir(): "tally-policy"
-  std::string name{};  // in messages; default: `binary`
+  std::string name{};    // in messages; default: `binary`
   // After the launcher's own flags (--listen, --metrics_listen, drain and health timing), so a
   // flag given here wins.
   std::vector<std::string> flags{};
@@ -67,12 +67,14 @@ class ServiceProcess {
   // The two halves of Start(), so that several services start side by side.
   absl::Status Launch();
   absl::Status WaitReady();
-  // Signals it and waits for it to exit (SIGKILL after `timeout`); its exit code.
+  // Signals it and waits for it to exit: its exit code; FAILED_PRECONDITION when it does not
+  // run, DEADLINE_EXCEEDED when it still ran after `timeout` (it is SIGKILLed then).
   absl::StatusOr<int> Stop(int signal = SIGTERM, absl::Duration timeout = absl::Seconds(10));
   // Stops it if it runs, then starts it again with the same command line and ports.
   absl::Status Restart();
-  // Its grpc.health.v1 Check("") answer right now; UNKNOWN when the call fails.
-  grpc::health::v1::HealthCheckResponse::ServingStatus Health();
+  // Its grpc.health.v1 Check(`service`) answer right now ("": readiness); UNKNOWN when the
+  // call fails.
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service = "");
   bool Serving() { return Health() == grpc::health::v1::HealthCheckResponse::SERVING; }
 
   // A channel to it with options.credentials, made on first use; safe from several threads.

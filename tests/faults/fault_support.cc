@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -212,23 +211,5 @@ int HttpGateway::Count(const std::string& to, int status) const {
 }
 
 std::string HttpGateway::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/sms"); }
-
-// ---------------------------------------------------------------------------------------------
-
-std::optional<Health> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                  const std::string& service) {
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::health::v1::HealthCheckRequest request;
-  request.set_service(service);
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::Status s =
-      stub->Check(testing::NewContext("", "", absl::Seconds(5)).get(), request, &response);
-  if (!s.ok()) return std::nullopt;
-  switch (response.status()) {
-    case grpc::health::v1::HealthCheckResponse::SERVING: return Health::kServing;
-    case grpc::health::v1::HealthCheckResponse::NOT_SERVING: return Health::kNotServing;
-    default: return Health::kOther;
-  }
-}
 
 }  // namespace tally::faults

@@ -1,18 +1,15 @@
 #pragma once
 
 // Helpers of the fault tests (issue 9, "Faults to survive"): throwaway stores a test may kill,
-// a controllable HTTP gateway for the OTP senders, and health checks; the login API's wrappers
-// come from tests/cluster/logins.h.
+// and a controllable HTTP gateway for the OTP senders; the login API's calls come from
+// tests/cluster/logins.h.
 
 #include <sys/types.h>
 
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -131,10 +128,5 @@ using testing::StartPasskey;
 using testing::SubmitPassword;
 using testing::ValidateSession;
 using testing::VerifyOtp;
-
-// grpc.health.v1 Check(service); nullopt when the call itself failed.
-enum class Health { kServing, kNotServing, kOther };
-std::optional<Health> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                  const std::string& service = "");
 
 }  // namespace tally::faults
