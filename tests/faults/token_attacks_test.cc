@@ -24,10 +24,6 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/create_channel.h>
-
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -35,7 +31,6 @@
 #include "common/testing/test_support.h"
 #include "common/util/text.h"
 #include "gtest/gtest.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
