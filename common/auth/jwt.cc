@@ -1,23 +1,15 @@
 #include "common/auth/jwt.h"
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/file.h"
+#include "common/util/strict_json.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
 
@@ -29,49 +21,8 @@ using Json = nlohmann::json;
 // Debian's Abseil keeps its own string_view type, distinct from std::string_view.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-constexpr std::string_view kAlg = "EdDSA";
 // NumericDate bounds we accept: 1970 .. end of year 9999, well inside absl::Time and int64.
 constexpr int64_t kMaxNumericDate = 253402300799;
-
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* p) { return std::shared_ptr<EVP_PKEY>(p, PkeyDeleter()); }
-
-// OpenSSL's error queue is per thread; leaving entries behind would confuse the next caller
-// that inspects it.
-void ClearOpenSslErrors() { ERR_clear_error(); }
-
-// Refuses to prompt on a terminal for a passphrase: encrypted keys are a configuration error.
-int NoPassphrase(char*, int, int, void*) { return -1; }
-
-BioPtr MemBio(std::string_view data) {
-  if (data.size() > static_cast<size_t>(INT_MAX)) return nullptr;
-  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-bool IsEd25519(const EVP_PKEY* p) { return p != nullptr && EVP_PKEY_get_id(p) == EVP_PKEY_ED25519; }
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", Sv(what), " file ", path));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return absl::NotFoundError(absl::StrCat("cannot read ", Sv(what), " file ", path));
-  return std::move(buffer).str();
-}
 
 // base64url exactly as JWS writes it: no padding, no stray characters and the canonical
 // encoding only, so one token has one spelling (revocation lists and logs compare tokens).
@@ -81,39 +32,12 @@ bool DecodeStrict(std::string_view text, std::string* out) {
   return Base64UrlEncode(*out) == text;
 }
 
-// Parses one JSON object, refusing duplicate member names at any depth: parsers disagree on
-// which duplicate wins, and a token must mean the same thing to every reader.
+// One JSON object by the strict rules (common/util/strict_json.h): a token must mean the same
+// thing to every reader.
 std::optional<Json> ParseObjectStrict(std::string_view text) {
-  if (!IsValidUtf8(text)) return std::nullopt;
-  std::vector<std::set<std::string>> seen;
-  bool duplicate = false;
-  Json::parser_callback_t callback = [&](int, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        seen.emplace_back();
-        break;
-      case Json::parse_event_t::object_end:
-        if (!seen.empty()) seen.pop_back();
-        break;
-      case Json::parse_event_t::key:
-        if (!seen.empty() && parsed.is_string() &&
-            !seen.back().insert(parsed.get_ref<const std::string&>()).second) {
-          duplicate = true;
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  Json value;
-  try {
-    value = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (duplicate || value.is_discarded() || !value.is_object()) return std::nullopt;
-  return value;
+  absl::StatusOr<Json> value = ParseStrictJson(Sv(text));
+  if (!value.ok() || !value->is_object()) return std::nullopt;
+  return *std::move(value);
 }
 
 absl::Status Rejected(std::string_view reason) {
@@ -204,146 +128,10 @@ absl::Status CheckSignable(const SessionClaims& c) {
   return absl::OkStatus();
 }
 
-Json JwkOf(const std::string& kid, const Ed25519PublicKey& key) {
-  return Json{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", Base64UrlEncode(key.Raw())},
-              {"kid", kid},   {"use", "sig"},     {"alg", kAlg}};
-}
-
 }  // namespace
 
 bool SessionClaims::HasRole(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
-}
-
-// ---- Ed25519PublicKey ----
-
-absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(std::string_view pem) {
-  BioPtr bio = MemBio(pem);
-  if (bio == nullptr) return absl::InvalidArgumentError("public key PEM too large");
-  EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassphrase, nullptr);
-  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
-  ClearOpenSslErrors();
-  if (!IsEd25519(pkey.get())) {
-    return absl::InvalidArgumentError("not an Ed25519 public key PEM (SubjectPublicKeyInfo)");
-  }
-  return Ed25519PublicKey(std::move(pkey));
-}
-
-absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromRaw(std::string_view raw) {
-  if (raw.size() != kRawSize) {
-    return absl::InvalidArgumentError("an Ed25519 public key is 32 bytes");
-  }
-  EVP_PKEY* p = EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-  ClearOpenSslErrors();
-  if (p == nullptr) return absl::InvalidArgumentError("bad Ed25519 public key");
-  return Ed25519PublicKey(Share(p));
-}
-
-std::string Ed25519PublicKey::Raw() const {
-  std::string out(kRawSize, '\0');
-  size_t len = out.size();
-  if (EVP_PKEY_get_raw_public_key(pkey_.get(), reinterpret_cast<unsigned char*>(out.data()),
-                                  &len) != 1 ||
-      len != kRawSize) {
-    ClearOpenSslErrors();
-    return "";
-  }
-  return out;
-}
-
-std::string Ed25519PublicKey::ToPem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1) {
-    ClearOpenSslErrors();
-    return "";
-  }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, len > 0 ? static_cast<size_t>(len) : 0);
-}
-
-std::string Ed25519PublicKey::Kid() const {
-  // RFC 7638 §3: the required members only, lexicographic order, no whitespace.
-  const std::string jwk =
-      absl::StrCat(R"({"crv":"Ed25519","kty":"OKP","x":")", Base64UrlEncode(Raw()), R"("})");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(jwk.data(), jwk.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    ClearOpenSslErrors();
-    return "";
-  }
-  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
-bool Ed25519PublicKey::Verify(std::string_view data, std::string_view signature) const {
-  if (signature.size() != kSignatureSize) return false;
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  // Ed25519 hashes internally: the digest must be NULL (one-shot EVP_DigestVerify only).
-  const bool ok =
-      ctx != nullptr &&
-      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey_.get()) == 1 &&
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
-                       data.size()) == 1;
-  ClearOpenSslErrors();
-  return ok;
-}
-
-// ---- Ed25519PrivateKey ----
-
-absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(std::string_view pem) {
-  BioPtr bio = MemBio(pem);
-  if (bio == nullptr) return absl::InvalidArgumentError("private key PEM too large");
-  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
-  std::shared_ptr<EVP_PKEY> pkey = raw ? Share(raw) : nullptr;
-  ClearOpenSslErrors();
-  if (!IsEd25519(pkey.get())) {
-    return absl::InvalidArgumentError("not an unencrypted Ed25519 private key PEM (PKCS#8)");
-  }
-  return Ed25519PrivateKey(std::move(pkey));
-}
-
-absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromRaw(std::string_view seed) {
-  if (seed.size() != 32) return absl::InvalidArgumentError("an Ed25519 private key is 32 bytes");
-  EVP_PKEY* p = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
-  ClearOpenSslErrors();
-  if (p == nullptr) return absl::InvalidArgumentError("bad Ed25519 private key");
-  return Ed25519PrivateKey(Share(p));
-}
-
-absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Generate() {
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr));
-  EVP_PKEY* p = nullptr;
-  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
-      EVP_PKEY_keygen(ctx.get(), &p) != 1) {
-    ClearOpenSslErrors();
-    return absl::InternalError("Ed25519 key generation failed");
-  }
-  return Ed25519PrivateKey(Share(p));
-}
-
-Ed25519PublicKey Ed25519PrivateKey::PublicKey() const {
-  // A key object of its own, so a verifier built from it never holds the private half.
-  Ed25519PublicKey shared(pkey_);
-  absl::StatusOr<Ed25519PublicKey> pure = Ed25519PublicKey::FromRaw(shared.Raw());
-  return pure.ok() ? *std::move(pure) : shared;  // only allocation failure keeps `shared`
-}
-
-absl::StatusOr<std::string> Ed25519PrivateKey::Sign(std::string_view data) const {
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  std::string signature(Ed25519PublicKey::kSignatureSize, '\0');
-  size_t len = signature.size();
-  const bool ok =
-      ctx != nullptr &&
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey_.get()) == 1 &&
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &len,
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
-      len == signature.size();
-  ClearOpenSslErrors();
-  if (!ok) return absl::InternalError("Ed25519 signing failed");
-  return signature;
 }
 
 // ---- JwtSigner ----
@@ -357,21 +145,16 @@ absl::StatusOr<JwtSigner> JwtSigner::FromPem(std::string_view pem) {
 }
 
 absl::StatusOr<JwtSigner> JwtSigner::FromPemFile(const std::string& path) {
-  absl::StatusOr<std::string> pem = ReadFile(path, "signing key");
-  if (!pem.ok()) return pem.status();
-  absl::StatusOr<JwtSigner> signer = FromPem(*pem);
-  // Scrub our copy of the key text; the path says which file was wrong.
-  OPENSSL_cleanse(pem->data(), pem->size());
-  if (!signer.ok())
-    return absl::InvalidArgumentError(absl::StrCat(signer.status().message(), ": ", path));
-  return signer;
+  absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPemFile(path);
+  if (!key.ok()) return key.status();
+  return JwtSigner(*std::move(key));
 }
 
 absl::StatusOr<std::string> JwtSigner::Sign(const SessionClaims& claims) const {
   if (absl::Status s = CheckSignable(claims); !s.ok()) return s;
   std::string signing_input;
   try {
-    const Json header = {{"alg", kAlg}, {"kid", kid_}, {"typ", "JWT"}};
+    const Json header = {{"alg", kEdDsaAlg}, {"kid", kid_}, {"typ", "JWT"}};
     Json payload = {
         {"iss", claims.issuer},
         {"sub", claims.subject},
@@ -453,7 +236,7 @@ absl::StatusOr<JwtVerifier> JwtVerifier::FromJwks(std::string_view jwks_json,
     if (jwk.contains("d")) return bad("holds a private key (\"d\")");
     if (jwk.contains("alg")) {
       const std::string* alg = FindString(jwk, "alg");
-      if (alg == nullptr || *alg != kAlg) return bad("alg must be EdDSA");
+      if (alg == nullptr || *alg != kEdDsaAlg) return bad("alg must be EdDSA");
     }
     const std::string* x = FindString(jwk, "x");
     std::string raw;
@@ -479,12 +262,8 @@ absl::StatusOr<JwtVerifier> JwtVerifier::FromPemFiles(const std::vector<std::str
                                                       const Clock& clock) {
   std::vector<Ed25519PublicKey> keys;
   for (const std::string& path : paths) {
-    absl::StatusOr<std::string> pem = ReadFile(path, "public key");
-    if (!pem.ok()) return pem.status();
-    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromPem(*pem);
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(key.status().message(), ": ", path));
-    }
+    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromPemFile(path);
+    if (!key.ok()) return key.status();
     keys.push_back(*std::move(key));
   }
   return FromKeys(keys, std::move(options), clock);
@@ -492,7 +271,7 @@ absl::StatusOr<JwtVerifier> JwtVerifier::FromPemFiles(const std::vector<std::str
 
 std::string JwtVerifier::ToJwks() const {
   Json keys = Json::array();
-  for (const auto& [kid, key] : keys_) keys.push_back(JwkOf(kid, key));
+  for (const auto& [kid, key] : keys_) keys.push_back(key.ToJwk(kid));
   try {
     return Json{{"keys", std::move(keys)}}.dump();
   } catch (const std::exception&) {
@@ -529,7 +308,7 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
   // Exactly EdDSA: the key type alone must never pick the algorithm ("none", HS256 keyed with
   // the public key, ...).
   const std::string* alg = FindString(*header, "alg");
-  if (alg == nullptr || *alg != kAlg) return Rejected("unsupported alg");
+  if (alg == nullptr || *alg != kEdDsaAlg) return Rejected("unsupported alg");
   if (header->contains("crit")) return Rejected("unsupported crit");
   if (header->contains("typ")) {
     const std::string* typ = FindString(*header, "typ");
@@ -615,7 +394,7 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
 
 absl::StatusOr<JwtVerifier> LoadJwksFile(const std::string& path, JwtVerifierOptions options,
                                          const Clock& clock) {
-  absl::StatusOr<std::string> text = ReadFile(path, "JWKS");
+  absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<JwtVerifier> verifier = JwtVerifier::FromJwks(*text, std::move(options), clock);
   if (!verifier.ok()) {

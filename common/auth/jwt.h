@@ -2,6 +2,7 @@
 
 // Session tokens: JWTs signed with Ed25519 (RFC 8037, `alg: EdDSA`). The orchestrator signs
 // them; every service verifies them locally against the orchestrator's published keys (JWKS).
+// The keys themselves are common/auth/ed25519_key.h.
 
 #include <cstddef>
 #include <map>
@@ -13,10 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/auth/ed25519_key.h"
 #include "common/util/clock.h"
-
-// OpenSSL's key type, kept opaque so users of this header need no OpenSSL includes.
-typedef struct evp_pkey_st EVP_PKEY;
 
 namespace tally {
 
@@ -41,51 +40,6 @@ struct SessionClaims {
 
   bool HasRole(std::string_view role) const;
   friend bool operator==(const SessionClaims&, const SessionClaims&) = default;
-};
-
-// An Ed25519 public key. Cheap to copy (shares one immutable EVP_PKEY) and safe to use from
-// many threads at once.
-class Ed25519PublicKey {
- public:
-  static constexpr size_t kRawSize = 32;
-  static constexpr size_t kSignatureSize = 64;
-
-  // SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----").
-  static absl::StatusOr<Ed25519PublicKey> FromPem(std::string_view pem);
-  // The 32-byte public key of RFC 8032 (the JWK's "x" after base64url decoding).
-  static absl::StatusOr<Ed25519PublicKey> FromRaw(std::string_view raw);
-
-  std::string Raw() const;
-  std::string ToPem() const;
-  // RFC 7638 JWK thumbprint: base64url(SHA-256 of {"crv":"Ed25519","kty":"OKP","x":"..."}).
-  std::string Kid() const;
-  // True when `signature` is a valid Ed25519 signature of `data` (RFC 8032, no pre-hash).
-  bool Verify(std::string_view data, std::string_view signature) const;
-
- private:
-  friend class Ed25519PrivateKey;
-  explicit Ed25519PublicKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) {}
-  std::shared_ptr<EVP_PKEY> pkey_;
-};
-
-// An Ed25519 private key. Never printed, never part of an error message.
-class Ed25519PrivateKey {
- public:
-  // Unencrypted PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"), as `openssl genpkey -algorithm
-  // ed25519` writes it.
-  static absl::StatusOr<Ed25519PrivateKey> FromPem(std::string_view pem);
-  // The 32-byte seed of RFC 8032 (the JWK's "d" after base64url decoding).
-  static absl::StatusOr<Ed25519PrivateKey> FromRaw(std::string_view seed);
-  // A fresh key from OpenSSL's CSPRNG (ephemeral keys for tests and local runs).
-  static absl::StatusOr<Ed25519PrivateKey> Generate();
-
-  Ed25519PublicKey PublicKey() const;
-  // The 64-byte Ed25519 signature of `data`.
-  absl::StatusOr<std::string> Sign(std::string_view data) const;
-
- private:
-  explicit Ed25519PrivateKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) {}
-  std::shared_ptr<EVP_PKEY> pkey_;
 };
 
 // Mints session tokens. Header {"alg":"EdDSA","kid":<thumbprint of the key>,"typ":"JWT"}.

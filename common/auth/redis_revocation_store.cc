@@ -38,6 +38,14 @@ absl::StatusOr<bool> RedisRevocationStore::IsRevoked(absl::string_view directory
   return reply->integer() > 0;
 }
 
+std::shared_ptr<const RevocationChecker> RevocationCheckerFor(std::optional<RedisOptions> redis,
+                                                             const Clock& clock) {
+  if (!redis.has_value()) return nullptr;
+  redis->pool_size = kCheckerPoolSize;
+  return std::make_shared<const RedisRevocationStore>(
+      std::make_shared<RedisClient>(*std::move(redis)), clock);
+}
+
 absl::StatusOr<std::shared_ptr<const RevocationChecker>> RevocationCheckerFromUrl(
     absl::string_view redis_url, absl::string_view client_name, const Clock& clock) {
   if (redis_url.empty()) return std::shared_ptr<const RevocationChecker>();
@@ -45,9 +53,7 @@ absl::StatusOr<std::shared_ptr<const RevocationChecker>> RevocationCheckerFromUr
       ParseRedisUrl(std::string_view(redis_url.data(), redis_url.size()));
   if (!options.ok()) return options.status();
   options->client_name = std::string(client_name);
-  options->pool_size = kCheckerPoolSize;
-  return std::shared_ptr<const RevocationChecker>(std::make_shared<const RedisRevocationStore>(
-      std::make_shared<RedisClient>(*std::move(options)), clock));
+  return RevocationCheckerFor(*std::move(options), clock);
 }
 
 }  // namespace tally

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,10 +32,15 @@ class RedisRevocationStore final : public RevocationStore {
   const Clock& clock_;
 };
 
-// For services that keep nothing else in Redis (policy, credential): a checker on a pool of its
-// own for `redis_url` (redis://..., as ParseRedisUrl takes it), or nullptr when the URL is empty
-// (revocation not enforced). INVALID_ARGUMENT for a malformed URL. Never connects here: the
-// first token check does, so the service starts while Redis is down.
+// For services that keep nothing else in Redis (policy, credential): a checker on a small pool
+// of its own for `redis` (its pool size is replaced), or nullptr without one (revocation not
+// enforced). Never connects here: the first token check does, so the service starts while Redis
+// is down.
+std::shared_ptr<const RevocationChecker> RevocationCheckerFor(std::optional<RedisOptions> redis,
+                                                             const Clock& clock);
+
+// The same for `redis_url` (redis://..., as ParseRedisUrl takes it; empty: none).
+// INVALID_ARGUMENT for a malformed URL.
 absl::StatusOr<std::shared_ptr<const RevocationChecker>> RevocationCheckerFromUrl(
     absl::string_view redis_url, absl::string_view client_name, const Clock& clock);
 

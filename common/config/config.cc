@@ -12,6 +12,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace tally {
 namespace {
@@ -99,21 +101,69 @@ absl::Status ParseFlagsInto(const std::vector<std::string>& args,
   return absl::OkStatus();
 }
 
+absl::Status ParseFlagsForTest(std::vector<std::string> args) {
+  args.insert(args.begin(), "test");
+  std::vector<std::string> positional;
+  return ParseFlagsInto(
+      args, [](const std::string&) { return std::string(); }, &positional);
+}
+
+std::string HelpText(absl::string_view usage) {
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    // Abseil's own (--flagfile, --fromenv...) do nothing useful here: ParseFlags never reads them.
+    if (!flag->IsRetired() && !absl::StrContains(flag->Filename(), "absl/")) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(), [](const auto* a, const auto* b) {
+    return a->Name() < b->Name();
+  });
+  std::string text(usage);
+  if (!absl::EndsWith(text, "\n")) text += "\n";
+  absl::StrAppend(&text, "\nFlags (each --foo_bar also reads TALLY_FOO_BAR from the environment; "
+                         "the command line wins):\n");
+  for (const absl::CommandLineFlag* flag : flags) {
+    const std::string default_value = flag->DefaultValue();
+    absl::StrAppend(&text, "  --", flag->Name(),
+                    default_value.empty() ? "" : absl::StrCat(" (default ", default_value, ")"),
+                    "\n");
+    // The help, word-wrapped below the name.
+    std::string line = "     ";
+    for (absl::string_view word : absl::StrSplit(flag->Help(), ' ', absl::SkipEmpty())) {
+      if (line.size() + 1 + word.size() > 100 && line.size() > 5) {
+        absl::StrAppend(&text, line, "\n");
+        line = "     ";
+      }
+      absl::StrAppend(&line, " ", word);
+    }
+    absl::StrAppend(&text, line, "\n");
+  }
+  return text;
+}
+
 std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage) {
-  absl::SetProgramUsageMessage(usage);
+  const absl::string_view program = argc > 0 ? absl::string_view(argv[0]) : "tally";
+  // Abseil's listing starts "<program>: <usage message>"; ours already begins with the name.
+  absl::string_view basename = program;
+  if (size_t slash = program.rfind('/'); slash != absl::string_view::npos) {
+    basename.remove_prefix(slash + 1);
+  }
+  absl::SetProgramUsageMessage(absl::StripPrefix(usage, absl::StrCat(basename, ": ")));
   std::vector<std::string> args(argv, argv + argc);
   for (const std::string& arg : args) {
-    if (arg == "--help" || arg == "-help" || arg == "--helpfull" || arg == "-h") {
-      // Abseil prints every flag with its default and exits. (Its plain --help shows only
-      // flags defined in a file named like the program, which none of ours are.)
+    if (arg == "--") break;
+    if (arg == "--helpfull" || arg == "-helpfull") {
       char help[] = "--helpfull";
       char* help_argv[] = {argv[0], help};
-      absl::ParseCommandLine(2, help_argv);
+      absl::ParseCommandLine(2, help_argv);  // prints every flag and exits
+    }
+    if (arg == "--help" || arg == "-help" || arg == "-h") {
+      std::cout << HelpText(usage);
+      std::exit(0);
     }
   }
   std::vector<std::string> positional;
   if (absl::Status s = ParseFlagsInto(args, &GetEnv, &positional); !s.ok()) {
-    ExitBadConfig(argc > 0 ? argv[0] : "tally", s);
+    ExitBadConfig(program, s);
   }
   return positional;
 }

@@ -1,5 +1,6 @@
 #include "common/config/config.h"
 
+#include <cstdlib>
 #include <map>
 
 #include "absl/flags/flag.h"
@@ -87,6 +88,28 @@ TEST_F(ConfigTest, BadValueIsAnErrorWithoutEchoingIt) {
 
 TEST_F(ConfigTest, MissingValueIsAnError) {
   EXPECT_FALSE(Parse({"--config_test_port"}).ok());
+}
+
+TEST_F(ConfigTest, ParseFlagsForTestIgnoresTheEnvironment) {
+  setenv("TALLY_CONFIG_TEST_PORT", "9000", 1);
+  ASSERT_TRUE(ParseFlagsForTest({"--config_test_name=x"}).ok());
+  unsetenv("TALLY_CONFIG_TEST_PORT");
+  EXPECT_EQ(absl::GetFlag(FLAGS_config_test_port), 7);
+  EXPECT_EQ(absl::GetFlag(FLAGS_config_test_name), "x");
+  EXPECT_FALSE(ParseFlagsForTest({"--config_test_port=many"}).ok());
+}
+
+TEST_F(ConfigTest, HelpListsTheProgramsFlagsWithDefaultsButNeverTheirValues) {
+  absl::SetFlag(&FLAGS_config_test_name, "s3cr3t-from-the-environment");
+  const std::string help = HelpText("tally-test: a test program");
+  EXPECT_EQ(help.rfind("tally-test: a test program\n\nFlags", 0), 0) << help;
+  EXPECT_NE(help.find("  --config_test_port (default 7)\n      test flag\n"), std::string::npos)
+      << help;
+  EXPECT_NE(help.find("  --config_test_enabled (default false)\n"), std::string::npos);
+  EXPECT_NE(help.find("TALLY_FOO_BAR"), std::string::npos);
+  EXPECT_EQ(help.find("s3cr3t"), std::string::npos);
+  // Abseil's own flags, which ParseFlags never reads, are left to --helpfull.
+  EXPECT_EQ(help.find("--flagfile"), std::string::npos);
 }
 
 TEST(ExitBadConfigTest, ExitsWithCodeTwoAndOneLine) {

@@ -34,6 +34,28 @@ absl::StatusOr<std::shared_ptr<const Authenticator>> AuthenticatorFromFlags(
 // The call's deadline; absl::InfiniteFuture() when the client set none.
 absl::Time CallDeadline(const grpc::ServerContext& context);
 
+namespace call_internal {
+
+// Runs `(logic.*method)(args..., deadline)` when the method takes the call's deadline, else
+// `(logic.*method)(args...)` (an absl::StatusOr<Response>), writes the response and converts
+// the status.
+template <typename Logic, typename Method, typename Response, typename... Args>
+grpc::Status Respond(const grpc::ServerContext& context, Logic& logic, Method method,
+                     Response* response, const Args&... args) {
+  absl::StatusOr<Response> result = [&] {
+    if constexpr (std::is_invocable_v<Method, Logic&, const Args&..., absl::Time>) {
+      return std::invoke(method, logic, args..., CallDeadline(context));
+    } else {
+      return std::invoke(method, logic, args...);
+    }
+  }();
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace call_internal
+
 // The body of every gRPC method: authenticates the call, runs
 // `(logic.*method)(caller, request)` (an absl::StatusOr<Response>), or
 // `(logic.*method)(caller, request, deadline)` for logic that takes the call's deadline, writes
@@ -43,17 +65,15 @@ grpc::Status HandleCall(const Authenticator& authenticator, const grpc::ServerCo
                         Logic& logic, Method method, const Request& request, Response* response) {
   absl::StatusOr<Caller> caller = AuthenticateCall(authenticator, context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Response> result = [&] {
-    if constexpr (std::is_invocable_v<Method, Logic&, const Caller&, const Request&,
-                                      absl::Time>) {
-      return std::invoke(method, logic, *caller, request, CallDeadline(context));
-    } else {
-      return std::invoke(method, logic, *caller, request);
-    }
-  }();
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
+  return call_internal::Respond(context, logic, method, response, *caller, request);
+}
+
+// The same for cluster calls whose logic takes no Caller (the orchestrator's logins):
+// `(logic.*method)(request)` or `(logic.*method)(request, deadline)`.
+template <typename Logic, typename Method, typename Request, typename Response>
+grpc::Status HandleCall(const grpc::ServerContext& context, Logic& logic, Method method,
+                        const Request& request, Response* response) {
+  return call_internal::Respond(context, logic, method, response, request);
 }
 
 }  // namespace tally

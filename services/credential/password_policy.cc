@@ -1,11 +1,9 @@
 #include "services/credential/password_policy.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/util/file.h"
 #include "common/util/text.h"
 #include "services/credential/user_fields.h"
 
@@ -28,11 +26,9 @@ int CodePoints(std::string_view utf8) {
 }  // namespace
 
 absl::StatusOr<PasswordBlocklist> PasswordBlocklist::LoadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return FromLines(text.str());
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return FromLines(*text);
 }
 
 PasswordBlocklist PasswordBlocklist::FromLines(std::string_view text) {

@@ -14,7 +14,6 @@
 namespace tally::credential {
 
 inline constexpr size_t kMaxUsernameBytes = 128;
-inline constexpr size_t kMaxEmailBytes = 254;  // RFC 5321 path limit less the angle brackets
 
 struct Username {
   std::string display;  // as typed, without surrounding ASCII whitespace
@@ -31,18 +30,13 @@ absl::StatusOr<Username> CheckUsername(std::string_view raw);
 // normalisation need ICU, which Tally does not use.
 std::string UsernameKey(std::string_view display);
 
-// An e-mail address: "" (none), or local@domain after trimming surrounding ASCII whitespace:
-// at most kMaxEmailBytes bytes; a local part of 1..64 printable ASCII characters (what the OTP
-// service can deliver to) without spaces, quotes, brackets, commas, semicolons, colons or
-// backslashes, and
-// without leading, trailing or doubled dots; a domain of at least two dot-separated labels of
-// ASCII letters, digits and inner hyphens (1..63 bytes each, internationalised domains in their
-// xn-- form), whose last label is not all digits. The domain is lower-cased; the local part is
-// kept as typed (mailbox names may be case-sensitive).
+// An e-mail address: "" (none), or an address by the contact rules (common/util/contact.h,
+// NormalizeEmailAddress: trimmed, the domain lower-cased, one the OTP service can send to).
+// The error says "email is not a valid address: <reason>".
 absl::StatusOr<std::string> NormalizeEmail(std::string_view raw);
 
-// A phone number: "" (none), or E.164 after removing spaces and dashes: '+', a first digit 1-9,
-// then more digits, 8 to 15 digits in all. "+31 6-1234 5678" becomes "+31612345678".
+// A phone number: "" (none), or E.164 after removing spaces and dashes (NormalizeE164):
+// "+31 6-1234 5678" becomes "+31612345678".
 absl::StatusOr<std::string> NormalizePhoneNumber(std::string_view raw);
 
 // Roles as given: each must be "admin" or "user" (exactly, lower-case). Duplicates are dropped

@@ -37,11 +37,9 @@ struct UserCaps {
 // The last code sent in this login.
 struct OtpState {
   ::tally::otp::v1::Channel channel = ::tally::otp::v1::CHANNEL_UNSPECIFIED;
-  // Empty when the code went to nobody (unknown user, or no destination): VerifyOtp then
-  // rejects every code without calling the OTP service.
+  // The OTP service's challenge, also for a code sent to nobody (an unknown user, or no
+  // destination), which that service refuses to accept.
   std::string challenge_id;
-  // Attempts left on a code sent to nobody (the OTP service counts them for real codes).
-  int fake_attempts_left = 0;
   // Empty until the user is proven, so the answer does not reveal whether the user exists.
   std::string masked_destination;
   absl::Time resend_after = absl::InfinitePast();
@@ -130,23 +128,15 @@ struct LoginUpdate {
   std::optional<std::string> passkey_challenge_id;
   std::optional<LastStep> last_step;
   std::optional<bool> passkey_synced;
-  // Decrements the fake code's attempts (floor 0).
-  bool use_fake_attempt = false;
   // Settled first, even when the login is gone or finished: the factor was right either way.
   // Its keys are in the login's directory, so the script stays within one Redis Cluster slot.
   std::optional<LockoutSuccess> lockout_success;
 };
 
 // What `update` makes of `record` in the store, for a step that must know the result before
-// it writes it (LoginStore::Finish with an update).
+// it writes it (LoginStore::Finish with an update). Times as stores keep them: whole
+// milliseconds.
 void ApplyUpdate(const LoginUpdate& update, LoginRecord& record);
-
-struct FakeSend {
-  bool sent = false;
-  std::string refusal;       // when not sent: "cooldown" or "destination_cap"
-  absl::Duration retry_after;  // when not sent
-  absl::Time resend_after;     // when sent: the earliest next send
-};
 
 // A wrong factor's failure, counted for its subject by the script that records the rejected
 // step in the login (LoginStore::Reject).
@@ -185,6 +175,11 @@ struct FinishResult {
   bool won = false;
 };
 
+// Every LoginStore's answers for a login that is unknown or expired (NOT_FOUND), and for a
+// change to one that has finished (FAILED_PRECONDITION).
+absl::Status LoginNotFoundError();
+absl::Status LoginFinishedError();
+
 // Login transactions. Every read-modify-write is one atomic step.
 class LoginStore {
  public:
@@ -203,16 +198,17 @@ class LoginStore {
                                              const LoginUpdate& update) = 0;
   // Update, unless `subject`'s lock runs at `now`: then nothing changes and the answer says for
   // how long (LockoutStore::LockedFor, read by the same script: one round trip, not two). An
-  // empty subject is never locked. `update` must not carry a lockout_success.
-  virtual absl::StatusOr<GuardedUpdate> UpdateUnlessLocked(absl::string_view login_id,
-                                                           const LoginUpdate& update,
-                                                           absl::string_view subject,
-                                                           absl::Time now) = 0;
+  // empty subject is never locked (a plain Update). INVALID_ARGUMENT, before any write, when
+  // `update` carries a lockout_success.
+  absl::StatusOr<GuardedUpdate> UpdateUnlessLocked(absl::string_view login_id,
+                                                   const LoginUpdate& update,
+                                                   absl::string_view subject, absl::Time now);
   // Counts `failure` against its subject (LockoutStore::RecordFailure) and applies `update` with
-  // its last step's attempts_left set to Rejection::attempts_left, in one script. `update` must
-  // carry a last_step and no lockout_success.
-  virtual absl::StatusOr<Rejection> Reject(absl::string_view login_id, const LoginUpdate& update,
-                                           const LockoutFailure& failure) = 0;
+  // its last step's attempts_left set to Rejection::attempts_left, in one script.
+  // INVALID_ARGUMENT, before any write, unless `update` carries a last_step and no
+  // lockout_success and the failure a subject.
+  absl::StatusOr<Rejection> Reject(absl::string_view login_id, const LoginUpdate& update,
+                                   const LockoutFailure& failure);
   // Stores the session unless one is already stored; exactly one racing step wins. The winner
   // also applies `update` in the same script (the step that completed the login writes its
   // method and its session at once); a loser's update is dropped, except its lockout success.
@@ -221,6 +217,16 @@ class LoginStore {
                                               absl::string_view session_id,
                                               absl::Time session_expire_time,
                                               const LoginUpdate& update) = 0;
+
+ protected:
+  // UpdateUnlessLocked and Reject once the checks above have passed (and the subject is set).
+  virtual absl::StatusOr<GuardedUpdate> GuardedUpdateChecked(absl::string_view login_id,
+                                                             const LoginUpdate& update,
+                                                             absl::string_view subject,
+                                                             absl::Time now) = 0;
+  virtual absl::StatusOr<Rejection> RejectChecked(absl::string_view login_id,
+                                                  const LoginUpdate& update,
+                                                  const LockoutFailure& failure) = 0;
 };
 
 struct Reservation {
@@ -260,11 +266,6 @@ class LockoutStore {
   // Failures left before a lock (for attempts_left in answers).
   virtual absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                            absl::string_view subject) = 0;
-  // A code "sent" to nobody, throttled exactly like a real send by the OTP service: the
-  // cooldown since the last send and the cap of sends in a sliding hour, keyed by `key`.
-  virtual absl::StatusOr<FakeSend> StartFakeSend(absl::string_view directory_id,
-                                                 absl::string_view key, absl::Time now,
-                                                 absl::Duration cooldown, int hourly_cap) = 0;
 };
 
 }  // namespace tally::orchestrator

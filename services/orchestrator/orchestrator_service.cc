@@ -1,82 +1,60 @@
 #include "services/orchestrator/orchestrator_service.h"
 
-#include <chrono>
-
 #include "absl/strings/numbers.h"
+#include "common/server/call_auth.h"
 #include "common/status/grpc_status.h"
 #include "common/util/proto_time.h"
 
 namespace tally::orchestrator {
-namespace {
-
-template <typename Request, typename Response, typename Method>
-grpc::Status Handle(LoginManager& manager, const grpc::ServerContext& context,
-                    const Request& request, Response* response, Method method) {
-  absl::StatusOr<Response> result = (manager.*method)(request, CallDeadline(context));
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
-absl::Time CallDeadline(const grpc::ServerContext& context) {
-  const auto deadline = context.deadline();
-  // No deadline is time_point::max(), which absl::FromChrono cannot represent.
-  if (deadline >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
-    return absl::InfiniteFuture();
-  }
-  return absl::FromChrono(deadline);
-}
 
 LoginServiceImpl::LoginServiceImpl(LoginManager& manager) : manager_(manager) {}
 
 grpc::Status LoginServiceImpl::StartLogin(grpc::ServerContext* context,
                                           const pb::StartLoginRequest* request,
                                           pb::StartLoginResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::StartLogin);
+  return HandleCall(*context, manager_, &LoginManager::StartLogin, *request, response);
 }
 
 grpc::Status LoginServiceImpl::SubmitPassword(grpc::ServerContext* context,
                                               const pb::SubmitPasswordRequest* request,
                                               pb::SubmitPasswordResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::SubmitPassword);
+  return HandleCall(*context, manager_, &LoginManager::SubmitPassword, *request, response);
 }
 
 grpc::Status LoginServiceImpl::SendOtp(grpc::ServerContext* context,
                                        const pb::SendOtpRequest* request,
                                        pb::SendOtpResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::SendOtp);
+  return HandleCall(*context, manager_, &LoginManager::SendOtp, *request, response);
 }
 
 grpc::Status LoginServiceImpl::VerifyOtp(grpc::ServerContext* context,
                                          const pb::VerifyOtpRequest* request,
                                          pb::VerifyOtpResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::VerifyOtp);
+  return HandleCall(*context, manager_, &LoginManager::VerifyOtp, *request, response);
 }
 
 grpc::Status LoginServiceImpl::StartPasskey(grpc::ServerContext* context,
                                             const pb::StartPasskeyRequest* request,
                                             pb::StartPasskeyResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::StartPasskey);
+  return HandleCall(*context, manager_, &LoginManager::StartPasskey, *request, response);
 }
 
 grpc::Status LoginServiceImpl::FinishPasskey(grpc::ServerContext* context,
                                              const pb::FinishPasskeyRequest* request,
                                              pb::FinishPasskeyResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::FinishPasskey);
+  return HandleCall(*context, manager_, &LoginManager::FinishPasskey, *request, response);
 }
 
 grpc::Status LoginServiceImpl::GetLogin(grpc::ServerContext* context,
                                         const pb::GetLoginRequest* request,
                                         pb::GetLoginResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::GetLogin);
+  return HandleCall(*context, manager_, &LoginManager::GetLogin, *request, response);
 }
 
 grpc::Status LoginServiceImpl::StartStepUp(grpc::ServerContext* context,
                                            const pb::StartStepUpRequest* request,
                                            pb::StartStepUpResponse* response) {
-  return Handle(manager_, *context, *request, response, &LoginManager::StartStepUp);
+  return HandleCall(*context, manager_, &LoginManager::StartStepUp, *request, response);
 }
 
 SessionServiceImpl::SessionServiceImpl(SessionManager& sessions) : sessions_(sessions) {}

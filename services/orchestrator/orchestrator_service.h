@@ -53,7 +53,4 @@ class SessionServiceImpl final : public pb::SessionService::Service {
   SessionManager& sessions_;
 };
 
-// The call's deadline; absl::InfiniteFuture() when the caller set none.
-absl::Time CallDeadline(const grpc::ServerContext& context);
-
 }  // namespace tally::orchestrator

@@ -7,16 +7,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/util/text.h"
 
 namespace tally::orchestrator {
 namespace {
 
 namespace pb = ::tally::orchestrator::v1;
 using ::tally::otp::v1::Channel;
-
-constexpr char kLoginPrefix[] = "lgn_";
-constexpr size_t kLoginPrefixSize = sizeof(kLoginPrefix) - 1;
 
 std::string LoginKey(absl::string_view directory_id, absl::string_view login_id) {
   return absl::StrCat("{", directory_id, "}:login:", login_id);
@@ -86,7 +82,6 @@ LoginRecord FromFields(const Fields& f) {
     OtpState otp;
     otp.channel = static_cast<Channel>(ToInt(Get(f, "otp_ch")));
     otp.challenge_id = Get(f, "otp_id");
-    otp.fake_attempts_left = ToInt(Get(f, "otp_left"));
     otp.masked_destination = Get(f, "otp_mask");
     otp.resend_after = FromMs(Get(f, "otp_ra"));
     r.otp = otp;
@@ -125,8 +120,6 @@ void AppendCaps(const UserCaps& caps, Pairs& out) {
 void AppendOtp(const OtpState& otp, Pairs& out) {
   out.emplace_back("otp_ch", absl::StrCat(static_cast<int>(otp.channel)));
   out.emplace_back("otp_id", otp.challenge_id);
-  out.emplace_back("otp_left", otp.challenge_id.empty() ? absl::StrCat(otp.fake_attempts_left)
-                                                        : std::string());
   out.emplace_back("otp_mask", otp.masked_destination);
   out.emplace_back("otp_ra", Ms(otp.resend_after));
 }
@@ -166,21 +159,17 @@ end
 
 // Shared by the update and finish scripts. KEYS[1] is the login; KEYS[2] and KEYS[3], when
 // given, the lock hash and pending set of a subject whose factor was right. The update's
-// arguments start at ARGV[o]: the method field to record once, its time, '1' to use a fake
-// attempt, the reservation to give back, then field/value pairs (an empty value deletes).
+// arguments start at ARGV[o]: the method field to record once, its time, the reservation to
+// give back, then field/value pairs (an empty value deletes).
 constexpr char kApplyUpdateLua[] = R"lua(
 local function settle(o)
   if #KEYS < 3 then return end
-  if ARGV[o + 3] ~= '' then redis.call('ZREM', KEYS[3], ARGV[o + 3]) end
+  if ARGV[o + 2] ~= '' then redis.call('ZREM', KEYS[3], ARGV[o + 2]) end
   redis.call('DEL', KEYS[2])
 end
 local function apply(o)
   if ARGV[o] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[o], ARGV[o + 1]) end
-  if ARGV[o + 2] == '1' then
-    local left = tonumber(redis.call('HGET', KEYS[1], 'otp_left') or '0')
-    if left > 0 then redis.call('HSET', KEYS[1], 'otp_left', left - 1) end
-  end
-  for i = o + 4, #ARGV, 2 do
+  for i = o + 3, #ARGV, 2 do
     if ARGV[i + 1] == '' then
       redis.call('HDEL', KEYS[1], ARGV[i])
     else
@@ -265,7 +254,6 @@ void AppendUpdate(absl::string_view directory_id, const LoginUpdate& u,
   args.push_back(u.complete_method.has_value() ? MethodField(*u.complete_method)
                                                : std::string());
   args.push_back(Ms(u.completed_at));
-  args.push_back(u.use_fake_attempt ? "1" : "0");
   args.push_back(u.lockout_success.has_value() ? u.lockout_success->reservation_id
                                                : std::string());
   Pairs pairs;
@@ -296,9 +284,6 @@ return {1, until_ms}
   return *kScript;
 }
 
-absl::Status LoginNotFound() { return absl::NotFoundError("unknown or expired login"); }
-absl::Status LoginFinished() { return absl::FailedPreconditionError("login already finished"); }
-
 // ARGV[1..6] of record_failure's callers: now ms, reservation, threshold, first lock ms, max
 // lock ms, forget-after ms.
 std::vector<std::string> FailureArgs(absl::Time now, absl::string_view reservation_id,
@@ -321,25 +306,6 @@ LockOutcome ToLockOutcome(const std::vector<RedisReply>& reply) {
 }
 
 }  // namespace
-
-std::string NewLoginId(RandomSource& random, absl::string_view directory_id) {
-  return absl::StrCat(NewId(random, kLoginPrefix), "-", directory_id);
-}
-
-absl::StatusOr<std::string> DirectoryOfLoginId(absl::string_view login_id) {
-  const absl::Status malformed = absl::InvalidArgumentError("login_id is malformed");
-  if (login_id.empty()) return absl::InvalidArgumentError("login_id is required");
-  if (!absl::StartsWith(login_id, kLoginPrefix) || login_id.size() > 200) return malformed;
-  const size_t dash = login_id.find('-');
-  if (dash == absl::string_view::npos) return malformed;
-  const absl::string_view random = login_id.substr(kLoginPrefixSize, dash - kLoginPrefixSize);
-  const absl::string_view directory = login_id.substr(dash + 1);
-  if (random.empty() || !IsValidId(std::string_view(random.data(), random.size())) ||
-      !IsValidId(std::string_view(directory.data(), directory.size()))) {
-    return malformed;
-  }
-  return std::string(directory);
-}
 
 RedisLoginStore::RedisLoginStore(std::shared_ptr<RedisClient> redis) : redis_(std::move(redis)) {}
 
@@ -379,7 +345,7 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Get(absl::string_view login_id) {
   absl::StatusOr<RedisReply> reply = redis_->Command({"HGETALL", LoginKey(*directory, login_id)});
   if (!reply.ok()) return reply.status();
   if (!reply->IsArray()) return Corrupt("HGETALL");
-  if (reply->elements().empty()) return LoginNotFound();
+  if (reply->elements().empty()) return LoginNotFoundError();
   return FromFields(ToFields(*reply));
 }
 
@@ -397,25 +363,15 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
     case 0:
       if (reply->elements().size() < 2) return Corrupt("update");
       return FromFields(ToFields(reply->elements()[1]));
-    case 1: return LoginNotFound();
-    case 2: return LoginFinished();
+    case 1: return LoginNotFoundError();
+    case 2: return LoginFinishedError();
     default: return Corrupt("update");
   }
 }
 
-absl::StatusOr<GuardedUpdate> RedisLoginStore::UpdateUnlessLocked(absl::string_view login_id,
-                                                                  const LoginUpdate& update,
-                                                                  absl::string_view subject,
-                                                                  absl::Time now) {
-  if (update.lockout_success.has_value()) {
-    // Its keys would take the place of the lock hash the script reads.
-    return absl::InvalidArgumentError("a guarded login update cannot carry a lockout success");
-  }
-  if (subject.empty()) {
-    absl::StatusOr<LoginRecord> after = Update(login_id, update);
-    if (!after.ok()) return after.status();
-    return GuardedUpdate{*std::move(after), absl::ZeroDuration()};
-  }
+absl::StatusOr<GuardedUpdate> RedisLoginStore::GuardedUpdateChecked(
+    absl::string_view login_id, const LoginUpdate& update, absl::string_view subject,
+    absl::Time now) {
   absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
   if (!directory.ok()) return directory.status();
   std::vector<std::string> keys = {LoginKey(*directory, login_id), LockKey(*directory, subject)};
@@ -429,8 +385,8 @@ absl::StatusOr<GuardedUpdate> RedisLoginStore::UpdateUnlessLocked(absl::string_v
     case 0:
       if (e.size() < 2) return Corrupt("guarded update");
       return GuardedUpdate{FromFields(ToFields(e[1])), absl::ZeroDuration()};
-    case 1: return LoginNotFound();
-    case 2: return LoginFinished();
+    case 1: return LoginNotFoundError();
+    case 2: return LoginFinishedError();
     case 3: {
       if (e.size() < 3) return Corrupt("guarded update");
       const absl::Time until = absl::FromUnixMillis(e[2].integer());
@@ -441,14 +397,9 @@ absl::StatusOr<GuardedUpdate> RedisLoginStore::UpdateUnlessLocked(absl::string_v
   }
 }
 
-absl::StatusOr<Rejection> RedisLoginStore::Reject(absl::string_view login_id,
-                                                  const LoginUpdate& update,
-                                                  const LockoutFailure& failure) {
-  if (update.lockout_success.has_value() || !update.last_step.has_value()) {
-    return absl::InvalidArgumentError(
-        "a rejection's login update needs a last step and no lockout success");
-  }
-  if (failure.subject.empty()) return absl::InvalidArgumentError("a failure needs a subject");
+absl::StatusOr<Rejection> RedisLoginStore::RejectChecked(absl::string_view login_id,
+                                                         const LoginUpdate& update,
+                                                         const LockoutFailure& failure) {
   absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
   if (!directory.ok()) return directory.status();
   std::vector<std::string> keys = {LoginKey(*directory, login_id),
@@ -471,8 +422,8 @@ absl::StatusOr<Rejection> RedisLoginStore::Reject(absl::string_view login_id,
       if (e.size() < 6) return Corrupt("reject");
       rejection.record = FromFields(ToFields(e[5]));
       break;
-    case 1: rejection.record = LoginNotFound(); break;
-    case 2: rejection.record = LoginFinished(); break;
+    case 1: rejection.record = LoginNotFoundError(); break;
+    case 2: rejection.record = LoginFinishedError(); break;
     default: return Corrupt("reject");
   }
   return rejection;
@@ -492,33 +443,10 @@ absl::StatusOr<FinishResult> RedisLoginStore::Finish(absl::string_view login_id,
   absl::StatusOr<RedisReply> reply = redis_->Eval(FinishScript(), keys, args);
   if (!reply.ok()) return reply.status();
   if (!reply->IsArray() || reply->elements().empty()) return Corrupt("finish");
-  if (reply->elements()[0].integer() == 1) return LoginNotFound();
+  if (reply->elements()[0].integer() == 1) return LoginNotFoundError();
   if (reply->elements().size() < 3) return Corrupt("finish");
   return FinishResult{FromFields(ToFields(reply->elements()[1])),
                       reply->elements()[2].integer() == 1};
-}
-
-void ApplyUpdate(const LoginUpdate& u, LoginRecord& r) {
-  // Times as the store keeps them: whole milliseconds.
-  const auto stored = [](absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); };
-  if (u.complete_method.has_value()) {
-    r.completed.try_emplace(*u.complete_method, stored(u.completed_at));
-  }
-  if (u.use_fake_attempt && r.otp.has_value() && r.otp->challenge_id.empty() &&
-      r.otp->fake_attempts_left > 0) {
-    --r.otp->fake_attempts_left;
-  }
-  if (u.user_id.has_value()) r.user_id = *u.user_id;
-  if (u.subject.has_value()) r.subject = *u.subject;
-  if (u.caps.has_value()) r.caps = *u.caps;
-  if (u.otp.has_value()) {
-    r.otp = *u.otp;
-    r.otp->resend_after = stored(r.otp->resend_after);
-    if (!r.otp->challenge_id.empty()) r.otp->fake_attempts_left = 0;  // not stored for real codes
-  }
-  if (u.passkey_challenge_id.has_value()) r.passkey_challenge_id = *u.passkey_challenge_id;
-  if (u.last_step.has_value()) r.last_step = *u.last_step;
-  if (u.passkey_synced.has_value()) r.passkey_synced = *u.passkey_synced;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,38 +486,6 @@ local locked, ms, left = record_failure(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARG
                                         tonumber(ARGV[6]))
 return {locked, ms, left}
 )lua"));
-  return *kScript;
-}
-
-// KEYS: cooldown key. ARGV: now ms, cooldown ms. Reply: 0 started, or ms left.
-// The OTP service's issue script without the code: the same sliding hour (a sorted set of send
-// times), the same cooldown and cap checks in the same order, so the answers match.
-// KEYS: sends. ARGV: now_ms, cooldown_ms, hourly_cap, member.
-const RedisScript& FakeSendScript() {
-  static const RedisScript* const kScript = new RedisScript(R"lua(
-local now = tonumber(ARGV[1])
-local cooldown = tonumber(ARGV[2])
-local hourly_cap = tonumber(ARGV[3])
-local window = 3600000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then
-  local wait = tonumber(last[2]) + cooldown - now
-  if wait > 0 then return {0, 'cooldown', wait} end
-end
-if redis.call('ZCARD', KEYS[1]) >= hourly_cap then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, 'destination_cap', math.max(1, tonumber(oldest[2]) + window - now)}
-end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.max(window, cooldown))
-local next_ok = now + cooldown
-if redis.call('ZCARD', KEYS[1]) >= hourly_cap then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  next_ok = math.max(next_ok, tonumber(oldest[2]) + window)
-end
-return {1, '', next_ok}
-)lua");
   return *kScript;
 }
 
@@ -657,27 +553,6 @@ absl::StatusOr<int> RedisLockoutStore::AttemptsLeft(absl::string_view directory_
   if (!reply.ok()) return reply.status();
   const int fails = reply->IsNil() ? 0 : ToInt(reply->str());
   return std::max(1, policy_.threshold - fails);
-}
-
-absl::StatusOr<FakeSend> RedisLockoutStore::StartFakeSend(absl::string_view directory_id,
-                                                           absl::string_view key, absl::Time now,
-                                                           absl::Duration cooldown,
-                                                           int hourly_cap) {
-  absl::StatusOr<RedisReply> reply = redis_->Eval(
-      FakeSendScript(), {absl::StrCat("{", directory_id, "}:rl:send:", key)},
-      {Ms(now), MsArg(cooldown), absl::StrCat(std::max(1, hourly_cap)), NewId(random_, "s")});
-  if (!reply.ok()) return reply.status();
-  const std::vector<RedisReply>& e = reply->elements();
-  if (!reply->IsArray() || e.size() != 3) return Corrupt("fake send");
-  FakeSend result;
-  result.sent = e[0].integer() == 1;
-  if (result.sent) {
-    result.resend_after = absl::FromUnixMillis(e[2].integer());
-  } else {
-    result.refusal = e[1].str();
-    result.retry_after = absl::Milliseconds(e[2].integer());
-  }
-  return result;
 }
 
 }  // namespace tally::orchestrator

@@ -17,24 +17,25 @@ class RedisLoginStore final : public LoginStore {
   absl::StatusOr<LoginRecord> Get(absl::string_view login_id) override;
   absl::StatusOr<LoginRecord> Update(absl::string_view login_id,
                                      const LoginUpdate& update) override;
-  absl::StatusOr<GuardedUpdate> UpdateUnlessLocked(absl::string_view login_id,
-                                                   const LoginUpdate& update,
-                                                   absl::string_view subject,
-                                                   absl::Time now) override;
-  absl::StatusOr<Rejection> Reject(absl::string_view login_id, const LoginUpdate& update,
-                                   const LockoutFailure& failure) override;
   absl::StatusOr<FinishResult> Finish(absl::string_view login_id, absl::string_view token,
                                       absl::string_view session_id,
                                       absl::Time session_expire_time,
                                       const LoginUpdate& update) override;
 
  private:
+  absl::StatusOr<GuardedUpdate> GuardedUpdateChecked(absl::string_view login_id,
+                                                     const LoginUpdate& update,
+                                                     absl::string_view subject,
+                                                     absl::Time now) override;
+  absl::StatusOr<Rejection> RejectChecked(absl::string_view login_id, const LoginUpdate& update,
+                                          const LockoutFailure& failure) override;
+
   std::shared_ptr<RedisClient> redis_;
 };
 
 // Lockout counters `{dir}:rl:lock:<subject>` (hash: fails, until) with the checks in flight in
-// `{dir}:rl:lock:<subject>:pending` (sorted set of reservation ids by expiry), and send
-// cooldowns `{dir}:rl:send:<key>`. Times come from the injected clock, never from Redis.
+// `{dir}:rl:lock:<subject>:pending` (sorted set of reservation ids by expiry). Times come from
+// the injected clock, never from Redis.
 class RedisLockoutStore final : public LockoutStore {
  public:
   RedisLockoutStore(std::shared_ptr<RedisClient> redis, LockoutPolicy policy,
@@ -52,9 +53,6 @@ class RedisLockoutStore final : public LockoutStore {
                                            absl::string_view subject, absl::Time now) override;
   absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                    absl::string_view subject) override;
-  absl::StatusOr<FakeSend> StartFakeSend(absl::string_view directory_id, absl::string_view key,
-                                         absl::Time now, absl::Duration cooldown,
-                                         int hourly_cap) override;
 
   int threshold() const override { return policy_.threshold; }
   const LockoutPolicy& policy() const override { return policy_; }

@@ -1,8 +1,6 @@
 #include "services/orchestrator/session_manager.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -58,14 +56,9 @@ absl::StatusOr<std::shared_ptr<const SigningKeys>> SigningKeys::FromPemFiles(
     const std::vector<std::string>& paths, const std::string& issuer, const Clock& clock) {
   std::vector<Ed25519PrivateKey> keys;
   for (const std::string& path : paths) {
-    std::ifstream in(path);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read signing key ", path));
-    std::stringstream pem;
-    pem << in.rdbuf();
-    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem.str());
+    absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPemFile(path);
     if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("signing key ", path, " is not an Ed25519 private key in PEM"));
+      return absl::InvalidArgumentError(absl::StrCat("signing key: ", key.status().message()));
     }
     keys.push_back(*std::move(key));
   }

@@ -1,73 +1,34 @@
 #include "services/otp/destination.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "common/util/contact.h"
 
 namespace tally::otp {
-namespace {
-
-bool IsLocalPartChar(char c) {
-  // RFC 5322 atext plus the dot; quoted local parts are not accepted.
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-         absl::string_view("!#$%&'*+/=?^_`{|}~.-").find(c) != absl::string_view::npos;
-}
-
-bool IsValidDomain(absl::string_view domain) {
-  if (domain.empty() || domain.size() > 253) return false;
-  std::vector<absl::string_view> labels = absl::StrSplit(domain, '.');
-  if (labels.size() < 2) return false;
-  for (absl::string_view label : labels) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    }
-  }
-  // A top-level domain is never all digits (that would be an IP address).
-  for (char c : labels.back()) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 absl::Status ValidateDestination(pb::Channel channel, absl::string_view destination) {
   switch (channel) {
-    case pb::CHANNEL_SMS: {
-      const bool ok = destination.size() >= 9 && destination.size() <= 16 &&
-                      destination[0] == '+' && destination[1] != '0' &&
-                      std::all_of(destination.begin() + 1, destination.end(), [](char c) {
-                        return absl::ascii_isdigit(static_cast<unsigned char>(c));
-                      });
-      if (!ok) {
-        return absl::InvalidArgumentError(
-            "destination must be an E.164 phone number (+ and 8 to 15 digits) for CHANNEL_SMS");
+    case pb::CHANNEL_SMS:
+      if (!IsE164(destination)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "destination must be an E.164 phone number (+ and ", kMinE164Digits, " to ",
+            kMaxE164Digits, " digits) for CHANNEL_SMS"));
       }
       return absl::OkStatus();
-    }
-    case pb::CHANNEL_EMAIL: {
-      const size_t at = destination.rfind('@');
-      bool ok = destination.size() <= kMaxEmailBytes && at != absl::string_view::npos && at > 0 &&
-                at <= 64 && destination.find('@') == at;
-      if (ok) {
-        const absl::string_view local = destination.substr(0, at);
-        ok = local.front() != '.' && local.back() != '.' &&
-             local.find("..") == absl::string_view::npos &&
-             std::all_of(local.begin(), local.end(), IsLocalPartChar) &&
-             IsValidDomain(destination.substr(at + 1));
-      }
-      if (!ok) {
+    case pb::CHANNEL_EMAIL:
+      // One fixed message for SendCode's callers, whatever is wrong with the address.
+      if (!CheckEmailAddress(destination).ok()) {
         return absl::InvalidArgumentError(
             "destination must be an e-mail address (local@domain) for CHANNEL_EMAIL");
       }
       return absl::OkStatus();
-    }
     default:
-      return absl::InvalidArgumentError("channel must be CHANNEL_SMS or CHANNEL_EMAIL");
+      return ValidateChannel(channel);
   }
+}
+
+absl::Status ValidateChannel(pb::Channel channel) {
+  if (channel == pb::CHANNEL_SMS || channel == pb::CHANNEL_EMAIL) return absl::OkStatus();
+  return absl::InvalidArgumentError("channel must be CHANNEL_SMS or CHANNEL_EMAIL");
 }
 
 std::string MaskDestination(pb::Channel channel, absl::string_view destination) {

@@ -5,11 +5,11 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/util/openssl_ptr.h"
 #include "common/util/text.h"
 
 namespace tally::otp {
@@ -30,11 +30,6 @@ int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   return absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
 }
-
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
 }  // namespace
 
@@ -108,7 +103,7 @@ std::string SealAesGcm(absl::string_view key, absl::string_view plaintext, absl:
   std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
   random.Fill(absl::MakeSpan(nonce, kNonceBytes));
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
   unsigned char* body = nonce + kNonceBytes;
   const bool ok =
@@ -142,7 +137,7 @@ absl::StatusOr<std::string> OpenAesGcm(absl::string_view key, absl::string_view 
   std::string plaintext(body_size, '\0');
   std::array<unsigned char, kTagBytes> tag;
   std::copy(nonce + kNonceBytes + body_size, nonce + sealed.size(), tag.begin());
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
   auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
   const bool ok =

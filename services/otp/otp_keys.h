@@ -18,6 +18,10 @@ inline std::string Challenge(absl::string_view dir, absl::string_view challenge_
 inline std::string Current(absl::string_view dir, absl::string_view user, int channel) {
   return absl::StrCat("{", dir, "}:otp-current:", user, ":", channel);
 }
+// The current challenge sent to nobody under one throttle tag (the tag names the channel too).
+inline std::string NoRecipientCurrent(absl::string_view dir, absl::string_view tag) {
+  return absl::StrCat("{", dir, "}:otp-current-nobody:", tag);
+}
 // Send times to one destination (sorted set, last hour): cooldown and hourly cap.
 inline std::string DestinationSends(absl::string_view dir, absl::string_view destination_tag) {
   return absl::StrCat("{", dir, "}:rl:otp-dest:", destination_tag);

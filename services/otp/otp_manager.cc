@@ -49,38 +49,11 @@ absl::StatusOr<pb::SendCodeResponse> OtpManager::SendCode(const Caller& /*cluste
   const pb::Channel channel = request.channel();
   const absl::Time now = clock_.Now();
   const std::string challenge_id = NewId(random_, "otp_");
-  const std::string code = GenerateCode(random_);
-  const MessageText message = ComposeMessage(config_.language, channel, code, config_.code_ttl);
-
-  DeliveryJob job;
-  job.directory_id = request.directory_id();
-  job.challenge_id = challenge_id;
-  job.channel = channel;
-  job.expire_time = now + config_.code_ttl;
-  job.enqueue_time = now;
-  job.masked_destination = MaskDestination(channel, request.destination());
-  OutgoingMessage outgoing;
-  outgoing.channel = channel;
-  outgoing.destination = request.destination();
-  outgoing.subject = message.subject;
-  outgoing.text = message.text;
-  outgoing.challenge_id = challenge_id;
-  job.sealed = SealMessage(config_.job_key, job, outgoing, random_);
 
   IssueParams params;
   params.directory_id = request.directory_id();
   params.challenge_id = challenge_id;
-  params.user_id = request.user_id();
   params.channel = channel;
-  params.destination = request.destination();
-  // E-mail addresses are matched case-insensitively for the throttles.
-  const std::string normalized = channel == pb::CHANNEL_EMAIL
-                                     ? absl::AsciiStrToLower(request.destination())
-                                     : request.destination();
-  params.destination_tag = HexEncode(HmacSha256(
-      config_.hmac_key, absl::StrCat("destination|", ChannelName(channel), "|", normalized)))
-                               .substr(0, 32);
-  params.code_mac_hex = CodeMac(config_.hmac_key, challenge_id, code);
   params.max_attempts = config_.max_attempts;
   params.now = now;
   params.code_ttl = config_.code_ttl;
@@ -91,7 +64,42 @@ absl::StatusOr<pb::SendCodeResponse> OtpManager::SendCode(const Caller& /*cluste
   params.day = absl::FormatTime("%Y%m%d", now, utc);
   const absl::CivilDay today = absl::ToCivilDay(now, utc);
   params.day_end = absl::FromCivil(today + 1, utc);
-  params.job_fields = JobToFields(job);
+
+  std::string masked_destination;
+  if (request.no_recipient()) {
+    // No code, no message, no job: the store keeps a challenge no code matches.
+    params.no_recipient = true;
+    params.destination_tag = ThrottleTag("no-recipient", channel, request.no_recipient_key());
+  } else {
+    const std::string code = GenerateCode(random_);
+    const MessageText message =
+        ComposeMessage(config_.language, channel, code, config_.code_ttl);
+    DeliveryJob job;
+    job.directory_id = request.directory_id();
+    job.challenge_id = challenge_id;
+    job.channel = channel;
+    job.expire_time = now + config_.code_ttl;
+    job.enqueue_time = now;
+    job.masked_destination = MaskDestination(channel, request.destination());
+    OutgoingMessage outgoing;
+    outgoing.channel = channel;
+    outgoing.destination = request.destination();
+    outgoing.subject = message.subject;
+    outgoing.text = message.text;
+    outgoing.challenge_id = challenge_id;
+    job.sealed = SealMessage(config_.job_key, job, outgoing, random_);
+    masked_destination = job.masked_destination;
+
+    params.user_id = request.user_id();
+    params.destination = request.destination();
+    // E-mail addresses are matched case-insensitively for the throttles.
+    params.destination_tag =
+        ThrottleTag("destination", channel,
+                    channel == pb::CHANNEL_EMAIL ? absl::AsciiStrToLower(request.destination())
+                                                 : request.destination());
+    params.code_mac_hex = CodeMac(config_.hmac_key, challenge_id, code);
+    params.job_fields = JobToFields(job);
+  }
 
   absl::StatusOr<IssueResult> result = store_.Issue(params);
   if (!result.ok()) return result.status();
@@ -106,14 +114,23 @@ absl::StatusOr<pb::SendCodeResponse> OtpManager::SendCode(const Caller& /*cluste
     return absl::ResourceExhaustedError(
         absl::StrCat(what, "; retry in ", Seconds(result->retry_after)));
   }
-  if (metrics_ != nullptr) metrics_->CodeIssued(ChannelName(channel), "issued");
+  if (metrics_ != nullptr) {
+    metrics_->CodeIssued(ChannelName(channel), params.no_recipient ? "no_recipient" : "issued");
+  }
 
   pb::SendCodeResponse response;
   response.set_challenge_id(challenge_id);
-  *response.mutable_expire_time() = ToProtoTime(job.expire_time);
+  *response.mutable_expire_time() = ToProtoTime(now + config_.code_ttl);
   *response.mutable_resend_after() = ToProtoTime(std::max(now + config_.cooldown, result->resend_after));
-  response.set_masked_destination(job.masked_destination);
+  response.set_masked_destination(masked_destination);
   return response;
+}
+
+std::string OtpManager::ThrottleTag(absl::string_view kind, pb::Channel channel,
+                                    absl::string_view value) const {
+  return HexEncode(HmacSha256(config_.hmac_key,
+                              absl::StrCat(kind, "|", ChannelName(channel), "|", value)))
+      .substr(0, 32);
 }
 
 absl::StatusOr<pb::VerifyCodeResponse> OtpManager::VerifyCode(

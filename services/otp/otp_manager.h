@@ -50,6 +50,11 @@ class OtpManager {
                              absl::string_view code);
 
  private:
+  // The keyed digest that names what a send is throttled by ("destination" or "no-recipient":
+  // the two never share a key).
+  std::string ThrottleTag(absl::string_view kind, pb::Channel channel,
+                          absl::string_view value) const;
+
   OtpStore& store_;
   DeliveryQueue* queue_;
   const Clock& clock_;

@@ -149,6 +149,82 @@ TEST_F(OtpManagerTest, BadInputIsInvalidArgumentAndNothingIsWritten) {
   EXPECT_TRUE(store_.issued.empty());
 }
 
+pb::SendCodeRequest SendToNobody(pb::Channel channel, std::string key) {
+  pb::SendCodeRequest r;
+  r.set_directory_id("dir_1");
+  r.set_channel(channel);
+  r.set_no_recipient(true);
+  r.set_no_recipient_key(std::move(key));
+  return r;
+}
+
+TEST_F(OtpManagerTest, ASendToNobodyIsThrottledLikeADestinationWithoutCodeOrJob) {
+  OtpManager manager = Manager();
+  auto response = manager.SendCode(Caller::Anonymous(), SendToNobody(pb::CHANNEL_SMS, "n:bob"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(store_.issued.size(), 1u);
+  const IssueParams& p = store_.issued[0];
+  EXPECT_TRUE(p.no_recipient);
+  EXPECT_TRUE(p.user_id.empty());
+  EXPECT_TRUE(p.destination.empty());
+  // Nothing to deliver and nothing a code could match.
+  EXPECT_TRUE(p.job_fields.empty());
+  EXPECT_TRUE(p.code_mac_hex.empty());
+  // The service's own limits, as for any send; the key only as a keyed digest.
+  EXPECT_EQ(p.cooldown, config_.cooldown);
+  EXPECT_EQ(p.destination_hourly_cap, config_.destination_hourly_cap);
+  EXPECT_EQ(p.directory_daily_cap, config_.directory_daily_cap);
+  EXPECT_EQ(p.max_attempts, config_.max_attempts);
+  EXPECT_EQ(p.destination_tag.size(), 32u);
+  EXPECT_THAT(p.destination_tag, Not(HasSubstr("bob")));
+  // The answer has a real send's shape, without a destination to show.
+  EXPECT_EQ(response->challenge_id(), p.challenge_id);
+  EXPECT_EQ(FromProtoTime(response->expire_time()), clock_.Now() + config_.code_ttl);
+  EXPECT_EQ(FromProtoTime(response->resend_after()), clock_.Now() + config_.cooldown);
+  EXPECT_EQ(response->masked_destination(), "");
+
+  // One key and channel, one tag; another channel or key has its own, and none is a
+  // destination's.
+  ASSERT_TRUE(manager.SendCode(Caller::Anonymous(), SendToNobody(pb::CHANNEL_SMS, "n:bob")).ok());
+  ASSERT_TRUE(manager.SendCode(Caller::Anonymous(), SendToNobody(pb::CHANNEL_EMAIL, "n:bob")).ok());
+  ASSERT_TRUE(manager.SendCode(Caller::Anonymous(), SendToNobody(pb::CHANNEL_SMS, "n:eve")).ok());
+  ASSERT_TRUE(manager.SendCode(Caller::Anonymous(), Send(pb::CHANNEL_SMS, "+31612345678")).ok());
+  ASSERT_EQ(store_.issued.size(), 5u);
+  EXPECT_EQ(store_.issued[0].destination_tag, store_.issued[1].destination_tag);
+  EXPECT_NE(store_.issued[0].destination_tag, store_.issued[2].destination_tag);
+  EXPECT_NE(store_.issued[0].destination_tag, store_.issued[3].destination_tag);
+  EXPECT_NE(store_.issued[0].destination_tag, store_.issued[4].destination_tag);
+  EXPECT_FALSE(store_.issued[4].no_recipient);
+
+  // Refusals read as a real send's.
+  store_.issue_result = {false, "cooldown", absl::Seconds(12), "", absl::InfinitePast()};
+  auto refused = manager.SendCode(Caller::Anonymous(), SendToNobody(pb::CHANNEL_SMS, "n:bob"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().message(), "a code was just sent to this destination; retry in 12s");
+}
+
+TEST_F(OtpManagerTest, ASendToNobodyTakesAKeyAndNoUserOrDestination) {
+  OtpManager manager = Manager();
+  std::vector<pb::SendCodeRequest> bad = {SendToNobody(pb::CHANNEL_SMS, ""),
+                                          SendToNobody(pb::CHANNEL_SMS, std::string(513, 'k')),
+                                          SendToNobody(pb::CHANNEL_UNSPECIFIED, "n:bob")};
+  bad.push_back(SendToNobody(pb::CHANNEL_SMS, "n:bob"));
+  bad.back().set_user_id("usr_1");
+  bad.push_back(SendToNobody(pb::CHANNEL_SMS, "n:bob"));
+  bad.back().set_destination("+31612345678");
+  bad.push_back(Send(pb::CHANNEL_SMS, "+31612345678"));
+  bad.back().set_no_recipient_key("n:bob");  // a key without no_recipient
+  for (const auto& request : bad) {
+    auto r = manager.SendCode(Caller::Anonymous(), request);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << request.ShortDebugString();
+    EXPECT_THAT(r.status().message(), Not(HasSubstr("bob")));
+  }
+  EXPECT_TRUE(store_.issued.empty());
+  EXPECT_TRUE(
+      manager.SendCode(Caller::Anonymous(), SendToNobody(pb::CHANNEL_EMAIL, std::string(512, 'k')))
+          .ok());
+}
+
 TEST_F(OtpManagerTest, RefusalIsResourceExhaustedWithTheDelay) {
   store_.issue_result = {false, "cooldown", absl::Milliseconds(26400), "", absl::InfinitePast()};
   OtpManager manager = Manager();

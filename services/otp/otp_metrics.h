@@ -16,7 +16,7 @@ class OtpMetrics {
  public:
   explicit OtpMetrics(prometheus::Registry& registry);
 
-  // result: issued, cooldown, destination_cap, directory_cap.
+  // result: issued, no_recipient (a send to nobody), cooldown, destination_cap, directory_cap.
   void CodeIssued(absl::string_view channel, absl::string_view result);
   // result: accepted, wrong_code, expired, too_many_attempts.
   void CodeVerified(absl::string_view channel, absl::string_view result);

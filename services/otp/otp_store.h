@@ -17,11 +17,17 @@ namespace pb = ::tally::otp::v1;
 struct IssueParams {
   std::string directory_id;
   std::string challenge_id;
-  std::string user_id;
+  std::string user_id;  // empty with no_recipient
   pb::Channel channel = pb::CHANNEL_UNSPECIFIED;
-  std::string destination;
-  // A keyed digest of channel and destination: throttle keys never hold the address itself.
+  std::string destination;  // empty with no_recipient
+  // A keyed digest of channel and destination (or no-recipient key): throttle keys never hold
+  // the address itself.
   std::string destination_tag;
+  // The code goes to nobody (SendCodeRequest.no_recipient): throttled by destination_tag like a
+  // destination, checked against the directory's daily cap without counting in it, replacing
+  // the previous such challenge of the same tag; its challenge matches no code and no job is
+  // queued (job_fields and code_mac_hex are ignored).
+  bool no_recipient = false;
   std::string code_mac_hex;  // HMAC-SHA256(key, challenge id ‖ code), hex
   int max_attempts = 5;
   absl::Time now;
@@ -40,7 +46,7 @@ struct IssueResult {
   // When refused: "cooldown", "destination_cap" or "directory_cap", and how long to wait.
   std::string refusal;
   absl::Duration retry_after;
-  std::string job_id;  // stream entry id of the delivery job when issued
+  std::string job_id;  // stream entry id of the delivery job when issued (none with no_recipient)
   // When issued: the earliest time the next send to this destination passes the cooldown and
   // the caps.
   absl::Time resend_after;

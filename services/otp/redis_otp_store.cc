@@ -13,9 +13,12 @@ constexpr int64_t kHourMs = 3600 * 1000;
 
 // KEYS: challenge, current pointer, destination sends (zset), directory day counter, stream.
 // ARGV: now_ms, challenge_id, mac, attempts, channel, user, destination, ttl_ms, cooldown_ms,
-//       hourly_cap, daily_cap, day_end_ms, challenge key prefix, then the job's field/value pairs.
-// Returns {0, refusal, wait_ms} or {1, stream entry id, next allowed send (ms)}. Time comes from
-// the caller's clock.
+//       hourly_cap, daily_cap, day_end_ms, challenge key prefix, '1' when the code goes to
+//       nobody, then the job's field/value pairs.
+// Returns {0, refusal, wait_ms} or {1, stream entry id ('' for nobody), next allowed send (ms)}.
+// Time comes from the caller's clock. A send to nobody passes the same checks and answers the
+// same, but its challenge matches no code, it is not counted against the directory's day and
+// no job is queued.
 const RedisScript& IssueScript() {
   static const RedisScript* const kScript = new RedisScript(R"lua(
 local now = tonumber(ARGV[1])
@@ -24,6 +27,7 @@ local cooldown = tonumber(ARGV[9])
 local hourly_cap = tonumber(ARGV[10])
 local daily_cap = tonumber(ARGV[11])
 local day_end = tonumber(ARGV[12])
+local nobody = ARGV[14] == '1'
 local window = 3600000
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
 local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
@@ -43,19 +47,26 @@ end
 local previous = redis.call('GET', KEYS[2])
 if previous then redis.call('DEL', ARGV[13] .. previous) end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'mac', ARGV[3], 'attempts', ARGV[4], 'channel', ARGV[5],
+-- No code's MAC (64 hex digits) equals 'none'.
+local mac = ARGV[3]
+if nobody then mac = 'none' end
+redis.call('HSET', KEYS[1], 'mac', mac, 'attempts', ARGV[4], 'channel', ARGV[5],
            'user', ARGV[6], 'destination', ARGV[7], 'expire_ms', tostring(now + ttl))
 -- Redis TTLs are a safety net only: expiry is decided with the caller's clock.
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
 redis.call('ZADD', KEYS[3], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[3], math.max(window, cooldown))
-redis.call('INCR', KEYS[4])
-redis.call('PEXPIRE', KEYS[4], math.max(1, day_end - now) + window)
-local job = {}
-for i = 14, #ARGV do job[#job + 1] = ARGV[i] end
-local id = redis.call('XADD', KEYS[5], '*', unpack(job))
--- The earliest next send to this destination: after the cooldown, and after the caps free up.
+local id = ''
+if not nobody then
+  redis.call('INCR', KEYS[4])
+  redis.call('PEXPIRE', KEYS[4], math.max(1, day_end - now) + window)
+  local job = {}
+  for i = 15, #ARGV do job[#job + 1] = ARGV[i] end
+  id = redis.call('XADD', KEYS[5], '*', unpack(job))
+end
+-- The earliest next send to this destination: after the cooldown, and after the caps free up
+-- (for nobody too as if counted, so that its answer is a real send's).
 local next_ok = now + cooldown
 if redis.call('ZCARD', KEYS[3]) >= hourly_cap then
   local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
@@ -117,7 +128,8 @@ absl::StatusOr<IssueResult> RedisOtpStore::Issue(const IssueParams& p) {
   const std::string& dir = p.directory_id;
   std::vector<std::string> keys = {
       keys::Challenge(dir, p.challenge_id),
-      keys::Current(dir, p.user_id, static_cast<int>(p.channel)),
+      p.no_recipient ? keys::NoRecipientCurrent(dir, p.destination_tag)
+                     : keys::Current(dir, p.user_id, static_cast<int>(p.channel)),
       keys::DestinationSends(dir, p.destination_tag), keys::DirectoryDay(dir, p.day), stream_};
   std::vector<std::string> args = {
       absl::StrCat(Millis(p.now)),
@@ -132,10 +144,13 @@ absl::StatusOr<IssueResult> RedisOtpStore::Issue(const IssueParams& p) {
       absl::StrCat(p.destination_hourly_cap),
       absl::StrCat(p.directory_daily_cap),
       absl::StrCat(Millis(p.day_end)),
-      keys::ChallengePrefix(dir)};
-  for (const auto& [field, value] : p.job_fields) {
-    args.push_back(field);
-    args.push_back(value);
+      keys::ChallengePrefix(dir),
+      p.no_recipient ? "1" : "0"};
+  if (!p.no_recipient) {
+    for (const auto& [field, value] : p.job_fields) {
+      args.push_back(field);
+      args.push_back(value);
+    }
   }
   absl::StatusOr<RedisReply> reply = redis_->Eval(IssueScript(), keys, args);
   if (!reply.ok()) return reply.status();

@@ -23,6 +23,21 @@ absl::Status CheckId(absl::string_view id, absl::string_view name) {
 
 absl::Status CheckSendCodeRequest(const ::tally::otp::v1::SendCodeRequest& request) {
   if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
+  if (request.no_recipient()) {
+    if (!request.user_id().empty() || !request.destination().empty()) {
+      return absl::InvalidArgumentError(
+          "a send with no_recipient takes no user_id and no destination");
+    }
+    if (request.no_recipient_key().empty() ||
+        request.no_recipient_key().size() > kMaxNoRecipientKeyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no_recipient_key must be 1 to ", kMaxNoRecipientKeyBytes, " bytes"));
+    }
+    return ValidateChannel(request.channel());
+  }
+  if (!request.no_recipient_key().empty()) {
+    return absl::InvalidArgumentError("no_recipient_key is only for sends with no_recipient");
+  }
   if (absl::Status s = CheckId(request.user_id(), "user_id"); !s.ok()) return s;
   return ValidateDestination(request.channel(), request.destination());
 }

@@ -13,8 +13,13 @@ namespace tally::otp {
 // Longest code accepted by VerifyCode before it is called malformed.
 inline constexpr size_t kMaxCodeLength = 16;
 
+// Longest SendCodeRequest.no_recipient_key.
+inline constexpr size_t kMaxNoRecipientKeyBytes = 512;
+
 // directory_id and user_id are ids (1..128 of [A-Za-z0-9_-]) and the destination fits the
-// channel (ValidateDestination). INVALID_ARGUMENT otherwise, never quoting the input.
+// channel (ValidateDestination); with no_recipient, no user_id or destination but a key of 1 to
+// kMaxNoRecipientKeyBytes and an SMS or e-mail channel. INVALID_ARGUMENT otherwise, never
+// quoting the input.
 absl::Status CheckSendCodeRequest(const ::tally::otp::v1::SendCodeRequest& request);
 
 // directory_id and challenge_id are ids and the code is 1..kMaxCodeLength ASCII digits.

@@ -130,9 +130,8 @@ bool Cluster::Prepare() {
          absl::StrCat("--credential_addr=", credential_target),
          absl::StrCat("--otp_addr=", service("otp").address()),
          absl::StrCat("--passkey_addr=", service("passkey").address()),
-         // Settings apply at the very next step; cooldowns match the OTP service's.
-         "--settings_cache_ttl=0s", "--otp_cooldown=0s", "--otp_destination_hourly_cap=1000",
-         "--peer_timeout=5s",
+         // Settings apply at the very next step.
+         "--settings_cache_ttl=0s", "--peer_timeout=5s",
          "--lockout_threshold=5", absl::StrCat("--lockout_duration=", kClusterLockoutSeconds, "s"),
          absl::StrCat("--lockout_max_duration=", kClusterLockoutSeconds, "s")});
   }

@@ -400,6 +400,74 @@ TEST_F(E2eTest, UnknownUsernameIsIndistinguishable) {
   (void)gina;
 }
 
+// Codes to nobody are the OTP service's alone: this cluster's OTP service has a cooldown and
+// attempts of its own (the orchestrator keeps no copy of them), which the unknown username meets
+// exactly as a known user does; nothing is delivered and no code is accepted.
+class E2eCodesToNobodyTest : public E2eTest {
+ protected:
+  static constexpr int kCooldownSeconds = 45;
+  static void SetUpTestSuite() {
+    ClusterOptions options;
+    options.tls = kTls;
+    options.orchestrators = 1;
+    options.metrics = true;
+    options.flags["otp"] = {absl::StrCat("--otp_cooldown=", kCooldownSeconds, "s"),
+                            "--otp_max_attempts=3"};
+    StartCluster(options);
+  }
+};
+
+TEST_F(E2eCodesToNobodyTest, ThrottledByTheOtpServiceNeverDeliveredNeverAccepted) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User ivy = cluster().CreateUser(dir, "ivy");
+  opb::LoginState known = Start(dir, "ivy");
+  opb::LoginState unknown = Start(dir, "nobody-" + testing::UniqueSuffix());
+  const size_t mark = cluster().OutboxMark();
+  opb::LoginState k, u;
+  const int64_t before = absl::ToUnixSeconds(absl::Now());
+  ASSERT_TRUE(Send(unknown.login_id(), otppb::CHANNEL_SMS, &u).ok());
+  ASSERT_TRUE(Send(known.login_id(), otppb::CHANNEL_SMS, &k).ok());
+  const int64_t after = absl::ToUnixSeconds(absl::Now());
+  // The OTP service's cooldown, for both.
+  for (const opb::LoginState* state : {&k, &u}) {
+    EXPECT_GE(state->otp_delivery().resend_after().seconds(), before + kCooldownSeconds);
+    EXPECT_LE(state->otp_delivery().resend_after().seconds(), after + kCooldownSeconds);
+    EXPECT_EQ(state->otp_delivery().masked_destination(), "");
+  }
+  const std::string code = cluster().WaitForCode(mark, "sms", ivy.phone);
+  ASSERT_FALSE(code.empty()) << "no code in the outbox";
+  const std::regex refusal("a code was just sent to this destination; retry in [0-9]+s");
+  for (const std::string& login : {known.login_id(), unknown.login_id()}) {
+    opb::LoginState again;
+    grpc::Status s = Send(login, otppb::CHANNEL_SMS, &again);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_TRUE(std::regex_match(s.error_message(), refusal)) << s.error_message();
+  }
+
+  // The OTP service's 3 attempts, counted alike; never accepted.
+  const std::string wrong = code == "000000" ? "000001" : "000000";
+  for (int left : {2, 1, 0}) {
+    ASSERT_TRUE(Verify(known.login_id(), wrong, &k).ok());
+    ASSERT_TRUE(Verify(unknown.login_id(), left == 0 ? code : wrong, &u).ok());
+    EXPECT_EQ(k.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(u.last_step().outcome(), opb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(k.last_step().attempts_left(), left);
+    EXPECT_EQ(u.last_step().attempts_left(), left);
+    EXPECT_EQ(u.score(), 0);
+  }
+
+  // One delivery (ivy's); the code to nobody was issued as such and never queued.
+  EXPECT_EQ(cluster().OutboxMark(), mark + 1);
+  absl::StatusOr<std::string> metrics =
+      testing::HttpGet(cluster().service("otp").metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_TRUE(absl::StrContains(
+      *metrics, "tally_otp_codes_issued_total{channel=\"sms\",result=\"no_recipient\"} 1"))
+      << *metrics;
+  EXPECT_TRUE(absl::StrContains(
+      *metrics, "tally_otp_codes_issued_total{channel=\"sms\",result=\"issued\"} 1"));
+}
+
 TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User hank = cluster().CreateUser(dir, "hank", {"admin"});

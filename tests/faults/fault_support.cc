@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include <grpcpp/client_context.h>
@@ -14,7 +13,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 
 namespace tally::faults {
 namespace {
@@ -128,88 +126,5 @@ absl::StatusOr<std::string> ScratchPostgres::Query(const std::string& sql) const
 std::string ScratchPostgres::url() const {
   return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/postgres");
 }
-
-// ---------------------------------------------------------------------------------------------
-
-HttpGateway::HttpGateway() : port_(testing::FreePort()) {
-  statuses_["default"] = 200;
-  WriteControl();
-}
-
-HttpGateway::~HttpGateway() { Stop(); }
-
-absl::Status HttpGateway::Start() {
-  Stop();
-  process_ = std::make_unique<testing::Subprocess>();
-  absl::Status s = process_->Start(
-      {"/usr/bin/python3", absl::StrCat(testing::SourceDir(), "/tests/faults/http_gateway.py"),
-       absl::StrCat(port_), absl::StrCat(temp_.path(), "/requests.jsonl"),
-       absl::StrCat(temp_.path(), "/control.json")});
-  if (!s.ok()) return s;
-  // Up once it accepts connections (HttpGet of any path answers, 404 included).
-  if (!testing::WaitFor([&] { return testing::HttpGet(port_, "/ready").ok(); },
-                        absl::Seconds(20))) {
-    return absl::UnavailableError(absl::StrCat("gateway did not start: ", process_->Output()));
-  }
-  return absl::OkStatus();
-}
-
-void HttpGateway::Stop() {
-  if (process_ != nullptr && process_->running()) {
-    process_->Signal(SIGKILL);
-    (void)process_->Wait(absl::Seconds(10));
-  }
-  process_.reset();
-}
-
-void HttpGateway::SetStatus(const std::string& destination, int status) {
-  statuses_[destination] = status;
-  WriteControl();
-}
-
-void HttpGateway::WriteControl() {
-  // Written aside and renamed, so the gateway never reads half a file.
-  const std::string path = absl::StrCat(temp_.path(), "/control.json");
-  const std::string next = absl::StrCat(path, ".next");
-  std::ofstream(next) << nlohmann::json(statuses_).dump();
-  std::rename(next.c_str(), path.c_str());
-}
-
-std::vector<HttpGateway::Request> HttpGateway::Requests() const {
-  std::vector<Request> requests;
-  std::istringstream in(ReadFile(absl::StrCat(temp_.path(), "/requests.jsonl")));
-  for (std::string line; std::getline(in, line);) {
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) continue;
-    Request r;
-    r.to = j.value("to", "");
-    r.text = j.value("text", "");
-    r.status = j.value("status", 0);
-    requests.push_back(std::move(r));
-  }
-  return requests;
-}
-
-std::string HttpGateway::DeliveredCode(const std::string& to, size_t skip) const {
-  static const std::regex kCode("code is:? ([0-9]{6})\\b");
-  std::vector<Request> requests = Requests();
-  for (size_t i = skip; i < requests.size(); ++i) {
-    const Request& r = requests[i];
-    std::smatch match;
-    if (r.to == to && r.status >= 200 && r.status < 300 &&
-        std::regex_search(r.text, match, kCode)) {
-      return match[1];
-    }
-  }
-  return "";
-}
-
-int HttpGateway::Count(const std::string& to, int status) const {
-  int n = 0;
-  for (const Request& r : Requests()) n += r.to == to && r.status == status;
-  return n;
-}
-
-std::string HttpGateway::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/sms"); }
 
 }  // namespace tally::faults

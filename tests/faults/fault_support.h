@@ -1,12 +1,11 @@
 #pragma once
 
-// Helpers of the fault tests (issue 9, "Faults to survive"): throwaway stores a test may kill,
-// and a controllable HTTP gateway for the OTP senders; the login API's calls come from
-// tests/cluster/logins.h.
+// Helpers of the fault tests (issue 9, "Faults to survive"): throwaway stores a test may kill.
+// The login API's calls come from tests/cluster/logins.h; the SMS/e-mail gateway they break is
+// common/testing/fake_gateway.h.
 
 #include <sys/types.h>
 
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,43 +75,8 @@ class ScratchPostgres {
   int port_;
 };
 
-// tests/faults/http_gateway.py: the endpoint the senders' http provider posts to. Its answer
-// per destination comes from a control file the test rewrites at will; Stop() closes the port
-// (connection refused) and Start() opens it again. Every request is logged.
-class HttpGateway {
- public:
-  HttpGateway();
-  ~HttpGateway();
-
-  absl::Status Start();
-  void Stop();
-  // The status answered for `destination` (or for everyone else with "default").
-  void SetStatus(const std::string& destination, int status);
-
-  struct Request {
-    std::string to;
-    std::string text;
-    int status = 0;
-  };
-  std::vector<Request> Requests() const;
-  // The code of the first request to `to` answered 2xx, after `skip` requests; empty if none.
-  std::string DeliveredCode(const std::string& to, size_t skip = 0) const;
-  // Requests to `to` answered with `status`.
-  int Count(const std::string& to, int status) const;
-
-  std::string url() const;
-  int port() const { return port_; }
-
- private:
-  void WriteControl();
-
-  testing::TempDir temp_;
-  int port_;
-  std::map<std::string, int> statuses_;
-  std::unique_ptr<testing::Subprocess> process_;
-};
-
 namespace opb = ::tally::orchestrator::v1;
+
 // The cluster's login calls and the metrics sum, as every fault test uses them.
 using testing::Describe;
 using testing::FinishPasskey;

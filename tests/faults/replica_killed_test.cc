@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/testing/fake_gateway.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster.h"
 #include "tests/faults/fault_support.h"
@@ -23,7 +24,7 @@ using testing::ClusterOptions;
 using testing::kClusterPassword;
 
 TEST(ReplicaKilledTest, OtherReplicaFinishesTheLoginAndOtherSenderDeliversThePendingJob) {
-  HttpGateway gateway;
+  testing::FakeGateway gateway;
   ASSERT_TRUE(gateway.Start().ok());
   ClusterOptions options;
   options.orchestrators = 2;

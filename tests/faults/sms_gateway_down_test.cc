@@ -4,7 +4,7 @@
 // the code's lifetime goes to the dead-letter stream, the sender's metric counts it, and the
 // user finishes the login with an e-mail code instead.
 //
-// Both channels go through tests/faults/http_gateway.py (the senders' http provider), which
+// Both channels go through common/testing/fake_gateway.h (the senders' http provider), which
 // answers per destination, so one user's SMS can fail while another's gets through.
 
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/testing/fake_gateway.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster.h"
 #include "tests/faults/fault_support.h"
@@ -35,7 +36,7 @@ std::string SenderMetrics(Cluster& cluster) {
 }
 
 TEST(SmsGatewayDownTest, RetriedUntilBackThenDeadLetteredPastTheCodeLifetime) {
-  HttpGateway gateway;
+  testing::FakeGateway gateway;
   ASSERT_TRUE(gateway.Start().ok());
 
   ClusterOptions options;

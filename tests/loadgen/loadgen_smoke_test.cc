@@ -53,7 +53,7 @@ TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
        absl::StrCat("--metrics_addrs=", absl::StrJoin(metrics, ",")),
        absl::StrCat("--redis_url=", testing::RequiredEnv("TALLY_TEST_REDIS_URL")),
        "--scenarios=all", absl::StrCat("--count=", kLogins), "--warmup=0s", "--concurrency=2",
-       "--users=3", "--probes=5", "--floors=false", "--json", absl::StrCat("--output=", output)},
+       "--users=3", "--probes=5", "--floors=false", absl::StrCat("--output=", output)},
       {}, absl::Seconds(240));
   ASSERT_EQ(run.exit_code, 0) << run.output;
 

@@ -1,22 +1,20 @@
 #pragma once
 
-// Floors: what the machine itself costs, measured in-process, so the load generator can print
-// its results beside them (issue #8). A login can never be faster than one Argon2id verify, an
-// internal hop never cheaper than a bare gRPC round trip on loopback, an OTP verify never
-// cheaper than one Redis round trip.
+// Floors: what the machine itself costs, measured in-process, so the bench can set its results
+// beside them (issue #8). A login can never be faster than one Argon2id verify, an internal hop
+// never cheaper than a bare gRPC round trip on loopback, an OTP verify never cheaper than one
+// Redis round trip.
 //   - Argon2id verify at the configured parameters with the credential service's own hasher,
 //     on 1 thread and on N threads at once (verifies per second).
-//   - A bare gRPC echo round trip on 127.0.0.1, sync API (sync server, blocking stub) and
-//     callback API (CallbackService, stub->async()), one call at a time: p50/p99.
-//   - The bare gRPC echo's capacity: calls per second with `echo_concurrency` blocking callers
-//     on `echo_channels` connections, and the CPU both ends spend per call, against a sync
-//     server (as the services run) and a callback server. A cluster that makes N gRPC calls
-//     per login cannot serve more than capacity / N logins per second on these cores, whatever
-//     its handlers do. Optionally also with the server in another process, as between two
-//     services.
-//   - A relay at capacity: a service in another process that calls a peer echo N times per
-//     call, written with the sync API and with the callback API, and its CPU per call.
-//   - A Redis PING through common/redis RedisClient: p50/p99 (skipped without a URL).
+//   - A bare gRPC echo on 127.0.0.1 (a sync server with the services' threading, a blocking
+//     stub), one call at a time: p50/p99. And its capacity: calls per second with
+//     `echo_concurrency` blocking callers on `echo_channels` connections, and the CPU both ends
+//     spend per call. A cluster that makes N gRPC calls per login cannot serve more than
+//     capacity / N logins per second on these cores, whatever its handlers do.
+//   - A Redis PING through common/redis RedisClient: p50/p99 and the CPU of both ends (skipped
+//     without a URL).
+// The callback-API echo, the echo across processes and the relay of the sixth and seventh
+// rounds are gone from the code; tools/loadgen/analysis.md keeps what they found.
 
 #include <cstdint>
 #include <memory>
@@ -46,18 +44,12 @@ struct FloorOptions {
   // load generator's defaults, so the capacity is measured under the load the scenarios put).
   int echo_concurrency = 16;
   int echo_channels = 4;
-  // A binary whose main calls ServeEchoIfAsked first (tally-floors, tally-loadgen): run as the
-  // echo server of the capacity measured across processes. Empty: not measured.
-  std::string echo_server_binary;
-  // The relay floor (needs echo_server_binary): a service in another process that makes this
-  // many calls to a peer per call, written with the sync API and with the callback API.
-  // 0: not measured.
-  int relay_peer_calls = 2;
   // Calls before each latency measurement (connections, caches, lazy init), not counted.
   int warmup_calls = 500;
   int min_samples = 2000;
 };
 
+// The field names are the JSON keys (tools/loadgen/bench_report.py reads them).
 struct Floors {
   // Argon2id, echoing the parameters measured.
   uint32_t argon2_memory_kib = 0;
@@ -72,42 +64,14 @@ struct Floors {
   // Bare gRPC echo on loopback, one call at a time, microseconds.
   double grpc_echo_p50_us_sync = 0;
   double grpc_echo_p99_us_sync = 0;
-  double grpc_echo_p50_us_callback = 0;
-  double grpc_echo_p99_us_callback = 0;
-  int64_t grpc_echo_calls_sync = 0;      // samples behind the percentiles
-  int64_t grpc_echo_calls_callback = 0;
+  int64_t grpc_echo_calls_sync = 0;  // samples behind the percentiles
 
-  // Bare gRPC echo at capacity (sync API, the services' server threading): calls per second
-  // and CPU microseconds per call, client and server ends together (both in this process).
+  // Bare gRPC echo at capacity: calls per second and CPU microseconds per call, client and
+  // server ends together (both in this process).
   double grpc_echo_capacity_per_s = 0;
   double grpc_echo_cpu_us_per_call = 0;
-  // The same callers against a callback-API server.
-  double grpc_echo_capacity_per_s_callback = 0;
-  double grpc_echo_cpu_us_per_call_callback = 0;
-  // The same callers against a sync server in another process (FloorOptions::
-  // echo_server_binary), CPU of both processes: what a hop between two services costs.
-  bool grpc_echo_cross_process_measured = false;
-  double grpc_echo_capacity_per_s_cross_process = 0;
-  double grpc_echo_cpu_us_per_call_cross_process = 0;
-  // The server process's part of it.
-  double grpc_echo_server_cpu_us_per_call_cross_process = 0;
   int grpc_echo_capacity_concurrency = 0;
   int64_t grpc_echo_capacity_calls = 0;
-
-  // The relay at capacity (FloorOptions::relay_peer_calls): the same callers against a service
-  // in another process that calls a peer echo `grpc_relay_peer_calls` times per call before it
-  // answers, as a Tally handler calls its peers. Calls per second, CPU per relayed call of all
-  // three (callers, relay, peer), and the relay's own part, for a relay written with the sync
-  // API (blocking stubs, as the services are) and with the callback API (nothing parked): what
-  // asynchronous handlers would save a service per peer call.
-  bool grpc_relay_measured = false;
-  int grpc_relay_peer_calls = 0;
-  double grpc_relay_per_s_sync = 0;
-  double grpc_relay_cpu_us_per_call_sync = 0;
-  double grpc_relay_middle_cpu_us_per_call_sync = 0;
-  double grpc_relay_per_s_callback = 0;
-  double grpc_relay_cpu_us_per_call_callback = 0;
-  double grpc_relay_middle_cpu_us_per_call_callback = 0;
 
   // Redis PING round trip, microseconds; all zero when not measured.
   bool redis_measured = false;
@@ -121,12 +85,24 @@ struct Floors {
   // Logical CPUs this process may run on (the default for `threads`).
   int cpus = 0;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
+    Floors, argon2_memory_kib, argon2_iterations, argon2_parallelism, argon2_verify_ms_1t,
+    argon2_verifies_per_s_1t, argon2_verifies_per_s_nt, argon2_verify_ms_nt, threads,
+    grpc_echo_p50_us_sync, grpc_echo_p99_us_sync, grpc_echo_calls_sync, grpc_echo_capacity_per_s,
+    grpc_echo_cpu_us_per_call, grpc_echo_capacity_concurrency, grpc_echo_capacity_calls,
+    redis_measured, redis_rtt_p50_us, redis_rtt_p99_us, redis_samples,
+    redis_cpu_us_per_round_trip, cpus)
 
-// Runs every measurement in turn (Argon2id 1 thread, Argon2id N threads, echo sync, echo
-// callback, echo capacity, Redis). INVALID_ARGUMENT for parameters the credential service would
-// refuse, a bad Redis URL or non-positive counts; UNAVAILABLE when the echo server cannot start
-// or Redis does not answer; INTERNAL when a call fails during a measurement.
+// Runs every measurement in turn (Argon2id 1 thread, Argon2id N threads, echo, echo capacity,
+// Redis). INVALID_ARGUMENT for parameters the credential service would refuse, a bad Redis URL
+// or non-positive counts; UNAVAILABLE when the echo server cannot start or Redis does not
+// answer; INTERNAL when a call fails during a measurement.
 absl::StatusOr<Floors> MeasureFloors(const FloorOptions& options);
+
+// The better of two measurements (before and after the scenarios), field by field: the higher
+// rate, the lower time or CPU; a zero (not measured) never wins. On a shared machine a floor
+// measured while something else ran is too low, and the ratios against it too kind.
+Floors BestOf(const Floors& before, const Floors& after);
 
 // The bare echo of the floors as a peer to call between other calls: a sync server with the
 // services' threading in this process, and a stub to it. Measurements that interleave their
@@ -147,18 +123,6 @@ class EchoPeer {
   explicit EchoPeer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// When this process was started as the echo server of a cross-process floor (by MeasureFloors
-// through FloorOptions::echo_server_binary), serves until its stdin closes and exits; returns
-// at once otherwise. Call it first thing in main.
-void ServeEchoIfAsked();
-
-// One JSON object whose keys are the field names of Floors (stable: the load generator and
-// BENCHMARKS.md tooling read them).
-nlohmann::json ToJson(const Floors& floors);
-
-// A human-readable table, one line per floor.
-std::string FormatTable(const Floors& floors);
 
 // The logical CPUs this process may run on (sched_getaffinity; at least 1).
 int AvailableCpus();

@@ -32,11 +32,9 @@ TEST(FloorsRedisTest, MeasuresThePingRoundTrip) {
   // Both ends' CPU: at least something per PING, and not more than the time each took.
   EXPECT_GT(floors->redis_cpu_us_per_round_trip, 0);
   EXPECT_LT(floors->redis_cpu_us_per_round_trip, 10 * floors->redis_rtt_p99_us);
-  const nlohmann::json json = ToJson(*floors);
+  const nlohmann::json json = *floors;
   EXPECT_EQ(json["redis_measured"], true);
   EXPECT_EQ(json["redis_samples"], floors->redis_samples);
-  EXPECT_THAT(FormatTable(*floors), ::testing::HasSubstr("Redis PING round trip"));
-  EXPECT_THAT(FormatTable(*floors), ::testing::Not(::testing::HasSubstr("not measured")));
 }
 
 TEST(FloorsRedisTest, UnreachableRedisIsUnavailable) {

@@ -1,13 +1,7 @@
 #include "tools/floors/floors.h"
 
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-#include <fstream>
 #include <string>
 
-#include "absl/strings/str_cat.h"
-#include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -15,7 +9,6 @@ namespace tally::floors {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 // Tiny runs: a cheap Argon2id and short measurements, so the test checks shape, not speed.
 FloorOptions Tiny() {
@@ -33,20 +26,12 @@ FloorOptions Tiny() {
 constexpr const char* kKeys[] = {
     "argon2_memory_kib", "argon2_iterations", "argon2_parallelism", "argon2_verify_ms_1t",
     "argon2_verifies_per_s_1t", "argon2_verifies_per_s_nt", "argon2_verify_ms_nt", "threads",
-    "grpc_echo_p50_us_sync", "grpc_echo_p99_us_sync", "grpc_echo_p50_us_callback",
-    "grpc_echo_p99_us_callback", "grpc_echo_calls_sync", "grpc_echo_calls_callback",
-    "grpc_echo_capacity_per_s", "grpc_echo_cpu_us_per_call", "grpc_echo_capacity_per_s_callback",
-    "grpc_echo_cpu_us_per_call_callback", "grpc_echo_capacity_concurrency",
-    "grpc_echo_capacity_calls", "grpc_echo_cross_process_measured",
-    "grpc_echo_capacity_per_s_cross_process", "grpc_echo_cpu_us_per_call_cross_process",
-    "grpc_echo_server_cpu_us_per_call_cross_process", "grpc_relay_measured",
-    "grpc_relay_peer_calls", "grpc_relay_per_s_sync", "grpc_relay_cpu_us_per_call_sync",
-    "grpc_relay_middle_cpu_us_per_call_sync", "grpc_relay_per_s_callback",
-    "grpc_relay_cpu_us_per_call_callback", "grpc_relay_middle_cpu_us_per_call_callback",
-    "redis_measured", "redis_rtt_p50_us",
-    "redis_rtt_p99_us", "redis_samples", "redis_cpu_us_per_round_trip", "cpus"};
+    "grpc_echo_p50_us_sync", "grpc_echo_p99_us_sync", "grpc_echo_calls_sync",
+    "grpc_echo_capacity_per_s", "grpc_echo_cpu_us_per_call", "grpc_echo_capacity_concurrency",
+    "grpc_echo_capacity_calls", "redis_measured", "redis_rtt_p50_us", "redis_rtt_p99_us",
+    "redis_samples", "redis_cpu_us_per_round_trip", "cpus"};
 
-TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
+TEST(FloorsTest, MeasuresArgon2AndTheEcho) {
   absl::StatusOr<Floors> floors = MeasureFloors(Tiny());
   ASSERT_TRUE(floors.ok()) << floors.status();
   const Floors& f = *floors;
@@ -65,135 +50,49 @@ TEST(FloorsTest, MeasuresArgon2AndBothEchoApis) {
 
   EXPECT_GT(f.grpc_echo_p50_us_sync, 0);
   EXPECT_GE(f.grpc_echo_p99_us_sync, f.grpc_echo_p50_us_sync);
-  EXPECT_GT(f.grpc_echo_p50_us_callback, 0);
-  EXPECT_GE(f.grpc_echo_p99_us_callback, f.grpc_echo_p50_us_callback);
   EXPECT_GE(f.grpc_echo_calls_sync, 200);
-  EXPECT_GE(f.grpc_echo_calls_callback, 200);
   // The capacity: the calls the callers completed in the measured time, and their CPU.
   EXPECT_EQ(f.grpc_echo_capacity_concurrency, 16);
   EXPECT_GT(f.grpc_echo_capacity_calls, 0);
   EXPECT_GT(f.grpc_echo_capacity_per_s, 0);
   EXPECT_GT(f.grpc_echo_cpu_us_per_call, 0);
-  EXPECT_GT(f.grpc_echo_capacity_per_s_callback, 0);
-  EXPECT_GT(f.grpc_echo_cpu_us_per_call_callback, 0);
-  // No echo server binary given: the cross-process capacity is left out.
-  EXPECT_FALSE(f.grpc_echo_cross_process_measured);
-  EXPECT_EQ(f.grpc_echo_capacity_per_s_cross_process, 0);
-  // Nor the relay, which runs in another process too.
-  EXPECT_FALSE(f.grpc_relay_measured);
-  EXPECT_EQ(f.grpc_relay_per_s_sync, 0);
 
   EXPECT_FALSE(f.redis_measured);
   EXPECT_EQ(f.redis_samples, 0);
   EXPECT_EQ(f.redis_rtt_p50_us, 0);
 
-  const nlohmann::json json = ToJson(f);
+  const nlohmann::json json = f;
   ASSERT_TRUE(json.is_object());
   EXPECT_EQ(json.size(), std::size(kKeys));
   for (const char* key : kKeys) EXPECT_TRUE(json.contains(key)) << key;
   EXPECT_EQ(json["threads"], 2);
   EXPECT_EQ(json["redis_measured"], false);
   EXPECT_DOUBLE_EQ(json["grpc_echo_p50_us_sync"].get<double>(), f.grpc_echo_p50_us_sync);
-
-  const std::string table = FormatTable(f);
-  EXPECT_THAT(table, HasSubstr("m=256 KiB t=1 p=1"));
-  EXPECT_THAT(table, HasSubstr("callback API"));
-  EXPECT_THAT(table, HasSubstr("gRPC echo capacity, 16 callers, callback server"));
-  EXPECT_THAT(table, HasSubstr("not measured"));
+  // And back: the load generator's result is read the same way.
+  EXPECT_DOUBLE_EQ(json.get<Floors>().grpc_echo_cpu_us_per_call, f.grpc_echo_cpu_us_per_call);
 }
 
-TEST(FloorsTest, MeasuresTheEchoAcrossProcessesWithTheFloorsBinaryAsServer) {
-  FloorOptions options = Tiny();
-  options.echo_server_binary = testing::BinDir() + "/tally-floors";
-  absl::StatusOr<Floors> floors = MeasureFloors(options);
-  ASSERT_TRUE(floors.ok()) << floors.status();
-  EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
-  EXPECT_GT(floors->grpc_echo_capacity_per_s_cross_process, 0);
-  // The server process's CPU is read and counted in the call's cost.
-  EXPECT_GT(floors->grpc_echo_server_cpu_us_per_call_cross_process, 0);
-  EXPECT_GT(floors->grpc_echo_cpu_us_per_call_cross_process,
-            floors->grpc_echo_server_cpu_us_per_call_cross_process);
-  EXPECT_THAT(FormatTable(*floors), HasSubstr("server in another process"));
-  // The relays ran too (2 peer calls by default), each in a process of its own whose CPU is
-  // part of the relayed call's.
-  const Floors& f = *floors;
-  EXPECT_TRUE(f.grpc_relay_measured);
-  EXPECT_EQ(f.grpc_relay_peer_calls, 2);
-  EXPECT_GT(f.grpc_relay_per_s_sync, 0);
-  EXPECT_GT(f.grpc_relay_middle_cpu_us_per_call_sync, 0);
-  EXPECT_GT(f.grpc_relay_cpu_us_per_call_sync, f.grpc_relay_middle_cpu_us_per_call_sync);
-  EXPECT_GT(f.grpc_relay_per_s_callback, 0);
-  EXPECT_GT(f.grpc_relay_middle_cpu_us_per_call_callback, 0);
-  EXPECT_GT(f.grpc_relay_cpu_us_per_call_callback, f.grpc_relay_middle_cpu_us_per_call_callback);
-  EXPECT_THAT(FormatTable(f), HasSubstr("gRPC relay (2 peer calls each), callback"));
-  // Its servers exited with the measurements: no child is left behind.
-  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
-}
-
-TEST(FloorsTest, TheRelayIsSkippedWithoutPeerCalls) {
-  FloorOptions options = Tiny();
-  options.echo_server_binary = testing::BinDir() + "/tally-floors";
-  options.relay_peer_calls = 0;
-  absl::StatusOr<Floors> floors = MeasureFloors(options);
-  ASSERT_TRUE(floors.ok()) << floors.status();
-  EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
-  EXPECT_FALSE(floors->grpc_relay_measured);
-  EXPECT_EQ(floors->grpc_relay_cpu_us_per_call_sync, 0);
-  EXPECT_THAT(FormatTable(*floors), Not(HasSubstr("relay")));
-}
-
-TEST(FloorsTest, TheChildsRoleIsTheOneGivenNotAnInheritedOne) {
-  // getenv finds the first of two entries: an inherited role must not shadow the one set.
-  ASSERT_EQ(setenv("TALLY_FLOORS_ECHO_SERVER", "nope", 1), 0);
-  FloorOptions options = Tiny();
-  options.echo_server_binary = testing::BinDir() + "/tally-floors";
-  options.relay_peer_calls = 0;
-  absl::StatusOr<Floors> floors = MeasureFloors(options);
-  unsetenv("TALLY_FLOORS_ECHO_SERVER");
-  ASSERT_TRUE(floors.ok()) << floors.status();
-  EXPECT_TRUE(floors->grpc_echo_cross_process_measured);
-}
-
-TEST(FloorsTest, TheFloorsBinaryRefusesAnUnknownServerRole) {
-  // A relay without its peer, or a role it does not know, exits without an address.
-  for (const char* env : {"TALLY_FLOORS_ECHO_SERVER=relay-sync", "TALLY_FLOORS_ECHO_SERVER=nope"}) {
-    const std::string command = absl::StrCat("env -u TALLY_FLOORS_RELAY_PEER ", env, " ",
-                                             testing::BinDir(), "/tally-floors </dev/null 2>&1");
-    FILE* pipe = popen(command.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    std::string output;
-    char buffer[256];
-    while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-    const int status = pclose(pipe);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << env << ": " << output;
-    EXPECT_THAT(output, HasSubstr("echo server:")) << env;
-  }
-}
-
-TEST(FloorsTest, AnEchoServerBinaryThatDoesNotServeIsUnavailable) {
-  FloorOptions options = Tiny();
-  options.echo_server_binary = "/bin/true";
-  absl::StatusOr<Floors> floors = MeasureFloors(options);
-  EXPECT_EQ(floors.status().code(), absl::StatusCode::kUnavailable) << floors.status();
-  EXPECT_THAT(floors.status().message(), HasSubstr("another process"));
-  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
-}
-
-TEST(FloorsTest, AnEchoServerThatNeverAnswersNorExitsIsKilled) {
-  // Ignores its stdin and never prints an address: the floor gives up on it after its wait for
-  // the address, and the child is killed rather than waited for without end.
-  testing::TempDir dir;
-  const std::string script = dir.path() + "/silent-server";
-  {
-    std::ofstream out(script);
-    out << "#!/bin/sh\nexec sleep 600\n";
-  }
-  ASSERT_EQ(chmod(script.c_str(), 0700), 0);
-  FloorOptions options = Tiny();
-  options.echo_server_binary = script;
-  absl::StatusOr<Floors> floors = MeasureFloors(options);
-  EXPECT_EQ(floors.status().code(), absl::StatusCode::kUnavailable) << floors.status();
-  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+TEST(FloorsTest, BestOfTakesTheHigherRateAndTheLowerTimeOrCpuFieldByField) {
+  Floors before, after;
+  before.argon2_verifies_per_s_nt = 75.5;
+  after.argon2_verifies_per_s_nt = 97.7;
+  before.grpc_echo_capacity_per_s = 13363;
+  after.grpc_echo_capacity_per_s = 22997;
+  before.grpc_echo_cpu_us_per_call = 139;
+  after.grpc_echo_cpu_us_per_call = 77;
+  before.redis_cpu_us_per_round_trip = 53;
+  after.redis_cpu_us_per_round_trip = 38;
+  before.grpc_echo_p50_us_sync = 91;
+  after.grpc_echo_p50_us_sync = 0;  // not measured after
+  before.threads = after.threads = 2;
+  const Floors best = BestOf(before, after);
+  EXPECT_DOUBLE_EQ(best.argon2_verifies_per_s_nt, 97.7);
+  EXPECT_DOUBLE_EQ(best.grpc_echo_capacity_per_s, 22997);
+  EXPECT_DOUBLE_EQ(best.grpc_echo_cpu_us_per_call, 77);
+  EXPECT_DOUBLE_EQ(best.redis_cpu_us_per_round_trip, 38);
+  // Not measured after: the measurement before stands.
+  EXPECT_DOUBLE_EQ(best.grpc_echo_p50_us_sync, 91);
+  EXPECT_EQ(best.threads, 2);
 }
 
 TEST(EchoPeerTest, AnswersCallsUntilDestroyed) {
@@ -240,10 +139,6 @@ TEST(FloorsTest, RefusesBadOptionsBeforeMeasuring) {
   FloorOptions no_channels = Tiny();
   no_channels.echo_channels = 0;
   EXPECT_EQ(MeasureFloors(no_channels).status().code(), absl::StatusCode::kInvalidArgument);
-
-  FloorOptions bad_relay = Tiny();
-  bad_relay.relay_peer_calls = -1;
-  EXPECT_EQ(MeasureFloors(bad_relay).status().code(), absl::StatusCode::kInvalidArgument);
 
   FloorOptions bad_url = Tiny();
   bad_url.redis_url = "http://example.com";

@@ -1,6 +1,7 @@
 // tally-floors: the machine's floors (Argon2id verify, bare gRPC echo, Redis round trip) on their
-// own; the load generator measures the same in its run. Wiring only: flags in, table or JSON out.
-//   build/bin/tally-floors [--redis_url=redis://127.0.0.1:6379] [--duration=3s] [--json]
+// own; the load generator measures the same in its run. Wiring only: flags in, JSON out (the
+// fields of floors::Floors, as in the load generator's result).
+//   build/bin/tally-floors [--redis_url=redis://127.0.0.1:6379] [--duration=3s]
 
 #include <iostream>
 
@@ -17,10 +18,8 @@ ABSL_FLAG(int, threads, 0, "Threads of the parallel Argon2id floor; 0: one per a
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(3), "How long each measurement runs.");
 ABSL_FLAG(std::string, redis_url, "", "Redis to measure the round trip to; empty: skip it.");
 ABSL_FLAG(int, min_samples, 2000, "Latency measurements make at least this many calls.");
-ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 
 int main(int argc, char** argv) {
-  tally::floors::ServeEchoIfAsked();
   tally::ParseFlags(argc, argv,
                     "tally-floors: Argon2id verify, gRPC echo and Redis round trip on this "
                     "machine");
@@ -32,7 +31,6 @@ int main(int argc, char** argv) {
   options.duration = absl::GetFlag(FLAGS_duration);
   options.redis_url = absl::GetFlag(FLAGS_redis_url);
   options.min_samples = absl::GetFlag(FLAGS_min_samples);
-  options.echo_server_binary = "/proc/self/exe";
 
   absl::StatusOr<tally::floors::Floors> floors = tally::floors::MeasureFloors(options);
   if (!floors.ok()) {
@@ -42,10 +40,6 @@ int main(int argc, char** argv) {
     std::cerr << "tally-floors: " << floors.status().message() << std::endl;
     return 1;
   }
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << tally::floors::ToJson(*floors).dump(2) << std::endl;
-  } else {
-    std::cout << tally::floors::FormatTable(*floors);
-  }
+  std::cout << nlohmann::json(*floors).dump(2) << std::endl;
   return 0;
 }

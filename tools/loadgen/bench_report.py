@@ -1,9 +1,16 @@
 #!/usr/bin/python3
-"""Writes BENCHMARKS.md from what `tools/dev bench` measured.
+"""The bench's one report writer: checks issue #8's targets and writes BENCHMARKS.md.
 
-Inputs: the load generator's --json result (scenarios, floors, probes, overload, targets), the
-Google Benchmark JSON files of build/bin/*_benchmark, a small JSON about the machine and the
-run, and tools/loadgen/analysis.md (the hand-written profile notes: where the time goes).
+Inputs: the load generator's result (tools/loadgen/result.h as JSON: scenarios, floors, probes,
+overload), the Google Benchmark JSON files of build/bin/*_benchmark, facts about the machine
+and the run, and tools/loadgen/analysis.md (the hand-written profile notes: where the time goes).
+The targets live here, not in tally-loadgen, because one of them (the CPU estimate) needs the
+micro-benchmarks, which `tools/dev bench` runs after the load generator has exited, on an idle
+machine. Without --out the report goes to the standard output:
+
+    build/bin/tally-loadgen ... --output=/tmp/run.json
+    tools/loadgen/bench_report.py --loadgen /tmp/run.json
+
 Only the Python standard library is used.
 """
 
@@ -56,6 +63,8 @@ def machine_section(m):
 
 def argon2_cpu_ms(bench_dir):
     """CPU time of one Argon2id verify at the default parameters, from the micro-benchmark."""
+    if not bench_dir:
+        return None
     try:
         with open(os.path.join(bench_dir, "password_hasher_benchmark.json")) as f:
             data = json.load(f)
@@ -92,9 +101,82 @@ def cpu_ratio_rows(r, bench_dir):
     return rows
 
 
+def floors(r):
+    return r.get("floors") or {}
+
+
+def targets(r):
+    """Issue #8's targets, each with the measured value, met or missed and by how much. The
+    logins/s ratios divide by the floors measured in the same run (wall clock)."""
+    out = []
+    f = floors(r)
+    if not f:
+        return out
+
+    def add(name, goal_text, value, goal, at_least, unit):
+        met = value >= goal if at_least else value <= goal
+        out.append({"name": name, "target": goal_text, "value": value, "goal": goal,
+                    "unit": unit, "met": met,
+                    "margin_pct": (value - goal) / goal * 100.0 if goal else 0.0})
+
+    argon_nt = f.get("argon2_verifies_per_s_nt") or 0
+    hash_ms = f.get("argon2_verify_ms_1t") or 0
+    for s in r.get("scenarios", []):
+        name, lps = s["scenario"], s.get("logins_per_s", 0)
+        if name in ("password", "password+sms", "password+email") and argon_nt > 0:
+            add(f"{name} logins/s vs Argon2id verifies/s ({f.get('threads')} threads)",
+                ">= 0.85 x raw Argon2id rate", lps / argon_nt, 0.85, True, "ratio")
+        if name == "passkey":
+            add("passkey logins/s", ">= 1500 logins/s", lps, 1500, True, "logins/s")
+    probes = r.get("probes") or {}
+    verify = probes.get("otp_verify")
+    if verify:
+        rt = verify["cost"]["redis_round_trips"]
+        out.append({"name": "Redis round trips per OTP verify (OtpService.VerifyCode)",
+                    "target": "exactly 1", "value": rt, "goal": 1, "unit": "round trips",
+                    "met": rt == 1, "margin_pct": (rt - 1) * 100.0})
+    for p in probes.get("hops", []):
+        if p.get("postgres") or not p.get("redis"):
+            continue
+        # The echo and PING interleaved with the probe's calls when measured, else the floors.
+        hop_echo = p.get("echo_p50_us") or f.get("grpc_echo_p50_us_sync") or 0
+        hop_redis = p.get("redis_p50_us") or f.get("redis_rtt_p50_us") or 0
+        if hop_echo <= 0:
+            continue
+        added = p["p50_us"] - p["redis"]["redis_round_trips"] * hop_redis
+        add(f"hop {p['rpc']}: p50 minus its Redis round trips, / echo p50",
+            "<= 1.5 x bare echo p50", added / hop_echo, 1.5, False, "x echo p50")
+    o = r.get("overload")
+    if o and hash_ms > 0:
+        run = o["run"]
+        add("overload: admitted logins' p99 / one Argon2id verify", "<= 4 x one hash time",
+            run["latency"]["p99_us"] / 1000.0 / hash_ms, 4, False, "x hash time")
+        refused = o["resource_exhausted"]
+        excess = max(0, o["offered"] - run["logins"])
+        add("overload: excess answered RESOURCE_EXHAUSTED (share of offered-minus-admitted)",
+            ">= 0.9 of the excess", refused / excess if excess > 0 else 1.0, 0.9, True, "share")
+        if refused > 0:
+            add("overload: RESOURCE_EXHAUSTED answer p99 / one Argon2id verify",
+                "<= 1 x one hash time (quickly)",
+                o["refused_latency"]["p99_us"] / 1000.0 / hash_ms, 1, False, "x hash time")
+        worst_growth, worst = 0.0, ""
+        for svc, m in o.get("memory", {}).items():
+            # The Tally services only. Redis keeps every started login for its TTL (10 minutes),
+            # so its data grows with the logins offered and is bounded by the TTL, not by a
+            # queue; the memory table shows it.
+            if svc in ("loadgen", "redis"):
+                continue
+            before, after = m["rss_before_kib"], m["rss_after_kib"]
+            if before > 0 and (after - before) / before > worst_growth:
+                worst_growth, worst = (after - before) / before, svc
+        add(f"overload: RSS growth of the Tally services after the run (worst: {worst or '-'})",
+            "flat: <= 10% growth", worst_growth, 0.10, False, "fraction")
+    return out
+
+
 def targets_section(r, bench_dir):
     rows = []
-    for t in r.get("targets", []):
+    for t in targets(r):
         unit = t.get("unit", "")
         value = t.get("value")
         shown = num(value, "{:.3f}") if unit not in ("logins/s", "round trips") else num(value, "{:.1f}")
@@ -118,7 +200,7 @@ def targets_section(r, bench_dir):
 
 def floors_section(r):
     """The floors the ratios use (the better of two measurements) and both measurements."""
-    best, before, after = r.get("floors", {}), r.get("floors_before", {}), r.get("floors_after", {})
+    best, before, after = floors(r), r.get("floors_before") or {}, r.get("floors_after") or {}
 
     def row(name, key, fmt):
         return (name, fmt(best.get(key)), fmt(before.get(key)), fmt(after.get(key)))
@@ -134,54 +216,26 @@ def floors_section(r):
             "argon2_verifies_per_s_nt", rate),
         row("bare gRPC echo on loopback, sync API, p50", "grpc_echo_p50_us_sync", us),
         row("bare gRPC echo on loopback, sync API, p99", "grpc_echo_p99_us_sync", us),
-        row("bare gRPC echo on loopback, callback API, p50", "grpc_echo_p50_us_callback", us),
-        row("bare gRPC echo on loopback, callback API, p99", "grpc_echo_p99_us_callback", us),
         row(f"bare gRPC echo capacity, sync server, {best.get('grpc_echo_capacity_concurrency')} "
             "blocking callers (calls/s)", "grpc_echo_capacity_per_s",
             lambda v: num(v, "{:.0f}") + "/s" if v is not None else "-"),
         row("bare gRPC echo at capacity, sync server: CPU per call, both ends",
             "grpc_echo_cpu_us_per_call", us),
-        row("bare gRPC echo capacity, callback server (calls/s)",
-            "grpc_echo_capacity_per_s_callback",
-            lambda v: num(v, "{:.0f}") + "/s" if v is not None else "-"),
-        row("bare gRPC echo at capacity, callback server: CPU per call, both ends",
-            "grpc_echo_cpu_us_per_call_callback", us),
-        row("bare gRPC echo capacity, sync server in another process (calls/s)",
-            "grpc_echo_capacity_per_s_cross_process",
-            lambda v: num(v, "{:.0f}") + "/s" if v else "-"),
-        row("bare gRPC echo at capacity, server in another process: CPU per call, both ends",
-            "grpc_echo_cpu_us_per_call_cross_process", lambda v: us(v) if v else "-"),
     ]
-    if best.get("grpc_relay_measured"):
-        calls = best.get("grpc_relay_peer_calls")
-        per_s = lambda v: num(v, "{:.0f}") + "/s" if v else "-"
-        for api, how in (("sync", "sync API (blocking stubs, as the services)"),
-                         ("callback", "callback API (no thread parked)")):
-            rows += [
-                row(f"gRPC relay in another process, {calls} peer calls per call, {how} (calls/s)",
-                    f"grpc_relay_per_s_{api}", per_s),
-                row(f"gRPC relay, {api}: CPU per relayed call, callers, relay and peer",
-                    f"grpc_relay_cpu_us_per_call_{api}", lambda v: us(v) if v else "-"),
-                row(f"gRPC relay, {api}: the relay's own CPU per relayed call",
-                    f"grpc_relay_middle_cpu_us_per_call_{api}", lambda v: us(v) if v else "-"),
-            ]
     rows += [
         row("Redis round trip (PING), p50", "redis_rtt_p50_us", us),
         row("Redis round trip (PING), p99", "redis_rtt_p99_us", us),
         row("Redis round trip (PING): CPU per round trip, client and server",
             "redis_cpu_us_per_round_trip", lambda v: us(v) if v else "-"),
     ]
-    return ("Measured by `tools/floors` in the load generator's process (and in processes it "
-            "starts, for the cross-process echo and the relay) before and after the scenarios; "
-            "the ratios and "
-            "targets use the better of the two (a floor measured while the machine was busy "
-            "elsewhere would flatter us). The relay's sync and callback rows are compared with "
-            "each other, so each column is one measurement of both; `used` is the one before.\n\n" +
+    return ("Measured by `tools/floors` in the load generator's process before and after the "
+            "scenarios; the ratios and targets use the better of the two (a floor measured while "
+            "the machine was busy elsewhere would flatter us).\n\n" +
             table(["floor", "used", "before", "after"], rows))
 
 
 def scenarios_section(r):
-    f = r.get("floors", {})
+    f = floors(r)
     argon = f.get("argon2_verifies_per_s_nt")
     rows = []
     for s in r.get("scenarios", []):
@@ -189,7 +243,7 @@ def scenarios_section(r):
         errors = sum(s.get("errors", {}).values())
         ratio = s["logins_per_s"] / argon if argon else None
         cpu = s.get("cluster_cpu_ms_per_login")
-        rt = s.get("redis", {}).get("round_trips_per_login")
+        rt = (s.get("redis") or {}).get("round_trips_per_login")
         rows.append((s["scenario"], num(s.get("logins_per_s"), "{:.1f}"), num(ratio, "{:.2f}"),
                      us(lat.get("p50_us")), us(lat.get("p95_us")), us(lat.get("p99_us")),
                      us(lat.get("max_us")), s.get("logins", 0), errors, num(cpu, "{:.2f}"),
@@ -202,9 +256,8 @@ def scenarios_section(r):
 def budget_section(r, bench_dir):
     """Each throughput target as a CPU budget per login, beside what the run spent and what the
     login's gRPC calls alone would cost at the bare echo's CPU per call."""
-    f = r.get("floors", {})
-    # A hop between two services crosses processes; the in-process echo when that was not run.
-    echo_us = f.get("grpc_echo_cpu_us_per_call_cross_process") or f.get("grpc_echo_cpu_us_per_call")
+    f = floors(r)
+    echo_us = f.get("grpc_echo_cpu_us_per_call")
     redis_us = f.get("redis_cpu_us_per_round_trip") or 0
     cores = f.get("cpus") or f.get("threads")
     hash_ms = argon2_cpu_ms(bench_dir)
@@ -224,7 +277,7 @@ def budget_section(r, bench_dir):
             what = f"the CPU beside one verify ({hash_ms:.1f} ms) for 0.85 × the Argon2id rate"
         else:
             continue
-        round_trips = s.get("redis", {}).get("round_trips_per_login") or 0
+        round_trips = (s.get("redis") or {}).get("round_trips_per_login") or 0
         floor = (calls * echo_us + round_trips * redis_us) / 1000.0 \
             if calls is not None and echo_us else None
         rows.append((name, what, num(budget, "{:.2f}") + " ms", num(spent, "{:.2f}") + " ms",
@@ -239,7 +292,7 @@ def budget_section(r, bench_dir):
             "and PostgreSQL included; for the `password*` rows all but the credential service) "
             "spent per login in this run. The last columns price the gRPC calls the cluster "
             "served per login at the bare echo's CPU per call at capacity (client and server "
-            "ends, the server in another process) and the Redis round trips at a PING's CPU "
+            "ends) and the Redis round trips at a PING's CPU "
             "(both ends; floors below): what the login's hops would cost if each were no dearer "
             "than an empty echo or PING, before any PostgreSQL, Lua, crypto or login work. "
             "For the `password*` rows that price includes the credential service's ends of its "
@@ -250,7 +303,7 @@ def budget_section(r, bench_dir):
 
 
 def steps_section(r):
-    echo = r.get("floors", {}).get("grpc_echo_p50_us_sync")
+    echo = floors(r).get("grpc_echo_p50_us_sync")
     out = []
     for s in r.get("scenarios", []):
         rows = []
@@ -291,16 +344,16 @@ def services_section(r):
 
 
 def probes_section(r):
-    p = r.get("probes", {})
-    echo = r.get("floors", {}).get("grpc_echo_p50_us_sync")
-    redis = r.get("floors", {}).get("redis_rtt_p50_us") or 0
+    p = r.get("probes") or {}
+    echo = floors(r).get("grpc_echo_p50_us_sync")
+    redis = floors(r).get("redis_rtt_p50_us") or 0
     out = []
     rows = []
     for h in p.get("hops", []):
-        rt = h.get("redis_round_trips")
+        rt = (h.get("redis") or {}).get("redis_round_trips")
         # The echo and PING measured between the probe's own calls, else the floors.
-        hop_echo = h.get("echo_p50_us", echo)
-        hop_redis = h.get("redis_p50_us", redis)
+        hop_echo = h.get("echo_p50_us") or echo
+        hop_redis = h.get("redis_p50_us") or redis
         added = None
         if rt is not None and not h.get("postgres"):
             added = h["p50_us"] - rt * hop_redis
@@ -327,11 +380,12 @@ def probes_section(r):
         out.append("Redis round trips of each login step (one login at a time; commands include "
                    "those a Lua script issues):\n\n" +
                    table(["scenario", "step", "round trips", "commands"], rows))
-    ov = p.get("otp_verify", {})
+    ov = p.get("otp_verify")
     if ov:
-        cmds = ", ".join(f"{k} {c}" for k, c in sorted(ov.get("redis_commands", {}).items()))
+        cost = ov["cost"]
+        cmds = ", ".join(f"{k} {c}" for k, c in sorted(cost.get("redis_commands", {}).items()))
         out.append(f"`OtpService.VerifyCode` with the right code, called directly: "
-                   f"**{ov.get('redis_round_trips')} Redis round trip(s)** (commands: {cmds}).")
+                   f"**{cost.get('redis_round_trips')} Redis round trip(s)** (commands: {cmds}).")
     return "\n\n".join(out)
 
 
@@ -339,13 +393,14 @@ def overload_section(r):
     o = r.get("overload")
     if not o:
         return "_Not run._"
-    lat = o.get("latency", {})
+    run = o["run"]
+    lat = run.get("latency", {})
     ref = o.get("refused_latency", {})
-    hash_ms = r.get("floors", {}).get("argon2_verify_ms_1t")
+    hash_ms = floors(r).get("argon2_verify_ms_1t")
     lines = [
-        f"Open loop, scenario `{o['scenario']}`, offered **{o['offered_rate']:.1f} logins/s** "
-        f"(twice the closed-loop rate) for {o['window_s']:.0f} s: {o['offered']} logins offered, "
-        f"**{o['logins']} admitted** ({o['logins_per_s']:.1f}/s), "
+        f"Open loop, scenario `{run['scenario']}`, offered **{o['offered_rate']:.1f} logins/s** "
+        f"(twice the closed-loop rate) for {run['window_s']:.0f} s: {o['offered']} logins offered, "
+        f"**{run['logins']} admitted** ({run['logins_per_s']:.1f}/s), "
         f"**{o['resource_exhausted']} answered RESOURCE_EXHAUSTED**; "
         f"{o.get('generator_saturated', 0)} not started because the generator had "
         f"{o.get('max_in_flight')} logins in flight.",
@@ -361,8 +416,8 @@ def overload_section(r):
     if hash_ms:
         lines += ["", f"One Argon2id verify takes {hash_ms:.1f} ms alone, so the target is "
                       f"p99 ≤ {4 * hash_ms:.0f} ms."]
-    if o.get("errors"):
-        lines += ["", "Errors: " + ", ".join(f"`{k}` × {v}" for k, v in o["errors"].items())]
+    if run.get("errors"):
+        lines += ["", "Errors: " + ", ".join(f"`{k}` × {v}" for k, v in run["errors"].items())]
     rows = []
     for svc, m in o.get("memory", {}).items():
         rows.append((svc, num(m["rss_before_kib"] / 1024, "{:.1f}"),
@@ -375,7 +430,7 @@ def overload_section(r):
 
 
 def benchmarks_section(directory):
-    files = sorted(glob.glob(os.path.join(directory, "*.json")))
+    files = sorted(glob.glob(os.path.join(directory, "*.json"))) if directory else []
     if not files:
         return "_No micro-benchmarks ran._"
     out = []
@@ -439,8 +494,8 @@ def machine(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--loadgen", required=True)
-    ap.add_argument("--benchmarks", required=True)
+    ap.add_argument("--loadgen", required=True, help="tally-loadgen's result (JSON)")
+    ap.add_argument("--benchmarks", default="", help="directory of Google Benchmark JSON files")
     ap.add_argument("--build_type", default="?")
     ap.add_argument("--compiler", default="?")
     ap.add_argument("--commit", default="?")
@@ -448,19 +503,15 @@ def main():
     ap.add_argument("--load_before", default="?")
     ap.add_argument("--load_after", default="?")
     ap.add_argument("--note", default="")
-    ap.add_argument("--analysis", required=True)
-    ap.add_argument("--cluster_flags", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--analysis", default="", help="the profile notes (analysis.md)")
+    ap.add_argument("--cluster_flags", default="", help="the cluster's flags beyond the defaults")
+    ap.add_argument("--out", default="", help="where to write the report; default: stdout")
     a = ap.parse_args()
     with open(a.loadgen) as f:
         r = json.load(f)
     m = machine(a)
-    with open(a.cluster_flags) as f:
-        flags = f.read().strip()
-    analysis = ""
-    if os.path.exists(a.analysis):
-        with open(a.analysis) as f:
-            analysis = f.read().strip()
+    flags = read(a.cluster_flags).strip() if a.cluster_flags else "(not given)"
+    analysis = read(a.analysis).strip() if a.analysis else ""
     params = r.get("parameters", {})
 
     doc = f"""# Tally benchmarks
@@ -540,8 +591,11 @@ tools/dev bench              # about 10 minutes; rewrites BENCHMARKS.md
 build/bin/tally-loadgen --help
 ```
 """
-    with open(a.out, "w") as f:
-        f.write(doc)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(doc)
+    else:
+        sys.stdout.write(doc)
     return 0
 
 

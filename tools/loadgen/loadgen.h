@@ -5,9 +5,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 #include "tools/loadgen/login_driver.h"
 #include "tools/loadgen/proc_stats.h"
+#include "tools/loadgen/result.h"
 
 namespace tally::loadgen {
 
@@ -24,6 +24,7 @@ struct Options {
   absl::Duration warmup = absl::Seconds(2);
   int users = 64;     // per pool
   int setup_parallelism = 4;
+  // The SMS/e-mail gateway the senders' http provider posts to (common/testing/fake_gateway.h).
   std::string otp_listen = "127.0.0.1:0";
   std::string otp_token;  // the Bearer token the senders' http provider sends; empty: any
   std::vector<WatchedService> services;
@@ -38,8 +39,6 @@ struct Options {
   uint32_t argon2_parallelism = 1;
   int floor_threads = 0;  // 0: as many as cores
   absl::Duration floors_duration = absl::Seconds(3);
-  // Runs the cross-process echo floor's server (FloorOptions::echo_server_binary); empty: skip.
-  std::string echo_server_binary;
 
   // Sequential probes of single RPCs (per-hop latency, Redis round trips per OTP verify).
   int probes = 200;
@@ -54,17 +53,7 @@ struct Options {
 };
 
 // Sets up the directories and users, runs every scenario (and the probes, floors and overload
-// run), and returns everything measured as JSON (see FormatTable for the fields).
-absl::StatusOr<nlohmann::json> RunLoadgen(const Options& options);
-
-// The better of two floor measurements (before and after the scenarios), key by key: the higher
-// rate, the lower time or CPU. On a shared machine a floor measured while something else ran
-// is too low, and the ratios against it too kind. A zero (not measured) never wins. The relay's
-// sync and callback figures are compared with each other, not used in a ratio: they stay the
-// pair measured before.
-nlohmann::json BestFloors(const nlohmann::json& before, const nlohmann::json& after);
-
-// The human table of a RunLoadgen result.
-std::string FormatTable(const nlohmann::json& result);
+// run), and returns everything measured.
+absl::StatusOr<LoadgenResult> RunLoadgen(const Options& options);
 
 }  // namespace tally::loadgen

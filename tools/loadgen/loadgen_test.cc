@@ -1,5 +1,3 @@
-#include <civetweb.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,9 +12,9 @@
 #include "prometheus/exposer.h"
 #include "tools/loadgen/grpc_counters.h"
 #include "tools/loadgen/loadgen.h"
-#include "tools/loadgen/otp_inbox.h"
 #include "tools/loadgen/proc_stats.h"
 #include "tools/loadgen/redis_counters.h"
+#include "tools/loadgen/result.h"
 #include "tools/loadgen/stats.h"
 
 namespace tally::loadgen {
@@ -52,80 +50,6 @@ TEST(StatsTest, RecordersMerge) {
   EXPECT_EQ(a.errors["SubmitPassword: UNAVAILABLE"], 3);
   EXPECT_EQ(a.succeeded, 1);
   EXPECT_EQ(a.failed, 4);
-}
-
-TEST(OtpInboxTest, ExtractsTheCodeFromEveryMessageShape) {
-  EXPECT_EQ(ExtractCode("Your verification code is 123456. It expires in 5 minutes."), "123456");
-  EXPECT_EQ(ExtractCode("Hello,\r\n\r\nYour verification code is: 654321\r\n"), "654321");
-  EXPECT_EQ(ExtractCode("Je verificatiecode is 000123. Geldig: 5 minuten."), "000123");
-  // Digits elsewhere (a destination, a lifetime) are not the code.
-  EXPECT_EQ(ExtractCode("Sent to +31612345678, 5 minutes"), "");
-  EXPECT_EQ(ExtractCode("code is 1234567"), "");
-  EXPECT_EQ(ExtractCode("code is 12345"), "");
-}
-
-TEST(OtpInboxTest, HandsACodeToTheLoginExpectingIt) {
-  OtpInbox inbox;
-  inbox.Deliver("+31600000001", "111111");  // nobody expects it
-  EXPECT_EQ(inbox.unexpected(), 1);
-  inbox.Expect("+31600000001");
-  EXPECT_FALSE(inbox.Wait("+31600000001", absl::Milliseconds(1)).has_value());
-  inbox.Expect("+31600000001");
-  std::thread deliver([&] { inbox.Deliver("+31600000001", "222222"); });
-  std::optional<std::string> code = inbox.Wait("+31600000001", absl::Seconds(30));
-  deliver.join();
-  ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(*code, "222222");
-  EXPECT_EQ(inbox.delivered(), 1);
-  // A new Expect drops a code nobody took.
-  inbox.Expect("a@example.org");
-  inbox.Deliver("a@example.org", "333333");
-  inbox.Expect("a@example.org");
-  EXPECT_FALSE(inbox.Wait("a@example.org", absl::Milliseconds(1)).has_value());
-}
-
-// POST `body` to the endpoint as the senders' http provider does; the HTTP status.
-int Post(int port, const std::string& token, const std::string& body,
-         const std::string& method = "POST") {
-  char error[256] = {0};
-  mg_connection* connection = mg_download(
-      "127.0.0.1", port, 0, error, sizeof error,
-      "%s /sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-      "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-      method.c_str(), token.c_str(), body.size(), body.c_str());
-  if (connection == nullptr) {
-    ADD_FAILURE() << "mg_download: " << error;
-    return -1;
-  }
-  const int status = mg_get_response_info(connection)->status_code;
-  mg_close_connection(connection);
-  return status;
-}
-
-TEST(OtpInboxTest, EndpointAcceptsTheSendersPostsAndChecksTheToken) {
-  OtpInbox inbox;
-  OtpHttpEndpoint endpoint(inbox, "gateway-token");
-  absl::StatusOr<int> port = endpoint.Start("127.0.0.1:0");
-  ASSERT_TRUE(port.ok()) << port.status();
-  ASSERT_GT(*port, 0);
-  inbox.Expect("+31600000002");
-  // What services/otp/curl_providers.cc posts.
-  const std::string body = R"({"to":"+31600000002","text":"Your verification code is 987654."})";
-  EXPECT_EQ(Post(*port, "nope", body), 401);
-  EXPECT_EQ(Post(*port, "gateway-token", R"({"to":"+31600000002","text":"no code"})"), 400);
-  EXPECT_EQ(Post(*port, "gateway-token", "not json"), 400);
-  EXPECT_FALSE(inbox.Wait("+31600000002", absl::Milliseconds(1)).has_value());
-  inbox.Expect("+31600000002");
-  EXPECT_EQ(Post(*port, "gateway-token", body), 204);
-  std::optional<std::string> code = inbox.Wait("+31600000002", absl::Seconds(30));
-  ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(*code, "987654");
-  EXPECT_EQ(endpoint.requests(), 4);
-  EXPECT_EQ(endpoint.rejected(), 3);
-  // A second endpoint on the same port is refused.
-  OtpHttpEndpoint other(inbox, "");
-  EXPECT_FALSE(other.Start(absl::StrCat("127.0.0.1:", *port)).ok());
-  endpoint.Stop();
 }
 
 TEST(ProcStatsTest, ParsesStatAndStatus) {
@@ -220,34 +144,51 @@ TEST(RedisCountersTest, ParsesInfoAndSubtractsTheProbeItself) {
   EXPECT_FALSE(ParseRedisInfo("# Stats\r\n").ok());
 }
 
-TEST(BestFloorsTest, TakesTheHigherRateAndTheLowerTimeOrCpuKeyByKey) {
-  const nlohmann::json before = {{"argon2_verifies_per_s_nt", 75.5},
-                                 {"grpc_echo_capacity_per_s_cross_process", 13363.0},
-                                 {"grpc_echo_cpu_us_per_call_cross_process", 139.0},
-                                 {"redis_cpu_us_per_round_trip", 53.0},
-                                 {"grpc_echo_p50_us_sync", 91.0},
-                                 {"grpc_relay_middle_cpu_us_per_call_sync", 160.0},
-                                 {"grpc_relay_middle_cpu_us_per_call_callback", 150.0},
-                                 {"threads", 2}};
-  const nlohmann::json after = {{"argon2_verifies_per_s_nt", 97.7},
-                                {"grpc_echo_capacity_per_s_cross_process", 22997.0},
-                                {"grpc_echo_cpu_us_per_call_cross_process", 77.0},
-                                {"redis_cpu_us_per_round_trip", 38.0},
-                                {"grpc_echo_p50_us_sync", 0.0},
-                                {"grpc_relay_middle_cpu_us_per_call_sync", 120.0},
-                                {"grpc_relay_middle_cpu_us_per_call_callback", 155.0},
-                                {"threads", 2}};
-  const nlohmann::json best = BestFloors(before, after);
-  EXPECT_DOUBLE_EQ(best["argon2_verifies_per_s_nt"].get<double>(), 97.7);
-  EXPECT_DOUBLE_EQ(best["grpc_echo_capacity_per_s_cross_process"].get<double>(), 22997.0);
-  EXPECT_DOUBLE_EQ(best["grpc_echo_cpu_us_per_call_cross_process"].get<double>(), 77.0);
-  EXPECT_DOUBLE_EQ(best["redis_cpu_us_per_round_trip"].get<double>(), 38.0);
-  // Not measured after: the measurement before stands.
-  EXPECT_DOUBLE_EQ(best["grpc_echo_p50_us_sync"].get<double>(), 91.0);
-  // The relay's two figures are a pair, never mixed across measurements.
-  EXPECT_DOUBLE_EQ(best["grpc_relay_middle_cpu_us_per_call_sync"].get<double>(), 160.0);
-  EXPECT_DOUBLE_EQ(best["grpc_relay_middle_cpu_us_per_call_callback"].get<double>(), 150.0);
-  EXPECT_EQ(best["threads"], 2);
+// The JSON that tools/loadgen/bench_report.py reads: the field names as keys, an absent
+// measurement as null, the overload's admitted logins under "run".
+TEST(ResultTest, SerializesWithNullForWhatWasNotMeasured) {
+  LoadgenResult result;
+  RunResult password;
+  password.scenario = "password";
+  password.logins = 3;
+  password.steps["StartLogin"].p50_us = 120;
+  password.errors["SubmitPassword: UNAVAILABLE"] = 1;
+  password.services["credential"].cpu_ms_per_login = 24.5;
+  password.grpc_calls_per_login = 5;
+  result.scenarios.push_back(password);
+  HopProbe hop;
+  hop.rpc = "orchestrator LoginService.GetLogin";
+  hop.echo_p50_us = 90;
+  hop.redis = RedisCost{1, {{"evalsha", 1}}};
+  result.probes.hops.push_back(hop);
+  result.overload.emplace().run.logins = 7;
+  result.floors = floors::Floors();
+  result.floors->argon2_verifies_per_s_nt = 97.7;
+
+  const nlohmann::json j = result;
+  const nlohmann::json& s = j["scenarios"][0];
+  EXPECT_EQ(s["scenario"], "password");
+  EXPECT_EQ(s["logins"], 3);
+  EXPECT_EQ(s["steps"]["StartLogin"]["p50_us"], 120.0);
+  EXPECT_EQ(s["errors"]["SubmitPassword: UNAVAILABLE"], 1);
+  EXPECT_EQ(s["services"]["credential"]["cpu_ms_per_login"], 24.5);
+  EXPECT_EQ(s["grpc_calls_per_login"], 5.0);
+  EXPECT_TRUE(s["redis"].is_null());
+  const nlohmann::json& h = j["probes"]["hops"][0];
+  EXPECT_EQ(h["echo_p50_us"], 90.0);
+  EXPECT_TRUE(h["redis_p50_us"].is_null());
+  EXPECT_EQ(h["redis"]["redis_round_trips"], 1);
+  EXPECT_EQ(h["redis"]["redis_commands"]["evalsha"], 1);
+  EXPECT_TRUE(j["probes"]["otp_verify"].is_null());
+  EXPECT_EQ(j["overload"]["run"]["logins"], 7);
+  EXPECT_EQ(j["floors"]["argon2_verifies_per_s_nt"], 97.7);
+  EXPECT_TRUE(j["floors_before"].is_null());
+  EXPECT_TRUE(j["otp_endpoint"].is_null());
+  // And back, for whoever reads a result file in C++.
+  const LoadgenResult back = j.get<LoadgenResult>();
+  EXPECT_EQ(back.scenarios[0].grpc_calls_per_login, 5.0);
+  EXPECT_FALSE(back.scenarios[0].redis.has_value());
+  EXPECT_EQ(back.probes.hops[0].redis->redis_round_trips, 1);
 }
 
 TEST(GrpcCountersTest, SumsTheCallsServedButNotGrpcsOwnServices) {

@@ -109,8 +109,8 @@ void UserPool::Release(int index) {
   free_.insert(free_.begin(), index);
 }
 
-LoginDriver::LoginDriver(DriverOptions options, OtpInbox& inbox)
-    : options_(std::move(options)), inbox_(inbox) {
+LoginDriver::LoginDriver(DriverOptions options, testing::FakeGateway& gateway)
+    : options_(std::move(options)), gateway_(gateway) {
   const int lanes = std::max(1, options_.channels);
   for (int lane = 0; lane < lanes; ++lane) {
     logins_.push_back(opb::LoginService::NewStub(NewChannel(options_.endpoints.orchestrator, lane)));
@@ -334,14 +334,14 @@ LoginOutcome LoginDriver::Login(UserPool& pool, LoadUser& user, int lane,
     if (pool.scenario() != Scenario::kPassword) {
       const bool sms = pool.scenario() == Scenario::kPasswordSms;
       const std::string& destination = sms ? user.phone : user.email;
-      inbox_.Expect(destination);
+      gateway_.Expect(destination);
       opb::SendOtpRequest send;
       send.set_login_id(login_id);
       send.set_channel(sms ? otppb::CHANNEL_SMS : otppb::CHANNEL_EMAIL);
       opb::SendOtpResponse sent;
       if (!call("SendOtp", &opb::LoginService::Stub::SendOtp, send, &sent)) return out;
       const absl::Time waiting = absl::Now();
-      std::optional<std::string> code = inbox_.Wait(destination, options_.code_timeout);
+      std::optional<std::string> code = gateway_.Wait(destination, options_.code_timeout);
       if (!code.has_value()) return fail("CodeDelivery", "code_timeout");
       out.steps.emplace_back("CodeDelivery", MicrosSince(waiting));
       opb::VerifyOtpRequest verify;

@@ -13,13 +13,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/testing/fake_gateway.h"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "tally/otp/v1/otp.grpc.pb.h"
 #include "tally/passkey/v1/passkey.grpc.pb.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
-#include "tools/loadgen/otp_inbox.h"
 
 namespace tally::loadgen {
 
@@ -96,7 +96,7 @@ struct LoginOutcome {
 // orchestrator exactly as a login page would.
 class LoginDriver {
  public:
-  LoginDriver(DriverOptions options, OtpInbox& inbox);
+  LoginDriver(DriverOptions options, testing::FakeGateway& gateway);
 
   const DriverOptions& options() const { return options_; }
 
@@ -131,7 +131,7 @@ class LoginDriver {
   absl::Status RegisterPasskey(const std::string& directory_id, LoadUser& user);
 
   const DriverOptions options_;
-  OtpInbox& inbox_;
+  testing::FakeGateway& gateway_;  // where the senders deliver the codes
   std::vector<std::unique_ptr<orchestrator::v1::LoginService::Stub>> logins_;
   std::unique_ptr<policy::v1::DirectoryService::Stub> directories_;
   std::unique_ptr<policy::v1::PolicyService::Stub> policies_;

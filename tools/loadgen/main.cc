@@ -1,5 +1,6 @@
 // tally-loadgen: the load generator of issue #8. Wiring only: flags in, tools/loadgen/loadgen.h
-// does the work.
+// does the work, the result goes out as JSON (tools/loadgen/result.h); tools/loadgen/
+// bench_report.py checks it against the targets and renders it.
 
 #include <fstream>
 #include <iostream>
@@ -9,7 +10,6 @@
 #include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
 #include "common/logging/logging.h"
-#include "tools/floors/floors.h"
 #include "tools/loadgen/grpc_counters.h"
 #include "tools/loadgen/loadgen.h"
 
@@ -61,12 +61,10 @@ ABSL_FLAG(double, overload_rate, 0,
           "Offered logins/s of the overload run; 0: twice the scenario's measured rate.");
 ABSL_FLAG(absl::Duration, overload_duration, absl::Seconds(10), "Measured time of the overload run.");
 ABSL_FLAG(int, max_in_flight, 512, "Most logins in flight in the overload run.");
-ABSL_FLAG(bool, json, false, "Print the result as JSON instead of a table.");
-ABSL_FLAG(std::string, output, "", "Also write the result as JSON to this file.");
+ABSL_FLAG(std::string, output, "",
+          "Write the result (JSON) to this file instead of the standard output.");
 
 int main(int argc, char** argv) {
-  // The floors' cross-process echo server is this binary started again.
-  tally::floors::ServeEchoIfAsked();
   // Debian's Abseil is built without NDEBUG, so absl::Mutex (which gRPC locks on every call)
   // checks for deadlock cycles by default, at several times the cost of the lock itself; the
   // load generator shares the machine with what it measures.
@@ -100,7 +98,6 @@ int main(int argc, char** argv) {
   o.redis_url = absl::GetFlag(FLAGS_redis_url);
   o.floors = absl::GetFlag(FLAGS_floors);
   o.floors_duration = absl::GetFlag(FLAGS_floors_duration);
-  o.echo_server_binary = "/proc/self/exe";
   o.floor_threads = absl::GetFlag(FLAGS_floor_threads);
   o.argon2_memory_kib = absl::GetFlag(FLAGS_argon2_memory_kib);
   o.argon2_iterations = absl::GetFlag(FLAGS_argon2_iterations);
@@ -130,23 +127,24 @@ int main(int argc, char** argv) {
                                       "--max_in_flight must be at least 1"));
   }
 
-  absl::StatusOr<nlohmann::json> result = tally::loadgen::RunLoadgen(o);
+  absl::StatusOr<tally::loadgen::LoadgenResult> result = tally::loadgen::RunLoadgen(o);
   if (!result.ok()) {
     std::cerr << "tally-loadgen: " << absl::StatusCodeToString(result.status().code()) << ": "
               << result.status().message() << std::endl;
     return 1;
   }
-  std::cout << (absl::GetFlag(FLAGS_json) ? result->dump(2) + "\n"
-                                          : tally::loadgen::FormatTable(*result))
-            << std::flush;
-  if (const std::string output = absl::GetFlag(FLAGS_output); !output.empty()) {
-    std::ofstream file(output);
-    file << result->dump(2) << "\n";
-    file.close();
-    if (!file) {
-      std::cerr << "tally-loadgen: cannot write " << output << std::endl;
-      return 1;
-    }
+  const std::string json = nlohmann::json(*result).dump(2) + "\n";
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output.empty()) {
+    std::cout << json << std::flush;
+    return 0;
+  }
+  std::ofstream file(output);
+  file << json;
+  file.close();
+  if (!file) {
+    std::cerr << "tally-loadgen: cannot write " << output << std::endl;
+    return 1;
   }
   return 0;
 }

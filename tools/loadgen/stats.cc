@@ -32,11 +32,6 @@ LatencySummary LatencySamples::Summarize() const {
   return s;
 }
 
-nlohmann::json ToJson(const LatencySummary& s) {
-  return {{"count", s.count}, {"mean_us", s.mean_us}, {"p50_us", s.p50_us},
-          {"p95_us", s.p95_us}, {"p99_us", s.p99_us}, {"max_us", s.max_us}};
-}
-
 void RunRecorder::Merge(const RunRecorder& other) {
   login.Merge(other.login);
   for (const auto& [name, samples] : other.steps) steps[name].Merge(samples);

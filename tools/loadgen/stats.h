@@ -18,6 +18,7 @@ struct LatencySummary {
   double p99_us = 0;
   double max_us = 0;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LatencySummary, count, mean_us, p50_us, p95_us, p99_us, max_us)
 
 // The p-th percentile (0..100) of sorted samples, nearest-rank; 0 when empty.
 double Percentile(const std::vector<double>& sorted, double p);
@@ -35,7 +36,6 @@ class LatencySamples {
   std::vector<double> samples_;
 };
 
-nlohmann::json ToJson(const LatencySummary& summary);
 
 // What the workers of one run measured; merged across threads at the end.
 struct RunRecorder {

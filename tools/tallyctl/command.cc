@@ -77,9 +77,6 @@ absl::Status CommandRegistry::Run(const CliOptions& options, const std::vector<s
 std::string CommandRegistry::Usage() const {
   std::string usage = "tallyctl: operate a Tally cluster.\n\n";
   for (const Command& command : commands_) absl::StrAppend(&usage, "  tallyctl ", command.usage, "\n");
-  absl::StrAppend(&usage,
-                  "\nCommon flags: --addr HOST:PORT, --platform-key KEY (or TALLY_PLATFORM_KEY),\n"
-                  "--token SESSION_TOKEN (or TALLY_TOKEN), --json, --timeout 10s.\n");
   return usage;
 }
 

@@ -66,6 +66,7 @@ class CommandRegistry {
   // Finds and runs the command of `args` ("group verb rest...").
   absl::Status Run(const CliOptions& options, const std::vector<std::string>& args,
                    std::ostream& out) const;
+  // "tallyctl: ..." and one line per command; --help adds the flags (HelpText).
   std::string Usage() const;
 
  private:

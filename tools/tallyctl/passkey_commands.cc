@@ -1,12 +1,10 @@
 #include "tools/tallyctl/passkey_commands.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/status/grpc_status.h"
+#include "common/util/file.h"
 #include "common/util/proto_time.h"
 #include "services/passkey/webauthn/vectors.h"
 #include "tally/passkey/v1/passkey.grpc.pb.h"
@@ -26,12 +24,9 @@ std::string Time(const google::protobuf::Timestamp& t) {
 // Runs every case of a vector file through the verifier library: no server involved.
 absl::Status WebauthnCheck(CommandContext& ctx) {
   const std::string& path = ctx.args()[0];
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<std::vector<webauthn::VectorCase>> cases =
-      webauthn::ParseVectorFile(text.str());
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<webauthn::VectorCase>> cases = webauthn::ParseVectorFile(*text);
   if (!cases.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", cases.status().message()));
   }

@@ -1,7 +1,6 @@
 #include "tools/tallyctl/policy_commands.h"
 
-#include <fstream>
-#include <sstream>
+#include <openssl/crypto.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
@@ -11,6 +10,7 @@
 #include "common/auth/jwt.h"
 #include "common/status/grpc_status.h"
 #include "common/util/clock.h"
+#include "common/util/file.h"
 #include "common/util/proto_time.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
 
@@ -250,18 +250,17 @@ absl::Status SettingsAudit(CommandContext& ctx) {
 absl::Status Jwks(CommandContext& ctx) {
   std::vector<Ed25519PublicKey> keys;
   for (const std::string& path : ctx.args()) {
-    std::ifstream in(path);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-    std::stringstream pem;
-    pem << in.rdbuf();
+    absl::StatusOr<std::string> pem = ReadFile(path);
+    if (!pem.ok()) return pem.status();
     // A private key file works too: its public half is what gets published.
-    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromPem(pem.str());
+    absl::StatusOr<Ed25519PublicKey> key = Ed25519PublicKey::FromPem(*pem);
     if (!key.ok()) {
-      absl::StatusOr<Ed25519PrivateKey> private_key = Ed25519PrivateKey::FromPem(pem.str());
-      if (!private_key.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, " is not an Ed25519 PEM key"));
-      }
-      key = private_key->PublicKey();
+      absl::StatusOr<Ed25519PrivateKey> private_key = Ed25519PrivateKey::FromPem(*pem);
+      if (private_key.ok()) key = private_key->PublicKey();
+    }
+    OPENSSL_cleanse(pem->data(), pem->size());
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, " is not an Ed25519 PEM key"));
     }
     keys.push_back(*key);
   }

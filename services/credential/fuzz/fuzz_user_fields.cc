@@ -6,9 +6,10 @@
 // Invariants: an accepted username is 1..kMaxUsernameBytes of valid UTF-8 without control
 // characters or surrounding whitespace, is part of the input, checks again to itself, and its
 // key is UsernameKey of it; an accepted e-mail is "" or a single-@ address of at most
-// kMaxEmailBytes of valid UTF-8 with a lower-case domain, normalises to itself, and, when ASCII,
-// is a destination the OTP service sends to; an accepted phone number is "" or E.164 (8..15
-// digits), normalises to itself and is an SMS destination of the OTP service; accepted roles
+// kMaxEmailBytes of valid UTF-8 with a lower-case domain, normalises to itself, and passes the
+// contact rules' exact check (common/util/contact.h), which is what the OTP service sends to; an
+// accepted phone number is "" or E.164 (8..15 digits), normalises to itself and is IsE164 (an
+// SMS destination of the OTP service); accepted roles
 // are distinct known roles; errors are INVALID_ARGUMENT and quote no distinctive input.
 
 #include <cstddef>
@@ -21,8 +22,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/util/text.h"
+#include "common/util/contact.h"
 #include "services/credential/user_fields.h"
-#include "services/otp/destination.h"
 #include "tally/credential/v1/credential.pb.h"
 
 namespace {
@@ -72,7 +73,7 @@ void CheckEmail(const std::string& raw) {
     Check(absl::StripAsciiWhitespace(raw).empty());
     return;
   }
-  Check(email->size() <= cred::kMaxEmailBytes && tally::IsValidUtf8(*email));
+  Check(email->size() <= tally::kMaxEmailBytes && tally::IsValidUtf8(*email));
   Check(!tally::HasControlCharacters(*email));
   const size_t at = email->find('@');
   Check(at != std::string::npos && at > 0 && email->find('@', at + 1) == std::string::npos);
@@ -82,7 +83,7 @@ void CheckEmail(const std::string& raw) {
   absl::StatusOr<std::string> again = cred::NormalizeEmail(*email);
   Check(again.ok() && *again == *email);
   // A stored address the OTP service refuses would make e-mail codes impossible for the user.
-  Check(tally::otp::ValidateDestination(tally::otp::v1::CHANNEL_EMAIL, *email).ok());
+  Check(tally::CheckEmailAddress(*email).ok());
 }
 
 void CheckPhone(const std::string& raw) {
@@ -95,7 +96,7 @@ void CheckPhone(const std::string& raw) {
   }
   absl::StatusOr<std::string> again = cred::NormalizePhoneNumber(*phone);
   Check(again.ok() && *again == *phone);
-  Check(tally::otp::ValidateDestination(tally::otp::v1::CHANNEL_SMS, *phone).ok());
+  Check(tally::IsE164(*phone));
 }
 
 void CheckRoles(const google::protobuf::RepeatedPtrField<std::string>& roles) {

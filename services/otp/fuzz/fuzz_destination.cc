@@ -3,12 +3,13 @@
 // protobuf takes it off the wire; when it does not parse, the first byte is the channel and
 // the rest the raw destination.
 //
-// Invariants: an accepted SMS destination is '+' and 8..15 digits without a leading zero; an
-// accepted e-mail destination is at most kMaxEmailBytes of printable ASCII with exactly one
-// '@' and a dotted domain; any other channel is refused; errors are INVALID_ARGUMENT and never
-// quote the destination; the mask of an accepted destination keeps only what it promises
-// (SMS: "+" and two digits, then '*', then the last two digits, same length; e-mail: the first
-// character, "***" and the domain).
+// Invariants: a destination is accepted exactly when the contact rules (common/util/contact.h)
+// accept it for its channel; an accepted SMS destination is '+' and 8..15 digits without a
+// leading zero; an accepted e-mail destination is at most kMaxEmailBytes of printable ASCII with
+// exactly one '@' and a dotted domain; any other channel is refused; errors are
+// INVALID_ARGUMENT and never quote the destination; the mask of an accepted destination keeps
+// only what it promises (SMS: "+" and two digits, then '*', then the last two digits, same
+// length; e-mail: the first character, "***" and the domain).
 
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/contact.h"
 #include "services/otp/destination.h"
 #include "tally/otp/v1/otp.pb.h"
 
@@ -52,6 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const otp::v1::Channel channel = request.channel();
   const std::string& destination = request.destination();
   const absl::Status status = otp::ValidateDestination(channel, destination);
+  const bool by_the_rules =
+      channel == otp::v1::CHANNEL_SMS     ? tally::IsE164(destination)
+      : channel == otp::v1::CHANNEL_EMAIL ? tally::CheckEmailAddress(destination).ok()
+                                          : false;
+  Check(status.ok() == by_the_rules);
   if (!status.ok()) {
     Check(status.code() == absl::StatusCode::kInvalidArgument);
     if (Distinctive(destination)) Check(!absl::StrContains(status.message(), destination));
@@ -70,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 3; i + 2 < masked.size(); ++i) Check(masked[i] == '*');
   } else {
     Check(channel == otp::v1::CHANNEL_EMAIL);
-    Check(destination.size() <= otp::kMaxEmailBytes);
+    Check(destination.size() <= tally::kMaxEmailBytes);
     for (unsigned char c : destination) Check(c > 0x20 && c < 0x7f);
     const size_t at = destination.find('@');
     Check(at != std::string::npos && at > 0 && destination.rfind('@') == at);

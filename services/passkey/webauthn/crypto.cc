@@ -15,40 +15,24 @@ absl::Status BadKey(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("invalid credential public key: ", why));
 }
 
-struct CtxDeleter {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-struct BldDeleter {
-  void operator()(OSSL_PARAM_BLD* bld) const { OSSL_PARAM_BLD_free(bld); }
-};
-struct ParamDeleter {
-  void operator()(OSSL_PARAM* params) const { OSSL_PARAM_free(params); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
 // Builds a public key of `type` ("EC", "RSA") from `params`; nullptr on failure.
-PkeyPtr FromData(const char* type, OSSL_PARAM* params) {
-  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+EvpPkeyPtr FromData(const char* type, OSSL_PARAM* params) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) <= 0) return nullptr;
   EVP_PKEY* key = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) <= 0) return nullptr;
-  return PkeyPtr(key);
+  return EvpPkeyPtr(key);
 }
 
 bool PublicCheck(EVP_PKEY* key) {
-  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   return ctx != nullptr && EVP_PKEY_public_check(ctx.get()) == 1;
 }
 
 // The EC point is on the curve and not at infinity, without the full check's multiplication by
 // the group order (redundant for the prime-order NIST curves).
 bool QuickPublicCheck(EVP_PKEY* key) {
-  std::unique_ptr<EVP_PKEY_CTX, CtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   return ctx != nullptr && EVP_PKEY_public_check_quick(ctx.get()) == 1;
 }
 
@@ -64,7 +48,7 @@ constexpr Curve kCurves[] = {
     {3, kAlgES512, "P-521", 66},
 };
 
-absl::StatusOr<PkeyPtr> Ec2Key(const cbor_item_t* map, int alg, KeyCheck check,
+absl::StatusOr<EvpPkeyPtr> Ec2Key(const cbor_item_t* map, int alg, KeyCheck check,
                                std::string* x_out, std::string* y_out) {
   std::optional<int64_t> crv = CborInt(CborMapGet(map, -1));
   std::optional<std::string> x = CborBytes(CborMapGet(map, -2));
@@ -84,15 +68,15 @@ absl::StatusOr<PkeyPtr> Ec2Key(const cbor_item_t* map, int alg, KeyCheck check,
                                curve->coordinate_bytes, " bytes"));
   }
   std::string point = absl::StrCat("\x04", *x, *y);
-  std::unique_ptr<OSSL_PARAM_BLD, BldDeleter> bld(OSSL_PARAM_BLD_new());
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (bld == nullptr ||
       !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->name, 0) ||
       !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                         point.size())) {
     return absl::InternalError("OpenSSL parameter building failed");
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  PkeyPtr key = FromData("EC", params.get());
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  EvpPkeyPtr key = FromData("EC", params.get());
   // fromdata decodes the point (refusing points off the curve); public_check makes sure.
   if (key == nullptr ||
       !(check == KeyCheck::kFull ? PublicCheck(key.get()) : QuickPublicCheck(key.get()))) {
@@ -103,19 +87,19 @@ absl::StatusOr<PkeyPtr> Ec2Key(const cbor_item_t* map, int alg, KeyCheck check,
   return key;
 }
 
-absl::StatusOr<PkeyPtr> OkpKey(const cbor_item_t* map) {
+absl::StatusOr<EvpPkeyPtr> OkpKey(const cbor_item_t* map) {
   std::optional<int64_t> crv = CborInt(CborMapGet(map, -1));
   std::optional<std::string> x = CborBytes(CborMapGet(map, -2));
   if (!crv || !x) return BadKey("OKP key needs crv and x");
   if (*crv != 6) return BadKey(absl::StrCat("unsupported OKP curve ", *crv, " (only Ed25519)"));
   if (x->size() != 32) return BadKey("Ed25519 public key must be 32 bytes");
-  PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+  EvpPkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                           reinterpret_cast<const uint8_t*>(x->data()), x->size()));
   if (key == nullptr) return BadKey("Ed25519 public key not accepted");
   return key;
 }
 
-absl::StatusOr<PkeyPtr> RsaKey(const cbor_item_t* map, KeyCheck check) {
+absl::StatusOr<EvpPkeyPtr> RsaKey(const cbor_item_t* map, KeyCheck check) {
   std::optional<std::string> n = CborBytes(CborMapGet(map, -1));
   std::optional<std::string> e = CborBytes(CborMapGet(map, -2));
   if (!n || !e) return BadKey("RSA key needs n and e");
@@ -125,20 +109,20 @@ absl::StatusOr<PkeyPtr> RsaKey(const cbor_item_t* map, KeyCheck check) {
   if ((static_cast<uint8_t>(n->back()) & 1) == 0) return BadKey("RSA modulus must be odd");
   if (e->empty() || e->size() > 4 || (*e)[0] == 0) return BadKey("RSA exponent out of range");
   if ((static_cast<uint8_t>(e->back()) & 1) == 0) return BadKey("RSA exponent must be odd");
-  std::unique_ptr<BIGNUM, BnDeleter> bn_n(
+  BignumPtr bn_n(
       BN_bin2bn(reinterpret_cast<const uint8_t*>(n->data()), n->size(), nullptr));
-  std::unique_ptr<BIGNUM, BnDeleter> bn_e(
+  BignumPtr bn_e(
       BN_bin2bn(reinterpret_cast<const uint8_t*>(e->data()), e->size(), nullptr));
   if (bn_n == nullptr || bn_e == nullptr || BN_is_one(bn_e.get())) {
     return BadKey("RSA exponent out of range");
   }
-  std::unique_ptr<OSSL_PARAM_BLD, BldDeleter> bld(OSSL_PARAM_BLD_new());
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (bld == nullptr || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
       !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get())) {
     return absl::InternalError("OpenSSL parameter building failed");
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  PkeyPtr key = FromData("RSA", params.get());
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  EvpPkeyPtr key = FromData("RSA", params.get());
   if (key == nullptr) return BadKey("RSA key not accepted");
   // A stored key passed this check at registration; a primality test on every login would
   // cost milliseconds for nothing.
@@ -191,7 +175,7 @@ absl::StatusOr<CosePublicKey> ParseCoseKey(const cbor_item_t* map, KeyCheck chec
   CosePublicKey out;
   out.alg = static_cast<int>(*alg);
   out.kty = static_cast<int>(*kty);
-  absl::StatusOr<PkeyPtr> key;
+  absl::StatusOr<EvpPkeyPtr> key;
   if (*kty == 2 && (out.alg == kAlgES256 || out.alg == kAlgES384 || out.alg == kAlgES512)) {
     key = Ec2Key(map, out.alg, check, &out.x, &out.y);
   } else if (*kty == 1 && out.alg == kAlgEdDSA) {
@@ -255,7 +239,7 @@ absl::Status VerifySignature(int alg, EVP_PKEY* key, absl::string_view data,
   if (alg == kAlgRS256 && signature.size() != static_cast<size_t>(EVP_PKEY_get_size(key))) {
     return absl::UnauthenticatedError("signature does not verify (wrong RSA signature length)");
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), &pctx, DigestFor(alg), nullptr, key) != 1) {

@@ -5,11 +5,13 @@
 #include <memory>
 #include <string>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/util/openssl_ptr.h"
 #include "services/passkey/webauthn/cbor.h"
 
 namespace tally::webauthn {
@@ -21,23 +23,20 @@ inline constexpr int kAlgES512 = -36;
 inline constexpr int kAlgEdDSA = -8;
 inline constexpr int kAlgRS256 = -257;
 
+// Clears OpenSSL's per-thread error queue on the way out, whatever happened, so no entry is left
+// behind to confuse the next caller on this thread.
+struct OpenSslErrorGuard {
+  ~OpenSslErrorGuard() { ERR_clear_error(); }
+};
+
 bool IsSupportedAlgorithm(int alg);
 std::string AlgorithmName(int alg);
-
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
 struct CosePublicKey {
   int alg = 0;
   int kty = 0;       // 1 OKP, 2 EC2, 3 RSA
   std::string x, y;  // EC2 coordinates (fido-u2f rebuilds the raw point from them)
-  PkeyPtr key;
+  EvpPkeyPtr key;
 };
 
 // How much of a COSE key ParseCoseKey proves beyond its shape.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/util/text.h"
+#include "nlohmann/json.hpp"
 
 namespace tally::webauthn {
 namespace {

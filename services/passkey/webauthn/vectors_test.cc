@@ -3,10 +3,9 @@
 #include "services/passkey/webauthn/vectors.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/file.h"
 #include "common/util/text.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -23,11 +22,9 @@ std::vector<VectorCase> LoadVectors() {
   // The shared folder is a sibling of the repository (CI copies it beside the clone).
   const std::string dir = source != nullptr ? source : TALLY_DEFAULT_SOURCE_DIR;
   const std::string path = dir + "/../shared/testdata/webauthn/py_webauthn_vectors.json";
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<std::vector<VectorCase>> cases = ParseVectorFile(text.str());
+  absl::StatusOr<std::string> text = ReadFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<std::vector<VectorCase>> cases = ParseVectorFile(text.ok() ? *text : "");
   EXPECT_TRUE(cases.ok()) << cases.status();
   return cases.ok() ? *cases : std::vector<VectorCase>{};
 }

@@ -1,17 +1,13 @@
 #include "services/passkey/webauthn/webauthn.h"
 
 #include <algorithm>
-#include <set>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
-#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/util/strict_json.h"
 #include "common/util/text.h"
+#include "services/passkey/webauthn/attestation.h"
 #include "services/passkey/webauthn/cbor.h"
 #include "services/passkey/webauthn/crypto.h"
 
@@ -19,42 +15,6 @@ namespace tally::webauthn {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr char kReasonPayload[] = "type.tally.dev/webauthn.reason";
-// id-fido-gen-ce-aaguid: the AAGUID in an attestation certificate.
-constexpr char kAaguidExtensionOid[] = "1.3.6.1.4.1.45724.1.1.4";
-
-absl::Status WithReason(absl::Status status, absl::string_view reason) {
-  status.SetPayload(kReasonPayload, absl::Cord(reason));
-  return status;
-}
-
-absl::Status Malformed(absl::string_view message) {
-  return WithReason(absl::InvalidArgumentError(message), reason::kMalformed);
-}
-
-absl::Status Refused(absl::string_view reason, absl::string_view message) {
-  return WithReason(absl::UnauthenticatedError(message), reason);
-}
-
-// Keeps a status's code and message, and gives it `reason` unless it has one.
-absl::Status Tagged(absl::Status status, absl::string_view reason) {
-  if (status.GetPayload(kReasonPayload).has_value()) return status;
-  return WithReason(std::move(status), reason);
-}
-
-// A value from the client quoted in an error: only when short and printable.
-std::string Quote(absl::string_view value) {
-  if (value.size() > 200 || HasControlCharacters(std::string_view(value.data(), value.size()))) {
-    return "(unprintable)";
-  }
-  return absl::StrCat("\"", value, "\"");
-}
-
-// Clears OpenSSL's per-thread error queue on the way out, whatever happened.
-struct OpenSslErrorGuard {
-  ~OpenSslErrorGuard() { ERR_clear_error(); }
-};
 
 absl::StatusOr<std::string> DecodeField(const json& object, const char* field, bool required,
                                         bool* present = nullptr) {
@@ -198,174 +158,6 @@ absl::Status CheckAuthenticatorData(const AuthenticatorData& data, const Relying
   return absl::OkStatus();
 }
 
-std::vector<std::string> CertChain(const cbor_item_t* x5c, absl::Status* status) {
-  std::vector<std::string> chain;
-  if (x5c == nullptr || !cbor_isa_array(x5c) || cbor_array_size(x5c) == 0) {
-    *status = Malformed("attStmt.x5c must be a non-empty array of certificates");
-    return chain;
-  }
-  cbor_item_t** items = cbor_array_handle(x5c);
-  for (size_t i = 0; i < cbor_array_size(x5c); ++i) {
-    std::optional<std::string> der = CborBytes(items[i]);
-    if (!der) {
-      *status = Malformed("attStmt.x5c must hold byte strings");
-      return {};
-    }
-    chain.push_back(*std::move(der));
-  }
-  *status = absl::OkStatus();
-  return chain;
-}
-
-std::optional<std::string> NameEntry(X509_NAME* name, int nid) {
-  const int index = X509_NAME_get_index_by_NID(name, nid, -1);
-  if (index < 0) return std::nullopt;
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(utf8), len);
-  OPENSSL_free(utf8);
-  return out;
-}
-
-// §8.2.1: packed attestation certificate requirements, and the AAGUID extension.
-absl::Status CheckPackedCertificate(X509* cert, absl::string_view aaguid) {
-  if (X509_get_version(cert) != 2) {
-    return Refused(reason::kAttestation, "attestation certificate must be X.509 version 3");
-  }
-  X509_NAME* subject = X509_get_subject_name(cert);
-  if (NameEntry(subject, NID_organizationalUnitName) != "Authenticator Attestation" ||
-      !NameEntry(subject, NID_countryName) || !NameEntry(subject, NID_organizationName) ||
-      !NameEntry(subject, NID_commonName)) {
-    return Refused(reason::kAttestation,
-                   "attestation certificate subject must have C, O, CN and "
-                   "OU=\"Authenticator Attestation\"");
-  }
-  if (X509_get_extension_flags(cert) & EXFLAG_CA) {
-    return Refused(reason::kAttestation, "attestation certificate must not be a CA");
-  }
-  ASN1_OBJECT* oid = OBJ_txt2obj(kAaguidExtensionOid, 1);
-  const int index = X509_get_ext_by_OBJ(cert, oid, -1);
-  ASN1_OBJECT_free(oid);
-  if (index >= 0) {
-    X509_EXTENSION* ext = X509_get_ext(cert, index);
-    if (X509_EXTENSION_get_critical(ext)) {
-      return Refused(reason::kAttestation, "the AAGUID extension must not be critical");
-    }
-    ASN1_OCTET_STRING* outer = X509_EXTENSION_get_data(ext);
-    const unsigned char* p = ASN1_STRING_get0_data(outer);
-    const unsigned char* end = p + ASN1_STRING_length(outer);
-    ASN1_OCTET_STRING* inner = d2i_ASN1_OCTET_STRING(nullptr, &p, ASN1_STRING_length(outer));
-    bool match = inner != nullptr && p == end && ASN1_STRING_length(inner) == 16 &&
-                 absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(inner)),
-                                   16) == aaguid;
-    ASN1_OCTET_STRING_free(inner);
-    if (!match) {
-      return Refused(reason::kAttestation,
-                     "the certificate's AAGUID extension does not match the authenticator data");
-    }
-  }
-  return absl::OkStatus();
-}
-
-struct AttestationResult {
-  std::string type;
-};
-
-absl::StatusOr<AttestationResult> VerifyAttestation(absl::string_view fmt,
-                                                    const cbor_item_t* att_stmt,
-                                                    absl::string_view auth_data_bytes,
-                                                    const AuthenticatorData& auth_data,
-                                                    const CosePublicKey& credential_key,
-                                                    absl::string_view client_data_hash,
-                                                    const RegistrationExpectation& expect) {
-  if (!cbor_isa_map(att_stmt)) return Malformed("attStmt must be a map");
-  const std::string signed_data = absl::StrCat(auth_data_bytes, client_data_hash);
-  if (fmt == "none") {
-    if (cbor_map_size(att_stmt) != 0) return Malformed("attStmt of format none must be empty");
-    return AttestationResult{"none"};
-  }
-  if (fmt == "packed") {
-    std::optional<int64_t> alg = CborInt(CborMapGet(att_stmt, "alg"));
-    std::optional<std::string> sig = CborBytes(CborMapGet(att_stmt, "sig"));
-    if (!alg || !sig) return Malformed("packed attStmt needs alg and sig");
-    if (CborMapGet(att_stmt, "ecdaaKeyId") != nullptr) {
-      return Refused(reason::kAttestation, "ECDAA attestation is not supported");
-    }
-    if (*alg < INT32_MIN || *alg > INT32_MAX || !IsSupportedAlgorithm(static_cast<int>(*alg))) {
-      return Refused(reason::kAttestation,
-                     absl::StrCat("packed attestation algorithm ", *alg, " is not supported"));
-    }
-    const cbor_item_t* x5c = CborMapGet(att_stmt, "x5c");
-    if (x5c == nullptr) {
-      // Self attestation: signed by the credential key itself.
-      if (*alg != credential_key.alg) {
-        return Refused(reason::kAttestation,
-                       "self attestation algorithm differs from the credential's algorithm");
-      }
-      if (absl::Status s = VerifySignature(credential_key.alg, credential_key.key.get(),
-                                           signed_data, *sig);
-          !s.ok()) {
-        return Refused(reason::kAttestation,
-                       absl::StrCat("packed self attestation: ", s.message()));
-      }
-      return AttestationResult{"self"};
-    }
-    absl::Status status;
-    std::vector<std::string> chain = CertChain(x5c, &status);
-    if (!status.ok()) return status;
-    absl::StatusOr<X509Ptr> leaf = ParseCertificate(chain[0]);
-    if (!leaf.ok()) return Malformed(leaf.status().message());
-    EVP_PKEY* leaf_key = X509_get0_pubkey(leaf->get());
-    if (leaf_key == nullptr) return Malformed("attestation certificate has no usable public key");
-    if (absl::Status s = VerifySignature(static_cast<int>(*alg), leaf_key, signed_data, *sig);
-        !s.ok()) {
-      return Refused(reason::kAttestation, absl::StrCat("packed attestation: ", s.message()));
-    }
-    if (absl::Status s = CheckPackedCertificate(leaf->get(), auth_data.aaguid); !s.ok()) return s;
-    if (expect.trust_anchors != nullptr) {
-      if (absl::Status s = expect.trust_anchors->Verify(chain); !s.ok()) {
-        return Refused(reason::kAttestation, s.message());
-      }
-    }
-    return AttestationResult{"basic"};
-  }
-  if (fmt == "fido-u2f") {
-    std::optional<std::string> sig = CborBytes(CborMapGet(att_stmt, "sig"));
-    if (!sig) return Malformed("fido-u2f attStmt needs sig");
-    absl::Status status;
-    std::vector<std::string> chain = CertChain(CborMapGet(att_stmt, "x5c"), &status);
-    if (!status.ok()) return status;
-    if (chain.size() != 1) return Malformed("fido-u2f attStmt.x5c must hold exactly one certificate");
-    absl::StatusOr<X509Ptr> cert = ParseCertificate(chain[0]);
-    if (!cert.ok()) return Malformed(cert.status().message());
-    EVP_PKEY* cert_key = X509_get0_pubkey(cert->get());
-    if (cert_key == nullptr || !KeyMatchesAlgorithm(kAlgES256, cert_key)) {
-      return Refused(reason::kAttestation,
-                     "fido-u2f attestation certificate key must be EC P-256");
-    }
-    if (credential_key.alg != kAlgES256 || credential_key.kty != 2) {
-      return Refused(reason::kAttestation, "fido-u2f credentials must be ES256 (EC2 P-256)");
-    }
-    const std::string verification_data =
-        absl::StrCat(absl::string_view("\x00", 1), auth_data.rp_id_hash, client_data_hash,
-                     auth_data.credential_id, "\x04", credential_key.x, credential_key.y);
-    if (absl::Status s = VerifySignature(kAlgES256, cert_key, verification_data, *sig); !s.ok()) {
-      return Refused(reason::kAttestation, absl::StrCat("fido-u2f attestation: ", s.message()));
-    }
-    if (expect.trust_anchors != nullptr) {
-      if (absl::Status s = expect.trust_anchors->Verify(chain); !s.ok()) {
-        return Refused(reason::kAttestation, s.message());
-      }
-    }
-    return AttestationResult{"basic"};
-  }
-  return Refused(reason::kAttestation,
-                 absl::StrCat("attestation format ", Quote(fmt),
-                              " is not supported (supported: none, packed, fido-u2f)"));
-}
-
 std::vector<std::string> Transports(const json& credential, const json& response) {
   std::vector<std::string> out;
   for (const json* holder : {&response, &credential}) {
@@ -384,47 +176,6 @@ std::vector<std::string> Transports(const json& credential, const json& response
 }
 
 }  // namespace
-
-std::string ReasonOf(const absl::Status& status) {
-  if (auto r = status.GetPayload(kReasonPayload); r.has_value()) return std::string(*r);
-  if (status.code() == absl::StatusCode::kInvalidArgument) return reason::kMalformed;
-  return "other";
-}
-
-absl::StatusOr<json> ParseStrictJson(absl::string_view text, int max_depth) {
-  bool duplicate = false;
-  bool too_deep = false;
-  std::vector<std::optional<std::set<std::string>>> scopes;
-  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (depth > max_depth) too_deep = true;
-    switch (event) {
-      case json::parse_event_t::object_start:
-        scopes.emplace_back(std::set<std::string>());
-        break;
-      case json::parse_event_t::array_start:
-        scopes.emplace_back(std::nullopt);
-        break;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        if (!scopes.empty()) scopes.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!scopes.empty() && scopes.back().has_value() && parsed.is_string() &&
-            !scopes.back()->insert(parsed.get<std::string>()).second) {
-          duplicate = true;
-        }
-        break;
-      case json::parse_event_t::value:
-        break;
-    }
-    return !too_deep;
-  };
-  json out = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
-  if (too_deep) return absl::InvalidArgumentError("nested too deeply");
-  if (out.is_discarded()) return absl::InvalidArgumentError("syntax error");
-  if (duplicate) return absl::InvalidArgumentError("duplicate object key");
-  return out;
-}
 
 absl::StatusOr<AuthenticatorData> ParseAuthenticatorData(absl::string_view data) {
   if (data.size() < 37) return Malformed("authenticator data is shorter than 37 bytes");
@@ -466,65 +217,6 @@ absl::StatusOr<AuthenticatorData> ParseAuthenticatorData(absl::string_view data)
   }
   if (pos != data.size()) return Malformed("trailing bytes after the authenticator data");
   return out;
-}
-
-struct TrustAnchors::Store {
-  X509_STORE* store = nullptr;
-  ~Store() { X509_STORE_free(store); }
-};
-
-TrustAnchors::TrustAnchors(std::unique_ptr<Store> store) : store_(std::move(store)) {}
-TrustAnchors::~TrustAnchors() = default;
-
-absl::StatusOr<std::shared_ptr<const TrustAnchors>> TrustAnchors::FromPem(absl::string_view pem) {
-  OpenSslErrorGuard guard;
-  auto store = std::make_unique<Store>();
-  store->store = X509_STORE_new();
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (store->store == nullptr || bio == nullptr) {
-    BIO_free(bio);
-    return absl::InternalError("OpenSSL allocation failed");
-  }
-  int count = 0;
-  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    const int ok = X509_STORE_add_cert(store->store, cert);
-    X509_free(cert);
-    if (ok != 1) {
-      BIO_free(bio);
-      return absl::InvalidArgumentError("a CA certificate could not be added");
-    }
-    ++count;
-  }
-  BIO_free(bio);
-  if (count == 0) return absl::InvalidArgumentError("no PEM certificate in the CA bundle");
-  return std::shared_ptr<const TrustAnchors>(new TrustAnchors(std::move(store)));
-}
-
-absl::Status TrustAnchors::Verify(const std::vector<std::string>& chain) const {
-  OpenSslErrorGuard guard;
-  if (chain.empty()) return absl::UnauthenticatedError("no attestation certificate");
-  std::vector<X509Ptr> certs;
-  for (const std::string& der : chain) {
-    absl::StatusOr<X509Ptr> cert = ParseCertificate(der);
-    if (!cert.ok()) return cert.status();
-    certs.push_back(*std::move(cert));
-  }
-  STACK_OF(X509)* untrusted = sk_X509_new_null();
-  for (size_t i = 1; i < certs.size(); ++i) sk_X509_push(untrusted, certs[i].get());
-  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  int ok = ctx != nullptr && X509_STORE_CTX_init(ctx, store_->store, certs[0].get(), untrusted) == 1
-               ? X509_verify_cert(ctx)
-               : 0;
-  std::string why = ok == 1 || ctx == nullptr
-                        ? ""
-                        : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
-  X509_STORE_CTX_free(ctx);
-  sk_X509_free(untrusted);
-  if (ok != 1) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("attestation certificate chain does not lead to a trusted CA: ", why));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<RegisteredCredential> VerifyRegistration(absl::string_view response_json,
@@ -577,8 +269,8 @@ absl::StatusOr<RegisteredCredential> VerifyRegistration(absl::string_view respon
                    "the credential id in the authenticator data differs from rawId");
   }
   absl::StatusOr<AttestationResult> attestation =
-      VerifyAttestation(*fmt, att_stmt, *auth_data_bytes, *auth_data, *key, client_data_hash,
-                        expect);
+      VerifyAttestationStatement(*fmt, att_stmt, *auth_data_bytes, *auth_data, *key,
+                                 client_data_hash, expect.trust_anchors.get());
   if (!attestation.ok()) return Tagged(attestation.status(), reason::kAttestation);
 
   RegisteredCredential out;

@@ -8,8 +8,9 @@
 // Errors: INVALID_ARGUMENT for input that is not a well-formed WebAuthn response (JSON, base64url,
 // CBOR, authenticator data, COSE key shape); UNAUTHENTICATED for a well-formed response that
 // fails a check (type, challenge, origin, RP ID hash, flags, algorithm, signature, attestation,
-// counter). Every error carries a short reason code (ReasonOf) for metrics and a message a
-// developer can act on.
+// counter). Every error carries a short reason code (ReasonOf, reasons.h) for metrics and a
+// message a developer can act on. Attestation statements are attestation.h, the CA certificates
+// they may be checked against trust_anchors.h.
 
 #include <cstdint>
 #include <memory>
@@ -20,7 +21,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "nlohmann/json.hpp"
+#include "services/passkey/webauthn/reasons.h"
+#include "services/passkey/webauthn/trust_anchors.h"
 
 namespace tally::webauthn {
 
@@ -28,29 +30,6 @@ namespace tally::webauthn {
 inline constexpr size_t kMaxCredentialIdBytes = 1023;
 // Largest response JSON we look at; real ones are a few KiB.
 inline constexpr size_t kMaxResponseJsonBytes = 256 * 1024;
-
-// Short, stable reason codes (metric labels).
-namespace reason {
-inline constexpr char kMalformed[] = "malformed";
-inline constexpr char kType[] = "type";
-inline constexpr char kChallenge[] = "challenge";
-inline constexpr char kOrigin[] = "origin";
-inline constexpr char kCrossOrigin[] = "cross_origin";
-inline constexpr char kTokenBinding[] = "token_binding";
-inline constexpr char kRpId[] = "rp_id";
-inline constexpr char kUserPresence[] = "user_presence";
-inline constexpr char kUserVerification[] = "user_verification";
-inline constexpr char kBackupFlags[] = "backup_flags";
-inline constexpr char kAlgorithm[] = "algorithm";
-inline constexpr char kSignature[] = "signature";
-inline constexpr char kAttestation[] = "attestation";
-inline constexpr char kCredential[] = "credential";
-inline constexpr char kCounter[] = "counter";
-}  // namespace reason
-
-// The reason code attached to a status from this library ("malformed" for INVALID_ARGUMENT
-// without one, "other" for anything else).
-std::string ReasonOf(const absl::Status& status);
 
 // Authenticator data flags.
 inline constexpr uint8_t kFlagUP = 0x01;
@@ -73,24 +52,6 @@ struct AuthenticatorData {
 
 // Parses authenticator data strictly: AT and ED say exactly what follows, nothing may trail.
 absl::StatusOr<AuthenticatorData> ParseAuthenticatorData(absl::string_view data);
-
-// Parses JSON refusing duplicate object keys and nesting deeper than `max_depth`.
-absl::StatusOr<nlohmann::json> ParseStrictJson(absl::string_view text, int max_depth = 16);
-
-// CA certificates that attestation certificate chains must lead to (optional).
-class TrustAnchors {
- public:
-  // Every certificate of a PEM bundle; INVALID_ARGUMENT when there is none or one is broken.
-  static absl::StatusOr<std::shared_ptr<const TrustAnchors>> FromPem(absl::string_view pem);
-  ~TrustAnchors();
-  // Whether `chain` (leaf first, DER) leads to one of the anchors.
-  absl::Status Verify(const std::vector<std::string>& chain) const;
-
- private:
-  struct Store;
-  explicit TrustAnchors(std::unique_ptr<Store> store);
-  std::unique_ptr<Store> store_;
-};
 
 // What the relying party expects of every ceremony.
 struct RelyingParty {

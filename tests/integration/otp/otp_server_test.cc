@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/fake_gateway.h"
 #include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
@@ -386,6 +387,56 @@ TEST_F(OtpServerTest, RulesAndBadInputOverGrpc) {
   EXPECT_EQ(letters.dead_letters_size(), 0);
 }
 
+TEST_F(OtpServerTest, ACodeToNobodyIsThrottledByTheServiceNeverQueuedAndNeverAccepted) {
+  // The service's own limits, whatever they are configured to: nobody else holds a copy.
+  auto api = Start("all", [&] {
+    std::vector<std::string> flags = OutboxFlags();
+    flags.insert(flags.end(), {"--otp_cooldown=45s", "--otp_max_attempts=3"});
+    return flags;
+  }());
+  pb::SendCodeRequest nobody;
+  nobody.set_directory_id(ns_.dir);
+  nobody.set_channel(pb::CHANNEL_SMS);
+  nobody.set_no_recipient(true);
+  nobody.set_no_recipient_key("n:mallory");
+  pb::SendCodeResponse sent;
+  grpc::Status s = api->stub().SendCode(Context().get(), nobody, &sent);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(sent.resend_after().seconds() - sent.expire_time().seconds(), 45 - 300);
+  EXPECT_EQ(sent.masked_destination(), "");
+  pb::SendCodeResponse again;
+  grpc::Status refused = api->stub().SendCode(Context().get(), nobody, &again);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), ::testing::MatchesRegex(
+                                           "a code was just sent to this destination; "
+                                           "retry in (4[0-5]|3[0-9])s"));
+
+  // Wrong codes count down the configured attempts; no code is ever accepted.
+  EXPECT_EQ(Verify(api->stub(), sent.challenge_id(), "123456").result(),
+            pb::VERIFY_RESULT_WRONG_CODE);
+  pb::VerifyCodeResponse second = Verify(api->stub(), sent.challenge_id(), "654321");
+  EXPECT_EQ(second.result(), pb::VERIFY_RESULT_WRONG_CODE);
+  EXPECT_EQ(second.attempts_left(), 1);
+  EXPECT_EQ(Verify(api->stub(), sent.challenge_id(), "000000").result(),
+            pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+
+  // No delivery job: a real send afterwards is the only message the sender delivers.
+  EXPECT_EQ(redis_->Command({"XLEN", ns_.stream})->integer(), 0);
+  pb::SendCodeResponse real;
+  ASSERT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &real).ok());
+  auto lines = WaitForOutbox(1);
+  ASSERT_EQ(lines.size(), 1u) << api->process().Output();
+  EXPECT_EQ(lines[0]["destination"], "+31612345678");
+  const std::string metrics = api->Metrics();
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"no_recipient\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"issued\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result=\"cooldown\"} 1"));
+  EXPECT_THAT(api->process().Output(), Not(HasSubstr("mallory")));
+}
+
 TEST_F(OtpServerTest, SixteenParallelVerifiesOfOneRightCodeGiveExactlyOneAccepted) {
   auto api = Start("api");
   pb::SendCodeResponse r;
@@ -445,36 +496,28 @@ TEST_F(OtpServerTest, AJobOfAKilledSenderIsDeliveredByAnotherOnceItsClaimTimePas
 }
 
 TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
-  const int gateway_port = tally::testing::FreePort();
-  const std::string log = absl::StrCat(tmp_.path(), "/gateway.jsonl");
-  tally::testing::Subprocess gateway;
-  ASSERT_TRUE(gateway
-                  .Start({"/usr/bin/python3",
-                          absl::StrCat(tally::testing::SourceDir(),
-                                       "/tests/integration/otp/sms_gateway.py"),
-                          absl::StrCat(gateway_port), log, "500,500,200,400"})
-                  .ok());
-  ASSERT_TRUE(tally::testing::WaitFor([&] { return PortOpen(gateway_port); }, absl::Seconds(10)))
-      << gateway.Output();
+  tally::testing::FakeGateway gateway;
+  ASSERT_TRUE(gateway.Start().ok());
+  gateway.ScriptStatuses({500, 500, 200, 400});
   auto otp = Start("all", {"--otp_sms_provider=http",
-                           absl::StrCat("--sms_http_url=http://127.0.0.1:", gateway_port, "/v1/sms"),
+                           absl::StrCat("--sms_http_url=", gateway.url("/v1/sms")),
                            "--sms_http_token=test-gateway-token", "--otp_email_provider=outbox",
                            absl::StrCat("--otp_outbox_file=", outbox_)});
   pb::SendCodeResponse first;
   ASSERT_TRUE(Send(otp->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &first).ok());
-  ASSERT_TRUE(tally::testing::WaitFor([&] { return JsonLines(log).size() >= 3; },
+  ASSERT_TRUE(tally::testing::WaitFor([&] { return gateway.Requests().size() >= 3; },
                                       absl::Seconds(20)))
       << otp->process().Output();
-  auto requests = JsonLines(log);
-  EXPECT_EQ(requests[0]["status"], 500);
-  EXPECT_EQ(requests[1]["status"], 500);
-  EXPECT_EQ(requests[2]["status"], 200);
+  auto requests = gateway.Requests();
+  EXPECT_EQ(requests[0].status, 500);
+  EXPECT_EQ(requests[1].status, 500);
+  EXPECT_EQ(requests[2].status, 200);
   for (const auto& request : requests) {
-    EXPECT_EQ(request["path"], "/v1/sms");
-    EXPECT_EQ(request["authorization"], "Bearer test-gateway-token");
-    EXPECT_EQ(request["content_type"], "application/json");
+    EXPECT_EQ(request.path, "/v1/sms");
+    EXPECT_EQ(request.authorization, "Bearer test-gateway-token");
+    EXPECT_EQ(request.content_type, "application/json");
   }
-  const auto body = nlohmann::json::parse(requests[2]["body"].get<std::string>());
+  const auto body = nlohmann::json::parse(requests[2].body);
   EXPECT_EQ(body["to"], "+31612345678");
   const std::string code = CodeIn(body["text"]);
   EXPECT_EQ(Verify(otp->stub(), first.challenge_id(), code).result(), pb::VERIFY_RESULT_ACCEPTED);
@@ -499,11 +542,11 @@ TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
   EXPECT_EQ(dead.masked_destination(), "+31*******21");
   EXPECT_EQ(dead.provider(), "http");
   EXPECT_EQ(dead.attempts(), 1);
-  requests = JsonLines(log);
+  requests = gateway.Requests();
   EXPECT_EQ(requests.size(), 4u);  // a 400 is not retried
   // One after the other, the four requests came on one kept-alive connection.
   std::set<int> client_ports;
-  for (const auto& request : requests) client_ports.insert(request["client_port"].get<int>());
+  for (const auto& request : requests) client_ports.insert(request.client_port);
   EXPECT_EQ(client_ports.size(), 1u);
 
   auto ctl = tally::testing::RunCommand(

@@ -66,6 +66,21 @@ class OtpStoreTest : public ::testing::Test {
     return m.SendCode(Caller::Anonymous(), r);
   }
 
+  // A send to nobody (SendCodeRequest.no_recipient), as the orchestrator makes for an unknown
+  // username.
+  absl::StatusOr<pb::SendCodeResponse> SendToNobody(OtpManager& m, pb::Channel channel,
+                                                    const std::string& key) {
+    pb::SendCodeRequest r;
+    r.set_directory_id(dir_);
+    r.set_channel(channel);
+    r.set_no_recipient(true);
+    r.set_no_recipient_key(key);
+    return m.SendCode(Caller::Anonymous(), r);
+  }
+
+  // Jobs ever appended to the delivery stream (none is consumed in these tests).
+  int64_t Jobs() { return redis_->Command({"XLEN", names_.deliveries})->integer(); }
+
   pb::VerifyCodeResponse Verify(OtpManager& m, const std::string& challenge,
                                 const std::string& code) {
     pb::VerifyCodeRequest r;
@@ -256,6 +271,102 @@ TEST_F(OtpStoreTest, DirectoryDailyCapUntilMidnightUtc) {
   EXPECT_THAT(refused.status().message(), HasSubstr("directory today; retry in 7200s"));
   clock_.Advance(absl::Hours(2));
   EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345679", "u9").ok());
+}
+
+TEST_F(OtpStoreTest, CodesToNobodyAreThrottledLikeRealOnesAndNeverQueued) {
+  config_.destination_hourly_cap = 3;
+  OtpManager m = Manager();
+  const absl::Time start = clock_.Now();
+  auto send = [&](const std::string& key, pb::Channel channel, absl::Duration at) {
+    clock_.Set(start + at);
+    return SendToNobody(m, channel, key);
+  };
+  auto first = send("n:bob", pb::CHANNEL_SMS, absl::ZeroDuration());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(FromProtoTime(first->resend_after()), start + absl::Seconds(30));
+  EXPECT_EQ(FromProtoTime(first->expire_time()), start + absl::Minutes(5));
+  EXPECT_EQ(first->masked_destination(), "");
+  // The service's own cooldown and words.
+  auto early = send("n:bob", pb::CHANNEL_SMS, absl::Seconds(10));
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(early.status().message(), "a code was just sent to this destination; retry in 20s");
+  EXPECT_TRUE(send("n:bob", pb::CHANNEL_EMAIL, absl::Seconds(10)).ok());  // its own window
+  EXPECT_TRUE(send("n:eve", pb::CHANNEL_SMS, absl::Seconds(10)).ok());
+  EXPECT_TRUE(send("n:bob", pb::CHANNEL_SMS, absl::Seconds(30)).ok());
+  // The third send in the hour reaches the cap: the next one waits for the first to age out.
+  auto third = send("n:bob", pb::CHANNEL_SMS, absl::Seconds(60));
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(FromProtoTime(third->resend_after()), start + absl::Hours(1));
+  auto capped = send("n:bob", pb::CHANNEL_SMS, absl::Seconds(600));
+  EXPECT_EQ(capped.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(capped.status().message(),
+            "too many codes sent to this destination in the last hour; retry in 3000s");
+  EXPECT_TRUE(send("n:bob", pb::CHANNEL_SMS, absl::Hours(1)).ok());
+
+  // Nothing was queued for delivery, and no key names the user.
+  EXPECT_EQ(Jobs(), 0);
+  auto keys = redis_->Command({"KEYS", absl::StrCat("{", dir_, "}*")});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_FALSE(keys->elements().empty());
+  for (const RedisReply& key : keys->elements()) EXPECT_THAT(key.str(), Not(HasSubstr("bob")));
+}
+
+TEST_F(OtpStoreTest, ACodeToNobodyCountsAttemptsAndIsNeverAccepted) {
+  OtpManager m = Manager();
+  auto sent = SendToNobody(m, pb::CHANNEL_SMS, "n:bob");
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  // What a real challenge answers to wrong codes, whatever the code.
+  for (int left = 4; left >= 1; --left) {
+    pb::VerifyCodeResponse r = Verify(m, sent->challenge_id(), absl::StrCat(left, "23456"));
+    EXPECT_EQ(r.result(), pb::VERIFY_RESULT_WRONG_CODE);
+    EXPECT_EQ(r.attempts_left(), left);
+    EXPECT_EQ(r.channel(), pb::CHANNEL_SMS);
+    EXPECT_EQ(r.user_id(), "");
+  }
+  EXPECT_EQ(Verify(m, sent->challenge_id(), "000000").result(),
+            pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+  EXPECT_EQ(Verify(m, sent->challenge_id(), "000000").result(),
+            pb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+
+  // Its challenge holds no MAC a code could have; a resend replaces it; it expires by the clock.
+  clock_.Advance(absl::Seconds(30));
+  auto second = SendToNobody(m, pb::CHANNEL_SMS, "n:bob");
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto mac = redis_->Command(
+      {"HGET", absl::StrCat("{", dir_, "}:otp:", second->challenge_id()), "mac"});
+  ASSERT_TRUE(mac.ok());
+  EXPECT_EQ(mac->str(), "none");
+  EXPECT_EQ(Verify(m, sent->challenge_id(), "000000").result(), pb::VERIFY_RESULT_EXPIRED);
+  for (const char* code : {"0", "123456", "999999", "0000000000000000"}) {
+    EXPECT_EQ(Verify(m, second->challenge_id(), code).result(), pb::VERIFY_RESULT_WRONG_CODE)
+        << code;
+  }
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_EQ(Verify(m, second->challenge_id(), "123456").result(), pb::VERIFY_RESULT_EXPIRED);
+  EXPECT_EQ(Jobs(), 0);
+}
+
+TEST_F(OtpStoreTest, ADirectoryAtItsDailyCapRefusesCodesToNobodyWithoutCountingThem) {
+  config_.directory_daily_cap = 2;
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 29, 22, 0, 0), absl::UTCTimeZone()));
+  OtpManager m = Manager();
+  // Sends to nobody cost nothing: the day's two real sends are still there after them.
+  ASSERT_TRUE(SendToNobody(m, pb::CHANNEL_SMS, "n:a").ok());
+  ASSERT_TRUE(SendToNobody(m, pb::CHANNEL_SMS, "n:b").ok());
+  ASSERT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345670", "u0").ok());
+  // The send that reaches the cap announces it, to nobody as to a user.
+  auto last = SendToNobody(m, pb::CHANNEL_SMS, "n:c");
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(FromProtoTime(last->resend_after()), clock_.Now() + absl::Hours(2));
+  ASSERT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345671", "u1").ok());
+  // At the cap a send to nobody is refused as a real one is.
+  auto refused = Send(m, pb::CHANNEL_SMS, "+31612345672", "u2");
+  auto nobody = SendToNobody(m, pb::CHANNEL_SMS, "n:d");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(nobody.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(nobody.status().message(), refused.status().message());
+  EXPECT_THAT(nobody.status().message(), HasSubstr("directory today; retry in 7200s"));
+  EXPECT_EQ(Jobs(), 2);
 }
 
 TEST_F(OtpStoreTest, SixteenParallelVerifiesOfTheRightCodeAcceptExactlyOnce) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/strict_json.h"
 #include "services/passkey/webauthn/crypto.h"
 #include "services/passkey/webauthn/webauthn.h"
 
@@ -36,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 4) {
     case 0:
-      (void)tally::webauthn::ParseStrictJson(input);
+      (void)tally::ParseStrictJson(input);
       break;
     case 1: {
       tally::webauthn::RegistrationExpectation expect;

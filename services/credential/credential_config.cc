@@ -1,0 +1,82 @@
+#include "services/credential/credential_config.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/auth/revocation_flags.h"
+#include "common/config/config.h"
+#include "common/postgres/pg_flags.h"
+
+ABSL_FLAG(std::string, postgres_schema, "credential", "Schema this service owns and migrates.");
+ABSL_FLAG(uint32_t, argon2_memory_kib, 19456, "Argon2id memory per hash in KiB (m).");
+ABSL_FLAG(uint32_t, argon2_iterations, 2, "Argon2id passes over the memory (t).");
+ABSL_FLAG(uint32_t, argon2_parallelism, 1, "Argon2id lanes (p).");
+ABSL_FLAG(int, max_concurrent_hashes, 0,
+          "Argon2id runs at most at once; 0: one per hardware thread.");
+// Small on purpose: a queued call waits about hash_queue_size / max_concurrent_hashes hash
+// times, so admitted checks stay within a few hash times and overload is refused at once. One
+// wave by default: an admitted check waits at most about one hash before its own.
+ABSL_FLAG(int, hash_queue_size, -1,
+          "Calls that may wait for a hashing slot; beyond them calls get RESOURCE_EXHAUSTED. "
+          "-1: as many as --max_concurrent_hashes.");
+ABSL_FLAG(int, min_password_length, 8, "Shortest new password, in characters (code points).");
+ABSL_FLAG(std::string, password_blocklist, "",
+          "File of passwords refused as too common, one per line (# comments); empty: none.");
+
+namespace tally::credential {
+namespace {
+
+constexpr int kDefaultPort = 50052;
+
+// --argon2_*, --max_concurrent_hashes, --hash_queue_size, --min_password_length and the
+// blocklist.
+absl::Status TakePasswordFlags(CredentialServerConfig& config) {
+  config.argon2.memory_kib = absl::GetFlag(FLAGS_argon2_memory_kib);
+  config.argon2.iterations = absl::GetFlag(FLAGS_argon2_iterations);
+  config.argon2.parallelism = absl::GetFlag(FLAGS_argon2_parallelism);
+  if (absl::Status s = ValidateArgon2Params(config.argon2); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--argon2_*: ", s.message()));
+  }
+  config.max_concurrent_hashes = absl::GetFlag(FLAGS_max_concurrent_hashes);
+  if (config.max_concurrent_hashes < 0) {
+    return absl::InvalidArgumentError("--max_concurrent_hashes must be >= 0");
+  }
+  if (config.max_concurrent_hashes == 0) {
+    config.max_concurrent_hashes = std::max(1u, std::thread::hardware_concurrency());
+  }
+  config.hash_queue_size = absl::GetFlag(FLAGS_hash_queue_size);
+  if (config.hash_queue_size < -1) {
+    return absl::InvalidArgumentError("--hash_queue_size must be >= -1");
+  }
+  if (config.hash_queue_size == -1) config.hash_queue_size = config.max_concurrent_hashes;
+  config.password_rules.min_length = absl::GetFlag(FLAGS_min_password_length);
+  if (config.password_rules.min_length < 1 || config.password_rules.min_length > 64) {
+    return absl::InvalidArgumentError("--min_password_length must be 1 to 64");
+  }
+  config.blocklist_file = absl::GetFlag(FLAGS_password_blocklist);
+  if (config.blocklist_file.empty()) return absl::OkStatus();
+  absl::StatusOr<PasswordBlocklist> blocklist = PasswordBlocklist::LoadFile(config.blocklist_file);
+  if (!blocklist.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--password_blocklist: ", blocklist.status().message()));
+  }
+  config.blocklist = *std::move(blocklist);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CredentialServerConfig> CredentialServerConfigFromFlags() {
+  CredentialServerConfig config;
+  config.postgres_schema = absl::GetFlag(FLAGS_postgres_schema);
+  absl::Status s = TakeValue(ServerOptionsFromFlags(kDefaultPort), &config.server);
+  if (s.ok()) s = TakeValue(PgOptionsFromFlags(), &config.postgres);
+  if (s.ok()) s = TakeValue(RevocationRedisFromFlags("tally-credential"), &config.revocation_redis);
+  if (s.ok()) s = TakePasswordFlags(config);
+  if (!s.ok()) return s;
+  return config;
+}
+
+}  // namespace tally::credential

@@ -1,0 +1,125 @@
+#include "services/orchestrator/orchestrator_config.h"
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "common/config/config.h"
+#include "common/redis/redis_config.h"
+
+ABSL_DECLARE_FLAG(std::string, jwt_issuer);
+
+ABSL_FLAG(std::string, redis_url, "",
+          "Redis for logins, lockout counters and revocations: redis://[[user]:password@]host"
+          "[:port][/db]. Required.");
+ABSL_FLAG(int, redis_pool_size, 16, "Redis connections at most.");
+ABSL_FLAG(std::string, signing_key_files, "",
+          "Comma-separated PEM files of Ed25519 private keys, newest first: the first signs, all "
+          "are published by GetJwks. Required.");
+ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(8), "Lifetime of session tokens.");
+ABSL_FLAG(absl::Duration, login_ttl, absl::Minutes(10), "Lifetime of a login transaction.");
+// Each may name several replicas (dns:///<headless service>:<port>, ipv4:a:p,b:p): calls are
+// spread over them and skip any that is NOT_SERVING (common/server/peer_channel.h).
+ABSL_FLAG(std::string, policy_addr, "127.0.0.1:50051", "Policy service gRPC target.");
+ABSL_FLAG(std::string, credential_addr, "127.0.0.1:50052", "Credential service gRPC target.");
+ABSL_FLAG(std::string, otp_addr, "127.0.0.1:50053", "OTP service gRPC target.");
+ABSL_FLAG(std::string, passkey_addr, "127.0.0.1:50054", "Passkey service gRPC target.");
+ABSL_FLAG(absl::Duration, peer_timeout, absl::Seconds(2),
+          "Deadline of each call to another service (the caller's deadline may shorten it).");
+ABSL_FLAG(int, peer_read_attempts, 3,
+          "Tries of an idempotent read while a peer answers UNAVAILABLE.");
+ABSL_FLAG(absl::Duration, user_max_stale, absl::Minutes(5),
+          "While the credential service is unavailable, logins that check no password (passkey, "
+          "OTP) use a user's roles and contact data as last seen up to this long ago. 0 disables.");
+ABSL_FLAG(absl::Duration, settings_cache_ttl, absl::Seconds(2),
+          "How long a directory's settings are cached; a change applies after at most this. "
+          "0 disables the cache.");
+ABSL_FLAG(int, lockout_threshold, 5, "Consecutive failures before a user is locked.");
+ABSL_FLAG(absl::Duration, lockout_duration, absl::Minutes(1),
+          "First lock; it doubles with each further failure.");
+ABSL_FLAG(absl::Duration, lockout_max_duration, absl::Hours(1), "Longest lock.");
+ABSL_FLAG(absl::Duration, lockout_forget_after, absl::Hours(24),
+          "Failures older than this (without a running lock) are forgotten.");
+
+namespace tally::orchestrator {
+namespace {
+
+constexpr int kDefaultPort = 50050;
+
+absl::Status Invalid(const char* why) { return absl::InvalidArgumentError(why); }
+
+absl::Status TakeSessionFlags(OrchestratorServerConfig& config, const Clock& clock) {
+  config.signing_key_files =
+      absl::StrSplit(absl::GetFlag(FLAGS_signing_key_files), ',', absl::SkipWhitespace());
+  if (config.signing_key_files.empty()) return Invalid("--signing_key_files is required");
+  absl::Status s = TakeValue(
+      SigningKeys::FromPemFiles(config.signing_key_files, absl::GetFlag(FLAGS_jwt_issuer), clock),
+      &config.signing_keys);
+  if (!s.ok()) return s;
+  config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
+  if (config.session_lifetime < absl::Minutes(1) ||
+      config.session_lifetime > absl::Hours(24 * 30)) {
+    return Invalid("--session_lifetime must be between 1m and 720h");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TakeLoginFlags(LoginConfig& login, LockoutPolicy& lockout) {
+  login.login_ttl = absl::GetFlag(FLAGS_login_ttl);
+  if (login.login_ttl < absl::Minutes(1) || login.login_ttl > absl::Hours(1)) {
+    return Invalid("--login_ttl must be between 1m and 1h");
+  }
+  lockout.threshold = absl::GetFlag(FLAGS_lockout_threshold);
+  lockout.first_lock = absl::GetFlag(FLAGS_lockout_duration);
+  lockout.max_lock = absl::GetFlag(FLAGS_lockout_max_duration);
+  lockout.forget_after = absl::GetFlag(FLAGS_lockout_forget_after);
+  if (lockout.threshold < 1 || lockout.threshold > 100) {
+    return Invalid("--lockout_threshold must be 1..100");
+  }
+  if (lockout.first_lock < absl::Seconds(1) || lockout.max_lock < lockout.first_lock ||
+      lockout.forget_after < absl::Minutes(1)) {
+    return Invalid("--lockout_duration must be >= 1s, --lockout_max_duration >= it, "
+                   "--lockout_forget_after >= 1m");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TakePeerFlags(OrchestratorServerConfig& config) {
+  config.policy_addr = absl::GetFlag(FLAGS_policy_addr);
+  config.credential_addr = absl::GetFlag(FLAGS_credential_addr);
+  config.otp_addr = absl::GetFlag(FLAGS_otp_addr);
+  config.passkey_addr = absl::GetFlag(FLAGS_passkey_addr);
+  config.peer_calls.timeout = absl::GetFlag(FLAGS_peer_timeout);
+  config.peer_calls.read_attempts = absl::GetFlag(FLAGS_peer_read_attempts);
+  if (config.peer_calls.timeout <= absl::ZeroDuration() || config.peer_calls.read_attempts < 1) {
+    return Invalid("--peer_timeout must be > 0 and --peer_read_attempts >= 1");
+  }
+  config.settings_cache_ttl = absl::GetFlag(FLAGS_settings_cache_ttl);
+  if (config.settings_cache_ttl < absl::ZeroDuration() ||
+      config.settings_cache_ttl > absl::Seconds(10)) {
+    return Invalid("--settings_cache_ttl must be between 0s and 10s");
+  }
+  config.user_max_stale = absl::GetFlag(FLAGS_user_max_stale);
+  if (config.user_max_stale < absl::ZeroDuration() || config.user_max_stale > absl::Hours(1)) {
+    return Invalid("--user_max_stale must be between 0s and 1h");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<OrchestratorServerConfig> OrchestratorServerConfigFromFlags(const Clock& clock) {
+  OrchestratorServerConfig config;
+  absl::Status s = TakeValue(ServerOptionsFromFlags(kDefaultPort), &config.server);
+  if (s.ok()) {
+    s = TakeValue(ServiceRedisOptions(absl::GetFlag(FLAGS_redis_url), "tally-orchestrator",
+                                      absl::GetFlag(FLAGS_redis_pool_size)),
+                  &config.redis);
+  }
+  if (s.ok()) s = TakeSessionFlags(config, clock);
+  if (s.ok()) s = TakeLoginFlags(config.login, config.lockout);
+  if (s.ok()) s = TakePeerFlags(config);
+  if (!s.ok()) return s;
+  return config;
+}
+
+}  // namespace tally::orchestrator

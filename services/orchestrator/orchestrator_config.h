@@ -1,0 +1,44 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/redis/redis_client.h"
+#include "common/server/server_runner.h"
+#include "common/util/clock.h"
+#include "services/orchestrator/grpc_peers.h"
+#include "services/orchestrator/login_manager.h"
+#include "services/orchestrator/login_store.h"
+#include "services/orchestrator/session_manager.h"
+
+namespace tally::orchestrator {
+
+// Everything tally-orchestrator takes from its flags (and their TALLY_* variables), checked.
+struct OrchestratorServerConfig {
+  ServerOptions server;  // the shared server flags; port 50050 by default
+  RedisOptions redis;    // --redis_url (required), --redis_pool_size
+  // --signing_key_files (newest first; the first signs) loaded, with --jwt_issuer.
+  std::vector<std::string> signing_key_files;
+  std::shared_ptr<const SigningKeys> signing_keys;
+  absl::Duration session_lifetime;  // --session_lifetime
+  LoginConfig login;                // --login_ttl
+  LockoutPolicy lockout;            // --lockout_*
+  // The peers: --policy_addr, --credential_addr, --otp_addr, --passkey_addr (gRPC targets),
+  // --peer_timeout and --peer_read_attempts.
+  std::string policy_addr;
+  std::string credential_addr;
+  std::string otp_addr;
+  std::string passkey_addr;
+  PeerCallOptions peer_calls;
+  absl::Duration settings_cache_ttl;  // --settings_cache_ttl: 0 disables the cache
+  absl::Duration user_max_stale;      // --user_max_stale: 0 disables stale users
+};
+
+// INVALID_ARGUMENT naming the flag when a value is bad (or a signing key cannot be used).
+// `clock` (for the signing keys) must outlive the configuration.
+absl::StatusOr<OrchestratorServerConfig> OrchestratorServerConfigFromFlags(const Clock& clock);
+
+}  // namespace tally::orchestrator

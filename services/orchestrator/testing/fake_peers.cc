@@ -1,0 +1,252 @@
+#include "services/orchestrator/testing/fake_peers.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/util/proto_time.h"
+
+namespace tally::orchestrator::testing {
+
+namespace cpb = ::tally::common::v1;
+namespace credpb = ::tally::credential::v1;
+namespace otppb = ::tally::otp::v1;
+namespace pkpb = ::tally::passkey::v1;
+namespace polpb = ::tally::policy::v1;
+
+// ---------------------------------------------------------------------------------------------
+// Policy
+
+absl::StatusOr<polpb::AuthSettings> FakePolicy::GetAuthSettings(absl::string_view directory_id,
+                                                                absl::Time) {
+  absl::MutexLock lock(&mu_);
+  if (!status_.ok()) return status_;
+  auto it = settings_.find(std::string(directory_id));
+  if (it == settings_.end()) return absl::NotFoundError("unknown directory");
+  return it->second;
+}
+
+void FakePolicy::Set(const std::string& directory_id, polpb::AuthSettings settings) {
+  absl::MutexLock lock(&mu_);
+  settings.set_directory_id(directory_id);
+  settings_[directory_id] = std::move(settings);
+}
+
+void FakePolicy::SetStatus(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  status_ = std::move(status);
+}
+
+polpb::AuthSettings Settings(int required, int password, int sms, int email, int passkey) {
+  polpb::AuthSettings s;
+  s.set_required_level(required);
+  for (auto [method, points] :
+       std::vector<std::pair<cpb::AuthMethod, int>>{{cpb::AUTH_METHOD_PASSWORD, password},
+                                                    {cpb::AUTH_METHOD_SMS_OTP, sms},
+                                                    {cpb::AUTH_METHOD_EMAIL_OTP, email},
+                                                    {cpb::AUTH_METHOD_PASSKEY, passkey}}) {
+    cpb::MethodPoints* mp = s.add_method_points();
+    mp->set_method(method);
+    mp->set_points(points);
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+void FakeCredentials::Add(const std::string& directory_id, const std::string& user_id,
+                          const std::string& username, const std::string& password,
+                          const std::string& phone, const std::string& email,
+                          std::vector<std::string> roles) {
+  absl::MutexLock lock(&mu_);
+  credpb::User u;
+  u.set_user_id(user_id);
+  u.set_directory_id(directory_id);
+  u.set_username(username);
+  u.set_phone_number(phone);
+  u.set_email(email);
+  u.set_has_password(!password.empty());
+  for (const std::string& r : roles) u.add_roles(r);
+  users_[user_id] = u;
+  passwords_[user_id] = password;
+  by_name_[directory_id + "/" + absl::AsciiStrToLower(username)] = user_id;
+}
+
+absl::StatusOr<credpb::User> FakeCredentials::FindUser(absl::string_view directory_id,
+                                                       absl::string_view username, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_name_.find(absl::StrCat(directory_id, "/", absl::AsciiStrToLower(username)));
+  if (it == by_name_.end()) return absl::NotFoundError("no such user");
+  return users_.at(it->second);
+}
+
+absl::StatusOr<credpb::User> FakeCredentials::GetUser(absl::string_view user_id, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(std::string(user_id));
+  if (it == users_.end()) return absl::NotFoundError("no such user");
+  return it->second;
+}
+
+absl::StatusOr<credpb::User> FakeCredentials::VerifyPassword(absl::string_view directory_id,
+                                                             absl::string_view username,
+                                                             absl::string_view password,
+                                                             absl::Time) {
+  verify_calls++;
+  absl::MutexLock lock(&mu_);
+  if (!verify_status.ok()) return verify_status;
+  auto it = by_name_.find(absl::StrCat(directory_id, "/", absl::AsciiStrToLower(username)));
+  if (it == by_name_.end() || passwords_.at(it->second).empty() ||
+      passwords_.at(it->second) != password) {
+    return absl::UnauthenticatedError("wrong username or password");
+  }
+  return users_.at(it->second);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OTP
+
+FakeOtp::FakeOtp(const Clock& clock) : clock_(clock) {}
+
+absl::StatusOr<otppb::SendCodeResponse> FakeOtp::SendCode(const otppb::SendCodeRequest& request,
+                                                          absl::Time) {
+  absl::MutexLock lock(&mu_);
+  requests_.push_back(request);
+  const bool nobody = request.no_recipient();
+  const std::string owner =
+      nobody ? absl::StrCat("nobody:", request.no_recipient_key()) : request.user_id();
+  // The real service's cooldown per user and channel (and its message).
+  const std::string cooldown_key = absl::StrCat(owner, "/", request.channel());
+  auto last = last_send_.find(cooldown_key);
+  if (last != last_send_.end() && clock_.Now() < last->second + absl::Seconds(30)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a code was just sent to this destination; retry in ",
+                     absl::ToInt64Seconds(absl::Ceil(
+                         last->second + absl::Seconds(30) - clock_.Now(), absl::Seconds(1))),
+                     "s"));
+  }
+  last_send_[cooldown_key] = clock_.Now();
+  const std::string id = absl::StrCat("otp_", ++counter_);
+  Challenge c{owner, request.channel(), nobody ? "" : absl::StrCat(100000 + counter_), 5, false};
+  // A new send replaces the previous challenge for the user and channel.
+  for (auto& [cid, old] : challenges_) {
+    if (old.owner == c.owner && old.channel == c.channel) old.used = true;
+  }
+  challenges_[id] = c;
+  otppb::SendCodeResponse response;
+  response.set_challenge_id(id);
+  *response.mutable_expire_time() = ToProtoTime(clock_.Now() + absl::Minutes(5));
+  *response.mutable_resend_after() = ToProtoTime(clock_.Now() + absl::Seconds(30));
+  if (!nobody) {
+    last_code_[request.destination()] = c.code;
+    sends.push_back(request.destination());
+    response.set_masked_destination(absl::StrCat(request.destination().substr(0, 3), "***"));
+  }
+  return response;
+}
+
+absl::StatusOr<otppb::VerifyCodeResponse> FakeOtp::VerifyCode(
+    const otppb::VerifyCodeRequest& request, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  ++verifies;
+  otppb::VerifyCodeResponse response;
+  auto it = challenges_.find(request.challenge_id());
+  if (it == challenges_.end() || it->second.used) {
+    response.set_result(otppb::VERIFY_RESULT_EXPIRED);
+    return response;
+  }
+  Challenge& c = it->second;
+  if (!absl::StartsWith(c.owner, "nobody:")) response.set_user_id(c.owner);
+  response.set_channel(c.channel);
+  if (c.attempts_left <= 0) {
+    response.set_result(otppb::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+    return response;
+  }
+  if (!c.code.empty() && request.code() == c.code) {
+    c.used = true;
+    ++accepted;
+    response.set_result(otppb::VERIFY_RESULT_ACCEPTED);
+    return response;
+  }
+  --c.attempts_left;
+  response.set_result(otppb::VERIFY_RESULT_WRONG_CODE);
+  response.set_attempts_left(c.attempts_left);
+  return response;
+}
+
+std::string FakeOtp::CodeFor(const std::string& destination) {
+  absl::MutexLock lock(&mu_);
+  return last_code_[destination];
+}
+
+std::vector<otppb::SendCodeRequest> FakeOtp::Requests() {
+  absl::MutexLock lock(&mu_);
+  return requests_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passkeys
+
+void FakePasskeys::AddPasskey(const std::string& user_id, bool synced) {
+  absl::MutexLock lock(&mu_);
+  with_passkey_.insert(user_id);
+  if (synced) synced_.insert(user_id);
+}
+
+absl::StatusOr<pkpb::StartAuthenticationResponse> FakePasskeys::StartAuthentication(
+    absl::string_view, absl::string_view user_id, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  ++starts;
+  if (!status.ok()) return status;
+  if (!user_id.empty() && !with_passkey_.contains(std::string(user_id))) {
+    return absl::FailedPreconditionError("the user has no passkey");
+  }
+  const std::string id = absl::StrCat("wa_", ++counter_);
+  challenges_[id] = std::string(user_id);
+  pkpb::StartAuthenticationResponse response;
+  response.set_challenge_id(id);
+  response.set_request_options_json(
+      user_id.empty()
+          ? R"({"rpId":"tally.test","allowCredentials":[]})"
+          : absl::StrCat(R"({"rpId":"tally.test","allowCredentials":["cred-)", user_id, R"("]})"));
+  return response;
+}
+
+absl::StatusOr<pkpb::FinishAuthenticationResponse> FakePasskeys::FinishAuthentication(
+    absl::string_view, absl::string_view challenge_id, absl::string_view json, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  auto it = challenges_.find(std::string(challenge_id));
+  if (it == challenges_.end()) return absl::NotFoundError("unknown, used or expired challenge");
+  const std::string allowed = it->second;
+  challenges_.erase(it);
+  if (!absl::StartsWith(json, "assert:")) return absl::UnauthenticatedError("bad assertion");
+  const std::string user(json.substr(7));
+  if (!with_passkey_.contains(user) || (!allowed.empty() && allowed != user)) {
+    return absl::UnauthenticatedError("unknown credential");
+  }
+  pkpb::FinishAuthenticationResponse response;
+  response.set_user_id(user);
+  response.set_credential_id("cred-" + user);
+  response.set_user_verified(true);
+  response.set_backup_state(synced_.contains(user));
+  return response;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocations
+
+absl::Status FakeRevocations::Revoke(absl::string_view directory_id, absl::string_view session_id,
+                                     absl::Time) {
+  absl::MutexLock lock(&mu_);
+  revoked_.insert(absl::StrCat(directory_id, "/", session_id));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FakeRevocations::IsRevoked(absl::string_view directory_id,
+                                                absl::string_view session_id) const {
+  absl::MutexLock lock(&mu_);
+  return revoked_.contains(absl::StrCat(directory_id, "/", session_id));
+}
+
+}  // namespace tally::orchestrator::testing

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/postgres/pg_pool.h"
+#include "common/redis/redis_client.h"
+#include "common/server/server_runner.h"
+
+namespace tally::policy {
+
+// Everything tally-policy takes from its flags (and their TALLY_* variables), checked.
+struct PolicyServerConfig {
+  ServerOptions server;         // the shared server flags; port 50051 by default
+  PgOptions postgres;           // --postgres_url, --postgres_pool_size
+  std::string postgres_schema;  // --postgres_schema: the schema this service owns and migrates
+  // --redis_url: where revoked sessions are checked; nullopt: revocation is not enforced.
+  std::optional<RedisOptions> revocation_redis;
+};
+
+// INVALID_ARGUMENT naming the flag when a value is bad.
+absl::StatusOr<PolicyServerConfig> PolicyServerConfigFromFlags();
+
+}  // namespace tally::policy
