@@ -2,27 +2,53 @@
 
 #include <signal.h>
 
-#include <algorithm>
-
+#include <cerrno>
+#include <fstream>
+#include <sstream>
 
 #include <grpcpp/client_context.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 
 namespace tally::faults {
 namespace {
 
-namespace otppb = ::tally::otp::v1;
-namespace pkpb = ::tally::passkey::v1;
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 std::string Dev() { return absl::StrCat(testing::SourceDir(), "/tools/dev"); }
+
+bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+// The first line of `path` as a pid; 0 if there is none.
+pid_t PidFromFile(const std::string& path) {
+  std::string text = ReadFile(path);
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  int pid = 0;
+  if (lines.empty() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(lines[0]), &pid)) return 0;
+  return pid;
+}
+
+absl::Status KillAndWait(pid_t pid, const std::string& what) {
+  if (pid <= 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no pid"));
+  if (kill(pid, SIGKILL) != 0) {
+    return absl::InternalError(absl::StrCat(what, ": kill failed, errno ", errno));
+  }
+  // Not our child: poll until the kernel has removed it.
+  if (!testing::WaitFor([&] { return !Alive(pid); }, absl::Seconds(10))) {
+    return absl::DeadlineExceededError(absl::StrCat(what, " still alive after SIGKILL"));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -43,8 +69,7 @@ absl::Status ScratchRedis::Start() {
 }
 
 absl::Status ScratchRedis::Kill() {
-  return testing::KillAndWait(testing::PidFromFile(absl::StrCat(dir_, "/redis.pid")),
-                              "redis-server");
+  return KillAndWait(PidFromFile(absl::StrCat(dir_, "/redis.pid")), "redis-server");
 }
 
 absl::StatusOr<std::string> ScratchRedis::Cli(const std::vector<std::string>& args) const {
@@ -87,8 +112,7 @@ absl::Status ScratchPostgres::Stop() {
 }
 
 absl::Status ScratchPostgres::KillPostmaster() {
-  return testing::KillAndWait(testing::PidFromFile(absl::StrCat(dir_, "/data/postmaster.pid")),
-                              "postmaster");
+  return KillAndWait(PidFromFile(absl::StrCat(dir_, "/data/postmaster.pid")), "postmaster");
 }
 
 absl::StatusOr<std::string> ScratchPostgres::Query(const std::string& sql) const {
@@ -102,204 +126,6 @@ absl::StatusOr<std::string> ScratchPostgres::Query(const std::string& sql) const
 
 std::string ScratchPostgres::url() const {
   return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/postgres");
-}
-
-// ---------------------------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------------------------
-
-grpc::Status StartLogin(opb::LoginService::Stub& stub, const std::string& directory,
-                        const std::string& username, opb::LoginState* state,
-                        absl::Duration timeout) {
-  opb::StartLoginRequest r;
-  r.set_directory_id(directory);
-  r.set_username(username);
-  opb::StartLoginResponse out;
-  grpc::Status s = stub.StartLogin(testing::NewContext("", "", timeout).get(), r, &out);
-  if (state != nullptr) *state = out.state();
-  return s;
-}
-
-grpc::Status SubmitPassword(opb::LoginService::Stub& stub, const std::string& login,
-                            const std::string& password, opb::LoginState* state,
-                            absl::Duration timeout) {
-  opb::SubmitPasswordRequest r;
-  r.set_login_id(login);
-  r.set_password(password);
-  opb::SubmitPasswordResponse out;
-  grpc::Status s = stub.SubmitPassword(testing::NewContext("", "", timeout).get(), r, &out);
-  if (state != nullptr) *state = out.state();
-  return s;
-}
-
-grpc::Status SendOtp(opb::LoginService::Stub& stub, const std::string& login,
-                     otppb::Channel channel, opb::LoginState* state, absl::Duration timeout) {
-  opb::SendOtpRequest r;
-  r.set_login_id(login);
-  r.set_channel(channel);
-  opb::SendOtpResponse out;
-  grpc::Status s = stub.SendOtp(testing::NewContext("", "", timeout).get(), r, &out);
-  if (state != nullptr) *state = out.state();
-  return s;
-}
-
-grpc::Status VerifyOtp(opb::LoginService::Stub& stub, const std::string& login,
-                       const std::string& code, opb::LoginState* state, absl::Duration timeout) {
-  opb::VerifyOtpRequest r;
-  r.set_login_id(login);
-  r.set_code(code);
-  opb::VerifyOtpResponse out;
-  grpc::Status s = stub.VerifyOtp(testing::NewContext("", "", timeout).get(), r, &out);
-  if (state != nullptr) *state = out.state();
-  return s;
-}
-
-grpc::Status GetLogin(opb::LoginService::Stub& stub, const std::string& login,
-                      opb::LoginState* state, absl::Duration timeout) {
-  opb::GetLoginRequest r;
-  r.set_login_id(login);
-  opb::GetLoginResponse out;
-  grpc::Status s = stub.GetLogin(testing::NewContext("", "", timeout).get(), r, &out);
-  if (state != nullptr) *state = out.state();
-  return s;
-}
-
-grpc::Status StartPasskey(opb::LoginService::Stub& stub, const std::string& login,
-                          std::string* options, absl::Duration timeout) {
-  opb::StartPasskeyRequest r;
-  r.set_login_id(login);
-  opb::StartPasskeyResponse out;
-  grpc::Status s = stub.StartPasskey(testing::NewContext("", "", timeout).get(), r, &out);
-  if (options != nullptr) *options = out.request_options_json();
-  return s;
-}
-
-grpc::Status FinishPasskey(opb::LoginService::Stub& stub, const std::string& login,
-                           const std::string& assertion, opb::LoginState* state,
-                           absl::Duration timeout) {
-  opb::FinishPasskeyRequest r;
-  r.set_login_id(login);
-  r.set_authentication_response_json(assertion);
-  opb::FinishPasskeyResponse out;
-  grpc::Status s = stub.FinishPasskey(testing::NewContext("", "", timeout).get(), r, &out);
-  if (state != nullptr) *state = out.state();
-  return s;
-}
-
-grpc::Status ValidateSession(opb::SessionService::Stub& stub, const std::string& token,
-                             opb::ValidateSessionResponse* claims) {
-  opb::ValidateSessionRequest r;
-  r.set_token(token);
-  opb::ValidateSessionResponse out;
-  grpc::Status s = stub.ValidateSession(testing::NewContext().get(), r, &out);
-  if (claims != nullptr) *claims = out;
-  return s;
-}
-
-std::optional<Health> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                  const std::string& service) {
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::health::v1::HealthCheckRequest request;
-  request.set_service(service);
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::Status s =
-      stub->Check(testing::NewContext("", "", absl::Seconds(5)).get(), request, &response);
-  if (!s.ok()) return std::nullopt;
-  switch (response.status()) {
-    case grpc::health::v1::HealthCheckResponse::SERVING: return Health::kServing;
-    case grpc::health::v1::HealthCheckResponse::NOT_SERVING: return Health::kNotServing;
-    default: return Health::kOther;
-  }
-}
-
-absl::StatusOr<std::string> LoginWithPasswordAndSms(testing::Cluster& cluster,
-                                                    const std::string& directory,
-                                                    const testing::Cluster::User& user,
-                                                    int replica) {
-  opb::LoginService::Stub& stub = cluster.logins(replica);
-  auto failed = [](const char* step, const grpc::Status& s) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat(step, ": ", s.error_message()));
-  };
-  opb::LoginState state;
-  grpc::Status s = StartLogin(stub, directory, user.username, &state);
-  if (!s.ok()) return failed("StartLogin", s);
-  s = SubmitPassword(stub, state.login_id(), testing::kClusterPassword, &state);
-  if (!s.ok()) return failed("SubmitPassword", s);
-  const size_t mark = cluster.OutboxMark();
-  s = SendOtp(stub, state.login_id(), otppb::CHANNEL_SMS, &state);
-  if (!s.ok()) return failed("SendOtp", s);
-  const std::string code = cluster.WaitForCode(mark, "sms", user.phone);
-  if (code.empty()) return absl::DeadlineExceededError("no SMS code in the outbox");
-  s = VerifyOtp(stub, state.login_id(), code, &state);
-  if (!s.ok()) return failed("VerifyOtp", s);
-  if (state.status() != opb::LOGIN_STATUS_SUCCEEDED) {
-    return absl::InternalError(
-        absl::StrCat("the login ended ", opb::LoginStatus_Name(state.status())));
-  }
-  return state.session().token();
-}
-
-absl::Status RegisterPasskey(testing::Cluster& cluster, const std::string& directory,
-                             const testing::Cluster::User& user, const std::string& token,
-                             webauthn::testing::SoftAuthenticator& authenticator) {
-  pkpb::StartRegistrationRequest start;
-  start.set_directory_id(directory);
-  start.set_user_id(user.id);
-  start.set_username(user.username);
-  start.set_display_name(user.username);
-  pkpb::StartRegistrationResponse started;
-  grpc::Status s =
-      cluster.passkeys().StartRegistration(testing::NewContext(token).get(), start, &started);
-  if (!s.ok()) return absl::InternalError(absl::StrCat("StartRegistration: ", Describe(s)));
-  pkpb::FinishRegistrationRequest finish;
-  finish.set_directory_id(directory);
-  finish.set_challenge_id(started.challenge_id());
-  finish.set_registration_response_json(authenticator.RegisterFromOptions(
-      started.creation_options_json(), testing::kClusterOrigin, "none"));
-  finish.set_nickname("soft key");
-  pkpb::FinishRegistrationResponse finished;
-  s = cluster.passkeys().FinishRegistration(testing::NewContext(token).get(), finish, &finished);
-  if (!s.ok()) return absl::InternalError(absl::StrCat("FinishRegistration: ", Describe(s)));
-  return absl::OkStatus();
-}
-
-grpc::Status PasskeyLogin(opb::LoginService::Stub& stub, const std::string& directory,
-                          const std::string& username,
-                          webauthn::testing::SoftAuthenticator& authenticator,
-                          opb::LoginState* state, absl::Duration timeout) {
-  grpc::Status s = StartLogin(stub, directory, username, state, timeout);
-  if (!s.ok()) return s;
-  std::string options;
-  s = StartPasskey(stub, state->login_id(), &options, timeout);
-  if (!s.ok()) return s;
-  return FinishPasskey(stub, state->login_id(),
-                       authenticator.AssertFromOptions(options, testing::kClusterOrigin), state,
-                       timeout);
-}
-
-double MetricSum(const std::string& body, const std::string& name,
-                 const std::vector<std::string>& labels) {
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    if (!absl::StartsWith(line, name)) continue;
-    absl::string_view rest = line.substr(name.size());
-    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;  // a longer name
-    bool match = true;
-    for (const std::string& label : labels) match = match && absl::StrContains(rest, label);
-    if (!match) continue;
-    const size_t space = rest.rfind(' ');
-    double value = 0;
-    if (space != absl::string_view::npos && absl::SimpleAtod(rest.substr(space + 1), &value)) {
-      sum += value;
-    }
-  }
-  return sum;
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat(status.error_code(), ": ", status.error_message());
 }
 
 // ---------------------------------------------------------------------------------------------

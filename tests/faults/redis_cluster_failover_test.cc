@@ -38,7 +38,7 @@ TEST(RedisClusterFailoverTest, PrimaryKilledUnderLoginsItsReplicaTakesOverWithou
   Cluster cluster(options);
   ASSERT_TRUE(cluster.ready());
   std::map<std::string, pid_t> pids;
-  for (const std::string& name : kServices) pids[name] = cluster.service(name).process->pid();
+  for (const std::string& name : kServices) pids[name] = cluster.service(name).process().pid();
 
   // Professional: the password alone (20) reaches the level.
   const std::string dir = cluster.CreateDirectory(polpb::TIER_PROFESSIONAL);
@@ -82,7 +82,7 @@ TEST(RedisClusterFailoverTest, PrimaryKilledUnderLoginsItsReplicaTakesOverWithou
       << "password logins do not succeed again after the failover";
   load.Stop();
   for (const std::string& name : kServices) {
-    EXPECT_EQ(cluster.service(name).process->pid(), pids[name]) << name;
+    EXPECT_EQ(cluster.service(name).process().pid(), pids[name]) << name;
     EXPECT_EQ(kill(pids[name], 0), 0) << name << " is gone";
   }
 
