@@ -1082,6 +1082,31 @@ TEST_F(OtpServerTest, TallyctlSendsAndVerifiesACode) {
   auto denied = tally::testing::RunCommand({tallyctl, addr, "otp", "dead-letters"});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_THAT(denied.output, HasSubstr("UNAUTHENTICATED"));
+
+  // A budget refusal prints its details.
+  EXPECT_THAT(refused.output, HasSubstr("SEND_BUDGET_EXHAUSTED"));
+
+  auto notice = tally::testing::RunCommand({tallyctl, addr, "otp", "notice", ns_.dir,
+                                            "--channel", "email", "--destination",
+                                            "ops@example.org", "--kind", "device-remembered"});
+  ASSERT_EQ(notice.exit_code, 0) << notice.output;
+  lines = WaitForOutbox(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["subject"], "A device was remembered");
+  auto bad_kind = tally::testing::RunCommand({tallyctl, addr, "otp", "notice", ns_.dir,
+                                              "--channel", "email", "--destination",
+                                              "ops@example.org", "--kind", "hello"});
+  EXPECT_EQ(bad_kind.exit_code, 2);
+  // Proven: the normal caps (the destination's cooldown refuses the next one at once).
+  auto proven = tally::testing::RunCommand({tallyctl, addr, "otp", "send", ns_.dir, "usr_ctl2",
+                                            "--channel", "sms", "--destination", "+31612345699",
+                                            "--proven"});
+  ASSERT_EQ(proven.exit_code, 0) << proven.output;
+  auto again = tally::testing::RunCommand({tallyctl, addr, "otp", "send", ns_.dir, "usr_ctl3",
+                                           "--channel", "sms", "--destination", "+31612345699",
+                                           "--proven"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("a code was just sent to this destination"));
 }
 
 TEST_F(OtpServerTest, RedisDownIsUnavailableAndHealthIsNotServing) {
