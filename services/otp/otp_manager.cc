@@ -104,6 +104,18 @@ void OtpManager::AddCodeBudgets(const pb::SendCodeRequest& request,
                             config_.unproven_directory_hourly_cap, absl::ZeroDuration()});
 }
 
+void OtpManager::Seal(DeliveryJob& job, absl::string_view destination,
+                      const MessageText& message) {
+  job.masked_destination = MaskDestination(job.channel, destination);
+  OutgoingMessage outgoing;
+  outgoing.channel = job.channel;
+  outgoing.destination = std::string(destination);
+  outgoing.subject = message.subject;
+  outgoing.text = message.text;
+  outgoing.challenge_id = job.challenge_id;
+  job.sealed = SealMessage(config_.job_key, job, outgoing, random_);
+}
+
 absl::Status OtpManager::Refused(const SendRefusal& refusal, pb::Channel channel) const {
   if (metrics_ != nullptr) metrics_->SendRefused(BudgetName(refusal.budget), ChannelName(channel));
   return RefusalStatus(refusal);
@@ -141,21 +153,13 @@ absl::StatusOr<pb::SendCodeResponse> OtpManager::SendCode(const Caller& /*cluste
   if (!nobody) {
     // No code, no message, no job for nobody: its challenge matches no code.
     const std::string code = GenerateCode(random_);
-    const MessageText message =
-        ComposeMessage(config_.language, channel, code, config_.code_ttl);
     job.directory_id = request.directory_id();
     job.challenge_id = challenge.challenge_id;
     job.channel = channel;
     job.expire_time = now + config_.code_ttl;
     job.enqueue_time = now;
-    job.masked_destination = MaskDestination(channel, request.destination());
-    OutgoingMessage outgoing;
-    outgoing.channel = channel;
-    outgoing.destination = request.destination();
-    outgoing.subject = message.subject;
-    outgoing.text = message.text;
-    outgoing.challenge_id = challenge.challenge_id;
-    job.sealed = SealMessage(config_.job_key, job, outgoing, random_);
+    Seal(job, request.destination(),
+         ComposeMessage(config_.language, channel, code, config_.code_ttl));
     challenge.code_mac_hex = CodeMac(config_.hmac_key, challenge.challenge_id, code);
   }
   params.challenge = std::move(challenge);
@@ -212,7 +216,6 @@ absl::StatusOr<pb::SendNoticeResponse> OtpManager::SendNotice(
     return Refused(result->refusal, channel);
   }
 
-  const MessageText message = ComposeNotice(config_.language, channel, request.kind());
   DeliveryJob job;
   job.directory_id = request.directory_id();
   job.challenge_id = params.member;
@@ -220,14 +223,7 @@ absl::StatusOr<pb::SendNoticeResponse> OtpManager::SendNotice(
   job.channel = channel;
   job.expire_time = now + kNoticeLifetime;
   job.enqueue_time = now;
-  job.masked_destination = MaskDestination(channel, request.destination());
-  OutgoingMessage outgoing;
-  outgoing.channel = channel;
-  outgoing.destination = request.destination();
-  outgoing.subject = message.subject;
-  outgoing.text = message.text;
-  outgoing.challenge_id = params.member;
-  job.sealed = SealMessage(config_.job_key, job, outgoing, random_);
+  Seal(job, request.destination(), ComposeNotice(config_.language, channel, request.kind()));
   if (absl::Status s = queue_.Enqueue(request.directory_id(), JobToFields(job)).status();
       !s.ok()) {
     return s;

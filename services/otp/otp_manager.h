@@ -7,6 +7,7 @@
 #include "common/auth/caller.h"
 #include "common/util/clock.h"
 #include "common/util/random.h"
+#include "services/otp/delivery_job.h"
 #include "services/otp/delivery_queue.h"
 #include "services/otp/messages.h"
 #include "services/otp/otp_metrics.h"
@@ -77,6 +78,8 @@ class OtpManager {
   // budgets before.
   void AddCodeBudgets(const pb::SendCodeRequest& request, absl::string_view client_address,
                       IssueParams& params) const;
+  // Fills in the job's masked destination and its sealed message to `destination`.
+  void Seal(DeliveryJob& job, absl::string_view destination, const MessageText& message);
   // Counts a refusal and turns it into the caller's error.
   absl::Status Refused(const SendRefusal& refusal, pb::Channel channel) const;
 
