@@ -34,6 +34,8 @@ inline constexpr char kClusterPassword[] = "e2e correct horse battery";
 inline constexpr char kClusterOrigin[] = "http://localhost:8080";
 // The lock of the default orchestrator flags, short enough to watch one expire.
 inline constexpr int kClusterLockoutSeconds = 3;
+// Shards of the cluster's OTP delivery queue: several, so every run crosses shards.
+inline constexpr int kOtpQueueShards = 4;
 
 struct ClusterOptions {
   std::string redis_url;     // default: $TALLY_TEST_REDIS_URL
@@ -128,8 +130,9 @@ class Cluster {
   const std::string& signing_key_path() const { return key_path_; }
   const std::string& jwks_path() const { return jwks_path_; }
   const std::string& temp_path() const { return temp_.path(); }
-  const std::string& otp_stream() const { return otp_stream_; }
-  const std::string& otp_dead_stream() const { return otp_dead_stream_; }
+  // The OTP delivery queue of this cluster (--otp_queue) and its shards' dead-letter streams.
+  const std::string& otp_queue() const { return otp_queue_; }
+  std::vector<std::string> otp_dead_streams() const;
   const ClusterOptions& options() const { return options_; }
 
  private:
@@ -145,8 +148,7 @@ class Cluster {
   std::string key_path_;
   std::string jwks_path_;
   std::string outbox_path_;
-  std::string otp_stream_;
-  std::string otp_dead_stream_;
+  std::string otp_queue_;
   std::vector<std::unique_ptr<Service>> services_;  // in start order
   std::shared_ptr<grpc::Channel> ChannelLocked(const std::string& name);
 
