@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/status/error_details.h"
+#include "common/testing/fake_clock.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
 #include "gmock/gmock.h"
@@ -18,7 +19,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::FakeClock;
+using ::tally::testing::FakeClock;
 using testing::FakeDeliveryQueue;
 using testing::FakeRandom;
 

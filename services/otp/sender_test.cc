@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/otp/delivery_job.h"
@@ -13,7 +14,7 @@ namespace tally::otp {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::FakeClock;
+using ::tally::testing::FakeClock;
 using testing::FakeDeliveryQueue;
 using testing::FakeRandom;
 
