@@ -66,14 +66,6 @@ constexpr bool kTls = false;
 #ifndef TALLY_ON_REDIS_CLUSTER
 #define TALLY_ON_REDIS_CLUSTER 0
 #endif
-// Until the OTP service's sharded delivery queue is merged (issue 23, the OTP branch), its issue
-// script writes the delivery stream beside the directory's keys: two hash slots, which the
-// cluster client refuses. On the cluster the cases that send a code skip, saying so; the merge
-// sets this true and they run.
-constexpr bool kCodesOnRedisCluster = false;
-#define SKIP_IF_NO_CODES_ON_REDIS_CLUSTER()                                              \
-  if (TALLY_ON_REDIS_CLUSTER && !kCodesOnRedisCluster)                                   \
-  GTEST_SKIP() << "OTP codes on a Redis Cluster need the sharded delivery queue (issue 23)"
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
   return testing::NewContext(token);
@@ -175,7 +167,6 @@ class E2eTest : public testing::ClusterTest<E2eTest> {
 };
 
 TEST_F(E2eTest, PasswordAndSmsSucceeds) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User alice = cluster().CreateUser(dir, "alice", {"admin"});
   opb::LoginState state = Start(dir, "alice");
@@ -199,7 +190,6 @@ TEST_F(E2eTest, PasswordAndSmsSucceeds) {
 }
 
 TEST_F(E2eTest, PasswordAndEmailSucceeds) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User bob = cluster().CreateUser(dir, "bob");
   opb::LoginState state = Start(dir, "bob");
@@ -213,7 +203,6 @@ TEST_F(E2eTest, PasswordAndEmailSucceeds) {
 }
 
 TEST_F(E2eTest, SmsAndEmailAloneDoNotSucceedAndAMethodCountsOnce) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User carol = cluster().CreateUser(dir, "carol");
   opb::LoginState state = Start(dir, "carol");
@@ -260,7 +249,6 @@ TEST_F(E2eTest, SmsAndEmailAloneDoNotSucceedAndAMethodCountsOnce) {
 }
 
 TEST_F(E2eTest, SettingsChangeAppliesAtTheNextStep) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User admin = cluster().CreateUser(dir, "dana", {"admin"});
   const std::string admin_token = LoginWithPasswordAndSms(dir, admin);
@@ -299,7 +287,6 @@ TEST_F(E2eTest, SettingsChangeAppliesAtTheNextStep) {
 }
 
 TEST_F(E2eTest, PasskeyOnlyAndDiscoverableLoginsAndReplayRefused) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User erin = cluster().CreateUser(dir, "erin");
   const std::string token = LoginWithPasswordAndSms(dir, erin);
@@ -389,7 +376,6 @@ TEST_F(E2eTest, LockoutAndItsExpiry) {
 }
 
 TEST_F(E2eTest, UnknownUsernameIsIndistinguishable) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User gina = cluster().CreateUser(dir, "gina");
   opb::LoginState known = Start(dir, "gina");
@@ -498,7 +484,6 @@ TEST_F(E2eCodesToNobodyTest, ThrottledByTheOtpServiceNeverDeliveredNeverAccepted
 }
 
 TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User hank = cluster().CreateUser(dir, "hank", {"admin"});
   const std::string token = LoginWithPasswordAndSms(dir, hank);
@@ -589,7 +574,6 @@ TEST_F(E2eTest, EveryServiceRequiresAClientCertificate) {
 
 // Runs last in this file: it kills replica B.
 TEST_F(E2eTest, ReplicaKilledBetweenStepsLoginFinishesOnAnother) {
-  SKIP_IF_NO_CODES_ON_REDIS_CLUSTER();
   const std::string dir = cluster().CreateDirectory();
   const Cluster::User ivy = cluster().CreateUser(dir, "ivy");
   opb::LoginState state = Start(dir, "ivy", /*b=*/true);

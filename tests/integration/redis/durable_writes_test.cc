@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/redis/key_slot.h"
 #include "common/redis/redis_client.h"
@@ -22,6 +23,7 @@
 #include "common/util/random.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/redis_login_store.h"
+#include "services/otp/otp_keys.h"
 #include "services/otp/redis_otp_store.h"
 #include "services/passkey/redis_challenge_store.h"
 
@@ -148,37 +150,43 @@ TEST_F(DurableWritesTest, ConsumedPasskeyChallengesAreNotReportedWithoutAReplica
 }
 
 TEST_F(DurableWritesTest, ConsumedOtpCodesAreNotReportedWithoutAReplica) {
-  // The delivery stream in the directory's slot: the issue script's keys share one slot.
-  otp::RedisOtpStore store(redis_, absl::StrCat("{", dir_, "}:deliveries"));
+  // Only the challenge and budget keys (one directory, one slot); the delivery job is the
+  // queue's, appended afterwards and not part of what verification consumes.
+  otp::RedisOtpStore store(redis_);
   const absl::Time now = absl::Now();
   auto issue = [&](const std::string& challenge_id, const std::string& mac) {
     otp::IssueParams p;
     p.directory_id = dir_;
-    p.challenge_id = challenge_id;
-    p.user_id = absl::StrCat("usr_", challenge_id);  // a user's new code replaces the last
-    p.channel = otp::pb::CHANNEL_SMS;
-    p.destination = "+15550100";
-    p.destination_tag = absl::StrCat("tag_", challenge_id);
-    p.code_mac_hex = mac;
     p.now = now;
-    p.code_ttl = absl::Minutes(5);
-    p.directory_daily_cap = 10;
-    p.day = "20261207";
-    p.day_end = now + absl::Hours(1);
-    p.job_fields = {{"text", "sealed"}};
+    p.member = challenge_id;
+    p.day.cap = 10;
+    p.day.day = absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone());
+    p.day.end = now + absl::Hours(1);
+    p.day.count = true;
+    otp::ChallengeWrite challenge;
+    challenge.challenge_id = challenge_id;
+    challenge.user_id = absl::StrCat("usr_", mac.substr(0, 1));
+    challenge.channel = otp::pb::CHANNEL_SMS;
+    challenge.destination = "+15550100";
+    challenge.code_mac_hex = mac;
+    challenge.code_ttl = absl::Minutes(5);
+    p.challenge = std::move(challenge);
     absl::StatusOr<otp::IssueResult> issued = store.Issue(p);
     ASSERT_TRUE(issued.ok()) << issued.status();
-    ASSERT_TRUE(issued->issued) << issued->refusal;
+    ASSERT_TRUE(issued->issued);
   };
-  issue("otp_1", std::string(64, 'a'));
-  issue("otp_2", std::string(64, 'b'));
-  absl::StatusOr<otp::VerifyOutcome> first = store.Verify(dir_, "otp_1", std::string(64, 'a'), now);
+  // Each challenge in its own slot (a user's new code would replace the last).
+  const std::string otp_1 = otp::keys::NewChallengeId(CsprngRandom::Get(), std::string(32, 'a'));
+  const std::string otp_2 = otp::keys::NewChallengeId(CsprngRandom::Get(), std::string(32, 'b'));
+  issue(otp_1, std::string(64, 'a'));
+  issue(otp_2, std::string(64, 'b'));
+  absl::StatusOr<otp::VerifyOutcome> first = store.Verify(dir_, otp_1, std::string(64, 'a'), now);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->result, otp::pb::VERIFY_RESULT_ACCEPTED);
   CutOffReplica();
   ScopedDeadline deadline(absl::Now() + absl::Seconds(1));
   absl::StatusOr<otp::VerifyOutcome> unconfirmed =
-      store.Verify(dir_, "otp_2", std::string(64, 'b'), now);
+      store.Verify(dir_, otp_2, std::string(64, 'b'), now);
   EXPECT_EQ(unconfirmed.status().code(), absl::StatusCode::kUnavailable) << unconfirmed.status();
 }
 
