@@ -199,8 +199,8 @@ absl::Status DirectoryList(CommandContext& ctx) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<pb::AuthSettings> ReadSettings(CommandContext& ctx,
-                                              pb::PolicyService::Stub& stub) {
+absl::StatusOr<pb::GetAuthSettingsResponse> ReadSettings(CommandContext& ctx,
+                                                         pb::PolicyService::Stub& stub) {
   grpc::ClientContext context;
   ctx.Prepare(context);
   pb::GetAuthSettingsRequest request;
@@ -209,13 +209,14 @@ absl::StatusOr<pb::AuthSettings> ReadSettings(CommandContext& ctx,
   if (auto s = FromGrpcStatus(stub.GetAuthSettings(&context, request, &response)); !s.ok()) {
     return s;
   }
-  return response.settings();
+  return response;
 }
 
 absl::Status SettingsGet(CommandContext& ctx) {
   auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
-  absl::StatusOr<pb::AuthSettings> st = ReadSettings(ctx, *stub);
-  if (!st.ok()) return st.status();
+  absl::StatusOr<pb::GetAuthSettingsResponse> read = ReadSettings(ctx, *stub);
+  if (!read.ok()) return read.status();
+  const pb::AuthSettings* st = &read->settings();
   if (ctx.options().json) {
     ctx.PrintJson(*st);
   } else {
@@ -224,15 +225,16 @@ absl::Status SettingsGet(CommandContext& ctx) {
               << "\ndevice max age  " << MaxAgeText(*st) << "\nsms countries   "
               << CountriesText(*st) << "\netag            " << st->etag()
               << "\nupdated         " << Time(st->update_time()) << " by " << st->updated_by()
-              << "\n";
+              << "\ntier defaults   " << SettingsLine(read->tier_defaults()) << "\n";
   }
   return absl::OkStatus();
 }
 
 absl::Status SettingsSet(CommandContext& ctx) {
   auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
-  absl::StatusOr<pb::AuthSettings> current = ReadSettings(ctx, *stub);
-  if (!current.ok()) return current.status();
+  absl::StatusOr<pb::GetAuthSettingsResponse> read = ReadSettings(ctx, *stub);
+  if (!read.ok()) return read.status();
+  const pb::AuthSettings* current = &read->settings();
   pb::UpdateAuthSettingsRequest request;
   *request.mutable_settings() = *current;
   // The etag just read, unless one was given: a concurrent change is refused, never overwritten.

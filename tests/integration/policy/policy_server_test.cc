@@ -645,6 +645,9 @@ TEST_F(PolicyServerTest, SmsCountryCodesAreCheckedStoredAuditedAndReplaced) {
   const std::map<std::string, std::string> env = {{"TALLY_PLATFORM_KEY", kPlatformKey}};
   auto shown = testing::RunCommand({tallyctl, addr, "settings", "get", dir}, env);
   EXPECT_THAT(shown.output, HasSubstr("sms countries   31, 1"));
+  EXPECT_THAT(shown.output, HasSubstr("tier defaults   required level 30; password 20, sms 10, "
+                                      "email 10, passkey 30, totp 10, recovery_code 10, "
+                                      "trusted_device 10; device max age 30d; sms countries all"));
   auto set = testing::RunCommand(
       {tallyctl, addr, "settings", "set", dir, "--sms_countries=+32, 49"}, env);
   ASSERT_EQ(set.exit_code, 0) << set.output;
