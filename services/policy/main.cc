@@ -9,6 +9,7 @@
 #include "services/policy/policy_config.h"
 #include "services/policy/policy_manager.h"
 #include "services/policy/policy_service.h"
+#include "services/policy/settings_gauges.h"
 
 int main(int argc, char** argv) {
   namespace policy = tally::policy;
@@ -28,5 +29,7 @@ int main(int argc, char** argv) {
   runner.AddService(&directory_service);
   runner.AddService(&policy_service);
   runner.AddHealthCheck("postgres", [&store] { return store->Ping(); });
+  policy::SettingsGauges gauges(*store, runner.metrics().registry());
+  gauges.Start(config.settings_metrics_interval);
   return service.Serve(runner);
 }

@@ -29,6 +29,7 @@ TEST(PolicyServerConfigTest, Defaults) {
   EXPECT_EQ(config->postgres.pool_size, 8);
   EXPECT_EQ(config->postgres_schema, "policy");
   EXPECT_FALSE(config->revocation_redis.has_value());
+  EXPECT_EQ(config->settings_metrics_interval, absl::Minutes(1));
 }
 
 TEST(PolicyServerConfigTest, RevocationRedis) {
@@ -49,6 +50,10 @@ TEST(PolicyServerConfigTest, RefusesBadValues) {
   EXPECT_EQ(Refusal({kPostgres, "--listen=nowhere"}), "--listen must be host:port");
   EXPECT_EQ(Refusal({kPostgres, "--tls_cert=/etc/tally/tls.crt"}),
             "--tls_cert, --tls_key and --tls_ca go together");
+  EXPECT_EQ(Refusal({kPostgres, "--settings_metrics_interval=0s"}),
+            "--settings_metrics_interval must be > 0s and at most 1h");
+  EXPECT_EQ(Refusal({kPostgres, "--settings_metrics_interval=2h"}),
+            "--settings_metrics_interval must be > 0s and at most 1h");
   const std::string bad_redis = Refusal({kPostgres, "--redis_url=http://u:hunter2@cache"});
   EXPECT_THAT(bad_redis, HasSubstr("--redis_url: "));
   EXPECT_THAT(bad_redis, Not(HasSubstr("hunter2")));
