@@ -163,6 +163,14 @@ Caller AdminCaller() {
   return Caller::User(claims);
 }
 
+pb::StartRegistrationRequest RegistrationRequest(const std::string& user) {
+  pb::StartRegistrationRequest request;
+  request.set_directory_id(kDir);
+  request.set_user_id(user);
+  request.set_username(user + "@example.com");
+  return request;
+}
+
 class PasskeyManagerTest : public ::testing::Test {
  protected:
   PasskeyManagerTest() {
@@ -179,21 +187,21 @@ class PasskeyManagerTest : public ::testing::Test {
   // Registers a passkey for `user` with `a`; returns the finish status.
   absl::StatusOr<pb::FinishRegistrationResponse> Register(SoftAuthenticator& a,
                                                           const std::string& user,
-                                                          absl::string_view fmt = "none") {
-    pb::StartRegistrationRequest start;
-    start.set_directory_id(kDir);
-    start.set_user_id(user);
-    start.set_username(user + "@example.com");
-    absl::StatusOr<pb::StartRegistrationResponse> started =
-        manager_->StartRegistration(UserCaller(user), start);
+                                                          absl::string_view fmt = "none",
+                                                          const std::string& origin = kOrigin) {
+    absl::StatusOr<pb::StartRegistrationResponse> started = StartReg(user);
     if (!started.ok()) return started.status();
     pb::FinishRegistrationRequest finish;
     finish.set_directory_id(kDir);
     finish.set_challenge_id(started->challenge_id());
     finish.set_registration_response_json(
-        a.RegisterFromOptions(started->creation_options_json(), kOrigin, fmt));
+        a.RegisterFromOptions(started->creation_options_json(), origin, fmt));
     finish.set_nickname("laptop");
     return manager_->FinishRegistration(UserCaller(user), finish);
+  }
+
+  absl::StatusOr<pb::StartRegistrationResponse> StartReg(const std::string& user) {
+    return manager_->StartRegistration(UserCaller(user), RegistrationRequest(user));
   }
 
   absl::StatusOr<pb::StartAuthenticationResponse> StartAuth(const std::string& user) {
@@ -257,10 +265,7 @@ TEST_F(PasskeyManagerTest, RegistersAndAuthenticates) {
                                       "authentication/failure/challenge"}));
 
   // The second registration excludes the first passkey.
-  pb::StartRegistrationRequest again;
-  again.set_directory_id(kDir);
-  again.set_user_id("user_1");
-  again.set_username("u");
+  const pb::StartRegistrationRequest again = RegistrationRequest("user_1");
   absl::StatusOr<pb::StartRegistrationResponse> second =
       manager_->StartRegistration(UserCaller("user_1"), again);
   ASSERT_TRUE(second.ok());
@@ -295,10 +300,7 @@ TEST_F(PasskeyManagerTest, DiscoverableLoginFindsTheUser) {
 }
 
 TEST_F(PasskeyManagerTest, OnlyTheUserAtTheRequiredLevelRegisters) {
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   EXPECT_EQ(manager_->StartRegistration(Caller::Anonymous(), start).status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(manager_->StartRegistration(UserCaller("user_2"), start).status().code(),
@@ -323,10 +325,7 @@ TEST_F(PasskeyManagerTest, OnlyTheUserAtTheRequiredLevelRegisters) {
 
 TEST_F(PasskeyManagerTest, AnotherUserCannotFinishARegistration) {
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), start);
   ASSERT_TRUE(started.ok());
   pb::FinishRegistrationRequest finish;
@@ -341,10 +340,7 @@ TEST_F(PasskeyManagerTest, AnotherUserCannotFinishARegistration) {
 
 TEST_F(PasskeyManagerTest, FailedVerificationStoresNothing) {
   SoftAuthenticator a(SoftAuthenticator::Alg::kRS256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), start);
   ASSERT_TRUE(started.ok());
   pb::FinishRegistrationRequest finish;
@@ -378,10 +374,7 @@ TEST_F(PasskeyManagerTest, ChallengesExpireAndAreBoundToTheirCeremony) {
   EXPECT_EQ(FinishAuth(start->challenge_id(), response).status().code(),
             absl::StatusCode::kFailedPrecondition);
   // A registration challenge does not finish an authentication.
-  pb::StartRegistrationRequest reg;
-  reg.set_directory_id(kDir);
-  reg.set_user_id("user_1");
-  reg.set_username("u");
+  const pb::StartRegistrationRequest reg = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), reg);
   ASSERT_TRUE(started.ok());
   EXPECT_EQ(FinishAuth(started->challenge_id(), response).status().code(),
@@ -447,10 +440,7 @@ TEST_F(PasskeyManagerTest, CounterRegressionIsRefusedAndCounted) {
 TEST_F(PasskeyManagerTest, DirectoryOverrideChangesTheRelyingParty) {
   store_.overrides[kDir] = {"example.org", "Org", {"https://example.org"}, "required", false, {}};
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), start);
   ASSERT_TRUE(started.ok());
   json options = json::parse(started->creation_options_json());
@@ -496,12 +486,7 @@ TEST_F(PasskeyManagerTest, UserVerificationIsRequiredByDefault) {
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_TRUE(done->user_verified());
 
-  pb::StartRegistrationRequest again;
-  again.set_directory_id(kDir);
-  again.set_user_id("user_1");
-  again.set_username("u");
-  absl::StatusOr<pb::StartRegistrationResponse> started =
-      manager_->StartRegistration(UserCaller("user_1"), again);
+  absl::StatusOr<pb::StartRegistrationResponse> started = StartReg("user_1");
   ASSERT_TRUE(started.ok());
   EXPECT_EQ(json::parse(started->creation_options_json())["authenticatorSelection"]
                                                          ["userVerification"],
@@ -553,12 +538,7 @@ TEST_F(PasskeyManagerTest, RequiredAttestationCountsOnlyAttestedAllowedModels) {
 
   SoftAuthenticator attested(SoftAuthenticator::Alg::kES256);
   attested.set_attestation_key(vendor.Issue(model));
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
-  absl::StatusOr<pb::StartRegistrationResponse> started =
-      manager_->StartRegistration(UserCaller("user_1"), start);
+  absl::StatusOr<pb::StartRegistrationResponse> started = StartReg("user_1");
   ASSERT_TRUE(started.ok());
   EXPECT_EQ(json::parse(started->creation_options_json())["attestation"], "direct");
   absl::StatusOr<pb::FinishRegistrationResponse> reg = Register(attested, "user_1", "packed");
@@ -571,19 +551,8 @@ TEST_F(PasskeyManagerTest, DirectoryOriginsAreNormalisedAndABadOneIsAnOperatorEr
   store_.overrides[kDir] = {"example.org", "Org", {"https://Example.org/", "https://example.org:443"},
                             "required", false, {}};
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
-  auto started = manager_->StartRegistration(UserCaller("user_1"), start);
-  ASSERT_TRUE(started.ok()) << started.status();
-  pb::FinishRegistrationRequest finish;
-  finish.set_directory_id(kDir);
-  finish.set_challenge_id(started->challenge_id());
-  finish.set_registration_response_json(
-      a.RegisterFromOptions(started->creation_options_json(), "https://example.org"));
   absl::StatusOr<pb::FinishRegistrationResponse> reg =
-      manager_->FinishRegistration(UserCaller("user_1"), finish);
+      Register(a, "user_1", "none", "https://example.org");
   ASSERT_TRUE(reg.ok()) << reg.status();
 
   // Not an origin: neither "no passkey" nor a failed factor, which the orchestrator would count.
