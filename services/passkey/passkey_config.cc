@@ -127,7 +127,8 @@ absl::Status TakeAttestation(PasskeyOptions& options) {
     }
     return absl::OkStatus();
   };
-  if (absl::Status s = allow("--allowed_aaguids", SplitCommas(absl::GetFlag(FLAGS_allowed_aaguids)));
+  if (absl::Status s =
+          allow("--allowed_aaguids", SplitCommas(absl::GetFlag(FLAGS_allowed_aaguids)));
       !s.ok()) {
     return s;
   }

@@ -68,9 +68,9 @@ TEST(PasskeyServerConfigTest, RelyingPartyLists) {
 }
 
 TEST(PasskeyServerConfigTest, OriginsAreWrittenAsBrowsersWriteThem) {
-  absl::StatusOr<PasskeyServerConfig> config = Config(
-      {"--rp_origins=https://Example.org/,HTTPS://LOGIN.example.org:443,https://example.org",
-       "--allow_cross_origin", "--top_origins=https://Portal.example.net:8443/"});
+  absl::StatusOr<PasskeyServerConfig> config =
+      Config({"--rp_origins=https://Example.org/,HTTPS://LOGIN.example.org:443,https://example.org",
+              "--allow_cross_origin", "--top_origins=https://Portal.example.net:8443/"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_THAT(config->passkey.default_rp.origins,
               ElementsAre("https://example.org", "https://login.example.org"));

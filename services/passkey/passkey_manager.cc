@@ -62,12 +62,11 @@ webauthn::RelyingParty ToRelyingParty(const RpConfig& rp) {
 // the caller cannot fix, and not a user without passkeys or a failed factor (which
 // FAILED_PRECONDITION and UNAUTHENTICATED would tell the orchestrator).
 absl::Status NormalizeRowOrigins(RpConfig& rp) {
-  for (auto [column, origins] : {std::pair{"origins", &rp.origins},
-                                 std::pair{"top_origins", &rp.top_origins}}) {
+  for (auto [column, origins] :
+       {std::pair{"origins", &rp.origins}, std::pair{"top_origins", &rp.top_origins}}) {
     absl::StatusOr<std::vector<std::string>> normalized = webauthn::NormalizeOrigins(*origins);
     if (!normalized.ok()) {
-      return absl::InternalError(absl::StrCat("the directory's relying_parties row is "
-                                              "misconfigured: ",
+      return absl::InternalError(absl::StrCat("the directory's relying_parties row is wrong: ",
                                               column, ": ", normalized.status().message()));
     }
     *origins = *std::move(normalized);

@@ -476,21 +476,22 @@ TEST_F(PasskeyManagerTest, UserVerificationIsRequiredByDefault) {
   EXPECT_EQ(json::parse(start->request_options_json())["userVerification"], "required");
   // The same key later used by someone who only touches it (a stolen key, no PIN).
   a.set_verifies_user(false);
-  absl::StatusOr<pb::FinishAuthenticationResponse> done =
-      FinishAuth(start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
+  absl::StatusOr<pb::FinishAuthenticationResponse> done = FinishAuth(
+      start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
   EXPECT_EQ(done.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(observer_.events.back(), "authentication/failure/user_verification");
   a.set_verifies_user(true);
   start = StartAuth("user_1");
-  done = FinishAuth(start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
+  done = FinishAuth(start->challenge_id(),
+                    a.AssertFromOptions(start->request_options_json(), kOrigin));
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_TRUE(done->user_verified());
 
   absl::StatusOr<pb::StartRegistrationResponse> started = StartReg("user_1");
   ASSERT_TRUE(started.ok());
-  EXPECT_EQ(json::parse(started->creation_options_json())["authenticatorSelection"]
-                                                         ["userVerification"],
-            "required");
+  EXPECT_EQ(
+      json::parse(started->creation_options_json())["authenticatorSelection"]["userVerification"],
+      "required");
 }
 
 TEST_F(PasskeyManagerTest, UserVerifiedIsTheUvFlagOfTheVerifiedAssertion) {
@@ -500,13 +501,14 @@ TEST_F(PasskeyManagerTest, UserVerifiedIsTheUvFlagOfTheVerifiedAssertion) {
   ASSERT_TRUE(Register(a, "user_1").ok());
   a.set_verifies_user(false);
   absl::StatusOr<pb::StartAuthenticationResponse> start = StartAuth("user_1");
-  absl::StatusOr<pb::FinishAuthenticationResponse> done =
-      FinishAuth(start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
+  absl::StatusOr<pb::FinishAuthenticationResponse> done = FinishAuth(
+      start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_FALSE(done->user_verified());
   a.set_verifies_user(true);
   start = StartAuth("");
-  done = FinishAuth(start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
+  done = FinishAuth(start->challenge_id(),
+                    a.AssertFromOptions(start->request_options_json(), kOrigin));
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_TRUE(done->user_verified());
 }
@@ -548,8 +550,9 @@ TEST_F(PasskeyManagerTest, RequiredAttestationCountsOnlyAttestedAllowedModels) {
 }
 
 TEST_F(PasskeyManagerTest, DirectoryOriginsAreNormalisedAndABadOneIsAnOperatorError) {
-  store_.overrides[kDir] = {"example.org", "Org", {"https://Example.org/", "https://example.org:443"},
-                            "required", false, {}};
+  store_.overrides[kDir] = {
+      "example.org", "Org", {"https://Example.org/", "https://example.org:443"},
+      "required",    false, {}};
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
   absl::StatusOr<pb::FinishRegistrationResponse> reg =
       Register(a, "user_1", "none", "https://example.org");

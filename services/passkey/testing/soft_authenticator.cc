@@ -147,7 +147,6 @@ std::string SoftAuthenticator::Sign(absl::string_view data) const {
   return SignWith(key_, alg_ == Alg::kEdDSA ? nullptr : EVP_sha256(), data);
 }
 
-
 std::string SoftAuthenticator::ClientDataJson(const Ceremony& c,
                                               absl::string_view default_type) const {
   // Member order as browsers write it; the verifier must not depend on it.
@@ -179,11 +178,10 @@ std::string SoftAuthenticator::Register(const Ceremony& c, const std::string& us
       credential_id_, CosePublicKey());
   std::string att_stmt;
   if (attestation == "packed" && attestation_key_ != nullptr) {
-    att_stmt = absl::StrCat(
-        CborHead(5, 3), CborText("alg"), CborInt(-7), CborText("sig"),
-        CborBytes(SignWith(attestation_key_->key.get(), EVP_sha256(),
-                           absl::StrCat(auth_data, Sha256(client_data)))),
-        CborText("x5c"), CborHead(4, attestation_key_->x5c.size()));
+    att_stmt = absl::StrCat(CborHead(5, 3), CborText("alg"), CborInt(-7), CborText("sig"),
+                            CborBytes(SignWith(attestation_key_->key.get(), EVP_sha256(),
+                                               absl::StrCat(auth_data, Sha256(client_data)))),
+                            CborText("x5c"), CborHead(4, attestation_key_->x5c.size()));
     for (const std::string& der : attestation_key_->x5c) att_stmt += CborBytes(der);
   } else if (attestation == "packed") {
     att_stmt = absl::StrCat(CborHead(5, 2), CborText("alg"), CborInt(cose_alg()), CborText("sig"),

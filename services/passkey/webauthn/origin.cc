@@ -16,9 +16,8 @@ namespace {
 constexpr absl::string_view kAndroidPrefix = "android:apk-key-hash:";
 
 absl::Status NotAnOrigin(absl::string_view origin, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("\"", absl::CHexEscape(origin),
-                                                 "\" is not an origin: ", why,
-                                                 " (scheme://host[:port])"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"", absl::CHexEscape(origin), "\" is not an origin: ", why, " (scheme://host[:port])"));
 }
 
 bool IsHostChar(char c) { return absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_'; }
@@ -47,8 +46,7 @@ absl::StatusOr<std::string> NormalizeOrigin(absl::string_view origin) {
   for (char c : rest) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f) {
-      return NotAnOrigin(origin, "the host must be ASCII without spaces (an international "
-                                 "name as xn--...)");
+      return NotAnOrigin(origin, "the host must be ASCII without spaces (xn--... for others)");
     }
   }
   if (rest.find_first_of("/?#") != absl::string_view::npos) {
@@ -86,10 +84,10 @@ absl::StatusOr<std::string> NormalizeOrigin(absl::string_view origin) {
     }
   }
   uint32_t port_number = 0;
-  if (has_port && (port.empty() || port.size() > 5 ||
-                   !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
-                   !absl::SimpleAtoi(port, &port_number) || port_number == 0 ||
-                   port_number > 65535)) {
+  if (has_port &&
+      (port.empty() || port.size() > 5 ||
+       !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+       !absl::SimpleAtoi(port, &port_number) || port_number == 0 || port_number > 65535)) {
     return NotAnOrigin(origin, "the port must be a number from 1 to 65535");
   }
   std::string out = absl::StrCat(scheme, "://", absl::AsciiStrToLower(host));

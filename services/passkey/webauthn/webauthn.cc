@@ -282,9 +282,9 @@ absl::StatusOr<RegisteredCredential> VerifyRegistration(absl::string_view respon
     }
     if (std::find(expect.allowed_aaguids.begin(), expect.allowed_aaguids.end(),
                   auth_data->aaguid) == expect.allowed_aaguids.end()) {
-      return Refused(reason::kAaguid, absl::StrCat("authenticator model ",
-                                                   FormatAaguid(auth_data->aaguid),
-                                                   " (AAGUID) is not on the allow-list"));
+      return Refused(reason::kAaguid,
+                     absl::StrCat("authenticator model ", FormatAaguid(auth_data->aaguid),
+                                  " (AAGUID) is not on the allow-list"));
     }
   }
 

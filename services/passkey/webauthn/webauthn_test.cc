@@ -263,8 +263,8 @@ TEST(AssertionTest, UserVerifiedIsTheUvFlagAndRequiredUvRefusesATouchAlone) {
 TEST(ClientDataTest, TheBrowsersOriginIsComparedExactly) {
   // The configuration is normalised (origin.h); what the browser sent is not.
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
-  for (const char* sent : {"https://Example.com", "https://example.com/",
-                           "https://example.com:443", "https://example.com.", "http://example.com"}) {
+  for (const char* sent : {"https://Example.com", "https://example.com/", "https://example.com:443",
+                           "https://example.com.", "http://example.com"}) {
     auto c = MakeCeremony();
     c.origin = sent;
     EXPECT_EQ(ReasonOf(VerifyRegistration(a.Register(c, "u"), RegExpect(c)).status()),
@@ -364,9 +364,10 @@ TEST(AaguidTest, ParsesUuidsInAnyCase) {
   absl::StatusOr<std::string> aaguid = ParseAaguid("CB69481E-8ff7-4039-93ec-0a2729a154a8");
   ASSERT_TRUE(aaguid.ok()) << aaguid.status();
   EXPECT_EQ(FormatAaguid(*aaguid), "cb69481e-8ff7-4039-93ec-0a2729a154a8");
-  for (const char* bad : {"", "cb69481e8ff7403993ec0a2729a154a8", "cb69481e-8ff7-4039-93ec-0a2729a154a",
-                          "cb69481e-8ff7-4039-93ec-0a2729a154a8 ", "zb69481e-8ff7-4039-93ec-0a2729a154a8",
-                          "cb69481e-8ff7-4039-93ec_0a2729a154a8"}) {
+  for (const char* bad :
+       {"", "cb69481e8ff7403993ec0a2729a154a8", "cb69481e-8ff7-4039-93ec-0a2729a154a",
+        "cb69481e-8ff7-4039-93ec-0a2729a154a8 ", "zb69481e-8ff7-4039-93ec-0a2729a154a8",
+        "cb69481e-8ff7-4039-93ec_0a2729a154a8"}) {
     EXPECT_EQ(ParseAaguid(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }

@@ -4,14 +4,14 @@
 // logins; user verification, required attestation and origin spelling; errors, health, metrics
 // and tallyctl.
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <algorithm>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/auth/jwt.h"
@@ -86,9 +86,11 @@ class Cluster {
                                      absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
                                      absl::StrCat("--postgres_schema=", schema_),
                                      absl::StrCat("--policy_addr=127.0.0.1:", policy_port_),
-                                     "--policy_timeout=2s", "--rp_id=localhost",
+                                     "--policy_timeout=2s",
+                                     "--rp_id=localhost",
                                      absl::StrCat("--rp_origins=", kOrigin),
-                                     "--health_check_interval=100ms", "--drain_grace=0s",
+                                     "--health_check_interval=100ms",
+                                     "--drain_grace=0s",
                                      "--drain_timeout=2s"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     EXPECT_TRUE(passkey_->Start(argv, env).ok());
@@ -486,8 +488,9 @@ TEST(PasskeyServerTest, RequiredAttestationAdmitsOnlyAttestedAllowedModels) {
   pb::ListPasskeysRequest list;
   list.set_user_id("hana");
   pb::ListPasskeysResponse listed;
-  ASSERT_TRUE(
-      cluster.passkeys().ListPasskeys(Context(cluster.Token(dir, "hana")).get(), list, &listed).ok());
+  ASSERT_TRUE(cluster.passkeys()
+                  .ListPasskeys(Context(cluster.Token(dir, "hana")).get(), list, &listed)
+                  .ok());
   EXPECT_EQ(listed.passkeys_size(), 1);
   auto metrics = testing::HttpGet(cluster.metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok());
