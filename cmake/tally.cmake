@@ -1,15 +1,19 @@
 # Helpers shared by every CMakeLists.txt of the project.
 
-# tally_proto_library(<target> PROTOS <files...> [DEPS <proto targets...>])
+# tally_proto_library(<target> PROTOS <files...> [DEPS <proto targets...>] [PROTO_ROOT <dir>])
 # One static library per proto package: messages, gRPC stubs and gMock stubs.
-# Files are generated under ${CMAKE_BINARY_DIR}/gen by their path below proto/, so they are
-# included as "tally/policy/v1/policy.pb.h", "tally/policy/v1/policy.grpc.pb.h" and
+# Files are generated under ${CMAKE_BINARY_DIR}/gen by their path below the proto root (proto/
+# unless PROTO_ROOT names another, e.g. a Debian package's), so they are included as
+# "tally/policy/v1/policy.pb.h", "tally/policy/v1/policy.grpc.pb.h" and
 # "tally/policy/v1/policy_mock.grpc.pb.h". protoc is run directly rather than through
 # protobuf_generate(): CMake 3.25's FindProtobuf has no PLUGIN_OPTIONS, so it cannot pass
 # generate_mock_code=true to the gRPC plugin.
 function(tally_proto_library target)
-  cmake_parse_arguments(ARG "" "" "PROTOS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "PROTO_ROOT" "PROTOS;DEPS" ${ARGN})
   set(proto_root ${CMAKE_SOURCE_DIR}/proto)
+  if(ARG_PROTO_ROOT)
+    set(proto_root ${ARG_PROTO_ROOT})
+  endif()
   set(out ${CMAKE_BINARY_DIR}/gen)
   file(MAKE_DIRECTORY ${out})
   # Well-known types (google/protobuf/timestamp.proto, ...) come with libprotobuf-dev.

@@ -90,11 +90,11 @@ TEST_F(OrchestratorServerConfigTest, RefusesBadValues) {
   EXPECT_EQ(Refusal({"--redis_pool_size=0"}), "--redis_pool_size must be >= 1");
   EXPECT_EQ(Refusal({"--signing_key_files= , "}), "--signing_key_files is required");
   EXPECT_EQ(Refusal({"--signing_key_files=/nonexistent/key.pem"}),
-            "cannot read signing key /nonexistent/key.pem");
+            "signing key: cannot read /nonexistent/key.pem: No such file or directory");
   const std::string not_a_key = ::testing::TempDir() + "/orchestrator_config_test_not_a_key.pem";
   std::ofstream(not_a_key) << "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
   EXPECT_THAT(Refusal({"--signing_key_files=" + not_a_key}),
-              HasSubstr("is not an Ed25519 private key in PEM"));
+              HasSubstr("not an unencrypted Ed25519 private key PEM"));
   EXPECT_EQ(Refusal({"--session_lifetime=30s"}), "--session_lifetime must be between 1m and 720h");
   EXPECT_EQ(Refusal({"--session_lifetime=721h"}),
             "--session_lifetime must be between 1m and 720h");

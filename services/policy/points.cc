@@ -1,8 +1,11 @@
 #include "services/policy/points.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/error_details.h"
+#include "common/status/error_reasons.h"
 
 namespace tally::policy {
 namespace {
@@ -17,7 +20,21 @@ absl::Status CheckMethod(int method) {
   if (!AuthMethod_IsValid(method)) {
     return absl::InvalidArgumentError(absl::StrCat("unknown method ", method));
   }
+  // In the contract but without points rules yet (TOTP, RECOVERY_CODE, TRUSTED_DEVICE: rules
+  // 4b and 9 come with them): refused rather than silently weighed or dropped.
+  if (std::find(KnownMethods().begin(), KnownMethods().end(), method) == KnownMethods().end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AuthMethod_Name(static_cast<AuthMethod>(method)), " is not supported yet"));
+  }
   return absl::OkStatus();
+}
+
+// DESIGN.md §1 rule 4, with the reason and the field a settings page shows the refusal by.
+// ValidateSettings checks UpdateAuthSettingsRequest.settings, hence the field path.
+absl::Status Unsatisfiable(absl::string_view why) {
+  return WithBadRequest(WithErrorInfo(absl::FailedPreconditionError(why),
+                                      reasons::kSettingsUnsatisfiable),
+                        "settings.required_level", why);
 }
 
 AuthSettings MakeSettings(int required, int password, int sms, int email, int passkey) {
@@ -73,6 +90,13 @@ absl::StatusOr<AuthSettings> ValidateSettings(const AuthSettings& settings) {
           absl::StrCat(name, " points must be at most ", kMaxPoints));
     }
   }
+  // In the contract before their rules (issues 20, 22): refused rather than dropped unseen.
+  if (settings.has_trusted_device_max_age()) {
+    return absl::InvalidArgumentError("trusted_device_max_age is not supported yet");
+  }
+  if (!settings.sms_allowed_country_codes().empty()) {
+    return absl::InvalidArgumentError("sms_allowed_country_codes is not supported yet");
+  }
   if (settings.required_level() > kMaxPoints) {
     return absl::InvalidArgumentError(
         absl::StrCat("required_level must be at most ", kMaxPoints));
@@ -88,11 +112,10 @@ absl::StatusOr<AuthSettings> ValidateSettings(const AuthSettings& settings) {
     enabled_sum += mp->points();
   }
   if (settings.required_level() <= 0) {
-    return absl::FailedPreconditionError(
-        "required_level must be at least 1: a level of 0 would let anyone in");
+    return Unsatisfiable("required_level must be at least 1: a level of 0 would let anyone in");
   }
   if (enabled_sum < settings.required_level()) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return Unsatisfiable(absl::StrCat(
         "unsatisfiable settings: all enabled methods together give ", enabled_sum,
         " points, less than required_level ", settings.required_level(),
         "; no user could log in"));

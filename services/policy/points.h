@@ -18,7 +18,9 @@ using ::tally::policy::v1::Tier;
 
 inline constexpr int kMaxPoints = 1000;  // for the level and for each method
 
-// The methods a directory can weigh, in the order responses list them.
+// The methods a directory can weigh, in the order responses list them. AUTH_METHOD_TOTP,
+// RECOVERY_CODE and TRUSTED_DEVICE are in the contract but not here until their points rules
+// (DESIGN.md §1 rules 4b, 9) exist: until then settings and evaluations naming them are refused.
 const std::vector<AuthMethod>& KnownMethods();
 
 // DESIGN.md §1 rule 6. INVALID_ARGUMENT for TIER_UNSPECIFIED and unknown tiers.
@@ -26,9 +28,11 @@ absl::StatusOr<AuthSettings> DefaultSettingsForTier(Tier tier);
 
 // Checks the settings an admin submits and returns them normalised: one entry per known method
 // in KnownMethods() order, a method not listed getting 0 points (disabled).
-//   INVALID_ARGUMENT: unknown or unspecified method, a method listed twice, negative points,
-//                     points or level above kMaxPoints.
-//   FAILED_PRECONDITION: no login could ever succeed (level <= 0 or enabled points < level).
+//   INVALID_ARGUMENT: unknown, unsupported or unspecified method, a method listed twice,
+//                     negative points, points or level above kMaxPoints.
+//   FAILED_PRECONDITION: no login could ever succeed (level <= 0 or enabled points < level),
+//                     with ErrorInfo SETTINGS_UNSATISFIABLE and a BadRequest naming
+//                     settings.required_level (common/status/error_details.h).
 absl::StatusOr<AuthSettings> ValidateSettings(const AuthSettings& settings);
 
 // Points of `method` in `settings` (0 when absent: disabled).
@@ -42,7 +46,7 @@ struct Evaluation {
 };
 
 // Score of the distinct completed methods (a method counts once); INVALID_ARGUMENT for an
-// unspecified or unknown method.
+// unspecified, unknown or unsupported method.
 absl::StatusOr<Evaluation> Evaluate(const AuthSettings& settings,
                                     absl::Span<const AuthMethod> completed);
 

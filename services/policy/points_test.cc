@@ -1,8 +1,10 @@
 #include "services/policy/points.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "common/status/error_details.h"
 #include "gtest/gtest.h"
 
 namespace tally::policy {
@@ -183,6 +185,42 @@ INSTANTIATE_TEST_SUITE_P(
         BadSettingsCase{"everything_disabled", Settings(10, 0, 0, 0, 0),
                         absl::StatusCode::kFailedPrecondition}),
     [](const auto& info) { return info.param.name; });
+
+TEST(ValidateSettingsTest, UnsatisfiableSettingsCarryTheReasonAndTheField) {
+  for (const AuthSettings& settings :
+       {Settings(80, 20, 10, 10, 30), Settings(0, 20, 10, 10, 30), Settings(10, 0, 0, 0, 0)}) {
+    const absl::Status status = ValidateSettings(settings).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(ErrorReason(status), "SETTINGS_UNSATISFIABLE");
+    const auto violations = FieldViolationsOf(status);
+    ASSERT_EQ(violations.size(), 1u) << status;
+    EXPECT_EQ(violations[0].field(), "settings.required_level");
+  }
+  EXPECT_EQ(ErrorReason(ValidateSettings(Settings(30, -1, 10, 10, 30)).status()), "");
+}
+
+TEST(ValidateSettingsTest, AdditionsWithoutRulesYetAreRefusedNotDropped) {
+  // TOTP, RECOVERY_CODE and TRUSTED_DEVICE exist in the contract before their rules (4b, 9):
+  // until then a directory cannot weigh them, and no evaluation counts them. Likewise the two
+  // new settings fields.
+  for (AuthMethod method : {::tally::common::v1::AUTH_METHOD_TOTP,
+                            ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE,
+                            ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE}) {
+    const absl::Status settings =
+        ValidateSettings(WithExtra(Settings(30, 20, 10, 10, 30), method, 10)).status();
+    EXPECT_EQ(settings.code(), absl::StatusCode::kInvalidArgument) << method;
+    EXPECT_EQ(Evaluate(Settings(30, 20, 10, 10, 30), {kPwd, method}).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << method;
+    EXPECT_EQ(std::count(KnownMethods().begin(), KnownMethods().end(), method), 0);
+  }
+  AuthSettings device_age = Settings(30, 20, 10, 10, 30);
+  device_age.mutable_trusted_device_max_age()->set_seconds(86400);
+  EXPECT_EQ(ValidateSettings(device_age).status().code(), absl::StatusCode::kInvalidArgument);
+  AuthSettings countries = Settings(30, 20, 10, 10, 30);
+  countries.add_sms_allowed_country_codes("31");
+  EXPECT_EQ(ValidateSettings(countries).status().code(), absl::StatusCode::kInvalidArgument);
+}
 
 }  // namespace
 }  // namespace tally::policy

@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "common/config/config.h"
 #include "common/server/tls.h"
+#include "common/status/error_details.h"
 #include "tools/tallyctl/command.h"
 
 ABSL_FLAG(std::string, addr, "", "Service address host:port (default: 127.0.0.1 and its port).");
@@ -41,7 +42,12 @@ int main(int argc, char** argv) {
   const absl::Status status = registry.Run(options, args, std::cout);
   if (!status.ok()) {
     std::cerr << "tallyctl: " << absl::StatusCodeToString(status.code()) << ": "
-              << status.message() << std::endl;
+              << status.message();
+    // The reason and field a script can act on (API.md "Errors carry details").
+    if (const std::string details = tally::DetailsText(status); !details.empty()) {
+      std::cerr << " (" << details << ")";
+    }
+    std::cerr << std::endl;
     return tally::cli::IsUsageError(status) ? 2 : 1;
   }
   return 0;

@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth/jwt.h"
+#include "common/status/error_details.h"
+#include "common/status/grpc_status.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -288,6 +290,37 @@ TEST_F(PolicyServerTest, EtagConcurrencyAndAuditTrail) {
   ASSERT_EQ(events.events_size(), 1);
   EXPECT_FALSE(events.events(0).has_before());
   EXPECT_TRUE(events.next_page_token().empty());
+}
+
+TEST_F(PolicyServerTest, UnsatisfiableSettingsCarryTheReasonAndTheField) {
+  // API.md "Errors carry details": a settings page shows the refusal by its reason and field.
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  pb::UpdateAuthSettingsResponse response;
+  for (const pb::UpdateAuthSettingsRequest& request :
+       {Update(dir, 90, 20, 10, 10, 30), Update(dir, 0, 20, 10, 10, 30)}) {
+    const grpc::Status refused =
+        policy_->UpdateAuthSettings(AsPlatform().get(), request, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(ErrorReason(refused), "SETTINGS_UNSATISFIABLE");
+    const auto violations = FieldViolationsOf(FromGrpcStatus(refused));
+    ASSERT_EQ(violations.size(), 1u);
+    EXPECT_EQ(violations[0].field(), "settings.required_level");
+    EXPECT_EQ(violations[0].description(), refused.error_message());
+  }
+  // Malformed settings are INVALID_ARGUMENT without that reason.
+  const grpc::Status negative =
+      policy_->UpdateAuthSettings(AsPlatform().get(), Update(dir, 30, -1, 10, 10, 30), &response);
+  EXPECT_EQ(negative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ErrorReason(negative), "");
+
+  // tallyctl shows the reason and the field.
+  auto refused = testing::RunCommand(
+      {absl::StrCat(testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", server_->address()),
+       "settings", "set", dir, "--required-level=500"},
+      {{"TALLY_PLATFORM_KEY", kPlatformKey}});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.output,
+              HasSubstr("(reason SETTINGS_UNSATISFIABLE, field settings.required_level)"));
 }
 
 TEST_F(PolicyServerTest, EvaluateFollowsTheCurrentSettings) {
