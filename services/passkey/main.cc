@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/logging/logging.h"
@@ -45,7 +46,12 @@ int main(int argc, char** argv) {
   runner.AddHealthCheck("postgres", [&store] { return store->Ping(); });
   runner.AddHealthCheck("redis", [&challenges] { return challenges.Ping(); });
   const tally::passkey::RpConfig& rp = config.passkey.default_rp;
-  service.logger().info("relying party {} ({}), origins {}, user verification {}", rp.rp_id,
-                        rp.rp_name, absl::StrJoin(rp.origins, ","), rp.user_verification);
+  service.logger().info(
+      "relying party {} ({}), origins {}, user verification {}, attestation {}", rp.rp_id,
+      rp.rp_name, absl::StrJoin(rp.origins, ","), rp.user_verification,
+      config.passkey.require_attestation
+          ? absl::StrCat("required (", config.passkey.allowed_aaguids.size(), " models)")
+      : config.passkey.trust_anchors != nullptr ? std::string("checked when x5c")
+                                                : std::string("not checked"));
   return service.Serve(runner);
 }

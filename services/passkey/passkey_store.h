@@ -33,12 +33,13 @@ struct PasskeyRecord {
   std::optional<std::string> owner_user_handle;
 };
 
-// The relying party a directory's ceremonies use.
+// The relying party a directory's ceremonies use. Origins are compared with what the browser
+// sent exactly, so they are kept as browsers write them (webauthn/origin.h).
 struct RpConfig {
   std::string rp_id;
   std::string rp_name;
   std::vector<std::string> origins;
-  std::string user_verification = "preferred";  // required | preferred | discouraged
+  std::string user_verification = "required";  // required | preferred | discouraged
   bool allow_cross_origin = false;
   std::vector<std::string> top_origins;
 };
