@@ -27,6 +27,11 @@ namespace polpb = ::tally::policy::v1;
 constexpr char kOtpHmacKey[] = "6532652d6f74702d686d61632d6b65792d666f722d74657374732d6f6e6c7921";
 constexpr char kOtpEncryptionKey[] =
     "6532652d6f74702d6a6f622d6b65792d666f722d74657374732d6f6e6c792121";
+// The credential service's second-factor keys (32 bytes each, hex; test-only values).
+constexpr char kTotpEncryptionKey[] =
+    "6532652d746f74702d656e6372797074696f6e2d6b65792d74657374732d2121";
+constexpr char kRecoveryCodeHmacKey[] =
+    "6532652d7265636f766572792d636f64652d686d61632d6b65792d7465737473";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -119,10 +124,12 @@ bool Cluster::Prepare() {
       absl::StrCat("--otp_consumer_group=cluster-", suffix), "--otp_cooldown=0s",
       "--otp_destination_hourly_cap=1000", "--otp_read_block=200ms"};
   Add("policy", "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_c_", suffix)});
+  const std::string policy = service("policy").address();
   std::string credential_target;
   for (const std::string& name : credential_names()) {
     Add(name, "credential", "tally-credential",
         {absl::StrCat("--postgres_schema=credential_c_", suffix),
+         absl::StrCat("--policy_addr=", policy),
          absl::StrCat("--password_blocklist=", SourceDir(),
                       "/services/credential/data/common_passwords.txt")});
     absl::StrAppend(&credential_target, credential_target.empty() ? "" : ",",
@@ -145,7 +152,6 @@ bool Cluster::Prepare() {
     sender.insert(sender.end(), otp_flags.begin(), otp_flags.end());
     Add(ReplicaName("otp-sender", i), "otp-sender", "tally-otp", sender);
   }
-  const std::string policy = service("policy").address();
   Add("passkey", "passkey", "tally-passkey",
       {absl::StrCat("--postgres_schema=passkey_c_", suffix), absl::StrCat("--policy_addr=", policy),
        "--rp_id=localhost", absl::StrCat("--rp_origins=", kClusterOrigin)});
@@ -196,7 +202,9 @@ void Cluster::Add(const std::string& name, const std::string& family, const std:
             {"TALLY_PLATFORM_KEY", platform_key_},
             {"TALLY_JWKS_FILE", jwks_path_},
             {"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
-            {"TALLY_OTP_ENCRYPTION_KEY", kOtpEncryptionKey}};
+            {"TALLY_OTP_ENCRYPTION_KEY", kOtpEncryptionKey},
+            {"TALLY_TOTP_ENCRYPTION_KEY", kTotpEncryptionKey},
+            {"TALLY_RECOVERY_CODE_HMAC_KEY", kRecoveryCodeHmacKey}};
   services_.push_back(std::move(s));
 }
 

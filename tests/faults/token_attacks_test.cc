@@ -781,6 +781,8 @@ TEST_F(TokenAttacksTest, RevocationStoreUnreachableFailsClosed) {
                          {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
                           {"TALLY_PLATFORM_KEY", cluster().platform_key()},
                           {"TALLY_JWKS_FILE", cluster().jwks_path()},
+                          {"TALLY_TOTP_ENCRYPTION_KEY", std::string(64, '7')},
+                          {"TALLY_RECOVERY_CODE_HMAC_KEY", std::string(64, '8')},
                           {"TALLY_REDIS_URL", ""}})
                   .ok());
   // A fresh channel per probe: one that saw the port closed backs off for seconds.
@@ -853,6 +855,8 @@ TEST_F(TokenAttacksTest, NoRedisUrlWarnsAtStartup) {
                          {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
                           {"TALLY_PLATFORM_KEY", cluster().platform_key()},
                           {"TALLY_JWKS_FILE", cluster().jwks_path()},
+                          {"TALLY_TOTP_ENCRYPTION_KEY", std::string(64, '7')},
+                          {"TALLY_RECOVERY_CODE_HMAC_KEY", std::string(64, '8')},
                           {"TALLY_REDIS_URL", ""}})
                   .ok());
   EXPECT_TRUE(testing::WaitFor(

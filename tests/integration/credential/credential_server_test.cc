@@ -79,7 +79,9 @@ class CredentialServer {
     ASSERT_TRUE(process_
                     ->Start(argv, {{"TALLY_POSTGRES_URL", PostgresUrl()},
                                    {"TALLY_PLATFORM_KEY", kPlatformKey},
-                                   {"TALLY_JWKS_FILE", jwks_path_}})
+                                   {"TALLY_JWKS_FILE", jwks_path_},
+                                   {"TALLY_TOTP_ENCRYPTION_KEY", std::string(64, '7')},
+                                   {"TALLY_RECOVERY_CODE_HMAC_KEY", std::string(64, '8')}})
                     .ok());
     channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
     ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +

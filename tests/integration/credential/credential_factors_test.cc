@@ -1,0 +1,359 @@
+// The credential service's second factors and remembered devices against the real binaries
+// (tally-credential asking the real tally-policy for levels and names) and the real PostgreSQL:
+// enrolment's level and freshness gate, confirmation, replay across calls, codes computed from
+// the otpauth URI by an independent implementation (oathtool), single use under 16 parallel
+// calls, regeneration, the attempt budget and remembered devices.
+
+#include <algorithm>
+#include <atomic>
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/auth/jwt.h"
+#include "common/status/error_details.h"
+#include "common/testing/test_support.h"
+#include "common/util/proto_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cluster/cluster.h"
+
+namespace tally {
+namespace {
+
+namespace pb = ::tally::credential::v1;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using testing::NewContext;
+
+// The cluster runs for the whole suite; each test makes its own directory and users.
+class CredentialFactorsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    testing::ClusterOptions options;
+    options.orchestrators = 1;
+    cluster_ = new testing::Cluster(options);
+    ASSERT_TRUE(cluster_->ready());
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    directory_ = cluster_->CreateDirectory(policy::v1::TIER_FREEMIUM);  // level 30
+    alice_ = cluster_->CreateUser(directory_, absl::StrCat("alice", testing::UniqueSuffix()));
+    bob_ = cluster_->CreateUser(directory_, absl::StrCat("bob", testing::UniqueSuffix()));
+  }
+
+  // A session token of `user` in this test's directory.
+  std::string Token(const std::string& user, int level, absl::Duration age,
+                    std::vector<std::string> roles = {"user"}) {
+    auto signer = JwtSigner::FromPemFile(cluster_->signing_key_path());
+    EXPECT_TRUE(signer.ok()) << signer.status();
+    SessionClaims claims;
+    claims.issuer = "tally";
+    claims.subject = user;
+    claims.directory_id = directory_;
+    claims.session_id = absl::StrCat("ses_", testing::UniqueSuffix());
+    claims.acr = absl::StrCat(level);
+    claims.amr = {"pwd", "sms", "mfa"};
+    claims.roles = std::move(roles);
+    claims.auth_time = absl::Now() - age;
+    claims.issued_at = claims.auth_time;
+    claims.expires_at = absl::Now() + absl::Hours(1);
+    return *signer->Sign(claims);
+  }
+  std::string Fresh(const std::string& user) { return Token(user, 30, absl::ZeroDuration()); }
+
+  grpc::Status Start(const std::string& token, const std::string& user,
+                     pb::StartTotpEnrollmentResponse* response) {
+    pb::StartTotpEnrollmentRequest request;
+    request.set_user_id(user);
+    return cluster_->users().StartTotpEnrollment(NewContext(token).get(), request, response);
+  }
+
+  grpc::Status Confirm(const std::string& token, const std::string& enrollment,
+                       const std::string& code) {
+    pb::ConfirmTotpEnrollmentRequest request;
+    request.set_enrollment_id(enrollment);
+    request.set_code(code);
+    pb::ConfirmTotpEnrollmentResponse response;
+    return cluster_->users().ConfirmTotpEnrollment(NewContext(token).get(), request, &response);
+  }
+
+  grpc::Status VerifyTotp(const std::string& user, const std::string& code) {
+    pb::VerifyTotpRequest request;
+    request.set_directory_id(directory_);
+    request.set_user_id(user);
+    request.set_code(code);
+    pb::VerifyTotpResponse response;
+    return cluster_->users().VerifyTotp(NewContext().get(), request, &response);
+  }
+
+  grpc::Status UseRecoveryCode(const std::string& user, const std::string& code,
+                               int* left = nullptr) {
+    pb::VerifyRecoveryCodeRequest request;
+    request.set_directory_id(directory_);
+    request.set_user_id(user);
+    request.set_code(code);
+    pb::VerifyRecoveryCodeResponse response;
+    grpc::Status s = cluster_->users().VerifyRecoveryCode(NewContext().get(), request, &response);
+    if (left != nullptr) *left = response.codes_left();
+    return s;
+  }
+
+  pb::User GetUser(const std::string& user) {
+    pb::GetUserRequest request;
+    request.set_user_id(user);
+    pb::GetUserResponse response;
+    EXPECT_TRUE(cluster_->users().GetUser(NewContext().get(), request, &response).ok());
+    return response.user();
+  }
+
+  // The code an authenticator app shows now for the otpauth URI, computed by oathtool
+  // (Debian's OATH Toolkit), which knows nothing of Tally: `offset` steps from now.
+  static std::string Oathtool(const std::string& otpauth_uri, int offset = 0) {
+    const std::string query = otpauth_uri.substr(otpauth_uri.find('?') + 1);
+    std::string secret;
+    for (absl::string_view param : absl::StrSplit(query, '&')) {
+      if (absl::StartsWith(param, "secret=")) secret = std::string(param.substr(7));
+    }
+    EXPECT_FALSE(secret.empty()) << otpauth_uri;
+    const auto result = testing::RunCommand(
+        {"/usr/bin/oathtool", "--totp=sha1", "--digits=6", "--time-step-size=30s", "--base32",
+         absl::StrCat("--now=@", absl::ToUnixSeconds(absl::Now() + absl::Seconds(30 * offset))),
+         secret});
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    return std::string(absl::StripAsciiWhitespace(result.output));
+  }
+
+  // Enrols `user` with a code from oathtool; returns the otpauth URI.
+  std::string Enrol(const std::string& user) {
+    pb::StartTotpEnrollmentResponse started;
+    grpc::Status s = Start(Fresh(user), user, &started);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    s = Confirm(Fresh(user), started.enrollment_id(), Oathtool(started.otpauth_uri()));
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return started.otpauth_uri();
+  }
+
+  static testing::Cluster* cluster_;
+  std::string directory_;
+  testing::Cluster::User alice_;
+  testing::Cluster::User bob_;
+};
+
+testing::Cluster* CredentialFactorsTest::cluster_ = nullptr;
+
+TEST_F(CredentialFactorsTest, EnrolmentNeedsTheLevelThenAFreshSession) {
+  pb::StartTotpEnrollmentResponse started;
+  // Below the directory's level (20 < 30): PERMISSION_DENIED, whatever the age.
+  grpc::Status low = Start(Token(alice_.id, 20, absl::ZeroDuration()), alice_.id, &started);
+  EXPECT_EQ(low.error_code(), grpc::StatusCode::PERMISSION_DENIED) << low.error_message();
+  EXPECT_THAT(low.error_message(), HasSubstr("required level 30"));
+  low = Start(Token(alice_.id, 20, absl::Hours(1)), alice_.id, &started);
+  EXPECT_EQ(low.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // At the level but logged in 6 minutes ago (--reauth_max_age 5m).
+  grpc::Status stale = Start(Token(alice_.id, 30, absl::Minutes(6)), alice_.id, &started);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
+  // Bob, even as an admin, cannot enrol for Alice.
+  grpc::Status other = Start(Token(bob_.id, 30, absl::ZeroDuration(), {"admin"}), alice_.id,
+                             &started);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status fresh = Start(Fresh(alice_.id), alice_.id, &started);
+  ASSERT_TRUE(fresh.ok()) << fresh.error_message();
+  EXPECT_THAT(started.otpauth_uri(), StartsWith("otpauth://totp/"));
+  EXPECT_THAT(started.otpauth_uri(), HasSubstr(absl::StrCat(":", alice_.username, "?secret=",
+                                                            started.secret_base32())));
+  EXPECT_THAT(started.otpauth_uri(), HasSubstr("&algorithm=SHA1&digits=6&period=30"));
+  EXPECT_THAT(started.qr_svg(), HasSubstr("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_GE(started.secret_base32().size(), 32u);  // >= 160 bits
+  EXPECT_FALSE(GetUser(alice_.id).has_totp());
+}
+
+TEST_F(CredentialFactorsTest, OathtoolCodesConfirmAndLogInEachStepOnce) {
+  pb::StartTotpEnrollmentResponse started;
+  ASSERT_TRUE(Start(Fresh(alice_.id), alice_.id, &started).ok());
+  // A code of another time is wrong; the enrolment stays pending.
+  grpc::Status wrong = Confirm(Fresh(alice_.id), started.enrollment_id(),
+                               Oathtool(started.otpauth_uri(), 10));
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  const std::string first = Oathtool(started.otpauth_uri());
+  grpc::Status confirmed = Confirm(Fresh(alice_.id), started.enrollment_id(), first);
+  ASSERT_TRUE(confirmed.ok()) << confirmed.error_message();
+  EXPECT_TRUE(GetUser(alice_.id).has_totp());
+  // The confirming code cannot be replayed to log in; the next step's code works once.
+  EXPECT_EQ(VerifyTotp(alice_.id, first).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  const std::string next = Oathtool(started.otpauth_uri(), 1);
+  grpc::Status verified = VerifyTotp(alice_.id, next);
+  EXPECT_TRUE(verified.ok()) << verified.error_message();
+  grpc::Status replay = VerifyTotp(alice_.id, next);
+  EXPECT_EQ(replay.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Bob has no app: the same answer as a wrong code.
+  grpc::Status none = VerifyTotp(bob_.id, next);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(none.error_message(), replay.error_message());
+}
+
+TEST_F(CredentialFactorsTest, OneCodeVerifiedSixteenTimesAtOnceCountsOnce) {
+  const std::string uri = Enrol(alice_.id);
+  const std::string code = Oathtool(uri, 1);
+  std::atomic<int> accepted{0};
+  std::latch go(16);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      go.arrive_and_wait();
+      if (VerifyTotp(alice_.id, code).ok()) ++accepted;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+}
+
+TEST_F(CredentialFactorsTest, RecoveryCodesWorkOnceEvenInParallelAndRegeneratingVoidsThem) {
+  pb::GenerateRecoveryCodesRequest generate;
+  generate.set_user_id(alice_.id);
+  pb::GenerateRecoveryCodesResponse first;
+  grpc::Status stale = cluster_->users().GenerateRecoveryCodes(
+      NewContext(Token(alice_.id, 30, absl::Minutes(6))).get(), generate, &first);
+  EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
+  ASSERT_TRUE(cluster_->users()
+                  .GenerateRecoveryCodes(NewContext(Fresh(alice_.id)).get(), generate, &first)
+                  .ok());
+  ASSERT_EQ(first.codes_size(), 10);
+  EXPECT_EQ(GetUser(alice_.id).recovery_codes_left(), 10);
+
+  // 16 parallel uses of one code: exactly one succeeds.
+  std::atomic<int> accepted{0};
+  std::latch go(16);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      go.arrive_and_wait();
+      if (UseRecoveryCode(alice_.id, first.codes(0)).ok()) ++accepted;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(GetUser(alice_.id).recovery_codes_left(), 9);
+
+  // Typed in capitals with spaces: still the code. Bob cannot use Alice's codes.
+  std::string typed = absl::AsciiStrToUpper(first.codes(1));
+  std::replace(typed.begin(), typed.end(), '-', ' ');
+  EXPECT_EQ(UseRecoveryCode(bob_.id, typed).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  int left = -1;
+  ASSERT_TRUE(UseRecoveryCode(alice_.id, typed, &left).ok());
+  EXPECT_EQ(left, 8);
+
+  pb::GenerateRecoveryCodesResponse second;
+  ASSERT_TRUE(cluster_->users()
+                  .GenerateRecoveryCodes(NewContext(Fresh(alice_.id)).get(), generate, &second)
+                  .ok());
+  EXPECT_EQ(UseRecoveryCode(alice_.id, first.codes(2)).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(UseRecoveryCode(alice_.id, second.codes(2), &left).ok());
+  EXPECT_EQ(left, 9);
+}
+
+TEST_F(CredentialFactorsTest, GuessingStopsAtThePerUserBudget) {
+  const std::string uri = Enrol(alice_.id);
+  // Seven digits can never be right, and still count.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(VerifyTotp(alice_.id, "0000000").error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << i;
+  }
+  // Every further attempt is refused unchecked, the right code included.
+  grpc::Status spent = VerifyTotp(alice_.id, Oathtool(uri, 1));
+  EXPECT_EQ(spent.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << spent.error_message();
+}
+
+TEST_F(CredentialFactorsTest, DeleteTotpNeedsAFreshAdminOrUser) {
+  Enrol(alice_.id);
+  pb::DeleteTotpRequest request;
+  request.set_user_id(alice_.id);
+  pb::DeleteTotpResponse response;
+  grpc::Status stale = cluster_->users().DeleteTotp(
+      NewContext(Token(bob_.id, 30, absl::Hours(1), {"admin"})).get(), request, &response);
+  EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
+  grpc::Status not_admin =
+      cluster_->users().DeleteTotp(NewContext(Fresh(bob_.id)).get(), request, &response);
+  EXPECT_EQ(not_admin.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status deleted = cluster_->users().DeleteTotp(
+      NewContext(Token(bob_.id, 30, absl::ZeroDuration(), {"admin"})).get(), request, &response);
+  ASSERT_TRUE(deleted.ok()) << deleted.error_message();
+  EXPECT_FALSE(response.user().has_totp());
+  EXPECT_FALSE(GetUser(alice_.id).has_totp());
+}
+
+TEST_F(CredentialFactorsTest, RememberedDevicesCountUntilTheCurrentMaxAge) {
+  pb::CreateDeviceRequest create;
+  create.set_directory_id(directory_);
+  create.set_user_id(alice_.id);
+  create.set_device_name("Firefox on Linux");
+  pb::CreateDeviceResponse created;
+  grpc::Status s = cluster_->users().CreateDevice(NewContext().get(), create, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GE(created.device_token().size(), 22u);  // >= 128 bits in base64url
+
+  auto verify = [&](const std::string& user, const std::string& token,
+                    absl::Duration max_age) {
+    pb::VerifyDeviceRequest request;
+    request.set_directory_id(directory_);
+    request.set_user_id(user);
+    request.set_device_token(token);
+    *request.mutable_max_age() = ToProtoDuration(max_age);
+    pb::VerifyDeviceResponse response;
+    grpc::Status status = cluster_->users().VerifyDevice(NewContext().get(), request, &response);
+    return std::make_pair(status, response);
+  };
+  auto [ok, device] = verify(alice_.id, created.device_token(), absl::Hours(24 * 30));
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_TRUE(device.device().has_last_used_time());
+  EXPECT_EQ(device.device().device_id(), created.device().device_id());
+
+  // Another user's token, garbage, and a setting shortened below the device's age (1 s, after
+  // waiting it out): one answer.
+  const grpc::Status other = verify(bob_.id, created.device_token(), absl::Hours(24)).first;
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  const grpc::Status garbage = verify(alice_.id, "garbage", absl::Hours(24)).first;
+  EXPECT_EQ(garbage.error_code(), other.error_code());
+  EXPECT_EQ(garbage.error_message(), other.error_message());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return verify(alice_.id, created.device_token(), absl::Seconds(1)).first.error_message() ==
+               other.error_message();
+      },
+      absl::Seconds(10)));
+  EXPECT_TRUE(verify(alice_.id, created.device_token(), absl::Hours(1)).first.ok());
+
+  pb::ListDevicesRequest list;
+  list.set_directory_id(directory_);
+  list.set_user_id(alice_.id);
+  pb::ListDevicesResponse listed;
+  ASSERT_TRUE(cluster_->users().ListDevices(NewContext().get(), list, &listed).ok());
+  ASSERT_EQ(listed.devices_size(), 1);
+  EXPECT_EQ(listed.devices(0).device_name(), "Firefox on Linux");
+
+  pb::DeleteDeviceRequest forget;
+  forget.set_directory_id(directory_);
+  forget.set_user_id(alice_.id);
+  forget.set_device_id(created.device().device_id());
+  pb::DeleteDeviceResponse forgotten;
+  ASSERT_TRUE(cluster_->users().DeleteDevice(NewContext().get(), forget, &forgotten).ok());
+  const grpc::Status after = verify(alice_.id, created.device_token(), absl::Hours(24)).first;
+  EXPECT_EQ(after.error_message(), other.error_message());
+  EXPECT_EQ(cluster_->users().DeleteDevice(NewContext().get(), forget, &forgotten).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace tally
