@@ -32,7 +32,6 @@ namespace {
 
 namespace pb = ::tally::credential::v1;
 
-constexpr int kCredentialPort = 50052;
 constexpr char kPasswordEnv[] = "TALLY_NEW_PASSWORD";
 // set-contact: the value that clears a field (an empty flag means "leave it").
 constexpr char kNone[] = "none";
@@ -73,15 +72,6 @@ void PrintUser(CommandContext& ctx, const pb::User& u) {
             << OrDash(absl::StrJoin(u.roles(), ", ")) << "\npassword   "
             << (u.has_password() ? "set" : "none") << "\ncreated    " << Time(u.create_time())
             << "\n";
-}
-
-// Runs one unary call of the credential service with the common options.
-template <typename Request, typename Response, typename Method>
-absl::Status Call(CommandContext& ctx, Method method, const Request& request, Response* response) {
-  auto stub = pb::CredentialService::NewStub(ctx.Channel(kCredentialPort));
-  grpc::ClientContext context;
-  ctx.Prepare(context);
-  return FromGrpcStatus(((*stub).*method)(&context, request, response));
 }
 
 absl::Status UserCreate(CommandContext& ctx) {
