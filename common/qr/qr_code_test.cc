@@ -106,9 +106,10 @@ TEST(QrCodeTest, HalfBlocksDrawTwoRowsPerLineWithAQuietZone) {
   const int side = qr->size() + 4;
   ASSERT_EQ(static_cast<int>(lines.size()), (side + 1) / 2);
   // Back to modules: a block's upper half is light row 2i, its lower half row 2i + 1.
-  const std::map<std::string, std::pair<bool, bool>> glyphs = {
-      {"\u2588", {true, true}}, {"\u2580", {true, false}}, {"\u2584", {false, true}},
-      {" ", {false, false}}};
+  const std::map<std::string, std::pair<bool, bool>> glyphs = {{"\u2588", {true, true}},
+                                                               {"\u2580", {true, false}},
+                                                               {"\u2584", {false, true}},
+                                                               {" ", {false, false}}};
   for (int line = 0; line < static_cast<int>(lines.size()); ++line) {
     int x = -2;
     for (size_t i = 0; i < lines[line].size(); ++x) {

@@ -25,7 +25,8 @@ TEST(CryptoTest, Sha256MatchesFips180Example) {
 
 TEST(CryptoTest, SealedTextOpensOnlyWithItsAad) {
   const std::string key(32, 'k');
-  const std::string sealed = SealAesGcm(key, "JBSWY3DPEHPK3PXP", "dir_a/usr_a", CsprngRandom::Get());
+  const std::string sealed =
+      SealAesGcm(key, "JBSWY3DPEHPK3PXP", "dir_a/usr_a", CsprngRandom::Get());
   ASSERT_TRUE(OpenAesGcm(key, sealed, "dir_a/usr_a").ok());
   EXPECT_EQ(*OpenAesGcm(key, sealed, "dir_a/usr_a"), "JBSWY3DPEHPK3PXP");
   EXPECT_EQ(OpenAesGcm(key, sealed, "dir_a/usr_b").status().code(), absl::StatusCode::kDataLoss);

@@ -71,64 +71,72 @@ grpc::Status CredentialServiceImpl::VerifyPassword(grpc::ServerContext* context,
                     response);
 }
 
-grpc::Status CredentialServiceImpl::StartTotpEnrollment(grpc::ServerContext* context,
-                                        const pb::StartTotpEnrollmentRequest* request,
-                                        pb::StartTotpEnrollmentResponse* response) {
-  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::StartTotpEnrollment, *request, response);
+grpc::Status CredentialServiceImpl::StartTotpEnrollment(
+    grpc::ServerContext* context, const pb::StartTotpEnrollmentRequest* request,
+    pb::StartTotpEnrollmentResponse* response) {
+  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::StartTotpEnrollment, *request,
+                    response);
 }
 
-grpc::Status CredentialServiceImpl::ConfirmTotpEnrollment(grpc::ServerContext* context,
-                                        const pb::ConfirmTotpEnrollmentRequest* request,
-                                        pb::ConfirmTotpEnrollmentResponse* response) {
-  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::ConfirmTotpEnrollment, *request, response);
+grpc::Status CredentialServiceImpl::ConfirmTotpEnrollment(
+    grpc::ServerContext* context, const pb::ConfirmTotpEnrollmentRequest* request,
+    pb::ConfirmTotpEnrollmentResponse* response) {
+  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::ConfirmTotpEnrollment, *request,
+                    response);
 }
 
 grpc::Status CredentialServiceImpl::DeleteTotp(grpc::ServerContext* context,
-                                        const pb::DeleteTotpRequest* request,
-                                        pb::DeleteTotpResponse* response) {
+                                               const pb::DeleteTotpRequest* request,
+                                               pb::DeleteTotpResponse* response) {
   return HandleCall(*auth_, *context, factors_.totp, &TotpManager::DeleteTotp, *request, response);
 }
 
 grpc::Status CredentialServiceImpl::VerifyTotp(grpc::ServerContext* context,
-                                        const pb::VerifyTotpRequest* request,
-                                        pb::VerifyTotpResponse* response) {
+                                               const pb::VerifyTotpRequest* request,
+                                               pb::VerifyTotpResponse* response) {
   return HandleCall(*auth_, *context, factors_.totp, &TotpManager::VerifyTotp, *request, response);
 }
 
-grpc::Status CredentialServiceImpl::GenerateRecoveryCodes(grpc::ServerContext* context,
-                                        const pb::GenerateRecoveryCodesRequest* request,
-                                        pb::GenerateRecoveryCodesResponse* response) {
-  return HandleCall(*auth_, *context, factors_.recovery_codes, &RecoveryCodeManager::GenerateRecoveryCodes, *request, response);
+grpc::Status CredentialServiceImpl::GenerateRecoveryCodes(
+    grpc::ServerContext* context, const pb::GenerateRecoveryCodesRequest* request,
+    pb::GenerateRecoveryCodesResponse* response) {
+  return HandleCall(*auth_, *context, factors_.recovery_codes,
+                    &RecoveryCodeManager::GenerateRecoveryCodes, *request, response);
 }
 
 grpc::Status CredentialServiceImpl::VerifyRecoveryCode(grpc::ServerContext* context,
-                                        const pb::VerifyRecoveryCodeRequest* request,
-                                        pb::VerifyRecoveryCodeResponse* response) {
-  return HandleCall(*auth_, *context, factors_.recovery_codes, &RecoveryCodeManager::VerifyRecoveryCode, *request, response);
+                                                       const pb::VerifyRecoveryCodeRequest* request,
+                                                       pb::VerifyRecoveryCodeResponse* response) {
+  return HandleCall(*auth_, *context, factors_.recovery_codes,
+                    &RecoveryCodeManager::VerifyRecoveryCode, *request, response);
 }
 
 grpc::Status CredentialServiceImpl::CreateDevice(grpc::ServerContext* context,
-                                        const pb::CreateDeviceRequest* request,
-                                        pb::CreateDeviceResponse* response) {
-  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::CreateDevice, *request, response);
+                                                 const pb::CreateDeviceRequest* request,
+                                                 pb::CreateDeviceResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::CreateDevice, *request,
+                    response);
 }
 
 grpc::Status CredentialServiceImpl::VerifyDevice(grpc::ServerContext* context,
-                                        const pb::VerifyDeviceRequest* request,
-                                        pb::VerifyDeviceResponse* response) {
-  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::VerifyDevice, *request, response);
+                                                 const pb::VerifyDeviceRequest* request,
+                                                 pb::VerifyDeviceResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::VerifyDevice, *request,
+                    response);
 }
 
 grpc::Status CredentialServiceImpl::ListDevices(grpc::ServerContext* context,
-                                        const pb::ListDevicesRequest* request,
-                                        pb::ListDevicesResponse* response) {
-  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::ListDevices, *request, response);
+                                                const pb::ListDevicesRequest* request,
+                                                pb::ListDevicesResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::ListDevices, *request,
+                    response);
 }
 
 grpc::Status CredentialServiceImpl::DeleteDevice(grpc::ServerContext* context,
-                                        const pb::DeleteDeviceRequest* request,
-                                        pb::DeleteDeviceResponse* response) {
-  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::DeleteDevice, *request, response);
+                                                 const pb::DeleteDeviceRequest* request,
+                                                 pb::DeleteDeviceResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::DeleteDevice, *request,
+                    response);
 }
 
 }  // namespace tally::credential

@@ -45,22 +45,26 @@ class CredentialServiceImpl final : public pb::CredentialService::Service {
                               const pb::VerifyPasswordRequest* request,
                               pb::VerifyPasswordResponse* response) override;
 
-  grpc::Status StartTotpEnrollment(grpc::ServerContext* context, const pb::StartTotpEnrollmentRequest* request,
-                      pb::StartTotpEnrollmentResponse* response) override;
-  grpc::Status ConfirmTotpEnrollment(grpc::ServerContext* context, const pb::ConfirmTotpEnrollmentRequest* request,
-                      pb::ConfirmTotpEnrollmentResponse* response) override;
+  grpc::Status StartTotpEnrollment(grpc::ServerContext* context,
+                                   const pb::StartTotpEnrollmentRequest* request,
+                                   pb::StartTotpEnrollmentResponse* response) override;
+  grpc::Status ConfirmTotpEnrollment(grpc::ServerContext* context,
+                                     const pb::ConfirmTotpEnrollmentRequest* request,
+                                     pb::ConfirmTotpEnrollmentResponse* response) override;
   grpc::Status DeleteTotp(grpc::ServerContext* context, const pb::DeleteTotpRequest* request,
-                      pb::DeleteTotpResponse* response) override;
+                          pb::DeleteTotpResponse* response) override;
   grpc::Status VerifyTotp(grpc::ServerContext* context, const pb::VerifyTotpRequest* request,
-                      pb::VerifyTotpResponse* response) override;
-  grpc::Status GenerateRecoveryCodes(grpc::ServerContext* context, const pb::GenerateRecoveryCodesRequest* request,
-                      pb::GenerateRecoveryCodesResponse* response) override;
-  grpc::Status VerifyRecoveryCode(grpc::ServerContext* context, const pb::VerifyRecoveryCodeRequest* request,
-                      pb::VerifyRecoveryCodeResponse* response) override;
+                          pb::VerifyTotpResponse* response) override;
+  grpc::Status GenerateRecoveryCodes(grpc::ServerContext* context,
+                                     const pb::GenerateRecoveryCodesRequest* request,
+                                     pb::GenerateRecoveryCodesResponse* response) override;
+  grpc::Status VerifyRecoveryCode(grpc::ServerContext* context,
+                                  const pb::VerifyRecoveryCodeRequest* request,
+                                  pb::VerifyRecoveryCodeResponse* response) override;
   grpc::Status CreateDevice(grpc::ServerContext* context, const pb::CreateDeviceRequest* request,
-                      pb::CreateDeviceResponse* response) override;
+                            pb::CreateDeviceResponse* response) override;
   grpc::Status VerifyDevice(grpc::ServerContext* context, const pb::VerifyDeviceRequest* request,
-                      pb::VerifyDeviceResponse* response) override;
+                            pb::VerifyDeviceResponse* response) override;
   grpc::Status ListDevices(grpc::ServerContext* context, const pb::ListDevicesRequest* request,
                       pb::ListDevicesResponse* response) override;
   grpc::Status DeleteDevice(grpc::ServerContext* context, const pb::DeleteDeviceRequest* request,

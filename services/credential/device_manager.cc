@@ -45,9 +45,9 @@ absl::StatusOr<pb::CreateDeviceResponse> DeviceManager::CreateDevice(
   if (absl::Status s = CheckIds(request.directory_id(), request.user_id()); !s.ok()) return s;
   const std::string& name = request.device_name();
   if (name.size() > kMaxDeviceNameBytes || !IsValidUtf8(name) || HasControlCharacters(name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "device_name must be at most ", kMaxDeviceNameBytes,
-        " bytes of UTF-8 without control characters"));
+    return absl::InvalidArgumentError(absl::StrCat("device_name must be at most ",
+                                                   kMaxDeviceNameBytes,
+                                                   " bytes of UTF-8 without control characters"));
   }
   absl::StatusOr<absl::Duration> max_age = DeviceMaxAge(request.max_age(), request.has_max_age());
   if (!max_age.ok()) return max_age.status();
@@ -67,8 +67,8 @@ absl::StatusOr<pb::CreateDeviceResponse> DeviceManager::CreateDevice(
   if (absl::Status s = store_.CreateDevice(device, TokenHash(token)); !s.ok()) return s;
   SetExpiry(device, *max_age);
   response.set_device_token(token);
-  GetLogger("credential")->info("remembered device {} for user {}", device.device_id(),
-                                device.user_id());
+  GetLogger("credential")
+      ->info("remembered device {} for user {}", device.device_id(), device.user_id());
   return response;
 }
 
@@ -80,8 +80,8 @@ absl::StatusOr<pb::VerifyDeviceResponse> DeviceManager::VerifyDevice(
   const absl::string_view token =
       absl::string_view(request.device_token()).substr(0, kMaxTokenChars);
   const absl::Time now = clock_.Now();
-  absl::StatusOr<pb::Device> device = store_.UseDevice(
-      request.directory_id(), request.user_id(), TokenHash(token), now - *max_age, now);
+  absl::StatusOr<pb::Device> device = store_.UseDevice(request.directory_id(), request.user_id(),
+                                                       TokenHash(token), now - *max_age, now);
   if (absl::IsNotFound(device.status())) return absl::UnauthenticatedError("no device");
   if (!device.ok()) return device.status();
   SetExpiry(*device, *max_age);
@@ -95,8 +95,8 @@ absl::StatusOr<pb::ListDevicesResponse> DeviceManager::ListDevices(
   if (absl::Status s = CheckIds(request.directory_id(), request.user_id()); !s.ok()) return s;
   absl::StatusOr<absl::Duration> max_age = DeviceMaxAge(request.max_age(), request.has_max_age());
   if (!max_age.ok()) return max_age.status();
-  absl::StatusOr<std::vector<pb::Device>> devices = store_.ListDevices(
-      request.directory_id(), request.user_id(), clock_.Now() - *max_age);
+  absl::StatusOr<std::vector<pb::Device>> devices =
+      store_.ListDevices(request.directory_id(), request.user_id(), clock_.Now() - *max_age);
   if (!devices.ok()) return devices.status();
   pb::ListDevicesResponse response;
   for (pb::Device& device : *devices) {
@@ -110,13 +110,13 @@ absl::StatusOr<pb::DeleteDeviceResponse> DeviceManager::DeleteDevice(
     const Caller& /*cluster: orchestrator*/, const pb::DeleteDeviceRequest& request) {
   if (absl::Status s = CheckIds(request.directory_id(), request.user_id()); !s.ok()) return s;
   if (absl::Status s = CheckId("device_id", request.device_id()); !s.ok()) return s;
-  if (absl::Status s = store_.DeleteDevice(request.directory_id(), request.user_id(),
-                                           request.device_id());
+  if (absl::Status s =
+          store_.DeleteDevice(request.directory_id(), request.user_id(), request.device_id());
       !s.ok()) {
     return s;
   }
-  GetLogger("credential")->info("forgot device {} of user {}", request.device_id(),
-                                request.user_id());
+  GetLogger("credential")
+      ->info("forgot device {} of user {}", request.device_id(), request.user_id());
   return pb::DeleteDeviceResponse();
 }
 

@@ -7,9 +7,8 @@
 
 namespace tally::credential {
 
-FactorGuard::FactorGuard(CredentialStore& users, FactorStore& factors,
-                         RequiredLevelSource& levels, const Clock& clock,
-                         FactorGuardOptions options)
+FactorGuard::FactorGuard(CredentialStore& users, FactorStore& factors, RequiredLevelSource& levels,
+                         const Clock& clock, FactorGuardOptions options)
     : users_(users), factors_(factors), levels_(levels), clock_(clock), options_(options) {}
 
 absl::Status FactorGuard::RequireFresh(const Caller& caller) const {
@@ -17,15 +16,15 @@ absl::Status FactorGuard::RequireFresh(const Caller& caller) const {
     return absl::OkStatus();
   }
   return WithErrorInfo(
-      absl::FailedPreconditionError(absl::StrCat(
-          "this change needs a recent login (within ",
-          absl::FormatDuration(options_.reauth_max_age), "): step up and try again")),
+      absl::FailedPreconditionError(absl::StrCat("this change needs a recent login (within ",
+                                                 absl::FormatDuration(options_.reauth_max_age),
+                                                 "): step up and try again")),
       reasons::kReauthenticationRequired);
 }
 
 absl::StatusOr<StoredUser> FactorGuard::RequireEnrollingUser(const Caller& caller,
-                                                            const std::string& user_id,
-                                                            absl::string_view what) {
+                                                             const std::string& user_id,
+                                                             absl::string_view what) {
   if (caller.kind == Caller::Kind::kAnonymous) {
     return absl::UnauthenticatedError("credentials required: the user's session token");
   }
@@ -48,7 +47,7 @@ absl::StatusOr<StoredUser> FactorGuard::RequireEnrollingUser(const Caller& calle
 }
 
 absl::StatusOr<StoredUser> FactorGuard::RequireFreshSelfOrAdmin(const Caller& caller,
-                                                               const std::string& user_id) {
+                                                                const std::string& user_id) {
   if (caller.kind != Caller::Kind::kUser) return RequireSelfOrAdmin(caller, "", "");
   if (absl::Status s = CheckId("user_id", user_id); !s.ok()) return s;
   absl::StatusOr<StoredUser> user = users_.GetUser(user_id);
@@ -77,17 +76,16 @@ absl::Status FactorGuard::TakeAttempt(const std::string& user_id, absl::string_v
   if (!window.ok()) return window.status();
   if (window->attempts <= options_.attempts_per_window) return absl::OkStatus();
   const absl::Duration retry = window->start + options_.attempt_window - now;
-  return WithRetryInfo(
-      absl::ResourceExhaustedError(absl::StrCat(
-          "too many attempts for this user; retry in ",
-          absl::FormatDuration(absl::Ceil(retry, absl::Seconds(1))))),
-      retry);
+  return WithRetryInfo(absl::ResourceExhaustedError(
+                           absl::StrCat("too many attempts for this user; retry in ",
+                                        absl::FormatDuration(absl::Ceil(retry, absl::Seconds(1))))),
+                       retry);
 }
 
 void FactorGuard::ForgiveAttempts(const std::string& user_id, absl::string_view method) {
   if (absl::Status s = factors_.ClearAttempts(user_id, method); !s.ok()) {
-    GetLogger("credential")->warn("could not clear the {} attempts of user {}: {}", method,
-                                  user_id, s);
+    GetLogger("credential")
+        ->warn("could not clear the {} attempts of user {}: {}", method, user_id, s);
   }
 }
 

@@ -49,8 +49,7 @@ class FactorGuard {
   absl::Status RequireFresh(const Caller& caller) const;
   // For cluster calls: the user `user_id` of `directory_id` (ids checked); NOT_FOUND when
   // unknown or in another directory.
-  absl::StatusOr<StoredUser> LoadUser(const std::string& directory_id,
-                                      const std::string& user_id);
+  absl::StatusOr<StoredUser> LoadUser(const std::string& directory_id, const std::string& user_id);
   // One attempt of `user_id` at `method` ("totp", "recovery_code") from the budget; once it is
   // spent, RESOURCE_EXHAUSTED with RetryInfo (the end of the window) and nothing is checked.
   absl::Status TakeAttempt(const std::string& user_id, absl::string_view method);

@@ -21,10 +21,10 @@
 namespace tally::credential {
 namespace {
 
+using testing::FakeClock;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-using testing::FakeClock;
 
 constexpr char kDir[] = "dir_a";
 constexpr char kAlice[] = "usr_alice";
@@ -61,9 +61,8 @@ class FakeUsers final : public CredentialStore {
   absl::StatusOr<Page<User>> ListUsers(std::string_view, int64_t, int) override {
     return absl::UnimplementedError("");
   }
-  absl::StatusOr<StoredUser> UpdateContact(std::string_view, const std::string&,
-                                           const std::string&, const std::string&,
-                                           absl::Time) override {
+  absl::StatusOr<StoredUser> UpdateContact(std::string_view, const std::string&, const std::string&,
+                                           const std::string&, absl::Time) override {
     return absl::UnimplementedError("");
   }
   absl::StatusOr<StoredUser> SetPasswordHash(std::string_view, const std::string&,
@@ -97,8 +96,7 @@ class FakeFactors final : public FactorStore {
     enrollments_[e.enrollment_id] = e;
     return absl::OkStatus();
   }
-  absl::StatusOr<TotpEnrollment> GetTotpEnrollment(absl::string_view id,
-                                                   absl::Time now) override {
+  absl::StatusOr<TotpEnrollment> GetTotpEnrollment(absl::string_view id, absl::Time now) override {
     absl::MutexLock lock(&mu_);
     auto it = enrollments_.find(std::string(id));
     if (it == enrollments_.end() || it->second.expire_time <= now) {
@@ -106,8 +104,7 @@ class FakeFactors final : public FactorStore {
     }
     return it->second;
   }
-  absl::Status ConfirmTotpEnrollment(absl::string_view id, int64_t step,
-                                     absl::Time now) override {
+  absl::Status ConfirmTotpEnrollment(absl::string_view id, int64_t step, absl::Time now) override {
     absl::MutexLock lock(&mu_);
     auto it = enrollments_.find(std::string(id));
     if (it == enrollments_.end() || it->second.expire_time <= now) {
@@ -356,7 +353,8 @@ TEST_F(FactorManagersTest, EnrolmentNeedsTheUserAtTheLevelWithAFreshSession) {
   EXPECT_EQ(low.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(low.message(), HasSubstr("below the directory's required level 30"));
   // At the level but stale.
-  absl::Status stale = start(UserCaller(kDir, kAlice, 30, now - absl::Minutes(5) - absl::Seconds(1)));
+  absl::Status stale =
+      start(UserCaller(kDir, kAlice, 30, now - absl::Minutes(5) - absl::Seconds(1)));
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
   EXPECT_TRUE(start(UserCaller(kDir, kAlice, 30, now - absl::Minutes(5))).ok());
@@ -429,8 +427,7 @@ TEST_F(FactorManagersTest, VerifyAcceptsOneStepEitherSideEachOnce) {
   // The next step's code (an app a little ahead) too, and afterwards the current step is
   // behind the last used one: refused.
   EXPECT_TRUE(Verify(Totp(params, secret, clock_.Now() + absl::Seconds(30))).ok());
-  EXPECT_EQ(Verify(Totp(params, secret, clock_.Now())).code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Verify(Totp(params, secret, clock_.Now())).code(), absl::StatusCode::kUnauthenticated);
   // Two steps away: refused.
   clock_.Advance(absl::Minutes(2));
   EXPECT_EQ(Verify(Totp(params, secret, clock_.Now() + absl::Seconds(60))).code(),
@@ -481,8 +478,9 @@ TEST_F(FactorManagersTest, GuessingRunsOutOfItsBudgetAndARightCodeRefills) {
   clock_.Advance(absl::Minutes(15));
   EXPECT_TRUE(Verify(Totp(TotpParams(), secret, clock_.Now())).ok());
   // Recovery codes have their own budget, untouched.
-  EXPECT_TRUE(factors_.CountAttempt(kAlice, "recovery_code", absl::Minutes(15), clock_.Now())
-                  ->attempts == 1);
+  EXPECT_TRUE(
+      factors_.CountAttempt(kAlice, "recovery_code", absl::Minutes(15), clock_.Now())->attempts ==
+      1);
 }
 
 TEST_F(FactorManagersTest, DeleteTotpByTheUserOrAnAdminWhenFresh) {

@@ -25,14 +25,13 @@
 
 int main(int argc, char** argv) {
   namespace cred = tally::credential;
-  tally::ServiceMain service(argc, argv,
-                             "tally-credential: users, contact data and password hashes",
-                             "credential");
+  tally::ServiceMain service(
+      argc, argv, "tally-credential: users, contact data and password hashes", "credential");
   cred::CredentialServerConfig config =
       service.RequireConfig(cred::CredentialServerConfigFromFlags());
-  auto authenticator =
-      service.MakeAuthenticator(tally::RevocationCheckerFor(config.revocation_redis, service.clock()),
-                                "CreateUser to bootstrap");
+  auto authenticator = service.MakeAuthenticator(
+      tally::RevocationCheckerFor(config.revocation_redis, service.clock()),
+      "CreateUser to bootstrap");
   if (config.blocklist_file.empty()) {
     service.logger().warn("no --password_blocklist: common passwords are accepted");
   } else {

@@ -135,7 +135,8 @@ std::string PgCredentialStore::UserColumns() const {
   return absl::StrCat(
       "seq, user_id, directory_id, username, username_key, email, phone_number, roles, "
       "password_hash, ",
-      PgMicros("create_time"), " AS create_us, EXISTS (SELECT 1 FROM ", Table("totp_authenticators"),
+      PgMicros("create_time"), " AS create_us, EXISTS (SELECT 1 FROM ",
+      Table("totp_authenticators"),
       " t WHERE t.user_id = users.user_id) AS has_totp, (SELECT count(*) FROM ",
       Table("recovery_codes"),
       " r WHERE r.user_id = users.user_id AND r.used_time IS NULL)::integer AS "

@@ -42,10 +42,10 @@ std::string PgDeviceStore::Columns() const {
 absl::Status PgDeviceStore::CreateDevice(const Device& device, absl::string_view token_hash) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // Only for a user that exists (and stays, until commit) in this directory.
-    const pqxx::result user = tx.exec_params(
-        absl::StrCat("SELECT 1 FROM \"", schema_,
-                     "\".users WHERE user_id = $1 AND directory_id = $2 FOR SHARE"),
-        device.user_id(), device.directory_id());
+    const pqxx::result user =
+        tx.exec_params(absl::StrCat("SELECT 1 FROM \"", schema_,
+                                    "\".users WHERE user_id = $1 AND directory_id = $2 FOR SHARE"),
+                       device.user_id(), device.directory_id());
     if (user.empty()) return absl::NotFoundError("no such user");
     tx.exec_params0(
         absl::StrCat("INSERT INTO ", Table(),
@@ -94,22 +94,20 @@ absl::StatusOr<std::vector<Device>> PgDeviceStore::ListDevices(absl::string_view
       });
 }
 
-absl::Status PgDeviceStore::DeleteDevice(absl::string_view directory_id,
-                                         absl::string_view user_id,
+absl::Status PgDeviceStore::DeleteDevice(absl::string_view directory_id, absl::string_view user_id,
                                          absl::string_view device_id) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("DELETE FROM ", Table(),
-                     " WHERE device_id = $3 AND user_id = $2 AND directory_id = $1 "
-                     "RETURNING device_id"),
-        S(directory_id), S(user_id), S(device_id));
+    const pqxx::result r =
+        tx.exec_params(absl::StrCat("DELETE FROM ", Table(),
+                                    " WHERE device_id = $3 AND user_id = $2 AND directory_id = $1 "
+                                    "RETURNING device_id"),
+                       S(directory_id), S(user_id), S(device_id));
     if (r.empty()) return absl::NotFoundError("no such device");
     return absl::OkStatus();
   });
 }
 
-void PgDeviceStore::ForgetAll(pqxx::work& tx, absl::string_view schema,
-                              absl::string_view user_id) {
+void PgDeviceStore::ForgetAll(pqxx::work& tx, absl::string_view schema, absl::string_view user_id) {
   tx.exec_params0(absl::StrCat("DELETE FROM ", DevicesTable(schema), " WHERE user_id = $1"),
                   S(user_id));
 }

@@ -71,11 +71,11 @@ absl::Status PgFactorStore::ConfirmTotpEnrollment(absl::string_view enrollment_i
                                                   absl::Time now) {
   return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
     // Taking the row is what makes an enrolment single-use under racing confirms.
-    const pqxx::result taken = tx.exec_params(
-        absl::StrCat("DELETE FROM ", Table("totp_enrollments"),
-                     " WHERE enrollment_id = $1 AND expire_time > ", PgTimeParam(2),
-                     " RETURNING user_id, directory_id, sealed_secret"),
-        S(enrollment_id), absl::ToUnixMicros(now));
+    const pqxx::result taken =
+        tx.exec_params(absl::StrCat("DELETE FROM ", Table("totp_enrollments"),
+                                    " WHERE enrollment_id = $1 AND expire_time > ", PgTimeParam(2),
+                                    " RETURNING user_id, directory_id, sealed_secret"),
+                       S(enrollment_id), absl::ToUnixMicros(now));
     if (taken.empty()) return absl::NotFoundError("unknown or expired enrolment");
     tx.exec_params0(
         absl::StrCat("INSERT INTO ", Table("totp_authenticators"),
@@ -94,11 +94,11 @@ absl::Status PgFactorStore::ConfirmTotpEnrollment(absl::string_view enrollment_i
 absl::StatusOr<TotpAuthenticator> PgFactorStore::GetTotp(absl::string_view user_id) {
   return pool_->ReadFor<TotpAuthenticator>(
       [&](pqxx::nontransaction& tx) -> absl::StatusOr<TotpAuthenticator> {
-        const pqxx::result r = ExecPrepared(
-            tx, absl::StrCat(schema_, ".get_totp"),
-            absl::StrCat("SELECT directory_id, sealed_secret, last_step FROM ",
-                         Table("totp_authenticators"), " WHERE user_id = $1"),
-            S(user_id));
+        const pqxx::result r =
+            ExecPrepared(tx, absl::StrCat(schema_, ".get_totp"),
+                         absl::StrCat("SELECT directory_id, sealed_secret, last_step FROM ",
+                                      Table("totp_authenticators"), " WHERE user_id = $1"),
+                         S(user_id));
         if (r.empty()) return absl::NotFoundError("no authenticator app");
         TotpAuthenticator a;
         a.secret.user_id = S(user_id);
@@ -112,12 +112,12 @@ absl::StatusOr<TotpAuthenticator> PgFactorStore::GetTotp(absl::string_view user_
 absl::StatusOr<bool> PgFactorStore::AdvanceTotpStep(absl::string_view user_id, int64_t step) {
   return pool_->TransactFor<bool>([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     // The one conditional UPDATE that makes a step count once per user across replicas.
-    const pqxx::result r = ExecPrepared(
-        tx, absl::StrCat(schema_, ".advance_totp"),
-        absl::StrCat("UPDATE ", Table("totp_authenticators"),
-                     " SET last_step = $2 WHERE user_id = $1 AND last_step < $2 "
-                     "RETURNING user_id"),
-        S(user_id), step);
+    const pqxx::result r =
+        ExecPrepared(tx, absl::StrCat(schema_, ".advance_totp"),
+                     absl::StrCat("UPDATE ", Table("totp_authenticators"),
+                                  " SET last_step = $2 WHERE user_id = $1 AND last_step < $2 "
+                                  "RETURNING user_id"),
+                     S(user_id), step);
     return !r.empty();
   });
 }
@@ -126,10 +126,9 @@ absl::StatusOr<bool> PgFactorStore::DeleteTotp(absl::string_view user_id) {
   return pool_->TransactFor<bool>([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     tx.exec_params0(absl::StrCat("DELETE FROM ", Table("totp_enrollments"), " WHERE user_id = $1"),
                     S(user_id));
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("DELETE FROM ", Table("totp_authenticators"),
-                     " WHERE user_id = $1 RETURNING user_id"),
-        S(user_id));
+    const pqxx::result r = tx.exec_params(absl::StrCat("DELETE FROM ", Table("totp_authenticators"),
+                                                       " WHERE user_id = $1 RETURNING user_id"),
+                                          S(user_id));
     return !r.empty();
   });
 }
@@ -168,10 +167,10 @@ absl::StatusOr<int> PgFactorStore::UseRecoveryCode(absl::string_view directory_i
                      "IS NULL RETURNING user_id"),
         S(directory_id), S(user_id), S(code_mac), absl::ToUnixMicros(now));
     if (used.empty()) return absl::NotFoundError("no such unused recovery code");
-    const pqxx::result left = tx.exec_params(
-        absl::StrCat("SELECT count(*) AS n FROM ", Table("recovery_codes"),
-                     " WHERE user_id = $1 AND used_time IS NULL"),
-        S(user_id));
+    const pqxx::result left =
+        tx.exec_params(absl::StrCat("SELECT count(*) AS n FROM ", Table("recovery_codes"),
+                                    " WHERE user_id = $1 AND used_time IS NULL"),
+                       S(user_id));
     return left[0]["n"].as<int>();
   });
 }
@@ -184,13 +183,14 @@ absl::StatusOr<AttemptWindow> PgFactorStore::CountAttempt(absl::string_view user
                                              " - $4::bigint * interval '1 microsecond'");
     // INSERT … ON CONFLICT DO UPDATE is atomic per row: parallel attempts count one by one.
     const pqxx::result r = tx.exec_params(
-        absl::StrCat("INSERT INTO ", Table("attempt_windows"),
-                     " AS a (user_id, method, window_start, attempts) VALUES ($1, $2, ",
-                     PgTimeParam(3), ", 1) ON CONFLICT (user_id, method) DO UPDATE SET "
-                     "window_start = CASE WHEN ", expired, " THEN ", PgTimeParam(3),
-                     " ELSE a.window_start END, attempts = CASE WHEN ", expired,
-                     " THEN 1 ELSE a.attempts + 1 END RETURNING attempts, ",
-                     PgMicros("window_start"), " AS start_us"),
+        absl::StrCat(
+            "INSERT INTO ", Table("attempt_windows"),
+            " AS a (user_id, method, window_start, attempts) VALUES ($1, $2, ", PgTimeParam(3),
+            ", 1) ON CONFLICT (user_id, method) DO UPDATE SET "
+            "window_start = CASE WHEN ",
+            expired, " THEN ", PgTimeParam(3), " ELSE a.window_start END, attempts = CASE WHEN ",
+            expired, " THEN 1 ELSE a.attempts + 1 END RETURNING attempts, ",
+            PgMicros("window_start"), " AS start_us"),
         S(user_id), S(method), absl::ToUnixMicros(now), absl::ToInt64Microseconds(window));
     AttemptWindow w;
     w.attempts = r[0]["attempts"].as<int>();

@@ -28,20 +28,21 @@ absl::StatusOr<pb::GenerateRecoveryCodesResponse> RecoveryCodeManager::GenerateR
   std::vector<std::string> macs;
   while (response.codes_size() < kRecoveryCodesPerSet) {
     std::string code = GenerateRecoveryCode(random_);
-    const std::string mac = RecoveryCodeMac(hmac_key_, directory_id, request.user_id(),
-                                            *NormalizeRecoveryCode(code));
+    const std::string mac =
+        RecoveryCodeMac(hmac_key_, directory_id, request.user_id(), *NormalizeRecoveryCode(code));
     // 64 bits each: a repeat within a set never happens, but must not become one stored row.
     if (std::find(macs.begin(), macs.end(), mac) != macs.end()) continue;
     macs.push_back(mac);
     response.add_codes(std::move(code));
   }
-  if (absl::Status s = store_.ReplaceRecoveryCodes(directory_id, request.user_id(), macs,
-                                                   guard_.clock().Now());
+  if (absl::Status s =
+          store_.ReplaceRecoveryCodes(directory_id, request.user_id(), macs, guard_.clock().Now());
       !s.ok()) {
     return s;
   }
-  GetLogger("credential")->info("{} generated a new set of recovery codes for user {}",
-                                caller.Actor(), request.user_id());
+  GetLogger("credential")
+      ->info("{} generated a new set of recovery codes for user {}", caller.Actor(),
+             request.user_id());
   return response;
 }
 

@@ -13,9 +13,7 @@ namespace {
 constexpr int kGroupEnds[] = {5, 10};
 
 // A length-prefixed field, so ("ab", "c") and ("a", "bc") MAC differently.
-std::string Field(absl::string_view value) {
-  return absl::StrCat(value.size(), ":", value, ";");
-}
+std::string Field(absl::string_view value) { return absl::StrCat(value.size(), ":", value, ";"); }
 
 }  // namespace
 
@@ -53,9 +51,8 @@ std::optional<std::string> NormalizeRecoveryCode(absl::string_view typed) {
 
 std::string RecoveryCodeMac(absl::string_view key, absl::string_view directory_id,
                             absl::string_view user_id, absl::string_view normalized_code) {
-  return HexEncode(HmacSha256(
-      key, absl::StrCat("tally-recovery-code-v1;", Field(directory_id), Field(user_id),
-                        Field(normalized_code))));
+  return HexEncode(HmacSha256(key, absl::StrCat("tally-recovery-code-v1;", Field(directory_id),
+                                                Field(user_id), Field(normalized_code))));
 }
 
 }  // namespace tally::credential

@@ -56,7 +56,7 @@ class QueuedBytes final : public RandomSource {
 };
 
 TEST(RecoveryCodesTest, DrawsAboveTheLastWholeAlphabetAreRejected) {
-  // 248..255 would favour the first 8 symbols: skipped. 0 → '2', 30 → 'z', 247 → 247 % 31 = 30.
+  // 248..255 would favour the first 8 symbols: skipped. 0 → '2', 30 → 'z', 247 % 31 = 30.
   QueuedBytes random({255, 248, 0, 30, 247, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
   EXPECT_EQ(GenerateRecoveryCode(random), "2zz22-22222-222");
 }
@@ -65,9 +65,9 @@ TEST(RecoveryCodesTest, NormalisesWhatUsersType) {
   EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mnp"), "abcdefghjkmnp");
   EXPECT_EQ(NormalizeRecoveryCode(" ABCDE FGHJK-MNP "), "abcdefghjkmnp");
   EXPECT_EQ(NormalizeRecoveryCode("abcdefghjkmnp"), "abcdefghjkmnp");
-  EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mn"), std::nullopt);     // too short
-  EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mnpq"), std::nullopt);   // too long
-  EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mn0"), std::nullopt);    // not in the alphabet
+  EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mn"), std::nullopt);    // too short
+  EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mnpq"), std::nullopt);  // too long
+  EXPECT_EQ(NormalizeRecoveryCode("abcde-fghjk-mn0"), std::nullopt);   // not in the alphabet
   EXPECT_EQ(NormalizeRecoveryCode("abcde_fghjk_mnp"), std::nullopt);
   EXPECT_EQ(NormalizeRecoveryCode(""), std::nullopt);
 }

@@ -14,7 +14,9 @@ std::string Hotp(HashAlgorithm algorithm, absl::string_view key, uint64_t counte
     counter >>= 8;
   }
   const std::string mac = Hmac(algorithm, key, absl::string_view(message, sizeof(message)));
-  const auto byte = [&mac](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(mac[i])); };
+  const auto byte = [&mac](size_t i) {
+    return static_cast<uint32_t>(static_cast<uint8_t>(mac[i]));
+  };
   const size_t offset = byte(mac.size() - 1) & 0x0f;
   const uint32_t binary = ((byte(offset) & 0x7f) << 24) | (byte(offset + 1) << 16) |
                           (byte(offset + 2) << 8) | byte(offset + 3);

@@ -42,8 +42,8 @@ std::optional<int64_t> MatchTotp(const TotpParams& params, absl::string_view key
 // The name of `algorithm` in otpauth URIs: SHA1, SHA256, SHA512.
 absl::string_view AlgorithmName(HashAlgorithm algorithm);
 
-// The key URI apps scan (Google Authenticator's "Key Uri Format"):
-// otpauth://totp/<issuer>:<account>?secret=<base32>&issuer=<issuer>&algorithm=…&digits=…&period=…
+// The key URI apps scan (Google Authenticator's "Key Uri Format"): otpauth://totp/
+// <issuer>:<account>?secret=<base32>&issuer=<issuer>&algorithm=…&digits=…&period=…
 // Issuer and account are percent-encoded (RFC 3986: all but unreserved characters, so a ':',
 // '&', '?', '#', space or non-ASCII byte in a directory's name cannot break the URI).
 std::string OtpauthUri(absl::string_view issuer, absl::string_view account,

@@ -17,8 +17,8 @@ constexpr char kBadCode[] = "invalid code";
 
 // The additional data of a sealed secret: whose it is.
 std::string Aad(absl::string_view directory_id, absl::string_view user_id) {
-  return absl::StrCat("tally-totp-v1;", directory_id.size(), ":", directory_id, ";",
-                      user_id.size(), ":", user_id);
+  return absl::StrCat("tally-totp-v1;", directory_id.size(), ":", directory_id, ";", user_id.size(),
+                      ":", user_id);
 }
 
 }  // namespace
@@ -34,9 +34,9 @@ TotpManager::TotpManager(FactorGuard& guard, FactorStore& store, CredentialStore
 
 std::string TotpManager::Seal(const std::string& secret, const std::string& directory_id,
                               const std::string& user_id) {
-  return absl::StrCat(std::string(1, static_cast<char>(options_.key_id)),
-                      SealAesGcm(options_.encryption_key, secret, Aad(directory_id, user_id),
-                                 random_));
+  return absl::StrCat(
+      std::string(1, static_cast<char>(options_.key_id)),
+      SealAesGcm(options_.encryption_key, secret, Aad(directory_id, user_id), random_));
 }
 
 absl::StatusOr<std::string> TotpManager::Open(const TotpSecret& sealed) const {
@@ -84,12 +84,11 @@ absl::StatusOr<pb::StartTotpEnrollmentResponse> TotpManager::StartTotpEnrollment
   enrollment.secret = {directory_id, request.user_id(),
                        Seal(secret, directory_id, request.user_id())};
   // PostgreSQL keeps microseconds: the answer must equal what the row says.
-  enrollment.expire_time = absl::FromUnixMicros(
-      absl::ToUnixMicros(guard_.clock().Now() + options_.enrollment_ttl));
+  enrollment.expire_time =
+      absl::FromUnixMicros(absl::ToUnixMicros(guard_.clock().Now() + options_.enrollment_ttl));
 
   pb::StartTotpEnrollmentResponse response;
-  response.set_otpauth_uri(
-      OtpauthUri(*issuer, user->user.username(), secret, options_.params));
+  response.set_otpauth_uri(OtpauthUri(*issuer, user->user.username(), secret, options_.params));
   absl::StatusOr<QrCode> qr = QrCode::Encode(response.otpauth_uri());
   if (!qr.ok()) {
     // Only a display name and username of kilobytes could do this.
@@ -101,8 +100,9 @@ absl::StatusOr<pb::StartTotpEnrollmentResponse> TotpManager::StartTotpEnrollment
   response.set_secret_base32(Base32Encode(secret));
   response.set_qr_svg(qr->ToSvg());
   *response.mutable_expire_time() = ToProtoTime(enrollment.expire_time);
-  GetLogger("credential")->info("{} started enrolling an authenticator app for user {}",
-                                caller.Actor(), request.user_id());
+  GetLogger("credential")
+      ->info("{} started enrolling an authenticator app for user {}", caller.Actor(),
+             request.user_id());
   return response;
 }
 
@@ -126,21 +126,22 @@ absl::StatusOr<pb::ConfirmTotpEnrollmentResponse> TotpManager::ConfirmTotpEnroll
   if (absl::Status s = guard_.TakeAttempt(sealed.user_id, kMethod); !s.ok()) return s;
   absl::StatusOr<std::string> secret = Open(sealed);
   if (!secret.ok()) {
-    GetLogger("credential")->error("the enrolment secret of user {} does not open: {}",
-                                   sealed.user_id, secret.status());
+    GetLogger("credential")
+        ->error("the enrolment secret of user {} does not open: {}", sealed.user_id,
+                secret.status());
     return absl::InternalError("the enrolment cannot be read");
   }
   const std::optional<int64_t> step = Match(*secret, request.code());
   if (!step.has_value()) return absl::UnauthenticatedError(kBadCode);
   // The confirming code's step counts as used: it cannot log in a second time.
-  if (absl::Status s = store_.ConfirmTotpEnrollment(request.enrollment_id(), *step,
-                                                    guard_.clock().Now());
+  if (absl::Status s =
+          store_.ConfirmTotpEnrollment(request.enrollment_id(), *step, guard_.clock().Now());
       !s.ok()) {
     return s;
   }
   guard_.ForgiveAttempts(sealed.user_id, kMethod);
-  GetLogger("credential")->info("{} confirmed an authenticator app for user {}", caller.Actor(),
-                                sealed.user_id);
+  GetLogger("credential")
+      ->info("{} confirmed an authenticator app for user {}", caller.Actor(), sealed.user_id);
   absl::StatusOr<pb::User> user = CurrentUser(sealed.user_id);
   if (!user.ok()) return user.status();
   pb::ConfirmTotpEnrollmentResponse response;
@@ -155,8 +156,8 @@ absl::StatusOr<pb::DeleteTotpResponse> TotpManager::DeleteTotp(
   absl::StatusOr<bool> deleted = store_.DeleteTotp(request.user_id());
   if (!deleted.ok()) return deleted.status();
   if (*deleted) {
-    GetLogger("credential")->info("{} removed the authenticator app of user {}", caller.Actor(),
-                                  request.user_id());
+    GetLogger("credential")
+        ->info("{} removed the authenticator app of user {}", caller.Actor(), request.user_id());
   }
   absl::StatusOr<pb::User> current = CurrentUser(request.user_id());
   if (!current.ok()) return current.status();
@@ -175,8 +176,8 @@ absl::StatusOr<pb::VerifyTotpResponse> TotpManager::VerifyTotp(
   if (!app.ok()) return app.status();
   absl::StatusOr<std::string> secret = Open(app->secret);
   if (!secret.ok()) {
-    GetLogger("credential")->error("the TOTP secret of user {} does not open: {}",
-                                   request.user_id(), secret.status());
+    GetLogger("credential")
+        ->error("the TOTP secret of user {} does not open: {}", request.user_id(), secret.status());
     return absl::InternalError("the authenticator app cannot be read");
   }
   const std::optional<int64_t> step = Match(*secret, request.code());

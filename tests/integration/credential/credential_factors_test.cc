@@ -28,8 +28,8 @@ namespace {
 
 namespace pb = ::tally::credential::v1;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::NewContext;
+using ::testing::StartsWith;
 
 // The cluster runs for the whole suite; each test makes its own directory and users.
 class CredentialFactorsTest : public ::testing::Test {
@@ -165,14 +165,14 @@ TEST_F(CredentialFactorsTest, EnrolmentNeedsTheLevelThenAFreshSession) {
   EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
   // Bob, even as an admin, cannot enrol for Alice.
-  grpc::Status other = Start(Token(bob_.id, 30, absl::ZeroDuration(), {"admin"}), alice_.id,
-                             &started);
+  grpc::Status other =
+      Start(Token(bob_.id, 30, absl::ZeroDuration(), {"admin"}), alice_.id, &started);
   EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   grpc::Status fresh = Start(Fresh(alice_.id), alice_.id, &started);
   ASSERT_TRUE(fresh.ok()) << fresh.error_message();
   EXPECT_THAT(started.otpauth_uri(), StartsWith("otpauth://totp/"));
-  EXPECT_THAT(started.otpauth_uri(), HasSubstr(absl::StrCat(":", alice_.username, "?secret=",
-                                                            started.secret_base32())));
+  EXPECT_THAT(started.otpauth_uri(),
+              HasSubstr(absl::StrCat(":", alice_.username, "?secret=", started.secret_base32())));
   EXPECT_THAT(started.otpauth_uri(), HasSubstr("&algorithm=SHA1&digits=6&period=30"));
   EXPECT_THAT(started.qr_svg(), HasSubstr("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   EXPECT_GE(started.secret_base32().size(), 32u);  // >= 160 bits
@@ -183,8 +183,8 @@ TEST_F(CredentialFactorsTest, OathtoolCodesConfirmAndLogInEachStepOnce) {
   pb::StartTotpEnrollmentResponse started;
   ASSERT_TRUE(Start(Fresh(alice_.id), alice_.id, &started).ok());
   // A code of another time is wrong; the enrolment stays pending.
-  grpc::Status wrong = Confirm(Fresh(alice_.id), started.enrollment_id(),
-                               Oathtool(started.otpauth_uri(), 10));
+  grpc::Status wrong =
+      Confirm(Fresh(alice_.id), started.enrollment_id(), Oathtool(started.otpauth_uri(), 10));
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   const std::string first = Oathtool(started.otpauth_uri());
   grpc::Status confirmed = Confirm(Fresh(alice_.id), started.enrollment_id(), first);
@@ -304,8 +304,7 @@ TEST_F(CredentialFactorsTest, RememberedDevicesCountUntilTheCurrentMaxAge) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_GE(created.device_token().size(), 22u);  // >= 128 bits in base64url
 
-  auto verify = [&](const std::string& user, const std::string& token,
-                    absl::Duration max_age) {
+  auto verify = [&](const std::string& user, const std::string& token, absl::Duration max_age) {
     pb::VerifyDeviceRequest request;
     request.set_directory_id(directory_);
     request.set_user_id(user);
