@@ -36,6 +36,10 @@ ABSL_FLAG(absl::Duration, totp_enrollment_ttl, absl::Minutes(10),
 ABSL_FLAG(std::string, recovery_code_hmac_key, "",
           "Key of the recovery codes' HMAC-SHA-256, at least 32 bytes as hex or base64; prefer "
           "TALLY_RECOVERY_CODE_HMAC_KEY.");
+ABSL_FLAG(int, factor_attempts, 10,
+          "Attempts per user at one of TOTP or recovery codes per --factor_attempt_window.");
+ABSL_FLAG(absl::Duration, factor_attempt_window, absl::Minutes(15),
+          "The window of --factor_attempts.");
 // Until the shared freshness flag of common/auth exists (issue 19).
 ABSL_FLAG(absl::Duration, reauth_max_age, absl::Minutes(5),
           "How old a session's last login may be for the user's own sensitive changes.");
@@ -106,6 +110,14 @@ absl::Status TakeFactorFlags(CredentialServerConfig& config) {
   if (config.totp.enrollment_ttl < absl::Minutes(1) ||
       config.totp.enrollment_ttl > absl::Hours(24)) {
     return absl::InvalidArgumentError("--totp_enrollment_ttl must be between 1m and 24h");
+  }
+  config.factors.attempts_per_window = absl::GetFlag(FLAGS_factor_attempts);
+  config.factors.attempt_window = absl::GetFlag(FLAGS_factor_attempt_window);
+  if (config.factors.attempts_per_window < 1 || config.factors.attempts_per_window > 1000 ||
+      config.factors.attempt_window < absl::Minutes(1) ||
+      config.factors.attempt_window > absl::Hours(24)) {
+    return absl::InvalidArgumentError(
+        "--factor_attempts must be 1..1000 and --factor_attempt_window 1m..24h");
   }
   config.factors.reauth_max_age = absl::GetFlag(FLAGS_reauth_max_age);
   if (config.factors.reauth_max_age <= absl::ZeroDuration()) {

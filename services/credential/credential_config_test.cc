@@ -99,6 +99,9 @@ TEST(CredentialServerConfigTest, SecondFactorKeysAreRequiredAndChecked) {
               HasSubstr("must be different keys"));
   EXPECT_THAT(Refusal({"--totp_enrollment_ttl=10s"}), StartsWith("--totp_enrollment_ttl"));
   EXPECT_THAT(Refusal({"--reauth_max_age=0s"}), StartsWith("--reauth_max_age"));
+  EXPECT_EQ(config->factors.attempts_per_window, 10);
+  EXPECT_EQ(config->factors.attempt_window, absl::Minutes(15));
+  EXPECT_THAT(Refusal({"--factor_attempts=0"}), StartsWith("--factor_attempts"));
 }
 
 }  // namespace

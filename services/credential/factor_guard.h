@@ -22,6 +22,7 @@ struct FactorGuardOptions {
   // --reauth_max_age: how old a token's auth_time may be for the user's own sensitive changes
   // (and an admin's acting on them).
   absl::Duration reauth_max_age = absl::Minutes(5);
+  // --factor_attempts, --factor_attempt_window.
   // Attempts at one method (TOTP, recovery codes) per user per window, right or wrong; a right
   // code starts a new window. 10 per 15 minutes: a user who mistypes never meets it, while a
   // cluster caller guessing TOTP codes gets ~960 tries a day (3 codes in 10^6 each: 0.3%).
