@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "common/postgres/pg_time.h"
 #include "common/util/proto_time.h"
+#include "services/credential/pg_device_store.h"
 
 namespace tally::credential {
 namespace {
@@ -252,6 +253,8 @@ absl::StatusOr<StoredUser> PgCredentialStore::SetPasswordHash(std::string_view u
                      " WHERE user_id = $1 RETURNING ", UserColumns()),
         std::string(user_id), password_hash, absl::ToUnixMicros(time));
     if (r.empty()) return NoSuchUser();
+    // DESIGN.md §1 rule 9: a new password forgets the remembered devices, in this transaction.
+    PgDeviceStore::ForgetAll(tx, schema_, absl::string_view(user_id.data(), user_id.size()));
     return UserFromRow(r[0]);
   });
 }
