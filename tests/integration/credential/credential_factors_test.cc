@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <latch>
 #include <pqxx/pqxx>
 #include <string>
@@ -120,6 +121,21 @@ class CredentialFactorsTest : public ::testing::Test {
     pb::GetUserResponse response;
     EXPECT_TRUE(cluster_->users().GetUser(NewContext().get(), request, &response).ok());
     return response.user();
+  }
+
+  // Makes `n` calls at once (released together from a latch); returns how many succeeded.
+  static int SucceedingAtOnce(int n, const std::function<grpc::Status()>& call) {
+    std::atomic<int> succeeded{0};
+    std::latch go(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&] {
+        go.arrive_and_wait();
+        if (call().ok()) ++succeeded;
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    return succeeded.load();
   }
 
   // A remembered device of `user`; returns its token.
@@ -255,17 +271,7 @@ TEST_F(CredentialFactorsTest, OathtoolCodesConfirmAndLogInEachStepOnce) {
 TEST_F(CredentialFactorsTest, OneCodeVerifiedSixteenTimesAtOnceCountsOnce) {
   const std::string uri = Enrol(alice_.id);
   const std::string code = Oathtool(uri, 1);
-  std::atomic<int> accepted{0};
-  std::latch go(16);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 16; ++i) {
-    threads.emplace_back([&] {
-      go.arrive_and_wait();
-      if (VerifyTotp(alice_.id, code).ok()) ++accepted;
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(SucceedingAtOnce(16, [&] { return VerifyTotp(alice_.id, code); }), 1);
 }
 
 TEST_F(CredentialFactorsTest, RecoveryCodesWorkOnceEvenInParallelAndRegeneratingVoidsThem) {
@@ -282,17 +288,7 @@ TEST_F(CredentialFactorsTest, RecoveryCodesWorkOnceEvenInParallelAndRegenerating
   EXPECT_EQ(GetUser(alice_.id).recovery_codes_left(), 10);
 
   // 16 parallel uses of one code: exactly one succeeds.
-  std::atomic<int> accepted{0};
-  std::latch go(16);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 16; ++i) {
-    threads.emplace_back([&] {
-      go.arrive_and_wait();
-      if (UseRecoveryCode(alice_.id, first.codes(0)).ok()) ++accepted;
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(SucceedingAtOnce(16, [&] { return UseRecoveryCode(alice_.id, first.codes(0)); }), 1);
   EXPECT_EQ(GetUser(alice_.id).recovery_codes_left(), 9);
 
   // Typed in capitals with spaces: still the code. Bob cannot use Alice's codes.
