@@ -15,6 +15,8 @@
 #include "common/auth/caller.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/auth/revocation.h"
+#include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -26,12 +28,6 @@ using ::testing::Not;
 
 constexpr char kIssuer[] = "https://tally.test";
 constexpr char kPlatformKey[] = "platform-secret-123";
-
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1'700'000'000);
-};
 
 // Revoked sessions in memory; counts lookups and can fail like a store that is down.
 class FakeRevocations : public RevocationChecker {
@@ -84,21 +80,16 @@ class RevocationTest : public ::testing::Test {
   }
 
   std::string Bearer(const std::string& sid, std::string dir = "dir_acme") const {
-    SessionClaims c;
-    c.issuer = kIssuer;
-    c.subject = "usr_alice";
-    c.directory_id = std::move(dir);
-    c.session_id = sid;
-    c.acr = "30";
-    c.amr = {"pwd", "sms", "mfa"};
-    c.roles = {"admin"};
-    c.issued_at = clock_.now;
-    c.auth_time = clock_.now;
-    c.expires_at = clock_.now + absl::Hours(1);
+    const SessionClaims c = testing::TestClaims({.directory_id = std::move(dir),
+                                                 .user_id = "usr_alice",
+                                                 .roles = {"admin"},
+                                                 .session_id = sid,
+                                                 .issuer = kIssuer},
+                                                clock_.Now());
     return absl::StrCat("Bearer ", *signer_.Sign(c));
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   JwtSigner signer_;
   std::shared_ptr<FakeRevocations> revocations_;
   Authenticator authenticator_;
@@ -149,7 +140,7 @@ TEST_F(RevocationTest, PlatformKeyAnonymousAndBadTokensNeverReachTheStore) {
   forged.back() = forged.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(authenticator_.Authenticate(std::nullopt, forged).status().code(),
             absl::StatusCode::kUnauthenticated);
-  clock_.now += absl::Hours(2);
+  clock_.Advance(absl::Hours(2));
   EXPECT_EQ(authenticator_.Authenticate(std::nullopt, old_token).status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(revocations_->lookups(), 0);
@@ -168,7 +159,7 @@ TEST(RedisRevocationStoreTest, KeyIsTaggedByDirectory) {
 }
 
 TEST(RedisRevocationStoreTest, CheckerFromUrl) {
-  FakeClock clock;
+  testing::FakeClock clock;
   absl::StatusOr<std::shared_ptr<const RevocationChecker>> none =
       RevocationCheckerFromUrl("", "test", clock);
   ASSERT_TRUE(none.ok());
@@ -180,7 +171,7 @@ TEST(RedisRevocationStoreTest, CheckerFromUrl) {
 }
 
 TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorRefuses) {
-  FakeClock clock;
+  testing::FakeClock clock;
   // Port 1 on loopback: nothing listens there, the connect is refused at once.
   absl::StatusOr<std::shared_ptr<const RevocationChecker>> checker =
       RevocationCheckerFromUrl("redis://127.0.0.1:1", "test", clock);
@@ -195,13 +186,9 @@ TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorR
   auto verifier = std::make_shared<const JwtVerifier>(
       *JwtVerifier::FromKeys({signer.PublicKey()}, options, clock));
   const Authenticator authenticator(kPlatformKey, verifier, *checker);
-  SessionClaims c;
-  c.issuer = kIssuer;
-  c.subject = "usr_alice";
-  c.directory_id = "dir_acme";
-  c.session_id = "ses_1";
-  c.issued_at = c.auth_time = clock.now;
-  c.expires_at = clock.now + absl::Hours(1);
+  const SessionClaims c = testing::TestClaims(
+      {.directory_id = "dir_acme", .user_id = "usr_alice", .session_id = "ses_1", .issuer = kIssuer},
+      clock.Now());
   EXPECT_EQ(authenticator.Authenticate(std::nullopt, absl::StrCat("Bearer ", *signer.Sign(c)))
                 .status()
                 .code(),

@@ -6,8 +6,9 @@
 
 #include "absl/status/status.h"
 
-// A throwaway certificate authority for mutual-TLS tests, made with the openssl CLI (the same
-// tool operators use), so tests exercise real PEM files rather than in-memory keys.
+// Throwaway key material for tests, made with the openssl CLI (the same tool operators use), so
+// tests exercise real PEM files rather than in-memory keys: a certificate authority and
+// certificates for mutual TLS, and Ed25519 session-token signing keys.
 namespace tally::testing {
 
 class Pki {
@@ -19,6 +20,8 @@ class Pki {
   // A certificate `name` for localhost / 127.0.0.1, usable as server and client, signed by CA
   // `ca`: <dir>/<name>.pem and .key. Calling it again rotates the certificate in place.
   absl::Status MakeCert(const std::string& name, const std::string& ca);
+  // An Ed25519 private key `name` (PKCS#8 PEM, what --signing_key_files reads): <dir>/<name>.key.
+  absl::Status MakeSigningKey(const std::string& name);
 
   std::string Path(const std::string& file) const { return dir_ + "/" + file; }
   std::string Read(const std::string& file) const;

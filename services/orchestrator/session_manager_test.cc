@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
+#include "common/testing/fake_clock.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
 
@@ -16,12 +17,6 @@ using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
 using ::testing::ElementsAre;
-
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1900000000);
-};
 
 class FakeRevocations : public RevocationStore {
  public:
@@ -60,7 +55,7 @@ class SessionManagerTest : public ::testing::Test {
                           absl::Hours(8));
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_{absl::FromUnixSeconds(1900000000)};
   FakeRevocations revocations_;
   std::optional<Ed25519PrivateKey> old_key_, new_key_;
   std::shared_ptr<const SigningKeys> keys_;
@@ -79,9 +74,9 @@ TEST(AmrTest, Rfc8176Names) {
 
 TEST_F(SessionManagerTest, IssuedTokensValidateWithTheirClaims) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now - absl::Seconds(5)));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now() - absl::Seconds(5)));
   ASSERT_TRUE(session.ok()) << session.status();
-  EXPECT_EQ(session->expires_at, clock_.now + absl::Hours(8));
+  EXPECT_EQ(session->expires_at, clock_.Now() + absl::Hours(8));
   auto claims = manager.Validate(session->token);
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->subject, "usr_1");
@@ -90,21 +85,21 @@ TEST_F(SessionManagerTest, IssuedTokensValidateWithTheirClaims) {
   EXPECT_EQ(claims->acr, "30");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
   EXPECT_THAT(claims->roles, ElementsAre("admin"));
-  EXPECT_EQ(claims->auth_time, clock_.now - absl::Seconds(5));
+  EXPECT_EQ(claims->auth_time, clock_.Now() - absl::Seconds(5));
   EXPECT_EQ(claims->issuer, "tally");
 }
 
 TEST_F(SessionManagerTest, ExpiredTokensAreRefused) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(session.ok());
-  clock_.now += absl::Hours(9);
+  clock_.Advance(absl::Hours(9));
   EXPECT_EQ(manager.Validate(session->token).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(SessionManagerTest, RevokedUntilExpiry) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(session.ok());
   ASSERT_TRUE(manager.Revoke(session->token).ok());
   ASSERT_TRUE(manager.Revoke(session->token).ok());  // twice is fine
@@ -117,7 +112,7 @@ TEST_F(SessionManagerTest, RevokedUntilExpiry) {
 
 TEST_F(SessionManagerTest, RevocationStoreDownIsUnavailable) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now()));
   revocations_.status = absl::UnavailableError("redis unavailable");
   EXPECT_EQ(manager.Validate(session->token).status().code(), absl::StatusCode::kUnavailable);
 }
@@ -125,11 +120,11 @@ TEST_F(SessionManagerTest, RevocationStoreDownIsUnavailable) {
 TEST_F(SessionManagerTest, RotationKeepsOldTokensValidAndPublishesEveryKey) {
   // Before the rotation only the old key existed.
   SessionManager before = Manager(*SigningKeys::FromKeys({*old_key_}, "tally", clock_));
-  auto old_token = before.Issue(PasswordAndSms(clock_.now));
+  auto old_token = before.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(old_token.ok());
   SessionManager after = Manager(keys_);
   EXPECT_TRUE(after.Validate(old_token->token).ok());
-  auto new_token = after.Issue(PasswordAndSms(clock_.now));
+  auto new_token = after.Issue(PasswordAndSms(clock_.Now()));
   const auto header = nlohmann::json::parse(
       [&] {
         std::string decoded;

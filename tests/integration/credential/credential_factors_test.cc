@@ -17,8 +17,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/auth/jwt.h"
 #include "common/status/error_details.h"
+#include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
@@ -36,45 +36,32 @@ using ::testing::StartsWith;
 constexpr int kAttempts = 40;
 
 // The cluster runs for the whole suite; each test makes its own directory and users.
-class CredentialFactorsTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class CredentialFactorsTest : public testing::ClusterTest<CredentialFactorsTest> {
+ public:
+  static testing::ClusterOptions Options() {
     testing::ClusterOptions options;
     options.orchestrators = 1;
     // 16 parallel calls of one user fit in the attempt budget (the default, 10, is unit-tested).
     options.flags["credential"] = {absl::StrCat("--factor_attempts=", kAttempts)};
-    cluster_ = new testing::Cluster(options);
-    ASSERT_TRUE(cluster_->ready());
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
+    return options;
   }
 
+ protected:
   void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    directory_ = cluster_->CreateDirectory(policy::v1::TIER_FREEMIUM);  // level 30
-    alice_ = cluster_->CreateUser(directory_, absl::StrCat("alice", testing::UniqueSuffix()));
-    bob_ = cluster_->CreateUser(directory_, absl::StrCat("bob", testing::UniqueSuffix()));
+    ASSERT_NO_FATAL_FAILURE(ClusterTest::SetUp());
+    directory_ = cluster().CreateDirectory(policy::v1::TIER_FREEMIUM);  // level 30
+    alice_ = cluster().CreateUser(directory_, absl::StrCat("alice", testing::UniqueSuffix()));
+    bob_ = cluster().CreateUser(directory_, absl::StrCat("bob", testing::UniqueSuffix()));
   }
 
-  // A session token of `user` in this test's directory.
+  // A session token of `user` in this test's directory, logged in `age` ago.
   std::string Token(const std::string& user, int level, absl::Duration age,
                     std::vector<std::string> roles = {"user"}) {
-    auto signer = JwtSigner::FromPemFile(cluster_->signing_key_path());
-    EXPECT_TRUE(signer.ok()) << signer.status();
-    SessionClaims claims;
-    claims.issuer = "tally";
-    claims.subject = user;
-    claims.directory_id = directory_;
-    claims.session_id = absl::StrCat("ses_", testing::UniqueSuffix());
-    claims.acr = absl::StrCat(level);
-    claims.amr = {"pwd", "sms", "mfa"};
-    claims.roles = std::move(roles);
-    claims.auth_time = absl::Now() - age;
-    claims.issued_at = claims.auth_time;
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    return *signer->Sign(claims);
+    return cluster().keys().Token({.directory_id = directory_,
+                                   .user_id = user,
+                                   .roles = std::move(roles),
+                                   .acr = absl::StrCat(level),
+                                   .auth_time = absl::Now() - age});
   }
   std::string Fresh(const std::string& user) { return Token(user, 30, absl::ZeroDuration()); }
 
@@ -82,7 +69,7 @@ class CredentialFactorsTest : public ::testing::Test {
                      pb::StartTotpEnrollmentResponse* response) {
     pb::StartTotpEnrollmentRequest request;
     request.set_user_id(user);
-    return cluster_->users().StartTotpEnrollment(NewContext(token).get(), request, response);
+    return cluster().users().StartTotpEnrollment(NewContext(token).get(), request, response);
   }
 
   grpc::Status Confirm(const std::string& token, const std::string& enrollment,
@@ -91,7 +78,7 @@ class CredentialFactorsTest : public ::testing::Test {
     request.set_enrollment_id(enrollment);
     request.set_code(code);
     pb::ConfirmTotpEnrollmentResponse response;
-    return cluster_->users().ConfirmTotpEnrollment(NewContext(token).get(), request, &response);
+    return cluster().users().ConfirmTotpEnrollment(NewContext(token).get(), request, &response);
   }
 
   grpc::Status VerifyTotp(const std::string& user, const std::string& code) {
@@ -100,7 +87,7 @@ class CredentialFactorsTest : public ::testing::Test {
     request.set_user_id(user);
     request.set_code(code);
     pb::VerifyTotpResponse response;
-    return cluster_->users().VerifyTotp(NewContext().get(), request, &response);
+    return cluster().users().VerifyTotp(NewContext().get(), request, &response);
   }
 
   grpc::Status UseRecoveryCode(const std::string& user, const std::string& code,
@@ -110,7 +97,7 @@ class CredentialFactorsTest : public ::testing::Test {
     request.set_user_id(user);
     request.set_code(code);
     pb::VerifyRecoveryCodeResponse response;
-    grpc::Status s = cluster_->users().VerifyRecoveryCode(NewContext().get(), request, &response);
+    grpc::Status s = cluster().users().VerifyRecoveryCode(NewContext().get(), request, &response);
     if (left != nullptr) *left = response.codes_left();
     return s;
   }
@@ -119,7 +106,7 @@ class CredentialFactorsTest : public ::testing::Test {
     pb::GetUserRequest request;
     request.set_user_id(user);
     pb::GetUserResponse response;
-    EXPECT_TRUE(cluster_->users().GetUser(NewContext().get(), request, &response).ok());
+    EXPECT_TRUE(cluster().users().GetUser(NewContext().get(), request, &response).ok());
     return response.user();
   }
 
@@ -145,7 +132,7 @@ class CredentialFactorsTest : public ::testing::Test {
     request.set_user_id(user);
     request.set_device_name("Firefox on Linux");
     pb::CreateDeviceResponse response;
-    grpc::Status s = cluster_->users().CreateDevice(NewContext().get(), request, &response);
+    grpc::Status s = cluster().users().CreateDevice(NewContext().get(), request, &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.device_token();
   }
@@ -159,14 +146,14 @@ class CredentialFactorsTest : public ::testing::Test {
     request.set_device_token(token);
     *request.mutable_max_age() = ToProtoDuration(max_age);
     pb::VerifyDeviceResponse ignored;
-    return cluster_->users().VerifyDevice(NewContext().get(), request,
+    return cluster().users().VerifyDevice(NewContext().get(), request,
                                           response != nullptr ? response : &ignored);
   }
 
   // Moves the device's creation `age` into the past, as if it had been remembered then: the
   // service's clock is real, so expiry is reached by ageing the row, not by waiting.
   static void AgeDevice(const std::string& device_id, absl::Duration age) {
-    pqxx::connection connection(testing::RequiredEnv("TALLY_TEST_POSTGRES_URL"));
+    pqxx::connection connection(cluster().options().postgres_url);
     pqxx::work tx(connection);
     int updated = 0;
     // Each cluster has its own credential schema; the device id is unique across them.
@@ -209,13 +196,10 @@ class CredentialFactorsTest : public ::testing::Test {
     return started.otpauth_uri();
   }
 
-  static testing::Cluster* cluster_;
   std::string directory_;
   testing::Cluster::User alice_;
   testing::Cluster::User bob_;
 };
-
-testing::Cluster* CredentialFactorsTest::cluster_ = nullptr;
 
 TEST_F(CredentialFactorsTest, EnrolmentNeedsTheLevelThenAFreshSession) {
   pb::StartTotpEnrollmentResponse started;
@@ -278,10 +262,10 @@ TEST_F(CredentialFactorsTest, RecoveryCodesWorkOnceEvenInParallelAndRegenerating
   pb::GenerateRecoveryCodesRequest generate;
   generate.set_user_id(alice_.id);
   pb::GenerateRecoveryCodesResponse first;
-  grpc::Status stale = cluster_->users().GenerateRecoveryCodes(
+  grpc::Status stale = cluster().users().GenerateRecoveryCodes(
       NewContext(Token(alice_.id, 30, absl::Minutes(6))).get(), generate, &first);
   EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
-  ASSERT_TRUE(cluster_->users()
+  ASSERT_TRUE(cluster().users()
                   .GenerateRecoveryCodes(NewContext(Fresh(alice_.id)).get(), generate, &first)
                   .ok());
   ASSERT_EQ(first.codes_size(), 10);
@@ -300,7 +284,7 @@ TEST_F(CredentialFactorsTest, RecoveryCodesWorkOnceEvenInParallelAndRegenerating
   EXPECT_EQ(left, 8);
 
   pb::GenerateRecoveryCodesResponse second;
-  ASSERT_TRUE(cluster_->users()
+  ASSERT_TRUE(cluster().users()
                   .GenerateRecoveryCodes(NewContext(Fresh(alice_.id)).get(), generate, &second)
                   .ok());
   EXPECT_EQ(UseRecoveryCode(alice_.id, first.codes(2)).error_code(),
@@ -326,13 +310,13 @@ TEST_F(CredentialFactorsTest, DeleteTotpNeedsAFreshAdminOrUser) {
   pb::DeleteTotpRequest request;
   request.set_user_id(alice_.id);
   pb::DeleteTotpResponse response;
-  grpc::Status stale = cluster_->users().DeleteTotp(
+  grpc::Status stale = cluster().users().DeleteTotp(
       NewContext(Token(bob_.id, 30, absl::Hours(1), {"admin"})).get(), request, &response);
   EXPECT_EQ(ErrorReason(stale), "REAUTHENTICATION_REQUIRED");
   grpc::Status not_admin =
-      cluster_->users().DeleteTotp(NewContext(Fresh(bob_.id)).get(), request, &response);
+      cluster().users().DeleteTotp(NewContext(Fresh(bob_.id)).get(), request, &response);
   EXPECT_EQ(not_admin.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  grpc::Status deleted = cluster_->users().DeleteTotp(
+  grpc::Status deleted = cluster().users().DeleteTotp(
       NewContext(Token(bob_.id, 30, absl::ZeroDuration(), {"admin"})).get(), request, &response);
   ASSERT_TRUE(deleted.ok()) << deleted.error_message();
   EXPECT_FALSE(response.user().has_totp());
@@ -345,7 +329,7 @@ TEST_F(CredentialFactorsTest, RememberedDevicesCountUntilTheCurrentMaxAge) {
   create.set_user_id(alice_.id);
   create.set_device_name("Firefox on Linux");
   pb::CreateDeviceResponse created;
-  grpc::Status s = cluster_->users().CreateDevice(NewContext().get(), create, &created);
+  grpc::Status s = cluster().users().CreateDevice(NewContext().get(), create, &created);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_GE(created.device_token().size(), 22u);  // >= 128 bits in base64url
 
@@ -376,7 +360,7 @@ TEST_F(CredentialFactorsTest, RememberedDevicesCountUntilTheCurrentMaxAge) {
   list.set_directory_id(directory_);
   list.set_user_id(alice_.id);
   pb::ListDevicesResponse listed;
-  ASSERT_TRUE(cluster_->users().ListDevices(NewContext().get(), list, &listed).ok());
+  ASSERT_TRUE(cluster().users().ListDevices(NewContext().get(), list, &listed).ok());
   ASSERT_EQ(listed.devices_size(), 1);
   EXPECT_EQ(listed.devices(0).device_name(), "Firefox on Linux");
 
@@ -385,10 +369,10 @@ TEST_F(CredentialFactorsTest, RememberedDevicesCountUntilTheCurrentMaxAge) {
   forget.set_user_id(alice_.id);
   forget.set_device_id(created.device().device_id());
   pb::DeleteDeviceResponse forgotten;
-  ASSERT_TRUE(cluster_->users().DeleteDevice(NewContext().get(), forget, &forgotten).ok());
+  ASSERT_TRUE(cluster().users().DeleteDevice(NewContext().get(), forget, &forgotten).ok());
   const grpc::Status after = verify(alice_.id, created.device_token(), absl::Hours(24)).first;
   EXPECT_EQ(after.error_message(), other.error_message());
-  EXPECT_EQ(cluster_->users().DeleteDevice(NewContext().get(), forget, &forgotten).error_code(),
+  EXPECT_EQ(cluster().users().DeleteDevice(NewContext().get(), forget, &forgotten).error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
 
@@ -401,7 +385,7 @@ TEST_F(CredentialFactorsTest, ANewPasswordForgetsTheUsersRememberedDevices) {
   request.set_user_id(alice_.id);
   request.set_new_password("a-new-password-for-alice");
   pb::SetPasswordResponse response;
-  grpc::Status set = cluster_->users().SetPassword(
+  grpc::Status set = cluster().users().SetPassword(
       NewContext(Token(bob_.id, 30, absl::ZeroDuration(), {"admin"})).get(), request, &response);
   ASSERT_TRUE(set.ok()) << set.error_message();
 

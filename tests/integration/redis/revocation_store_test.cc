@@ -9,17 +9,12 @@
 #include "absl/time/clock.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
 #include "gtest/gtest.h"
 
 namespace tally {
 namespace {
-
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::Now();
-};
 
 class RevocationStoreTest : public ::testing::Test {
  protected:
@@ -34,12 +29,12 @@ class RevocationStoreTest : public ::testing::Test {
   std::string url_;
   std::shared_ptr<RedisClient> redis_;
   std::string dir_;
-  FakeClock clock_;
+  testing::FakeClock clock_{absl::Now()};
 };
 
 TEST_F(RevocationStoreTest, RevokedUntilTheTokenExpires) {
   RedisRevocationStore store(redis_, clock_);
-  ASSERT_TRUE(store.Revoke(dir_, "ses_1", clock_.now + absl::Minutes(10)).ok());
+  ASSERT_TRUE(store.Revoke(dir_, "ses_1", clock_.Now() + absl::Minutes(10)).ok());
   absl::StatusOr<bool> revoked = store.IsRevoked(dir_, "ses_1");
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   EXPECT_TRUE(*revoked);
@@ -52,12 +47,12 @@ TEST_F(RevocationStoreTest, RevokedUntilTheTokenExpires) {
   EXPECT_GT(ttl->integer(), absl::ToInt64Milliseconds(absl::Minutes(9)));
   EXPECT_LE(ttl->integer(), absl::ToInt64Milliseconds(absl::Minutes(10)));
   // Revoking twice is fine.
-  EXPECT_TRUE(store.Revoke(dir_, "ses_1", clock_.now + absl::Minutes(10)).ok());
+  EXPECT_TRUE(store.Revoke(dir_, "ses_1", clock_.Now() + absl::Minutes(10)).ok());
 }
 
 TEST_F(RevocationStoreTest, AnExpiredTokenNeedsNoEntry) {
   RedisRevocationStore store(redis_, clock_);
-  ASSERT_TRUE(store.Revoke(dir_, "ses_old", clock_.now - absl::Seconds(1)).ok());
+  ASSERT_TRUE(store.Revoke(dir_, "ses_old", clock_.Now() - absl::Seconds(1)).ok());
   EXPECT_FALSE(*store.IsRevoked(dir_, "ses_old"));
 }
 
@@ -68,7 +63,7 @@ TEST_F(RevocationStoreTest, CheckerFromUrlReadsWhatTheStoreWrote) {
   ASSERT_TRUE(checker.ok()) << checker.status();
   ASSERT_NE(*checker, nullptr);
   EXPECT_FALSE(*(*checker)->IsRevoked(dir_, "ses_3"));
-  ASSERT_TRUE(store.Revoke(dir_, "ses_3", clock_.now + absl::Hours(1)).ok());
+  ASSERT_TRUE(store.Revoke(dir_, "ses_3", clock_.Now() + absl::Hours(1)).ok());
   EXPECT_TRUE(*(*checker)->IsRevoked(dir_, "ses_3"));
 }
 
