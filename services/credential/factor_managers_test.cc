@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
 #include "gmock/gmock.h"
@@ -253,16 +254,15 @@ class FakeDirectories final : public RequiredLevelSource, public DirectoryNameSo
   }
 };
 
+// A session at `level`, logged in at `auth_time` (and issued then).
 Caller UserCaller(const std::string& dir, const std::string& user, int level, absl::Time auth_time,
                   std::vector<std::string> roles = {"user"}) {
-  SessionClaims claims;
-  claims.subject = user;
-  claims.directory_id = dir;
-  claims.session_id = "sid_1";
-  claims.acr = absl::StrCat(level);
-  claims.roles = std::move(roles);
-  claims.auth_time = auth_time;
-  return Caller::User(std::move(claims));
+  return Caller::User(testing::TestClaims({.directory_id = dir,
+                                           .user_id = user,
+                                           .roles = std::move(roles),
+                                           .acr = absl::StrCat(level),
+                                           .session_id = "sid_1"},
+                                          auth_time));
 }
 
 class FactorManagersTest : public ::testing::Test {
