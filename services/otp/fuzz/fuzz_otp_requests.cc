@@ -1,8 +1,10 @@
 // libFuzzer: the request checks of SendCode and VerifyCode (services/otp/request_checks.h). The
 // first byte picks the request the rest is parsed as, as protobuf takes it off the wire.
 //
-// Invariants: SendCode is accepted exactly when both ids are ids (1..128 of [A-Za-z0-9_-]) and
-// ValidateDestination accepts the destination; VerifyCode exactly when both ids are ids and
+// Invariants: SendCode is accepted exactly when both ids are ids (1..128 of [A-Za-z0-9_-]), no
+// no_recipient_key is given and ValidateDestination accepts the destination, or, for a send to
+// nobody, when the directory id is an id, user and destination are empty, the key is 1..512
+// bytes and the channel is SMS or e-mail; VerifyCode exactly when both ids are ids and
 // the code is 1..kMaxCodeLength ASCII digits; refusals are INVALID_ARGUMENT and never quote
 // the destination or the code.
 
@@ -53,9 +55,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     otp::v1::SendCodeRequest request;
     if (!request.ParseFromString(rest)) return 0;
     const absl::Status status = otp::CheckSendCodeRequest(request);
-    Check(status.ok() == (tally::IsValidId(request.directory_id()) &&
-                          tally::IsValidId(request.user_id()) &&
-                          otp::ValidateDestination(request.channel(), request.destination()).ok()));
+    const bool accepted =
+        request.no_recipient()
+            ? tally::IsValidId(request.directory_id()) && request.user_id().empty() &&
+                  request.destination().empty() && !request.no_recipient_key().empty() &&
+                  request.no_recipient_key().size() <= otp::kMaxNoRecipientKeyBytes &&
+                  otp::ValidateChannel(request.channel()).ok()
+            : tally::IsValidId(request.directory_id()) && tally::IsValidId(request.user_id()) &&
+                  request.no_recipient_key().empty() &&
+                  otp::ValidateDestination(request.channel(), request.destination()).ok();
+    Check(status.ok() == accepted);
     if (!status.ok()) {
       Check(status.code() == absl::StatusCode::kInvalidArgument);
       if (Distinctive(request.destination())) {
