@@ -38,6 +38,8 @@ inline constexpr char kClusterPassword[] = "e2e correct horse battery";
 inline constexpr char kClusterOrigin[] = "http://localhost:8080";
 // The lock of the default orchestrator flags, short enough to watch one expire.
 inline constexpr int kClusterLockoutSeconds = 3;
+// Shards of the cluster's OTP delivery queue: several, so every run crosses shards.
+inline constexpr int kOtpQueueShards = 4;
 
 struct ClusterOptions {
   std::string redis_url;     // default: $TALLY_TEST_REDIS_URL
@@ -125,8 +127,9 @@ class Cluster {
   const std::shared_ptr<const TestKeys>& shared_keys() const { return keys_; }
   const std::string& platform_key() const { return keys_->platform_key(); }
   const std::string& temp_path() const { return temp_.path(); }
-  const std::string& otp_stream() const { return otp_stream_; }
-  const std::string& otp_dead_stream() const { return otp_dead_stream_; }
+  // The OTP delivery queue of this cluster (--otp_queue) and its shards' dead-letter streams.
+  const std::string& otp_queue() const { return otp_queue_; }
+  std::vector<std::string> otp_dead_streams() const;
   const ClusterOptions& options() const { return options_; }
 
  private:
@@ -139,8 +142,7 @@ class Cluster {
   TempDir temp_;
   std::shared_ptr<const TestKeys> keys_;
   std::string outbox_path_;
-  std::string otp_stream_;
-  std::string otp_dead_stream_;
+  std::string otp_queue_;
   std::vector<std::unique_ptr<ServiceProcess>> services_;  // in start order
 
   std::mutex stubs_mu_;  // guards logins_ and sessions_

@@ -531,7 +531,6 @@ const std::map<std::string, const char*>& NotImplementedYet() {
       {"/tally.orchestrator.v1.SessionService/RevokeUserSessions", "issue 19"},
       {"/tally.orchestrator.v1.SessionService/ListTrustedDevices", "issue 22"},
       {"/tally.orchestrator.v1.SessionService/ForgetDevice", "issue 22"},
-      {"/tally.otp.v1.OtpService/SendNotice", "issue 20"},
   };
   return *kPending;
 }
