@@ -15,9 +15,14 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kPostgres[] = "--postgres_url=postgresql://tally:pw@db:5432/tally";
+// 32 bytes each, hex.
+constexpr char kTotpKey[] =
+    "--totp_encryption_key=746f74702d656e6372797074696f6e2d6b65792d666f722d74657374732d2121";
+constexpr char kRecoveryKey[] =
+    "--recovery_code_hmac_key=7265636f766572792d636f64652d686d61632d6b65792d666f722d7465737473";
 
 absl::StatusOr<CredentialServerConfig> Config(std::vector<std::string> flags) {
-  flags.insert(flags.begin(), kPostgres);
+  flags.insert(flags.begin(), {kPostgres, kTotpKey, kRecoveryKey});
   return ConfigFromFlagsForTest(flags, CredentialServerConfigFromFlags);
 }
 
@@ -74,6 +79,29 @@ TEST(CredentialServerConfigTest, RefusesBadValues) {
   const std::string bad_redis = Refusal({"--redis_url=redis://u:hunter2@cache:port"});
   EXPECT_THAT(bad_redis, StartsWith("--redis_url: "));
   EXPECT_THAT(bad_redis, Not(HasSubstr("hunter2")));
+}
+
+TEST(CredentialServerConfigTest, SecondFactorKeysAreRequiredAndChecked) {
+  absl::StatusOr<CredentialServerConfig> config = Config({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->totp.encryption_key, "totp-encryption-key-for-tests-!!");
+  EXPECT_EQ(config->recovery_code_hmac_key, "recovery-code-hmac-key-for-tests");
+  EXPECT_EQ(config->totp.enrollment_ttl, absl::Minutes(10));
+  EXPECT_EQ(config->factors.reauth_max_age, absl::Minutes(5));
+  EXPECT_EQ(config->policy_addr, "127.0.0.1:50051");
+  // Later flags win: an empty value is a missing key.
+  EXPECT_THAT(Refusal({"--totp_encryption_key="}), StartsWith("--totp_encryption_key"));
+  EXPECT_THAT(Refusal({"--recovery_code_hmac_key="}), StartsWith("--recovery_code_hmac_key"));
+  const std::string short_key = Refusal({"--totp_encryption_key=c2hvcnQta2V5"});
+  EXPECT_EQ(short_key, "--totp_encryption_key must decode to exactly 32 bytes");
+  EXPECT_THAT(Refusal({"--recovery_code_hmac_key=746f74702d656e6372797074696f6e2d6b65792d666f"
+                       "722d74657374732d2121"}),
+              HasSubstr("must be different keys"));
+  EXPECT_THAT(Refusal({"--totp_enrollment_ttl=10s"}), StartsWith("--totp_enrollment_ttl"));
+  EXPECT_THAT(Refusal({"--reauth_max_age=0s"}), StartsWith("--reauth_max_age"));
+  EXPECT_EQ(config->factors.attempts_per_window, 10);
+  EXPECT_EQ(config->factors.attempt_window, absl::Minutes(15));
+  EXPECT_THAT(Refusal({"--factor_attempts=0"}), StartsWith("--factor_attempts"));
 }
 
 }  // namespace

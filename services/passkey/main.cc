@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/auth/redis_revocation_store.h"
 #include "common/logging/logging.h"
+#include "common/policy/directory_source.h"
 #include "common/postgres/pg_flags.h"
 #include "common/server/peer_channel.h"
 #include "common/server/service_main.h"
@@ -16,7 +17,6 @@
 #include "services/passkey/passkey_metrics.h"
 #include "services/passkey/passkey_service.h"
 #include "services/passkey/pg_passkey_store.h"
-#include "services/passkey/policy_level_source.h"
 #include "services/passkey/redis_challenge_store.h"
 
 int main(int argc, char** argv) {
@@ -32,10 +32,11 @@ int main(int argc, char** argv) {
       config.postgres, config.postgres_schema, service.logger()));
   passkey::RedisChallengeStore challenges(redis);
   // The same mutual TLS files as the server side (plaintext when none are configured).
-  passkey::PolicyLevelSource levels(
-      tally::policy::v1::PolicyService::NewStub(tally::MakePeerChannel(
-          config.policy_addr, tally::MakeChannelCredentials(config.server.tls))),
-      config.policy_timeout);
+  auto policy_channel = tally::MakePeerChannel(config.policy_addr,
+                                               tally::MakeChannelCredentials(config.server.tls));
+  tally::PolicyDirectorySource levels(tally::policy::v1::PolicyService::NewStub(policy_channel),
+                                      tally::policy::v1::DirectoryService::NewStub(policy_channel),
+                                      config.policy_timeout);
 
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   passkey::PrometheusCeremonyObserver observer(runner.metrics().registry());

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
@@ -177,15 +176,10 @@ absl::StatusOr<pb::StartRegistrationResponse> PasskeyManager::StartRegistration(
       caller.claims.directory_id != request.directory_id()) {
     return absl::PermissionDeniedError("only the user may register a passkey for themself");
   }
-  absl::StatusOr<int> required = levels_.RequiredLevel(request.directory_id());
-  if (absl::IsNotFound(required.status())) return absl::NotFoundError("unknown directory");
-  if (!required.ok()) return required.status();
-  int level = 0;
-  if (!absl::SimpleAtoi(caller.claims.acr, &level) || level < *required) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the session's level (", caller.claims.acr.empty() ? "none" : caller.claims.acr,
-        ") is below the directory's required level ", *required,
-        ": log in with enough methods before registering a passkey"));
+  if (absl::Status s = RequireSessionLevel(caller, request.directory_id(), levels_,
+                                           "registering a passkey");
+      !s.ok()) {
+    return s;
   }
   absl::StatusOr<RpConfig> rp = ResolveRp(request.directory_id());
   if (!rp.ok()) return rp.status();

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/policy/directory_source.h"
 
 namespace tally::passkey {
 
@@ -100,12 +101,8 @@ class ChallengeStore {
   virtual absl::Status Ping() = 0;
 };
 
-// The level a session must reach to register a passkey (DESIGN.md §1 rule 8).
-class RequiredLevelSource {
- public:
-  virtual ~RequiredLevelSource() = default;
-  // NOT_FOUND unknown directory; UNAVAILABLE when the policy service cannot be reached.
-  virtual absl::StatusOr<int> RequiredLevel(absl::string_view directory_id) = 0;
-};
+// The level a session must reach to register a passkey (DESIGN.md §1 rule 8), from
+// common/policy (shared with the credential service's authenticator apps).
+using ::tally::RequiredLevelSource;
 
 }  // namespace tally::passkey

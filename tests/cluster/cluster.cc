@@ -98,10 +98,12 @@ bool Cluster::Prepare() {
       "--otp_unproven_client_ip_hourly_cap=100000", "--otp_unproven_directory_hourly_cap=100000",
       "--otp_read_block=200ms"};
   Add("policy", "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_c_", suffix)});
+  const std::string policy = service("policy").address();
   std::string credential_target;
   for (const std::string& name : credential_names()) {
     Add(name, "credential", "tally-credential",
         {absl::StrCat("--postgres_schema=credential_c_", suffix),
+         absl::StrCat("--policy_addr=", policy),
          absl::StrCat("--password_blocklist=", SourceDir(),
                       "/services/credential/data/common_passwords.txt")});
     absl::StrAppend(&credential_target, credential_target.empty() ? "" : ",",
@@ -126,7 +128,6 @@ bool Cluster::Prepare() {
     sender.insert(sender.end(), otp_flags.begin(), otp_flags.end());
     Add(ReplicaName("otp-sender", i), "otp-sender", "tally-otp", sender);
   }
-  const std::string policy = service("policy").address();
   Add("passkey", "passkey", "tally-passkey",
       {absl::StrCat("--postgres_schema=passkey_c_", suffix), absl::StrCat("--policy_addr=", policy),
        "--rp_id=localhost", absl::StrCat("--rp_origins=", kClusterOrigin)});

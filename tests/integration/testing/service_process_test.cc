@@ -24,6 +24,7 @@ namespace {
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -70,11 +71,18 @@ TEST(TestKeysTest, TokensVerifyAgainstTheJwksFileAndKeysDifferPerCall) {
   EXPECT_EQ(env.at("TALLY_SIGNING_KEY_FILES"), (*keys)->signing_key_path());
   EXPECT_EQ(env.at("TALLY_PLATFORM_KEY"), (*keys)->platform_key());
   EXPECT_GE((*keys)->platform_key().size(), 16u);
+  // The credential service's two keys: 32 random bytes each in hex, never the same key.
+  const std::string& totp_key = env.at("TALLY_TOTP_ENCRYPTION_KEY");
+  const std::string& recovery_key = env.at("TALLY_RECOVERY_CODE_HMAC_KEY");
+  EXPECT_THAT(totp_key, MatchesRegex("[0-9a-f]{64}"));
+  EXPECT_THAT(recovery_key, MatchesRegex("[0-9a-f]{64}"));
+  EXPECT_NE(totp_key, recovery_key);
 
   absl::StatusOr<std::shared_ptr<const TestKeys>> other = TestKeys::Make();
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_NE((*other)->signer().kid(), (*keys)->signer().kid());
   EXPECT_NE((*other)->platform_key(), (*keys)->platform_key());
+  EXPECT_NE((*other)->Env().at("TALLY_TOTP_ENCRYPTION_KEY"), totp_key);
   EXPECT_FALSE(verifier->Verify((*other)->Token({.directory_id = "d", .user_id = "u"})).ok());
 }
 
