@@ -15,9 +15,10 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kPostgres[] = "--postgres_url=postgresql://tally:pw@db:5432/tally";
+constexpr char kRedis[] = "--redis_url=redis://cache";
 
 absl::StatusOr<CredentialServerConfig> Config(std::vector<std::string> flags) {
-  flags.insert(flags.begin(), kPostgres);
+  flags.insert(flags.begin(), {kPostgres, kRedis});
   return ConfigFromFlagsForTest(flags, CredentialServerConfigFromFlags);
 }
 
@@ -30,7 +31,7 @@ TEST(CredentialServerConfigTest, Defaults) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server.listen, "0.0.0.0:50052");
   EXPECT_EQ(config->postgres_schema, "credential");
-  EXPECT_FALSE(config->revocation_redis.has_value());
+  EXPECT_EQ(config->revocation_redis.host, "cache");
   EXPECT_EQ(config->argon2, (Argon2Params{19456, 2, 1}));
   const int threads = std::max(1u, std::thread::hardware_concurrency());
   EXPECT_EQ(config->max_concurrent_hashes, threads);
@@ -55,8 +56,7 @@ TEST(CredentialServerConfigTest, TakesEveryValue) {
   EXPECT_EQ(config->password_rules.min_length, 12);
   EXPECT_EQ(config->blocklist_file, path);
   EXPECT_TRUE(config->blocklist.Contains("LetMeIn123"));
-  ASSERT_TRUE(config->revocation_redis.has_value());
-  EXPECT_EQ(config->revocation_redis->client_name, "tally-credential");
+  EXPECT_EQ(config->revocation_redis.client_name, "tally-credential");
   EXPECT_EQ(config->postgres_schema, "users");
 }
 
@@ -71,6 +71,8 @@ TEST(CredentialServerConfigTest, RefusesBadValues) {
   EXPECT_THAT(Refusal({"--password_blocklist=/nonexistent/list.txt"}),
               StartsWith("--password_blocklist: cannot read"));
   EXPECT_EQ(Refusal({"--postgres_url="}), "--postgres_url is required");
+  // Tokens are taken here: never without the revocation records.
+  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url is required");
   const std::string bad_redis = Refusal({"--redis_url=redis://u:hunter2@cache:port"});
   EXPECT_THAT(bad_redis, StartsWith("--redis_url: "));
   EXPECT_THAT(bad_redis, Not(HasSubstr("hunter2")));
