@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,29 +21,15 @@ using ::testing::Not;
 constexpr char kIssuer[] = "https://tally.test";
 constexpr char kPlatformKey[] = "platform-secret-123";
 
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now_; }
-  void Advance(absl::Duration d) { now_ += d; }
-
- private:
-  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
-};
-
 SessionClaims UserClaims(const Clock& clock, std::string user, std::string dir,
                          std::vector<std::string> roles) {
-  SessionClaims c;
-  c.issuer = kIssuer;
-  c.subject = std::move(user);
-  c.directory_id = std::move(dir);
-  c.session_id = "ses_1";
-  c.acr = "30";
-  c.amr = {"pwd", "otp"};
-  c.roles = std::move(roles);
-  c.issued_at = clock.Now();
-  c.auth_time = clock.Now();
-  c.expires_at = clock.Now() + absl::Hours(1);
-  return c;
+  return testing::TestClaims({.directory_id = std::move(dir),
+                              .user_id = std::move(user),
+                              .roles = std::move(roles),
+                              .amr = {"pwd", "otp"},
+                              .session_id = "ses_1",
+                              .issuer = kIssuer},
+                             clock.Now());
 }
 
 class AuthenticatorTest : public ::testing::Test {
@@ -77,7 +65,7 @@ class AuthenticatorTest : public ::testing::Test {
     }
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   JwtSigner signer_;
   Authenticator authenticator_;
 };
@@ -163,7 +151,7 @@ TEST_F(AuthenticatorTest, NoVerifierRefusesTokens) {
 // ---- authorization matrix ----
 
 struct Callers {
-  FakeClock clock;
+  testing::FakeClock clock;
   Caller anonymous = Caller::Anonymous();
   Caller platform = Caller::Platform();
   Caller admin = Caller::User(UserClaims(clock, "usr_admin", "dir_acme", {"admin", "user"}));

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -55,14 +56,9 @@ class JwksFileVerifierTest : public ::testing::Test {
   }
 
   std::string Token(const JwtSigner& signer) const {
-    SessionClaims c;
-    c.issuer = kIssuer;
-    c.subject = "usr_alice";
-    c.directory_id = "dir_acme";
-    c.session_id = "ses_1";
-    c.issued_at = c.auth_time = clock_.Now();
-    c.expires_at = clock_.Now() + absl::Hours(1);
-    return *signer.Sign(c);
+    return *signer.Sign(testing::TestClaims(
+        {.directory_id = "dir_acme", .user_id = "usr_alice", .session_id = "ses_1", .issuer = kIssuer},
+        clock_.Now()));
   }
 
   std::string path_ = ::testing::TempDir() + "/jwks_file_test.json";

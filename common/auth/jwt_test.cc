@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/testing/fake_clock.h"
 #include "common/util/text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -36,15 +37,7 @@ constexpr char kRfcSigningInput[] = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NT
 constexpr char kRfcSignature[] =
     "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
 
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now_; }
-  void Set(absl::Time t) { now_ = t; }
-  void Advance(absl::Duration d) { now_ += d; }
-
- private:
-  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
-};
+constexpr absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
 
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
@@ -175,7 +168,7 @@ class JwtTest : public ::testing::Test {
     }
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_{kStart};
   PkeyPtr key_;
   PkeyPtr other_key_;
   std::unique_ptr<JwtSigner> signer_;
@@ -206,7 +199,7 @@ TEST(Ed25519KeyTest, Rfc8037SigningVector) {
 
 TEST(Ed25519KeyTest, RfcTokenIsNotASessionToken) {
   // A valid JWS under a known key, but without kid (and with a non-JSON payload).
-  FakeClock clock;
+  testing::FakeClock clock{kStart};
   JwtVerifierOptions options;
   options.issuer = kIssuer;
   absl::StatusOr<JwtVerifier> verifier =
@@ -435,7 +428,7 @@ TEST_F(JwtTest, LeewayAppliesToEveryTimeClaim) {
   clock_.Advance(absl::Seconds(1));
   ExpectRejected(token, "expired");
 
-  clock_.Set(absl::FromUnixSeconds(1'700'000'000));
+  clock_.Set(kStart);
   SessionClaims c = Claims();
   c.issued_at = clock_.Now() + absl::Seconds(30);
   c.auth_time = c.issued_at;

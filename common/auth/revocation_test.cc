@@ -16,6 +16,7 @@
 #include "common/auth/testing/in_memory_revocation_store.h"
 #include "common/auth/testing/revocation_store_contract.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -65,18 +66,12 @@ class RevocationTest : public ::testing::Test {
   }
 
   SessionClaims Claims(const std::string& sid, std::string dir = "dir_acme") const {
-    SessionClaims c;
-    c.issuer = kIssuer;
-    c.subject = "usr_alice";
-    c.directory_id = std::move(dir);
-    c.session_id = sid;
-    c.acr = "30";
-    c.amr = {"pwd", "sms", "mfa"};
-    c.roles = {"admin"};
-    c.issued_at = clock_.Now();
-    c.auth_time = clock_.Now();
-    c.expires_at = clock_.Now() + absl::Hours(1);
-    return c;
+    return testing::TestClaims({.directory_id = std::move(dir),
+                                .user_id = "usr_alice",
+                                .roles = {"admin"},
+                                .session_id = sid,
+                                .issuer = kIssuer},
+                               clock_.Now());
   }
   std::string Bearer(const SessionClaims& claims) const {
     return absl::StrCat("Bearer ", *signer_.Sign(claims));
@@ -209,18 +204,14 @@ TEST(RevocationKeysTest, EveryKeyIsTaggedByDirectory) {
 }
 
 TEST(RedisRevocationStoreTest, UnreachableRedisIsUnavailableAndTheAuthenticatorRefuses) {
-  FakeClock clock;
+  testing::FakeClock clock;
   // Port 1 on loopback: nothing listens there, the connect is refused at once.
   absl::StatusOr<RedisOptions> redis = ParseRedisUrl("redis://127.0.0.1:1");
   ASSERT_TRUE(redis.ok()) << redis.status();
   std::shared_ptr<RedisRevocationStore> store = RevocationStoreFor(*redis, clock);
-  SessionClaims c;
-  c.issuer = kIssuer;
-  c.subject = "usr_alice";
-  c.directory_id = "dir_acme";
-  c.session_id = "ses_1";
-  c.issued_at = c.auth_time = clock.Now();
-  c.expires_at = clock.Now() + absl::Hours(1);
+  const SessionClaims c = testing::TestClaims(
+      {.directory_id = "dir_acme", .user_id = "usr_alice", .session_id = "ses_1", .issuer = kIssuer},
+      clock.Now());
   EXPECT_EQ(store->IsRevoked(c).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(store->RevokeSession(c).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(store->RevokeUser("dir_acme", "usr_alice", clock.Now()).code(),

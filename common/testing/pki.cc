@@ -34,6 +34,10 @@ absl::Status Pki::MakeCert(const std::string& name, const std::string& ca,
               Path(name + ".ext"), "-out", Path(name + ".pem")});
 }
 
+absl::Status Pki::MakeSigningKey(const std::string& name) {
+  return Run({"genpkey", "-algorithm", "ed25519", "-out", Path(name + ".key")});
+}
+
 std::string Pki::Read(const std::string& file) const {
   std::ifstream in(Path(file));
   return std::string(std::istreambuf_iterator<char>(in), {});

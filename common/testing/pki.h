@@ -6,8 +6,9 @@
 
 #include "absl/status/status.h"
 
-// A throwaway certificate authority for mutual-TLS tests, made with the openssl CLI (the same
-// tool operators use), so tests exercise real PEM files rather than in-memory keys.
+// Throwaway key material for tests, made with the openssl CLI (the same tool operators use), so
+// tests exercise real PEM files rather than in-memory keys: a certificate authority and
+// certificates for mutual TLS, and Ed25519 session-token signing keys.
 namespace tally::testing {
 
 class Pki {
@@ -24,6 +25,8 @@ class Pki {
                         const std::vector<std::string>& sans = {});
   // The SAN of Tally service `service`'s certificate: "URI:spiffe://tally/<service>".
   static std::string ServiceSan(const std::string& service);
+  // An Ed25519 private key `name` (PKCS#8 PEM, what --signing_key_files reads): <dir>/<name>.key.
+  absl::Status MakeSigningKey(const std::string& name);
 
   std::string Path(const std::string& file) const { return dir_ + "/" + file; }
   std::string Read(const std::string& file) const;

@@ -18,7 +18,10 @@
 #include <random>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/testing/sanitizer_report.h"
 #include "gtest/gtest.h"
 
@@ -223,6 +226,24 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   const size_t body = response.find("\r\n\r\n");
   if (body == std::string::npos) return absl::UnavailableError("no HTTP response");
   return response.substr(body + 4);
+}
+
+double MetricSum(absl::string_view body, absl::string_view name,
+                 const std::vector<std::string>& labels) {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (line.empty() || line[0] == '#' || !absl::StartsWith(line, name)) continue;
+    absl::string_view rest = line.substr(name.size());
+    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;  // a longer name
+    const size_t space = rest.rfind(' ');
+    if (space == absl::string_view::npos) continue;
+    const absl::string_view label_set = rest.substr(0, space);
+    bool match = true;
+    for (const std::string& label : labels) match = match && absl::StrContains(label_set, label);
+    double value = 0;
+    if (match && absl::SimpleAtod(rest.substr(space + 1), &value)) sum += value;
+  }
+  return sum;
 }
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 // Helpers for integration tests that run real processes against the throwaway Redis and
@@ -77,6 +78,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 
 // GET http://127.0.0.1:<port><path>; the body, or UNAVAILABLE.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+
+// The sum of the samples of Prometheus metric `name` in the text exposition `body` whose label
+// set contains every entry of `labels` (e.g. {"outcome=\"skipped\""}); 0 when there are none.
+double MetricSum(absl::string_view body, absl::string_view name,
+                 const std::vector<std::string>& labels = {});
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);

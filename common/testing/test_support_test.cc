@@ -86,5 +86,25 @@ TEST(FreePortTest, NeverHandsOutAPortToTwoProcesses) {
   }
 }
 
+TEST(MetricSumTest, SumsTheSamplesOfOneMetricWithTheGivenLabels) {
+  const std::string body =
+      "# HELP tally_otp_deliveries_total Deliveries.\n"
+      "# TYPE tally_otp_deliveries_total counter\n"
+      "tally_otp_deliveries_total{outcome=\"delivered\",provider=\"http\"} 3\n"
+      "tally_otp_deliveries_total{outcome=\"skipped\",provider=\"http\"} 2\n"
+      "tally_otp_deliveries_total{outcome=\"delivered\",provider=\"smtp\"} 4\n"
+      "tally_otp_deliveries_total_created{outcome=\"delivered\"} 1700000000\n"
+      "tally_otp_stream_backlog 7\n";
+  EXPECT_EQ(MetricSum(body, "tally_otp_deliveries_total"), 9);
+  EXPECT_EQ(MetricSum(body, "tally_otp_deliveries_total", {"outcome=\"delivered\""}), 7);
+  EXPECT_EQ(MetricSum(body, "tally_otp_deliveries_total",
+                      {"outcome=\"delivered\"", "provider=\"smtp\""}),
+            4);
+  EXPECT_EQ(MetricSum(body, "tally_otp_stream_backlog"), 7);
+  EXPECT_EQ(MetricSum(body, "tally_otp_stream"), 0);  // a prefix is not a name
+  EXPECT_EQ(MetricSum(body, "tally_otp_stream_backlog", {"7"}), 0);  // labels, not the value
+  EXPECT_EQ(MetricSum("", "tally_otp_stream_backlog"), 0);
+}
+
 }  // namespace
 }  // namespace tally::testing

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -134,12 +135,11 @@ class FakeCredentialStore : public CredentialStore {
 };
 
 Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles) {
-  SessionClaims claims;
-  claims.subject = std::move(user);
-  claims.directory_id = std::move(directory);
-  claims.session_id = "sid_1";
-  claims.roles = std::move(roles);
-  return Caller::User(std::move(claims));
+  return Caller::User(testing::TestClaims({.directory_id = std::move(directory),
+                                           .user_id = std::move(user),
+                                           .roles = std::move(roles),
+                                           .session_id = "sid_1"},
+                                          absl::Now()));
 }
 
 constexpr char kDir[] = "dir_acme";

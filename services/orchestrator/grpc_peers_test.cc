@@ -4,6 +4,7 @@
 
 #include <grpcpp/client_context.h>
 
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tally/credential/v1/credential_mock.grpc.pb.h"
@@ -157,22 +158,16 @@ class CountingPolicy final : public PolicyPeer {
   absl::Status status;
 };
 
-class ManualClock final : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1900000000);
-};
-
 TEST(CachingPolicyPeerTest, CachesForTheTtlOnlyAndNeverErrors) {
   CountingPolicy inner;
-  ManualClock clock;
+  testing::FakeClock clock(absl::FromUnixSeconds(1900000000));
   CachingPolicyPeer cache(inner, clock, absl::Seconds(2));
   EXPECT_EQ(cache.GetAuthSettings("dir_1", absl::InfiniteFuture())->required_level(), 30);
   inner.level = 40;
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   EXPECT_EQ(cache.GetAuthSettings("dir_1", absl::InfiniteFuture())->required_level(), 30);
   EXPECT_EQ(inner.calls, 1);
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   EXPECT_EQ(cache.GetAuthSettings("dir_1", absl::InfiniteFuture())->required_level(), 40);
   EXPECT_EQ(inner.calls, 2);
 
@@ -209,7 +204,7 @@ class ScriptedCredential final : public CredentialPeer {
 
 TEST(StaleUserCredentialPeerTest, ServesTheLastSeenUserOnlyWhileUnavailableAndNotTooOld) {
   ScriptedCredential inner;
-  ManualClock clock;
+  testing::FakeClock clock(absl::FromUnixSeconds(1900000000));
   StaleUserCredentialPeer peer(inner, clock, absl::Minutes(5));
   const absl::Time forever = absl::InfiniteFuture();
   // Never seen: the outage shows.
@@ -222,11 +217,11 @@ TEST(StaleUserCredentialPeerTest, ServesTheLastSeenUserOnlyWhileUnavailableAndNo
   EXPECT_EQ(peer.GetUser("usr_1", forever)->roles(0), "user");
 
   inner.status = absl::UnavailableError("credential service unavailable");
-  clock.now += absl::Minutes(5);
+  clock.Advance(absl::Minutes(5));
   absl::StatusOr<credpb::User> stale = peer.GetUser("usr_1", forever);
   ASSERT_TRUE(stale.ok()) << stale.status();
   EXPECT_EQ(stale->roles(0), "user");
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   EXPECT_TRUE(absl::IsUnavailable(peer.GetUser("usr_1", forever).status()));
   // Password checks are never answered from the copy.
   EXPECT_TRUE(absl::IsUnavailable(peer.VerifyPassword("dir_1", "a", "pw", forever).status()));
@@ -241,7 +236,7 @@ TEST(StaleUserCredentialPeerTest, ServesTheLastSeenUserOnlyWhileUnavailableAndNo
 
 TEST(StaleUserCredentialPeerTest, ZeroMaxStaleDisablesIt) {
   ScriptedCredential inner;
-  ManualClock clock;
+  testing::FakeClock clock(absl::FromUnixSeconds(1900000000));
   StaleUserCredentialPeer peer(inner, clock, absl::ZeroDuration());
   ASSERT_TRUE(peer.GetUser("usr_1", absl::InfiniteFuture()).ok());
   inner.status = absl::UnavailableError("credential service unavailable");

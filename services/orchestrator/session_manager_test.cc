@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth/testing/in_memory_revocation_store.h"
+#include "common/testing/fake_clock.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
 
@@ -17,12 +18,6 @@ using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
 using ::testing::ElementsAre;
-
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1900000000);
-};
 
 SessionRequest PasswordAndSms(absl::Time auth_time) {
   SessionRequest request;
@@ -47,7 +42,7 @@ class SessionManagerTest : public ::testing::Test {
                           absl::Hours(8));
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_{absl::FromUnixSeconds(1900000000)};
   tally::testing::InMemoryRevocationStore revocations_{clock_};
   std::optional<Ed25519PrivateKey> old_key_, new_key_;
   std::shared_ptr<const SigningKeys> keys_;
@@ -66,9 +61,9 @@ TEST(AmrTest, Rfc8176Names) {
 
 TEST_F(SessionManagerTest, IssuedTokensValidateWithTheirClaims) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now - absl::Seconds(5)));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now() - absl::Seconds(5)));
   ASSERT_TRUE(session.ok()) << session.status();
-  EXPECT_EQ(session->expires_at, clock_.now + absl::Hours(8));
+  EXPECT_EQ(session->expires_at, clock_.Now() + absl::Hours(8));
   auto claims = manager.Validate(session->token);
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->subject, "usr_1");
@@ -77,27 +72,27 @@ TEST_F(SessionManagerTest, IssuedTokensValidateWithTheirClaims) {
   EXPECT_EQ(claims->acr, "30");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
   EXPECT_THAT(claims->roles, ElementsAre("admin"));
-  EXPECT_EQ(claims->auth_time, clock_.now - absl::Seconds(5));
+  EXPECT_EQ(claims->auth_time, clock_.Now() - absl::Seconds(5));
   EXPECT_EQ(claims->issuer, "tally");
 }
 
 TEST_F(SessionManagerTest, ExpiredTokensAreRefused) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(session.ok());
-  clock_.now += absl::Hours(9);
+  clock_.Advance(absl::Hours(9));
   EXPECT_EQ(manager.Validate(session->token).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(SessionManagerTest, RevokedUntilExpiry) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(session.ok());
   ASSERT_TRUE(manager.Revoke(session->token).ok());
   ASSERT_TRUE(manager.Revoke(session->token).ok());  // twice is fine
   // Until verifiers refuse the token as expired: its expiry plus their leeway.
   EXPECT_EQ(*revocations_.TimeToLive(RevokedSessionKey("dir_1", session->session_id)),
-            session->expires_at + kTokenLeeway - clock_.now);
+            session->expires_at + kTokenLeeway - clock_.Now());
   auto claims = manager.Validate(session->token);
   EXPECT_EQ(claims.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(claims.status().message()), ::testing::HasSubstr("revoked"));
@@ -106,14 +101,14 @@ TEST_F(SessionManagerTest, RevokedUntilExpiry) {
 
 TEST_F(SessionManagerTest, ALoginStartsAFamilyAndAStepUpJoinsItUntilItsExpiry) {
   SessionManager manager = Manager(keys_);
-  auto login = manager.Issue(PasswordAndSms(clock_.now));
+  auto login = manager.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(login.ok()) << login.status();
   auto login_claims = manager.Validate(login->token);
   ASSERT_TRUE(login_claims.ok());
   EXPECT_EQ(login_claims->family_id, login->session_id);
 
-  clock_.now += absl::Hours(2);
-  SessionRequest step_up = PasswordAndSms(clock_.now);
+  clock_.Advance(absl::Hours(2));
+  SessionRequest step_up = PasswordAndSms(clock_.Now());
   step_up.level = 60;
   step_up.family = FamilyOf(*login_claims);
   auto stepped = manager.Issue(step_up);
@@ -125,16 +120,16 @@ TEST_F(SessionManagerTest, ALoginStartsAFamilyAndAStepUpJoinsItUntilItsExpiry) {
   // Never later than the session it steps up: not a silent refresh.
   EXPECT_EQ(stepped->expires_at, login->expires_at);
 
-  clock_.now = login->expires_at;
+  clock_.Set(login->expires_at);
   EXPECT_EQ(manager.Issue(step_up).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST_F(SessionManagerTest, RevokingEitherTokenOfAFamilyRevokesBoth) {
   SessionManager manager = Manager(keys_);
   for (bool revoke_the_step_up : {true, false}) {
-    auto login = manager.Issue(PasswordAndSms(clock_.now));
+    auto login = manager.Issue(PasswordAndSms(clock_.Now()));
     ASSERT_TRUE(login.ok());
-    SessionRequest step_up = PasswordAndSms(clock_.now);
+    SessionRequest step_up = PasswordAndSms(clock_.Now());
     step_up.family = FamilyOf(*manager.Validate(login->token));
     auto stepped = manager.Issue(step_up);
     ASSERT_TRUE(stepped.ok());
@@ -147,19 +142,19 @@ TEST_F(SessionManagerTest, RevokingEitherTokenOfAFamilyRevokesBoth) {
 
 TEST_F(SessionManagerTest, AUserRevocationEndsTheUsersEarlierSessionsOnly) {
   SessionManager manager = Manager(keys_);
-  clock_.now += absl::Milliseconds(250);
-  auto before = manager.Issue(PasswordAndSms(clock_.now));
-  clock_.now += absl::Milliseconds(250);
-  ASSERT_TRUE(revocations_.RevokeUser("dir_1", "usr_1", clock_.now).ok());
-  clock_.now += absl::Milliseconds(250);
-  auto after = manager.Issue(PasswordAndSms(clock_.now));
+  clock_.Advance(absl::Milliseconds(250));
+  auto before = manager.Issue(PasswordAndSms(clock_.Now()));
+  clock_.Advance(absl::Milliseconds(250));
+  ASSERT_TRUE(revocations_.RevokeUser("dir_1", "usr_1", clock_.Now()).ok());
+  clock_.Advance(absl::Milliseconds(250));
+  auto after = manager.Issue(PasswordAndSms(clock_.Now()));
   EXPECT_EQ(manager.Validate(before->token).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(manager.Validate(after->token).ok());
 }
 
 TEST_F(SessionManagerTest, RevocationStoreDownIsUnavailable) {
   SessionManager manager = Manager(keys_);
-  auto session = manager.Issue(PasswordAndSms(clock_.now));
+  auto session = manager.Issue(PasswordAndSms(clock_.Now()));
   revocations_.Fail(absl::UnavailableError("redis unavailable"));
   EXPECT_EQ(manager.Validate(session->token).status().code(), absl::StatusCode::kUnavailable);
 }
@@ -167,11 +162,11 @@ TEST_F(SessionManagerTest, RevocationStoreDownIsUnavailable) {
 TEST_F(SessionManagerTest, RotationKeepsOldTokensValidAndPublishesEveryKey) {
   // Before the rotation only the old key existed.
   SessionManager before = Manager(*SigningKeys::FromKeys({*old_key_}, "tally", clock_));
-  auto old_token = before.Issue(PasswordAndSms(clock_.now));
+  auto old_token = before.Issue(PasswordAndSms(clock_.Now()));
   ASSERT_TRUE(old_token.ok());
   SessionManager after = Manager(keys_);
   EXPECT_TRUE(after.Validate(old_token->token).ok());
-  auto new_token = after.Issue(PasswordAndSms(clock_.now));
+  auto new_token = after.Issue(PasswordAndSms(clock_.Now()));
   const auto header = nlohmann::json::parse(
       [&] {
         std::string decoded;

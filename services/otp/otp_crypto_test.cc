@@ -1,5 +1,6 @@
 #include "services/otp/otp_crypto.h"
 
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/otp/curl_providers.h"
@@ -13,7 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::FakeClock;
+using ::tally::testing::FakeClock;
 using testing::FakeRandom;
 
 const std::string kJobKey(32, 'k');

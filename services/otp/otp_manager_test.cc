@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "common/testing/fake_clock.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,7 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::FakeClock;
+using ::tally::testing::FakeClock;
 using testing::FakeRandom;
 
 // Records what the manager asks for and answers as told; the atomic rules themselves are the

@@ -3,6 +3,7 @@
 #include <deque>
 #include <map>
 
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/otp/delivery_job.h"
@@ -12,7 +13,7 @@ namespace tally::otp {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::FakeClock;
+using ::tally::testing::FakeClock;
 using testing::FakeRandom;
 
 const std::string kJobKey(32, 'j');

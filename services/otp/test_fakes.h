@@ -6,23 +6,10 @@
 #include <deque>
 #include <string>
 
-#include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "common/util/clock.h"
 #include "common/util/random.h"
 
 namespace tally::otp::testing {
-
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(absl::Time now = absl::FromUnixSeconds(1798000000)) : now_(now) {}
-  absl::Time Now() const override { return now_; }
-  void Advance(absl::Duration d) { now_ += d; }
-  void Set(absl::Time t) { now_ = t; }
-
- private:
-  absl::Time now_;
-};
 
 // Plays queued bytes first, then a counter, so ids differ and tests can force values.
 class FakeRandom final : public RandomSource {

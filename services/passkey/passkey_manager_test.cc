@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "common/util/text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -145,21 +146,13 @@ class RecordingObserver : public CeremonyObserver {
 
 Caller UserCaller(const std::string& user, const std::string& acr = "30",
                   const std::string& dir = kDir) {
-  SessionClaims claims;
-  claims.subject = user;
-  claims.directory_id = dir;
-  claims.acr = acr;
-  claims.roles = {"user"};
-  return Caller::User(claims);
+  return Caller::User(
+      testing::TestClaims({.directory_id = dir, .user_id = user, .acr = acr}, absl::Now()));
 }
 
 Caller AdminCaller() {
-  SessionClaims claims;
-  claims.subject = "admin_1";
-  claims.directory_id = kDir;
-  claims.acr = "30";
-  claims.roles = {"admin"};
-  return Caller::User(claims);
+  return Caller::User(testing::TestClaims(
+      {.directory_id = kDir, .user_id = "admin_1", .roles = {"admin"}}, absl::Now()));
 }
 
 class PasskeyManagerTest : public ::testing::Test {

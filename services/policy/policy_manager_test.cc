@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -94,19 +96,12 @@ class FakePolicyStore : public PolicyStore {
   std::vector<AuditEvent> audit_;
 };
 
-class FakeClock : public Clock {
- public:
-  absl::Time Now() const override { return now; }
-  absl::Time now = absl::FromUnixSeconds(1800000000);
-};
-
 Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles) {
-  SessionClaims claims;
-  claims.subject = std::move(user);
-  claims.directory_id = std::move(directory);
-  claims.session_id = "sid_1";
-  claims.roles = std::move(roles);
-  return Caller::User(std::move(claims));
+  return Caller::User(testing::TestClaims({.directory_id = std::move(directory),
+                                           .user_id = std::move(user),
+                                           .roles = std::move(roles),
+                                           .session_id = "sid_1"},
+                                          absl::Now()));
 }
 
 class PolicyManagerTest : public ::testing::Test {
@@ -139,7 +134,7 @@ class PolicyManagerTest : public ::testing::Test {
   }
 
   FakePolicyStore store_;
-  FakeClock clock_;
+  testing::FakeClock clock_;
   PolicyManager manager_{store_, clock_, CsprngRandom::Get()};
 };
 
@@ -159,7 +154,7 @@ TEST_F(PolicyManagerTest, CreateDirectoryAppliesTierDefaultsAndAudits) {
   EXPECT_EQ(store_.audit_[0].actor(), "platform");
   EXPECT_FALSE(store_.audit_[0].has_before());
   EXPECT_EQ(store_.audit_[0].after().required_level(), 20);
-  EXPECT_EQ(FromProtoTime(store_.audit_[0].time()), clock_.now);
+  EXPECT_EQ(FromProtoTime(store_.audit_[0].time()), clock_.Now());
 }
 
 TEST_F(PolicyManagerTest, CreateDirectoryNeedsThePlatform) {
@@ -196,13 +191,13 @@ TEST_F(PolicyManagerTest, CreateDirectoryRejectsBadInputWithoutWriting) {
 
 TEST_F(PolicyManagerTest, AdminUpdatesSettingsAndTheAuditHoldsBeforeAndAfter) {
   const std::string dir = CreateDirectory(pb::TIER_PROFESSIONAL);
-  clock_.now += absl::Hours(1);
+  clock_.Advance(absl::Hours(1));
   auto updated = manager_.UpdateAuthSettings(UserCaller(dir, "usr_admin", {"admin"}),
                                              UpdateRequest(dir, 30, 20, 10, 10, 30));
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->settings().required_level(), 30);
   EXPECT_EQ(updated->settings().updated_by(), "user:usr_admin");
-  EXPECT_EQ(FromProtoTime(updated->settings().update_time()), clock_.now);
+  EXPECT_EQ(FromProtoTime(updated->settings().update_time()), clock_.Now());
 
   pb::ListAuditEventsRequest list;
   list.set_directory_id(dir);

@@ -1,6 +1,5 @@
 #include "tests/cluster/cluster.h"
 
-#include <chrono>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -12,7 +11,6 @@
 #include "common/server/peer_channel.h"
 #include "common/server/tls.h"
 #include "common/testing/pki.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -43,61 +41,38 @@ uint64_t NextNumber() {
 
 }  // namespace
 
-std::string Service::address() const { return absl::StrCat("127.0.0.1:", port); }
-
 std::string ReplicaName(const std::string& family, int replica) {
   return absl::StrCat(family, "-", std::string(1, static_cast<char>('a' + replica)));
 }
 
-std::unique_ptr<grpc::ClientContext> NewContext(const std::string& token,
-                                                const std::string& platform_key,
-                                                absl::Duration timeout) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return context;
-}
-
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
-  platform_key_ = absl::StrCat("cluster-platform-key-", UniqueSuffix());
+  absl::StatusOr<std::shared_ptr<const TestKeys>> keys = TestKeys::Make();
+  if (keys.ok()) {
+    keys_ = *std::move(keys);
+  } else {
+    ADD_FAILURE() << keys.status();
+  }
   if (options_.start) Start();
 }
 
 Cluster::~Cluster() {
-  // Callers first (orchestrators, then passkey which calls policy), stores' owners last.
+  // Callers first (orchestrators, then passkey which calls policy), stores' owners last; all
+  // drain at once.
   for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
-    if ((*it)->process->running()) (*it)->process->Signal(SIGTERM);
+    if ((*it)->process().running()) (*it)->process().Signal(SIGTERM);
   }
   for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
-    Subprocess& p = *(*it)->process;
-    if (p.running() && !p.Wait(absl::Seconds(10)).ok()) {
-      p.Signal(SIGKILL);
-      (void)p.Wait(absl::Seconds(5));
-    }
+    if ((*it)->process().running()) (void)(*it)->Stop(SIGTERM);
   }
 }
 
 bool Cluster::Prepare() {
   if (prepared_) return true;
   const std::string suffix = UniqueSuffix();
-  key_path_ = absl::StrCat(temp_.path(), "/signing.pem");
-  jwks_path_ = absl::StrCat(temp_.path(), "/jwks.json");
   outbox_path_ = absl::StrCat(temp_.path(), "/outbox.jsonl");
   otp_stream_ = absl::StrCat("cluster:", suffix, ":deliveries");
   otp_dead_stream_ = absl::StrCat("cluster:", suffix, ":dead");
-  CommandResult key =
-      RunCommand({"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
-  if (key.exit_code != 0) {
-    ADD_FAILURE() << "openssl: " << key.output;
-    return false;
-  }
-  CommandResult jwks = RunCommand({absl::StrCat(BinDir(), "/tallyctl"), "jwks", key_path_});
-  if (jwks.exit_code != 0) {
-    ADD_FAILURE() << "tallyctl jwks: " << jwks.output;
-    return false;
-  }
-  std::ofstream(jwks_path_) << jwks.output;
+  if (keys_ == nullptr) return false;
   if (options_.tls) {
     Pki pki(temp_.path());
     for (absl::Status s : {pki.MakeCa("ca"), pki.MakeCert("service", "ca"),
@@ -151,7 +126,7 @@ bool Cluster::Prepare() {
        "--rp_id=localhost", absl::StrCat("--rp_origins=", kClusterOrigin)});
   for (int i = 0; i < options_.orchestrators; ++i) {
     Add(ReplicaName("orchestrator", i), "orchestrator", "tally-orchestrator",
-        {absl::StrCat("--signing_key_files=", key_path_), absl::StrCat("--policy_addr=", policy),
+        {absl::StrCat("--policy_addr=", policy),
          absl::StrCat("--credential_addr=", credential_target),
          absl::StrCat("--otp_addr=", service("otp").address()),
          absl::StrCat("--passkey_addr=", service("passkey").address()),
@@ -166,51 +141,47 @@ bool Cluster::Prepare() {
 
 void Cluster::Add(const std::string& name, const std::string& family, const std::string& binary,
                   std::vector<std::string> flags) {
-  auto s = std::make_unique<Service>();
-  s->name = name;
-  s->family = family;
-  s->port = FreePort();
-  s->argv = {absl::StrCat(BinDir(), "/", binary), absl::StrCat("--listen=", s->address()),
-             "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms"};
-  if (options_.metrics) {
-    s->metrics_port = FreePort();
-    s->argv.push_back(absl::StrCat("--metrics_listen=127.0.0.1:", s->metrics_port));
-  } else {
-    s->argv.push_back("--metrics_listen=off");
-  }
-  s->argv.insert(s->argv.end(), flags.begin(), flags.end());
   if (options_.tls) {
-    s->argv.insert(s->argv.end(), {absl::StrCat("--tls_cert=", temp_.path(), "/service.pem"),
-                                   absl::StrCat("--tls_key=", temp_.path(), "/service.key"),
-                                   absl::StrCat("--tls_ca=", temp_.path(), "/ca.pem")});
+    flags.insert(flags.end(), {absl::StrCat("--tls_cert=", temp_.path(), "/service.pem"),
+                               absl::StrCat("--tls_key=", temp_.path(), "/service.key"),
+                               absl::StrCat("--tls_ca=", temp_.path(), "/ca.pem")});
   }
   for (const std::string& key : {family, name}) {
     auto extra = options_.flags.find(key);
     if (extra != options_.flags.end()) {
-      s->argv.insert(s->argv.end(), extra->second.begin(), extra->second.end());
+      flags.insert(flags.end(), extra->second.begin(), extra->second.end());
     }
     if (family == name) break;
   }
-  s->env = {{"TALLY_POSTGRES_URL", options_.postgres_url},
-            {"TALLY_REDIS_URL", options_.redis_url},
-            {"TALLY_PLATFORM_KEY", platform_key_},
-            {"TALLY_JWKS_FILE", jwks_path_},
-            {"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
-            {"TALLY_OTP_ENCRYPTION_KEY", kOtpEncryptionKey}};
-  services_.push_back(std::move(s));
+  services_.push_back(std::make_unique<ServiceProcess>(
+      ServiceOptions{.binary = binary,
+                     .name = name,
+                     .flags = std::move(flags),
+                     .postgres_url = options_.postgres_url,
+                     .redis_url = options_.redis_url,
+                     .keys = keys_,
+                     .env = {{"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
+                             {"TALLY_OTP_ENCRYPTION_KEY", kOtpEncryptionKey}},
+                     .metrics = options_.metrics,
+                     .health_check_interval = absl::Milliseconds(200),
+                     .drain_timeout = absl::Seconds(1),
+                     .credentials = ClientCredentials()}));
 }
 
 bool Cluster::Start() {
   if (!Prepare()) return false;
+  // Side by side: every process first, then the wait for each.
   for (auto& s : services_) {
-    absl::Status started = s->process->Start(s->argv, s->env);
-    if (!started.ok()) {
-      ADD_FAILURE() << s->name << ": " << started;
+    if (absl::Status launched = s->Launch(); !launched.ok()) {
+      ADD_FAILURE() << launched;
       return false;
     }
   }
   for (auto& s : services_) {
-    if (!WaitConnected(*s, absl::Seconds(60))) return false;
+    if (absl::Status ready = s->WaitReady(); !ready.ok()) {
+      ADD_FAILURE() << ready;
+      return false;
+    }
   }
   directories_ = policy::v1::DirectoryService::NewStub(Channel("policy"));
   policies_ = policy::v1::PolicyService::NewStub(Channel("policy"));
@@ -221,59 +192,29 @@ bool Cluster::Start() {
   return true;
 }
 
-bool Cluster::WaitConnected(Service& s, absl::Duration timeout) {
-  auto channel = grpc::CreateChannel(s.address(), ClientCredentials());
-  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
-    ADD_FAILURE() << s.name << " did not start:\n" << s.process->Output();
-    return false;
-  }
-  return true;
-}
-
-Service& Cluster::service(const std::string& name) {
+ServiceProcess& Cluster::service(const std::string& name) {
   for (auto& s : services_) {
-    if (s->name == name) return *s;
+    if (s->name() == name) return *s;
   }
   ADD_FAILURE() << "no service " << name;
-  static Service none;
+  static ServiceProcess none(ServiceOptions{.binary = "none", .keys = keys_});
   return none;
 }
 
 std::vector<std::string> Cluster::service_names() const {
   std::vector<std::string> names;
-  for (const auto& s : services_) names.push_back(s->name);
+  for (const auto& s : services_) names.push_back(s->name());
   return names;
 }
 
-absl::Status Cluster::Restart(const std::string& name) {
-  Service& s = service(name);
-  if (s.process->running()) Stop(name, SIGTERM);
-  s.process = std::make_unique<Subprocess>();
-  absl::Status started = s.process->Start(s.argv, s.env);
-  if (!started.ok()) return started;
-  if (!WaitConnected(s, absl::Seconds(60))) {
-    return absl::UnavailableError(absl::StrCat(name, " did not come back"));
-  }
-  return absl::OkStatus();
-}
+absl::Status Cluster::Restart(const std::string& name) { return service(name).Restart(); }
 
 void Cluster::Stop(const std::string& name, int signal) {
-  Subprocess& p = *service(name).process;
-  if (!p.running()) return;
-  p.Signal(signal);
-  if (!p.Wait(absl::Seconds(10)).ok()) {
-    p.Signal(SIGKILL);
-    (void)p.Wait(absl::Seconds(5));
-  }
+  ServiceProcess& s = service(name);
+  if (s.process().running()) (void)s.Stop(signal);
 }
 
-bool Cluster::Serving(const std::string& name) {
-  auto stub = grpc::health::v1::Health::NewStub(Channel(name));
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::Status s = stub->Check(NewContext("", "", absl::Seconds(2)).get(),
-                               grpc::health::v1::HealthCheckRequest(), &response);
-  return s.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
-}
+bool Cluster::Serving(const std::string& name) { return service(name).Serving(); }
 
 std::shared_ptr<grpc::ChannelCredentials> Cluster::ClientCredentials() const {
   if (!options_.tls) return grpc::InsecureChannelCredentials();
@@ -289,19 +230,6 @@ std::vector<std::string> Cluster::ClientTlsFlags() const {
   return {absl::StrCat("--tls_cert=", temp_.path(), "/client.pem"),
           absl::StrCat("--tls_key=", temp_.path(), "/client.key"),
           absl::StrCat("--tls_ca=", temp_.path(), "/ca.pem")};
-}
-
-std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& name) {
-  std::lock_guard<std::mutex> lock(stubs_mu_);
-  return ChannelLocked(name);
-}
-
-std::shared_ptr<grpc::Channel> Cluster::ChannelLocked(const std::string& name) {
-  auto it = channels_.find(name);
-  if (it != channels_.end()) return it->second;
-  auto channel = grpc::CreateChannel(service(name).address(), ClientCredentials());
-  channels_[name] = channel;
-  return channel;
 }
 
 std::vector<std::string> Cluster::credential_names() const {
@@ -320,14 +248,14 @@ opb::LoginService::Stub& Cluster::logins(int replica) {
   std::lock_guard<std::mutex> lock(stubs_mu_);
   auto& stub = logins_[replica];
   if (!stub) {
-    stub = opb::LoginService::NewStub(ChannelLocked(ReplicaName("orchestrator", replica)));
+    stub = opb::LoginService::NewStub(Channel(ReplicaName("orchestrator", replica)));
   }
   return *stub;
 }
 
 opb::SessionService::Stub& Cluster::sessions() {
   std::lock_guard<std::mutex> lock(stubs_mu_);
-  if (!sessions_) sessions_ = opb::SessionService::NewStub(ChannelLocked("orchestrator-a"));
+  if (!sessions_) sessions_ = opb::SessionService::NewStub(Channel("orchestrator-a"));
   return *sessions_;
 }
 
@@ -343,7 +271,7 @@ std::string Cluster::CreateDirectory(polpb::Tier tier) {
   request.set_tier(tier);
   polpb::CreateDirectoryResponse response;
   grpc::Status s =
-      directories_->CreateDirectory(NewContext("", platform_key_).get(), request, &response);
+      directories_->CreateDirectory(NewContext("", platform_key()).get(), request, &response);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return response.directory().directory_id();
 }
@@ -363,7 +291,7 @@ Cluster::User Cluster::CreateUser(const std::string& directory, const std::strin
   request.set_email(user.email);
   for (const std::string& role : roles) request.add_roles(role);
   credpb::CreateUserResponse response;
-  grpc::Status s = users_->CreateUser(NewContext("", platform_key_).get(), request, &response);
+  grpc::Status s = users_->CreateUser(NewContext("", platform_key()).get(), request, &response);
   EXPECT_TRUE(s.ok()) << s.error_message();
   user.id = response.user().user_id();
   return user;

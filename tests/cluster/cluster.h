@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/channel.h>
@@ -19,7 +20,10 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/testing/service_process.h"
+#include "common/testing/test_keys.h"
 #include "common/testing/test_support.h"
+#include "gtest/gtest.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "tally/otp/v1/otp.grpc.pb.h"
@@ -54,17 +58,6 @@ struct ClusterOptions {
   bool start = true;  // false: construct, adjust, then Start()
 };
 
-struct Service {
-  std::string name;
-  std::string family;  // "orchestrator" for "orchestrator-a"
-  int port = 0;
-  int metrics_port = 0;
-  std::vector<std::string> argv;
-  std::map<std::string, std::string> env;
-  std::unique_ptr<Subprocess> process = std::make_unique<Subprocess>();
-  std::string address() const;
-};
-
 class Cluster {
  public:
   explicit Cluster(ClusterOptions options = {});
@@ -77,7 +70,7 @@ class Cluster {
   bool Start();
   bool ready() const { return ready_; }
 
-  Service& service(const std::string& name);
+  ServiceProcess& service(const std::string& name);
   // The credential replicas' names ({"credential"} unless ClusterOptions::credentials > 1).
   std::vector<std::string> credential_names() const;
   std::vector<std::string> service_names() const;
@@ -89,7 +82,9 @@ class Cluster {
   bool Serving(const std::string& name);
 
   // Channels and the stubs below are made on first use; safe from several threads.
-  std::shared_ptr<grpc::Channel> Channel(const std::string& name);
+  std::shared_ptr<grpc::Channel> Channel(const std::string& name) {
+    return service(name).channel();
+  }
   // A new channel that watches the service's readiness (client-side gRPC health checking,
   // MakePeerChannel) and fails calls fast with UNAVAILABLE while it is NOT_SERVING, as
   // deploy/README.md asks of clients: a draining server is left before it stops taking calls.
@@ -124,9 +119,11 @@ class Cluster {
   std::string WaitForCode(size_t mark, const std::string& channel,
                           const std::string& destination) const;
 
-  const std::string& platform_key() const { return platform_key_; }
-  const std::string& signing_key_path() const { return key_path_; }
-  const std::string& jwks_path() const { return jwks_path_; }
+  // Shared by every service; platform_key() is keys().platform_key().
+  const TestKeys& keys() const { return *keys_; }
+  // For more services of the test's own that trust the same tokens.
+  const std::shared_ptr<const TestKeys>& shared_keys() const { return keys_; }
+  const std::string& platform_key() const { return keys_->platform_key(); }
   const std::string& temp_path() const { return temp_.path(); }
   const std::string& otp_stream() const { return otp_stream_; }
   const std::string& otp_dead_stream() const { return otp_dead_stream_; }
@@ -136,22 +133,17 @@ class Cluster {
   void Add(const std::string& name, const std::string& family, const std::string& binary,
            std::vector<std::string> flags);
   bool Prepare();
-  bool WaitConnected(Service& service, absl::Duration timeout);
   std::vector<std::string> Lines() const;
 
   ClusterOptions options_;
   TempDir temp_;
-  std::string platform_key_;
-  std::string key_path_;
-  std::string jwks_path_;
+  std::shared_ptr<const TestKeys> keys_;
   std::string outbox_path_;
   std::string otp_stream_;
   std::string otp_dead_stream_;
-  std::vector<std::unique_ptr<Service>> services_;  // in start order
-  std::shared_ptr<grpc::Channel> ChannelLocked(const std::string& name);
+  std::vector<std::unique_ptr<ServiceProcess>> services_;  // in start order
 
-  std::mutex stubs_mu_;  // guards channels_, logins_ and sessions_
-  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::mutex stubs_mu_;  // guards logins_ and sessions_
   std::map<int, std::unique_ptr<orchestrator::v1::LoginService::Stub>> logins_;
   std::unique_ptr<orchestrator::v1::SessionService::Stub> sessions_;
   std::unique_ptr<policy::v1::DirectoryService::Stub> directories_;
@@ -163,12 +155,29 @@ class Cluster {
   bool ready_ = false;
 };
 
-// A context with a deadline, a bearer token and/or the platform key.
-std::unique_ptr<grpc::ClientContext> NewContext(const std::string& token = "",
-                                                const std::string& platform_key = "",
-                                                absl::Duration timeout = absl::Seconds(15));
-
 // "orchestrator-a" for replica 0, "orchestrator-b" for 1, ...
 std::string ReplicaName(const std::string& family, int replica);
+
+// A test suite whose tests share one cluster: started before the first test with
+// `Suite::Options()` (the defaults unless the suite declares its own), stopped after the last.
+// A test fails at once when the cluster did not start. A suite derived from another one starts
+// its own cluster with a SetUpTestSuite() that calls StartCluster(its options).
+template <typename Suite>
+class ClusterTest : public ::testing::Test {
+ public:
+  static ClusterOptions Options() { return {}; }
+  static void SetUpTestSuite() { StartCluster(Suite::Options()); }
+  static void TearDownTestSuite() { cluster_.reset(); }
+
+ protected:
+  static void StartCluster(ClusterOptions options) {
+    cluster_ = std::make_unique<Cluster>(std::move(options));
+  }
+  void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not start"; }
+  static Cluster& cluster() { return *cluster_; }
+
+ private:
+  static inline std::unique_ptr<Cluster> cluster_;
+};
 
 }  // namespace tally::testing

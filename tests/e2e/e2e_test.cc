@@ -28,6 +28,7 @@
 #include "nlohmann/json.hpp"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/logins.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "tally/passkey/v1/passkey.grpc.pb.h"
@@ -63,67 +64,36 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
   return testing::NewContext(token);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Thin helpers over the LoginService: each returns the state, failing the test on an RPC error.
-class E2eTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+// Thin helpers over the LoginService (tests/cluster/logins.h) on replica A, or B with `b`.
+class E2eTest : public testing::ClusterTest<E2eTest> {
+ public:
+  static ClusterOptions Options() {
     ClusterOptions options;
     options.tls = kTls;
-    cluster_ = new Cluster(options);
+    return options;
   }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not start"; }
 
-  Cluster& cluster() { return *cluster_; }
+ protected:
+  opb::LoginService::Stub& Logins(bool b) { return cluster().logins(b ? 1 : 0); }
 
+  // The state of a new login, failing the test on an RPC error.
   opb::LoginState Start(const std::string& dir, const std::string& username, bool b = false) {
-    opb::StartLoginRequest r;
-    r.set_directory_id(dir);
-    r.set_username(username);
-    opb::StartLoginResponse out;
-    grpc::Status s = cluster().logins(b ? 1 : 0).StartLogin(Context().get(), r, &out);
+    opb::LoginState state;
+    grpc::Status s = testing::StartLogin(Logins(b), dir, username, &state);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    return out.state();
+    return state;
   }
   grpc::Status Password(const std::string& login, const std::string& password,
                         opb::LoginState* state, bool b = false) {
-    opb::SubmitPasswordRequest r;
-    r.set_login_id(login);
-    r.set_password(password);
-    opb::SubmitPasswordResponse out;
-    grpc::Status s = cluster().logins(b ? 1 : 0).SubmitPassword(Context().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::SubmitPassword(Logins(b), login, password, state);
   }
   grpc::Status Send(const std::string& login, otppb::Channel channel, opb::LoginState* state,
                     bool b = false) {
-    opb::SendOtpRequest r;
-    r.set_login_id(login);
-    r.set_channel(channel);
-    opb::SendOtpResponse out;
-    grpc::Status s = cluster().logins(b ? 1 : 0).SendOtp(Context().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::SendOtp(Logins(b), login, channel, state);
   }
   grpc::Status Verify(const std::string& login, const std::string& code, opb::LoginState* state,
                       bool b = false) {
-    opb::VerifyOtpRequest r;
-    r.set_login_id(login);
-    r.set_code(code);
-    opb::VerifyOtpResponse out;
-    grpc::Status s = cluster().logins(b ? 1 : 0).VerifyOtp(Context().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::VerifyOtp(Logins(b), login, code, state);
   }
   // Sends a code by `channel` to `user`, reads it from the outbox and verifies it.
   opb::LoginState Otp(const std::string& login, const Cluster::User& user,
@@ -143,59 +113,33 @@ class E2eTest : public ::testing::Test {
   }
   // A password + SMS login of `user`; the session token.
   std::string LoginWithPasswordAndSms(const std::string& dir, const Cluster::User& user) {
-    opb::LoginState state = Start(dir, user.username);
-    EXPECT_TRUE(Password(state.login_id(), kPassword, &state).ok());
-    state = Otp(state.login_id(), user, otppb::CHANNEL_SMS);
-    EXPECT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
-    return state.session().token();
+    absl::StatusOr<std::string> token = testing::LoginWithPasswordAndSms(cluster(), dir, user);
+    EXPECT_TRUE(token.ok()) << token.status();
+    return token.value_or("");
   }
   absl::StatusOr<opb::ValidateSessionResponse> Validate(const std::string& token) {
-    opb::ValidateSessionRequest r;
-    r.set_token(token);
     opb::ValidateSessionResponse out;
-    grpc::Status s = cluster().sessions().ValidateSession(Context().get(), r, &out);
+    grpc::Status s = testing::ValidateSession(cluster().sessions(), token, &out);
     if (!s.ok()) return absl::UnauthenticatedError(s.error_message());
     return out;
   }
   // Registers a passkey for `user` through the passkey service with the user's session token.
   void RegisterPasskey(const std::string& dir, const Cluster::User& user, const std::string& token,
                        SoftAuthenticator& authenticator) {
-    pkpb::StartRegistrationRequest start;
-    start.set_directory_id(dir);
-    start.set_user_id(user.id);
-    start.set_username(user.username);
-    start.set_display_name(user.username);
-    pkpb::StartRegistrationResponse started;
-    grpc::Status s = cluster().passkeys().StartRegistration(Context(token).get(), start, &started);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    pkpb::FinishRegistrationRequest finish;
-    finish.set_directory_id(dir);
-    finish.set_challenge_id(started.challenge_id());
-    finish.set_registration_response_json(
-        authenticator.RegisterFromOptions(started.creation_options_json(), kOrigin, "none"));
-    finish.set_nickname("soft key");
-    pkpb::FinishRegistrationResponse finished;
-    s = cluster().passkeys().FinishRegistration(Context(token).get(), finish, &finished);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    absl::StatusOr<pkpb::Passkey> registered =
+        testing::RegisterPasskey(cluster(), dir, user, token, authenticator);
+    ASSERT_TRUE(registered.ok()) << registered.status();
   }
   // StartPasskey on `login`; the request options JSON.
   std::string StartPasskey(const std::string& login) {
-    opb::StartPasskeyRequest r;
-    r.set_login_id(login);
-    opb::StartPasskeyResponse out;
-    grpc::Status s = cluster().logins().StartPasskey(Context().get(), r, &out);
+    std::string options;
+    grpc::Status s = testing::StartPasskey(cluster().logins(), login, &options);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    return out.request_options_json();
+    return options;
   }
   grpc::Status FinishPasskey(const std::string& login, const std::string& assertion,
                              opb::LoginState* state) {
-    opb::FinishPasskeyRequest r;
-    r.set_login_id(login);
-    r.set_authentication_response_json(assertion);
-    opb::FinishPasskeyResponse out;
-    grpc::Status s = cluster().logins().FinishPasskey(Context().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::FinishPasskey(cluster().logins(), login, assertion, state);
   }
 
   static std::vector<int> Offered(const opb::LoginState& state) {
@@ -205,11 +149,7 @@ class E2eTest : public ::testing::Test {
     }
     return methods;
   }
-
-  static Cluster* cluster_;
 };
-
-Cluster* E2eTest::cluster_ = nullptr;
 
 TEST_F(E2eTest, PasswordAndSmsSucceeds) {
   const std::string dir = cluster().CreateDirectory();
@@ -473,7 +413,7 @@ class E2eCodesToNobodyTest : public E2eTest {
     options.metrics = true;
     options.flags["otp"] = {absl::StrCat("--otp_cooldown=", kCooldownSeconds, "s"),
                             "--otp_max_attempts=3"};
-    cluster_ = new Cluster(options);
+    StartCluster(options);
   }
 };
 
@@ -519,7 +459,7 @@ TEST_F(E2eCodesToNobodyTest, ThrottledByTheOtpServiceNeverDeliveredNeverAccepted
   // One delivery (ivy's); the code to nobody was issued as such and never queued.
   EXPECT_EQ(cluster().OutboxMark(), mark + 1);
   absl::StatusOr<std::string> metrics =
-      testing::HttpGet(cluster().service("otp").metrics_port, "/metrics");
+      testing::HttpGet(cluster().service("otp").metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_TRUE(absl::StrContains(
       *metrics, "tally_otp_codes_issued_total{channel=\"sms\",result=\"no_recipient\"} 1"))
@@ -587,6 +527,13 @@ TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
 }
 
 #ifdef TALLY_E2E_TLS
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 // The logins above ran over mutual TLS; here every service, the OTP senders included, refuses a
 // plaintext client and a TLS client without a certificate, and none of them logged that it
 // serves plaintext.
@@ -605,7 +552,7 @@ TEST_F(E2eTest, EveryServiceRequiresAClientCertificate) {
       EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
     }
     EXPECT_TRUE(cluster().Serving(name));
-    EXPECT_FALSE(absl::StrContains(cluster().service(name).process->Output(), "PLAINTEXT"));
+    EXPECT_FALSE(absl::StrContains(cluster().service(name).process().Output(), "PLAINTEXT"));
   }
 }
 #endif
@@ -617,8 +564,8 @@ TEST_F(E2eTest, ReplicaKilledBetweenStepsLoginFinishesOnAnother) {
   opb::LoginState state = Start(dir, "ivy", /*b=*/true);
   ASSERT_TRUE(Password(state.login_id(), kPassword, &state, /*b=*/true).ok());
   EXPECT_EQ(state.score(), 20);
-  cluster().service("orchestrator-b").process->Signal(SIGKILL);
-  absl::StatusOr<int> exit = cluster().service("orchestrator-b").process->Wait(absl::Seconds(10));
+  cluster().service("orchestrator-b").process().Signal(SIGKILL);
+  absl::StatusOr<int> exit = cluster().service("orchestrator-b").process().Wait(absl::Seconds(10));
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(*exit, 128 + SIGKILL);
   state = Otp(state.login_id(), ivy, otppb::CHANNEL_SMS, /*b=*/false);

@@ -22,10 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/barrier.h"
 #include "absl/synchronization/mutex.h"
 #include "common/testing/test_support.h"
@@ -33,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/logins.h"
 
 namespace tally {
 namespace {
@@ -49,25 +47,6 @@ constexpr int kAttemptsPerThread = 2;
 constexpr int kThreshold = 5;  // the cluster's --lockout_threshold
 // Long enough that the burst never outlives the first lock, short enough to wait for.
 constexpr int kLockSeconds = 20;
-
-// Sum of every sample of `family` in a Prometheus text exposition (0 when absent); with
-// `label` (`outcome="skipped"`), of the samples that carry it.
-double MetricSum(const std::string& exposition, const std::string& family,
-                 absl::string_view label = "") {
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (line.empty() || line[0] == '#' || !absl::StartsWith(line, family)) continue;
-    const char next = line.size() > family.size() ? line[family.size()] : '\0';
-    if (next != '{' && next != ' ') continue;
-    if (!label.empty() && !absl::StrContains(line.substr(0, line.find('}')), label)) continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) {
-      sum += value;
-    }
-  }
-  return sum;
-}
 
 // What the attackers saw.
 struct Tally {
@@ -95,9 +74,9 @@ struct Tally {
   }
 };
 
-class BruteForceTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class BruteForceTest : public testing::ClusterTest<BruteForceTest> {
+ public:
+  static ClusterOptions Options() {
     ClusterOptions options;
     options.metrics = true;
     options.flags["orchestrator"] = {absl::StrCat("--lockout_duration=", kLockSeconds, "s"),
@@ -108,71 +87,42 @@ class BruteForceTest : public ::testing::Test {
     // still never more than kThreshold hashes, but the exact tallies below would depend on the
     // machine's core count.
     options.flags["credential"] = {"--hash_queue_size=16"};
-    cluster_ = new Cluster(options);
+    return options;
   }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not start"; }
 
-  static Cluster& cluster() { return *cluster_; }
-
+ protected:
   double Metric(const std::string& service, const std::string& family,
-                absl::string_view label = "") {
+                const std::vector<std::string>& labels = {}) {
     absl::StatusOr<std::string> text =
-        testing::HttpGet(cluster().service(service).metrics_port, "/metrics");
+        testing::HttpGet(cluster().service(service).metrics_port(), "/metrics");
     EXPECT_TRUE(text.ok()) << service << ": " << text.status();
-    return MetricSum(text.value_or(""), family, label);
+    return testing::MetricSum(text.value_or(""), family, labels);
   }
   // Delivery jobs the OTP sender finished: sent, or skipped because the code was already dead.
   double SenderHandled() {
-    return Metric("otp-sender-a", "tally_otp_deliveries_total", "outcome=\"delivered\"") +
-           Metric("otp-sender-a", "tally_otp_deliveries_total", "outcome=\"skipped\"");
+    return Metric("otp-sender-a", "tally_otp_deliveries_total", {"outcome=\"delivered\""}) +
+           Metric("otp-sender-a", "tally_otp_deliveries_total", {"outcome=\"skipped\""});
   }
   double Lockouts() {
     return Metric("orchestrator-a", "tally_orchestrator_lockouts_total") +
            Metric("orchestrator-b", "tally_orchestrator_lockouts_total");
   }
 
+  // The login calls (tests/cluster/logins.h) on orchestrator `replica`.
   grpc::Status Start(const std::string& dir, const std::string& username, int replica,
                      opb::LoginState* state) {
-    opb::StartLoginRequest r;
-    r.set_directory_id(dir);
-    r.set_username(username);
-    opb::StartLoginResponse out;
-    grpc::Status s = cluster().logins(replica).StartLogin(NewContext().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::StartLogin(cluster().logins(replica), dir, username, state);
   }
   grpc::Status Password(const std::string& login, const std::string& password, int replica,
                         opb::LoginState* state) {
-    opb::SubmitPasswordRequest r;
-    r.set_login_id(login);
-    r.set_password(password);
-    opb::SubmitPasswordResponse out;
-    grpc::Status s = cluster().logins(replica).SubmitPassword(NewContext().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::SubmitPassword(cluster().logins(replica), login, password, state);
   }
   grpc::Status Send(const std::string& login, int replica, opb::LoginState* state) {
-    opb::SendOtpRequest r;
-    r.set_login_id(login);
-    r.set_channel(otppb::CHANNEL_SMS);
-    opb::SendOtpResponse out;
-    grpc::Status s = cluster().logins(replica).SendOtp(NewContext().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::SendOtp(cluster().logins(replica), login, otppb::CHANNEL_SMS, state);
   }
   grpc::Status Verify(const std::string& login, const std::string& code, int replica,
                       opb::LoginState* state) {
-    opb::VerifyOtpRequest r;
-    r.set_login_id(login);
-    r.set_code(code);
-    opb::VerifyOtpResponse out;
-    grpc::Status s = cluster().logins(replica).VerifyOtp(NewContext().get(), r, &out);
-    *state = out.state();
-    return s;
+    return testing::VerifyOtp(cluster().logins(replica), login, code, state);
   }
 
   // Waits (up to twice the lock) until a new login of `username` is no longer LOCKED.
@@ -239,10 +189,7 @@ class BruteForceTest : public ::testing::Test {
 
   void RightCodeWorks(const std::string& dir, const Cluster::User& victim);
 
-  static Cluster* cluster_;
 };
-
-Cluster* BruteForceTest::cluster_ = nullptr;
 
 TEST_F(BruteForceTest, ParallelWrongPasswordsNeverExceedTheLimit) {
   const std::string dir = cluster().CreateDirectory();

@@ -1,18 +1,14 @@
 #pragma once
 
-// Helpers of the fault tests (issue 9, "Faults to survive"): throwaway stores a test may kill,
-// and thin wrappers over the login API that return the status instead of failing, so a test can
-// assert on outages. The SMS/e-mail gateway they break is common/testing/fake_gateway.h.
+// Helpers of the fault tests (issue 9, "Faults to survive"): throwaway stores a test may kill.
+// The login API's calls come from tests/cluster/logins.h; the SMS/e-mail gateway they break is
+// common/testing/fake_gateway.h.
 
 #include <sys/types.h>
 
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,6 +16,7 @@
 #include "common/testing/test_support.h"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/logins.h"
 
 namespace tally::faults {
 
@@ -78,62 +75,22 @@ class ScratchPostgres {
   int port_;
 };
 
-// A healthy-looking context deadline for single calls of the fault tests.
-inline constexpr absl::Duration kCallTimeout = absl::Seconds(15);
-
-// LoginService calls: the gRPC status; `state` receives the login state when given.
 namespace opb = ::tally::orchestrator::v1;
-grpc::Status StartLogin(opb::LoginService::Stub& stub, const std::string& directory,
-                        const std::string& username, opb::LoginState* state,
-                        absl::Duration timeout = kCallTimeout);
-grpc::Status SubmitPassword(opb::LoginService::Stub& stub, const std::string& login,
-                            const std::string& password, opb::LoginState* state,
-                            absl::Duration timeout = kCallTimeout);
-grpc::Status SendOtp(opb::LoginService::Stub& stub, const std::string& login,
-                     ::tally::otp::v1::Channel channel, opb::LoginState* state,
-                     absl::Duration timeout = kCallTimeout);
-grpc::Status VerifyOtp(opb::LoginService::Stub& stub, const std::string& login,
-                       const std::string& code, opb::LoginState* state,
-                       absl::Duration timeout = kCallTimeout);
-grpc::Status GetLogin(opb::LoginService::Stub& stub, const std::string& login,
-                      opb::LoginState* state, absl::Duration timeout = kCallTimeout);
-grpc::Status StartPasskey(opb::LoginService::Stub& stub, const std::string& login,
-                          std::string* options, absl::Duration timeout = kCallTimeout);
-grpc::Status FinishPasskey(opb::LoginService::Stub& stub, const std::string& login,
-                           const std::string& assertion, opb::LoginState* state,
-                           absl::Duration timeout = kCallTimeout);
-grpc::Status ValidateSession(opb::SessionService::Stub& stub, const std::string& token,
-                             opb::ValidateSessionResponse* claims = nullptr);
 
-// grpc.health.v1 Check(service); nullopt when the call itself failed.
-enum class Health { kServing, kNotServing, kOther };
-std::optional<Health> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                  const std::string& service = "");
-
-// A password + SMS login of `user` on orchestrator `replica`, codes from the outbox; the
-// session token, or the first step's error (an UNAVAILABLE one is the caller's to retry).
-absl::StatusOr<std::string> LoginWithPasswordAndSms(testing::Cluster& cluster,
-                                                    const std::string& directory,
-                                                    const testing::Cluster::User& user,
-                                                    int replica = 0);
-
-// Registers a passkey of `authenticator` for `user` with the user's session token.
-absl::Status RegisterPasskey(testing::Cluster& cluster, const std::string& directory,
-                             const testing::Cluster::User& user, const std::string& token,
-                             webauthn::testing::SoftAuthenticator& authenticator);
-
-// A passkey login of a user known by `username` (empty: discoverable); the final state.
-grpc::Status PasskeyLogin(opb::LoginService::Stub& stub, const std::string& directory,
-                          const std::string& username,
-                          webauthn::testing::SoftAuthenticator& authenticator,
-                          opb::LoginState* state, absl::Duration timeout = kCallTimeout);
-
-// Sum of the samples of Prometheus metric `name` in `body` whose label set contains every
-// `labels` entry (e.g. {"reason=\"expired\""}).
-double MetricSum(const std::string& body, const std::string& name,
-                 const std::vector<std::string>& labels = {});
-
-// The gRPC status as "CODE: message" for test messages.
-std::string Describe(const grpc::Status& status);
+// The cluster's login calls and the metrics sum, as every fault test uses them.
+using testing::Describe;
+using testing::FinishPasskey;
+using testing::GetLogin;
+using testing::kCallTimeout;
+using testing::LoginWithPasswordAndSms;
+using testing::MetricSum;
+using testing::PasskeyLogin;
+using testing::RegisterPasskey;
+using testing::SendOtp;
+using testing::StartLogin;
+using testing::StartPasskey;
+using testing::SubmitPassword;
+using testing::ValidateSession;
+using testing::VerifyOtp;
 
 }  // namespace tally::faults

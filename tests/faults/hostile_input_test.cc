@@ -31,6 +31,7 @@
 #include "common/testing/test_support.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/logins.h"
 
 namespace tally {
 namespace {
@@ -368,27 +369,24 @@ std::vector<std::string> PemLines(const std::string& pem) {
   return lines;
 }
 
-class HostileInputTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class HostileInputTest : public testing::ClusterTest<HostileInputTest> {
+ public:
+  static testing::ClusterOptions Options() {
     testing::ClusterOptions options;
     options.orchestrators = 1;
-    cluster_ = new Cluster(options);
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
+    return options;
   }
 
+ protected:
   void SetUp() override {
-    ASSERT_TRUE(cluster_->ready()) << "the cluster did not start";
+    ASSERT_NO_FATAL_FAILURE(ClusterTest::SetUp());
     // Password-only logins reach the level: tokens without OTP.
-    w_.directory = cluster_->CreateDirectory(polpb::TIER_PROFESSIONAL);
-    w_.other_directory = cluster_->CreateDirectory(polpb::TIER_PROFESSIONAL);
-    w_.user = cluster_->CreateUser(w_.directory, "hostile-user");
-    w_.admin = cluster_->CreateUser(w_.directory, "hostile-admin", {"admin"});
-    w_.other_user = cluster_->CreateUser(w_.other_directory, "other-user");
-    w_.other_admin = cluster_->CreateUser(w_.other_directory, "other-admin", {"admin"});
+    w_.directory = cluster().CreateDirectory(polpb::TIER_PROFESSIONAL);
+    w_.other_directory = cluster().CreateDirectory(polpb::TIER_PROFESSIONAL);
+    w_.user = cluster().CreateUser(w_.directory, "hostile-user");
+    w_.admin = cluster().CreateUser(w_.directory, "hostile-admin", {"admin"});
+    w_.other_user = cluster().CreateUser(w_.other_directory, "other-user");
+    w_.other_admin = cluster().CreateUser(w_.other_directory, "other-admin", {"admin"});
     w_.user_token = Login(w_.directory, w_.user.username);
     w_.admin_token = Login(w_.directory, w_.admin.username);
     w_.other_admin_token = Login(w_.other_directory, w_.other_admin.username);
@@ -398,34 +396,28 @@ class HostileInputTest : public ::testing::Test {
     start.set_directory_id(w_.directory);
     start.set_username(w_.user.username);
     opb::StartLoginResponse started;
-    ASSERT_TRUE(cluster_->logins().StartLogin(NewContext().get(), start, &started).ok());
+    ASSERT_TRUE(cluster().logins().StartLogin(NewContext().get(), start, &started).ok());
     w_.login_id = started.state().login_id();
     std::cout << "[ world    ] directories " << w_.directory << " and " << w_.other_directory
               << "\n";
 
-    secrets_ = {cluster_->platform_key(), w_.user_token, w_.admin_token, w_.other_admin_token,
+    secrets_ = {cluster().platform_key(), w_.user_token, w_.admin_token, w_.other_admin_token,
                 testing::kClusterPassword, kBasePassword, kBaseCode, kFillerUnit};
-    for (const std::string& line : PemLines(ReadFile(cluster_->signing_key_path()))) {
+    for (const std::string& line : PemLines(ReadFile(cluster().keys().signing_key_path()))) {
       secrets_.push_back(line);
     }
     ASSERT_GT(secrets_.size(), 8u) << "the signing key was not readable";
   }
 
   std::string Login(const std::string& directory, const std::string& username) {
-    opb::StartLoginRequest start;
-    start.set_directory_id(directory);
-    start.set_username(username);
-    opb::StartLoginResponse started;
-    grpc::Status s = cluster_->logins().StartLogin(NewContext().get(), start, &started);
+    opb::LoginState state;
+    grpc::Status s = testing::StartLogin(cluster().logins(), directory, username, &state);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    opb::SubmitPasswordRequest password;
-    password.set_login_id(started.state().login_id());
-    password.set_password(testing::kClusterPassword);
-    opb::SubmitPasswordResponse submitted;
-    s = cluster_->logins().SubmitPassword(NewContext().get(), password, &submitted);
+    s = testing::SubmitPassword(cluster().logins(), state.login_id(), testing::kClusterPassword,
+                                &state);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(submitted.state().status(), opb::LOGIN_STATUS_SUCCEEDED);
-    return submitted.state().session().token();
+    EXPECT_EQ(state.status(), opb::LOGIN_STATUS_SUCCEEDED);
+    return state.session().token();
   }
 
   // What the hostile calls must not change, as text: directories, users, passkeys, settings
@@ -440,8 +432,8 @@ class HostileInputTest : public ::testing::Test {
       polpb::ListDirectoriesRequest request;
       request.set_page_token(page);
       polpb::ListDirectoriesResponse response;
-      check(cluster_->directories().ListDirectories(
-                NewContext("", cluster_->platform_key()).get(), request, &response),
+      check(cluster().directories().ListDirectories(
+                NewContext("", cluster().platform_key()).get(), request, &response),
             "ListDirectories");
       for (const auto& d : response.directories()) parts.push_back(d.ShortDebugString());
       page = response.next_page_token();
@@ -455,7 +447,7 @@ class HostileInputTest : public ::testing::Test {
         request.set_directory_id(directory);
         request.set_page_token(page);
         credpb::ListUsersResponse response;
-        check(cluster_->users().ListUsers(NewContext(token).get(), request, &response),
+        check(cluster().users().ListUsers(NewContext(token).get(), request, &response),
               "ListUsers");
         for (const auto& u : response.users()) {
           parts.push_back(u.ShortDebugString());
@@ -467,20 +459,20 @@ class HostileInputTest : public ::testing::Test {
         pkpb::ListPasskeysRequest request;
         request.set_user_id(id);
         pkpb::ListPasskeysResponse response;
-        check(cluster_->passkeys().ListPasskeys(NewContext(token).get(), request, &response),
+        check(cluster().passkeys().ListPasskeys(NewContext(token).get(), request, &response),
               "ListPasskeys");
         parts.push_back(absl::StrCat(id, " passkeys: ", response.ShortDebugString()));
       }
       polpb::GetAuthSettingsRequest settings;
       settings.set_directory_id(directory);
       polpb::GetAuthSettingsResponse current;
-      check(cluster_->policies().GetAuthSettings(NewContext(token).get(), settings, &current),
+      check(cluster().policies().GetAuthSettings(NewContext(token).get(), settings, &current),
             "GetAuthSettings");
       parts.push_back(current.ShortDebugString());
       polpb::ListAuditEventsRequest audit;
       audit.set_directory_id(directory);
       polpb::ListAuditEventsResponse events;
-      check(cluster_->policies().ListAuditEvents(NewContext("", cluster_->platform_key()).get(),
+      check(cluster().policies().ListAuditEvents(NewContext("", cluster().platform_key()).get(),
                                                  audit, &events),
             "ListAuditEvents");
       parts.push_back(events.ShortDebugString());
@@ -489,12 +481,9 @@ class HostileInputTest : public ::testing::Test {
     return absl::StrJoin(parts, "\n");
   }
 
-  static Cluster* cluster_;
   World w_;
   std::vector<std::string> secrets_;
 };
-
-Cluster* HostileInputTest::cluster_ = nullptr;
 
 // Codes a healthy cluster may answer hostile input with. INTERNAL and UNKNOWN are bugs;
 // UNAVAILABLE, DEADLINE_EXCEEDED or CANCELLED mean a process or peer broke under the input.
@@ -545,14 +534,14 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
     std::string platform_key;
   };
   const std::vector<Caller> callers = {{"anonymous", "", ""},
-                                       {"platform", "", cluster_->platform_key()},
+                                       {"platform", "", cluster().platform_key()},
                                        {"admin", w_.admin_token, ""}};
   std::map<std::string, std::map<std::string, int>> histogram;  // process → code → count
   int failures = 0, calls = 0, methods = 0;
   std::string before = Snapshot();
   ASSERT_FALSE(HasFailure()) << "the snapshot RPCs fail";
   for (const Target& target : targets) {
-    std::shared_ptr<grpc::Channel> channel = cluster_->Channel(target.process);
+    std::shared_ptr<grpc::Channel> channel = cluster().Channel(target.process);
     for (int m = 0; m < target.service->method_count(); ++m) {
       const pb::MethodDescriptor* method = target.service->method(m);
       ++methods;
@@ -607,12 +596,12 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
   std::cout << "[ calls    ] " << calls << " calls to " << methods << " RPCs\n";
 
   // Every process survived and still serves; the users' passwords still work.
-  for (const std::string& name : cluster_->service_names()) {
-    testing::Service& service = cluster_->service(name);
-    EXPECT_FALSE(service.process->Wait(absl::ZeroDuration()).ok())
-        << name << " exited:\n" << service.process->Output();
-    if (service.family != "otp-sender") {
-      EXPECT_TRUE(cluster_->Serving(name)) << name << " is not SERVING";
+  for (const std::string& name : cluster().service_names()) {
+    testing::ServiceProcess& service = cluster().service(name);
+    EXPECT_FALSE(service.process().Wait(absl::ZeroDuration()).ok())
+        << name << " exited:\n" << service.Output();
+    if (!absl::StartsWith(name, "otp-sender")) {
+      EXPECT_TRUE(cluster().Serving(name)) << name << " is not SERVING";
     }
   }
   for (const Cluster::User& user : {w_.user, w_.admin}) {
@@ -621,7 +610,7 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
     request.set_username(user.username);
     request.set_password(testing::kClusterPassword);
     credpb::VerifyPasswordResponse response;
-    grpc::Status s = cluster_->users().VerifyPassword(NewContext().get(), request, &response);
+    grpc::Status s = cluster().users().VerifyPassword(NewContext().get(), request, &response);
     EXPECT_TRUE(s.ok()) << user.username << ": " << s.error_message();
   }
 }

@@ -29,7 +29,7 @@ using testing::kClusterPassword;
 // order, so strict round robin over two replicas can send every VerifyPassword to the same one.
 double Calls(Cluster& cluster, const std::string& name) {
   absl::StatusOr<std::string> body =
-      testing::HttpGet(cluster.service(name).metrics_port, "/metrics");
+      testing::HttpGet(cluster.service(name).metrics_port(), "/metrics");
   if (!body.ok()) return -1;
   return MetricSum(*body, "grpc_server_handled_total",
                    {"grpc_method=\"/tally.credential.v1.CredentialService/"});
@@ -90,7 +90,7 @@ TEST(PeerReplicasTest, ChecksSpreadOverReplicasAndARolledReplicaCostsNoLogin) {
     return testing::WaitFor([&] { return logins >= target; }, absl::Seconds(60));
   };
   EXPECT_TRUE(wait_logins(5));
-  testing::Subprocess& rolled = *cluster.service(replicas[0]).process;
+  testing::Subprocess& rolled = cluster.service(replicas[0]).process();
   rolled.Signal(SIGTERM);
   absl::StatusOr<int> exit = rolled.Wait(absl::Seconds(30));
   EXPECT_TRUE(exit.ok() && *exit == 0) << "the replica did not drain cleanly";

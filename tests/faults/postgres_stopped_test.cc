@@ -22,6 +22,7 @@ namespace credpb = ::tally::credential::v1;
 namespace pkpb = ::tally::passkey::v1;
 namespace polpb = ::tally::policy::v1;
 using testing::Cluster;
+using ::grpc::health::v1::HealthCheckResponse;
 using testing::ClusterOptions;
 
 const std::vector<std::string> kPostgresServices = {"policy", "credential", "passkey"};
@@ -83,8 +84,8 @@ TEST(PostgresStoppedTest, ServicesFailFastRecoverAndAcknowledgedWritesSurviveAKi
   ASSERT_TRUE(cluster.ready());
   std::map<std::string, pid_t> pids;
   for (const std::string& name : kPostgresServices) {
-    pids[name] = cluster.service(name).process->pid();
-    ASSERT_EQ(CheckHealth(cluster.Channel(name)), Health::kServing) << name;
+    pids[name] = cluster.service(name).process().pid();
+    ASSERT_EQ(cluster.service(name).Health(), HealthCheckResponse::SERVING) << name;
   }
   const std::string dir = cluster.CreateDirectory();
   const Cluster::User ann = cluster.CreateUser(dir, "ann");
@@ -98,7 +99,7 @@ TEST(PostgresStoppedTest, ServicesFailFastRecoverAndAcknowledgedWritesSurviveAKi
   ASSERT_TRUE(pg.Stop().ok());
   for (const std::string& name : kPostgresServices) {
     EXPECT_TRUE(testing::WaitFor(
-        [&] { return CheckHealth(cluster.Channel(name)) == Health::kNotServing; },
+        [&] { return cluster.service(name).Health() == HealthCheckResponse::NOT_SERVING; },
         absl::Seconds(10)))
         << name << " does not report NOT_SERVING while PostgreSQL is down";
   }
@@ -123,7 +124,7 @@ TEST(PostgresStoppedTest, ServicesFailFastRecoverAndAcknowledgedWritesSurviveAKi
   ASSERT_TRUE(pg.Start().ok());
   for (const std::string& name : kPostgresServices) {
     EXPECT_TRUE(testing::WaitFor(
-        [&] { return CheckHealth(cluster.Channel(name)) == Health::kServing; },
+        [&] { return cluster.service(name).Health() == HealthCheckResponse::SERVING; },
         absl::Seconds(30)))
         << name << " does not serve again after PostgreSQL came back";
   }
@@ -151,17 +152,17 @@ TEST(PostgresStoppedTest, ServicesFailFastRecoverAndAcknowledgedWritesSurviveAKi
   ASSERT_TRUE(pg.KillPostmaster().ok());
   for (const std::string& name : kPostgresServices) {
     EXPECT_TRUE(testing::WaitFor(
-        [&] { return CheckHealth(cluster.Channel(name)) == Health::kNotServing; },
+        [&] { return cluster.service(name).Health() == HealthCheckResponse::NOT_SERVING; },
         absl::Seconds(10)))
         << name << " does not report NOT_SERVING after the crash";
   }
   ASSERT_TRUE(pg.Start().ok());  // crash recovery replays the WAL
   for (const std::string& name : kPostgresServices) {
     EXPECT_TRUE(testing::WaitFor(
-        [&] { return CheckHealth(cluster.Channel(name)) == Health::kServing; },
+        [&] { return cluster.service(name).Health() == HealthCheckResponse::SERVING; },
         absl::Seconds(30)))
         << name << " does not serve again after the crash";
-    EXPECT_EQ(cluster.service(name).process->pid(), pids[name]) << name;
+    EXPECT_EQ(cluster.service(name).process().pid(), pids[name]) << name;
     EXPECT_EQ(kill(pids[name], 0), 0) << name << " is gone";
   }
   credpb::User user;

@@ -32,6 +32,7 @@ namespace otppb = ::tally::otp::v1;
 namespace pkpb = ::tally::passkey::v1;
 namespace polpb = ::tally::policy::v1;
 using testing::Cluster;
+using ::grpc::health::v1::HealthCheckResponse;
 using testing::ClusterOptions;
 using testing::kClusterPassword;
 
@@ -139,8 +140,8 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
   ASSERT_TRUE(cluster.ready());
   std::map<std::string, pid_t> pids;
   for (const std::string& name : kRedisServices) {
-    pids[name] = cluster.service(name).process->pid();
-    ASSERT_EQ(CheckHealth(cluster.Channel(name)), Health::kServing) << name;
+    pids[name] = cluster.service(name).process().pid();
+    ASSERT_EQ(cluster.service(name).Health(), HealthCheckResponse::SERVING) << name;
   }
 
   const std::string dir = cluster.CreateDirectory(polpb::TIER_FREEMIUM);
@@ -173,14 +174,14 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
   // Readiness follows the store; liveness does not (no restarts for a store outage).
   for (const std::string& name : kRedisServices) {
     EXPECT_TRUE(testing::WaitFor(
-        [&] { return CheckHealth(cluster.Channel(name)) == Health::kNotServing; },
+        [&] { return cluster.service(name).Health() == HealthCheckResponse::NOT_SERVING; },
         absl::Seconds(10)))
         << name << " does not report NOT_SERVING while Redis is down";
-    EXPECT_EQ(CheckHealth(cluster.Channel(name), "liveness"), Health::kServing) << name;
+    EXPECT_EQ(cluster.service(name).Health("liveness"), HealthCheckResponse::SERVING) << name;
   }
   // The services without Redis are not dragged down with it.
   for (const char* name : {"policy", "credential"}) {
-    EXPECT_EQ(CheckHealth(cluster.Channel(name)), Health::kServing) << name;
+    EXPECT_EQ(cluster.service(name).Health(), HealthCheckResponse::SERVING) << name;
   }
   // Every call that needs Redis fails with UNAVAILABLE within its deadline (a hang would be
   // DEADLINE_EXCEEDED).
@@ -236,10 +237,10 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
   // The same processes serve again.
   for (const std::string& name : kRedisServices) {
     EXPECT_TRUE(testing::WaitFor(
-        [&] { return CheckHealth(cluster.Channel(name)) == Health::kServing; },
+        [&] { return cluster.service(name).Health() == HealthCheckResponse::SERVING; },
         absl::Seconds(30)))
         << name << " does not serve again after Redis came back";
-    EXPECT_EQ(cluster.service(name).process->pid(), pids[name]) << name;
+    EXPECT_EQ(cluster.service(name).process().pid(), pids[name]) << name;
     EXPECT_EQ(kill(pids[name], 0), 0) << name << " is gone";
   }
   EXPECT_TRUE(testing::WaitFor(

@@ -60,7 +60,7 @@ TEST(ReplicaKilledTest, OtherReplicaFinishesTheLoginAndOtherSenderDeliversThePen
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         for (const char* name : {"otp-sender-a", "otp-sender-b"}) {
-          if (absl::StrContains(cluster.service(name).process->Output(), "attempt 1 failed")) {
+          if (absl::StrContains(cluster.service(name).process().Output(), "attempt 1 failed")) {
             holder = name;
             return true;
           }
@@ -75,8 +75,8 @@ TEST(ReplicaKilledTest, OtherReplicaFinishesTheLoginAndOtherSenderDeliversThePen
   // Both die mid-flow, without a chance to clean up.
   cluster.Stop(holder, SIGKILL);
   cluster.Stop("orchestrator-b", SIGKILL);
-  EXPECT_FALSE(cluster.service(holder).process->running());
-  EXPECT_FALSE(cluster.service("orchestrator-b").process->running());
+  EXPECT_FALSE(cluster.service(holder).process().running());
+  EXPECT_FALSE(cluster.service("orchestrator-b").process().running());
 
   // The gateway works again; only the surviving sender can deliver now.
   gateway.SetStatus(ivy.phone, 200);
@@ -88,8 +88,8 @@ TEST(ReplicaKilledTest, OtherReplicaFinishesTheLoginAndOtherSenderDeliversThePen
       },
       absl::Seconds(30)))
       << "the pending job was not taken over:\n"
-      << cluster.service(other).process->Output();
-  EXPECT_TRUE(absl::StrContains(cluster.service(other).process->Output(), "reclaimed"));
+      << cluster.service(other).process().Output();
+  EXPECT_TRUE(absl::StrContains(cluster.service(other).process().Output(), "reclaimed"));
 
   // Replica A finishes the login B started.
   opb::LoginService::Stub& a = cluster.logins(0);

@@ -225,8 +225,9 @@ TEST(RollingRestartTest, SigtermToEachServiceUnderLoadLosesNoCall) {
   {
     absl::StatusOr<std::string> token = LoginWithPasswordAndSms(cluster, dir, key);
     ASSERT_TRUE(token.ok()) << token.status();
-    absl::Status registered = RegisterPasskey(cluster, dir, key, *token, authenticator);
-    ASSERT_TRUE(registered.ok()) << registered;
+    absl::StatusOr<passkey::v1::Passkey> registered =
+        RegisterPasskey(cluster, dir, key, *token, authenticator);
+    ASSERT_TRUE(registered.ok()) << registered.status();
   }
   const Cluster::User probe = cluster.CreateUser(dir, "probe");
 
@@ -292,7 +293,7 @@ TEST(RollingRestartTest, SigtermToEachServiceUnderLoadLosesNoCall) {
   for (const std::string& name : cluster.service_names()) {
     SCOPED_TRACE(name);
     const std::vector<int> before = snapshot();
-    testing::Subprocess& process = *cluster.service(name).process;
+    testing::Subprocess& process = cluster.service(name).process();
     process.Signal(SIGTERM);
     absl::StatusOr<int> exit = process.Wait(absl::Seconds(30));
     ASSERT_TRUE(exit.ok()) << name << " did not exit after SIGTERM";

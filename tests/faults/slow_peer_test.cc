@@ -99,8 +99,9 @@ TEST(SlowPeerTest, PasswordStepsTimeOutWhilePasskeyLoginsKeepSucceeding) {
     });
     ASSERT_TRUE(s.ok()) << s;
     authenticators.push_back(std::make_unique<SoftAuthenticator>(SoftAuthenticator::Alg::kES256));
-    absl::Status registered = RegisterPasskey(cluster, dir, user, token, *authenticators.back());
-    ASSERT_TRUE(registered.ok()) << registered;
+    absl::StatusOr<passkey::v1::Passkey> registered =
+        RegisterPasskey(cluster, dir, user, token, *authenticators.back());
+    ASSERT_TRUE(registered.ok()) << registered.status();
   }
   for (int i = 0; i < kPasskeyThreads; ++i) {
     for (int replica : {0, 1}) {
@@ -124,7 +125,7 @@ TEST(SlowPeerTest, PasswordStepsTimeOutWhilePasskeyLoginsKeepSucceeding) {
     password_logins.push_back(state.login_id());
   }
 
-  Paused paused(*cluster.service("credential").process);
+  Paused paused(cluster.service("credential").process());
 
   std::atomic<bool> passkeys_done{false};
   std::mutex mu;

@@ -31,7 +31,7 @@ constexpr absl::Duration kCodeTtl = absl::Seconds(30);
 
 std::string SenderMetrics(Cluster& cluster) {
   absl::StatusOr<std::string> body =
-      testing::HttpGet(cluster.service("otp-sender-a").metrics_port, "/metrics");
+      testing::HttpGet(cluster.service("otp-sender-a").metrics_port(), "/metrics");
   return body.ok() ? *body : "";
 }
 

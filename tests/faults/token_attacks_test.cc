@@ -24,10 +24,6 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/create_channel.h>
-
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -35,7 +31,6 @@
 #include "common/testing/test_support.h"
 #include "common/util/text.h"
 #include "gtest/gtest.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
@@ -44,6 +39,7 @@
 #include "tally/passkey/v1/passkey.grpc.pb.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/logins.h"
 
 namespace tally {
 namespace {
@@ -88,26 +84,6 @@ std::string SignEd25519(const Json& header, const Json& payload, const Ed25519Pr
   return absl::StrCat(input, ".", B64(signature.value_or("")));
 }
 
-// Sum of the samples of `family` in a Prometheus text exposition whose line contains `label`
-// (every sample when empty; 0 when absent).
-double MetricSum(const std::string& exposition, const std::string& family,
-                 const std::string& label = "") {
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    if (!absl::StartsWith(line, family)) continue;
-    if (!label.empty() && !absl::StrContains(line, label)) continue;
-    const char next = line.size() > family.size() ? line[family.size()] : '\0';
-    if (next != '{' && next != ' ') continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) {
-      sum += value;
-    }
-  }
-  return sum;
-}
-
 struct Attack {
   std::string name;
   std::string token;
@@ -123,26 +99,21 @@ struct Rpc {
   bool directory_scoped = false;
 };
 
-class TokenAttacksTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class TokenAttacksTest : public testing::ClusterTest<TokenAttacksTest> {
+ public:
+  static ClusterOptions Options() {
     ClusterOptions options;
     options.metrics = true;
-    cluster_ = new Cluster(options);
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
+    return options;
   }
 
+ protected:
   void SetUp() override {
-    ASSERT_TRUE(cluster_->ready()) << "the cluster did not start";
-    Cluster& c = *cluster_;
-    absl::StatusOr<JwtSigner> signer = JwtSigner::FromPemFile(c.signing_key_path());
-    ASSERT_TRUE(signer.ok()) << signer.status();
-    kid_ = signer->kid();
-    public_key_ = signer->PublicKey();
-    const std::string pem = ReadFile(c.signing_key_path());
+    ASSERT_NO_FATAL_FAILURE(ClusterTest::SetUp());
+    Cluster& c = cluster();
+    kid_ = c.keys().signer().kid();
+    public_key_ = c.keys().signer().PublicKey();
+    const std::string pem = ReadFile(c.keys().signing_key_path());
     absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::FromPem(pem);
     ASSERT_TRUE(key.ok()) << key.status();
     key_.emplace(*std::move(key));
@@ -163,64 +134,20 @@ class TokenAttacksTest : public ::testing::Test {
     root_sid_ = root_session.session_id();
 
     // Alice registers a passkey, so that DeletePasskey has something to delete.
-    pkpb::StartRegistrationRequest start;
-    start.set_directory_id(dir_);
-    start.set_user_id(alice_.id);
-    start.set_username(alice_.username);
-    start.set_display_name(alice_.username);
-    pkpb::StartRegistrationResponse started;
-    grpc::Status s = c.passkeys().StartRegistration(NewContext(alice_token_).get(), start, &started);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    pkpb::FinishRegistrationRequest finish;
-    finish.set_directory_id(dir_);
-    finish.set_challenge_id(started.challenge_id());
-    finish.set_registration_response_json(
-        authenticator_.RegisterFromOptions(started.creation_options_json(), kOrigin, "none"));
-    finish.set_nickname("alice's key");
-    pkpb::FinishRegistrationResponse finished;
-    s = c.passkeys().FinishRegistration(NewContext(alice_token_).get(), finish, &finished);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    alice_passkey_ = finished.passkey().credential_id();
+    absl::StatusOr<pkpb::Passkey> passkey =
+        testing::RegisterPasskey(c, dir_, alice_, alice_token_, authenticator_);
+    ASSERT_TRUE(passkey.ok()) << passkey.status();
+    alice_passkey_ = passkey->credential_id();
   }
-
-  static Cluster& cluster() { return *cluster_; }
 
   // Password + SMS: the directory's level (30), so the session may register passkeys.
   std::string Login(const std::string& dir, const Cluster::User& user) {
-    Cluster& c = cluster();
-    opb::StartLoginRequest start;
-    start.set_directory_id(dir);
-    start.set_username(user.username);
-    opb::StartLoginResponse started;
-    if (!c.logins().StartLogin(NewContext().get(), start, &started).ok()) return "";
-    opb::SubmitPasswordRequest password;
-    password.set_login_id(started.state().login_id());
-    password.set_password(kPassword);
-    opb::SubmitPasswordResponse submitted;
-    if (!c.logins().SubmitPassword(NewContext().get(), password, &submitted).ok()) return "";
-    const size_t mark = c.OutboxMark();
-    opb::SendOtpRequest send;
-    send.set_login_id(started.state().login_id());
-    send.set_channel(otppb::CHANNEL_SMS);
-    opb::SendOtpResponse sent;
-    if (!c.logins().SendOtp(NewContext().get(), send, &sent).ok()) return "";
-    const std::string code = c.WaitForCode(mark, "sms", user.phone);
-    opb::VerifyOtpRequest verify;
-    verify.set_login_id(started.state().login_id());
-    verify.set_code(code);
-    opb::VerifyOtpResponse verified;
-    if (!c.logins().VerifyOtp(NewContext().get(), verify, &verified).ok()) return "";
-    EXPECT_EQ(verified.state().status(), opb::LOGIN_STATUS_SUCCEEDED);
-    return verified.state().session().token();
+    absl::StatusOr<std::string> token = testing::LoginWithPasswordAndSms(cluster(), dir, user);
+    return token.value_or("");
   }
 
   grpc::Status Validate(const std::string& token, opb::ValidateSessionResponse* out = nullptr) {
-    opb::ValidateSessionRequest r;
-    r.set_token(token);
-    opb::ValidateSessionResponse response;
-    grpc::Status s = cluster().sessions().ValidateSession(NewContext().get(), r, &response);
-    if (out != nullptr) *out = response;
-    return s;
+    return testing::ValidateSession(cluster().sessions(), token, out);
   }
 
   // The claims of root's live session, as JSON, times relative to now.
@@ -286,7 +213,7 @@ class TokenAttacksTest : public ::testing::Test {
     // HS256 with the public key as the HMAC secret, in each form an attacker finds it.
     const Json hs_header = {{"alg", "HS256"}, {"kid", kid_}, {"typ", "JWT"}};
     const std::string hs_input = absl::StrCat(B64(hs_header.dump()), ".", B64(claims.dump()));
-    const std::string jwks = ReadFile(cluster().jwks_path());
+    const std::string jwks = ReadFile(cluster().keys().jwks_path());
     for (const auto& [form, secret] :
          std::vector<std::pair<std::string, std::string>>{{"PEM", public_key_->ToPem()},
                                                           {"raw", public_key_->Raw()},
@@ -623,10 +550,12 @@ class TokenAttacksTest : public ::testing::Test {
     };
     for (const Counter& counter : families) {
       absl::StatusOr<std::string> text =
-          testing::HttpGet(c.service(counter.service).metrics_port, "/metrics");
+          testing::HttpGet(c.service(counter.service).metrics_port(), "/metrics");
       EXPECT_TRUE(text.ok()) << counter.service << ": " << text.status();
       counters[absl::StrCat(counter.service, " ", counter.family, counter.label)] =
-          MetricSum(text.value_or(""), counter.family, counter.label);
+          testing::MetricSum(text.value_or(""), counter.family,
+                             counter.label.empty() ? std::vector<std::string>{}
+                                                   : std::vector<std::string>{counter.label});
     }
     return counters;
   }
@@ -649,7 +578,6 @@ class TokenAttacksTest : public ::testing::Test {
     }
   }
 
-  static Cluster* cluster_;
   std::string kid_;
   std::optional<Ed25519PublicKey> public_key_;
   std::optional<Ed25519PrivateKey> key_;
@@ -664,8 +592,6 @@ class TokenAttacksTest : public ::testing::Test {
   std::string attack_phone_ = "+31612300099";
   SoftAuthenticator authenticator_{SoftAuthenticator::Alg::kES256};
 };
-
-Cluster* TokenAttacksTest::cluster_ = nullptr;
 
 TEST_F(TokenAttacksTest, ForgedTokensAreUnauthenticatedEverywhereAndChangeNothing) {
   root_live_token_ = root_token_;
@@ -767,39 +693,20 @@ TEST_F(TokenAttacksTest, RevokedTokenIsRefusedEverywhere) {
 // closed on a real binary: with Redis unreachable a valid token gets UNAVAILABLE, while the
 // platform key (no Redis needed) still works and the service stays SERVING.
 TEST_F(TokenAttacksTest, RevocationStoreUnreachableFailsClosed) {
-  testing::TempDir temp;
-  const int port = testing::FreePort();
-  const std::string suffix = testing::UniqueSuffix();
-  testing::Subprocess policy;
-  ASSERT_TRUE(policy
-                  .Start({absl::StrCat(testing::BinDir(), "/tally-policy"),
-                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off",
-                          "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms",
-                          absl::StrCat("--postgres_schema=policy_rv_", suffix),
-                          // Nothing listens there.
-                          absl::StrCat("--redis_url=redis://127.0.0.1:", testing::FreePort())},
-                         {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
-                          {"TALLY_PLATFORM_KEY", cluster().platform_key()},
-                          {"TALLY_JWKS_FILE", cluster().jwks_path()},
-                          {"TALLY_REDIS_URL", ""}})
-                  .ok());
-  // A fresh channel per probe: one that saw the port closed backs off for seconds.
-  auto new_channel = [port] {
-    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                               grpc::InsecureChannelCredentials());
-  };
-  auto serving = [&] {
-    grpc::health::v1::HealthCheckResponse response;
-    return grpc::health::v1::Health::NewStub(new_channel())
-               ->Check(NewContext("", "", absl::Seconds(2)).get(),
-                       grpc::health::v1::HealthCheckRequest(), &response)
-               .ok() &&
-           response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
-  };
-  ASSERT_TRUE(testing::WaitFor(serving, absl::Seconds(30))) << policy.Output();
-  auto channel = new_channel();
-  auto directories = polpb::DirectoryService::NewStub(channel);
-  auto policies = polpb::PolicyService::NewStub(channel);
+  testing::ServiceProcess policy(testing::ServiceOptions{
+      .binary = "tally-policy",
+      .flags = {absl::StrCat("--postgres_schema=policy_rv_", testing::UniqueSuffix())},
+      .postgres_url = cluster().options().postgres_url,
+      // Nothing listens there.
+      .redis_url = absl::StrCat("redis://127.0.0.1:", testing::FreePort()),
+      .keys = cluster().shared_keys(),
+      .metrics = false,
+      .health_check_interval = absl::Milliseconds(200),
+      .drain_timeout = absl::Seconds(1)});
+  const absl::Status started = policy.Start();  // SERVING: readiness needs no Redis
+  ASSERT_TRUE(started.ok()) << started;
+  auto directories = polpb::DirectoryService::NewStub(policy.channel());
+  auto policies = polpb::PolicyService::NewStub(policy.channel());
 
   polpb::CreateDirectoryRequest create;
   create.set_display_name("fail closed");
@@ -836,31 +743,27 @@ TEST_F(TokenAttacksTest, RevocationStoreUnreachableFailsClosed) {
   // The platform key needs no Redis, and readiness does not depend on it.
   s = policies->ListAuditEvents(NewContext("", cluster().platform_key()).get(), audit, &events);
   EXPECT_TRUE(s.ok()) << s.error_message();
-  EXPECT_TRUE(serving());
-  policy.Signal(SIGTERM);
-  EXPECT_TRUE(policy.Wait(absl::Seconds(15)).ok());
+  EXPECT_TRUE(policy.Serving());
+  EXPECT_TRUE(policy.Stop(SIGTERM, absl::Seconds(15)).ok());
 }
 
 // Without a Redis URL the service says at start-up that revocation is not enforced.
 TEST_F(TokenAttacksTest, NoRedisUrlWarnsAtStartup) {
-  const int port = testing::FreePort();
-  testing::Subprocess credential;
-  ASSERT_TRUE(credential
-                  .Start({absl::StrCat(testing::BinDir(), "/tally-credential"),
-                          absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=off",
-                          "--drain_grace=0s", "--drain_timeout=1s", "--health_check_interval=200ms",
-                          absl::StrCat("--postgres_schema=credential_rv_", testing::UniqueSuffix())},
-                         {{"TALLY_POSTGRES_URL", cluster().options().postgres_url},
-                          {"TALLY_PLATFORM_KEY", cluster().platform_key()},
-                          {"TALLY_JWKS_FILE", cluster().jwks_path()},
-                          {"TALLY_REDIS_URL", ""}})
-                  .ok());
+  testing::ServiceProcess credential(testing::ServiceOptions{
+      .binary = "tally-credential",
+      .flags = {absl::StrCat("--postgres_schema=credential_rv_", testing::UniqueSuffix())},
+      .postgres_url = cluster().options().postgres_url,
+      .keys = cluster().shared_keys(),
+      .metrics = false,
+      .health_check_interval = absl::Milliseconds(200),
+      .drain_timeout = absl::Seconds(1)});
+  const absl::Status started = credential.Start();
+  ASSERT_TRUE(started.ok()) << started;
   EXPECT_TRUE(testing::WaitFor(
       [&] { return credential.Output().find("revocation is NOT enforced") != std::string::npos; },
       absl::Seconds(30)))
       << credential.Output();
-  credential.Signal(SIGTERM);
-  EXPECT_TRUE(credential.Wait(absl::Seconds(15)).ok());
+  EXPECT_TRUE(credential.Stop(SIGTERM, absl::Seconds(15)).ok());
 }
 
 }  // namespace

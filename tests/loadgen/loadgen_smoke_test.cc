@@ -34,8 +34,8 @@ TEST(LoadgenSmokeTest, EveryScenarioCompletesLoginsWithoutErrors) {
 
   std::vector<std::string> pids, metrics;
   for (const std::string& name : cluster.service_names()) {
-    pids.push_back(absl::StrCat(name, ":", cluster.service(name).process->pid()));
-    metrics.push_back(absl::StrCat("127.0.0.1:", cluster.service(name).metrics_port));
+    pids.push_back(absl::StrCat(name, ":", cluster.service(name).process().pid()));
+    metrics.push_back(absl::StrCat("127.0.0.1:", cluster.service(name).metrics_port()));
   }
   const std::string output = absl::StrCat(cluster.temp_path(), "/loadgen.json");
   testing::CommandResult run = testing::RunCommand(

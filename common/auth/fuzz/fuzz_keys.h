@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "common/auth/jwt.h"
+#include "common/testing/fake_clock.h"
 #include "common/util/clock.h"
 
 namespace tally::fuzz {
@@ -16,13 +17,9 @@ inline constexpr char kIssuer[] = "tally";
 // 2026-01-01T00:00:00Z: seed tokens are issued here and live for an hour.
 inline constexpr int64_t kNowUnixSeconds = 1767225600;
 
-class FrozenClock final : public Clock {
- public:
-  absl::Time Now() const override { return absl::FromUnixSeconds(kNowUnixSeconds); }
-};
-
+// Never moved: the shared test clock, left where it starts.
 inline const Clock& Frozen() {
-  static const FrozenClock clock;
+  static const testing::FakeClock clock(absl::FromUnixSeconds(kNowUnixSeconds));
   return clock;
 }
 

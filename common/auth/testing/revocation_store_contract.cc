@@ -1,6 +1,7 @@
 #include "common/auth/testing/revocation_store_contract.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/test_claims.h"
 #include "common/testing/test_support.h"
 
 namespace tally::testing {
@@ -15,15 +16,10 @@ SessionClaims RevocationStoreContract::Session(const std::string& session_id,
                                                const std::string& family,
                                                std::optional<absl::Time> issued_at,
                                                const std::string& user) const {
-  SessionClaims claims;
-  claims.issuer = "tally";
-  claims.subject = user;
-  claims.directory_id = dir_;
-  claims.session_id = session_id;
+  SessionClaims claims = TestClaims(
+      {.directory_id = dir_, .user_id = user, .session_id = session_id},
+      issued_at.value_or(clock_.Now()));
   claims.family_id = family;
-  claims.issued_at = issued_at.value_or(clock_.Now());
-  claims.auth_time = claims.issued_at;
-  claims.expires_at = claims.issued_at + absl::Hours(1);
   return claims;
 }
 

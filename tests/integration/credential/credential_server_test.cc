@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <latch>
 #include <map>
 #include <memory>
@@ -12,13 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/auth/jwt.h"
+#include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -36,78 +32,50 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kPlatformKey[] = "integration-platform-key";
 constexpr char kBadLogin[] = "invalid username or password";
 // Small Argon2id parameters keep the suite fast; the defaults are covered by the unit tests.
 const std::vector<std::string> kFastArgon2 = {"--argon2_memory_kib=1024", "--argon2_iterations=1"};
 
 std::string PostgresUrl() { return testing::RequiredEnv("TALLY_TEST_POSTGRES_URL"); }
 
-// One tally-credential process on free ports with its own schema and signing key.
+// tally-credential on free ports with its own schema and keys; Start() again restarts it on the
+// same schema with the same keys.
 class CredentialServer {
  public:
   CredentialServer() : schema_(absl::StrCat("credential_it_", testing::UniqueSuffix())) {
-    key_path_ = absl::StrCat(dir_.path(), "/signing.pem");
-    const auto made = testing::RunCommand(
-        {"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
-    EXPECT_EQ(made.exit_code, 0) << made.output;
-    auto signer = JwtSigner::FromPemFile(key_path_);
-    EXPECT_TRUE(signer.ok()) << signer.status();
-    signer_ = std::make_unique<JwtSigner>(*std::move(signer));
-    auto verifier = JwtVerifier::FromKeys({signer_->PublicKey()}, {.issuer = "tally"},
-                                          SystemClock::Get());
-    jwks_path_ = absl::StrCat(dir_.path(), "/jwks.json");
-    std::ofstream(jwks_path_) << verifier->ToJwks();
+    absl::StatusOr<std::shared_ptr<const testing::TestKeys>> keys = testing::TestKeys::Make();
+    EXPECT_TRUE(keys.ok()) << keys.status();
+    if (keys.ok()) keys_ = *std::move(keys);
   }
 
-  // Starts (or restarts, on the same schema) the binary with the fast parameters and `extra`
-  // flags after them.
+  // Starts the binary with the fast parameters and `extra` flags after them.
   void Start(const std::vector<std::string>& extra = {}) {
-    port_ = testing::FreePort();
-    metrics_port_ = testing::FreePort();
-    std::vector<std::string> argv = {
-        absl::StrCat(testing::BinDir(), "/tally-credential"),
-        absl::StrCat("--listen=127.0.0.1:", port_),
-        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
+    std::vector<std::string> flags = {
         absl::StrCat("--postgres_schema=", schema_),
         absl::StrCat("--password_blocklist=", testing::SourceDir(),
-                     "/services/credential/data/common_passwords.txt"),
-        "--health_check_interval=100ms", "--drain_grace=0s", "--drain_timeout=5s"};
-    argv.insert(argv.end(), kFastArgon2.begin(), kFastArgon2.end());
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<testing::Subprocess>();
-    ASSERT_TRUE(process_
-                    ->Start(argv, {{"TALLY_POSTGRES_URL", PostgresUrl()},
-                                   {"TALLY_PLATFORM_KEY", kPlatformKey},
-                                   {"TALLY_JWKS_FILE", jwks_path_}})
-                    .ok());
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
-                                           std::chrono::seconds(30)))
-        << process_->Output();
-    stub_ = pb::CredentialService::NewStub(channel_);
+                     "/services/credential/data/common_passwords.txt")};
+    flags.insert(flags.end(), kFastArgon2.begin(), kFastArgon2.end());
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<testing::ServiceProcess>(
+        testing::ServiceOptions{.binary = "tally-credential",
+                                .flags = std::move(flags),
+                                .postgres_url = PostgresUrl(),
+                                .keys = keys_,
+                                .drain_timeout = absl::Seconds(5)});
+    const absl::Status started = process_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    stub_ = pb::CredentialService::NewStub(process_->channel());
   }
 
   void Stop() {
-    process_->Signal(SIGTERM);
-    auto code = process_->Wait(absl::Seconds(15));
-    ASSERT_TRUE(code.ok()) << "did not exit after SIGTERM";
+    const absl::StatusOr<int> code = process_->Stop(SIGTERM, absl::Seconds(15));
+    ASSERT_TRUE(code.ok()) << code.status();
     EXPECT_EQ(*code, 0) << process_->Output();
   }
 
   std::string Token(const std::string& directory, const std::string& user,
                     std::vector<std::string> roles) const {
-    SessionClaims claims;
-    claims.issuer = "tally";
-    claims.subject = user;
-    claims.directory_id = directory;
-    claims.session_id = "ses_test";
-    claims.acr = "30";
-    claims.amr = {"pwd", "sms", "mfa"};
-    claims.roles = std::move(roles);
-    claims.issued_at = claims.auth_time = absl::Now();
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    return *signer_->Sign(claims);
+    return keys_->Token({.directory_id = directory, .user_id = user, .roles = std::move(roles)});
   }
 
   // The stored PHC string of `user_id` ("" when none), read from PostgreSQL.
@@ -129,11 +97,8 @@ class CredentialServer {
     return out;
   }
 
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  int metrics_port() const { return metrics_port_; }
-  const std::string& key_path() const { return key_path_; }
-  testing::Subprocess& process() { return *process_; }
-  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  const testing::TestKeys& keys() const { return *keys_; }
+  testing::ServiceProcess& process() { return *process_; }
   pb::CredentialService::Stub& stub() { return *stub_; }
 
  private:
@@ -148,17 +113,11 @@ class CredentialServer {
     return *store_;
   }
 
-  testing::TempDir dir_;
   std::string schema_;
-  std::string key_path_;
-  std::string jwks_path_;
-  std::unique_ptr<JwtSigner> signer_;
-  std::unique_ptr<testing::Subprocess> process_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<const testing::TestKeys> keys_;
+  std::unique_ptr<testing::ServiceProcess> process_;
   std::unique_ptr<pb::CredentialService::Stub> stub_;
   std::unique_ptr<credential::PgCredentialStore> store_;
-  int port_ = 0;
-  int metrics_port_ = 0;
 };
 
 // How a call presents itself.
@@ -178,21 +137,17 @@ struct As {
 };
 
 std::unique_ptr<grpc::ClientContext> Context(const As& as) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (!as.platform_key.empty()) context->AddMetadata("x-tally-platform-key", as.platform_key);
-  if (!as.token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", as.token));
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  return context;
+  return testing::NewContext(as.token, as.platform_key, absl::Seconds(20));
 }
 
 const As kAnonymous{};
-const As kPlatform = As::Key(kPlatformKey);
 
 class CredentialServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<CredentialServer>();
     server_->Start();
+    platform_ = As::Key(server_->keys().platform_key());
     admin_ = As::Bearer(server_->Token(kDir, "usr_the_admin", {"admin"}));
   }
 
@@ -227,19 +182,20 @@ class CredentialServerTest : public ::testing::Test {
   static constexpr char kDir[] = "dir_integration";
   static constexpr char kOtherDir[] = "dir_elsewhere";
   std::unique_ptr<CredentialServer> server_;
+  As platform_;
   As admin_;
 };
 
 TEST_F(CredentialServerTest, EveryRpcThroughGrpc) {
   {
-    auto health = grpc::health::v1::Health::NewStub(server_->channel());
+    auto health = grpc::health::v1::Health::NewStub(server_->process().channel());
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
     ASSERT_TRUE(health->Check(Context(kAnonymous).get(), request, &response).ok());
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
   // The platform bootstraps the directory's first admin.
-  absl::StatusOr<pb::User> root = Create(kPlatform, "Root", "root-password-1", {"admin"});
+  absl::StatusOr<pb::User> root = Create(platform_, "Root", "root-password-1", {"admin"});
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_THAT(root->roles(), ElementsAre("admin"));
   const As root_as = As::Bearer(server_->Token(kDir, root->user_id(), {"admin"}));
@@ -342,7 +298,7 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
       {"anonymous", kAnonymous},
       {"wrong platform key", As::Key("not-the-platform-key")},
       {"bad token", As::Bearer("not.a.token")},
-      {"platform", kPlatform},
+      {"platform", platform_},
       {"admin of another directory", As::Bearer(server_->Token(kOtherDir, "usr_x", {"admin"}))},
       {"plain user of the directory", As::Bearer(server_->Token(kDir, "usr_peer", {"user"}))},
       {"the user", As::Bearer(server_->Token(kDir, id, {"user"}))},
@@ -458,7 +414,7 @@ TEST_F(CredentialServerTest, VerifyPasswordAnswersEveryFailureAlike) {
     EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(s.error_message(), kBadLogin);
   }
-  auto metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
+  auto metrics = testing::HttpGet(server_->process().metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_THAT(*metrics, HasSubstr("tally_password_checks_total{outcome=\"accepted\"} 1"));
   EXPECT_THAT(*metrics, HasSubstr("tally_password_checks_total{outcome=\"wrong_password\"} 1"));
@@ -535,7 +491,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
   // it (the service's own INVALID_ARGUMENT checks are covered by the unit tests).
   EXPECT_FALSE(create_code("bad\xFF\xFE", ok_pw, "", "").ok());
   EXPECT_FALSE(create_code("u1", "pass\xFFword", "", "").ok());
-  auto metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
+  auto metrics = testing::HttpGet(server_->process().metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(*metrics, Not(HasSubstr("tally_password_hash_seconds_count{operation=\"hash\"}")))
       << "refused passwords are never hashed";
@@ -544,7 +500,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
   bad_dir.set_directory_id("dir with spaces");
   bad_dir.set_username("u");
   pb::CreateUserResponse created;
-  EXPECT_EQ(stub().CreateUser(Context(kPlatform).get(), bad_dir, &created).error_code(),
+  EXPECT_EQ(stub().CreateUser(Context(platform_).get(), bad_dir, &created).error_code(),
             StatusCode::INVALID_ARGUMENT);
 
   // Unknown ids.
@@ -613,7 +569,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
   // Duplicates, in any case.
   ASSERT_TRUE(Create(admin_, "Pieter").ok());
   EXPECT_EQ(Create(admin_, "PIETER").status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_TRUE(Create(kPlatform, "pieter", "", {}, kOtherDir).ok()) << "another directory";
+  EXPECT_TRUE(Create(platform_, "pieter", "", {}, kOtherDir).ok()) << "another directory";
 }
 
 TEST_F(CredentialServerTest, OneOfManyConcurrentCreatesOfAUsernameWins) {
@@ -696,7 +652,7 @@ TEST(CredentialServerLimitTest, AFloodOfChecksGetsResourceExhaustedBeyondTheQueu
   EXPECT_GE(exhausted, 1);
   EXPECT_GE(answered, 1);
   EXPECT_EQ(exhausted + answered, kThreads);
-  auto metrics = testing::HttpGet(server.metrics_port(), "/metrics");
+  auto metrics = testing::HttpGet(server.process().metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(*metrics, HasSubstr(absl::StrCat("tally_password_checks_total{outcome=\"throttled\"} ",
                                                exhausted)));
@@ -745,8 +701,8 @@ TEST(CredentialServerLogTest, NoPasswordOrHashEverReachesTheLog) {
 
 TEST_F(CredentialServerTest, TallyctlManagesUsers) {
   const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
-  const std::string addr = absl::StrCat("--addr=", server_->address());
-  const std::map<std::string, std::string> platform = {{"TALLY_PLATFORM_KEY", kPlatformKey}};
+  const std::string addr = absl::StrCat("--addr=", server_->process().address());
+  const std::map<std::string, std::string> platform = {{"TALLY_PLATFORM_KEY", server_->keys().platform_key()}};
 
   // The password comes on standard input, never on the command line.
   auto created = testing::RunCommand(
@@ -754,7 +710,7 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
        absl::StrCat("printf '%s\\n' \"$PW\" | ", tallyctl, " ", addr,
                     " user create dir_ctl Ctl.Admin --roles admin --email Admin@Ctl.Example "
                     "--password_stdin")},
-      {{"TALLY_PLATFORM_KEY", kPlatformKey}, {"PW", "ctl-admin-password"}});
+      {{"TALLY_PLATFORM_KEY", server_->keys().platform_key()}, {"PW", "ctl-admin-password"}});
   ASSERT_EQ(created.exit_code, 0) << created.output;
   EXPECT_THAT(created.output, HasSubstr("username   Ctl.Admin"));
   EXPECT_THAT(created.output, HasSubstr("email      Admin@ctl.example"));
@@ -766,7 +722,7 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
   EXPECT_TRUE(Verify("ctl.admin", "ctl-admin-password", nullptr, "dir_ctl").ok());
 
   auto token = testing::RunCommand(
-      {tallyctl, "dev-token", server_->key_path(), "dir_ctl", admin_id, "--roles=admin"});
+      {tallyctl, "dev-token", server_->keys().signing_key_path(), "dir_ctl", admin_id, "--roles=admin"});
   ASSERT_EQ(token.exit_code, 0) << token.output;
   const std::map<std::string, std::string> as_admin = {
       {"TALLY_TOKEN", std::string(absl::StripTrailingAsciiWhitespace(absl::string_view(token.output)))}};

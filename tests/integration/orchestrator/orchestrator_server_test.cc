@@ -7,7 +7,6 @@
 #include <memory>
 #include <string>
 
-#include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
@@ -16,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -200,9 +200,7 @@ class FakePeers {
 };
 
 std::unique_ptr<grpc::ClientContext> Context() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
+  return testing::NewContext("", "", absl::Seconds(10));
 }
 
 class OrchestratorServerTest : public ::testing::Test {
@@ -210,42 +208,21 @@ class OrchestratorServerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = "dir_" + testing::UniqueSuffix();
     peers_ = std::make_unique<FakePeers>(dir_);
-    key_path_ = absl::StrCat(temp_.path(), "/signing.pem");
-    testing::CommandResult key =
-        testing::RunCommand({"/usr/bin/openssl", "genpkey", "-algorithm", "ed25519", "-out", key_path_});
-    ASSERT_EQ(key.exit_code, 0) << key.output;
-    port_ = testing::FreePort();
-    metrics_port_ = testing::FreePort();
-    ASSERT_TRUE(process_
-                    .Start({absl::StrCat(testing::BinDir(), "/tally-orchestrator"),
-                            absl::StrCat("--listen=127.0.0.1:", port_),
-                            absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                            "--policy_addr=" + peers_->address(),
-                            "--credential_addr=" + peers_->address(),
-                            "--otp_addr=" + peers_->address(),
-                            "--passkey_addr=" + peers_->address(),
-                            "--settings_cache_ttl=0s", "--peer_timeout=1s",
-                            "--health_check_interval=100ms", "--drain_grace=0s",
-                            "--drain_timeout=2s"},
-                           {{"TALLY_REDIS_URL", testing::RequiredEnv("TALLY_TEST_REDIS_URL")},
-                            {"TALLY_SIGNING_KEY_FILES", key_path_}})
-                    .ok());
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                                       grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
-                                          std::chrono::seconds(30)))
-        << process_.Output();
-    logins_ = opb::LoginService::NewStub(channel);
-    sessions_ = opb::SessionService::NewStub(channel);
+    server_ = std::make_unique<testing::ServiceProcess>(testing::ServiceOptions{
+        .binary = "tally-orchestrator",
+        .flags = {"--policy_addr=" + peers_->address(), "--credential_addr=" + peers_->address(),
+                  "--otp_addr=" + peers_->address(), "--passkey_addr=" + peers_->address(),
+                  "--settings_cache_ttl=0s", "--peer_timeout=1s"},
+        .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL")});
+    const absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    logins_ = opb::LoginService::NewStub(server_->channel());
+    sessions_ = opb::SessionService::NewStub(server_->channel());
   }
 
   std::string dir_;
-  testing::TempDir temp_;
-  std::string key_path_;
   std::unique_ptr<FakePeers> peers_;
-  testing::Subprocess process_;
-  int port_ = 0;
-  int metrics_port_ = 0;
+  std::unique_ptr<testing::ServiceProcess> server_;
   std::unique_ptr<opb::LoginService::Stub> logins_;
   std::unique_ptr<opb::SessionService::Stub> sessions_;
 };
@@ -255,7 +232,7 @@ TEST_F(OrchestratorServerTest, PasswordAndSmsLoginThenValidateAndRevoke) {
   start.set_directory_id(dir_);
   start.set_username("alice");
   opb::StartLoginResponse started;
-  ASSERT_TRUE(logins_->StartLogin(Context().get(), start, &started).ok()) << process_.Output();
+  ASSERT_TRUE(logins_->StartLogin(Context().get(), start, &started).ok()) << server_->Output();
   const std::string login_id = started.state().login_id();
   EXPECT_EQ(started.state().status(), opb::LOGIN_STATUS_IN_PROGRESS);
   EXPECT_EQ(started.state().offered_methods_size(), 4);
@@ -326,7 +303,7 @@ TEST_F(OrchestratorServerTest, PasswordAndSmsLoginThenValidateAndRevoke) {
   std::string metrics;
   ASSERT_TRUE(testing::WaitFor(
       [&] {
-        auto body = testing::HttpGet(metrics_port_, "/metrics");
+        auto body = testing::HttpGet(server_->metrics_port(), "/metrics");
         if (body.ok()) metrics = *body;
         return body.ok();
       },
@@ -356,7 +333,7 @@ TEST_F(OrchestratorServerTest, APeerDownIsUnavailableNamingIt) {
 
 TEST_F(OrchestratorServerTest, TallyctlLoginAndSessionCommands) {
   const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
-  const std::string addr = absl::StrCat("--addr=127.0.0.1:", port_);
+  const std::string addr = absl::StrCat("--addr=", server_->address());
   // The fake OTP service's first code is 654321; answers come on standard input.
   testing::CommandResult login = testing::RunCommand(
       {"/bin/sh", "-c",

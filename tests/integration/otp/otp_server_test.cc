@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/fake_gateway.h"
+#include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -40,13 +41,10 @@
 namespace tally::otp {
 namespace {
 
-using ::grpc::health::v1::Health;
-using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kPlatformKey[] = "integration-platform-key";
 // Test-only secrets (hex).
 constexpr char kHmacKey[] = "7465737420686d6163206b657920666f72206f747020696e746567726174696f6e";
 constexpr char kJobKeyHex[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -110,10 +108,7 @@ absl::Status StartSmtpSink(tally::testing::Subprocess& smtp, int port, const std
 }
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& platform_key = "") {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
+  return tally::testing::NewContext("", platform_key, absl::Seconds(10));
 }
 
 // Names shared by the processes of one test: streams, group, and the test's directory.
@@ -125,71 +120,45 @@ struct Namespace {
   std::string dir = absl::StrCat("dir_", suffix);
 };
 
-class OtpProcess {
+// tally-otp in `role` with the test's streams and fast timings on free ports; `extra` flags come
+// after the defaults.
+class OtpProcess : public tally::testing::ServiceProcess {
  public:
-  OtpProcess(const Namespace& ns, std::string redis_url) : ns_(ns), redis_url_(std::move(redis_url)) {}
+  OtpProcess(const Namespace& ns, const std::string& redis_url,
+             std::shared_ptr<const tally::testing::TestKeys> keys, const std::string& role,
+             const std::vector<std::string>& extra = {},
+             tally::testing::ServiceOptions::Ready ready =
+                 tally::testing::ServiceOptions::Ready::kServing)
+      : ServiceProcess({.binary = "tally-otp",
+                        .name = absl::StrCat("tally-otp --role=", role),
+                        .flags = Flags(ns, role, extra),
+                        .redis_url = redis_url,
+                        .keys = std::move(keys),
+                        .env = {{"TALLY_OTP_HMAC_KEY", kHmacKey},
+                                {"TALLY_OTP_ENCRYPTION_KEY", kJobKeyHex}},
+                        .ready = ready}),
+        stub_(pb::OtpService::NewStub(channel())) {}
 
-  void Start(const std::string& role, std::vector<std::string> extra = {}) {
-    port_ = tally::testing::FreePort();
-    metrics_port_ = tally::testing::FreePort();
-    std::vector<std::string> argv = {
-        absl::StrCat(tally::testing::BinDir(), "/tally-otp"),
-        absl::StrCat("--role=", role),
-        absl::StrCat("--listen=127.0.0.1:", port_),
-        absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-        absl::StrCat("--otp_stream=", ns_.stream),
-        absl::StrCat("--otp_dead_stream=", ns_.dead),
-        absl::StrCat("--otp_consumer_group=", ns_.group),
-        "--health_check_interval=100ms",
-        "--drain_grace=0s", "--drain_timeout=2s",
-        "--otp_read_block=200ms",
-        "--otp_claim_interval=200ms",
-        "--otp_retry_initial_backoff=100ms",
-        "--otp_retry_max_backoff=400ms",
-        "--otp_delivery_timeout=1s",
-        "--otp_claim_idle=3s"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<tally::testing::Subprocess>();
-    ASSERT_TRUE(process_
-                    ->Start(argv, {{"TALLY_REDIS_URL", redis_url_},
-                                   {"TALLY_PLATFORM_KEY", kPlatformKey},
-                                   {"TALLY_OTP_HMAC_KEY", kHmacKey},
-                                   {"TALLY_OTP_ENCRYPTION_KEY", kJobKeyHex}})
-                    .ok());
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
-                                           std::chrono::seconds(30)))
-        << process_->Output();
-    stub_ = pb::OtpService::NewStub(channel_);
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  int metrics_port() const { return metrics_port_; }
-  tally::testing::Subprocess& process() { return *process_; }
   pb::OtpService::Stub& stub() { return *stub_; }
-  std::shared_ptr<grpc::Channel> channel() { return channel_; }
-
-  std::string Metrics() {
-    auto body = tally::testing::HttpGet(metrics_port_, "/metrics");
-    return body.ok() ? *body : "";
-  }
-
-  HealthCheckResponse::ServingStatus HealthStatus() {
-    auto stub = Health::NewStub(channel_);
-    HealthCheckRequest request;
-    HealthCheckResponse response;
-    if (!stub->Check(Context().get(), request, &response).ok()) return HealthCheckResponse::UNKNOWN;
-    return response.status();
-  }
 
  private:
-  const Namespace& ns_;
-  std::string redis_url_;
-  std::unique_ptr<tally::testing::Subprocess> process_;
-  std::shared_ptr<grpc::Channel> channel_;
+  static std::vector<std::string> Flags(const Namespace& ns, const std::string& role,
+                                        const std::vector<std::string>& extra) {
+    std::vector<std::string> flags = {absl::StrCat("--role=", role),
+                                      absl::StrCat("--otp_stream=", ns.stream),
+                                      absl::StrCat("--otp_dead_stream=", ns.dead),
+                                      absl::StrCat("--otp_consumer_group=", ns.group),
+                                      "--otp_read_block=200ms",
+                                      "--otp_claim_interval=200ms",
+                                      "--otp_retry_initial_backoff=100ms",
+                                      "--otp_retry_max_backoff=400ms",
+                                      "--otp_delivery_timeout=1s",
+                                      "--otp_claim_idle=3s"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    return flags;
+  }
+
   std::unique_ptr<pb::OtpService::Stub> stub_;
-  int port_ = 0;
-  int metrics_port_ = 0;
 };
 
 class OtpServerTest : public ::testing::Test {
@@ -200,6 +169,10 @@ class OtpServerTest : public ::testing::Test {
     ASSERT_TRUE(options.ok());
     redis_ = std::make_shared<RedisClient>(*options);
     outbox_ = absl::StrCat(tmp_.path(), "/outbox.jsonl");
+    absl::StatusOr<std::shared_ptr<const tally::testing::TestKeys>> keys =
+        tally::testing::TestKeys::Make();
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = *std::move(keys);
   }
   void TearDown() override {
     if (redis_) {
@@ -208,16 +181,19 @@ class OtpServerTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<OtpProcess> Start(const std::string& role, std::vector<std::string> extra = {}) {
-    auto p = std::make_unique<OtpProcess>(ns_, redis_url_);
-    p->Start(role, std::move(extra));
+  std::unique_ptr<OtpProcess> Start(const std::string& role, std::vector<std::string> extra = {},
+                                    tally::testing::ServiceOptions::Ready ready =
+                                        tally::testing::ServiceOptions::Ready::kServing) {
+    auto p = std::make_unique<OtpProcess>(ns_, redis_url_, keys_, role, extra, ready);
     // A failed start must end the test (unwinding, so helper processes are stopped), not go on
-    // with a process that has no stub.
-    if (::testing::Test::HasFatalFailure()) {
+    // with a process that does not serve.
+    if (absl::Status started = p->Start(); !started.ok()) {
+      ADD_FAILURE() << started;
       throw std::runtime_error("tally-otp --role=" + role + " did not start");
     }
     return p;
   }
+  const std::string& platform_key() const { return keys_->platform_key(); }
 
   std::vector<std::string> OutboxFlags() {
     return {"--otp_sms_provider=outbox", "--otp_email_provider=outbox",
@@ -281,6 +257,7 @@ class OtpServerTest : public ::testing::Test {
 
   Namespace ns_;
   std::string redis_url_;
+  std::shared_ptr<const tally::testing::TestKeys> keys_;
   std::shared_ptr<RedisClient> redis_;
   tally::testing::TempDir tmp_;
   std::string outbox_;
@@ -351,7 +328,7 @@ TEST_F(OtpServerTest, CodesFlowFromApiThroughTheStreamAndASenderToTheOutbox) {
   EXPECT_THAT(sender_metrics, HasSubstr("tally_otp_stream_pending 0"));
 
   // The sender role serves health (for probes) but not the API.
-  EXPECT_EQ(sender->HealthStatus(), HealthCheckResponse::SERVING);
+  EXPECT_EQ(sender->Health(), HealthCheckResponse::SERVING);
   pb::SendCodeResponse ignored;
   EXPECT_EQ(Send(sender->stub(), pb::CHANNEL_SMS, "+31612345670", "usr_2", &ignored).error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
@@ -406,7 +383,7 @@ TEST_F(OtpServerTest, RulesAndBadInputOverGrpc) {
   pb::ListDeadLettersResponse letters;
   EXPECT_EQ(api->stub().ListDeadLetters(Context().get(), list, &letters).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_TRUE(api->stub().ListDeadLetters(Context(kPlatformKey).get(), list, &letters).ok());
+  EXPECT_TRUE(api->stub().ListDeadLetters(Context(platform_key()).get(), list, &letters).ok());
   EXPECT_EQ(letters.dead_letters_size(), 0);
 }
 
@@ -552,7 +529,7 @@ TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
       [&] {
         pb::ListDeadLettersRequest list;
         letters.Clear();
-        return otp->stub().ListDeadLetters(Context(kPlatformKey).get(), list, &letters).ok() &&
+        return otp->stub().ListDeadLetters(Context(platform_key()).get(), list, &letters).ok() &&
                letters.dead_letters_size() == 1;
       },
       absl::Seconds(20)))
@@ -575,7 +552,7 @@ TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
   auto ctl = tally::testing::RunCommand(
       {absl::StrCat(tally::testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", otp->address()),
        "otp", "dead-letters"},
-      {{"TALLY_PLATFORM_KEY", kPlatformKey}});
+      {{"TALLY_PLATFORM_KEY", platform_key()}});
   EXPECT_EQ(ctl.exit_code, 0) << ctl.output;
   EXPECT_THAT(ctl.output, HasSubstr("permanent: HTTP 400"));
   EXPECT_THAT(ctl.output, HasSubstr("1 dead letter\n"));
@@ -636,7 +613,7 @@ TEST_F(OtpServerTest, SmtpDeliversARealEmailWithAValidCode) {
       [&] {
         pb::ListDeadLettersRequest list;
         letters.Clear();
-        return otp->stub().ListDeadLetters(Context(kPlatformKey).get(), list, &letters).ok() &&
+        return otp->stub().ListDeadLetters(Context(platform_key()).get(), list, &letters).ok() &&
                letters.dead_letters_size() == 1;
       },
       absl::Seconds(20)))
@@ -788,8 +765,9 @@ TEST_F(OtpServerTest, SmtpOverStartTlsWithLoginAndOverImplicitTls) {
                                       absl::StrCat("--otp_outbox_file=", outbox_)};
     flags.insert(flags.end(), c.flags.begin(), c.flags.end());
     Namespace ns;
-    OtpProcess otp(ns, redis_url_);
-    ASSERT_NO_FATAL_FAILURE(otp.Start("all", flags));
+    OtpProcess otp(ns, redis_url_, keys_, "all", flags);
+    const absl::Status started = otp.Start();
+    ASSERT_TRUE(started.ok()) << started;
     pb::SendCodeRequest request;
     request.set_directory_id(ns.dir);
     request.set_user_id(c.user);
@@ -870,13 +848,13 @@ TEST_F(OtpServerTest, TallyctlSendsAndVerifiesACode) {
 
 TEST_F(OtpServerTest, RedisDownIsUnavailableAndHealthIsNotServing) {
   redis_url_ = absl::StrCat("redis://127.0.0.1:", tally::testing::FreePort());
-  auto api = Start("api");
+  auto api = Start("api", {}, tally::testing::ServiceOptions::Ready::kConnected);
   pb::SendCodeResponse r;
   grpc::Status s = Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(r.challenge_id().empty());
   EXPECT_TRUE(tally::testing::WaitFor(
-      [&] { return api->HealthStatus() == HealthCheckResponse::NOT_SERVING; }, absl::Seconds(10)));
+      [&] { return api->Health() == HealthCheckResponse::NOT_SERVING; }, absl::Seconds(10)));
   redis_.reset();  // nothing to clean up
 }
 

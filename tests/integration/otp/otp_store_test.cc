@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
@@ -23,7 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using otp::testing::FakeClock;
+using ::tally::testing::FakeClock;
 
 class OtpStoreTest : public ::testing::Test {
  protected:

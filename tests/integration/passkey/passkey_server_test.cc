@@ -3,16 +3,12 @@
 // software authenticator, including replay, the wrong user, deleted passkeys and discoverable
 // logins; errors, health, metrics and tallyctl.
 
-#include <fstream>
 #include <memory>
 #include <string>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include "absl/strings/str_cat.h"
-#include "common/auth/jwt.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -30,71 +26,49 @@ namespace policy = ::tally::policy::v1;
 using ::testing::HasSubstr;
 using webauthn::testing::SoftAuthenticator;
 
-constexpr char kPlatformKey[] = "integration-platform-key";
 constexpr char kOrigin[] = "http://localhost:8080";
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "",
                                              const std::string& platform_key = "") {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  if (!platform_key.empty()) context->AddMetadata("x-tally-platform-key", platform_key);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
+  return testing::NewContext(token, platform_key, absl::Seconds(10));
 }
 
-// tally-policy and tally-passkey on free ports, sharing one session-token key.
+// tally-policy and tally-passkey on free ports, sharing one set of keys.
 class Cluster {
  public:
   // `policy_up` false: tally-passkey is pointed at a port nobody listens on.
   explicit Cluster(bool policy_up = true) {
-    auto key = Ed25519PrivateKey::Generate();
-    signer_ = std::make_unique<JwtSigner>(*key);
-    auto verifier =
-        JwtVerifier::FromKeys({key->PublicKey()}, {.issuer = "tally"}, SystemClock::Get());
-    jwks_path_ = absl::StrCat(dir_.path(), "/jwks.json");
-    std::ofstream(jwks_path_) << verifier->ToJwks();
+    absl::StatusOr<std::shared_ptr<const testing::TestKeys>> keys = testing::TestKeys::Make();
+    EXPECT_TRUE(keys.ok()) << keys.status();
+    if (keys.ok()) keys_ = *std::move(keys);
     const std::string suffix = testing::UniqueSuffix();
-    const std::map<std::string, std::string> env = {
-        {"TALLY_POSTGRES_URL", testing::RequiredEnv("TALLY_TEST_POSTGRES_URL")},
-        {"TALLY_REDIS_URL", testing::RequiredEnv("TALLY_TEST_REDIS_URL")},
-        {"TALLY_PLATFORM_KEY", kPlatformKey},
-        {"TALLY_JWKS_FILE", jwks_path_}};
-    policy_port_ = testing::FreePort();
+    const std::string postgres_url = testing::RequiredEnv("TALLY_TEST_POSTGRES_URL");
+    const std::string redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL");
+    std::string policy_address = absl::StrCat("127.0.0.1:", testing::FreePort());
     if (policy_up) {
-      policy_ = std::make_unique<testing::Subprocess>();
-      EXPECT_TRUE(policy_
-                      ->Start({absl::StrCat(testing::BinDir(), "/tally-policy"),
-                               absl::StrCat("--listen=127.0.0.1:", policy_port_),
-                               "--metrics_listen=off",
-                               absl::StrCat("--postgres_schema=policy_pk_", suffix)},
-                              env)
-                      .ok());
+      policy_ = std::make_unique<testing::ServiceProcess>(testing::ServiceOptions{
+          .binary = "tally-policy",
+          .flags = {absl::StrCat("--postgres_schema=policy_pk_", suffix)},
+          .postgres_url = postgres_url,
+          .redis_url = redis_url,
+          .keys = keys_,
+          .metrics = false});
+      const absl::Status started = policy_->Start();
+      EXPECT_TRUE(started.ok()) << started;
+      policy_address = policy_->address();
+      directories_ = policy::DirectoryService::NewStub(policy_->channel());
     }
-    port_ = testing::FreePort();
-    metrics_port_ = testing::FreePort();
-    passkey_ = std::make_unique<testing::Subprocess>();
-    EXPECT_TRUE(passkey_
-                    ->Start({absl::StrCat(testing::BinDir(), "/tally-passkey"),
-                             absl::StrCat("--listen=127.0.0.1:", port_),
-                             absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                             absl::StrCat("--postgres_schema=passkey_it_", suffix),
-                             absl::StrCat("--policy_addr=127.0.0.1:", policy_port_),
-                             "--policy_timeout=2s", "--rp_id=localhost",
-                             absl::StrCat("--rp_origins=", kOrigin),
-                             "--health_check_interval=100ms", "--drain_grace=0s",
-                             "--drain_timeout=2s"},
-                            env)
-                    .ok());
-    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
-    EXPECT_TRUE(channel_->WaitForConnected(deadline)) << passkey_->Output();
-    passkeys_ = pb::PasskeyService::NewStub(channel_);
-    if (policy_up) {
-      auto policy_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", policy_port_),
-                                                grpc::InsecureChannelCredentials());
-      EXPECT_TRUE(policy_channel->WaitForConnected(deadline)) << policy_->Output();
-      directories_ = policy::DirectoryService::NewStub(policy_channel);
-    }
+    passkey_ = std::make_unique<testing::ServiceProcess>(testing::ServiceOptions{
+        .binary = "tally-passkey",
+        .flags = {absl::StrCat("--postgres_schema=passkey_it_", suffix),
+                  absl::StrCat("--policy_addr=", policy_address), "--policy_timeout=2s",
+                  "--rp_id=localhost", absl::StrCat("--rp_origins=", kOrigin)},
+        .postgres_url = postgres_url,
+        .redis_url = redis_url,
+        .keys = keys_});
+    const absl::Status started = passkey_->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    passkeys_ = pb::PasskeyService::NewStub(passkey_->channel());
   }
 
   std::string CreateDirectory() {
@@ -102,44 +76,28 @@ class Cluster {
     request.set_display_name("Passkey Co");
     request.set_tier(policy::TIER_FREEMIUM);  // required level 30
     policy::CreateDirectoryResponse response;
-    grpc::Status s =
-        directories_->CreateDirectory(Context("", kPlatformKey).get(), request, &response);
+    grpc::Status s = directories_->CreateDirectory(Context("", keys_->platform_key()).get(),
+                                                   request, &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.directory().directory_id();
   }
 
   std::string Token(const std::string& directory, const std::string& user,
-                    const std::string& acr = "30", std::vector<std::string> roles = {"user"}) {
-    SessionClaims claims;
-    claims.issuer = "tally";
-    claims.subject = user;
-    claims.directory_id = directory;
-    claims.session_id = "ses_test";
-    claims.acr = acr;
-    claims.amr = {"pwd", "sms", "mfa"};
-    claims.roles = std::move(roles);
-    claims.issued_at = claims.auth_time = absl::Now();
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    return *signer_->Sign(claims);
+                    const std::string& acr = "30") {
+    return keys_->Token({.directory_id = directory, .user_id = user, .acr = acr});
   }
 
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  int metrics_port() const { return metrics_port_; }
+  std::string address() const { return passkey_->address(); }
+  int metrics_port() const { return passkey_->metrics_port(); }
   pb::PasskeyService::Stub& passkeys() { return *passkeys_; }
-  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  std::shared_ptr<grpc::Channel> channel() { return passkey_->channel(); }
 
  private:
-  testing::TempDir dir_;
-  std::string jwks_path_;
-  std::unique_ptr<JwtSigner> signer_;
-  std::unique_ptr<testing::Subprocess> policy_;
-  std::unique_ptr<testing::Subprocess> passkey_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<const testing::TestKeys> keys_;
+  std::unique_ptr<testing::ServiceProcess> policy_;
+  std::unique_ptr<testing::ServiceProcess> passkey_;
   std::unique_ptr<pb::PasskeyService::Stub> passkeys_;
   std::unique_ptr<policy::DirectoryService::Stub> directories_;
-  int policy_port_ = 0;
-  int port_ = 0;
-  int metrics_port_ = 0;
 };
 
 // Registers a passkey for `user` through the service; the status of FinishRegistration.

@@ -3,17 +3,13 @@
 
 #include <signal.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include "absl/strings/str_cat.h"
-#include "common/auth/jwt.h"
 #include "common/status/error_details.h"
 #include "common/status/grpc_status.h"
+#include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -25,8 +21,6 @@ namespace tally {
 namespace {
 
 namespace pb = ::tally::policy::v1;
-using ::grpc::health::v1::Health;
-using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
@@ -34,111 +28,32 @@ using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
 using ::testing::HasSubstr;
 
-constexpr char kPlatformKey[] = "integration-platform-key";
-
-// One tally-policy process on free ports with its own schema and signing key.
-class PolicyServer {
- public:
-  explicit PolicyServer(std::string postgres_url) : postgres_url_(std::move(postgres_url)) {
-    auto key = Ed25519PrivateKey::Generate();
-    signer_ = std::make_unique<JwtSigner>(*key);
-    auto verifier = JwtVerifier::FromKeys({key->PublicKey()}, {.issuer = "tally"},
-                                          SystemClock::Get());
-    jwks_path_ = absl::StrCat(dir_.path(), "/jwks.json");
-    std::ofstream(jwks_path_) << verifier->ToJwks();
-    schema_ = absl::StrCat("policy_it_", testing::UniqueSuffix());
-  }
-
-  void Start() {
-    port_ = testing::FreePort();
-    metrics_port_ = testing::FreePort();
-    process_ = std::make_unique<testing::Subprocess>();
-    ASSERT_TRUE(process_
-                    ->Start({absl::StrCat(testing::BinDir(), "/tally-policy"),
-                             absl::StrCat("--listen=127.0.0.1:", port_),
-                             absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
-                             absl::StrCat("--postgres_schema=", schema_),
-                             "--health_check_interval=100ms", "--drain_grace=0s",
-                             "--drain_timeout=5s"},
-                            {{"TALLY_POSTGRES_URL", postgres_url_},
-                             {"TALLY_PLATFORM_KEY", kPlatformKey},
-                             {"TALLY_JWKS_FILE", jwks_path_}})
-                    .ok());
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
-                                           std::chrono::seconds(30)))
-        << process_->Output();
-  }
-
-  std::string Token(const std::string& directory, const std::string& user,
-                    std::vector<std::string> roles) {
-    SessionClaims claims;
-    claims.issuer = "tally";
-    claims.subject = user;
-    claims.directory_id = directory;
-    claims.session_id = "ses_test";
-    claims.acr = "30";
-    claims.amr = {"pwd", "sms", "mfa"};
-    claims.roles = std::move(roles);
-    claims.issued_at = claims.auth_time = absl::Now();
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    return *signer_->Sign(claims);
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  int metrics_port() const { return metrics_port_; }
-  testing::Subprocess& process() { return *process_; }
-  std::shared_ptr<grpc::Channel> channel() { return channel_; }
-
- private:
-  testing::TempDir dir_;
-  std::string postgres_url_;
-  std::string schema_;
-  std::string jwks_path_;
-  std::unique_ptr<JwtSigner> signer_;
-  std::unique_ptr<testing::Subprocess> process_;
-  std::shared_ptr<grpc::Channel> channel_;
-  int port_ = 0;
-  int metrics_port_ = 0;
-};
-
-std::unique_ptr<grpc::ClientContext> AsPlatform() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("x-tally-platform-key", kPlatformKey);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
+// tally-policy on free ports with its own schema and keys.
+testing::ServiceOptions PolicyServer(std::string postgres_url) {
+  return {.binary = "tally-policy",
+          .flags = {absl::StrCat("--postgres_schema=policy_it_", testing::UniqueSuffix())},
+          .postgres_url = std::move(postgres_url),
+          .drain_timeout = absl::Seconds(5)};
 }
 
-std::unique_ptr<grpc::ClientContext> WithToken(const std::string& token) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
-}
-
-std::unique_ptr<grpc::ClientContext> Anonymous() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
-}
-
-HealthCheckResponse::ServingStatus Health(grpc::Channel& channel) {
-  auto stub = Health::NewStub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  HealthCheckRequest request;
-  HealthCheckResponse response;
-  if (!stub->Check(&context, request, &response).ok()) return HealthCheckResponse::UNKNOWN;
-  return response.status();
-}
+std::unique_ptr<grpc::ClientContext> Anonymous() { return testing::NewContext(); }
 
 class PolicyServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<PolicyServer>(testing::RequiredEnv("TALLY_TEST_POSTGRES_URL"));
-    server_->Start();
-    directories_ = pb::DirectoryService::NewStub(server_->channel());
-    policy_ = pb::PolicyService::NewStub(server_->channel());
+    const absl::Status started = server_.Start();
+    ASSERT_TRUE(started.ok()) << started;
+    directories_ = pb::DirectoryService::NewStub(server_.channel());
+    policy_ = pb::PolicyService::NewStub(server_.channel());
+  }
+
+  std::unique_ptr<grpc::ClientContext> AsPlatform() {
+    return testing::NewContext("", server_.keys().platform_key());
+  }
+  std::string Token(const std::string& directory, const std::string& user,
+                    std::vector<std::string> roles) {
+    return server_.keys().Token(
+        {.directory_id = directory, .user_id = user, .roles = std::move(roles)});
   }
 
   std::string CreateDirectory(pb::Tier tier) {
@@ -176,7 +91,8 @@ class PolicyServerTest : public ::testing::Test {
     return request;
   }
 
-  std::unique_ptr<PolicyServer> server_;
+  testing::ServiceProcess server_{
+      PolicyServer(testing::RequiredEnv("TALLY_TEST_POSTGRES_URL"))};
   std::unique_ptr<pb::DirectoryService::Stub> directories_;
   std::unique_ptr<pb::PolicyService::Stub> policy_;
 };
@@ -228,21 +144,21 @@ TEST_F(PolicyServerTest, WhoMayCall) {
   EXPECT_EQ(policy_->UpdateAuthSettings(Anonymous().get(), request, &updated).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(policy_
-                ->UpdateAuthSettings(WithToken("not.a.token").get(), request, &updated)
+                ->UpdateAuthSettings(testing::NewContext("not.a.token").get(), request, &updated)
                 .error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(policy_
                 ->UpdateAuthSettings(
-                    WithToken(server_->Token(other, "usr_a", {"admin"})).get(), request, &updated)
+                    testing::NewContext(Token(other, "usr_a", {"admin"})).get(), request, &updated)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(policy_
-                ->UpdateAuthSettings(WithToken(server_->Token(dir, "usr_b", {"user"})).get(),
+                ->UpdateAuthSettings(testing::NewContext(Token(dir, "usr_b", {"user"})).get(),
                                      request, &updated)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   const grpc::Status ok = policy_->UpdateAuthSettings(
-      WithToken(server_->Token(dir, "usr_admin", {"admin"})).get(), request, &updated);
+      testing::NewContext(Token(dir, "usr_admin", {"admin"})).get(), request, &updated);
   ASSERT_TRUE(ok.ok()) << ok.error_message();
   EXPECT_EQ(updated.settings().updated_by(), "user:usr_admin");
 }
@@ -271,7 +187,7 @@ TEST_F(PolicyServerTest, EtagConcurrencyAndAuditTrail) {
   audit.set_directory_id(dir);
   pb::ListAuditEventsResponse events;
   ASSERT_TRUE(policy_
-                  ->ListAuditEvents(WithToken(server_->Token(dir, "usr_admin", {"admin"})).get(),
+                  ->ListAuditEvents(testing::NewContext(Token(dir, "usr_admin", {"admin"})).get(),
                                     audit, &events)
                   .ok());
   ASSERT_EQ(events.events_size(), 2);  // creation and one update: failed updates left no trace
@@ -315,9 +231,9 @@ TEST_F(PolicyServerTest, UnsatisfiableSettingsCarryTheReasonAndTheField) {
 
   // tallyctl shows the reason and the field.
   auto refused = testing::RunCommand(
-      {absl::StrCat(testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", server_->address()),
+      {absl::StrCat(testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", server_.address()),
        "settings", "set", dir, "--required-level=500"},
-      {{"TALLY_PLATFORM_KEY", kPlatformKey}});
+      {{"TALLY_PLATFORM_KEY", server_.keys().platform_key()}});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.output,
               HasSubstr("(reason SETTINGS_UNSATISFIABLE, field settings.required_level)"));
@@ -351,7 +267,7 @@ TEST_F(PolicyServerTest, MetricsCountRpcsByMethodAndCode) {
   get.set_directory_id("dir_missing");
   pb::GetDirectoryResponse got;
   directories_->GetDirectory(Anonymous().get(), get, &got);
-  auto body = testing::HttpGet(server_->metrics_port(), "/metrics");
+  auto body = testing::HttpGet(server_.metrics_port(), "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
   EXPECT_THAT(*body, HasSubstr("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"/"
                                "tally.policy.v1.DirectoryService/CreateDirectory\"} 1"));
@@ -363,7 +279,7 @@ TEST_F(PolicyServerTest, MetricsCountRpcsByMethodAndCode) {
 
 TEST_F(PolicyServerTest, ServesReflection) {
   namespace reflection = ::grpc::reflection::v1alpha;
-  auto stub = reflection::ServerReflection::NewStub(server_->channel());
+  auto stub = reflection::ServerReflection::NewStub(server_.channel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   auto stream = stub->ServerReflectionInfo(&context);
@@ -386,18 +302,18 @@ TEST_F(PolicyServerTest, ServesReflection) {
 }
 
 TEST_F(PolicyServerTest, ServesHealthAndDrainsOnSigterm) {
-  EXPECT_EQ(Health(*server_->channel()), HealthCheckResponse::SERVING);
-  server_->process().Signal(SIGTERM);
-  auto code = server_->process().Wait(absl::Seconds(15));
+  EXPECT_EQ(server_.Health(), HealthCheckResponse::SERVING);
+  server_.process().Signal(SIGTERM);
+  auto code = server_.process().Wait(absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << "did not exit after SIGTERM";
-  EXPECT_EQ(*code, 0) << server_->process().Output();
-  EXPECT_THAT(server_->process().Output(), HasSubstr("draining"));
+  EXPECT_EQ(*code, 0) << server_.process().Output();
+  EXPECT_THAT(server_.process().Output(), HasSubstr("draining"));
 }
 
 TEST_F(PolicyServerTest, TallyctlCreatesADirectoryAndShowsItsSettings) {
   const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
-  const std::map<std::string, std::string> env = {{"TALLY_PLATFORM_KEY", kPlatformKey}};
-  const std::string addr = absl::StrCat("--addr=", server_->address());
+  const std::map<std::string, std::string> env = {{"TALLY_PLATFORM_KEY", server_.keys().platform_key()}};
+  const std::string addr = absl::StrCat("--addr=", server_.address());
   auto created = testing::RunCommand(
       {tallyctl, addr, "--json", "directory", "create", "--name", "Ctl Corp", "--tier",
        "explorer"},
@@ -460,28 +376,36 @@ TEST(PolicyServerHealthTest, NotServingWhilePostgresIsDownAndServingWhenItReturn
     ~StopPg() { testing::RunCommand({"/bin/bash", dev, "pg-stop", dir}); }
   } stop_pg{dev, pg_dir};
 
-  PolicyServer server(absl::StrCat("postgresql://postgres@127.0.0.1:", pg_port, "/postgres"));
-  server.Start();
+  testing::ServiceProcess server(
+      PolicyServer(absl::StrCat("postgresql://postgres@127.0.0.1:", pg_port, "/postgres")));
+  const absl::Status up = server.Start();
+  ASSERT_TRUE(up.ok()) << up;
   auto directories = pb::DirectoryService::NewStub(server.channel());
   EXPECT_TRUE(testing::WaitFor(
-      [&] { return Health(*server.channel()) == HealthCheckResponse::SERVING; }, absl::Seconds(10)));
+      [&] { return server.Health() == HealthCheckResponse::SERVING; }, absl::Seconds(10)));
 
   ASSERT_EQ(testing::RunCommand({"/bin/bash", dev, "pg-stop", pg_dir}).exit_code, 0);
   EXPECT_TRUE(testing::WaitFor(
-      [&] { return Health(*server.channel()) == HealthCheckResponse::NOT_SERVING; },
+      [&] { return server.Health() == HealthCheckResponse::NOT_SERVING; },
       absl::Seconds(15)));
   pb::CreateDirectoryRequest create;
   create.set_display_name("During outage");
   create.set_tier(pb::TIER_FREEMIUM);
   pb::CreateDirectoryResponse created;
-  EXPECT_EQ(directories->CreateDirectory(AsPlatform().get(), create, &created).error_code(),
+  EXPECT_EQ(directories->CreateDirectory(testing::NewContext("", server.keys().platform_key()).get(),
+                                        create, &created)
+                .error_code(),
             grpc::StatusCode::UNAVAILABLE);
 
   auto restarted = testing::RunCommand({"/bin/bash", dev, "pg-start", pg_dir, std::to_string(pg_port)});
   ASSERT_EQ(restarted.exit_code, 0) << restarted.output;
   EXPECT_TRUE(testing::WaitFor(
-      [&] { return Health(*server.channel()) == HealthCheckResponse::SERVING; }, absl::Seconds(15)));
-  EXPECT_TRUE(directories->CreateDirectory(AsPlatform().get(), create, &created).ok());
+      [&] { return server.Health() == HealthCheckResponse::SERVING; }, absl::Seconds(15)));
+  EXPECT_TRUE(
+      directories
+          ->CreateDirectory(testing::NewContext("", server.keys().platform_key()).get(), create,
+                            &created)
+          .ok());
   EXPECT_TRUE(server.process().running());
 }
 

@@ -10,6 +10,7 @@
 #include "common/auth/testing/revocation_store_contract.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/test_claims.h"
 #include "common/testing/test_support.h"
 #include "gtest/gtest.h"
 
@@ -50,14 +51,8 @@ INSTANTIATE_TEST_SUITE_P(Redis, RevocationStoreContract, ::testing::Values(&Make
 class RevocationStoreTest : public ::testing::Test {
  protected:
   SessionClaims Session(const std::string& sid) const {
-    SessionClaims claims;
-    claims.issuer = "tally";
-    claims.subject = "usr_alice";
-    claims.directory_id = dir_;
-    claims.session_id = sid;
-    claims.issued_at = claims.auth_time = clock_.Now();
-    claims.expires_at = clock_.Now() + absl::Hours(1);
-    return claims;
+    return testing::TestClaims({.directory_id = dir_, .user_id = "usr_alice", .session_id = sid},
+                               clock_.Now());
   }
 
   std::shared_ptr<RedisClient> redis_ = TestRedis();

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/auth/jwt.h"
+#include "common/testing/test_claims.h"
+#include "common/testing/test_support.h"
+
+// The secrets a test's services share, made the way operators make them (tools/dev, deploy/):
+// the orchestrator's Ed25519 session-token signing key (openssl, through Pki), the JWKS every
+// other service verifies tokens with (`tallyctl jwks`), and a platform key.
+namespace tally::testing {
+
+class TestKeys {
+ public:
+  // Fresh keys in a temporary directory of their own (needs tallyctl in BinDir()).
+  static absl::StatusOr<std::shared_ptr<const TestKeys>> Make();
+
+  TestKeys(const TestKeys&) = delete;
+  TestKeys& operator=(const TestKeys&) = delete;
+
+  const std::string& signing_key_path() const { return signing_key_path_; }
+  const std::string& jwks_path() const { return jwks_path_; }
+  const std::string& platform_key() const { return platform_key_; }
+  const JwtSigner& signer() const { return signer_; }
+
+  // How a service gets them: TALLY_PLATFORM_KEY, TALLY_JWKS_FILE, TALLY_SIGNING_KEY_FILES.
+  std::map<std::string, std::string> Env() const;
+
+  // A session token of `spec` issued now, as the orchestrator would sign it; "" and a test
+  // failure if the spec is one the signer refuses.
+  std::string Token(const TokenSpec& spec) const;
+
+ private:
+  TestKeys(std::unique_ptr<TempDir> dir, std::string signing_key_path, std::string jwks_path,
+           JwtSigner signer);
+
+  std::unique_ptr<TempDir> dir_;
+  std::string signing_key_path_;
+  std::string jwks_path_;
+  std::string platform_key_;
+  JwtSigner signer_;
+};
+
+}  // namespace tally::testing
