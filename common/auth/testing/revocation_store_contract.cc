@@ -16,11 +16,9 @@ SessionClaims RevocationStoreContract::Session(const std::string& session_id,
                                                const std::string& family,
                                                std::optional<absl::Time> issued_at,
                                                const std::string& user) const {
-  SessionClaims claims = TestClaims(
-      {.directory_id = dir_, .user_id = user, .session_id = session_id},
+  return TestClaims(
+      {.directory_id = dir_, .user_id = user, .session_id = session_id, .family_id = family},
       issued_at.value_or(clock_.Now()));
-  claims.family_id = family;
-  return claims;
 }
 
 bool RevocationStoreContract::Revoked(const SessionClaims& claims) {

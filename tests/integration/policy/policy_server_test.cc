@@ -33,6 +33,8 @@ testing::ServiceOptions PolicyServer(std::string postgres_url) {
   return {.binary = "tally-policy",
           .flags = {absl::StrCat("--postgres_schema=policy_it_", testing::UniqueSuffix())},
           .postgres_url = std::move(postgres_url),
+          // Where revoked sessions are checked: required wherever tokens are taken.
+          .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL"),
           .drain_timeout = absl::Seconds(5)};
 }
 
