@@ -222,8 +222,11 @@ DeliveryResult SmtpProvider::Deliver(const OutgoingMessage& message) {
 }
 
 absl::Status ValidateHttpSmsOptions(const HttpSmsOptions& o) {
-  if (!absl::StartsWith(o.url, "http://") && !absl::StartsWith(o.url, "https://")) {
-    return absl::InvalidArgumentError("--sms_http_url must be an http:// or https:// URL");
+  if (!absl::StartsWith(o.url, "https://") &&
+      !(o.allow_insecure && absl::StartsWith(o.url, "http://"))) {
+    return absl::InvalidArgumentError(
+        "--sms_http_url must be an https:// URL (http:// only with --allow_insecure_gateway, "
+        "for development and tests)");
   }
   if (o.token.empty() || HasLineBreak(o.token)) {
     return absl::InvalidArgumentError("--sms_http_token is required for the http provider");
@@ -254,7 +257,10 @@ DeliveryResult HttpSmsProvider::Deliver(const OutgoingMessage& message) {
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, DiscardBody);
-  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  // The token and the codes never go out in clear unless plain HTTP was explicitly allowed.
+  const char* protocols = options_.allow_insecure ? "http,https" : "https";
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(curl.get(), CURLOPT_REDIR_PROTOCOLS_STR, protocols);
   const CURLcode rc = curl_easy_perform(curl.get());
   long status = 0;
   if (rc == CURLE_OK) curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);

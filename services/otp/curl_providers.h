@@ -70,14 +70,20 @@ class SmtpProvider final : public DeliveryProvider {
 };
 
 struct HttpSmsOptions {
-  std::string url;    // http:// or https://
+  std::string url;    // https://, or http:// with allow_insecure
   std::string token;  // bearer token (a secret)
+  // --allow_insecure_gateway: a plain http:// gateway (development and tests only: the token and
+  // every message, codes included, would cross the network in clear).
+  bool allow_insecure = false;
   std::string ca_file;
   absl::Duration timeout = absl::Seconds(10);
 };
+// INVALID_ARGUMENT for a URL that is not https:// (http:// only with allow_insecure) or a
+// missing token.
 absl::Status ValidateHttpSmsOptions(const HttpSmsOptions& options);
 
-// An SMS gateway over HTTP(S): POST {"to": destination, "text": text} as JSON with
+// An SMS gateway over HTTPS (plain HTTP only when allowed, also for redirects): POST
+// {"to": destination, "text": text} as JSON with
 // `Authorization: Bearer <token>`. 2xx delivered; 408, 429, 5xx, connection errors and timeouts
 // retried; every other status (4xx, unexpected 3xx) permanent.
 // Connections to the gateway are kept alive between messages (HTTP/1.1 keep-alive, TLS

@@ -23,14 +23,19 @@ struct OutgoingMessage {
   std::string challenge_id;  // for Message-ID and logs; not secret
 };
 
-// A delivery job as it travels in the stream. Destination, subject and text (with the code) are
-// sealed with AES-256-GCM; the additional data binds the ciphertext to the directory, challenge,
-// channel and expiry, so a job cannot be replayed under another challenge or with a later expiry.
+// A delivery job as it travels in the stream: a code's, or a notice's (SendNotice). Destination,
+// subject and text (with the code) are sealed with AES-256-GCM; the additional data binds the
+// ciphertext to the kind of job, the directory, challenge (or notice id), channel and expiry, so
+// a job cannot be replayed under another challenge, as a notice, or with a later expiry.
 struct DeliveryJob {
   std::string directory_id;
+  // The code's challenge; a notice's own id ("ntc_…"), which names no challenge.
   std::string challenge_id;
+  // A notice: no code, so no challenge whose replacement would make it pointless.
+  bool notice = false;
   pb::Channel channel = pb::CHANNEL_UNSPECIFIED;
-  absl::Time expire_time;   // the code's expiry: never delivered at or after it
+  // The code's expiry (the end of a notice's lifetime): never delivered at or after it.
+  absl::Time expire_time;
   absl::Time enqueue_time;  // for the delivery latency metric
   std::string masked_destination;
   std::string sealed;       // nonce ‖ ciphertext ‖ tag

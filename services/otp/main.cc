@@ -27,12 +27,13 @@ int main(int argc, char** argv) {
   auto authenticator = service.MakeAuthenticator(
       std::make_shared<const tally::RedisRevocationStore>(redis, service.clock()),
       otp::OtpCallers());
-  otp::RedisOtpStore store(redis, config.streams.deliveries);
-  otp::RedisDeliveryQueue admin_queue(redis, config.streams);
+  otp::RedisOtpStore store(redis);
+  // The api side of the delivery queue: appends jobs, lists dead letters.
+  otp::RedisDeliveryQueue queue(redis, config.queue);
 
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   otp::OtpMetrics metrics(runner.metrics().registry());
-  otp::OtpManager manager(store, &admin_queue, service.clock(), service.random(), config.codes,
+  otp::OtpManager manager(store, queue, service.clock(), service.random(), config.codes,
                           &metrics);
   otp::OtpServiceImpl otp_service(manager, authenticator);
   if (config.serves_api) runner.AddService(&otp_service);
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
 
   std::optional<otp::SenderRole> sender;
   if (config.sends) {
-    sender.emplace(config.sender, config.streams, config.codes.job_key, service.clock(),
+    sender.emplace(config.sender, config.queue, config.codes.job_key, service.clock(),
                    service.random(), &metrics);
   }
   const int exit_code = service.Serve(runner, [&] {

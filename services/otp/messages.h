@@ -22,4 +22,9 @@ struct MessageText {
 MessageText ComposeMessage(Language language, ::tally::otp::v1::Channel channel,
                            absl::string_view code, absl::Duration lifetime);
 
+// A notice (SendNotice): what happened to the account, in `language`, and what to do if it was
+// not the user. No code, no link: a message anyone can forge must not ask for anything.
+MessageText ComposeNotice(Language language, ::tally::otp::v1::Channel channel,
+                          ::tally::otp::v1::NoticeKind kind);
+
 }  // namespace tally::otp

@@ -23,12 +23,26 @@ ABSL_FLAG(absl::Duration, otp_cooldown, absl::Seconds(30),
           "Least time between two sends to one destination.");
 ABSL_FLAG(int, otp_destination_hourly_cap, 5, "Sends to one destination per sliding hour.");
 ABSL_FLAG(int, otp_directory_daily_cap, 10000, "Sends per directory per UTC day.");
+ABSL_FLAG(int, otp_unproven_user_hourly_cap, 3,
+          "Codes per user and channel per sliding hour before the login has proven a factor.");
+ABSL_FLAG(int, otp_unproven_client_ip_hourly_cap, 10,
+          "Codes per client address (IPv6: per /64) and channel per sliding hour before proof.");
+ABSL_FLAG(int, otp_unproven_directory_hourly_cap, 100,
+          "Codes per directory and channel per sliding hour before proof.");
+ABSL_FLAG(int, otp_notice_destination_hourly_cap, 5,
+          "Notices (SendNotice) per destination per sliding hour.");
 ABSL_FLAG(std::string, otp_language, "en", "Language of the messages: en or nl.");
-ABSL_FLAG(std::string, otp_stream, "otp:deliveries", "Redis Stream of delivery jobs.");
-ABSL_FLAG(std::string, otp_dead_stream, "otp:dead", "Redis Stream of dead letters.");
+ABSL_FLAG(std::string, otp_queue, "otp-q",
+          "Delivery queue: shard i is the streams {<queue>-<i>}:deliveries and "
+          "{<queue>-<i>}:dead.");
+ABSL_FLAG(int, otp_queue_shards, 8,
+          "Shards of the delivery queue (a directory's jobs go to one; senders read all). "
+          "Every api and sender process of one queue must use the same number.");
 ABSL_FLAG(std::string, otp_consumer_group, "otp-senders", "Consumer group of the senders.");
-ABSL_FLAG(int64_t, otp_dead_max_length, 10000, "Dead letters kept (approximately).");
-ABSL_FLAG(int, otp_sender_workers, 4, "Sender worker threads (sender role).");
+ABSL_FLAG(int64_t, otp_dead_max_length, 10000, "Dead letters kept per shard (approximately).");
+ABSL_FLAG(int, otp_sender_workers, 8,
+          "Sender worker threads (sender role); at least --otp_queue_shards, so that every shard "
+          "has a worker waiting on it.");
 ABSL_FLAG(absl::Duration, otp_read_block, absl::Seconds(2), "How long a worker blocks reading.");
 ABSL_FLAG(absl::Duration, otp_claim_idle, absl::Seconds(60),
           "A job left unacknowledged this long by a sender is taken over by another.");
@@ -51,7 +65,11 @@ ABSL_FLAG(std::string, smtp_username, "", "SMTP login; empty: no AUTH.");
 ABSL_FLAG(std::string, smtp_password, "", "SMTP password; prefer TALLY_SMTP_PASSWORD.");
 ABSL_FLAG(std::string, smtp_from, "", "Sender address, e.g. no-reply@example.org.");
 ABSL_FLAG(std::string, smtp_from_name, "", "Display name of the sender (optional).");
-ABSL_FLAG(std::string, sms_http_url, "", "SMS gateway endpoint (POST {\"to\",\"text\"}).");
+ABSL_FLAG(std::string, sms_http_url, "",
+          "SMS gateway endpoint, https:// (POST {\"to\",\"text\"}).");
+ABSL_FLAG(bool, allow_insecure_gateway, false,
+          "Allow an http:// --sms_http_url (development and tests only: the token and the codes "
+          "would cross the network in clear).");
 ABSL_FLAG(std::string, sms_http_token, "", "Bearer token of the gateway; prefer TALLY_SMS_HTTP_TOKEN.");
 ABSL_FLAG(std::string, otp_provider_ca_file, "", "CA bundle for SMTP/HTTPS (default: the system's).");
 
@@ -79,6 +97,10 @@ absl::Status TakeCodeFlags(OtpConfig& codes) {
   codes.cooldown = absl::GetFlag(FLAGS_otp_cooldown);
   codes.destination_hourly_cap = absl::GetFlag(FLAGS_otp_destination_hourly_cap);
   codes.directory_daily_cap = absl::GetFlag(FLAGS_otp_directory_daily_cap);
+  codes.unproven_user_hourly_cap = absl::GetFlag(FLAGS_otp_unproven_user_hourly_cap);
+  codes.unproven_client_ip_hourly_cap = absl::GetFlag(FLAGS_otp_unproven_client_ip_hourly_cap);
+  codes.unproven_directory_hourly_cap = absl::GetFlag(FLAGS_otp_unproven_directory_hourly_cap);
+  codes.notice_destination_hourly_cap = absl::GetFlag(FLAGS_otp_notice_destination_hourly_cap);
   if (codes.code_ttl < absl::Seconds(30) || codes.code_ttl > absl::Hours(1)) {
     return Invalid("--otp_code_ttl must be between 30s and 1h");
   }
@@ -91,18 +113,28 @@ absl::Status TakeCodeFlags(OtpConfig& codes) {
   if (codes.destination_hourly_cap < 1 || codes.directory_daily_cap < 1) {
     return Invalid("--otp_destination_hourly_cap and --otp_directory_daily_cap must be >= 1");
   }
+  if (codes.unproven_user_hourly_cap < 1 || codes.unproven_client_ip_hourly_cap < 1 ||
+      codes.unproven_directory_hourly_cap < 1 || codes.notice_destination_hourly_cap < 1) {
+    return Invalid(
+        "--otp_unproven_user_hourly_cap, --otp_unproven_client_ip_hourly_cap, "
+        "--otp_unproven_directory_hourly_cap and --otp_notice_destination_hourly_cap must be >= 1");
+  }
   return absl::OkStatus();
 }
 
-absl::Status TakeStreamFlags(StreamNames& names) {
-  names.deliveries = absl::GetFlag(FLAGS_otp_stream);
-  names.dead = absl::GetFlag(FLAGS_otp_dead_stream);
+absl::Status TakeQueueFlags(QueueNames& names) {
+  names.queue = absl::GetFlag(FLAGS_otp_queue);
+  names.shards = absl::GetFlag(FLAGS_otp_queue_shards);
   names.group = absl::GetFlag(FLAGS_otp_consumer_group);
   names.dead_max_length = absl::GetFlag(FLAGS_otp_dead_max_length);
-  if (names.deliveries.empty() || names.dead.empty() || names.group.empty() ||
-      names.deliveries == names.dead || names.dead_max_length < 1) {
-    return Invalid("--otp_stream, --otp_dead_stream (different) and --otp_consumer_group are "
-                   "required; --otp_dead_max_length >= 1");
+  // The name goes inside a hash tag: braces would move the tag.
+  if (names.queue.empty() || names.queue.size() > 64 ||
+      names.queue.find_first_of("{}") != std::string::npos) {
+    return Invalid("--otp_queue must be 1 to 64 characters without { or }");
+  }
+  if (names.shards < 1 || names.shards > 256) return Invalid("--otp_queue_shards must be 1..256");
+  if (names.group.empty() || names.dead_max_length < 1) {
+    return Invalid("--otp_consumer_group is required; --otp_dead_max_length >= 1");
   }
   return absl::OkStatus();
 }
@@ -138,6 +170,7 @@ absl::StatusOr<ProviderConfig> TakeProviderFlags(const std::string& kind, absl::
     HttpSmsOptions& o = config.http;
     o.url = absl::GetFlag(FLAGS_sms_http_url);
     o.token = absl::GetFlag(FLAGS_sms_http_token);
+    o.allow_insecure = absl::GetFlag(FLAGS_allow_insecure_gateway);
     o.ca_file = ca_file;
     o.timeout = timeout;
     if (absl::Status s = ValidateHttpSmsOptions(o); !s.ok()) return s;
@@ -207,7 +240,7 @@ absl::StatusOr<OtpServerConfig> OtpServerConfigFromFlags() {
                   &config.redis);
   }
   if (s.ok()) s = TakeCodeFlags(config.codes);
-  if (s.ok()) s = TakeStreamFlags(config.streams);
+  if (s.ok()) s = TakeQueueFlags(config.queue);
   if (s.ok() && config.sends) s = TakeSenderFlags(config);
   if (!s.ok()) return s;
   return config;

@@ -53,10 +53,14 @@ TEST(OtpServerConfigTest, ApiRoleDefaults) {
   EXPECT_EQ(config->codes.cooldown, absl::Seconds(30));
   EXPECT_EQ(config->codes.destination_hourly_cap, 5);
   EXPECT_EQ(config->codes.directory_daily_cap, 10000);
+  EXPECT_EQ(config->codes.unproven_user_hourly_cap, 3);
+  EXPECT_EQ(config->codes.unproven_client_ip_hourly_cap, 10);
+  EXPECT_EQ(config->codes.unproven_directory_hourly_cap, 100);
+  EXPECT_EQ(config->codes.notice_destination_hourly_cap, 5);
   EXPECT_EQ(config->codes.language, Language::kEnglish);
-  EXPECT_EQ(config->streams.deliveries, "otp:deliveries");
-  EXPECT_EQ(config->streams.dead, "otp:dead");
-  EXPECT_EQ(config->streams.group, "otp-senders");
+  EXPECT_EQ(config->queue.queue, "otp-q");
+  EXPECT_EQ(config->queue.shards, 8);
+  EXPECT_EQ(config->queue.group, "otp-senders");
 }
 
 TEST(OtpServerConfigTest, SenderRole) {
@@ -78,6 +82,7 @@ TEST(OtpServerConfigTest, SenderRole) {
   EXPECT_EQ(sender.sms.kind, ProviderConfig::Kind::kHttp);
   EXPECT_EQ(sender.sms.http.url, "https://sms.example.org");
   EXPECT_EQ(sender.sms.http.token, "gateway-token");
+  EXPECT_FALSE(sender.sms.http.allow_insecure);
   EXPECT_EQ(sender.email.kind, ProviderConfig::Kind::kSmtp);
   EXPECT_EQ(sender.email.smtp.host, "mail.example.org");
   EXPECT_EQ(sender.email.smtp.port, 465);
@@ -99,8 +104,17 @@ TEST(OtpServerConfigTest, RefusesBadValues) {
   EXPECT_EQ(Refusal({"--otp_cooldown=-1s"}), "--otp_cooldown must be between 0s and 1h");
   EXPECT_THAT(Refusal({"--otp_directory_daily_cap=0"}),
               StartsWith("--otp_destination_hourly_cap and --otp_directory_daily_cap"));
-  EXPECT_THAT(Refusal({"--otp_dead_stream=otp:deliveries"}),
-              StartsWith("--otp_stream, --otp_dead_stream (different)"));
+  EXPECT_THAT(Refusal({"--otp_unproven_client_ip_hourly_cap=0"}),
+              StartsWith("--otp_unproven_user_hourly_cap, --otp_unproven_client_ip_hourly_cap"));
+  EXPECT_THAT(Refusal({"--otp_notice_destination_hourly_cap=-1"}),
+              HasSubstr("--otp_notice_destination_hourly_cap must be >= 1"));
+  EXPECT_EQ(Refusal({"--otp_queue={otp}"}),
+            "--otp_queue must be 1 to 64 characters without { or }");
+  EXPECT_EQ(Refusal({"--otp_queue="}), "--otp_queue must be 1 to 64 characters without { or }");
+  EXPECT_EQ(Refusal({"--otp_queue_shards=0"}), "--otp_queue_shards must be 1..256");
+  EXPECT_EQ(Refusal({"--otp_queue_shards=257"}), "--otp_queue_shards must be 1..256");
+  EXPECT_EQ(Refusal({"--otp_consumer_group="}),
+            "--otp_consumer_group is required; --otp_dead_max_length >= 1");
   // The sender's flags count only in the sender role.
   EXPECT_EQ(Refusal({"--otp_sender_workers=0"}), "");
   EXPECT_EQ(SenderRefusal({"--otp_sender_workers=0"}), "--otp_sender_workers must be 1..256");
@@ -127,6 +141,34 @@ TEST(OtpServerConfigTest, RefusesBadValues) {
               HasSubstr("TALLY_SMTP_PASSWORD"));
   EXPECT_EQ(SenderRefusal({"--otp_sms_provider=http", "--sms_http_url=https://sms.example.org"}),
             "--sms_http_token is required for the http provider");
+}
+
+// The gateway gets the bearer token and every code: https:// only, unless plain HTTP is
+// allowed explicitly (development and tests).
+TEST(OtpServerConfigTest, TheSmsGatewayMustBeHttpsUnlessInsecureIsAllowed) {
+  const std::string https_only =
+      "--sms_http_url must be an https:// URL (http:// only with --allow_insecure_gateway, for "
+      "development and tests)";
+  for (const char* url : {"http://sms.example.org/send", "HTTP://sms.example.org/send",
+                          "ftp://sms.example.org", "sms.example.org", ""}) {
+    EXPECT_EQ(SenderRefusal({"--otp_sms_provider=http", absl::StrCat("--sms_http_url=", url),
+                             "--sms_http_token=gateway-token"}),
+              https_only)
+        << url;
+  }
+  EXPECT_EQ(SenderRefusal({"--otp_email_provider=http", "--sms_http_url=http://127.0.0.1:1/m",
+                           "--sms_http_token=gateway-token"}),
+            https_only);
+  absl::StatusOr<OtpServerConfig> insecure =
+      Config({"--role=sender", "--otp_sms_provider=http", "--otp_email_provider=outbox",
+              "--sms_http_url=http://127.0.0.1:8025/messages", "--sms_http_token=gateway-token",
+              "--allow_insecure_gateway"});
+  ASSERT_TRUE(insecure.ok()) << insecure.status();
+  EXPECT_TRUE(insecure->sender.sms.http.allow_insecure);
+  EXPECT_EQ(insecure->sender.sms.http.url, "http://127.0.0.1:8025/messages");
+  EXPECT_EQ(SenderRefusal({"--otp_sms_provider=http", "--sms_http_url=https://sms.example.org",
+                           "--sms_http_token=gateway-token"}),
+            "");
 }
 
 // Keys are secrets: a refusal names the flag, never the value.

@@ -7,6 +7,14 @@ OtpMetrics::OtpMetrics(prometheus::Registry& registry)
                   .Name("tally_otp_codes_issued_total")
                   .Help("SendCode calls by channel and result (issued or the limit that refused)")
                   .Register(registry)),
+      refused_(prometheus::BuildCounter()
+                   .Name("tally_otp_sends_refused_total")
+                   .Help("Codes and notices refused by a send budget, by budget and channel")
+                   .Register(registry)),
+      notices_(prometheus::BuildCounter()
+                   .Name("tally_otp_notices_total")
+                   .Help("SendNotice calls by channel, kind and result (queued or refused)")
+                   .Register(registry)),
       verified_(prometheus::BuildCounter()
                     .Name("tally_otp_codes_verified_total")
                     .Help("VerifyCode calls by channel and result")
@@ -25,22 +33,35 @@ OtpMetrics::OtpMetrics(prometheus::Registry& registry)
                         .Register(registry)),
       backlog_(prometheus::BuildGauge()
                    .Name("tally_otp_stream_backlog")
-                   .Help("Delivery jobs in the stream not yet done (read or not)")
+                   .Help("Delivery jobs in the streams (every shard) not yet done (read or not)")
                    .Register(registry)
                    .Add({})),
       pending_(prometheus::BuildGauge()
                    .Name("tally_otp_stream_pending")
-                   .Help("Delivery jobs read by a sender and not yet acknowledged")
+                   .Help("Delivery jobs (every shard) read by a sender and not yet acknowledged")
                    .Register(registry)
                    .Add({})),
       dead_length_(prometheus::BuildGauge()
                        .Name("tally_otp_dead_letter_stream_length")
-                       .Help("Entries in the dead-letter stream")
+                       .Help("Entries in the dead-letter streams (every shard)")
                        .Register(registry)
                        .Add({})) {}
 
 void OtpMetrics::CodeIssued(absl::string_view channel, absl::string_view result) {
   issued_.Add({{"channel", std::string(channel)}, {"result", std::string(result)}}).Increment();
+}
+
+void OtpMetrics::SendRefused(absl::string_view budget, absl::string_view channel) {
+  refused_.Add({{"budget", std::string(budget)}, {"channel", std::string(channel)}}).Increment();
+}
+
+void OtpMetrics::Notice(absl::string_view channel, absl::string_view kind,
+                        absl::string_view result) {
+  notices_
+      .Add({{"channel", std::string(channel)},
+            {"kind", std::string(kind)},
+            {"result", std::string(result)}})
+      .Increment();
 }
 
 void OtpMetrics::CodeVerified(absl::string_view channel, absl::string_view result) {

@@ -16,8 +16,14 @@ class OtpMetrics {
  public:
   explicit OtpMetrics(prometheus::Registry& registry);
 
-  // result: issued, no_recipient (a send to nobody), cooldown, destination_cap, directory_cap.
+  // result: issued, no_recipient (a send to nobody), or the refusal (RefusalResult): cooldown,
+  // destination_cap, directory_cap, unproven_user_cap, unproven_client_ip_cap,
+  // unproven_directory_cap.
   void CodeIssued(absl::string_view channel, absl::string_view result);
+  // A code or notice refused by a send budget (BudgetName): what the SMS-pumping alert watches.
+  void SendRefused(absl::string_view budget, absl::string_view channel);
+  // kind: contact_changed, recovery_code_used, device_remembered; result: queued or refused.
+  void Notice(absl::string_view channel, absl::string_view kind, absl::string_view result);
   // result: accepted, wrong_code, expired, too_many_attempts.
   void CodeVerified(absl::string_view channel, absl::string_view result);
   // outcome: delivered, retry, permanent, dead, skipped.
@@ -26,10 +32,13 @@ class OtpMetrics {
   void DeliveryLatency(absl::string_view provider, double seconds);
   // reason: permanent, retries_exhausted, expired, malformed, undecryptable, reclaimed_too_often.
   void DeadLetter(absl::string_view reason);
+  // Summed over every shard of the delivery queue.
   void SetQueue(int64_t backlog, int64_t pending, int64_t dead);
 
  private:
   prometheus::Family<prometheus::Counter>& issued_;
+  prometheus::Family<prometheus::Counter>& refused_;
+  prometheus::Family<prometheus::Counter>& notices_;
   prometheus::Family<prometheus::Counter>& verified_;
   prometheus::Family<prometheus::Counter>& deliveries_;
   prometheus::Family<prometheus::Histogram>& latency_;

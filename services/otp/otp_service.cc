@@ -19,6 +19,12 @@ grpc::Status OtpServiceImpl::VerifyCode(grpc::ServerContext* context,
   return HandleCall(*auth_, *context, manager_, &OtpManager::VerifyCode, *request, response);
 }
 
+grpc::Status OtpServiceImpl::SendNotice(grpc::ServerContext* context,
+                                        const pb::SendNoticeRequest* request,
+                                        pb::SendNoticeResponse* response) {
+  return HandleCall(*auth_, *context, manager_, &OtpManager::SendNotice, *request, response);
+}
+
 grpc::Status OtpServiceImpl::ListDeadLetters(grpc::ServerContext* context,
                                              const pb::ListDeadLettersRequest* request,
                                              pb::ListDeadLettersResponse* response) {

@@ -17,6 +17,8 @@ class OtpServiceImpl final : public pb::OtpService::Service {
                         pb::SendCodeResponse* response) override;
   grpc::Status VerifyCode(grpc::ServerContext* context, const pb::VerifyCodeRequest* request,
                           pb::VerifyCodeResponse* response) override;
+  grpc::Status SendNotice(grpc::ServerContext* context, const pb::SendNoticeRequest* request,
+                          pb::SendNoticeResponse* response) override;
   grpc::Status ListDeadLetters(grpc::ServerContext* context,
                                const pb::ListDeadLettersRequest* request,
                                pb::ListDeadLettersResponse* response) override;

@@ -1,8 +1,13 @@
 #include "services/otp/redis_delivery_queue.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/util/paging.h"
 #include "services/otp/otp_keys.h"
 
 namespace tally::otp {
@@ -64,6 +69,18 @@ return removed
   return *kScript;
 }
 
+// KEYS: stream, dead stream. ARGV: group. {backlog, pending, dead} of one shard; a stream or
+// group that does not exist yet counts 0.
+const RedisScript& StatsScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+local pending = 0
+local p = redis.pcall('XPENDING', KEYS[1], ARGV[1])
+if type(p) == 'table' and p.err == nil then pending = p[1] end
+return {redis.call('XLEN', KEYS[1]), pending, redis.call('XLEN', KEYS[2])}
+)lua");
+  return *kScript;
+}
+
 absl::Status Malformed() { return absl::InternalError("unexpected stream reply from Redis"); }
 
 // [id, [field, value, ...]] → QueuedJob; false for a deleted entry (nil) or another shape.
@@ -86,31 +103,86 @@ std::string Field(const QueuedJob& job, absl::string_view name) {
   return "";
 }
 
+// Where a page of dead letters ends: the last entry's stream id and shard. The letters of all
+// shards are ordered by stream id, newest first, then by shard. The page token's cursor packs
+// them as ms << 20 | seq << 8 | shard (shards < 256; a sequence above 4095 within one
+// millisecond of one shard's dead letters, which no sender comes near, is clamped).
+struct DeadCursor {
+  int64_t ms = 0;
+  int64_t seq = 0;
+  int shard = 0;
+};
+constexpr absl::string_view kDeadPageKind = "otp-dead";
+constexpr int64_t kMaxSeq = 4095;
+
+bool ParseStreamId(absl::string_view id, int64_t* ms, int64_t* seq) {
+  std::vector<absl::string_view> parts = absl::StrSplit(id, '-');
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], ms) && absl::SimpleAtoi(parts[1], seq);
+}
+
 }  // namespace
 
-RedisDeliveryQueue::RedisDeliveryQueue(std::shared_ptr<RedisClient> redis, StreamNames names)
+RedisDeliveryQueue::RedisDeliveryQueue(std::shared_ptr<RedisClient> redis, QueueNames names)
     : redis_(std::move(redis)), names_(std::move(names)) {}
 
-absl::Status RedisDeliveryQueue::EnsureGroup() {
-  absl::StatusOr<RedisReply> reply = redis_->Command(
-      {"XGROUP", "CREATE", names_.deliveries, names_.group, "0", "MKSTREAM"});
+std::string RedisDeliveryQueue::Deliveries(int shard) const {
+  return keys::Deliveries(names_.queue, shard);
+}
+
+std::string RedisDeliveryQueue::Dead(int shard) const { return keys::Dead(names_.queue, shard); }
+
+absl::StatusOr<std::string> RedisDeliveryQueue::Enqueue(absl::string_view directory_id,
+                                                        const JobFields& fields) {
+  std::vector<std::string> args = {"XADD",
+                                   Deliveries(keys::ShardOf(directory_id, names_.shards)), "*"};
+  for (const auto& [field, value] : fields) {
+    args.push_back(field);
+    args.push_back(value);
+  }
+  absl::StatusOr<RedisReply> reply = redis_->Command(args);
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsString()) return Malformed();
+  return reply->str();
+}
+
+absl::Status RedisDeliveryQueue::Reach(absl::string_view directory_id) {
+  return redis_
+      ->Command({"EXISTS", Deliveries(keys::ShardOf(directory_id, names_.shards))})
+      .status();
+}
+
+absl::Status RedisDeliveryQueue::EnsureGroup(int shard) {
+  absl::StatusOr<RedisReply> reply =
+      redis_->Command({"XGROUP", "CREATE", Deliveries(shard), names_.group, "0", "MKSTREAM"});
   if (!reply.ok() && absl::StrContains(reply.status().message(), "BUSYGROUP")) {
     return absl::OkStatus();
   }
   return reply.status();
 }
 
-absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Read(absl::string_view consumer,
+absl::Status RedisDeliveryQueue::EnsureGroups() {
+  for (int shard = 0; shard < names_.shards; ++shard) {
+    if (absl::Status s = EnsureGroup(shard); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Read(int shard,
+                                                                absl::string_view consumer,
                                                                 int count,
                                                                 absl::Duration block) {
-  absl::StatusOr<RedisReply> reply = redis_->Command(
-      {"XREADGROUP", "GROUP", names_.group, std::string(consumer), "COUNT", absl::StrCat(count),
-       "BLOCK", absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(block))), "STREAMS",
-       names_.deliveries, ">"});
+  std::vector<std::string> args = {"XREADGROUP", "GROUP", names_.group, std::string(consumer),
+                                   "COUNT", absl::StrCat(count)};
+  if (block > absl::ZeroDuration()) {
+    args.insert(args.end(),
+                {"BLOCK", absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(block)))});
+  }
+  args.insert(args.end(), {"STREAMS", Deliveries(shard), ">"});
+  absl::StatusOr<RedisReply> reply = redis_->Command(args);
   if (!reply.ok()) {
     // The stream or group was deleted under us (FLUSHALL, an operator): create it again.
     if (absl::StrContains(reply.status().message(), "NOGROUP")) {
-      if (absl::Status s = EnsureGroup(); !s.ok()) return s;
+      if (absl::Status s = EnsureGroup(shard); !s.ok()) return s;
       return std::vector<QueuedJob>{};
     }
     return reply.status();
@@ -122,13 +194,15 @@ absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Read(absl::string_vie
     if (!stream.IsArray() || stream.elements().size() != 2) return Malformed();
     for (const RedisReply& entry : stream.elements()[1].elements()) {
       QueuedJob job;
+      job.shard = shard;
       if (ParseEntry(entry, &job)) jobs.push_back(std::move(job));
     }
   }
   return jobs;
 }
 
-absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Claim(absl::string_view consumer,
+absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Claim(int shard,
+                                                                 absl::string_view consumer,
                                                                  absl::Duration min_idle,
                                                                  int count) {
   std::vector<QueuedJob> jobs;
@@ -137,7 +211,7 @@ absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Claim(absl::string_vi
   // rounds at most) so stale jobs behind many fresh ones are found too.
   for (int round = 0; round < 16 && jobs.empty(); ++round) {
     absl::StatusOr<RedisReply> reply = redis_->Command(
-        {"XAUTOCLAIM", names_.deliveries, names_.group, std::string(consumer),
+        {"XAUTOCLAIM", Deliveries(shard), names_.group, std::string(consumer),
          absl::StrCat(absl::ToInt64Milliseconds(min_idle)), cursor, "COUNT", absl::StrCat(count)});
     if (!reply.ok()) {
       if (absl::StrContains(reply.status().message(), "NOGROUP")) return jobs;
@@ -146,6 +220,7 @@ absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Claim(absl::string_vi
     if (!reply->IsArray() || reply->elements().size() < 2) return Malformed();
     for (const RedisReply& entry : reply->elements()[1].elements()) {
       QueuedJob job;
+      job.shard = shard;
       if (ParseEntry(entry, &job)) jobs.push_back(std::move(job));
     }
     cursor = reply->elements()[0].str();
@@ -154,25 +229,24 @@ absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Claim(absl::string_vi
   return jobs;
 }
 
-absl::StatusOr<int> RedisDeliveryQueue::Touch(absl::string_view id, absl::string_view consumer) {
-  absl::StatusOr<RedisReply> reply =
-      redis_->Eval(TouchScript(), {names_.deliveries},
-                   {names_.group, std::string(consumer), std::string(id)});
+absl::StatusOr<int> RedisDeliveryQueue::Touch(const QueuedJob& job, absl::string_view consumer) {
+  absl::StatusOr<RedisReply> reply = redis_->Eval(
+      TouchScript(), {Deliveries(job.shard)}, {names_.group, std::string(consumer), job.id});
   if (!reply.ok()) return reply.status();
   if (!reply->IsInteger()) return Malformed();
   return static_cast<int>(reply->integer());
 }
 
-absl::Status RedisDeliveryQueue::Ack(absl::string_view id) {
-  return redis_->Eval(AckScript(), {names_.deliveries}, {names_.group, std::string(id)}).status();
+absl::Status RedisDeliveryQueue::Ack(const QueuedJob& job) {
+  return redis_->Eval(AckScript(), {Deliveries(job.shard)}, {names_.group, job.id}).status();
 }
 
-absl::Status RedisDeliveryQueue::Bury(absl::string_view id, const DeadLetter& letter) {
+absl::Status RedisDeliveryQueue::Bury(const QueuedJob& job, const DeadLetter& letter) {
   std::vector<std::string> args = {names_.group,
-                                   std::string(id),
+                                   job.id,
                                    absl::StrCat(names_.dead_max_length),
                                    "job",
-                                   std::string(id),
+                                   job.id,
                                    "directory",
                                    letter.directory_id,
                                    "challenge",
@@ -189,72 +263,118 @@ absl::Status RedisDeliveryQueue::Bury(absl::string_view id, const DeadLetter& le
                                    absl::StrCat(letter.attempts),
                                    "time_ms",
                                    absl::StrCat(absl::ToUnixMillis(letter.time))};
-  return redis_->Eval(BuryScript(), {names_.deliveries, names_.dead}, args).status();
+  return redis_->Eval(BuryScript(), {Deliveries(job.shard), Dead(job.shard)}, args).status();
 }
 
 absl::StatusOr<bool> RedisDeliveryQueue::ChallengeLive(absl::string_view directory_id,
                                                        absl::string_view challenge_id) {
+  std::optional<std::string> slot = keys::ChallengeSlot(challenge_id);
+  if (!slot.has_value()) return false;
   absl::StatusOr<RedisReply> reply =
-      redis_->Command({"HEXISTS", keys::Challenge(directory_id, challenge_id), "mac"});
+      redis_->Command({"HMGET", keys::Challenge(directory_id, *slot), "id", "mac"});
   if (!reply.ok()) return reply.status();
-  return reply->integer() == 1;
+  const auto& e = reply->elements();
+  if (!reply->IsArray() || e.size() != 2) return Malformed();
+  // Replaced by a resend (another id in its slot), used (gone) or dead (no MAC).
+  return e[0].IsString() && e[0].str() == challenge_id && e[1].IsString();
 }
 
 absl::StatusOr<QueueStats> RedisDeliveryQueue::Stats() {
   QueueStats stats;
-  absl::StatusOr<RedisReply> length = redis_->Command({"XLEN", names_.deliveries});
-  if (!length.ok()) return length.status();
-  stats.backlog = length->integer();
-  absl::StatusOr<RedisReply> pending =
-      redis_->Command({"XPENDING", names_.deliveries, names_.group});
-  if (pending.ok() && pending->IsArray() && !pending->elements().empty()) {
-    stats.pending = pending->elements()[0].integer();
-  } else if (!pending.ok() && !absl::StrContains(pending.status().message(), "NOGROUP")) {
-    return pending.status();
+  for (int shard = 0; shard < names_.shards; ++shard) {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(StatsScript(), {Deliveries(shard), Dead(shard)}, {names_.group});
+    if (!reply.ok()) return reply.status();
+    const auto& e = reply->elements();
+    if (!reply->IsArray() || e.size() != 3) return Malformed();
+    stats.backlog += e[0].integer();
+    stats.pending += e[1].integer();
+    stats.dead += e[2].integer();
   }
-  absl::StatusOr<RedisReply> dead = redis_->Command({"XLEN", names_.dead});
-  if (!dead.ok()) return dead.status();
-  stats.dead = dead->integer();
   return stats;
 }
 
 absl::StatusOr<int> RedisDeliveryQueue::PruneConsumers(absl::Duration idle) {
-  absl::StatusOr<RedisReply> reply = redis_->Eval(
-      PruneScript(), {names_.deliveries},
-      {names_.group, absl::StrCat(absl::ToInt64Milliseconds(idle))});
-  if (!reply.ok()) {
-    if (absl::StrContains(reply.status().message(), "NOGROUP") ||
-        absl::StrContains(reply.status().message(), "no such key")) {
-      return 0;
+  int removed = 0;
+  for (int shard = 0; shard < names_.shards; ++shard) {
+    absl::StatusOr<RedisReply> reply =
+        redis_->Eval(PruneScript(), {Deliveries(shard)},
+                     {names_.group, absl::StrCat(absl::ToInt64Milliseconds(idle))});
+    if (!reply.ok()) {
+      if (absl::StrContains(reply.status().message(), "NOGROUP") ||
+          absl::StrContains(reply.status().message(), "no such key")) {
+        continue;
+      }
+      return reply.status();
     }
-    return reply.status();
+    removed += static_cast<int>(reply->integer());
   }
-  return static_cast<int>(reply->integer());
+  return removed;
 }
 
-absl::StatusOr<std::vector<DeadLetter>> RedisDeliveryQueue::ListDead(int count) {
-  absl::StatusOr<RedisReply> reply =
-      redis_->Command({"XREVRANGE", names_.dead, "+", "-", "COUNT", absl::StrCat(count)});
-  if (!reply.ok()) return reply.status();
-  std::vector<DeadLetter> letters;
-  for (const RedisReply& entry : reply->elements()) {
-    QueuedJob job;
-    if (!ParseEntry(entry, &job)) continue;
-    DeadLetter d;
-    d.entry_id = job.id;
-    d.job_id = Field(job, "job");
-    d.directory_id = Field(job, "directory");
-    d.challenge_id = Field(job, "challenge");
-    d.channel = Field(job, "channel");
-    d.masked_destination = Field(job, "masked");
-    d.provider = Field(job, "provider");
-    d.reason = Field(job, "reason");
-    if (!absl::SimpleAtoi(Field(job, "attempts"), &d.attempts)) d.attempts = 0;
-    int64_t ms = 0;
-    if (absl::SimpleAtoi(Field(job, "time_ms"), &ms)) d.time = absl::FromUnixMillis(ms);
-    letters.push_back(std::move(d));
+absl::StatusOr<DeadLetterPage> RedisDeliveryQueue::ListDead(int count,
+                                                            absl::string_view page_token) {
+  absl::StatusOr<int64_t> cursor = DecodePageToken(kDeadPageKind, page_token);
+  if (!cursor.ok()) return cursor.status();
+  std::optional<DeadCursor> after;
+  if (*cursor > 0) {
+    after = DeadCursor{*cursor >> 20, (*cursor >> 8) & kMaxSeq, static_cast<int>(*cursor & 0xff)};
+    if (after->shard >= names_.shards) {
+      return absl::InvalidArgumentError("page_token is not a token this list returned");
+    }
   }
-  return letters;
+  struct Entry {
+    int64_t ms = 0, seq = 0;
+    int shard = 0;
+    DeadLetter letter;
+  };
+  std::vector<Entry> entries;
+  bool maybe_more = false;
+  for (int shard = 0; shard < names_.shards; ++shard) {
+    std::string end = "+";
+    if (after.has_value()) {
+      // After (id, shard) come the same id in later shards, then older ids.
+      end = absl::StrCat(shard > after->shard ? "" : "(", after->ms, "-", after->seq);
+    }
+    absl::StatusOr<RedisReply> reply =
+        redis_->Command({"XREVRANGE", Dead(shard), end, "-", "COUNT", absl::StrCat(count)});
+    if (!reply.ok()) return reply.status();
+    if (static_cast<int>(reply->elements().size()) >= count) maybe_more = true;
+    for (const RedisReply& element : reply->elements()) {
+      QueuedJob job;
+      Entry entry;
+      if (!ParseEntry(element, &job) || !ParseStreamId(job.id, &entry.ms, &entry.seq)) continue;
+      entry.shard = shard;
+      DeadLetter& d = entry.letter;
+      d.entry_id = job.id;
+      d.job_id = Field(job, "job");
+      d.directory_id = Field(job, "directory");
+      d.challenge_id = Field(job, "challenge");
+      d.channel = Field(job, "channel");
+      d.masked_destination = Field(job, "masked");
+      d.provider = Field(job, "provider");
+      d.reason = Field(job, "reason");
+      if (!absl::SimpleAtoi(Field(job, "attempts"), &d.attempts)) d.attempts = 0;
+      int64_t ms = 0;
+      if (absl::SimpleAtoi(Field(job, "time_ms"), &ms)) d.time = absl::FromUnixMillis(ms);
+      entries.push_back(std::move(entry));
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::make_tuple(-a.ms, -a.seq, a.shard) < std::make_tuple(-b.ms, -b.seq, b.shard);
+  });
+  DeadLetterPage page;
+  if (static_cast<int>(entries.size()) > count) {
+    entries.resize(count);
+    maybe_more = true;
+  }
+  for (Entry& entry : entries) page.letters.push_back(std::move(entry.letter));
+  if (maybe_more && !entries.empty()) {
+    const Entry& last = entries.back();
+    page.next_page_token = EncodePageToken(
+        kDeadPageKind, (last.ms << 20) | (std::min(last.seq, kMaxSeq) << 8) | last.shard);
+  }
+  return page;
 }
 
 }  // namespace tally::otp

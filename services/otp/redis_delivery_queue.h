@@ -8,36 +8,47 @@
 
 namespace tally::otp {
 
-struct StreamNames {
-  std::string deliveries = "otp:deliveries";
-  std::string dead = "otp:dead";
+// The delivery queue's names (--otp_queue, --otp_queue_shards, --otp_consumer_group): shard i is
+// the streams {<queue>-<i>}:deliveries and {<queue>-<i>}:dead (otp_keys.h).
+struct QueueNames {
+  std::string queue = "otp-q";
+  int shards = 8;
   std::string group = "otp-senders";
-  int64_t dead_max_length = 10000;  // approximate trim (MAXLEN ~)
+  int64_t dead_max_length = 10000;  // per shard, approximate trim (MAXLEN ~)
 };
 
-// DeliveryQueue on a Redis Stream with a consumer group (XREADGROUP, XAUTOCLAIM, XACK).
-// Read uses a blocking command: give this client a command timeout above the block time.
+// DeliveryQueue on Redis Streams with a consumer group per shard (XADD, XREADGROUP,
+// XAUTOCLAIM, XACK). Every command and script touches the keys of one shard: one Redis Cluster
+// slot. Read blocks on the server: give this client a command timeout above the block time.
 class RedisDeliveryQueue final : public DeliveryQueue {
  public:
-  RedisDeliveryQueue(std::shared_ptr<RedisClient> redis, StreamNames names);
+  RedisDeliveryQueue(std::shared_ptr<RedisClient> redis, QueueNames names);
 
-  absl::Status EnsureGroup() override;
-  absl::StatusOr<std::vector<QueuedJob>> Read(absl::string_view consumer, int count,
+  int shards() const override { return names_.shards; }
+  absl::StatusOr<std::string> Enqueue(absl::string_view directory_id,
+                                      const JobFields& fields) override;
+  absl::Status Reach(absl::string_view directory_id) override;
+  absl::Status EnsureGroups() override;
+  absl::StatusOr<std::vector<QueuedJob>> Read(int shard, absl::string_view consumer, int count,
                                               absl::Duration block) override;
-  absl::StatusOr<std::vector<QueuedJob>> Claim(absl::string_view consumer,
+  absl::StatusOr<std::vector<QueuedJob>> Claim(int shard, absl::string_view consumer,
                                                absl::Duration min_idle, int count) override;
-  absl::StatusOr<int> Touch(absl::string_view id, absl::string_view consumer) override;
-  absl::Status Ack(absl::string_view id) override;
-  absl::Status Bury(absl::string_view id, const DeadLetter& letter) override;
+  absl::StatusOr<int> Touch(const QueuedJob& job, absl::string_view consumer) override;
+  absl::Status Ack(const QueuedJob& job) override;
+  absl::Status Bury(const QueuedJob& job, const DeadLetter& letter) override;
   absl::StatusOr<bool> ChallengeLive(absl::string_view directory_id,
                                      absl::string_view challenge_id) override;
   absl::StatusOr<QueueStats> Stats() override;
   absl::StatusOr<int> PruneConsumers(absl::Duration idle) override;
-  absl::StatusOr<std::vector<DeadLetter>> ListDead(int count) override;
+  absl::StatusOr<DeadLetterPage> ListDead(int count, absl::string_view page_token) override;
 
  private:
+  absl::Status EnsureGroup(int shard);
+  std::string Deliveries(int shard) const;
+  std::string Dead(int shard) const;
+
   std::shared_ptr<RedisClient> redis_;
-  StreamNames names_;
+  QueueNames names_;
 };
 
 }  // namespace tally::otp

@@ -9,83 +9,94 @@
 namespace tally::otp {
 namespace {
 
-constexpr int64_t kHourMs = 3600 * 1000;
-
-// KEYS: challenge, current pointer, destination sends (zset), directory day counter, stream.
-// ARGV: now_ms, challenge_id, mac, attempts, channel, user, destination, ttl_ms, cooldown_ms,
-//       hourly_cap, daily_cap, day_end_ms, challenge key prefix, '1' when the code goes to
-//       nobody, then the job's field/value pairs.
-// Returns {0, refusal, wait_ms} or {1, stream entry id ('' for nobody), next allowed send (ms)}.
-// Time comes from the caller's clock. A send to nobody passes the same checks and answers the
-// same, but its challenge matches no code, it is not counted against the directory's day and
-// no job is queued.
+// The one issue script of every send (a code, a code to nobody, a notice): checks every budget,
+// then counts the send in each and writes the challenge, or writes nothing.
+// KEYS: the budgets' sorted sets of send times (1..W), the directory's day counter (when
+//       ARGV[3] > 0), the challenge (last, for a code).
+// ARGV: [1] now_ms, [2] W, [3] day cap (0: none), [4] end of the day (ms), [5] '1': the send
+//       counts in the day, [6] '1': answer as if it counted, [7] member (challenge or notice
+//       id), [8] '1': a code, then its challenge: [9] ttl_ms, [10] mac, [11] attempts,
+//       [12] channel, [13] user, [14] destination, [15] '1': to nobody; from [16] one triple
+//       per budget: window_ms, cap, cooldown_ms.
+// Returns {0, budget index (0: the day), 'cooldown' or 'cap', wait_ms} or {1, next allowed
+// send (ms)}. Time comes from the caller's clock.
 const RedisScript& IssueScript() {
   static const RedisScript* const kScript = new RedisScript(R"lua(
 local now = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[8])
-local cooldown = tonumber(ARGV[9])
-local hourly_cap = tonumber(ARGV[10])
-local daily_cap = tonumber(ARGV[11])
-local day_end = tonumber(ARGV[12])
-local nobody = ARGV[14] == '1'
-local window = 3600000
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
-local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-if last[2] then
-  local wait = tonumber(last[2]) + cooldown - now
-  if wait > 0 then return {0, 'cooldown', wait} end
+local w = tonumber(ARGV[2])
+local day_cap = tonumber(ARGV[3])
+local day_end = tonumber(ARGV[4])
+local function budget(i)
+  local at = 16 + 3 * (i - 1)
+  return tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
 end
-if redis.call('ZCARD', KEYS[3]) >= hourly_cap then
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  return {0, 'destination_cap', math.max(1, tonumber(oldest[2]) + window - now)}
+for i = 1, w do
+  local window, cap, cooldown = budget(i)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  if last[2] then
+    local wait = tonumber(last[2]) + cooldown - now
+    if wait > 0 then return {0, i, 'cooldown', wait} end
+  end
+  if redis.call('ZCARD', KEYS[i]) >= cap then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    return {0, i, 'cap', math.max(1, tonumber(oldest[2]) + window - now)}
+  end
 end
-local sent_today = tonumber(redis.call('GET', KEYS[4]) or '0')
-if sent_today >= daily_cap then
-  return {0, 'directory_cap', math.max(1, day_end - now)}
+local sent_today = 0
+if day_cap > 0 then
+  sent_today = tonumber(redis.call('GET', KEYS[w + 1]) or '0')
+  if sent_today >= day_cap then return {0, 0, 'cap', math.max(1, day_end - now)} end
 end
--- A resend invalidates the previous code of this user and channel (same {dir} slot).
-local previous = redis.call('GET', KEYS[2])
-if previous then redis.call('DEL', ARGV[13] .. previous) end
-redis.call('DEL', KEYS[1])
--- No code's MAC (64 hex digits) equals 'none'.
-local mac = ARGV[3]
-if nobody then mac = 'none' end
-redis.call('HSET', KEYS[1], 'mac', mac, 'attempts', ARGV[4], 'channel', ARGV[5],
-           'user', ARGV[6], 'destination', ARGV[7], 'expire_ms', tostring(now + ttl))
--- Redis TTLs are a safety net only: expiry is decided with the caller's clock.
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
-redis.call('ZADD', KEYS[3], now, ARGV[2])
-redis.call('PEXPIRE', KEYS[3], math.max(window, cooldown))
-local id = ''
-if not nobody then
-  redis.call('INCR', KEYS[4])
-  redis.call('PEXPIRE', KEYS[4], math.max(1, day_end - now) + window)
-  local job = {}
-  for i = 15, #ARGV do job[#job + 1] = ARGV[i] end
-  id = redis.call('XADD', KEYS[5], '*', unpack(job))
+if ARGV[8] == '1' then
+  -- The challenge's key is its slot (user or no-recipient key, and channel): writing it
+  -- replaces the previous code of that slot, which VerifyCode then answers as EXPIRED.
+  local challenge = KEYS[#KEYS]
+  local ttl = tonumber(ARGV[9])
+  -- No code's MAC (64 hex digits) equals 'none'.
+  local mac = ARGV[10]
+  if ARGV[15] == '1' then mac = 'none' end
+  redis.call('DEL', challenge)
+  redis.call('HSET', challenge, 'id', ARGV[7], 'mac', mac, 'attempts', ARGV[11],
+             'channel', ARGV[12], 'user', ARGV[13], 'destination', ARGV[14],
+             'expire_ms', tostring(now + ttl))
+  -- Redis TTLs are a safety net only: expiry is decided with the caller's clock.
+  redis.call('PEXPIRE', challenge, ttl)
 end
--- The earliest next send to this destination: after the cooldown, and after the caps free up
--- (for nobody too as if counted, so that its answer is a real send's).
-local next_ok = now + cooldown
-if redis.call('ZCARD', KEYS[3]) >= hourly_cap then
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  next_ok = math.max(next_ok, tonumber(oldest[2]) + window)
+-- Counted in every budget; the earliest next send is after every cooldown and once every
+-- budget at its cap frees up.
+local next_ok = now
+for i = 1, w do
+  local window, cap, cooldown = budget(i)
+  redis.call('ZADD', KEYS[i], now, ARGV[7])
+  redis.call('PEXPIRE', KEYS[i], math.max(window, cooldown))
+  next_ok = math.max(next_ok, now + cooldown)
+  if redis.call('ZCARD', KEYS[i]) >= cap then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    next_ok = math.max(next_ok, tonumber(oldest[2]) + window)
+  end
 end
-if sent_today + 1 >= daily_cap then next_ok = math.max(next_ok, day_end) end
-return {1, id, next_ok}
+if day_cap > 0 then
+  if ARGV[5] == '1' then
+    redis.call('INCR', KEYS[w + 1])
+    redis.call('PEXPIRE', KEYS[w + 1], math.max(1, day_end - now) + 3600000)
+  end
+  if ARGV[6] == '1' and sent_today + 1 >= day_cap then next_ok = math.max(next_ok, day_end) end
+end
+return {1, next_ok}
 )lua");
   return *kScript;
 }
 
-// KEYS: challenge. ARGV: now_ms, mac.
+// KEYS: challenge. ARGV: now_ms, mac, challenge id.
 // Returns {result, attempts_left, channel, user}; result is accepted, wrong, too_many, expired.
-// The MACs are compared in time independent of where they differ.
+// A challenge replaced by a resend has another id in its key: expired. The MACs are compared in
+// time independent of where they differ.
 const RedisScript& VerifyScript() {
   static const RedisScript* const kScript = new RedisScript(R"lua(
 local now = tonumber(ARGV[1])
-local h = redis.call('HMGET', KEYS[1], 'mac', 'attempts', 'channel', 'user', 'expire_ms')
-if not h[2] then return {'expired', 0, '', ''} end
+local h = redis.call('HMGET', KEYS[1], 'mac', 'attempts', 'channel', 'user', 'expire_ms', 'id')
+if not h[2] or h[6] ~= ARGV[3] then return {'expired', 0, '', ''} end
 if tonumber(h[5]) <= now then
   redis.call('DEL', KEYS[1])
   return {'expired', 0, '', ''}
@@ -116,41 +127,44 @@ return {'wrong', attempts, h[3], h[4]}
 }
 
 int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
+int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
 absl::Status Malformed() { return absl::InternalError("unexpected reply from the OTP script"); }
 
 }  // namespace
 
-RedisOtpStore::RedisOtpStore(std::shared_ptr<RedisClient> redis, std::string stream)
-    : redis_(std::move(redis)), stream_(std::move(stream)) {}
+RedisOtpStore::RedisOtpStore(std::shared_ptr<RedisClient> redis) : redis_(std::move(redis)) {}
 
 absl::StatusOr<IssueResult> RedisOtpStore::Issue(const IssueParams& p) {
   const std::string& dir = p.directory_id;
-  std::vector<std::string> keys = {
-      keys::Challenge(dir, p.challenge_id),
-      p.no_recipient ? keys::NoRecipientCurrent(dir, p.destination_tag)
-                     : keys::Current(dir, p.user_id, static_cast<int>(p.channel)),
-      keys::DestinationSends(dir, p.destination_tag), keys::DirectoryDay(dir, p.day), stream_};
-  std::vector<std::string> args = {
-      absl::StrCat(Millis(p.now)),
-      p.challenge_id,
-      p.code_mac_hex,
-      absl::StrCat(p.max_attempts),
-      absl::StrCat(static_cast<int>(p.channel)),
-      p.user_id,
-      p.destination,
-      absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(p.code_ttl))),
-      absl::StrCat(absl::ToInt64Milliseconds(p.cooldown)),
-      absl::StrCat(p.destination_hourly_cap),
-      absl::StrCat(p.directory_daily_cap),
-      absl::StrCat(Millis(p.day_end)),
-      keys::ChallengePrefix(dir),
-      p.no_recipient ? "1" : "0"};
-  if (!p.no_recipient) {
-    for (const auto& [field, value] : p.job_fields) {
-      args.push_back(field);
-      args.push_back(value);
-    }
+  std::vector<std::string> keys;
+  for (const BudgetWindow& w : p.windows) {
+    keys.push_back(keys::BudgetSends(dir, BudgetKey(w.budget), w.tag));
+  }
+  if (p.day.cap > 0) keys.push_back(keys::DirectoryDay(dir, p.day.day));
+  std::vector<std::string> args = {absl::StrCat(Millis(p.now)),
+                                   absl::StrCat(p.windows.size()),
+                                   absl::StrCat(p.day.cap),
+                                   absl::StrCat(Millis(p.day.end)),
+                                   p.day.count ? "1" : "0",
+                                   p.day.answer_as_counted ? "1" : "0",
+                                   p.member,
+                                   p.challenge.has_value() ? "1" : "0"};
+  if (p.challenge.has_value()) {
+    const ChallengeWrite& c = *p.challenge;
+    std::optional<std::string> slot = keys::ChallengeSlot(c.challenge_id);
+    if (!slot.has_value()) return absl::InternalError("challenge id without a slot");
+    keys.push_back(keys::Challenge(dir, *slot));
+    args.insert(args.end(), {absl::StrCat(std::max<int64_t>(1, Millis(c.code_ttl))),
+                             c.code_mac_hex, absl::StrCat(c.max_attempts),
+                             absl::StrCat(static_cast<int>(c.channel)), c.user_id, c.destination,
+                             c.no_recipient ? "1" : "0"});
+  } else {
+    args.insert(args.end(), 7, "");
+  }
+  for (const BudgetWindow& w : p.windows) {
+    args.insert(args.end(), {absl::StrCat(std::max<int64_t>(1, Millis(w.window))),
+                             absl::StrCat(w.cap), absl::StrCat(Millis(w.cooldown))});
   }
   absl::StatusOr<RedisReply> reply = redis_->Eval(IssueScript(), keys, args);
   if (!reply.ok()) return reply.status();
@@ -158,15 +172,17 @@ absl::StatusOr<IssueResult> RedisOtpStore::Issue(const IssueParams& p) {
   if (!reply->IsArray() || e.size() < 2 || !e[0].IsInteger()) return Malformed();
   IssueResult result;
   if (e[0].integer() == 1) {
-    if (e.size() != 3 || !e[2].IsInteger()) return Malformed();
+    if (e.size() != 2 || !e[1].IsInteger()) return Malformed();
     result.issued = true;
-    result.job_id = e[1].str();
-    result.resend_after = absl::FromUnixMillis(e[2].integer());
+    result.resend_after = absl::FromUnixMillis(e[1].integer());
     return result;
   }
-  if (e.size() != 3 || !e[2].IsInteger()) return Malformed();
-  result.refusal = e[1].str();
-  result.retry_after = absl::Milliseconds(e[2].integer());
+  if (e.size() != 4 || !e[1].IsInteger() || !e[3].IsInteger()) return Malformed();
+  const int64_t index = e[1].integer();
+  if (index < 0 || index > static_cast<int64_t>(p.windows.size())) return Malformed();
+  result.refusal.budget = index == 0 ? Budget::kDirectoryDay : p.windows[index - 1].budget;
+  result.refusal.cooldown = e[2].str() == "cooldown";
+  result.refusal.retry_after = absl::Milliseconds(e[3].integer());
   return result;
 }
 
@@ -174,13 +190,19 @@ absl::StatusOr<VerifyOutcome> RedisOtpStore::Verify(absl::string_view directory_
                                                     absl::string_view challenge_id,
                                                     absl::string_view code_mac_hex,
                                                     absl::Time now) {
-  absl::StatusOr<RedisReply> reply =
-      redis_->Eval(VerifyScript(), {keys::Challenge(directory_id, challenge_id)},
-                   {absl::StrCat(Millis(now)), std::string(code_mac_hex)});
+  VerifyOutcome outcome;
+  std::optional<std::string> slot = keys::ChallengeSlot(challenge_id);
+  if (!slot.has_value()) {
+    // Not an id this service issued: unknown.
+    outcome.result = pb::VERIFY_RESULT_EXPIRED;
+    return outcome;
+  }
+  absl::StatusOr<RedisReply> reply = redis_->Eval(
+      VerifyScript(), {keys::Challenge(directory_id, *slot)},
+      {absl::StrCat(Millis(now)), std::string(code_mac_hex), std::string(challenge_id)});
   if (!reply.ok()) return reply.status();
   const auto& e = reply->elements();
   if (!reply->IsArray() || e.size() != 4 || !e[1].IsInteger()) return Malformed();
-  VerifyOutcome outcome;
   const std::string& verdict = e[0].str();
   if (verdict == "expired") {
     outcome.result = pb::VERIFY_RESULT_EXPIRED;

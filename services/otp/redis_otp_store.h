@@ -1,22 +1,19 @@
 #pragma once
 
 #include <memory>
-#include <string>
 
 #include "common/redis/redis_client.h"
 #include "services/otp/otp_store.h"
 
 namespace tally::otp {
 
-// OtpStore on Redis: one Lua script per operation (atomic on the server).
-//
-// Issue's script also appends the delivery job to the stream, so a challenge exists exactly when
-// its job is queued. That puts a global key (the stream) beside per-directory keys in one
-// script: fine on a single Redis primary (with replicas / Sentinel), refused by Redis Cluster
-// (CROSSSLOT). We choose the atomicity; sharding OTP over a Cluster would need per-slot streams.
+// OtpStore on Redis: one Lua script per operation (atomic on the server). Every key a script
+// touches carries the directory's hash tag and is passed in KEYS, so each runs in one Redis
+// Cluster slot. The delivery job is not written here: the delivery streams are sharded by a
+// tag of their own (DeliveryQueue::Enqueue appends it once Issue has written the challenge).
 class RedisOtpStore final : public OtpStore {
  public:
-  RedisOtpStore(std::shared_ptr<RedisClient> redis, std::string stream);
+  explicit RedisOtpStore(std::shared_ptr<RedisClient> redis);
 
   absl::StatusOr<IssueResult> Issue(const IssueParams& params) override;
   absl::StatusOr<VerifyOutcome> Verify(absl::string_view directory_id,
@@ -26,7 +23,6 @@ class RedisOtpStore final : public OtpStore {
 
  private:
   std::shared_ptr<RedisClient> redis_;
-  std::string stream_;
 };
 
 }  // namespace tally::otp

@@ -1,9 +1,10 @@
-// The OTP scripts against a real Redis: VerifyCode's one script (accepted and wrong code), the
-// SendCode script, and a bare PING through the same client for comparison (a verify should cost
-// one round trip plus the script). Built, never run by ctest:
+// The OTP scripts against a real Redis: VerifyCode's one script (accepted and wrong code),
+// SendCode's issue script followed by the append to the delivery queue's shard, and a bare PING
+// through the same client for comparison (a verify should cost one round trip plus the script).
+// Built, never run by ctest:
 //   build/bin/redis_otp_store_benchmark [--redis_url=redis://127.0.0.1:6379] [benchmark flags]
 // The URL may also come from TALLY_BENCH_REDIS_URL or TALLY_TEST_REDIS_URL. Every key lives
-// under a fresh directory id, deleted when the run ends.
+// under a fresh directory id (the queue is named after it too), deleted when the run ends.
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +18,11 @@
 #include "benchmark/benchmark.h"
 #include "common/redis/redis_client.h"
 #include "common/util/random.h"
+#include "services/otp/delivery_job.h"
 #include "services/otp/otp_crypto.h"
+#include "services/otp/otp_keys.h"
 #include "services/otp/otp_manager.h"
+#include "services/otp/redis_delivery_queue.h"
 #include "services/otp/redis_otp_store.h"
 
 namespace tally::otp {
@@ -27,6 +31,7 @@ namespace {
 struct Fixture {
   std::shared_ptr<RedisClient> redis;
   std::unique_ptr<RedisOtpStore> store;
+  std::unique_ptr<RedisDeliveryQueue> queue;
   std::string directory_id;
   std::string hmac_key;
 };
@@ -39,38 +44,51 @@ std::string RandomHexMac() {
   return HexEncode(bytes);
 }
 
-// What SendCode would write, with throttles that never refuse so a benchmark can issue as many
-// codes as it likes. `user` separates the benchmark threads: a new code replaces the previous
-// one of the same user and channel.
+// The slot of a benchmark thread's challenges (what OtpManager derives from the user and
+// channel): a new code replaces the previous one of the same slot.
+std::string Slot(const std::string& user) {
+  return HexEncode(HmacSha256(g_fixture->hmac_key, user)).substr(0, keys::kSlotHexDigits);
+}
+
+// What SendCode would check and write for a proven SMS code, with budgets that never refuse so
+// a benchmark can issue as many codes as it likes.
 IssueParams Params(const std::string& user, const std::string& challenge_id,
                    const std::string& mac, int max_attempts) {
   const absl::Time now = absl::Now();
   IssueParams p;
   p.directory_id = g_fixture->directory_id;
-  p.challenge_id = challenge_id;
-  p.user_id = user;
-  p.channel = pb::CHANNEL_SMS;
-  p.destination = "+31612345678";
-  p.destination_tag = absl::StrCat("tag-", user);
-  p.code_mac_hex = mac;
-  p.max_attempts = max_attempts;
   p.now = now;
-  p.code_ttl = absl::Minutes(5);
-  p.cooldown = absl::ZeroDuration();
-  p.destination_hourly_cap = 1'000'000'000;
-  p.directory_daily_cap = 1'000'000'000;
-  p.day = absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone());
-  p.day_end = now + absl::Hours(24);
-  // A delivery job of the real size (JobToFields of a sealed SMS).
-  p.job_fields = {{"v", "1"},
-                  {"directory", g_fixture->directory_id},
-                  {"challenge", challenge_id},
-                  {"channel", "1"},
-                  {"expire_ms", absl::StrCat(absl::ToUnixMillis(now + absl::Minutes(5)))},
-                  {"enqueue_ms", absl::StrCat(absl::ToUnixMillis(now))},
-                  {"masked", "+3161*****78"},
-                  {"sealed", std::string(160, 'A')}};
+  p.member = challenge_id;
+  p.windows.push_back({Budget::kDestination, absl::StrCat("tag-", user), 1'000'000'000,
+                       absl::ZeroDuration()});
+  p.day.cap = 1'000'000'000;
+  p.day.day = absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone());
+  p.day.end = now + absl::Hours(24);
+  p.day.count = true;
+  ChallengeWrite challenge;
+  challenge.challenge_id = challenge_id;
+  challenge.user_id = user;
+  challenge.channel = pb::CHANNEL_SMS;
+  challenge.destination = "+31612345678";
+  challenge.code_mac_hex = mac;
+  challenge.max_attempts = max_attempts;
+  challenge.code_ttl = absl::Minutes(5);
+  p.challenge = std::move(challenge);
   return p;
+}
+
+// A delivery job of the real size (a sealed SMS), as SendCode appends it after the issue.
+JobFields Job(const std::string& challenge_id) {
+  const absl::Time now = absl::Now();
+  DeliveryJob job;
+  job.directory_id = g_fixture->directory_id;
+  job.challenge_id = challenge_id;
+  job.channel = pb::CHANNEL_SMS;
+  job.expire_time = now + absl::Minutes(5);
+  job.enqueue_time = now;
+  job.masked_destination = "+3161*****78";
+  job.sealed = std::string(160, 'A');
+  return JobToFields(job);
 }
 
 std::string ThreadUser(const benchmark::State& state, absl::string_view what) {
@@ -95,7 +113,7 @@ void BM_VerifyAccepted(benchmark::State& state) {
   const std::string user = ThreadUser(state, "accepted");
   for (auto _ : state) {
     state.PauseTiming();
-    const std::string challenge_id = NewId(random, "otp_");
+    const std::string challenge_id = keys::NewChallengeId(random, Slot(user));
     const std::string code = GenerateCode(random);
     const std::string mac = OtpManager::CodeMac(g_fixture->hmac_key, challenge_id, code);
     absl::StatusOr<IssueResult> issued = g_fixture->store->Issue(Params(user, challenge_id, mac, 5));
@@ -122,7 +140,7 @@ BENCHMARK(BM_VerifyAccepted)->UseRealTime()->Threads(1)->Threads(4);
 void BM_VerifyWrongCode(benchmark::State& state) {
   RandomSource& random = CsprngRandom::Get();
   const std::string user = ThreadUser(state, "wrong");
-  const std::string challenge_id = NewId(random, "otp_");
+  const std::string challenge_id = keys::NewChallengeId(random, Slot(user));
   absl::StatusOr<IssueResult> issued = g_fixture->store->Issue(
       Params(user, challenge_id, RandomHexMac(), 2'000'000'000));
   if (!issued.ok() || !issued->issued) {
@@ -144,7 +162,8 @@ BENCHMARK(BM_VerifyWrongCode)->UseRealTime()->Threads(1)->Threads(4);
 
 // VerifyCode for a challenge that does not exist (expired and gone).
 void BM_VerifyUnknownChallenge(benchmark::State& state) {
-  const std::string challenge_id = NewId(CsprngRandom::Get(), "otp_");
+  const std::string challenge_id =
+      keys::NewChallengeId(CsprngRandom::Get(), Slot("user-unknown"));
   const std::string mac = RandomHexMac();
   for (auto _ : state) {
     absl::StatusOr<VerifyOutcome> outcome =
@@ -158,17 +177,21 @@ void BM_VerifyUnknownChallenge(benchmark::State& state) {
 }
 BENCHMARK(BM_VerifyUnknownChallenge)->UseRealTime();
 
-// SendCode's script: throttle checks, the challenge, the user's current pointer and the
-// delivery job appended to the stream, in one round trip.
+// SendCode's two round trips: the issue script (budget checks and counts, the challenge in its
+// slot), then the delivery job appended to the directory's shard of the queue.
 void BM_Issue(benchmark::State& state) {
   RandomSource& random = CsprngRandom::Get();
   const std::string user = ThreadUser(state, "issue");
   for (auto _ : state) {
-    const std::string challenge_id = NewId(random, "otp_");
+    const std::string challenge_id = keys::NewChallengeId(random, Slot(user));
     absl::StatusOr<IssueResult> issued =
         g_fixture->store->Issue(Params(user, challenge_id, RandomHexMac(), 5));
     if (!issued.ok() || !issued->issued) {
       state.SkipWithError("issue failed");
+      break;
+    }
+    if (!g_fixture->queue->Enqueue(g_fixture->directory_id, Job(challenge_id)).ok()) {
+      state.SkipWithError("enqueue failed");
       break;
     }
   }
@@ -176,10 +199,11 @@ void BM_Issue(benchmark::State& state) {
 }
 BENCHMARK(BM_Issue)->UseRealTime()->Threads(1)->Threads(4);
 
-// Deletes every key of the benchmark's directory (challenge, pointers, throttles, stream).
+// Deletes every key of the benchmark's directory (challenges, budgets) and of its queue's
+// shards ({<directory>-<shard>}).
 absl::Status CleanUp(RedisClient& redis, const std::string& directory_id) {
   std::string cursor = "0";
-  const std::string pattern = absl::StrCat("{", directory_id, "}*");
+  const std::string pattern = absl::StrCat("{", directory_id, "[-}]*");
   do {
     absl::StatusOr<RedisReply> reply =
         redis.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
@@ -232,9 +256,11 @@ int Main(int argc, char** argv) {
   Fixture fixture;
   fixture.redis = redis;
   fixture.directory_id = NewId(CsprngRandom::Get(), "bench_");
-  // The stream lives under the directory's hash tag so the clean-up finds it.
-  fixture.store = std::make_unique<RedisOtpStore>(
-      redis, absl::StrCat("{", fixture.directory_id, "}:bench-otp-jobs"));
+  fixture.store = std::make_unique<RedisOtpStore>(redis);
+  // The queue is named after the directory so the clean-up finds its shards.
+  QueueNames names;
+  names.queue = fixture.directory_id;
+  fixture.queue = std::make_unique<RedisDeliveryQueue>(redis, names);
   fixture.hmac_key = std::string(32, '\x5a');
   g_fixture = &fixture;
 

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/text.h"
+#include "services/otp/client_address.h"
 #include "services/otp/destination.h"
 
 namespace tally::otp {
@@ -23,6 +24,7 @@ absl::Status CheckId(absl::string_view id, absl::string_view name) {
 
 absl::Status CheckSendCodeRequest(const ::tally::otp::v1::SendCodeRequest& request) {
   if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
+  if (absl::Status s = ClientAddressKey(request.client_ip()).status(); !s.ok()) return s;
   if (request.no_recipient()) {
     if (!request.user_id().empty() || !request.destination().empty()) {
       return absl::InvalidArgumentError(
@@ -39,6 +41,17 @@ absl::Status CheckSendCodeRequest(const ::tally::otp::v1::SendCodeRequest& reque
     return absl::InvalidArgumentError("no_recipient_key is only for sends with no_recipient");
   }
   if (absl::Status s = CheckId(request.user_id(), "user_id"); !s.ok()) return s;
+  return ValidateDestination(request.channel(), request.destination());
+}
+
+absl::Status CheckSendNoticeRequest(const ::tally::otp::v1::SendNoticeRequest& request) {
+  if (absl::Status s = CheckId(request.directory_id(), "directory_id"); !s.ok()) return s;
+  if (request.kind() == ::tally::otp::v1::NOTICE_KIND_UNSPECIFIED ||
+      !::tally::otp::v1::NoticeKind_IsValid(request.kind())) {
+    return absl::InvalidArgumentError(
+        "kind must be NOTICE_CONTACT_CHANGED, NOTICE_RECOVERY_CODE_USED or "
+        "NOTICE_DEVICE_REMEMBERED");
+  }
   return ValidateDestination(request.channel(), request.destination());
 }
 

@@ -28,6 +28,9 @@ Sender::Sender(DeliveryQueue& queue, std::map<int, DeliveryProvider*> providers,
   if (!sleep_) {
     sleep_ = [this](absl::Duration d) { return !stop_.WaitForNotificationWithTimeout(d); };
   }
+  uint8_t offset = 0;
+  random_.Fill(absl::MakeSpan(&offset, 1));
+  home_offset_ = offset;
 }
 
 Sender::~Sender() { Stop(); }
@@ -64,7 +67,7 @@ void Sender::Bury(const QueuedJob& job, DeadLetter letter, absl::string_view met
                   absl::string_view provider) {
   letter.time = clock_.Now();
   letter.provider = std::string(provider);
-  if (absl::Status s = queue_.Bury(job.id, letter); !s.ok()) {
+  if (absl::Status s = queue_.Bury(job, letter); !s.ok()) {
     // Still pending: another sender reclaims it later and decides again.
     logger_->warn("job {}: cannot move to the dead letters: {}", job.id, s);
     return;
@@ -107,7 +110,7 @@ void Sender::Process(const QueuedJob& queued, const std::string& consumer) {
       Bury(queued, letter, "expired", provider.name());
       return;
     }
-    absl::StatusOr<int> handouts = queue_.Touch(queued.id, consumer);
+    absl::StatusOr<int> handouts = queue_.Touch(queued, consumer);
     if (!handouts.ok()) {
       logger_->warn("job {}: cannot renew our claim, leaving it to be reclaimed: {}", queued.id,
                     handouts.status());
@@ -123,11 +126,12 @@ void Sender::Process(const QueuedJob& queued, const std::string& consumer) {
         Bury(queued, letter, "reclaimed_too_often", provider.name());
         return;
       }
-      absl::StatusOr<bool> live = queue_.ChallengeLive(job->directory_id, job->challenge_id);
+      // A notice names no challenge; a code whose challenge was replaced by a resend, used or
+      // is dead can no longer be accepted, so sending it would only cost money.
+      absl::StatusOr<bool> live =
+          job->notice ? true : queue_.ChallengeLive(job->directory_id, job->challenge_id);
       if (live.ok() && !*live) {
-        // Replaced by a resend, used or dead: its code can no longer be accepted, so sending it
-        // would only cost money.
-        if (queue_.Ack(queued.id).ok() && metrics_ != nullptr) {
+        if (queue_.Ack(queued).ok() && metrics_ != nullptr) {
           metrics_->Delivery(provider.name(), "skipped");
         }
         logger_->info("job {}: challenge {} no longer valid, not sent", queued.id,
@@ -151,13 +155,13 @@ void Sender::Process(const QueuedJob& queued, const std::string& consumer) {
           metrics_->DeliveryLatency(provider.name(),
                                     absl::ToDoubleSeconds(clock_.Now() - job->enqueue_time));
         }
-        if (absl::Status s = queue_.Ack(queued.id); !s.ok()) {
+        if (absl::Status s = queue_.Ack(queued); !s.ok()) {
           logger_->warn("job {} delivered but not acknowledged (may be sent again): {}",
                         queued.id, s);
         }
-        logger_->info("job {}: {} code for challenge {} delivered to {} by {}", queued.id,
-                      letter.channel, job->challenge_id, job->masked_destination,
-                      provider.name());
+        logger_->info("job {}: {} {} {} delivered to {} by {}", queued.id, letter.channel,
+                      job->notice ? "notice" : "code for challenge", job->challenge_id,
+                      job->masked_destination, provider.name());
         return;
       }
       case DeliveryResult::Outcome::kPermanent:
@@ -187,37 +191,65 @@ void Sender::Process(const QueuedJob& queued, const std::string& consumer) {
   }
 }
 
-absl::Status Sender::RunOnce(const std::string& consumer, absl::Time* last_claim) {
+absl::Status Sender::RunOnce(const std::string& consumer, WorkerState* state) {
+  const int shards = queue_.shards();
   const absl::Time now = clock_.Now();
-  if (now - *last_claim >= options_.claim_interval) {
-    // One stale job at a time: claimed jobs wait idle until processed, and a batch would let
-    // them go stale again while the first is retried.
-    absl::StatusOr<std::vector<QueuedJob>> claimed = queue_.Claim(consumer, options_.claim_idle, 1);
-    if (!claimed.ok()) return claimed.status();
-    if (!claimed->empty()) {
-      for (const QueuedJob& job : *claimed) {
-        logger_->info("job {}: reclaimed from a sender that stopped working on it", job.id);
-        Process(job, consumer);
+  if (now - state->last_claim >= options_.claim_interval) {
+    // One stale job at a time, from any shard: claimed jobs wait idle until processed, and a
+    // batch would let them go stale again while the first is retried.
+    for (int i = 0; i < shards; ++i) {
+      const int shard = (state->next + i) % shards;
+      absl::StatusOr<std::vector<QueuedJob>> claimed =
+          queue_.Claim(shard, consumer, options_.claim_idle, 1);
+      if (!claimed.ok()) return claimed.status();
+      if (!claimed->empty()) {
+        for (const QueuedJob& job : *claimed) {
+          logger_->info("job {}: reclaimed from a sender that stopped working on it", job.id);
+          Process(job, consumer);
+        }
+        state->next = shard;
+        return absl::OkStatus();  // look for more stale jobs next round
       }
-      return absl::OkStatus();  // look for more stale jobs next round
     }
-    *last_claim = now;
+    state->last_claim = now;
   }
-  absl::StatusOr<std::vector<QueuedJob>> jobs = queue_.Read(consumer, 1, options_.read_block);
+  if (state->sweep) {
+    // Busy: take what any shard has, without waiting, starting where work was last found.
+    for (int i = 0; i < shards; ++i) {
+      const int shard = (state->next + i) % shards;
+      absl::StatusOr<std::vector<QueuedJob>> jobs =
+          queue_.Read(shard, consumer, 1, absl::ZeroDuration());
+      if (!jobs.ok()) return jobs.status();
+      if (!jobs->empty()) {
+        state->next = shard;
+        for (const QueuedJob& job : *jobs) Process(job, consumer);
+        return absl::OkStatus();
+      }
+    }
+    state->sweep = false;
+  }
+  // Idle: wait on the home shard (a blocking read serves one shard of a Redis Cluster), then
+  // look at every shard again, so shards without a worker of their own wait one read_block at
+  // most.
+  absl::StatusOr<std::vector<QueuedJob>> jobs =
+      queue_.Read(state->home, consumer, 1, options_.read_block);
   if (!jobs.ok()) return jobs.status();
+  state->sweep = true;
+  state->next = state->home;
   for (const QueuedJob& job : *jobs) Process(job, consumer);
   return absl::OkStatus();
 }
 
 void Sender::Worker(int index) {
   const std::string consumer = absl::StrCat(options_.consumer_prefix, "-", index);
-  absl::Time last_claim = absl::InfinitePast();
-  bool group_ready = false;
+  WorkerState state;
+  state.home = (home_offset_ + index) % std::max(1, queue_.shards());
+  bool groups_ready = false;
   while (!stop_.HasBeenNotified()) {
-    absl::Status s = group_ready ? absl::OkStatus() : queue_.EnsureGroup();
+    absl::Status s = groups_ready ? absl::OkStatus() : queue_.EnsureGroups();
     if (s.ok()) {
-      group_ready = true;
-      s = RunOnce(consumer, &last_claim);
+      groups_ready = true;
+      s = RunOnce(consumer, &state);
     }
     if (!s.ok()) {
       logger_->warn("worker {}: {}", consumer, s);

@@ -39,8 +39,14 @@ struct SenderOptions {
   absl::Duration prune_consumers_after = absl::Hours(1);
 };
 
-// The `sender` role: worker threads that take delivery jobs from the stream's consumer group and
-// hand them to the channel's provider.
+// The `sender` role: worker threads that take delivery jobs from the consumer group of every
+// shard of the delivery queue and hand them to the channel's provider.
+//
+// Shards: each worker has a home shard (spread over the shards from a random offset per
+// process, so several processes cover them all) and blocks on it while idle; after every read
+// it sweeps all shards without blocking, and keeps sweeping while it finds work. A shard no
+// worker calls home is thus served within one read_block; with at least as many workers as
+// shards, every shard has a worker waiting on it.
 //
 // Retries: a job that failed with a retryable error stays pending (unacknowledged) with the
 // worker that holds it, which waits an exponential backoff with jitter and tries again; before
@@ -63,10 +69,19 @@ class Sender {
   // Stops reading; workers finish their current attempt and leave unfinished jobs pending.
   void Stop();
 
+  // Where a worker is in its rounds.
+  struct WorkerState {
+    int home = 0;  // the shard it blocks on while idle
+    absl::Time last_claim = absl::InfinitePast();
+    bool sweep = false;  // read every shard without blocking first
+    int next = 0;        // the shard where work was last found
+  };
+
   // One job from hand-out to its end (acknowledged, buried or left for another sender).
   void Process(const QueuedJob& job, const std::string& consumer);
-  // One round of a worker: reclaim stale jobs when due, then read and process new ones.
-  absl::Status RunOnce(const std::string& consumer, absl::Time* last_claim);
+  // One round of a worker: reclaim a stale job when due, else take a new one (sweeping every
+  // shard when busy, blocking on the home shard when idle) and process it.
+  absl::Status RunOnce(const std::string& consumer, WorkerState* state);
   // Refreshes the queue gauges and removes long-gone consumers.
   void UpdateStats();
 
@@ -86,6 +101,7 @@ class Sender {
   OtpMetrics* metrics_;
   std::function<bool(absl::Duration)> sleep_;
   std::shared_ptr<spdlog::logger> logger_;
+  int home_offset_ = 0;
   absl::Notification stop_;
   std::vector<std::thread> threads_;
 };

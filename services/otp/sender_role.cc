@@ -20,16 +20,15 @@ std::unique_ptr<DeliveryProvider> MakeProvider(const ProviderConfig& config, con
   return std::make_unique<OutboxProvider>(config.outbox_file, clock);
 }
 
-SenderRole::SenderRole(const SenderRoleConfig& config, const StreamNames& streams,
+SenderRole::SenderRole(const SenderRoleConfig& config, const QueueNames& queue,
                        std::string job_key, const Clock& clock, RandomSource& random,
                        OtpMetrics* metrics)
     : sms_(MakeProvider(config.sms, clock, random)),
       email_(MakeProvider(config.email, clock, random)),
       outbox_file_(config.sms.outbox_file),
       workers_(config.options.workers),
-      stream_(streams.deliveries),
-      group_(streams.group),
-      queue_(std::make_shared<RedisClient>(config.redis), streams),
+      names_(queue),
+      queue_(std::make_shared<RedisClient>(config.redis), queue),
       sender_(queue_,
               std::map<int, DeliveryProvider*>{
                   {static_cast<int>(v1::CHANNEL_SMS), sms_.get()},
@@ -41,8 +40,8 @@ void SenderRole::Start(spdlog::logger& logger) {
     logger.warn("outbox provider: codes are written to {} (development only)", outbox_file_);
   }
   sender_.Start();
-  logger.info("sender: {} workers on stream {} group {} (sms: {}, email: {})", workers_, stream_,
-              group_, sms_->name(), email_->name());
+  logger.info("sender: {} workers on {} shards of queue {}, group {} (sms: {}, email: {})",
+              workers_, names_.shards, names_.queue, names_.group, sms_->name(), email_->name());
 }
 
 }  // namespace tally::otp

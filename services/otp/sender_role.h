@@ -41,7 +41,7 @@ struct SenderRoleConfig {
 class SenderRole {
  public:
   // `clock`, `random` and `metrics` must outlive the role.
-  SenderRole(const SenderRoleConfig& config, const StreamNames& streams, std::string job_key,
+  SenderRole(const SenderRoleConfig& config, const QueueNames& queue, std::string job_key,
              const Clock& clock, RandomSource& random, OtpMetrics* metrics);
 
   // Starts the workers (and says so in `logger`).
@@ -54,8 +54,7 @@ class SenderRole {
   std::unique_ptr<DeliveryProvider> email_;
   const std::string outbox_file_;
   const int workers_;
-  const std::string stream_;
-  const std::string group_;
+  const QueueNames names_;
   RedisDeliveryQueue queue_;
   Sender sender_;
 };

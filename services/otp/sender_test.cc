@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
@@ -14,67 +15,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::tally::testing::FakeClock;
+using testing::FakeDeliveryQueue;
 using testing::FakeRandom;
 
 const std::string kJobKey(32, 'j');
 constexpr char kConsumer[] = "host-1-0";
-
-class FakeQueue final : public DeliveryQueue {
- public:
-  absl::Status EnsureGroup() override { return absl::OkStatus(); }
-  absl::StatusOr<std::vector<QueuedJob>> Read(absl::string_view, int, absl::Duration) override {
-    std::vector<QueuedJob> out;
-    if (!incoming.empty()) {
-      out.push_back(incoming.front());
-      incoming.pop_front();
-      owner[out.back().id] = kConsumer;
-      handouts[out.back().id]++;
-    }
-    return out;
-  }
-  absl::StatusOr<std::vector<QueuedJob>> Claim(absl::string_view consumer, absl::Duration,
-                                               int count) override {
-    std::vector<QueuedJob> out;
-    while (!stale.empty() && static_cast<int>(out.size()) < count) {
-      out.push_back(stale.front());
-      stale.pop_front();
-      owner[out.back().id] = std::string(consumer);
-      handouts[out.back().id] += 2;  // read by the crashed sender, then claimed
-    }
-    return out;
-  }
-  absl::StatusOr<int> Touch(absl::string_view id, absl::string_view consumer) override {
-    ++touches;
-    auto it = owner.find(std::string(id));
-    if (it == owner.end() || it->second != consumer) return 0;
-    return handouts[std::string(id)];
-  }
-  absl::Status Ack(absl::string_view id) override {
-    acked.push_back(std::string(id));
-    owner.erase(std::string(id));
-    return absl::OkStatus();
-  }
-  absl::Status Bury(absl::string_view id, const DeadLetter& letter) override {
-    buried.push_back(letter);
-    owner.erase(std::string(id));
-    return absl::OkStatus();
-  }
-  absl::StatusOr<bool> ChallengeLive(absl::string_view, absl::string_view) override {
-    return live;
-  }
-  absl::StatusOr<QueueStats> Stats() override { return QueueStats{3, 1, 2}; }
-  absl::StatusOr<std::vector<DeadLetter>> ListDead(int) override { return buried; }
-  absl::StatusOr<int> PruneConsumers(absl::Duration) override { return 0; }
-
-  std::deque<QueuedJob> incoming;
-  std::deque<QueuedJob> stale;  // read by a sender that died
-  std::map<std::string, std::string> owner;
-  std::map<std::string, int> handouts;
-  std::vector<std::string> acked;
-  std::vector<DeadLetter> buried;
-  bool live = true;
-  int touches = 0;
-};
 
 class ScriptedProvider final : public DeliveryProvider {
  public:
@@ -118,9 +63,11 @@ class SenderTest : public ::testing::Test {
         });
   }
 
-  // Queues one SMS job whose code expires `ttl` from now.
-  void Enqueue(std::string id, absl::Duration ttl = absl::Minutes(5)) {
+  // Queues one SMS job (a code's, or a notice's) whose lifetime ends `ttl` from now.
+  void Enqueue(std::string id, absl::Duration ttl = absl::Minutes(5), int shard = 0,
+               bool notice = false) {
     DeliveryJob job;
+    job.notice = notice;
     job.directory_id = "dir_1";
     job.challenge_id = "otp_" + id;
     job.channel = pb::CHANNEL_SMS;
@@ -131,17 +78,18 @@ class SenderTest : public ::testing::Test {
                              {pb::CHANNEL_SMS, "+31612345678", "", "Your code is 123456",
                               job.challenge_id},
                              random_);
-    queue_.incoming.push_back({id, JobToFields(job)});
+    queue_.incoming.push_back({shard, id, JobToFields(job)});
   }
 
   void RunOnce(Sender& sender) {
-    absl::Time last_claim = clock_.Now();
-    ASSERT_TRUE(sender.RunOnce(kConsumer, &last_claim).ok());
+    Sender::WorkerState state;
+    state.last_claim = clock_.Now();
+    ASSERT_TRUE(sender.RunOnce(kConsumer, &state).ok());
   }
 
   FakeClock clock_;
   FakeRandom random_;
-  FakeQueue queue_;
+  FakeDeliveryQueue queue_;
   ScriptedProvider provider_;
   SenderOptions options_;
   prometheus::Registry registry_;
@@ -258,7 +206,7 @@ TEST_F(SenderTest, LeavesAJobAnotherSenderTookOver) {
 
 TEST_F(SenderTest, BuriesMalformedUndecryptableAndTooOftenReclaimedJobs) {
   auto sender = MakeSender();
-  queue_.incoming.push_back({"1-0", {{"v", "1"}, {"challenge", "otp_x"}}});
+  queue_.incoming.push_back({0, "1-0", {{"v", "1"}, {"challenge", "otp_x"}}});
   RunOnce(*sender);
   ASSERT_EQ(queue_.buried.size(), 1u);
   EXPECT_EQ(queue_.buried[0].reason, "malformed job");
@@ -287,16 +235,100 @@ TEST_F(SenderTest, TakesOverStaleJobsOneAtATimeBeforeReadingNewOnes) {
   queue_.stale.push_back(queue_.incoming[0]);
   queue_.stale.push_back(queue_.incoming[1]);
   queue_.incoming.erase(queue_.incoming.begin(), queue_.incoming.begin() + 2);
-  absl::Time last_claim = absl::InfinitePast();
-  ASSERT_TRUE(sender->RunOnce(kConsumer, &last_claim).ok());
+  Sender::WorkerState state;
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &state).ok());
   EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0"));
-  ASSERT_TRUE(sender->RunOnce(kConsumer, &last_claim).ok());
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &state).ok());
   EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0", "2-0"));
   // No stale job left: this round claims nothing and reads the new one.
-  ASSERT_TRUE(sender->RunOnce(kConsumer, &last_claim).ok());
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &state).ok());
   EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0", "2-0", "3-0"));
-  EXPECT_EQ(last_claim, clock_.Now());
+  EXPECT_EQ(state.last_claim, clock_.Now());
   EXPECT_EQ(provider_.calls.size(), 3u);
+}
+
+TEST_F(SenderTest, ANoticeIsDeliveredWithoutAChallengeToCheck) {
+  auto sender = MakeSender();
+  queue_.live = false;  // no challenge has the notice's id
+  Enqueue("1-0", absl::Hours(24), 0, /*notice=*/true);
+  RunOnce(*sender);
+  ASSERT_EQ(provider_.calls.size(), 1u);
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0"));
+  EXPECT_TRUE(queue_.live_checks.empty());
+  // A code's job with the same fields is checked, and dropped.
+  Enqueue("2-0");
+  RunOnce(*sender);
+  EXPECT_EQ(provider_.calls.size(), 1u);
+  EXPECT_THAT(queue_.live_checks, ::testing::ElementsAre("otp_2-0"));
+  EXPECT_THAT(queue_.acked, ::testing::ElementsAre("1-0", "2-0"));
+}
+
+TEST_F(SenderTest, AJobSealedAsACodeCannotBePassedOffAsANotice) {
+  auto sender = MakeSender();
+  queue_.live = false;
+  Enqueue("1-0");
+  queue_.incoming.back().fields.emplace_back("type", "notice");  // skip the challenge check?
+  RunOnce(*sender);
+  EXPECT_TRUE(provider_.calls.empty());
+  ASSERT_EQ(queue_.buried.size(), 1u);
+  EXPECT_THAT(queue_.buried[0].reason, HasSubstr("cannot decrypt"));
+}
+
+// Idle workers block on their home shard only; after each read they sweep every shard without
+// blocking and keep sweeping while there is work, so jobs on shards no worker calls home are
+// delivered too.
+TEST_F(SenderTest, AWorkerBlocksOnItsHomeShardAndSweepsTheOthers) {
+  FakeDeliveryQueue queue(4);
+  auto sender = std::make_unique<Sender>(
+      queue, std::map<int, DeliveryProvider*>{{pb::CHANNEL_SMS, &provider_}}, kJobKey, clock_,
+      random_, options_, &metrics_, [](absl::Duration) { return true; });
+  auto job = [&](const std::string& id, int shard) {
+    Enqueue(id);
+    QueuedJob queued = queue_.incoming.back();
+    queue_.incoming.pop_back();
+    queued.shard = shard;
+    queue.incoming.push_back(queued);
+  };
+  job("1-0", 2);
+  job("2-0", 3);
+  job("3-0", 3);
+  Sender::WorkerState state;
+  state.home = 1;
+  state.last_claim = clock_.Now();
+  for (int round = 0; round < 5; ++round) ASSERT_TRUE(sender->RunOnce(kConsumer, &state).ok());
+  EXPECT_THAT(queue.acked, ::testing::ElementsAre("1-0", "2-0", "3-0"));
+  ASSERT_EQ(provider_.calls.size(), 3u);
+  // Round 1 blocks on shard 1 (empty); rounds 2-4 sweep without blocking and find 2, 3, 3;
+  // round 5 sweeps all four in vain, then blocks on the home shard again.
+  int blocking = 0;
+  for (const auto& read : queue.reads) {
+    if (read.block > absl::ZeroDuration()) {
+      ++blocking;
+      EXPECT_EQ(read.shard, 1);
+      EXPECT_EQ(read.block, options_.read_block);
+    }
+  }
+  EXPECT_EQ(blocking, 2);
+  EXPECT_EQ(queue.reads.back().shard, 1);
+  EXPECT_GT(queue.reads.back().block, absl::ZeroDuration());
+  std::set<int> swept;
+  for (const auto& read : queue.reads) swept.insert(read.shard);
+  EXPECT_EQ(swept, (std::set<int>{0, 1, 2, 3}));
+}
+
+TEST_F(SenderTest, StaleJobsAreTakenOverFromEveryShard) {
+  FakeDeliveryQueue queue(3);
+  auto sender = std::make_unique<Sender>(
+      queue, std::map<int, DeliveryProvider*>{{pb::CHANNEL_SMS, &provider_}}, kJobKey, clock_,
+      random_, options_, &metrics_, [](absl::Duration) { return true; });
+  Enqueue("1-0");
+  QueuedJob stale = queue_.incoming.back();
+  stale.shard = 2;
+  queue.stale.push_back(stale);
+  Sender::WorkerState state;
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &state).ok());
+  EXPECT_THAT(queue.claims, ::testing::ElementsAre(0, 1, 2));
+  EXPECT_THAT(queue.acked, ::testing::ElementsAre("1-0"));
 }
 
 TEST_F(SenderTest, ExportsQueueGauges) {

@@ -13,6 +13,7 @@
 #include "common/testing/pki.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/otp/otp_keys.h"
 
 namespace tally::testing {
 namespace {
@@ -70,8 +71,7 @@ bool Cluster::Prepare() {
   if (prepared_) return true;
   const std::string suffix = UniqueSuffix();
   outbox_path_ = absl::StrCat(temp_.path(), "/outbox.jsonl");
-  otp_stream_ = absl::StrCat("cluster:", suffix, ":deliveries");
-  otp_dead_stream_ = absl::StrCat("cluster:", suffix, ":dead");
+  otp_queue_ = absl::StrCat("cluster-", suffix);
   if (keys_ == nullptr) return false;
   if (options_.tls) {
     // A certificate per service naming it (as the deploy overlays issue them), since cluster
@@ -95,10 +95,14 @@ bool Cluster::Prepare() {
   }
 
   // Ports first: peers' addresses go into the flags.
+  // Send budgets out of the way, as caps and cooldown (suites that test them set their own).
   const std::vector<std::string> otp_flags = {
-      absl::StrCat("--otp_stream=", otp_stream_), absl::StrCat("--otp_dead_stream=", otp_dead_stream_),
+      absl::StrCat("--otp_queue=", otp_queue_),
+      absl::StrCat("--otp_queue_shards=", kOtpQueueShards),
       absl::StrCat("--otp_consumer_group=cluster-", suffix), "--otp_cooldown=0s",
-      "--otp_destination_hourly_cap=1000", "--otp_read_block=200ms"};
+      "--otp_destination_hourly_cap=1000", "--otp_unproven_user_hourly_cap=1000",
+      "--otp_unproven_client_ip_hourly_cap=100000", "--otp_unproven_directory_hourly_cap=100000",
+      "--otp_read_block=200ms"};
   Add("policy", "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_c_", suffix)});
   std::string credential_target;
   for (const std::string& name : credential_names()) {
@@ -117,8 +121,10 @@ bool Cluster::Prepare() {
   for (int i = 0; i < options_.otp_senders; ++i) {
     std::vector<std::string> sender = {"--role=sender"};
     if (options_.delivery == "http") {
+      // The tests' gateway speaks plain HTTP.
       sender.insert(sender.end(), {"--otp_sms_provider=http", "--otp_email_provider=http",
-                                   absl::StrCat("--sms_http_url=", options_.http_url)});
+                                   absl::StrCat("--sms_http_url=", options_.http_url),
+                                   "--allow_insecure_gateway"});
     } else {
       sender.insert(sender.end(), {"--otp_sms_provider=outbox", "--otp_email_provider=outbox",
                                    absl::StrCat("--otp_outbox_file=", outbox_path_)});
@@ -143,6 +149,14 @@ bool Cluster::Prepare() {
   }
   prepared_ = true;
   return true;
+}
+
+std::vector<std::string> Cluster::otp_dead_streams() const {
+  std::vector<std::string> streams;
+  for (int shard = 0; shard < kOtpQueueShards; ++shard) {
+    streams.push_back(otp::keys::Dead(otp_queue_, shard));
+  }
+  return streams;
 }
 
 void Cluster::Add(const std::string& name, const std::string& family, const std::string& binary,

@@ -41,6 +41,8 @@ inline constexpr int kClusterLockoutSeconds = 3;
 // Under TLS each has a certificate naming it (Pki::ServiceSan), as the deploy overlays issue.
 inline constexpr const char* kClusterServices[] = {"policy", "credential", "otp", "passkey",
                                                     "orchestrator"};
+// Shards of the cluster's OTP delivery queue: several, so every run crosses shards.
+inline constexpr int kOtpQueueShards = 4;
 
 struct ClusterOptions {
   std::string redis_url;     // default: $TALLY_TEST_REDIS_URL
@@ -134,8 +136,9 @@ class Cluster {
   const std::shared_ptr<const TestKeys>& shared_keys() const { return keys_; }
   const std::string& platform_key() const { return keys_->platform_key(); }
   const std::string& temp_path() const { return temp_.path(); }
-  const std::string& otp_stream() const { return otp_stream_; }
-  const std::string& otp_dead_stream() const { return otp_dead_stream_; }
+  // The OTP delivery queue of this cluster (--otp_queue) and its shards' dead-letter streams.
+  const std::string& otp_queue() const { return otp_queue_; }
+  std::vector<std::string> otp_dead_streams() const;
   const ClusterOptions& options() const { return options_; }
 
  private:
@@ -148,8 +151,7 @@ class Cluster {
   TempDir temp_;
   std::shared_ptr<const TestKeys> keys_;
   std::string outbox_path_;
-  std::string otp_stream_;
-  std::string otp_dead_stream_;
+  std::string otp_queue_;
   std::vector<std::unique_ptr<ServiceProcess>> services_;  // in start order
 
   std::mutex stubs_mu_;  // guards logins_ and sessions_

@@ -8,8 +8,10 @@ Run: k8s_manifests_test.py <repo root> <build/bin>. Needs Debian's python3-yaml.
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -36,7 +38,8 @@ for path in glob.glob(f"{K8S}/**/*.yaml", recursive=True):
 for path in glob.glob(f"{K8S}/**/kustomization.yaml", recursive=True):
     k = load_all(path)[0]
     here = os.path.dirname(path)
-    for entry in k.get("resources", []) + [p["path"] for p in k.get("patches", []) if "path" in p]:
+    for entry in (k.get("resources", []) + k.get("components", []) +
+                  [p["path"] for p in k.get("patches", []) if "path" in p]):
         if not os.path.exists(os.path.join(here, entry)):
             fail(f"{path}: {entry} does not exist")
 
@@ -148,14 +151,76 @@ for name, var in (("tally-policy", "TALLY_POLICY_ADDR"),
 for name in ("tally-orchestrator", "tally-credential", "tally-passkey", "tally-otp-api"):
     if name not in hpas:
         fail(f"{name}: needs a CPU HorizontalPodAutoscaler")
+# The senders scale on every shard of the configured delivery queue: redis-streams for one
+# Redis in the base, redis-cluster-streams on the same shards in the Redis Cluster component.
+shards = [f"{{{config['TALLY_OTP_QUEUE']}-{i}}}:deliveries"
+          for i in range(int(config["TALLY_OTP_QUEUE_SHARDS"]))]
+
+
+def check_stream_triggers(where, triggers, kind):
+    if [t.get("type") for t in triggers] != [kind] * len(shards) or \
+            [t["metadata"].get("stream") for t in triggers] != shards or \
+            {t["metadata"].get("consumerGroup") for t in triggers} != {config["TALLY_OTP_CONSUMER_GROUP"]}:
+        fail(f"{where}: one {kind} trigger per shard of the configured queue and group "
+             f"({len(shards)} shards)")
+
+
 scaled = [s for s in base.get("ScaledObject", []) if s["spec"]["scaleTargetRef"]["name"] == "tally-otp-sender"]
 if not scaled:
     fail("tally-otp-sender: needs a KEDA ScaledObject")
 else:
-    trigger = scaled[0]["spec"]["triggers"][0]
-    if trigger["type"] != "redis-streams" or trigger["metadata"]["stream"] != config["TALLY_OTP_STREAM"] \
-            or trigger["metadata"]["consumerGroup"] != config["TALLY_OTP_CONSUMER_GROUP"]:
-        fail("tally-otp-sender: the ScaledObject must watch the configured stream and group")
+    check_stream_triggers("tally-otp-sender ScaledObject", scaled[0]["spec"]["triggers"],
+                          "redis-streams")
+component = f"{K8S}/components/otp-sender-keda-redis-cluster"
+if load_all(f"{component}/kustomization.yaml")[0].get("kind") != "Component":
+    fail(f"{component}: must be a kustomize Component")
+patched = {d["kind"]: d for p in glob.glob(f"{component}/*.yaml") for d in load_all(p)}
+check_stream_triggers("otp-sender-keda-redis-cluster", patched["ScaledObject"]["spec"]["triggers"],
+                      "redis-cluster-streams")
+if "addresses" not in [r["parameter"] for r in patched["TriggerAuthentication"]["spec"]["secretTargetRef"]]:
+    fail("otp-sender-keda-redis-cluster: the TriggerAuthentication must give the cluster's addresses")
+# Rendered for real when kustomize is at hand: the component applies to the base.
+kubectl = shutil.which("kubectl")
+if kubectl:
+    with tempfile.TemporaryDirectory() as overlay:
+        k8s = os.path.relpath(K8S, overlay)
+        with open(f"{overlay}/kustomization.yaml", "w") as f:
+            f.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                    f"resources: [{k8s}/base]\n"
+                    f"components: [{k8s}/components/otp-sender-keda-redis-cluster]\n")
+        out = subprocess.run([kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                              overlay], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            fail(f"base + otp-sender-keda-redis-cluster does not render: {out.stderr.strip()}")
+        else:
+            rendered = [d for d in yaml.safe_load_all(out.stdout) if d]
+            scaled = [d for d in rendered if d["kind"] == "ScaledObject"]
+            if len(scaled) != 1:
+                fail("base + otp-sender-keda-redis-cluster: one ScaledObject expected")
+            else:
+                check_stream_triggers("rendered redis cluster ScaledObject",
+                                      scaled[0]["spec"]["triggers"], "redis-cluster-streams")
+
+# Alerts name metrics the services register (a renamed metric must not silence an alert), and
+# suspected SMS pumping (codes refused by the budgets before proof) raises one. The sources, not
+# the binaries: the compiler may build a name from immediates, leaving no string to find.
+exported = set()
+for source in glob.glob(os.path.join(ROOT, "common/**/*.cc"), recursive=True) + \
+        glob.glob(os.path.join(ROOT, "services/**/*.cc"), recursive=True):
+    if not source.endswith("_test.cc"):
+        with open(source) as f:
+            exported |= set(re.findall(r'\.Name\("(tally_[a-z_]+)"\)', f.read()))
+for rule_doc in base["PrometheusRule"]:
+    for group in rule_doc["spec"]["groups"]:
+        for rule in group["rules"]:
+            for metric in set(re.findall(r"\b(tally_[a-z_]+)", rule["expr"])):
+                stem = re.sub(r"_(bucket|count|sum)$", "", metric)
+                if stem not in exported:
+                    fail(f"alert {rule['alert']}: {metric} is registered by no service")
+pumping = [r for d in base["PrometheusRule"] for g in d["spec"]["groups"] for r in g["rules"]
+           if "tally_otp_sends_refused_total" in r["expr"] and "unproven_" in r["expr"]]
+if not pumping:
+    fail("prometheusrules: needs an alert on codes refused by the budgets before proof")
 
 # 5. Every Secret key the base reads is produced by the dev overlay.
 with open(f"{K8S}/overlays/dev/make-dev-keys.sh") as f:
@@ -165,9 +230,10 @@ for secret, key in re.findall(r"name: (tally-secrets)\n\s+key: ([a-z0-9-]+)", te
     if key not in dev_keys:
         fail(f"secret key {key} is read by the base but not made by the dev overlay")
 
-# 6. Every Secret key a Deployment reads is documented for operators.
+# 6. Every Secret key a Deployment or a component reads is documented for operators.
 with open(os.path.join(ROOT, "deploy/README.md")) as f:
     readme = f.read()
+text += "\n".join(open(p).read() for p in glob.glob(f"{K8S}/components/*/*.yaml"))
 for secret, key in set(re.findall(r"name: (tally-secrets)\n\s+key: ([a-z0-9-]+)", text)):
     if f"`{key}`" not in readme:
         fail(f"secret key {key} is not documented in deploy/README.md")

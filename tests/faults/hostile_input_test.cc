@@ -505,6 +505,33 @@ bool IsCleanCode(grpc::StatusCode code) {
   }
 }
 
+// RPCs of the contract (API.md "v1 additions") that no service implements yet, with the issue
+// that brings them. They must answer UNIMPLEMENTED to anything and change nothing; one that
+// answers otherwise has been implemented: take it off this list so the checks above apply.
+const std::map<std::string, const char*>& NotImplementedYet() {
+  static const auto* kPending = new std::map<std::string, const char*>{
+      {"/tally.credential.v1.CredentialService/ConfirmContactChange", "issue 19"},
+      {"/tally.credential.v1.CredentialService/StartTotpEnrollment", "issue 21"},
+      {"/tally.credential.v1.CredentialService/ConfirmTotpEnrollment", "issue 21"},
+      {"/tally.credential.v1.CredentialService/DeleteTotp", "issue 21"},
+      {"/tally.credential.v1.CredentialService/VerifyTotp", "issue 21"},
+      {"/tally.credential.v1.CredentialService/GenerateRecoveryCodes", "issue 21"},
+      {"/tally.credential.v1.CredentialService/VerifyRecoveryCode", "issue 21"},
+      {"/tally.credential.v1.CredentialService/CreateDevice", "issue 22"},
+      {"/tally.credential.v1.CredentialService/VerifyDevice", "issue 22"},
+      {"/tally.credential.v1.CredentialService/ListDevices", "issue 22"},
+      {"/tally.credential.v1.CredentialService/DeleteDevice", "issue 22"},
+      {"/tally.orchestrator.v1.LoginService/SubmitTotp", "issue 21"},
+      {"/tally.orchestrator.v1.LoginService/SubmitRecoveryCode", "issue 21"},
+      {"/tally.orchestrator.v1.LoginService/RememberDevice", "issue 22"},
+      {"/tally.orchestrator.v1.LoginService/UnlockUser", "issue 20"},
+      {"/tally.orchestrator.v1.SessionService/RevokeUserSessions", "issue 19"},
+      {"/tally.orchestrator.v1.SessionService/ListTrustedDevices", "issue 22"},
+      {"/tally.orchestrator.v1.SessionService/ForgetDevice", "issue 22"},
+  };
+  return *kPending;
+}
+
 const char* CodeName(grpc::StatusCode code) {
   static const char* kNames[] = {
       "OK",        "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
@@ -538,6 +565,8 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
                                        {"admin", w_.admin_token, ""}};
   std::map<std::string, std::map<std::string, int>> histogram;  // process → code → count
   int failures = 0, calls = 0, methods = 0;
+  std::set<std::string> pending_unimplemented;
+  std::string user_password = testing::kClusterPassword;
   std::string before = Snapshot();
   ASSERT_FALSE(HasFailure()) << "the snapshot RPCs fail";
   for (const Target& target : targets) {
@@ -554,11 +583,27 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
           ++calls;
           ++histogram[target.process][CodeName(out.code)];
           any_ok = any_ok || out.code == grpc::StatusCode::OK;
+          // An admin may set the user's password (current_password is ignored for admins): a
+          // case that breaks only that field is a valid request, and the password moves on.
+          if (out.code == grpc::StatusCode::OK && absl::EndsWith(path, "/SetPassword")) {
+            user_password = kBasePassword;
+          }
 
           std::vector<std::string> problems;
-          if (!IsCleanCode(out.code)) problems.push_back("unclean code");
-          if (c.invalid_utf8 && out.code != grpc::StatusCode::INVALID_ARGUMENT) {
-            problems.push_back("invalid UTF-8 must be INVALID_ARGUMENT");
+          const auto pending = NotImplementedYet().find(path);
+          if (pending != NotImplementedYet().end()) {
+            // gRPC refuses bytes that do not parse before any handler runs.
+            if (out.code == grpc::StatusCode::UNIMPLEMENTED) {
+              pending_unimplemented.insert(path);
+            } else if (out.code != grpc::StatusCode::INVALID_ARGUMENT) {
+              problems.push_back(absl::StrCat("listed as not implemented yet (", pending->second,
+                                              ") but answers: take it off NotImplementedYet()"));
+            }
+          } else {
+            if (!IsCleanCode(out.code)) problems.push_back("unclean code");
+            if (c.invalid_utf8 && out.code != grpc::StatusCode::INVALID_ARGUMENT) {
+              problems.push_back("invalid UTF-8 must be INVALID_ARGUMENT");
+            }
           }
           for (const std::string& secret : secrets_) {
             if (absl::StrContains(out.text, secret)) {
@@ -587,6 +632,10 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
     }
   }
   EXPECT_EQ(failures, 0) << "problems in total (first 60 shown)";
+  for (const auto& [path, issue] : NotImplementedYet()) {
+    EXPECT_TRUE(pending_unimplemented.count(path))
+        << path << " (" << issue << ") never answered UNIMPLEMENTED: take it off NotImplementedYet()";
+  }
   EXPECT_GE(methods, 36);
   for (const auto& [process, codes] : histogram) {
     std::vector<std::string> counts;
@@ -608,7 +657,7 @@ TEST_F(HostileInputTest, EveryRpcAnswersHostileInputCleanly) {
     credpb::VerifyPasswordRequest request;
     request.set_directory_id(w_.directory);
     request.set_username(user.username);
-    request.set_password(testing::kClusterPassword);
+    request.set_password(user.id == w_.user.id ? user_password : testing::kClusterPassword);
     credpb::VerifyPasswordResponse response;
     grpc::Status s = cluster().users().VerifyPassword(NewContext().get(), request, &response);
     EXPECT_TRUE(s.ok()) << user.username << ": " << s.error_message();

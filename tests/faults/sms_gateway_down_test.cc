@@ -139,11 +139,16 @@ TEST(SmsGatewayDownTest, RetriedUntilBackThenDeadLetteredPastTheCodeLifetime) {
       << letters.dead_letters(0).reason();
   EXPECT_EQ(letters.dead_letters(0).DebugString().find(never.phone), std::string::npos);
 
-  // ListDeadLetters reads the cluster's own dead-letter stream ("otp:dead" in production).
-  testing::CommandResult xlen = testing::RunCommand(
-      {"/usr/bin/redis-cli", "-u", cluster.options().redis_url, "XLEN", cluster.otp_dead_stream()});
-  ASSERT_EQ(xlen.exit_code, 0) << xlen.output;
-  EXPECT_EQ(std::string(absl::StripAsciiWhitespace(xlen.output)), "1");
+  // ListDeadLetters reads the cluster's own dead-letter streams (one per shard of its delivery
+  // queue, "{otp-q-N}:dead" in production).
+  int64_t dead = 0;
+  for (const std::string& stream : cluster.otp_dead_streams()) {
+    testing::CommandResult xlen = testing::RunCommand(
+        {"/usr/bin/redis-cli", "-u", cluster.options().redis_url, "XLEN", stream});
+    ASSERT_EQ(xlen.exit_code, 0) << xlen.output;
+    dead += std::stoll(std::string(absl::StripAsciiWhitespace(xlen.output)));
+  }
+  EXPECT_EQ(dead, 1);
 
   // The user finishes with e-mail.
   const size_t skip = gateway.Requests().size();

@@ -2,15 +2,22 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/grpc_status.h"
 #include "common/util/proto_time.h"
 #include "tally/otp/v1/otp.grpc.pb.h"
 
-ABSL_FLAG(std::string, channel, "", "otp send: sms or email.");
+ABSL_FLAG(std::string, channel, "", "otp send|notice: sms or email.");
 ABSL_FLAG(std::string, destination, "",
-          "otp send: E.164 phone number (sms) or e-mail address (email).");
+          "otp send|notice: E.164 phone number (sms) or e-mail address (email).");
+ABSL_FLAG(bool, proven, false,
+          "otp send: the login has proven a factor (the normal caps apply instead of the "
+          "budgets before proof).");
+ABSL_FLAG(std::string, kind, "",
+          "otp notice: contact-changed, recovery-code-used or device-remembered.");
+ABSL_FLAG(std::string, page_token, "", "otp dead-letters: the page after an earlier one.");
 // Defined with the directory commands; here it bounds `otp dead-letters`.
 ABSL_DECLARE_FLAG(int, page_size);
 
@@ -31,21 +38,30 @@ std::string Lower(const std::string& enum_name, absl::string_view prefix) {
   return absl::AsciiStrToLower(name);
 }
 
-absl::Status OtpSend(CommandContext& ctx) {
+// --channel and --destination of `otp send` and `otp notice`.
+absl::StatusOr<pb::Channel> ChannelAndDestination() {
   const std::string channel_name = absl::GetFlag(FLAGS_channel);
   pb::Channel channel = pb::CHANNEL_UNSPECIFIED;
   if (channel_name == "sms") channel = pb::CHANNEL_SMS;
   else if (channel_name == "email") channel = pb::CHANNEL_EMAIL;
   else return UsageError("--channel must be sms or email");
   if (absl::GetFlag(FLAGS_destination).empty()) return UsageError("--destination is required");
+  return channel;
+}
+
+absl::Status OtpSend(CommandContext& ctx) {
+  absl::StatusOr<pb::Channel> channel = ChannelAndDestination();
+  if (!channel.ok()) return channel.status();
+  const std::string channel_name = absl::GetFlag(FLAGS_channel);
   auto stub = pb::OtpService::NewStub(ctx.Channel(kOtpPort));
   grpc::ClientContext context;
   ctx.Prepare(context);
   pb::SendCodeRequest request;
   request.set_directory_id(ctx.args()[0]);
   request.set_user_id(ctx.args()[1]);
-  request.set_channel(channel);
+  request.set_channel(*channel);
   request.set_destination(absl::GetFlag(FLAGS_destination));
+  request.set_proven(absl::GetFlag(FLAGS_proven));
   pb::SendCodeResponse response;
   if (auto s = FromGrpcStatus(stub->SendCode(&context, request, &response)); !s.ok()) return s;
   if (ctx.options().json) {
@@ -82,12 +98,40 @@ absl::Status OtpVerify(CommandContext& ctx) {
   return absl::OkStatus();
 }
 
+absl::Status OtpNotice(CommandContext& ctx) {
+  absl::StatusOr<pb::Channel> channel = ChannelAndDestination();
+  if (!channel.ok()) return channel.status();
+  pb::NoticeKind kind = pb::NOTICE_KIND_UNSPECIFIED;
+  const std::string kind_name = absl::GetFlag(FLAGS_kind);
+  if (kind_name == "contact-changed") kind = pb::NOTICE_CONTACT_CHANGED;
+  else if (kind_name == "recovery-code-used") kind = pb::NOTICE_RECOVERY_CODE_USED;
+  else if (kind_name == "device-remembered") kind = pb::NOTICE_DEVICE_REMEMBERED;
+  else return UsageError("--kind must be contact-changed, recovery-code-used or device-remembered");
+  auto stub = pb::OtpService::NewStub(ctx.Channel(kOtpPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::SendNoticeRequest request;
+  request.set_directory_id(ctx.args()[0]);
+  request.set_channel(*channel);
+  request.set_destination(absl::GetFlag(FLAGS_destination));
+  request.set_kind(kind);
+  pb::SendNoticeResponse response;
+  if (auto s = FromGrpcStatus(stub->SendNotice(&context, request, &response)); !s.ok()) return s;
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+  } else {
+    ctx.out() << "notice queued (" << kind_name << ", " << absl::GetFlag(FLAGS_channel) << ")\n";
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OtpDeadLetters(CommandContext& ctx) {
   auto stub = pb::OtpService::NewStub(ctx.Channel(kOtpPort));
   grpc::ClientContext context;
   ctx.Prepare(context);
   pb::ListDeadLettersRequest request;
   request.set_page_size(absl::GetFlag(FLAGS_page_size));
+  request.set_page_token(absl::GetFlag(FLAGS_page_token));
   pb::ListDeadLettersResponse response;
   if (auto s = FromGrpcStatus(stub->ListDeadLetters(&context, request, &response)); !s.ok()) {
     return s;
@@ -104,6 +148,9 @@ absl::Status OtpDeadLetters(CommandContext& ctx) {
   }
   ctx.out() << response.dead_letters_size() << " dead letter"
             << (response.dead_letters_size() == 1 ? "" : "s") << "\n";
+  if (!response.next_page_token().empty()) {
+    ctx.out() << "more: --page_token " << response.next_page_token() << "\n";
+  }
   return absl::OkStatus();
 }
 
@@ -111,10 +158,15 @@ absl::Status OtpDeadLetters(CommandContext& ctx) {
 
 void RegisterOtpCommands(CommandRegistry& registry) {
   registry.Add({"otp", "send",
-                "otp send DIRECTORY_ID USER_ID --channel sms|email --destination DEST", 2, 2,
-                OtpSend});
+                "otp send DIRECTORY_ID USER_ID --channel sms|email --destination DEST [--proven]",
+                2, 2, OtpSend});
   registry.Add({"otp", "verify", "otp verify DIRECTORY_ID CHALLENGE_ID CODE", 3, 3, OtpVerify});
-  registry.Add({"otp", "dead-letters", "otp dead-letters [--page_size N]   (platform key)", 0, 0,
+  registry.Add({"otp", "notice",
+                "otp notice DIRECTORY_ID --channel sms|email --destination DEST --kind "
+                "contact-changed|recovery-code-used|device-remembered",
+                1, 1, OtpNotice});
+  registry.Add({"otp", "dead-letters",
+                "otp dead-letters [--page_size N] [--page_token T]   (platform key)", 0, 0,
                 OtpDeadLetters});
 }
 

@@ -28,14 +28,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/redis/redis_client.h"
+#include "common/status/error_details.h"
+#include "common/status/grpc_status.h"
 #include "common/testing/fake_gateway.h"
 #include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
+#include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/otp/delivery_job.h"
+#include "services/otp/otp_keys.h"
 #include "tally/otp/v1/otp.grpc.pb.h"
 
 namespace tally::otp {
@@ -111,13 +115,33 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& platform_key = "
   return tally::testing::NewContext("", platform_key, absl::Seconds(10));
 }
 
-// Names shared by the processes of one test: streams, group, and the test's directory.
+// Names shared by the processes of one test: the delivery queue and its group, the test's
+// directory and the streams of its shard.
 struct Namespace {
   std::string suffix = tally::testing::UniqueSuffix();
-  std::string stream = absl::StrCat("otp-it:", suffix, ":deliveries");
-  std::string dead = absl::StrCat("otp-it:", suffix, ":dead");
+  std::string queue = absl::StrCat("otp-it-", suffix);
+  int shards = 4;
   std::string group = absl::StrCat("senders-", suffix);
   std::string dir = absl::StrCat("dir_", suffix);
+  std::string stream = keys::Deliveries(queue, keys::ShardOf(dir, shards));
+  std::string dead = keys::Dead(queue, keys::ShardOf(dir, shards));
+
+  // A directory of this test whose jobs go to `shard`.
+  std::string DirOnShard(int shard) const {
+    for (int i = 0;; ++i) {
+      std::string d = absl::StrCat(dir, "s", i);
+      if (keys::ShardOf(d, shards) == shard) return d;
+    }
+  }
+  // Every stream of the queue.
+  std::vector<std::string> Streams() const {
+    std::vector<std::string> streams;
+    for (int shard = 0; shard < shards; ++shard) {
+      streams.push_back(keys::Deliveries(queue, shard));
+      streams.push_back(keys::Dead(queue, shard));
+    }
+    return streams;
+  }
 };
 
 // tally-otp in `role` with the test's streams and fast timings on free ports; `extra` flags come
@@ -145,8 +169,8 @@ class OtpProcess : public tally::testing::ServiceProcess {
   static std::vector<std::string> Flags(const Namespace& ns, const std::string& role,
                                         const std::vector<std::string>& extra) {
     std::vector<std::string> flags = {absl::StrCat("--role=", role),
-                                      absl::StrCat("--otp_stream=", ns.stream),
-                                      absl::StrCat("--otp_dead_stream=", ns.dead),
+                                      absl::StrCat("--otp_queue=", ns.queue),
+                                      absl::StrCat("--otp_queue_shards=", ns.shards),
                                       absl::StrCat("--otp_consumer_group=", ns.group),
                                       "--otp_read_block=200ms",
                                       "--otp_claim_interval=200ms",
@@ -176,7 +200,9 @@ class OtpServerTest : public ::testing::Test {
   }
   void TearDown() override {
     if (redis_) {
-      auto ignored = redis_->Command({"DEL", ns_.stream, ns_.dead});
+      std::vector<std::string> del = ns_.Streams();
+      del.insert(del.begin(), "DEL");
+      auto ignored = redis_->Command(del);
       (void)ignored;
     }
   }
@@ -200,6 +226,7 @@ class OtpServerTest : public ::testing::Test {
             absl::StrCat("--otp_outbox_file=", outbox_)};
   }
 
+  // A code for a login that has proven a factor (the normal caps apply).
   grpc::Status Send(pb::OtpService::Stub& stub, pb::Channel channel, const std::string& destination,
                     const std::string& user, pb::SendCodeResponse* response,
                     const std::string& platform_key = "") {
@@ -208,6 +235,7 @@ class OtpServerTest : public ::testing::Test {
     request.set_user_id(user);
     request.set_channel(channel);
     request.set_destination(destination);
+    request.set_proven(true);
     return stub.SendCode(Context(platform_key).get(), request, response);
   }
 
@@ -501,6 +529,7 @@ TEST_F(OtpServerTest, HttpGatewayFailuresAreRetriedAndA400IsDeadLettered) {
   gateway.ScriptStatuses({500, 500, 200, 400});
   auto otp = Start("all", {"--otp_sms_provider=http",
                            absl::StrCat("--sms_http_url=", gateway.url("/v1/sms")),
+                           "--allow_insecure_gateway",
                            "--sms_http_token=test-gateway-token", "--otp_email_provider=outbox",
                            absl::StrCat("--otp_outbox_file=", outbox_)});
   pb::SendCodeResponse first;
@@ -807,10 +836,197 @@ TEST_F(OtpServerTest, SmtpOverStartTlsWithLoginAndOverImplicitTls) {
     EXPECT_EQ(nlohmann::json::parse(ReadFile(absl::StrCat(maildir, "/2.json")))["client_port"],
               nlohmann::json::parse(ReadFile(absl::StrCat(maildir, "/1.json")))["client_port"]);
     EXPECT_THAT(otp.process().Output(), Not(HasSubstr("mail-secret")));
-    auto ignored = redis_->Command({"DEL", ns.stream, ns.dead});
+    std::vector<std::string> del = ns.Streams();
+    del.insert(del.begin(), "DEL");
+    auto ignored = redis_->Command(del);
     (void)ignored;
     smtp.Signal(SIGTERM);
   }
+}
+
+// A send refused by a budget carries gRPC's rich error details: ErrorInfo SEND_BUDGET_EXHAUSTED
+// naming the budget, and RetryInfo; the refusals are counted per budget and channel.
+TEST_F(OtpServerTest, BudgetRefusalsCarryTheReasonAndRetryInfoOverGrpc) {
+  auto api = Start("api", {"--otp_cooldown=40s", "--otp_unproven_client_ip_hourly_cap=2",
+                           "--otp_unproven_directory_hourly_cap=50"});
+  auto unproven = [&](const std::string& user, const std::string& ip) {
+    pb::SendCodeRequest request;
+    request.set_directory_id(ns_.dir);
+    request.set_user_id(user);
+    request.set_channel(pb::CHANNEL_SMS);
+    request.set_destination("+31612345678");
+    request.set_client_ip(ip);
+    pb::SendCodeResponse response;
+    return api->stub().SendCode(Context().get(), request, &response);
+  };
+  ASSERT_TRUE(unproven("usr_1", "198.51.100.1").ok());
+  // The user's cooldown before proof.
+  grpc::Status cooldown = unproven("usr_1", "198.51.100.2");
+  ASSERT_EQ(cooldown.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  absl::Status details = FromGrpcStatus(cooldown);
+  EXPECT_EQ(ErrorReason(cooldown), "SEND_BUDGET_EXHAUSTED");
+  ASSERT_TRUE(ErrorInfoOf(details).has_value());
+  EXPECT_EQ(ErrorInfoOf(details)->domain(), "tally");
+  EXPECT_EQ(ErrorInfoOf(details)->metadata().at("budget"), "unproven_user");
+  ASSERT_TRUE(RetryDelayOf(details).has_value());
+  EXPECT_GE(*RetryDelayOf(details), absl::Seconds(38));
+  EXPECT_LE(*RetryDelayOf(details), absl::Seconds(40));
+  // The client address's budget: two per hour.
+  ASSERT_TRUE(unproven("usr_2", "198.51.100.1").ok());
+  grpc::Status address = unproven("usr_3", "198.51.100.1");
+  ASSERT_EQ(address.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  details = FromGrpcStatus(address);
+  EXPECT_EQ(ErrorInfoOf(details)->metadata().at("budget"), "unproven_client_ip");
+  EXPECT_GE(*RetryDelayOf(details), absl::Minutes(59));
+  EXPECT_LE(*RetryDelayOf(details), absl::Hours(1));
+  EXPECT_THAT(address.error_message(), HasSubstr("client address"));
+  // A proven code to that number still goes out, and a malformed address is refused as such.
+  pb::SendCodeResponse r;
+  EXPECT_TRUE(Send(api->stub(), pb::CHANNEL_SMS, "+31612345678", "usr_1", &r).ok());
+  EXPECT_EQ(unproven("usr_4", "not-an-address").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  const std::string metrics = api->Metrics();
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_sends_refused_total{budget=\"unproven_user\","
+                                 "channel=\"sms\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_sends_refused_total{budget=\"unproven_client_ip\","
+                                 "channel=\"sms\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_codes_issued_total{channel=\"sms\",result="
+                                 "\"unproven_client_ip_cap\"} 1"));
+  EXPECT_THAT(api->process().Output(), Not(HasSubstr("198.51.100")));
+}
+
+// Each kind of notice goes through the queue, a sender and the outbox like a code; notices
+// have a budget of their own per destination.
+TEST_F(OtpServerTest, SendNoticeReachesTheOutboxForEachKind) {
+  auto otp = Start("all", [&] {
+    std::vector<std::string> flags = OutboxFlags();
+    flags.push_back("--otp_notice_destination_hourly_cap=3");
+    return flags;
+  }());
+  auto notice = [&](pb::Channel channel, const std::string& destination, pb::NoticeKind kind) {
+    pb::SendNoticeRequest request;
+    request.set_directory_id(ns_.dir);
+    request.set_channel(channel);
+    request.set_destination(destination);
+    request.set_kind(kind);
+    pb::SendNoticeResponse response;
+    return otp->stub().SendNotice(Context().get(), request, &response);
+  };
+  ASSERT_TRUE(notice(pb::CHANNEL_EMAIL, "old@example.org", pb::NOTICE_CONTACT_CHANGED).ok());
+  ASSERT_TRUE(notice(pb::CHANNEL_SMS, "+31611111111", pb::NOTICE_RECOVERY_CODE_USED).ok());
+  ASSERT_TRUE(notice(pb::CHANNEL_SMS, "+31611111111", pb::NOTICE_DEVICE_REMEMBERED).ok());
+  auto lines = WaitForOutbox(3);
+  ASSERT_EQ(lines.size(), 3u) << otp->process().Output();
+  bool contact = false, recovery = false, device = false;
+  for (const auto& line : lines) {
+    const std::string text = line["text"];
+    EXPECT_FALSE(std::regex_search(text, std::regex("\\b[0-9]{6}\\b"))) << text;
+    if (line["destination"] == "old@example.org") {
+      contact = true;
+      EXPECT_EQ(line["channel"], "email");
+      EXPECT_EQ(line["subject"], "Your contact details were changed");
+      EXPECT_THAT(text, HasSubstr("phone number or e-mail address of your account was changed"));
+    } else {
+      EXPECT_EQ(line["destination"], "+31611111111");
+      EXPECT_EQ(line["channel"], "sms");
+      recovery |= text.find("recovery code") != std::string::npos;
+      device |= text.find("device was just remembered") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(contact && recovery && device);
+
+  ASSERT_TRUE(notice(pb::CHANNEL_SMS, "+31611111111", pb::NOTICE_CONTACT_CHANGED).ok());
+  grpc::Status refused = notice(pb::CHANNEL_SMS, "+31611111111", pb::NOTICE_CONTACT_CHANGED);
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ErrorReason(refused), "SEND_BUDGET_EXHAUSTED");
+  EXPECT_EQ(ErrorInfoOf(FromGrpcStatus(refused))->metadata().at("budget"), "notice_destination");
+  EXPECT_TRUE(RetryDelayOf(FromGrpcStatus(refused)).has_value());
+  EXPECT_EQ(notice(pb::CHANNEL_SMS, "+31611111111", pb::NOTICE_KIND_UNSPECIFIED).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(WaitForOutbox(4).size(), 4u);
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] {
+        return otp->Metrics().find(
+                   "tally_otp_deliveries_total{outcome=\"delivered\",provider=\"outbox\"} 4") !=
+               std::string::npos;
+      },
+      absl::Seconds(10)));
+  const std::string metrics = otp->Metrics();
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_notices_total{channel=\"sms\",kind=\"contact_changed\","
+                                 "result=\"queued\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_notices_total{channel=\"sms\",kind=\"contact_changed\","
+                                 "result=\"refused\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("tally_otp_sends_refused_total{budget=\"notice_destination\","
+                                 "channel=\"sms\"} 1"));
+  EXPECT_THAT(otp->process().Output(), Not(HasSubstr("31611111111")));
+}
+
+// Jobs of directories on every shard are delivered by one sender, and the dead letters of every
+// shard are listed, newest first, a page at a time (the dead-letter gauge counts them all).
+TEST_F(OtpServerTest, SendersServeEveryShardAndListDeadLettersSeesThemAll) {
+  tally::testing::FakeGateway gateway;
+  ASSERT_TRUE(gateway.Start().ok());
+  gateway.SetDefaultStatus(400);
+  auto otp = Start("all", {"--otp_sms_provider=http", "--allow_insecure_gateway",
+                           absl::StrCat("--sms_http_url=", gateway.url("/v1/sms")),
+                           "--sms_http_token=test-gateway-token", "--otp_email_provider=outbox",
+                           absl::StrCat("--otp_outbox_file=", outbox_), "--otp_sender_workers=2"});
+  std::set<std::string> challenges, dirs;
+  for (int shard = 0; shard < ns_.shards; ++shard) {
+    const std::string dir = ns_.DirOnShard(shard);
+    dirs.insert(dir);
+    pb::SendCodeRequest request;
+    request.set_directory_id(dir);
+    request.set_user_id("usr_1");
+    request.set_channel(pb::CHANNEL_SMS);
+    request.set_destination(absl::StrCat("+3161234567", shard));
+    request.set_proven(true);
+    pb::SendCodeResponse response;
+    ASSERT_TRUE(otp->stub().SendCode(Context().get(), request, &response).ok());
+    challenges.insert(response.challenge_id());
+    // And an e-mail code that is delivered.
+    request.set_channel(pb::CHANNEL_EMAIL);
+    request.set_destination(absl::StrCat("user", shard, "@example.org"));
+    ASSERT_TRUE(otp->stub().SendCode(Context().get(), request, &response).ok());
+  }
+  EXPECT_EQ(WaitForOutbox(ns_.shards).size(), static_cast<size_t>(ns_.shards))
+      << otp->process().Output();
+  std::vector<pb::DeadLetter> seen;
+  ASSERT_TRUE(tally::testing::WaitFor(
+      [&] {
+        seen.clear();
+        pb::ListDeadLettersRequest list;
+        list.set_page_size(1);
+        for (int page = 0; page < 10; ++page) {
+          pb::ListDeadLettersResponse letters;
+          if (!otp->stub().ListDeadLetters(Context(platform_key()).get(), list, &letters).ok()) {
+            return false;
+          }
+          seen.insert(seen.end(), letters.dead_letters().begin(), letters.dead_letters().end());
+          if (letters.next_page_token().empty()) break;
+          list.set_page_token(letters.next_page_token());
+        }
+        return seen.size() == static_cast<size_t>(ns_.shards);
+      },
+      absl::Seconds(30)))
+      << otp->process().Output();
+  std::set<std::string> dead_challenges, dead_dirs;
+  for (const pb::DeadLetter& letter : seen) {
+    dead_challenges.insert(letter.challenge_id());
+    dead_dirs.insert(letter.directory_id());
+    EXPECT_EQ(letter.reason(), "permanent: HTTP 400");
+  }
+  EXPECT_EQ(dead_challenges, challenges);
+  EXPECT_EQ(dead_dirs, dirs);
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GE(FromProtoTime(seen[i - 1].time()), FromProtoTime(seen[i].time()));
+  }
+  EXPECT_TRUE(tally::testing::WaitFor(
+      [&] {
+        return otp->Metrics().find(absl::StrCat("tally_otp_dead_letter_stream_length ",
+                                                ns_.shards)) != std::string::npos;
+      },
+      absl::Seconds(15)));
 }
 
 TEST_F(OtpServerTest, TallyctlSendsAndVerifiesACode) {
@@ -844,6 +1060,31 @@ TEST_F(OtpServerTest, TallyctlSendsAndVerifiesACode) {
   auto denied = tally::testing::RunCommand({tallyctl, addr, "otp", "dead-letters"});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_THAT(denied.output, HasSubstr("UNAUTHENTICATED"));
+
+  // A budget refusal prints its details.
+  EXPECT_THAT(refused.output, HasSubstr("SEND_BUDGET_EXHAUSTED"));
+
+  auto notice = tally::testing::RunCommand({tallyctl, addr, "otp", "notice", ns_.dir,
+                                            "--channel", "email", "--destination",
+                                            "ops@example.org", "--kind", "device-remembered"});
+  ASSERT_EQ(notice.exit_code, 0) << notice.output;
+  lines = WaitForOutbox(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["subject"], "A device was remembered");
+  auto bad_kind = tally::testing::RunCommand({tallyctl, addr, "otp", "notice", ns_.dir,
+                                              "--channel", "email", "--destination",
+                                              "ops@example.org", "--kind", "hello"});
+  EXPECT_EQ(bad_kind.exit_code, 2);
+  // Proven: the normal caps (the destination's cooldown refuses the next one at once).
+  auto proven = tally::testing::RunCommand({tallyctl, addr, "otp", "send", ns_.dir, "usr_ctl2",
+                                            "--channel", "sms", "--destination", "+31612345699",
+                                            "--proven"});
+  ASSERT_EQ(proven.exit_code, 0) << proven.output;
+  auto again = tally::testing::RunCommand({tallyctl, addr, "otp", "send", ns_.dir, "usr_ctl3",
+                                           "--channel", "sms", "--destination", "+31612345699",
+                                           "--proven"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("a code was just sent to this destination"));
 }
 
 TEST_F(OtpServerTest, RedisDownIsUnavailableAndHealthIsNotServing) {
@@ -897,6 +1138,16 @@ TEST(OtpServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
                        "--sms_http_url=https://sms.example.org/send"}, {});
   EXPECT_EQ(no_token.exit_code, 2);
   EXPECT_THAT(no_token.output, HasSubstr("--sms_http_token"));
+  // The gateway gets the token and every code: plain HTTP only when allowed for development.
+  auto plain = run({"--role=sender", "--otp_email_provider=outbox", "--otp_sms_provider=http",
+                    "--sms_http_url=http://sms.example.org/send", "--sms_http_token=t0ken"},
+                   {});
+  EXPECT_EQ(plain.exit_code, 2);
+  EXPECT_THAT(plain.output, HasSubstr("--sms_http_url must be an https:// URL"));
+  EXPECT_EQ(std::count(plain.output.begin(), plain.output.end(), '\n'), 1) << plain.output;
+  auto shards = run({"--role=api", "--otp_queue_shards=0"}, {});
+  EXPECT_EQ(shards.exit_code, 2);
+  EXPECT_THAT(shards.output, HasSubstr("--otp_queue_shards"));
   auto claim = run({"--role=sender", "--otp_sms_provider=outbox", "--otp_email_provider=outbox",
                     "--otp_claim_idle=5s"}, {});
   EXPECT_EQ(claim.exit_code, 2);

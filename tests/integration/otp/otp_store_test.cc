@@ -1,12 +1,18 @@
-// OtpManager with the real Redis scripts (RedisOtpStore) of `tools/dev test` and a fake clock:
-// every rule of issue 4 that Redis enforces (single use, attempts, expiry, resend, cooldown,
-// caps, the 16-way race) without sleeping. Each test uses its own directory id and stream.
+// OtpManager with the real Redis scripts (RedisOtpStore, RedisDeliveryQueue) of `tools/dev test`
+// and a fake clock: every rule that Redis enforces (single use, attempts, expiry, resend, the
+// send budgets before and after proof, notices, the 16-way race, the sharded delivery queue)
+// without sleeping. Each test uses its own directory id and queue.
 
 #include <atomic>
+#include <map>
 #include <regex>
+#include <set>
 #include <thread>
+#include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
@@ -14,6 +20,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/otp/delivery_job.h"
+#include "common/status/error_details.h"
+#include "services/otp/otp_keys.h"
 #include "services/otp/otp_manager.h"
 #include "services/otp/redis_delivery_queue.h"
 #include "services/otp/redis_otp_store.h"
@@ -35,9 +43,9 @@ class OtpStoreTest : public ::testing::Test {
     redis_ = std::make_shared<RedisClient>(*options);
     const std::string suffix = tally::testing::UniqueSuffix();
     dir_ = "dir_" + suffix;
-    names_.deliveries = "otp-it:" + suffix + ":deliveries";
-    names_.dead = "otp-it:" + suffix + ":dead";
-    store_ = std::make_unique<RedisOtpStore>(redis_, names_.deliveries);
+    names_.queue = "otp-it-" + suffix;
+    names_.shards = 4;
+    store_ = std::make_unique<RedisOtpStore>(redis_);
     queue_ = std::make_unique<RedisDeliveryQueue>(redis_, names_);
     config_.hmac_key = std::string(32, 'h');
     config_.job_key = std::string(32, 'j');
@@ -46,40 +54,66 @@ class OtpStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     if (redis_) {
-      auto ignored = redis_->Command({"DEL", names_.deliveries, names_.dead});
-      (void)ignored;
+      for (int shard = 0; shard < names_.shards; ++shard) {
+        auto ignored = redis_->Command(
+            {"DEL", keys::Deliveries(names_.queue, shard), keys::Dead(names_.queue, shard)});
+        (void)ignored;
+      }
     }
   }
 
   OtpManager Manager() {
-    return OtpManager(*store_, queue_.get(), clock_, CsprngRandom::Get(), config_, nullptr);
+    return OtpManager(*store_, *queue_, clock_, CsprngRandom::Get(), config_, nullptr);
   }
 
+  // A code for a login that has proven a factor (the normal caps), or not yet (`proven` false:
+  // the budgets before proof, from `client_ip`).
   absl::StatusOr<pb::SendCodeResponse> Send(OtpManager& m, pb::Channel channel,
                                             const std::string& destination,
-                                            const std::string& user = "usr_1") {
+                                            const std::string& user = "usr_1",
+                                            bool proven = true, const std::string& client_ip = "",
+                                            const std::string& dir = "") {
     pb::SendCodeRequest r;
-    r.set_directory_id(dir_);
+    r.set_directory_id(dir.empty() ? dir_ : dir);
     r.set_user_id(user);
     r.set_channel(channel);
     r.set_destination(destination);
+    r.set_proven(proven);
+    r.set_client_ip(client_ip);
     return m.SendCode(Caller::Anonymous(), r);
   }
 
   // A send to nobody (SendCodeRequest.no_recipient), as the orchestrator makes for an unknown
   // username.
   absl::StatusOr<pb::SendCodeResponse> SendToNobody(OtpManager& m, pb::Channel channel,
-                                                    const std::string& key) {
+                                                    const std::string& key, bool proven = true,
+                                                    const std::string& client_ip = "") {
     pb::SendCodeRequest r;
     r.set_directory_id(dir_);
     r.set_channel(channel);
     r.set_no_recipient(true);
     r.set_no_recipient_key(key);
+    r.set_proven(proven);
+    r.set_client_ip(client_ip);
     return m.SendCode(Caller::Anonymous(), r);
   }
 
-  // Jobs ever appended to the delivery stream (none is consumed in these tests).
-  int64_t Jobs() { return redis_->Command({"XLEN", names_.deliveries})->integer(); }
+  // The delivery stream of the test directory's shard.
+  std::string Stream() const {
+    return keys::Deliveries(names_.queue, keys::ShardOf(dir_, names_.shards));
+  }
+  std::string ChallengeKey(const std::string& challenge) const {
+    return keys::Challenge(dir_, keys::ChallengeSlot(challenge).value_or("none"));
+  }
+
+  // Jobs ever appended to the delivery streams (none is consumed in these tests).
+  int64_t Jobs() {
+    int64_t jobs = 0;
+    for (int shard = 0; shard < names_.shards; ++shard) {
+      jobs += redis_->Command({"XLEN", keys::Deliveries(names_.queue, shard)})->integer();
+    }
+    return jobs;
+  }
 
   pb::VerifyCodeResponse Verify(OtpManager& m, const std::string& challenge,
                                 const std::string& code) {
@@ -94,7 +128,7 @@ class OtpStoreTest : public ::testing::Test {
 
   // The code of a challenge, read back from its (encrypted) job in the stream.
   std::string CodeOf(const std::string& challenge) {
-    auto reply = redis_->Command({"XRANGE", names_.deliveries, "-", "+"});
+    auto reply = redis_->Command({"XRANGE", Stream(), "-", "+"});
     EXPECT_TRUE(reply.ok());
     for (const RedisReply& entry : reply->elements()) {
       std::vector<std::pair<std::string, std::string>> fields;
@@ -117,7 +151,7 @@ class OtpStoreTest : public ::testing::Test {
 
   std::shared_ptr<RedisClient> redis_;
   std::string dir_;
-  StreamNames names_;
+  QueueNames names_;
   std::unique_ptr<RedisOtpStore> store_;
   std::unique_ptr<RedisDeliveryQueue> queue_;
   OtpConfig config_;
@@ -130,11 +164,11 @@ TEST_F(OtpStoreTest, RightCodeIsAcceptedOnceAndOnlyItsMacIsStored) {
   ASSERT_TRUE(sent.ok()) << sent.status();
   const std::string code = CodeOf(sent->challenge_id());
   // Nothing in Redis holds the code in clear: not the challenge, not the job.
-  auto challenge = redis_->Command({"HGETALL", absl::StrCat("{", dir_, "}:otp:", sent->challenge_id())});
+  auto challenge = redis_->Command({"HGETALL", ChallengeKey(sent->challenge_id())});
   ASSERT_TRUE(challenge.ok());
   ASSERT_FALSE(challenge->elements().empty());
   for (const auto& e : challenge->elements()) EXPECT_THAT(e.str(), Not(HasSubstr(code)));
-  auto jobs = redis_->Command({"XRANGE", names_.deliveries, "-", "+"});
+  auto jobs = redis_->Command({"XRANGE", Stream(), "-", "+"});
   ASSERT_EQ(jobs->elements().size(), 1u);
   for (const auto& e : jobs->elements()[0].elements()[1].elements()) {
     EXPECT_THAT(e.str(), Not(HasSubstr(code)));
@@ -230,12 +264,12 @@ TEST_F(OtpStoreTest, CooldownRefusesWithTheRemainingDelayAndSendsNothing) {
   auto refused = Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_2");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), HasSubstr("retry in 18s"));
-  EXPECT_EQ(redis_->Command({"XLEN", names_.deliveries})->integer(), 1);
+  EXPECT_EQ(Jobs(), 1);
   // Another destination is not affected; the same one is once the cooldown is over.
   EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345679", "usr_2").ok());
   clock_.Advance(absl::Seconds(18));
   EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_2").ok());
-  EXPECT_EQ(redis_->Command({"XLEN", names_.deliveries})->integer(), 3);
+  EXPECT_EQ(Jobs(), 3);
 }
 
 TEST_F(OtpStoreTest, FiveSendsPerDestinationPerSlidingHour) {
@@ -332,8 +366,7 @@ TEST_F(OtpStoreTest, ACodeToNobodyCountsAttemptsAndIsNeverAccepted) {
   clock_.Advance(absl::Seconds(30));
   auto second = SendToNobody(m, pb::CHANNEL_SMS, "n:bob");
   ASSERT_TRUE(second.ok()) << second.status();
-  auto mac = redis_->Command(
-      {"HGET", absl::StrCat("{", dir_, "}:otp:", second->challenge_id()), "mac"});
+  auto mac = redis_->Command({"HGET", ChallengeKey(second->challenge_id()), "mac"});
   ASSERT_TRUE(mac.ok());
   EXPECT_EQ(mac->str(), "none");
   EXPECT_EQ(Verify(m, sent->challenge_id(), "000000").result(), pb::VERIFY_RESULT_EXPIRED);
@@ -428,24 +461,28 @@ TEST_F(OtpStoreTest, ParallelSendsNeverSqueezeUnderTheCaps) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 5);
   EXPECT_EQ(exhausted.load(), 7);
-  EXPECT_EQ(redis_->Command({"XLEN", names_.deliveries})->integer(), 5);
+  EXPECT_EQ(Jobs(), 5);
 }
 
 TEST_F(OtpStoreTest, DeliveryQueueHandsOutClaimsBuriesAndPrunes) {
-  ASSERT_TRUE(queue_->EnsureGroup().ok());
-  ASSERT_TRUE(queue_->EnsureGroup().ok());  // idempotent
+  ASSERT_TRUE(queue_->EnsureGroups().ok());
+  ASSERT_TRUE(queue_->EnsureGroups().ok());  // idempotent
+  const int shard = keys::ShardOf(dir_, names_.shards);
   OtpManager m = Manager();
   auto first = Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1");
   auto second = Send(m, pb::CHANNEL_SMS, "+31612345679", "usr_2");
   ASSERT_TRUE(first.ok() && second.ok());
   const std::string first_code = CodeOf(first->challenge_id());
-  auto a = queue_->Read("a-0", 1, absl::Milliseconds(10));
-  auto b = queue_->Read("b-0", 1, absl::Milliseconds(10));
+  auto a = queue_->Read(shard, "a-0", 1, absl::Milliseconds(10));
+  auto b = queue_->Read(shard, "b-0", 1, absl::Milliseconds(10));
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->size(), 1u);
   ASSERT_EQ(b->size(), 1u);
-  EXPECT_TRUE(queue_->Read("c-0", 1, absl::Milliseconds(10))->empty());
-  const std::string job_a = (*a)[0].id, job_b = (*b)[0].id;
+  EXPECT_TRUE(queue_->Read(shard, "c-0", 1, absl::Milliseconds(10))->empty());
+  // Without blocking too.
+  EXPECT_TRUE(queue_->Read(shard, "c-0", 1, absl::ZeroDuration())->empty());
+  const QueuedJob job_a = (*a)[0], job_b = (*b)[0];
+  EXPECT_EQ(job_a.shard, shard);
   EXPECT_EQ(*queue_->Touch(job_a, "a-0"), 1);
   EXPECT_EQ(*queue_->Touch(job_a, "b-0"), 0);  // not b's
 
@@ -455,13 +492,16 @@ TEST_F(OtpStoreTest, DeliveryQueueHandsOutClaimsBuriesAndPrunes) {
   EXPECT_EQ(stats->pending, 2);
 
   // Nothing is idle long enough yet; then b's job is taken over by c.
-  EXPECT_TRUE(queue_->Claim("c-0", absl::Seconds(30), 10)->empty());
+  EXPECT_TRUE(queue_->Claim(shard, "c-0", absl::Seconds(30), 10)->empty());
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(*queue_->Touch(job_a, "a-0"), 1);  // a is alive: keeps its job
-  auto claimed = queue_->Claim("c-0", absl::Milliseconds(40), 10);
+  EXPECT_TRUE(queue_->Claim((shard + 1) % names_.shards, "c-0", absl::Milliseconds(40), 10)
+                  ->empty());  // another shard
+  auto claimed = queue_->Claim(shard, "c-0", absl::Milliseconds(40), 10);
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
-  EXPECT_EQ((*claimed)[0].id, job_b);
+  EXPECT_EQ((*claimed)[0].id, job_b.id);
+  EXPECT_EQ((*claimed)[0].shard, shard);
   EXPECT_EQ(*queue_->Touch(job_b, "b-0"), 0);  // b lost it
   EXPECT_EQ(*queue_->Touch(job_b, "c-0"), 2);  // handed out twice
 
@@ -481,14 +521,17 @@ TEST_F(OtpStoreTest, DeliveryQueueHandsOutClaimsBuriesAndPrunes) {
   EXPECT_EQ(stats->backlog, 0);
   EXPECT_EQ(stats->pending, 0);
   EXPECT_EQ(stats->dead, 1);
-  auto dead = queue_->ListDead(10);
-  ASSERT_TRUE(dead.ok());
-  ASSERT_EQ(dead->size(), 1u);
-  EXPECT_EQ((*dead)[0].job_id, job_b);
-  EXPECT_EQ((*dead)[0].reason, "permanent: HTTP 400");
-  EXPECT_EQ((*dead)[0].attempts, 1);
-  EXPECT_EQ((*dead)[0].time, letter.time);
-  EXPECT_EQ((*dead)[0].masked_destination, "+31*******79");
+  auto page = queue_->ListDead(10, "");
+  ASSERT_TRUE(page.ok());
+  const std::vector<DeadLetter>& dead = page->letters;
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(page->next_page_token, "");
+  EXPECT_EQ(dead[0].job_id, job_b.id);
+  EXPECT_EQ(dead[0].reason, "permanent: HTTP 400");
+  EXPECT_EQ(dead[0].attempts, 1);
+  EXPECT_EQ(dead[0].time, letter.time);
+  EXPECT_EQ(dead[0].masked_destination, "+31*******79");
+  EXPECT_EQ(redis_->Command({"XLEN", keys::Dead(names_.queue, shard)})->integer(), 1);
 
   // The challenge of a replaced or used code is no longer live.
   EXPECT_TRUE(*queue_->ChallengeLive(dir_, first->challenge_id()));
@@ -498,27 +541,307 @@ TEST_F(OtpStoreTest, DeliveryQueueHandsOutClaimsBuriesAndPrunes) {
   // Consumers with nothing pending and idle long enough are removed; one with a job is kept.
   auto third = Send(m, pb::CHANNEL_SMS, "+31612345670", "usr_3");
   ASSERT_TRUE(third.ok());
-  ASSERT_EQ(queue_->Read("d-0", 1, absl::Milliseconds(10))->size(), 1u);
+  ASSERT_EQ(queue_->Read(shard, "d-0", 1, absl::Milliseconds(10))->size(), 1u);
   absl::SleepFor(absl::Milliseconds(30));
   auto pruned = queue_->PruneConsumers(absl::Milliseconds(20));
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_EQ(*pruned, 3);  // a, b, c
-  auto consumers = redis_->Command({"XINFO", "CONSUMERS", names_.deliveries, names_.group});
+  auto consumers = redis_->Command({"XINFO", "CONSUMERS", Stream(), names_.group});
   ASSERT_TRUE(consumers.ok());
   ASSERT_EQ(consumers->elements().size(), 1u);
   EXPECT_EQ(consumers->elements()[0].elements()[1].str(), "d-0");
+}
+
+// Before a factor is proven, codes draw from budgets of their own: someone who knows the
+// username spends those, and the real user's proven sends and the directory's day stay whole.
+TEST_F(OtpStoreTest, BeforeProofCodesDrawFromTheirOwnBudgetsNeverTheProvenOnes) {
+  OtpManager m = Manager();
+  const absl::Time start = clock_.Now();
+  auto unproven = [&](absl::Duration at) {
+    clock_.Set(start + at);
+    return Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1", /*proven=*/false);
+  };
+  ASSERT_TRUE(unproven(absl::ZeroDuration()).ok());
+  auto early = unproven(absl::Seconds(10));
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(early.status().message(), "a code was just sent to this destination; retry in 20s");
+  EXPECT_EQ(ErrorReason(early.status()), "SEND_BUDGET_EXHAUSTED");
+  EXPECT_EQ(ErrorInfoOf(early.status())->metadata().at("budget"), "unproven_user");
+  EXPECT_EQ(RetryDelayOf(early.status()), absl::Seconds(20));
+  ASSERT_TRUE(unproven(absl::Seconds(30)).ok());
+  auto third = unproven(absl::Seconds(60));
+  ASSERT_TRUE(third.ok()) << third.status();
+  // The third reaches the cap: the next passes when the first leaves the hour.
+  EXPECT_EQ(FromProtoTime(third->resend_after()), start + absl::Hours(1));
+  auto capped = unproven(absl::Seconds(90));
+  EXPECT_EQ(capped.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(capped.status().message(),
+            "too many codes for this user before sign-in in the last hour; retry in 3510s");
+  EXPECT_EQ(RetryDelayOf(capped.status()), absl::Seconds(3510));
+  // Nothing of it counted in the directory's day or the destination's budget.
+  const std::string day = keys::DirectoryDay(
+      dir_, absl::FormatTime("%Y%m%d", clock_.Now(), absl::UTCTimeZone()));
+  EXPECT_TRUE(redis_->Command({"GET", day})->IsNil());
+  EXPECT_EQ(Jobs(), 3);
+
+  // The real user, once proven, gets a code at once, counted where proven codes count.
+  auto proven = Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1", /*proven=*/true);
+  ASSERT_TRUE(proven.ok()) << proven.status();
+  EXPECT_EQ(redis_->Command({"GET", day})->str(), "1");
+  EXPECT_EQ(Verify(m, proven->challenge_id(), CodeOf(proven->challenge_id())).result(),
+            pb::VERIFY_RESULT_ACCEPTED);
+  // Another user, or another channel, has budgets of its own.
+  EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345679", "usr_2", false).ok());
+  EXPECT_TRUE(Send(m, pb::CHANNEL_EMAIL, "alice@example.org", "usr_1", false).ok());
+  clock_.Set(start + absl::Hours(1));
+  EXPECT_TRUE(unproven(absl::Hours(1)).ok());
+}
+
+TEST_F(OtpStoreTest, BeforeProofCodesAreCappedPerClientAddressAndPerDirectory) {
+  config_.cooldown = absl::ZeroDuration();
+  config_.unproven_client_ip_hourly_cap = 2;
+  config_.unproven_directory_hourly_cap = 4;
+  OtpManager m = Manager();
+  auto send = [&](const std::string& user, const std::string& ip,
+                  pb::Channel channel = pb::CHANNEL_SMS) {
+    return Send(m, channel,
+                channel == pb::CHANNEL_SMS ? "+31612345678" : "shared@example.org", user,
+                /*proven=*/false, ip);
+  };
+  ASSERT_TRUE(send("usr_a", "198.51.100.7").ok());
+  ASSERT_TRUE(send("usr_b", "198.51.100.7").ok());
+  auto address = send("usr_c", "198.51.100.7");
+  EXPECT_EQ(address.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(address.status().message(),
+              HasSubstr("too many codes from this client address before sign-in"));
+  EXPECT_EQ(ErrorInfoOf(address.status())->metadata().at("budget"), "unproven_client_ip");
+  EXPECT_GT(*RetryDelayOf(address.status()), absl::Minutes(59));
+  // One IPv6 subscriber, one budget: its /64.
+  ASSERT_TRUE(send("usr_c", "2001:db8:5:6::1").ok());
+  ASSERT_TRUE(send("usr_d", "2001:db8:5:6:aaaa::2").ok());
+  EXPECT_EQ(send("usr_e", "2001:db8:5:6::3").status().code(), absl::StatusCode::kResourceExhausted);
+  // The directory's budget before proof: four per hour, whatever the address.
+  auto directory = send("usr_e", "");
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(directory.status().message(),
+              HasSubstr("too many codes in this directory before sign-in"));
+  EXPECT_EQ(ErrorInfoOf(directory.status())->metadata().at("budget"), "unproven_directory");
+  // E-mail has budgets of its own, and proven codes the normal caps.
+  EXPECT_TRUE(send("usr_e", "198.51.100.7", pb::CHANNEL_EMAIL).ok());
+  EXPECT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345670", "usr_e", /*proven=*/true).ok());
+  // Seven codes out, none for a refusal.
+  EXPECT_EQ(Jobs(), 6);
+}
+
+// A code for an unknown user (to nobody) meets the same budgets, gets the same answers and
+// costs the same Redis round trips as a real one; only the real one has a job.
+TEST_F(OtpStoreTest, AnUnknownUserMeetsTheSameBudgetsWithTheSameWork) {
+  OtpManager m = Manager();
+  const absl::Time start = clock_.Now();
+  // The scripts are cached first, so that no NOSCRIPT retry blurs the counts.
+  ASSERT_TRUE(Send(m, pb::CHANNEL_EMAIL, "warm@example.org", "usr_warm", false).ok());
+  auto known = [&](absl::Duration at) {
+    clock_.Set(start + at);
+    return Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_known", false, "192.0.2.10");
+  };
+  auto unknown = [&](absl::Duration at) {
+    clock_.Set(start + at);
+    return SendToNobody(m, pb::CHANNEL_SMS, "n:ghost", false, "192.0.2.20");
+  };
+  const int64_t jobs_before = Jobs();
+  for (absl::Duration at : {absl::Seconds(0), absl::Seconds(5), absl::Seconds(40),
+                            absl::Seconds(80), absl::Seconds(120), absl::Seconds(200)}) {
+    SCOPED_TRACE(at);
+    const int64_t before_known = redis_->round_trips();
+    auto k = known(at);
+    const int64_t known_trips = redis_->round_trips() - before_known;
+    const int64_t before_unknown = redis_->round_trips();
+    auto u = unknown(at);
+    const int64_t unknown_trips = redis_->round_trips() - before_unknown;
+    EXPECT_EQ(known_trips, unknown_trips);
+    ASSERT_EQ(k.ok(), u.ok()) << k.status() << " / " << u.status();
+    if (k.ok()) {
+      EXPECT_EQ(k->expire_time().seconds(), u->expire_time().seconds());
+      EXPECT_EQ(k->resend_after().seconds(), u->resend_after().seconds());
+    } else {
+      EXPECT_EQ(k.status().message(), u.status().message());
+      EXPECT_EQ(RetryDelayOf(k.status()), RetryDelayOf(u.status()));
+      EXPECT_EQ(ErrorInfoOf(k.status())->metadata().at("budget"),
+                ErrorInfoOf(u.status())->metadata().at("budget"));
+    }
+  }
+  // Three codes each (0 s, 40 s, 80 s), the others refused alike; jobs only for the real one.
+  EXPECT_EQ(Jobs() - jobs_before, 3);
+}
+
+TEST_F(OtpStoreTest, NoticesHaveABudgetOfTheirOwnPerDestination) {
+  config_.notice_destination_hourly_cap = 2;
+  OtpManager m = Manager();
+  auto notice = [&](const std::string& destination, pb::NoticeKind kind) {
+    pb::SendNoticeRequest r;
+    r.set_directory_id(dir_);
+    r.set_channel(pb::CHANNEL_EMAIL);
+    r.set_destination(destination);
+    r.set_kind(kind);
+    return m.SendNotice(Caller::Anonymous(), r);
+  };
+  ASSERT_TRUE(notice("old@example.org", pb::NOTICE_CONTACT_CHANGED).ok());
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(notice("Old@Example.org", pb::NOTICE_RECOVERY_CODE_USED).ok());
+  auto refused = notice("old@example.org", pb::NOTICE_DEVICE_REMEMBERED);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().message(),
+            "too many notices sent to this destination in the last hour; retry in 3540s");
+  EXPECT_EQ(ErrorInfoOf(refused.status())->metadata().at("budget"), "notice_destination");
+  EXPECT_EQ(RetryDelayOf(refused.status()), absl::Seconds(3540));
+  EXPECT_TRUE(notice("other@example.org", pb::NOTICE_DEVICE_REMEMBERED).ok());
+  // Codes to that address are not touched by its notices.
+  EXPECT_TRUE(Send(m, pb::CHANNEL_EMAIL, "old@example.org", "usr_1").ok());
+
+  // The notices' jobs are in the directory's shard, sealed as notices, with no challenge.
+  auto entries = redis_->Command({"XRANGE", Stream(), "-", "+"});
+  ASSERT_TRUE(entries.ok());
+  int notices = 0;
+  for (const RedisReply& entry : entries->elements()) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    const auto& kv = entry.elements()[1].elements();
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) fields.emplace_back(kv[i].str(), kv[i + 1].str());
+    auto job = JobFromFields(fields);
+    ASSERT_TRUE(job.ok());
+    if (!job->notice) continue;
+    ++notices;
+    auto message = OpenMessage(config_.job_key, *job);
+    ASSERT_TRUE(message.ok());
+    EXPECT_THAT(message->subject, ::testing::AnyOf("Your contact details were changed",
+                                                   "A recovery code was used",
+                                                   "A device was remembered"));
+    EXPECT_FALSE(*queue_->ChallengeLive(dir_, job->challenge_id));
+  }
+  EXPECT_EQ(notices, 3);
+}
+
+// Directories spread over the shards; every key is tagged by a directory or a shard, and none
+// holds a phone number, an address, a client address or a no-recipient key.
+TEST_F(OtpStoreTest, JobsGoToTheirDirectorysShardAndNoKeyNamesAPersonOrAnAddress) {
+  OtpManager m = Manager();
+  std::map<int, std::string> dir_of_shard;
+  for (int i = 0; dir_of_shard.size() < static_cast<size_t>(names_.shards) && i < 1000; ++i) {
+    const std::string dir = absl::StrCat(dir_, "x", i);
+    dir_of_shard.emplace(keys::ShardOf(dir, names_.shards), dir);
+  }
+  ASSERT_EQ(dir_of_shard.size(), static_cast<size_t>(names_.shards));
+  for (const auto& [shard, dir] : dir_of_shard) {
+    ASSERT_TRUE(
+        Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1", false, "198.51.100.99", dir).ok());
+    ASSERT_TRUE(Send(m, pb::CHANNEL_EMAIL, "carol@example.org", "usr_1", true, "", dir).ok());
+  }
+  ASSERT_TRUE(SendToNobody(m, pb::CHANNEL_SMS, "n:ghost", false, "2001:db8:77::1").ok());
+  for (int shard = 0; shard < names_.shards; ++shard) {
+    EXPECT_EQ(redis_->Command({"XLEN", keys::Deliveries(names_.queue, shard)})->integer(), 2)
+        << shard;
+  }
+  std::vector<std::string> keys;
+  for (const std::string& pattern :
+       {absl::StrCat("*", dir_, "*"), absl::StrCat("*", names_.queue, "*")}) {
+    auto reply = redis_->Command({"KEYS", pattern});
+    ASSERT_TRUE(reply.ok());
+    for (const RedisReply& key : reply->elements()) keys.push_back(key.str());
+  }
+  EXPECT_GT(keys.size(), 20u);
+  for (const std::string& key : keys) {
+    SCOPED_TRACE(key);
+    EXPECT_TRUE(absl::StartsWith(key, absl::StrCat("{", dir_)) ||
+                absl::StartsWith(key, absl::StrCat("{", names_.queue, "-")));
+    for (const char* secret : {"612345678", "carol", "example.org", "198.51", "2001", "ghost"}) {
+      EXPECT_THAT(key, Not(HasSubstr(secret)));
+    }
+  }
+}
+
+// ListDeadLetters sees every shard: their dead letters merged, newest first, a page at a time.
+TEST_F(OtpStoreTest, DeadLettersOfEveryShardComeNewestFirstAPageAtATime) {
+  OtpManager m = Manager();
+  ASSERT_TRUE(queue_->EnsureGroups().ok());
+  std::vector<std::string> dirs;
+  std::set<int> shards;
+  for (int i = 0; dirs.size() < 7 && i < 1000; ++i) {
+    const std::string dir = absl::StrCat(dir_, "d", i);
+    // Every shard, some twice.
+    if (shards.insert(keys::ShardOf(dir, names_.shards)).second || shards.size() == 4) {
+      dirs.push_back(dir);
+    }
+  }
+  ASSERT_EQ(dirs.size(), 7u);
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    ASSERT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1", true, "", dirs[i]).ok());
+    const int shard = keys::ShardOf(dirs[i], names_.shards);
+    auto jobs = queue_->Read(shard, "w-0", 1, absl::ZeroDuration());
+    ASSERT_TRUE(jobs.ok());
+    ASSERT_EQ(jobs->size(), 1u);
+    DeadLetter letter;
+    letter.directory_id = dirs[i];
+    letter.channel = "sms";
+    letter.reason = absl::StrCat("letter ", i);
+    letter.time = clock_.Now();
+    ASSERT_TRUE(queue_->Bury((*jobs)[0], letter).ok());
+  }
+  auto stats = queue_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dead, 7);
+  EXPECT_EQ(stats->backlog, 0);
+
+  for (int page_size : {1, 2, 3, 7, 50}) {
+    SCOPED_TRACE(page_size);
+    pb::ListDeadLettersRequest request;
+    request.set_page_size(page_size);
+    std::vector<pb::DeadLetter> seen;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = m.ListDeadLetters(Caller::Platform(), request);
+      ASSERT_TRUE(page.ok()) << page.status();
+      EXPECT_LE(page->dead_letters_size(), page_size);
+      seen.insert(seen.end(), page->dead_letters().begin(), page->dead_letters().end());
+      if (page->next_page_token().empty()) break;
+      request.set_page_token(page->next_page_token());
+    }
+    ASSERT_EQ(seen.size(), 7u);
+    std::set<std::string> reasons;
+    for (size_t i = 0; i < seen.size(); ++i) {
+      reasons.insert(seen[i].reason());
+      if (i == 0) continue;
+      // Newest first: stream ids descending, ties (one millisecond) by shard.
+      auto id = [](const pb::DeadLetter& d) {
+        std::pair<int64_t, int64_t> parsed;
+        std::vector<std::string> parts = absl::StrSplit(d.entry_id(), '-');
+        EXPECT_EQ(parts.size(), 2u);
+        parsed.first = std::stoll(parts[0]);
+        parsed.second = std::stoll(parts[1]);
+        return parsed;
+      };
+      const auto previous = std::make_tuple(
+          id(seen[i - 1]), -keys::ShardOf(seen[i - 1].directory_id(), names_.shards));
+      const auto current =
+          std::make_tuple(id(seen[i]), -keys::ShardOf(seen[i].directory_id(), names_.shards));
+      EXPECT_GT(previous, current);
+    }
+    EXPECT_EQ(reasons.size(), 7u);
+  }
+  pb::ListDeadLettersRequest bad;
+  bad.set_page_token("bm90LWEtdG9rZW4");
+  EXPECT_EQ(m.ListDeadLetters(Caller::Platform(), bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(OtpStoreDownTest, RedisDownIsUnavailableAndNothingIsReportedSent) {
   RedisOptions options;
   options.port = tally::testing::FreePort();
   auto redis = std::make_shared<RedisClient>(options);
-  RedisOtpStore store(redis, "otp:deliveries");
+  RedisOtpStore store(redis);
+  RedisDeliveryQueue queue(redis, QueueNames());
   FakeClock clock;
   OtpConfig config;
   config.hmac_key = std::string(32, 'h');
   config.job_key = std::string(32, 'j');
-  OtpManager m(store, nullptr, clock, CsprngRandom::Get(), config, nullptr);
+  OtpManager m(store, queue, clock, CsprngRandom::Get(), config, nullptr);
   pb::SendCodeRequest r;
   r.set_directory_id("dir_x");
   r.set_user_id("usr_x");
@@ -527,7 +850,8 @@ TEST(OtpStoreDownTest, RedisDownIsUnavailableAndNothingIsReportedSent) {
   EXPECT_EQ(m.SendCode(Caller::Anonymous(), r).status().code(), absl::StatusCode::kUnavailable);
   pb::VerifyCodeRequest v;
   v.set_directory_id("dir_x");
-  v.set_challenge_id("otp_x");
+  // An id of the shape this service issues (an id of another shape is unknown without asking).
+  v.set_challenge_id(keys::NewChallengeId(CsprngRandom::Get(), std::string(32, 'a')));
   v.set_code("123456");
   EXPECT_EQ(m.VerifyCode(Caller::Anonymous(), v).status().code(), absl::StatusCode::kUnavailable);
 }
