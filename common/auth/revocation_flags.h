@@ -1,18 +1,16 @@
 #pragma once
 
-#include <optional>
-
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/redis/redis_client.h"
 
 namespace tally {
 
-// --redis_url of the services whose only use of Redis is the revocation check of session tokens
-// (policy, credential; the others keep their own data there and define their own flag): the
-// Redis to check in (for RevocationCheckerFor), or nullopt when the flag is empty. Bad values
-// are INVALID_ARGUMENT naming the flag (ServiceRedisOptions).
-absl::StatusOr<std::optional<RedisOptions>> RevocationRedisFromFlags(
-    absl::string_view client_name);
+// --redis_url of the services whose only use of Redis is revocation (policy and credential; the
+// others keep their own data there and define their own flag): the Redis every bearer token is
+// checked in (for RevocationStoreFor). Required, like every service's Redis, through the one
+// check of ServiceRedisOptions: a service that takes tokens never runs without the revocation
+// records. Bad values are INVALID_ARGUMENT naming the flag.
+absl::StatusOr<RedisOptions> RevocationRedisFromFlags(absl::string_view client_name);
 
 }  // namespace tally

@@ -40,9 +40,6 @@ ABSL_FLAG(int, factor_attempts, 10,
           "Attempts per user at one of TOTP or recovery codes per --factor_attempt_window.");
 ABSL_FLAG(absl::Duration, factor_attempt_window, absl::Minutes(15),
           "The window of --factor_attempts.");
-// Until the shared freshness flag of common/auth exists (issue 19).
-ABSL_FLAG(absl::Duration, reauth_max_age, absl::Minutes(5),
-          "How old a session's last login may be for the user's own sensitive changes.");
 
 namespace tally::credential {
 namespace {
@@ -118,10 +115,6 @@ absl::Status TakeFactorFlags(CredentialServerConfig& config) {
       config.factors.attempt_window > absl::Hours(24)) {
     return absl::InvalidArgumentError(
         "--factor_attempts must be 1..1000 and --factor_attempt_window 1m..24h");
-  }
-  config.factors.reauth_max_age = absl::GetFlag(FLAGS_reauth_max_age);
-  if (config.factors.reauth_max_age <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--reauth_max_age must be positive");
   }
   return absl::OkStatus();
 }

@@ -19,8 +19,8 @@ struct CredentialServerConfig {
   ServerOptions server;         // the shared server flags; port 50052 by default
   PgOptions postgres;           // --postgres_url, --postgres_pool_size
   std::string postgres_schema;  // --postgres_schema: the schema this service owns and migrates
-  // --redis_url: where revoked sessions are checked; nullopt: revocation is not enforced.
-  std::optional<RedisOptions> revocation_redis;
+  // --redis_url (required): the revocation records every bearer token is checked against.
+  RedisOptions revocation_redis;
   Argon2Params argon2;        // --argon2_memory_kib, --argon2_iterations, --argon2_parallelism
   int max_concurrent_hashes = 0;  // --max_concurrent_hashes, 0 resolved to the hardware threads
   int hash_queue_size = 0;        // --hash_queue_size, -1 resolved to max_concurrent_hashes

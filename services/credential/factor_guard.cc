@@ -1,6 +1,7 @@
 #include "services/credential/factor_guard.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/freshness.h"
 #include "common/logging/logging.h"
 #include "common/status/error_details.h"
 #include "common/util/text.h"
@@ -12,14 +13,7 @@ FactorGuard::FactorGuard(CredentialStore& users, FactorStore& factors, RequiredL
     : users_(users), factors_(factors), levels_(levels), clock_(clock), options_(options) {}
 
 absl::Status FactorGuard::RequireFresh(const Caller& caller) const {
-  if (clock_.Now() - caller.claims.auth_time <= options_.reauth_max_age) {
-    return absl::OkStatus();
-  }
-  return WithErrorInfo(
-      absl::FailedPreconditionError(absl::StrCat("this change needs a recent login (within ",
-                                                 absl::FormatDuration(options_.reauth_max_age),
-                                                 "): step up and try again")),
-      reasons::kReauthenticationRequired);
+  return RequireFreshAuthentication(caller);
 }
 
 absl::StatusOr<StoredUser> FactorGuard::RequireEnrollingUser(const Caller& caller,

@@ -19,9 +19,6 @@
 namespace tally::credential {
 
 struct FactorGuardOptions {
-  // --reauth_max_age: how old a token's auth_time may be for the user's own sensitive changes
-  // (and an admin's acting on them).
-  absl::Duration reauth_max_age = absl::Minutes(5);
   // --factor_attempts, --factor_attempt_window.
   // Attempts at one method (TOTP, recovery codes) per user per window, right or wrong; a right
   // code starts a new window. 10 per 15 minutes: a user who mistypes never meets it, while a
@@ -45,8 +42,8 @@ class FactorGuard {
   // The user themself or an admin of the user's directory, with a fresh token either way.
   absl::StatusOr<StoredUser> RequireFreshSelfOrAdmin(const Caller& caller,
                                                      const std::string& user_id);
-  // FAILED_PRECONDITION with REAUTHENTICATION_REQUIRED when the caller's auth_time is older
-  // than --reauth_max_age.
+  // FAILED_PRECONDITION with REAUTHENTICATION_REQUIRED unless the Authenticator found the
+  // caller's token fresh (the shared --reauth_max_age: common/auth/freshness.h).
   absl::Status RequireFresh(const Caller& caller) const;
   // For cluster calls: the user `user_id` of `directory_id` (ids checked); NOT_FOUND when
   // unknown or in another directory.

@@ -254,19 +254,22 @@ class FakeDirectories final : public RequiredLevelSource, public DirectoryNameSo
   }
 };
 
-// A session at `level`, logged in at `auth_time` (and issued then).
-Caller UserCaller(const std::string& dir, const std::string& user, int level, absl::Time auth_time,
-                  std::vector<std::string> roles = {"user"}) {
-  return Caller::User(testing::TestClaims({.directory_id = dir,
-                                           .user_id = user,
-                                           .roles = std::move(roles),
-                                           .acr = absl::StrCat(level),
-                                           .session_id = "sid_1"},
-                                          auth_time));
-}
-
 class FactorManagersTest : public ::testing::Test {
  protected:
+  // A session at `level`, logged in at `auth_time` (and issued then), fresh as the
+  // Authenticator finds it now with the default --reauth_max_age.
+  Caller UserCaller(const std::string& dir, const std::string& user, int level,
+                    absl::Time auth_time, std::vector<std::string> roles = {"user"}) {
+    Caller caller = Caller::User(testing::TestClaims({.directory_id = dir,
+                                                      .user_id = user,
+                                                      .roles = std::move(roles),
+                                                      .acr = absl::StrCat(level),
+                                                      .session_id = "sid_1"},
+                                                     auth_time));
+    caller.fresh = clock_.Now() - auth_time <= kDefaultReauthMaxAge;
+    return caller;
+  }
+
   FactorManagersTest()
       : guard_(users_, factors_, directories_, clock_, FactorGuardOptions{}),
         totp_(guard_, factors_, users_, directories_, CsprngRandom::Get(), TotpOptionsForTest()),

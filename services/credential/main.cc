@@ -10,6 +10,7 @@
 #include "common/postgres/pg_flags.h"
 #include "common/server/service_main.h"
 #include "services/credential/bounded_hasher.h"
+#include "services/credential/credential_callers.h"
 #include "services/credential/credential_config.h"
 #include "services/credential/credential_manager.h"
 #include "services/credential/credential_metrics.h"
@@ -29,9 +30,10 @@ int main(int argc, char** argv) {
       argc, argv, "tally-credential: users, contact data and password hashes", "credential");
   cred::CredentialServerConfig config =
       service.RequireConfig(cred::CredentialServerConfigFromFlags());
-  auto authenticator = service.MakeAuthenticator(
-      tally::RevocationCheckerFor(config.revocation_redis, service.clock()),
-      "CreateUser to bootstrap");
+  // Also where this service ends a user's sessions (password, role and deletion changes).
+  auto revocations = tally::RevocationStoreFor(config.revocation_redis, service.clock());
+  auto authenticator = service.MakeAuthenticator(revocations, cred::CredentialCallers(),
+                                                 "CreateUser to bootstrap");
   if (config.blocklist_file.empty()) {
     service.logger().warn("no --password_blocklist: common passwords are accepted");
   } else {

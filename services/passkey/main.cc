@@ -12,6 +12,7 @@
 #include "common/postgres/pg_flags.h"
 #include "common/server/peer_channel.h"
 #include "common/server/service_main.h"
+#include "services/passkey/passkey_callers.h"
 #include "services/passkey/passkey_config.h"
 #include "services/passkey/passkey_manager.h"
 #include "services/passkey/passkey_metrics.h"
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   // Never connects here. Revoked sessions are checked in this Redis too.
   auto redis = std::make_shared<tally::RedisClient>(config.redis);
   auto authenticator = service.MakeAuthenticator(
-      std::make_shared<const tally::RedisRevocationStore>(redis, service.clock()));
+      std::make_shared<const tally::RedisRevocationStore>(redis, service.clock()),
+      passkey::PasskeyCallers());
   auto store = service.RequireStarted(tally::MigratedPgStore<passkey::PgPasskeyStore>(
       config.postgres, config.postgres_schema, service.logger()));
   passkey::RedisChallengeStore challenges(redis);

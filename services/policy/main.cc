@@ -6,6 +6,7 @@
 #include "common/postgres/pg_flags.h"
 #include "common/server/service_main.h"
 #include "services/policy/pg_policy_store.h"
+#include "services/policy/policy_callers.h"
 #include "services/policy/policy_config.h"
 #include "services/policy/policy_manager.h"
 #include "services/policy/policy_service.h"
@@ -18,7 +19,8 @@ int main(int argc, char** argv) {
   const policy::PolicyServerConfig config =
       service.RequireConfig(policy::PolicyServerConfigFromFlags());
   auto authenticator = service.MakeAuthenticator(
-      tally::RevocationCheckerFor(config.revocation_redis, service.clock()), "CreateDirectory...");
+      tally::RevocationStoreFor(config.revocation_redis, service.clock()), policy::PolicyCallers(),
+      "CreateDirectory...");
   auto store = service.RequireStarted(tally::MigratedPgStore<policy::PgPolicyStore>(
       config.postgres, config.postgres_schema, service.logger()));
 

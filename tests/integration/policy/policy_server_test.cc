@@ -44,6 +44,8 @@ testing::ServiceOptions PolicyServer(
           .flags = {absl::StrCat("--postgres_schema=", schema),
                     "--settings_metrics_interval=100ms"},
           .postgres_url = std::move(postgres_url),
+          // Where revoked sessions are checked: required wherever tokens are taken.
+          .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL"),
           .drain_timeout = absl::Seconds(5)};
 }
 

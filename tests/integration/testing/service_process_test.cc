@@ -61,6 +61,13 @@ TEST(TestKeysTest, TokensVerifyAgainstTheJwksFileAndKeysDifferPerCall) {
   EXPECT_EQ(claims->acr, "20");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
   EXPECT_EQ(claims->session_id, "ses_test");
+  EXPECT_EQ(claims->Family(), "ses_test");
+  // A step-up's token joins its login's family ("fam"), which revocation reads.
+  absl::StatusOr<SessionClaims> step_up = verifier->Verify((*keys)->Token(
+      {.directory_id = "dir_keys", .user_id = "usr_keys", .session_id = "ses_up",
+       .family_id = "ses_login"}));
+  ASSERT_TRUE(step_up.ok()) << step_up.status();
+  EXPECT_EQ(step_up->Family(), "ses_login");
 
   // The signing key is the PEM the orchestrator reads; the environment names both files.
   absl::StatusOr<JwtSigner> from_file = JwtSigner::FromPemFile((*keys)->signing_key_path());
@@ -89,7 +96,8 @@ TEST(TestKeysTest, TokensVerifyAgainstTheJwksFileAndKeysDifferPerCall) {
 TEST(ServiceProcessTest, StartsAServiceThatServesThenStopsIt) {
   ServiceProcess policy({.binary = "tally-policy",
                          .flags = {absl::StrCat("--postgres_schema=policy_sp_", UniqueSuffix())},
-                         .postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL")});
+                         .postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL"),
+                         .redis_url = RequiredEnv("TALLY_TEST_REDIS_URL")});
   const absl::Status started = policy.Start();
   ASSERT_TRUE(started.ok()) << started;
   EXPECT_TRUE(policy.Serving());
