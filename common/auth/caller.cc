@@ -16,6 +16,11 @@ absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.
 
 absl::Status CredentialsRequired() { return absl::UnauthenticatedError("credentials required"); }
 
+absl::Status OtherDirectory() {
+  // The requested id is the caller's input, unchecked yet: never echoed.
+  return absl::PermissionDeniedError("session is for another directory than the one requested");
+}
+
 // The token of "Bearer <token>" (RFC 6750 §2.1), or nullopt when the value has another shape.
 std::optional<std::string_view> BearerToken(std::string_view value) {
   if (value.size() <= kBearer.size() ||
@@ -55,13 +60,37 @@ std::string Caller::Actor() const {
   return "cluster";
 }
 
-Authenticator::Authenticator(std::string platform_key, std::shared_ptr<const JwtVerifier> verifier,
+Authenticator::Authenticator(AuthenticatorOptions options) : options_(std::move(options)) {}
+
+Authenticator::Authenticator(std::string platform_key,
+                             std::shared_ptr<const TokenVerifier> verifier,
                              std::shared_ptr<const RevocationChecker> revocations)
-    : platform_key_(std::move(platform_key)),
-      verifier_(std::move(verifier)),
-      revocations_(std::move(revocations)) {}
+    : Authenticator([&] {
+        AuthenticatorOptions options;
+        options.platform_key = std::move(platform_key);
+        options.verifier = std::move(verifier);
+        options.revocations = std::move(revocations);
+        return options;
+      }()) {}
 
 absl::StatusOr<Caller> Authenticator::Authenticate(
+    std::optional<std::string_view> platform_key_header,
+    std::optional<std::string_view> authorization_header, const Peer& peer,
+    absl::string_view method) const {
+  // Credentials first (token valid → caller allowed), so a forged token is UNAUTHENTICATED
+  // whatever the certificate.
+  absl::StatusOr<Caller> caller = Identify(platform_key_header, authorization_header);
+  if (!caller.ok()) return caller;
+  caller->peer = peer;
+  if (absl::Status s = options_.cluster_callers.Check(method, peer,
+                                                      caller->kind != Caller::Kind::kAnonymous);
+      !s.ok()) {
+    return s;
+  }
+  return caller;
+}
+
+absl::StatusOr<Caller> Authenticator::Identify(
     std::optional<std::string_view> platform_key_header,
     std::optional<std::string_view> authorization_header) const {
   if (platform_key_header.has_value() && authorization_header.has_value()) {
@@ -69,7 +98,8 @@ absl::StatusOr<Caller> Authenticator::Authenticate(
   }
   if (platform_key_header.has_value()) {
     // An unset key must not match an empty header, hence the explicit check.
-    if (platform_key_.empty() || !ConstantTimeEquals(*platform_key_header, platform_key_)) {
+    if (options_.platform_key.empty() ||
+        !ConstantTimeEquals(*platform_key_header, options_.platform_key)) {
       return absl::UnauthenticatedError("invalid platform key");
     }
     return Caller::Platform();
@@ -79,25 +109,27 @@ absl::StatusOr<Caller> Authenticator::Authenticate(
     if (!token.has_value()) {
       return absl::UnauthenticatedError("authorization must be \"Bearer <session token>\"");
     }
-    if (verifier_ == nullptr) {
+    if (options_.verifier == nullptr) {
       return absl::UnauthenticatedError("session tokens are not accepted here");
     }
-    absl::StatusOr<SessionClaims> claims = verifier_->Verify(*token);
+    absl::StatusOr<SessionClaims> claims = options_.verifier->Verify(*token);
     if (!claims.ok()) {
       // Verify already answers UNAUTHENTICATED; the code is pinned here all the same.
       return absl::UnauthenticatedError(claims.status().message());
     }
     // Only signed, unexpired tokens get here, so a forged one never costs a store round trip.
-    if (revocations_ != nullptr) {
-      absl::StatusOr<bool> revoked =
-          revocations_->IsRevoked(claims->directory_id, claims->session_id);
+    if (options_.revocations != nullptr) {
+      absl::StatusOr<bool> revoked = options_.revocations->IsRevoked(*claims);
       if (!revoked.ok()) {
         return absl::UnavailableError(absl::StrCat("cannot check whether the session was revoked: ",
                                                    revoked.status().message()));
       }
       if (*revoked) return absl::UnauthenticatedError("invalid session token: revoked");
     }
-    return Caller::User(*std::move(claims));
+    Caller caller = Caller::User(*std::move(claims));
+    caller.fresh =
+        options_.clock->Now() - caller.claims.auth_time <= options_.reauth_max_age;
+    return caller;
   }
   return Caller::Anonymous();
 }
@@ -119,9 +151,7 @@ absl::Status RequireAdmin(const Caller& caller, std::string_view directory_id) {
     case Caller::Kind::kUser:
       if (caller.IsAdminOf(directory_id)) return absl::OkStatus();
       if (caller.claims.directory_id != directory_id) {
-        // The requested id is the caller's input, unchecked yet: never echoed.
-        return absl::PermissionDeniedError(
-            "session is for another directory than the one requested");
+        return OtherDirectory();
       }
       return absl::PermissionDeniedError(
           absl::StrCat("caller is not an admin of directory ", Sv(directory_id)));
@@ -150,9 +180,7 @@ absl::Status RequireSelfOrAdmin(const Caller& caller, std::string_view directory
       }
       if (caller.IsAdminOf(directory_id)) return absl::OkStatus();
       if (caller.claims.directory_id != directory_id) {
-        // The requested id is the caller's input, unchecked yet: never echoed.
-        return absl::PermissionDeniedError(
-            "session is for another directory than the one requested");
+        return OtherDirectory();
       }
       return absl::PermissionDeniedError(
           "only the user themself or an admin of the directory may do this");
@@ -163,6 +191,13 @@ absl::Status RequireSelfOrAdmin(const Caller& caller, std::string_view directory
       break;
   }
   return CredentialsRequired();
+}
+
+absl::Status RequireOwnDirectory(const Caller& caller, std::string_view directory_id) {
+  if (caller.kind != Caller::Kind::kUser || caller.claims.directory_id == directory_id) {
+    return absl::OkStatus();
+  }
+  return OtherDirectory();
 }
 
 }  // namespace tally

@@ -249,5 +249,85 @@ TEST(CallerTest, DeniedCallsDoNotEchoTheRequestedDirectory) {
   }
 }
 
+TEST(CallerTest, RequireOwnDirectory) {
+  // GetUser, FindUser: open to the cluster, but a token never reaches another directory.
+  Callers c;
+  EXPECT_EQ(Code(RequireOwnDirectory(c.anonymous, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireOwnDirectory(c.platform, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireOwnDirectory(c.alice, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireOwnDirectory(c.admin, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireOwnDirectory(c.other_admin, "dir_acme")), kDenied);
+  EXPECT_EQ(Code(RequireOwnDirectory(c.alice, "dir_other")), kDenied);
+  EXPECT_EQ(Code(RequireOwnDirectory(c.alice, "")), kDenied);
+  EXPECT_THAT(std::string(RequireOwnDirectory(c.other_admin, "dir_acme").message()),
+              HasSubstr("another directory"));
+}
+
+// ---- freshness and the peer ----
+
+class AuthenticatorOptionsTest : public AuthenticatorTest {
+ protected:
+  Authenticator Make(ClusterCallers callers = ClusterCallers()) const {
+    AuthenticatorOptions options;
+    options.platform_key = kPlatformKey;
+    options.verifier = MakeVerifier(signer_, clock_);
+    options.reauth_max_age = absl::Minutes(5);
+    options.cluster_callers = std::move(callers);
+    options.clock = &clock_;
+    return Authenticator(std::move(options));
+  }
+  std::string Bearer(absl::Duration auth_age) const {
+    SessionClaims claims = UserClaims(clock_, "usr_alice", "dir_acme", {"user"});
+    claims.auth_time = clock_.Now() - auth_age;
+    return "Bearer " + *signer_.Sign(claims);
+  }
+};
+
+TEST_F(AuthenticatorOptionsTest, AUserIsFreshWhileTheLoginIsAtMostReauthMaxAgeOld) {
+  const Authenticator authenticator = Make();
+  EXPECT_TRUE(authenticator.Authenticate(std::nullopt, Bearer(absl::Minutes(4)))->fresh);
+  EXPECT_TRUE(authenticator.Authenticate(std::nullopt, Bearer(absl::Minutes(5)))->fresh);
+  EXPECT_FALSE(authenticator.Authenticate(std::nullopt, Bearer(absl::Minutes(6)))->fresh);
+  // The same token goes stale as time passes.
+  const std::string token = Bearer(absl::Minutes(1));
+  EXPECT_TRUE(authenticator.Authenticate(std::nullopt, token)->fresh);
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_FALSE(authenticator.Authenticate(std::nullopt, token)->fresh);
+  EXPECT_FALSE(authenticator.Authenticate(kPlatformKey, std::nullopt)->fresh);
+}
+
+TEST_F(AuthenticatorOptionsTest, TheClusterRuleComesAfterTheCredentials) {
+  const Authenticator authenticator = Make(ClusterCallers(
+      "tally.test.v1", {{"Users.Verify", ClusterOnly({"orchestrator"})},
+                        {"Users.Get", ClusterOrCredentials({"orchestrator"})}}));
+  const Peer login_client{true, ""};
+  const Peer orchestrator{true, "orchestrator"};
+  constexpr char kVerify[] = "tally.test.v1.Users.Verify";
+  constexpr char kGet[] = "tally.test.v1.Users.Get";
+  absl::StatusOr<Caller> caller =
+      authenticator.Authenticate(std::nullopt, std::nullopt, orchestrator, kVerify);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_EQ(caller->peer.service, "orchestrator");
+  EXPECT_EQ(authenticator.Authenticate(std::nullopt, std::nullopt, login_client, kVerify)
+                .status()
+                .code(),
+            kDenied);
+  // A forged token is UNAUTHENTICATED whoever presents it.
+  std::string forged = Bearer(absl::ZeroDuration());
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(authenticator.Authenticate(std::nullopt, forged, orchestrator, kVerify).status().code(),
+            kUnauth);
+  // A valid token from any certificate is the service's to judge where the RPC takes tokens.
+  caller = authenticator.Authenticate(std::nullopt, Bearer(absl::ZeroDuration()), login_client,
+                                      kGet);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_EQ(caller->kind, Caller::Kind::kUser);
+  EXPECT_TRUE(caller->peer.mutual_tls);
+  EXPECT_EQ(authenticator.Authenticate(std::nullopt, std::nullopt, login_client, kGet)
+                .status()
+                .code(),
+            kDenied);
+}
+
 }  // namespace
 }  // namespace tally

@@ -92,6 +92,11 @@ absl::StatusOr<std::vector<std::string>> GetStringArray(const Json& claims, cons
   return out;
 }
 
+// The one home of the longest token lifetime, for the signer and the verifier alike.
+bool LifetimeTooLong(int64_t iat_seconds, int64_t exp_seconds) {
+  return exp_seconds - iat_seconds > absl::ToInt64Seconds(kMaxSessionLifetime);
+}
+
 bool InNumericDateRange(absl::Time t) {
   return t >= absl::UnixEpoch() && t <= absl::FromUnixSeconds(kMaxNumericDate);
 }
@@ -117,8 +122,11 @@ absl::Status CheckSignable(const SessionClaims& c) {
   if (absl::ToUnixSeconds(c.expires_at) <= absl::ToUnixSeconds(c.issued_at)) {
     return absl::InvalidArgumentError("session claims: exp must be after iat");
   }
+  if (LifetimeTooLong(absl::ToUnixSeconds(c.issued_at), absl::ToUnixSeconds(c.expires_at))) {
+    return absl::InvalidArgumentError("session claims: exp is too long after iat");
+  }
   std::vector<const std::string*> texts = {&c.issuer, &c.subject, &c.directory_id, &c.session_id,
-                                           &c.acr};
+                                           &c.family_id, &c.acr};
   for (const auto& s : c.amr) texts.push_back(&s);
   for (const auto& s : c.roles) texts.push_back(&s);
   for (const auto& [method, t] : c.amr_times) texts.push_back(&method);
@@ -164,9 +172,11 @@ absl::StatusOr<std::string> JwtSigner::Sign(const SessionClaims& claims) const {
         {"amr", claims.amr},
         {"roles", claims.roles},
         {"iat", absl::ToUnixSeconds(claims.issued_at)},
+        {"iat_ms", absl::ToUnixMillis(claims.issued_at)},
         {"exp", absl::ToUnixSeconds(claims.expires_at)},
         {"auth_time", absl::ToUnixSeconds(claims.auth_time)},
     };
+    if (!claims.family_id.empty()) payload["fam"] = claims.family_id;
     if (!claims.amr_times.empty()) {
       Json times = Json::object();
       for (const auto& [method, t] : claims.amr_times) times[method] = absl::ToUnixSeconds(t);
@@ -346,6 +356,11 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
     if (value == nullptr || value->empty()) return Rejected(absl::StrCat("missing ", r.name));
     *r.field = *value;
   }
+  if (p.contains("fam")) {
+    const std::string* fam = FindString(p, "fam");
+    if (fam == nullptr || fam->empty()) return Rejected("bad fam");
+    claims.family_id = *fam;
+  }
   if (p.contains("acr")) {
     const std::string* acr = FindString(p, "acr");
     if (acr == nullptr) return Rejected("bad acr");
@@ -379,6 +394,20 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
   claims.expires_at = **exp;
   claims.issued_at = **iat;
   claims.auth_time = **auth_time;
+  if (auto iat_ms = p.find("iat_ms"); iat_ms != p.end()) {
+    // Milliseconds of the same instant as "iat": it must fall inside iat's second.
+    if (!iat_ms->is_number_integer()) return Rejected("bad iat_ms");
+    const int64_t ms = iat_ms->get<int64_t>();
+    const int64_t second = absl::ToUnixSeconds(claims.issued_at);
+    if (ms < 0 || ms / 1000 != second || claims.issued_at != absl::FromUnixSeconds(second)) {
+      return Rejected("bad iat_ms");
+    }
+    claims.issued_at = absl::FromUnixMillis(ms);
+  }
+  if (LifetimeTooLong(absl::ToUnixSeconds(claims.issued_at),
+                      absl::ToUnixSeconds(claims.expires_at))) {
+    return Rejected("lifetime too long");
+  }
 
   const absl::Time now = clock_->Now();
   const absl::Duration leeway = options_.leeway;
@@ -392,16 +421,21 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
   return claims;
 }
 
-absl::StatusOr<JwtVerifier> LoadJwksFile(const std::string& path, JwtVerifierOptions options,
-                                         const Clock& clock) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<JwtVerifier> verifier = JwtVerifier::FromJwks(*text, std::move(options), clock);
+absl::StatusOr<JwtVerifier> JwksFromFileText(std::string_view text, const std::string& path,
+                                             JwtVerifierOptions options, const Clock& clock) {
+  absl::StatusOr<JwtVerifier> verifier = JwtVerifier::FromJwks(text, std::move(options), clock);
   if (!verifier.ok()) {
     return absl::Status(verifier.status().code(),
                         absl::StrCat(verifier.status().message(), " (", path, ")"));
   }
   return verifier;
+}
+
+absl::StatusOr<JwtVerifier> LoadJwksFile(const std::string& path, JwtVerifierOptions options,
+                                         const Clock& clock) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return JwksFromFileText(*text, path, std::move(options), clock);
 }
 
 }  // namespace tally

@@ -22,16 +22,32 @@ namespace tally {
 // The role that makes a user an administrator of the directory in the token's `dir` claim.
 inline constexpr std::string_view kAdminRole = "admin";
 
-// The claims of a session token (DESIGN.md §5). Times travel as NumericDate (whole seconds).
+// Tolerated clock skew between the orchestrator and a verifier, on exp, iat, nbf and auth_time.
+// A token is refused once `exp + kTokenLeeway` has passed, so revocation records live that long.
+inline constexpr absl::Duration kTokenLeeway = absl::Seconds(30);
+// The longest a session token may live (exp - iat): the orchestrator's --session_lifetime is at
+// most this, and verifiers refuse longer tokens, so a per-user revocation record can expire
+// this long (plus the leeway) after it was written.
+inline constexpr absl::Duration kMaxSessionLifetime = absl::Hours(24 * 30);
+
+// The claims of a session token (DESIGN.md §5). Times travel as NumericDate (whole seconds),
+// except the issue time, which a private claim refines to milliseconds.
 struct SessionClaims {
   std::string issuer;              // "iss"
   std::string subject;             // "sub": the user id
   std::string directory_id;        // "dir"
   std::string session_id;          // "sid"
+  // "fam" (private claim): the session family. A login starts one (SessionManager); a step-up
+  // token joins the family of the token it steps up, and revoking any member revokes them all.
+  // Empty in tokens that predate it: such a token is a family of its own.
+  std::string family_id;
   std::string acr;                 // "acr": the level the login reached
   std::vector<std::string> amr;    // "amr": methods used, RFC 8176 names
   std::vector<std::string> roles;  // "roles"
-  absl::Time issued_at;            // "iat"
+  // "iat", and "iat_ms" (private claim: the same instant in milliseconds), so a token issued in
+  // the same second as a per-user revocation, but after it, is told apart from an older one.
+  // Tokens without "iat_ms" are taken as issued at the start of their "iat" second.
+  absl::Time issued_at;
   absl::Time expires_at;           // "exp"
   absl::Time auth_time;            // "auth_time": the last interactive authentication
   // "amr_time" (private claim): when each "amr" method was completed, so that step-up can
@@ -39,7 +55,18 @@ struct SessionClaims {
   std::map<std::string, absl::Time> amr_times;
 
   bool HasRole(std::string_view role) const;
+  // The family this token belongs to: "fam", or for a token without one its own session.
+  const std::string& Family() const { return family_id.empty() ? session_id : family_id; }
   friend bool operator==(const SessionClaims&, const SessionClaims&) = default;
+};
+
+// What checks a session token's signature and claims: a JwtVerifier (fixed keys) or a
+// JwksFileVerifier (keys from a file that may change). Safe to call from many threads.
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  // The claims of a valid token; UNAUTHENTICATED "invalid session token: <reason>" otherwise.
+  virtual absl::StatusOr<SessionClaims> Verify(std::string_view token) const = 0;
 };
 
 // Mints session tokens. Header {"alg":"EdDSA","kid":<thumbprint of the key>,"typ":"JWT"}.
@@ -50,8 +77,10 @@ class JwtSigner {
   static absl::StatusOr<JwtSigner> FromPemFile(const std::string& path);
 
   // INVALID_ARGUMENT when the claims are ones JwtVerifier would refuse (empty iss, sub, dir or
-  // sid, exp not after iat, a time outside years 1970..9999, text that is not UTF-8), so we never
-  // hand out a token nobody accepts. INTERNAL only if OpenSSL fails.
+  // sid, exp not after iat or more than kMaxSessionLifetime after it, a time outside years
+  // 1970..9999, text that is not UTF-8), so we never hand out a token nobody accepts. The issue
+  // time is signed to the millisecond, the other times to the second. INTERNAL only if OpenSSL
+  // fails.
   absl::StatusOr<std::string> Sign(const SessionClaims& claims) const;
 
   const std::string& kid() const { return kid_; }
@@ -66,7 +95,7 @@ struct JwtVerifierOptions {
   // The only accepted "iss". Must not be empty.
   std::string issuer;
   // Tolerated clock skew between the orchestrator and us, on exp, iat, nbf and auth_time.
-  absl::Duration leeway = absl::Seconds(30);
+  absl::Duration leeway = kTokenLeeway;
   // Longer tokens are refused before any parsing.
   size_t max_token_bytes = 8 * 1024;
 };
@@ -77,8 +106,8 @@ struct JwtVerifierOptions {
 //
 // Every rejection is UNAUTHENTICATED "invalid session token: <reason>", where the reason is a
 // fixed phrase ("expired", "bad signature", ...) and never echoes the token or any part of it.
-// Revocation (`{dir}:revoked:<sid>` in Redis) is not checked here.
-class JwtVerifier {
+// Revocation (common/auth/revocation.h) is not checked here.
+class JwtVerifier final : public TokenVerifier {
  public:
   // `clock` must outlive the verifier. INVALID_ARGUMENT without keys or without an issuer.
   static absl::StatusOr<JwtVerifier> FromKeys(const std::vector<Ed25519PublicKey>& keys,
@@ -97,7 +126,7 @@ class JwtVerifier {
   std::string ToJwks() const;
   std::vector<std::string> Kids() const;
 
-  absl::StatusOr<SessionClaims> Verify(std::string_view token) const;
+  absl::StatusOr<SessionClaims> Verify(std::string_view token) const override;
 
  private:
   JwtVerifier(std::map<std::string, Ed25519PublicKey, std::less<>> keys, JwtVerifierOptions options,
@@ -111,6 +140,9 @@ class JwtVerifier {
   const Clock* clock_;
 };
 
+// A verifier from the text of the JWK Set file `path` (named in errors).
+absl::StatusOr<JwtVerifier> JwksFromFileText(std::string_view text, const std::string& path,
+                                             JwtVerifierOptions options, const Clock& clock);
 // Reads a JWK Set file (NOT_FOUND if unreadable) and builds a verifier from it.
 absl::StatusOr<JwtVerifier> LoadJwksFile(const std::string& path, JwtVerifierOptions options,
                                          const Clock& clock);

@@ -293,6 +293,7 @@ TEST_F(JwtTest, SignedTokenLayout) {
                            {"amr", {"pwd", "sms"}},
                            {"roles", {"admin", "user"}},
                            {"iat", now},
+                           {"iat_ms", now * 1000},
                            {"exp", now + 3600},
                            {"auth_time", now - 60}}));
   EXPECT_EQ(kid_, Ed25519PublicKey::FromRaw(RawPublic(key_.get()))->Kid());
@@ -341,6 +342,57 @@ TEST_F(JwtTest, SignerFromPemFile) {
   absl::StatusOr<JwtSigner> wrong = JwtSigner::FromPemFile(path);
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(wrong.status().message()), HasSubstr(path));
+}
+
+TEST_F(JwtTest, TheIssueTimeRoundTripsToTheMillisecondAndTheFamilyWithIt) {
+  SessionClaims c = Claims();
+  c.issued_at = clock_.Now() + absl::Milliseconds(640);
+  c.family_id = "ses_0";
+  const std::string token = *signer_->Sign(c);
+  const Json payload = Json::parse(Decode(std::vector<std::string>(absl::StrSplit(token, '.'))[1]));
+  // Plain JWT readers still see whole seconds in "iat".
+  EXPECT_EQ(payload["iat"], absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(payload["iat_ms"], absl::ToUnixMillis(clock_.Now()) + 640);
+  EXPECT_EQ(payload["fam"], "ses_0");
+  absl::StatusOr<SessionClaims> claims = verifier_->Verify(token);
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(*claims, c);
+  EXPECT_EQ(claims->Family(), "ses_0");
+  c.family_id.clear();
+  EXPECT_EQ(c.Family(), "ses_1") << "a token without a family is a family of its own";
+}
+
+TEST_F(JwtTest, RejectsAnIatMsOutsideItsSecondAndABadFamily) {
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  Json c = ClaimsJson();
+  c["iat_ms"] = now * 1000 + 999;
+  EXPECT_TRUE(verifier_->Verify(Mint(c)).ok());
+  for (const Json& bad : {Json(now * 1000 + 1000), Json(now * 1000 - 1), Json(-1),
+                          Json(static_cast<double>(now) * 1000), Json("1700000000000")}) {
+    c["iat_ms"] = bad;
+    ExpectRejected(Mint(c), "bad iat_ms");
+  }
+  c = ClaimsJson();
+  c["iat"] = now + 0.5;
+  c["iat_ms"] = now * 1000 + 500;
+  ExpectRejected(Mint(c), "bad iat_ms");
+  c = ClaimsJson();
+  for (const Json& bad : {Json(""), Json(7), Json::array()}) {
+    c["fam"] = bad;
+    ExpectRejected(Mint(c), "bad fam");
+  }
+}
+
+TEST_F(JwtTest, TokensLongerThanTheLongestSessionAreRefused) {
+  // A per-user revocation mark lives kMaxSessionLifetime: a longer token would outlive it.
+  SessionClaims c = Claims();
+  c.expires_at = c.issued_at + kMaxSessionLifetime;
+  EXPECT_TRUE(verifier_->Verify(*signer_->Sign(c)).ok());
+  c.expires_at += absl::Seconds(1);
+  EXPECT_EQ(signer_->Sign(c).status().code(), absl::StatusCode::kInvalidArgument);
+  Json json = ClaimsJson();
+  json["exp"] = absl::ToUnixSeconds(clock_.Now() + kMaxSessionLifetime) + 1;
+  ExpectRejected(Mint(json), "lifetime too long");
 }
 
 // ---- verification: what must pass ----

@@ -7,13 +7,8 @@
 
 namespace tally {
 
-absl::StatusOr<std::optional<RedisOptions>> RevocationRedisFromFlags(
-    absl::string_view client_name) {
-  const RedisSettings settings = RedisSettingsFromFlags();
-  if (!settings.given()) return std::nullopt;
-  absl::StatusOr<RedisOptions> options = ServiceRedisOptions(settings, client_name);
-  if (!options.ok()) return options.status();
-  return *std::move(options);
+absl::StatusOr<RedisOptions> RevocationRedisFromFlags(absl::string_view client_name) {
+  return ServiceRedisOptions(RedisSettingsFromFlags(), client_name);
 }
 
 }  // namespace tally

@@ -20,7 +20,7 @@ struct RedisSettings {
   int min_replica_acks = -1;  // --redis_min_replica_acks; -1: 1 for a cluster, 0 for one Redis
   absl::Duration retry_timeout = absl::Seconds(2);  // --redis_retry_timeout
 
-  // Whether a Redis was given at all (policy and credential run without one).
+  // Whether a Redis was given at all (every service requires one: ServiceRedisOptions).
   bool given() const { return !url.empty() || !cluster_nodes.empty(); }
 };
 

@@ -7,7 +7,7 @@
 
 ABSL_FLAG(std::string, redis_url, "",
           "One Redis: redis://[[user]:password@]host[:port][/db]; prefer TALLY_REDIS_URL from a "
-          "Secret. Exclusive with --redis_cluster_nodes.");
+          "Secret. Exclusive with --redis_cluster_nodes; one of the two is required.");
 ABSL_FLAG(std::string, redis_cluster_nodes, "",
           "A Redis Cluster instead: host:port,host:port,... of seed nodes (any live one will "
           "do). The password comes from the TALLY_REDIS_PASSWORD environment variable.");

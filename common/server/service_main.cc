@@ -21,9 +21,11 @@ ServiceMain::ServiceMain(int argc, char** argv, absl::string_view usage,
 }
 
 std::shared_ptr<const Authenticator> ServiceMain::MakeAuthenticator(
-    std::shared_ptr<const RevocationChecker> revocations, absl::string_view platform_calls) const {
+    std::shared_ptr<const RevocationChecker> revocations, ClusterCallers cluster_callers,
+    absl::string_view platform_calls, std::shared_ptr<const TokenVerifier> own_keys) const {
   std::shared_ptr<const Authenticator> authenticator =
-      RequireConfig(AuthenticatorFromFlags(clock(), std::move(revocations)));
+      RequireConfig(AuthenticatorFromFlags(clock(), std::move(revocations),
+                                           std::move(cluster_callers), std::move(own_keys)));
   if (!platform_calls.empty() && absl::GetFlag(FLAGS_platform_key).empty()) {
     logger_->warn("no --platform_key: platform calls ({}) will be refused", platform_calls);
   }

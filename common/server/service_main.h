@@ -51,13 +51,17 @@ class ServiceMain {
   const Clock& clock() const { return SystemClock::Get(); }
   RandomSource& random() const { return CsprngRandom::Get(); }
 
-  // The Authenticator of the shared flags --platform_key, --jwks_file and --jwt_issuer
-  // (AuthenticatorFromFlags), checking bearer tokens' revocation in `revocations`; bad flags end
-  // the process (RequireConfig). `platform_calls` names what the platform key is for in this
-  // service ("CreateDirectory..."): without the key a warning says those calls are refused.
+  // The Authenticator of the shared flags --platform_key, --jwks_file, --jwt_issuer and
+  // --reauth_max_age (AuthenticatorFromFlags), checking bearer tokens' revocation in
+  // `revocations` (required with --jwks_file) and cluster calls against the service's table
+  // (services/<svc>/<svc>_callers.h); bad flags or a table with a gap end the process
+  // (RequireConfig). `platform_calls` names what the platform key is for in this service
+  // ("CreateDirectory..."): without the key a warning says those calls are refused.
+  // The orchestrator passes `own_keys` (it verifies with the keys it signs with).
   std::shared_ptr<const Authenticator> MakeAuthenticator(
-      std::shared_ptr<const RevocationChecker> revocations,
-      absl::string_view platform_calls = "") const;
+      std::shared_ptr<const RevocationChecker> revocations, ClusterCallers cluster_callers,
+      absl::string_view platform_calls = "",
+      std::shared_ptr<const TokenVerifier> own_keys = nullptr) const;
 
   // Starts `runner`, then `started` (work beside the gRPC server, such as the OTP senders),
   // serves until SIGTERM or SIGINT and drains. main's exit code: 0 after the drain, 1 (logged as

@@ -63,7 +63,7 @@ TEST(ServiceMainTest, ABadPlatformKeyIsBadConfiguration) {
   EXPECT_EXIT(
       {
         ServiceMain service = MakeServiceMain({"--platform_key=short"});
-        service.MakeAuthenticator(nullptr, "CreateThing");
+        service.MakeAuthenticator(nullptr, ClusterCallers(), "CreateThing");
       },
       ExitedWithCode(2), "^tally-test: invalid configuration: --platform_key must be at least");
 }

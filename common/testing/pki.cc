@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/testing/test_support.h"
 
 namespace tally::testing {
@@ -15,13 +16,19 @@ absl::Status Pki::MakeCa(const std::string& name) {
               Path(name + ".key"), "-out", Path(name + ".pem")});
 }
 
-absl::Status Pki::MakeCert(const std::string& name, const std::string& ca) {
+std::string Pki::ServiceSan(const std::string& service) {
+  return absl::StrCat("URI:spiffe://tally/", service);
+}
+
+absl::Status Pki::MakeCert(const std::string& name, const std::string& ca,
+                           const std::vector<std::string>& sans) {
   absl::Status s = Run({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                         "-nodes", "-subj", absl::StrCat("/CN=", name), "-keyout",
                         Path(name + ".key"), "-out", Path(name + ".csr")});
   if (!s.ok()) return s;
   std::ofstream(Path(name + ".ext"))
-      << "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
+      << "subjectAltName=" << absl::StrJoin(sans, ",") << (sans.empty() ? "" : ",")
+      << "DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
   return Run({"x509", "-req", "-in", Path(name + ".csr"), "-CA", Path(ca + ".pem"), "-CAkey",
               Path(ca + ".key"), "-CAcreateserial", "-days", "2", "-extfile",
               Path(name + ".ext"), "-out", Path(name + ".pem")});

@@ -19,7 +19,12 @@ class Pki {
   absl::Status MakeCa(const std::string& name);
   // A certificate `name` for localhost / 127.0.0.1, usable as server and client, signed by CA
   // `ca`: <dir>/<name>.pem and .key. Calling it again rotates the certificate in place.
-  absl::Status MakeCert(const std::string& name, const std::string& ca);
+  // `sans` adds subject alternative names in openssl's form: "URI:spiffe://tally/orchestrator"
+  // (a Tally service's, as the deploy overlays issue them; ServiceSan), "DNS:tally-policy".
+  absl::Status MakeCert(const std::string& name, const std::string& ca,
+                        const std::vector<std::string>& sans = {});
+  // The SAN of Tally service `service`'s certificate: "URI:spiffe://tally/<service>".
+  static std::string ServiceSan(const std::string& service);
   // An Ed25519 private key `name` (PKCS#8 PEM, what --signing_key_files reads): <dir>/<name>.key.
   absl::Status MakeSigningKey(const std::string& name);
 

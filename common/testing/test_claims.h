@@ -22,6 +22,8 @@ struct TokenSpec {
   absl::Duration lifetime = absl::Hours(1);
   std::string session_id = "ses_test";
   std::string issuer = "tally";
+  // "fam": the login this session belongs to (a step-up's); empty: a family of its own.
+  std::string family_id{};
 };
 
 // The claims of `spec` for a token issued at `now`.
@@ -31,6 +33,7 @@ inline SessionClaims TestClaims(const TokenSpec& spec, absl::Time now) {
   claims.subject = spec.user_id;
   claims.directory_id = spec.directory_id;
   claims.session_id = spec.session_id;
+  claims.family_id = spec.family_id;
   claims.acr = spec.acr;
   claims.amr = spec.amr;
   claims.roles = spec.roles;

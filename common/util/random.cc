@@ -5,6 +5,10 @@
 #include <array>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/util/text.h"
+
 namespace tally {
 
 void CsprngRandom::Fill(absl::Span<uint8_t> out) {
@@ -19,22 +23,12 @@ RandomSource& CsprngRandom::Get() {
 }
 
 std::string NewId(RandomSource& random, std::string_view prefix) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
   std::array<uint8_t, 16> bytes;
   random.Fill(absl::MakeSpan(bytes));
-  std::string id(prefix);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (uint8_t b : bytes) {
-    buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      id.push_back(kAlphabet[(buffer >> (bits - 5)) & 31]);
-      bits -= 5;
-    }
-  }
-  if (bits > 0) id.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
-  return id;
+  return absl::StrCat(absl::string_view(prefix.data(), prefix.size()),
+                      absl::AsciiStrToLower(Base32Encode(
+                          std::string_view(reinterpret_cast<const char*>(bytes.data()),
+                                           bytes.size()))));
 }
 
 }  // namespace tally

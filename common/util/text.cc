@@ -101,4 +101,49 @@ bool Base64UrlDecode(std::string_view text, std::string* out) {
   return absl::WebSafeBase64Unescape(absl::string_view(text.data(), text.size()), out);
 }
 
+std::string Base32Encode(std::string_view data) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string out;
+  out.reserve((data.size() * 8 + 4) / 5);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char b : data) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out.push_back(kAlphabet[(buffer >> (bits - 5)) & 31]);
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
+  return out;
+}
+
+bool Base32Decode(std::string_view text, std::string* out) {
+  std::string bytes;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=' || c == ' ' || c == '-') continue;
+    const char u = absl::ascii_toupper(static_cast<unsigned char>(c));
+    int value;
+    if (u >= 'A' && u <= 'Z') {
+      value = u - 'A';
+    } else if (u >= '2' && u <= '7') {
+      value = u - '2' + 26;
+    } else {
+      return false;
+    }
+    buffer = (buffer << 5) | static_cast<uint32_t>(value);
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push_back(static_cast<char>((buffer >> (bits - 8)) & 0xff));
+      bits -= 8;
+    }
+  }
+  if ((buffer & ((1u << bits) - 1)) != 0) return false;
+  *out = std::move(bytes);
+  return true;
+}
+
 }  // namespace tally

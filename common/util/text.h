@@ -27,4 +27,10 @@ std::string Base64UrlEncode(std::string_view data);
 // Accepts input with or without padding; false on any other character.
 bool Base64UrlDecode(std::string_view text, std::string* out);
 
+// base32 (RFC 4648 §6: A-Z and 2-7) without padding, as authenticator apps take TOTP secrets.
+std::string Base32Encode(std::string_view data);
+// Case-insensitive; `=` padding, spaces and dashes are skipped (secrets typed by hand); false on
+// any other character or on trailing bits that are not zero.
+bool Base32Decode(std::string_view text, std::string* out);
+
 }  // namespace tally

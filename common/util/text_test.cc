@@ -50,6 +50,24 @@ TEST(TextTest, ConstantTimeEquals) {
   EXPECT_FALSE(ConstantTimeEquals("", "x"));
 }
 
+TEST(TextTest, Base32MatchesRfc4648Vectors) {
+  // RFC 4648 §10, without the padding.
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""},           {"f", "MY"},           {"fo", "MZXQ"},           {"foo", "MZXW6"},
+      {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(Base32Encode(plain), encoded);
+    std::string decoded;
+    ASSERT_TRUE(Base32Decode(encoded, &decoded)) << encoded;
+    EXPECT_EQ(decoded, plain);
+  }
+  std::string decoded;
+  ASSERT_TRUE(Base32Decode("mzxw-6ytb oi======", &decoded));  // as typed by hand
+  EXPECT_EQ(decoded, "foobar");
+  EXPECT_FALSE(Base32Decode("MZXW1", &decoded));  // 1 is not in the alphabet
+  EXPECT_FALSE(Base32Decode("MZ", &decoded));  // trailing bits set: not what MY encodes
+}
+
 TEST(TextTest, Base64UrlRoundTrip) {
   const std::string data("\xFB\xFF\x00\x01hello", 8);
   const std::string encoded = Base64UrlEncode(data);

@@ -8,6 +8,7 @@
 #include "common/auth/revocation_flags.h"
 #include "common/config/config.h"
 #include "common/postgres/pg_flags.h"
+#include "common/util/crypto.h"
 
 ABSL_FLAG(std::string, postgres_schema, "credential", "Schema this service owns and migrates.");
 ABSL_FLAG(uint32_t, argon2_memory_kib, 19456, "Argon2id memory per hash in KiB (m).");
@@ -24,6 +25,21 @@ ABSL_FLAG(int, hash_queue_size, -1,
 ABSL_FLAG(int, min_password_length, 8, "Shortest new password, in characters (code points).");
 ABSL_FLAG(std::string, password_blocklist, "",
           "File of passwords refused as too common, one per line (# comments); empty: none.");
+ABSL_FLAG(std::string, policy_addr, "127.0.0.1:50051",
+          "The policy service (directories' required levels and names, for TOTP enrolment).");
+ABSL_FLAG(absl::Duration, policy_timeout, absl::Seconds(2), "Deadline of each policy call.");
+ABSL_FLAG(std::string, totp_encryption_key, "",
+          "AES-256-GCM key sealing TOTP secrets at rest, 32 bytes as hex or base64; prefer "
+          "TALLY_TOTP_ENCRYPTION_KEY.");
+ABSL_FLAG(absl::Duration, totp_enrollment_ttl, absl::Minutes(10),
+          "How long an authenticator app enrolment waits for its first code.");
+ABSL_FLAG(std::string, recovery_code_hmac_key, "",
+          "Key of the recovery codes' HMAC-SHA-256, at least 32 bytes as hex or base64; prefer "
+          "TALLY_RECOVERY_CODE_HMAC_KEY.");
+ABSL_FLAG(int, factor_attempts, 10,
+          "Attempts per user at one of TOTP or recovery codes per --factor_attempt_window.");
+ABSL_FLAG(absl::Duration, factor_attempt_window, absl::Minutes(15),
+          "The window of --factor_attempts.");
 
 namespace tally::credential {
 namespace {
@@ -66,6 +82,43 @@ absl::Status TakePasswordFlags(CredentialServerConfig& config) {
   return absl::OkStatus();
 }
 
+// The policy peer, the second factors' keys and limits.
+absl::Status TakeFactorFlags(CredentialServerConfig& config) {
+  config.policy_addr = absl::GetFlag(FLAGS_policy_addr);
+  config.policy_timeout = absl::GetFlag(FLAGS_policy_timeout);
+  if (config.policy_addr.empty()) return absl::InvalidArgumentError("--policy_addr is required");
+  if (config.policy_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--policy_timeout must be positive");
+  }
+  absl::Status s = TakeValue(DecodeSecret(absl::GetFlag(FLAGS_totp_encryption_key), 32, true,
+                                          "--totp_encryption_key"),
+                             &config.totp.encryption_key);
+  if (s.ok()) {
+    s = TakeValue(DecodeSecret(absl::GetFlag(FLAGS_recovery_code_hmac_key), 32, false,
+                               "--recovery_code_hmac_key"),
+                  &config.recovery_code_hmac_key);
+  }
+  if (!s.ok()) return s;
+  if (config.totp.encryption_key == config.recovery_code_hmac_key) {
+    return absl::InvalidArgumentError(
+        "--totp_encryption_key and --recovery_code_hmac_key must be different keys");
+  }
+  config.totp.enrollment_ttl = absl::GetFlag(FLAGS_totp_enrollment_ttl);
+  if (config.totp.enrollment_ttl < absl::Minutes(1) ||
+      config.totp.enrollment_ttl > absl::Hours(24)) {
+    return absl::InvalidArgumentError("--totp_enrollment_ttl must be between 1m and 24h");
+  }
+  config.factors.attempts_per_window = absl::GetFlag(FLAGS_factor_attempts);
+  config.factors.attempt_window = absl::GetFlag(FLAGS_factor_attempt_window);
+  if (config.factors.attempts_per_window < 1 || config.factors.attempts_per_window > 1000 ||
+      config.factors.attempt_window < absl::Minutes(1) ||
+      config.factors.attempt_window > absl::Hours(24)) {
+    return absl::InvalidArgumentError(
+        "--factor_attempts must be 1..1000 and --factor_attempt_window 1m..24h");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CredentialServerConfig> CredentialServerConfigFromFlags() {
@@ -75,6 +128,7 @@ absl::StatusOr<CredentialServerConfig> CredentialServerConfigFromFlags() {
   if (s.ok()) s = TakeValue(PgOptionsFromFlags(), &config.postgres);
   if (s.ok()) s = TakeValue(RevocationRedisFromFlags("tally-credential"), &config.revocation_redis);
   if (s.ok()) s = TakePasswordFlags(config);
+  if (s.ok()) s = TakeFactorFlags(config);
   if (!s.ok()) return s;
   return config;
 }

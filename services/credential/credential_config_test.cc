@@ -15,9 +15,16 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kPostgres[] = "--postgres_url=postgresql://tally:pw@db:5432/tally";
+// 32 bytes each, hex.
+constexpr char kTotpKey[] =
+    "--totp_encryption_key=746f74702d656e6372797074696f6e2d6b65792d666f722d74657374732d2121";
+constexpr char kRecoveryKey[] =
+    "--recovery_code_hmac_key=7265636f766572792d636f64652d686d61632d6b65792d666f722d7465737473";
+
+constexpr char kRedis[] = "--redis_url=redis://cache";
 
 absl::StatusOr<CredentialServerConfig> Config(std::vector<std::string> flags) {
-  flags.insert(flags.begin(), kPostgres);
+  flags.insert(flags.begin(), {kPostgres, kRedis, kTotpKey, kRecoveryKey});
   return ConfigFromFlagsForTest(flags, CredentialServerConfigFromFlags);
 }
 
@@ -30,7 +37,7 @@ TEST(CredentialServerConfigTest, Defaults) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server.listen, "0.0.0.0:50052");
   EXPECT_EQ(config->postgres_schema, "credential");
-  EXPECT_FALSE(config->revocation_redis.has_value());
+  EXPECT_EQ(config->revocation_redis.host, "cache");
   EXPECT_EQ(config->argon2, (Argon2Params{19456, 2, 1}));
   const int threads = std::max(1u, std::thread::hardware_concurrency());
   EXPECT_EQ(config->max_concurrent_hashes, threads);
@@ -55,8 +62,7 @@ TEST(CredentialServerConfigTest, TakesEveryValue) {
   EXPECT_EQ(config->password_rules.min_length, 12);
   EXPECT_EQ(config->blocklist_file, path);
   EXPECT_TRUE(config->blocklist.Contains("LetMeIn123"));
-  ASSERT_TRUE(config->revocation_redis.has_value());
-  EXPECT_EQ(config->revocation_redis->client_name, "tally-credential");
+  EXPECT_EQ(config->revocation_redis.client_name, "tally-credential");
   EXPECT_EQ(config->postgres_schema, "users");
 }
 
@@ -71,9 +77,32 @@ TEST(CredentialServerConfigTest, RefusesBadValues) {
   EXPECT_THAT(Refusal({"--password_blocklist=/nonexistent/list.txt"}),
               StartsWith("--password_blocklist: cannot read"));
   EXPECT_EQ(Refusal({"--postgres_url="}), "--postgres_url is required");
+  // Tokens are taken here: never without the revocation records.
+  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url (or --redis_cluster_nodes) is required");
   const std::string bad_redis = Refusal({"--redis_url=redis://u:hunter2@cache:port"});
   EXPECT_THAT(bad_redis, StartsWith("--redis_url: "));
   EXPECT_THAT(bad_redis, Not(HasSubstr("hunter2")));
+}
+
+TEST(CredentialServerConfigTest, SecondFactorKeysAreRequiredAndChecked) {
+  absl::StatusOr<CredentialServerConfig> config = Config({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->totp.encryption_key, "totp-encryption-key-for-tests-!!");
+  EXPECT_EQ(config->recovery_code_hmac_key, "recovery-code-hmac-key-for-tests");
+  EXPECT_EQ(config->totp.enrollment_ttl, absl::Minutes(10));
+  EXPECT_EQ(config->policy_addr, "127.0.0.1:50051");
+  // Later flags win: an empty value is a missing key.
+  EXPECT_THAT(Refusal({"--totp_encryption_key="}), StartsWith("--totp_encryption_key"));
+  EXPECT_THAT(Refusal({"--recovery_code_hmac_key="}), StartsWith("--recovery_code_hmac_key"));
+  const std::string short_key = Refusal({"--totp_encryption_key=c2hvcnQta2V5"});
+  EXPECT_EQ(short_key, "--totp_encryption_key must decode to exactly 32 bytes");
+  EXPECT_THAT(Refusal({"--recovery_code_hmac_key=746f74702d656e6372797074696f6e2d6b65792d666f"
+                       "722d74657374732d2121"}),
+              HasSubstr("must be different keys"));
+  EXPECT_THAT(Refusal({"--totp_enrollment_ttl=10s"}), StartsWith("--totp_enrollment_ttl"));
+  EXPECT_EQ(config->factors.attempts_per_window, 10);
+  EXPECT_EQ(config->factors.attempt_window, absl::Minutes(15));
+  EXPECT_THAT(Refusal({"--factor_attempts=0"}), StartsWith("--factor_attempts"));
 }
 
 }  // namespace

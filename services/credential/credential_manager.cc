@@ -103,18 +103,19 @@ absl::StatusOr<pb::CreateUserResponse> CredentialManager::CreateUser(
 }
 
 absl::StatusOr<pb::GetUserResponse> CredentialManager::GetUser(
-    const Caller& /*cluster, the user or an admin: any caller*/,
-    const pb::GetUserRequest& request) {
+    const Caller& caller /*the cluster, the user or an admin*/, const pb::GetUserRequest& request) {
   if (absl::Status s = CheckId("user_id", request.user_id()); !s.ok()) return s;
   absl::StatusOr<StoredUser> user = store_.GetUser(request.user_id());
   if (!user.ok()) return user.status();
+  if (absl::Status s = RequireOwnDirectory(caller, user->user.directory_id()); !s.ok()) return s;
   pb::GetUserResponse response;
   *response.mutable_user() = std::move(user->user);
   return response;
 }
 
 absl::StatusOr<pb::FindUserResponse> CredentialManager::FindUser(
-    const Caller& /*cluster*/, const pb::FindUserRequest& request) {
+    const Caller& caller /*the cluster*/, const pb::FindUserRequest& request) {
+  if (absl::Status s = RequireOwnDirectory(caller, request.directory_id()); !s.ok()) return s;
   if (absl::Status s = CheckId("directory_id", request.directory_id()); !s.ok()) return s;
   absl::StatusOr<Username> username = CheckUsername(request.username());
   if (!username.ok()) return username.status();

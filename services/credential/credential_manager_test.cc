@@ -276,6 +276,25 @@ TEST_F(CredentialManagerTest, UsernamesAreUniquePerDirectoryIgnoringCase) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(CredentialManagerTest, ATokenOfAnotherDirectoryReadsNoUserHere) {
+  absl::StatusOr<User> alice = Create(admin_, kDir, "alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  const Caller stranger = UserCaller(kOtherDir, "usr_boss", {"admin"});
+  pb::GetUserRequest get;
+  get.set_user_id(alice->user_id());
+  EXPECT_EQ(manager_->GetUser(stranger, get).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  pb::FindUserRequest find;
+  find.set_directory_id(kDir);
+  find.set_username("alice");
+  EXPECT_EQ(manager_->FindUser(stranger, find).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // The cluster, the user and the directory's own sessions still read it.
+  EXPECT_TRUE(manager_->GetUser(Caller::Anonymous(), get).ok());
+  EXPECT_TRUE(manager_->GetUser(UserCaller(kDir, alice->user_id(), {"user"}), get).ok());
+  EXPECT_TRUE(manager_->FindUser(admin_, find).ok());
+}
+
 TEST_F(CredentialManagerTest, TheLoserOfACreateRaceGetsAlreadyExists) {
   // Both creates passed the look-up; the store's unique index refuses the second insert.
   class RacingStore final : public FakeCredentialStore {

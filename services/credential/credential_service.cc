@@ -4,9 +4,9 @@
 
 namespace tally::credential {
 
-CredentialServiceImpl::CredentialServiceImpl(CredentialManager& manager,
+CredentialServiceImpl::CredentialServiceImpl(CredentialManager& manager, FactorManagers factors,
                                              std::shared_ptr<const Authenticator> auth)
-    : manager_(manager), auth_(std::move(auth)) {}
+    : manager_(manager), factors_(factors), auth_(std::move(auth)) {}
 
 grpc::Status CredentialServiceImpl::CreateUser(grpc::ServerContext* context,
                                                const pb::CreateUserRequest* request,
@@ -68,6 +68,74 @@ grpc::Status CredentialServiceImpl::VerifyPassword(grpc::ServerContext* context,
                                                    const pb::VerifyPasswordRequest* request,
                                                    pb::VerifyPasswordResponse* response) {
   return HandleCall(*auth_, *context, manager_, &CredentialManager::VerifyPassword, *request,
+                    response);
+}
+
+grpc::Status CredentialServiceImpl::StartTotpEnrollment(
+    grpc::ServerContext* context, const pb::StartTotpEnrollmentRequest* request,
+    pb::StartTotpEnrollmentResponse* response) {
+  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::StartTotpEnrollment, *request,
+                    response);
+}
+
+grpc::Status CredentialServiceImpl::ConfirmTotpEnrollment(
+    grpc::ServerContext* context, const pb::ConfirmTotpEnrollmentRequest* request,
+    pb::ConfirmTotpEnrollmentResponse* response) {
+  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::ConfirmTotpEnrollment, *request,
+                    response);
+}
+
+grpc::Status CredentialServiceImpl::DeleteTotp(grpc::ServerContext* context,
+                                               const pb::DeleteTotpRequest* request,
+                                               pb::DeleteTotpResponse* response) {
+  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::DeleteTotp, *request, response);
+}
+
+grpc::Status CredentialServiceImpl::VerifyTotp(grpc::ServerContext* context,
+                                               const pb::VerifyTotpRequest* request,
+                                               pb::VerifyTotpResponse* response) {
+  return HandleCall(*auth_, *context, factors_.totp, &TotpManager::VerifyTotp, *request, response);
+}
+
+grpc::Status CredentialServiceImpl::GenerateRecoveryCodes(
+    grpc::ServerContext* context, const pb::GenerateRecoveryCodesRequest* request,
+    pb::GenerateRecoveryCodesResponse* response) {
+  return HandleCall(*auth_, *context, factors_.recovery_codes,
+                    &RecoveryCodeManager::GenerateRecoveryCodes, *request, response);
+}
+
+grpc::Status CredentialServiceImpl::VerifyRecoveryCode(grpc::ServerContext* context,
+                                                       const pb::VerifyRecoveryCodeRequest* request,
+                                                       pb::VerifyRecoveryCodeResponse* response) {
+  return HandleCall(*auth_, *context, factors_.recovery_codes,
+                    &RecoveryCodeManager::VerifyRecoveryCode, *request, response);
+}
+
+grpc::Status CredentialServiceImpl::CreateDevice(grpc::ServerContext* context,
+                                                 const pb::CreateDeviceRequest* request,
+                                                 pb::CreateDeviceResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::CreateDevice, *request,
+                    response);
+}
+
+grpc::Status CredentialServiceImpl::VerifyDevice(grpc::ServerContext* context,
+                                                 const pb::VerifyDeviceRequest* request,
+                                                 pb::VerifyDeviceResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::VerifyDevice, *request,
+                    response);
+}
+
+grpc::Status CredentialServiceImpl::ListDevices(grpc::ServerContext* context,
+                                                const pb::ListDevicesRequest* request,
+                                                pb::ListDevicesResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::ListDevices, *request,
+                    response);
+}
+
+grpc::Status CredentialServiceImpl::DeleteDevice(grpc::ServerContext* context,
+                                                 const pb::DeleteDeviceRequest* request,
+                                                 pb::DeleteDeviceResponse* response) {
+  return HandleCall(*auth_, *context, factors_.devices, &DeviceManager::DeleteDevice, *request,
                     response);
 }
 

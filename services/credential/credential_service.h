@@ -4,15 +4,26 @@
 
 #include "common/auth/caller.h"
 #include "services/credential/credential_manager.h"
+#include "services/credential/device_manager.h"
+#include "services/credential/recovery_code_manager.h"
+#include "services/credential/totp_manager.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
 
 namespace tally::credential {
 
-// gRPC adapter: authenticate the call, hand it to CredentialManager, convert the status.
+// The logic of the second factors and remembered devices, beside CredentialManager's users.
+struct FactorManagers {
+  TotpManager& totp;
+  RecoveryCodeManager& recovery_codes;
+  DeviceManager& devices;
+};
+
+// gRPC adapter: authenticate the call, hand it to the manager of the RPC, convert the status.
 // Nothing else lives here.
 class CredentialServiceImpl final : public pb::CredentialService::Service {
  public:
-  CredentialServiceImpl(CredentialManager& manager, std::shared_ptr<const Authenticator> auth);
+  CredentialServiceImpl(CredentialManager& manager, FactorManagers factors,
+                        std::shared_ptr<const Authenticator> auth);
 
   grpc::Status CreateUser(grpc::ServerContext* context, const pb::CreateUserRequest* request,
                           pb::CreateUserResponse* response) override;
@@ -34,8 +45,33 @@ class CredentialServiceImpl final : public pb::CredentialService::Service {
                               const pb::VerifyPasswordRequest* request,
                               pb::VerifyPasswordResponse* response) override;
 
+  grpc::Status StartTotpEnrollment(grpc::ServerContext* context,
+                                   const pb::StartTotpEnrollmentRequest* request,
+                                   pb::StartTotpEnrollmentResponse* response) override;
+  grpc::Status ConfirmTotpEnrollment(grpc::ServerContext* context,
+                                     const pb::ConfirmTotpEnrollmentRequest* request,
+                                     pb::ConfirmTotpEnrollmentResponse* response) override;
+  grpc::Status DeleteTotp(grpc::ServerContext* context, const pb::DeleteTotpRequest* request,
+                          pb::DeleteTotpResponse* response) override;
+  grpc::Status VerifyTotp(grpc::ServerContext* context, const pb::VerifyTotpRequest* request,
+                          pb::VerifyTotpResponse* response) override;
+  grpc::Status GenerateRecoveryCodes(grpc::ServerContext* context,
+                                     const pb::GenerateRecoveryCodesRequest* request,
+                                     pb::GenerateRecoveryCodesResponse* response) override;
+  grpc::Status VerifyRecoveryCode(grpc::ServerContext* context,
+                                  const pb::VerifyRecoveryCodeRequest* request,
+                                  pb::VerifyRecoveryCodeResponse* response) override;
+  grpc::Status CreateDevice(grpc::ServerContext* context, const pb::CreateDeviceRequest* request,
+                            pb::CreateDeviceResponse* response) override;
+  grpc::Status VerifyDevice(grpc::ServerContext* context, const pb::VerifyDeviceRequest* request,
+                            pb::VerifyDeviceResponse* response) override;
+  grpc::Status ListDevices(grpc::ServerContext* context, const pb::ListDevicesRequest* request,
+                      pb::ListDevicesResponse* response) override;
+  grpc::Status DeleteDevice(grpc::ServerContext* context, const pb::DeleteDeviceRequest* request,
+                      pb::DeleteDeviceResponse* response) override;
  private:
   CredentialManager& manager_;
+  FactorManagers factors_;
   std::shared_ptr<const Authenticator> auth_;
 };
 

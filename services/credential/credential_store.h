@@ -53,6 +53,8 @@ class CredentialStore {
                                                    const std::string& email,
                                                    const std::string& phone_number,
                                                    const std::string& actor, absl::Time time) = 0;
+  // A new password; the user's remembered devices are forgotten in the same step (DESIGN.md §1
+  // rule 9).
   virtual absl::StatusOr<StoredUser> SetPasswordHash(std::string_view user_id,
                                                      const std::string& password_hash,
                                                      absl::Time time) = 0;

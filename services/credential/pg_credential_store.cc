@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "common/postgres/pg_time.h"
 #include "common/util/proto_time.h"
+#include "services/credential/pg_device_store.h"
 
 namespace tally::credential {
 namespace {
@@ -28,6 +29,8 @@ StoredUser UserFromRow(const pqxx::row& row) {
   }
   if (!row["password_hash"].is_null()) s.password_hash = row["password_hash"].as<std::string>();
   u.set_has_password(!s.password_hash.empty());
+  u.set_has_totp(row["has_totp"].as<bool>());
+  u.set_recovery_codes_left(row["recovery_codes_left"].as<int>());
   *u.mutable_create_time() = ToProtoTime(absl::FromUnixMicros(row["create_us"].as<int64_t>()));
   s.username_key = row["username_key"].as<std::string>();
   return s;
@@ -69,6 +72,56 @@ CREATE TABLE contact_changes (
 );
 CREATE INDEX contact_changes_by_user ON contact_changes (user_id, seq);
 )sql"},
+      {2, "authenticator apps, recovery codes, remembered devices, attempt windows", R"sql(
+-- TOTP secrets are sealed (AES-256-GCM, a key id byte first), base64url. An enrolment waits
+-- for its first code; the user's authenticator app replaces an earlier one only on confirmation.
+CREATE TABLE totp_enrollments (
+  enrollment_id text PRIMARY KEY,
+  user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+  directory_id text NOT NULL,
+  sealed_secret text NOT NULL,
+  expire_time timestamptz NOT NULL
+);
+CREATE INDEX totp_enrollments_by_user ON totp_enrollments (user_id);
+-- last_step: the last time step accepted, advanced only forwards by one conditional UPDATE.
+CREATE TABLE totp_authenticators (
+  user_id text PRIMARY KEY REFERENCES users ON DELETE CASCADE,
+  directory_id text NOT NULL,
+  sealed_secret text NOT NULL,
+  last_step bigint NOT NULL,
+  create_time timestamptz NOT NULL
+);
+-- HMAC-SHA-256 of each code under the service key, the user bound in; the set is replaced whole.
+CREATE TABLE recovery_codes (
+  user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+  directory_id text NOT NULL,
+  code_mac text NOT NULL,
+  create_time timestamptz NOT NULL,
+  used_time timestamptz,
+  PRIMARY KEY (user_id, code_mac)
+);
+-- Remembered devices: SHA-256 of the token only. Expiry follows the directory's current
+-- trusted_device_max_age, so only the creation time is stored.
+CREATE TABLE devices (
+  device_id text PRIMARY KEY,
+  user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+  directory_id text NOT NULL,
+  token_hash text NOT NULL UNIQUE,
+  device_name text NOT NULL,
+  create_time timestamptz NOT NULL,
+  last_used_time timestamptz
+);
+CREATE INDEX devices_by_user ON devices (user_id, create_time);
+-- Attempts at TOTP and recovery codes per user and method in a fixed window: the budget that
+-- bounds guessing by a cluster caller whatever the orchestrator's lockout does.
+CREATE TABLE attempt_windows (
+  user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+  method text NOT NULL,
+  window_start timestamptz NOT NULL,
+  attempts integer NOT NULL,
+  PRIMARY KEY (user_id, method)
+);
+)sql"},
   };
   return *migrations;
 }
@@ -83,7 +136,12 @@ std::string PgCredentialStore::UserColumns() const {
   return absl::StrCat(
       "seq, user_id, directory_id, username, username_key, email, phone_number, roles, "
       "password_hash, ",
-      PgMicros("create_time"), " AS create_us");
+      PgMicros("create_time"), " AS create_us, EXISTS (SELECT 1 FROM ",
+      Table("totp_authenticators"),
+      " t WHERE t.user_id = users.user_id) AS has_totp, (SELECT count(*) FROM ",
+      Table("recovery_codes"),
+      " r WHERE r.user_id = users.user_id AND r.used_time IS NULL)::integer AS "
+      "recovery_codes_left");
 }
 
 absl::Status PgCredentialStore::CreateUser(const StoredUser& stored,
@@ -195,6 +253,8 @@ absl::StatusOr<StoredUser> PgCredentialStore::SetPasswordHash(std::string_view u
                      " WHERE user_id = $1 RETURNING ", UserColumns()),
         std::string(user_id), password_hash, absl::ToUnixMicros(time));
     if (r.empty()) return NoSuchUser();
+    // DESIGN.md §1 rule 9: a new password forgets the remembered devices, in this transaction.
+    PgDeviceStore::ForgetAll(tx, schema_, absl::string_view(user_id.data(), user_id.size()));
     return UserFromRow(r[0]);
   });
 }

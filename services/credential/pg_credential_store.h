@@ -43,6 +43,10 @@ class PgCredentialStore final : public CredentialStore {
       std::string_view user_id) override;
   absl::Status Ping() override;
 
+  // For the stores of the same schema (factors, devices), which share the pool.
+  const std::shared_ptr<PgPool>& pool() const { return pool_; }
+  const std::string& schema() const { return schema_; }
+
  private:
   std::string Table(std::string_view name) const;
   // The SELECT list every user query reads.

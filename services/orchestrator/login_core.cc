@@ -306,6 +306,9 @@ absl::StatusOr<LoginRecord> LoginCore::IssueSession(const LoginRecord& record, i
   session.level = level;
   session.passkey_synced = record.passkey_synced;
   session.method_times = record.completed;
+  if (!record.family_id.empty()) {
+    session.family = SessionFamily{record.family_id, record.family_expire_time};
+  }
   session.auth_time = absl::InfinitePast();
   for (const auto& [method, at] : record.completed) {
     session.auth_time = std::max(session.auth_time, at);

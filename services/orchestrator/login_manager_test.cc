@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/testing/in_memory_revocation_store.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
 #include "common/util/random.h"
@@ -33,7 +34,7 @@ using ::tally::orchestrator::testing::FakeCredentials;
 using ::tally::orchestrator::testing::FakeOtp;
 using ::tally::orchestrator::testing::FakePasskeys;
 using ::tally::orchestrator::testing::FakePolicy;
-using ::tally::orchestrator::testing::FakeRevocations;
+using ::tally::testing::InMemoryRevocationStore;
 using ::tally::orchestrator::testing::InMemoryLoginStore;
 using ::tally::orchestrator::testing::Settings;
 using ::testing::ElementsAre;
@@ -129,7 +130,7 @@ class LoginManagerTest : public ::testing::Test {
   tally::testing::FakeClock clock_;
   std::string dir_;
   InMemoryLoginStore store_{LockoutPolicy{}, clock_};
-  FakeRevocations revocations_;
+  InMemoryRevocationStore revocations_{clock_};
   std::shared_ptr<const SigningKeys> keys_;
   std::unique_ptr<SessionManager> sessions_;
   FakePolicy policy_;
@@ -673,6 +674,42 @@ TEST_F(LoginManagerTest, StepUp) {
   EXPECT_TRUE(absl::IsUnauthenticated(manager_->StartStepUp(r, kNoDeadline).status()));
   r.set_session_token("not-a-token");
   EXPECT_TRUE(absl::IsUnauthenticated(manager_->StartStepUp(r, kNoDeadline).status()));
+}
+
+TEST_F(LoginManagerTest, AStepUpTokenJoinsItsSessionsFamily) {
+  for (bool revoke_the_step_up : {true, false}) {
+    pb::LoginState s = Start("alice");
+    ASSERT_TRUE(Password(s, "correct horse").ok());
+    ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+    absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
+    ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+    const pb::Session original = done->session();
+    clock_.Advance(absl::Minutes(2));
+
+    pb::StartStepUpRequest r;
+    r.set_session_token(original.token());
+    r.set_required_level(40);
+    r.set_max_age_seconds(300);
+    auto up = manager_->StartStepUp(r, kNoDeadline);
+    ASSERT_TRUE(up.ok()) << up.status();
+    ASSERT_TRUE(Send(up->state(), otppb::CHANNEL_EMAIL).ok());
+    absl::StatusOr<pb::LoginState> upped =
+        Verify(up->state(), otp_->CodeFor("alice@example.com"));
+    ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
+    const pb::Session stepped = upped->session();
+    // Two minutes later, and still not a second longer than the session it steps up.
+    EXPECT_EQ(stepped.expire_time().seconds(), original.expire_time().seconds());
+    auto claims = sessions_->Validate(stepped.token());
+    ASSERT_TRUE(claims.ok()) << claims.status();
+    EXPECT_EQ(claims->family_id, original.session_id());
+
+    // Revoking either token revokes both.
+    ASSERT_TRUE(
+        sessions_->Revoke(revoke_the_step_up ? stepped.token() : original.token()).ok());
+    EXPECT_TRUE(absl::IsUnauthenticated(sessions_->Validate(original.token()).status()));
+    EXPECT_TRUE(absl::IsUnauthenticated(sessions_->Validate(stepped.token()).status()));
+    clock_.Advance(absl::Seconds(31));  // each round its own second: new tokens, new families
+  }
 }
 
 TEST_F(LoginManagerTest, PreconditionsAndErrors) {

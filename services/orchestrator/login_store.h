@@ -70,6 +70,10 @@ struct LoginRecord {
   std::optional<UserCaps> caps;
   // Step-up: the level asked for (0 in a normal login: the directory's level).
   int step_up_level = 0;
+  // Step-up: the family of the session stepped up and when it expires (SessionFamily): the new
+  // token joins it. Empty in a normal login, whose token starts a family.
+  std::string family_id;
+  absl::Time family_expire_time;
   // Completed methods and when they were completed (each recorded once).
   std::map<AuthMethod, absl::Time> completed;
   // The accepted passkey is synced (backup state): "swk" rather than "hwk" in the token.

@@ -12,6 +12,7 @@
 #include "services/orchestrator/grpc_peers.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/login_metrics.h"
+#include "services/orchestrator/orchestrator_callers.h"
 #include "services/orchestrator/orchestrator_config.h"
 #include "services/orchestrator/orchestrator_service.h"
 #include "services/orchestrator/redis_login_store.h"
@@ -47,16 +48,21 @@ int main(int argc, char** argv) {
   auto redis = std::make_shared<tally::RedisClient>(config.redis);
   orch::RedisLoginStore logins(redis);
   orch::RedisLockoutStore lockouts(redis, config.lockout, service.random());
-  tally::RedisRevocationStore revocations(redis, clock);
-  orch::SessionManager sessions(config.signing_keys, revocations, clock, service.random(),
+  auto revocations = std::make_shared<tally::RedisRevocationStore>(redis, clock);
+  orch::SessionManager sessions(config.signing_keys, *revocations, clock, service.random(),
                                 config.session_lifetime);
+  // Tokens presented here are verified with the keys this service signs with.
+  auto authenticator = service.MakeAuthenticator(
+      revocations, orch::OrchestratorCallers(), "UnlockUser",
+      std::shared_ptr<const tally::TokenVerifier>(config.signing_keys,
+                                                  &config.signing_keys->verifier()));
 
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   orch::LoginMetrics metrics(runner.metrics().registry());
   orch::LoginManager manager(logins, lockouts, policy, credential, otp, passkey, sessions, clock,
                              service.random(), config.login, &metrics);
-  orch::LoginServiceImpl login_service(manager);
-  orch::SessionServiceImpl session_service(sessions);
+  orch::LoginServiceImpl login_service(manager, authenticator);
+  orch::SessionServiceImpl session_service(sessions, authenticator);
   runner.AddService(&login_service);
   runner.AddService(&session_service);
   runner.AddHealthCheck("redis", [redis] { return redis->Ping(); });

@@ -55,8 +55,9 @@ absl::Status TakeSessionFlags(OrchestratorServerConfig& config, const Clock& clo
       &config.signing_keys);
   if (!s.ok()) return s;
   config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
-  if (config.session_lifetime < absl::Minutes(1) ||
-      config.session_lifetime > absl::Hours(24 * 30)) {
+  // At most what every verifier accepts (kMaxSessionLifetime: a per-user revocation lives as
+  // long).
+  if (config.session_lifetime < absl::Minutes(1) || config.session_lifetime > kMaxSessionLifetime) {
     return Invalid("--session_lifetime must be between 1m and 720h");
   }
   return absl::OkStatus();

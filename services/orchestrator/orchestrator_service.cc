@@ -7,61 +7,69 @@
 
 namespace tally::orchestrator {
 
-LoginServiceImpl::LoginServiceImpl(LoginManager& manager) : manager_(manager) {}
+LoginServiceImpl::LoginServiceImpl(LoginManager& manager,
+                                   std::shared_ptr<const Authenticator> auth)
+    : manager_(manager), auth_(std::move(auth)) {}
 
 grpc::Status LoginServiceImpl::StartLogin(grpc::ServerContext* context,
                                           const pb::StartLoginRequest* request,
                                           pb::StartLoginResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::StartLogin, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::StartLogin, *request, response);
 }
 
 grpc::Status LoginServiceImpl::SubmitPassword(grpc::ServerContext* context,
                                               const pb::SubmitPasswordRequest* request,
                                               pb::SubmitPasswordResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::SubmitPassword, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::SubmitPassword, *request, response);
 }
 
 grpc::Status LoginServiceImpl::SendOtp(grpc::ServerContext* context,
                                        const pb::SendOtpRequest* request,
                                        pb::SendOtpResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::SendOtp, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::SendOtp, *request, response);
 }
 
 grpc::Status LoginServiceImpl::VerifyOtp(grpc::ServerContext* context,
                                          const pb::VerifyOtpRequest* request,
                                          pb::VerifyOtpResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::VerifyOtp, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::VerifyOtp, *request, response);
 }
 
 grpc::Status LoginServiceImpl::StartPasskey(grpc::ServerContext* context,
                                             const pb::StartPasskeyRequest* request,
                                             pb::StartPasskeyResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::StartPasskey, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::StartPasskey, *request, response);
 }
 
 grpc::Status LoginServiceImpl::FinishPasskey(grpc::ServerContext* context,
                                              const pb::FinishPasskeyRequest* request,
                                              pb::FinishPasskeyResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::FinishPasskey, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::FinishPasskey, *request, response);
 }
 
 grpc::Status LoginServiceImpl::GetLogin(grpc::ServerContext* context,
                                         const pb::GetLoginRequest* request,
                                         pb::GetLoginResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::GetLogin, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::GetLogin, *request, response);
 }
 
 grpc::Status LoginServiceImpl::StartStepUp(grpc::ServerContext* context,
                                            const pb::StartStepUpRequest* request,
                                            pb::StartStepUpResponse* response) {
-  return HandleCall(*context, manager_, &LoginManager::StartStepUp, *request, response);
+  return HandleCall(*auth_, *context, manager_, &LoginManager::StartStepUp, *request, response);
 }
 
-SessionServiceImpl::SessionServiceImpl(SessionManager& sessions) : sessions_(sessions) {}
+SessionServiceImpl::SessionServiceImpl(SessionManager& sessions,
+                                       std::shared_ptr<const Authenticator> auth)
+    : sessions_(sessions), auth_(std::move(auth)) {}
 
-grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext*,
+grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext* context,
                                                  const pb::ValidateSessionRequest* request,
                                                  pb::ValidateSessionResponse* response) {
+  if (auto caller = AuthenticateCallOf<pb::ValidateSessionRequest>(*auth_, *context);
+      !caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
   if (request->token().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("token is required"));
   }
@@ -79,15 +87,22 @@ grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status SessionServiceImpl::GetJwks(grpc::ServerContext*, const pb::GetJwksRequest*,
+grpc::Status SessionServiceImpl::GetJwks(grpc::ServerContext* context, const pb::GetJwksRequest*,
                                          pb::GetJwksResponse* response) {
+  if (auto caller = AuthenticateCallOf<pb::GetJwksRequest>(*auth_, *context); !caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
   response->set_jwks_json(sessions_.Jwks());
   return grpc::Status::OK;
 }
 
-grpc::Status SessionServiceImpl::RevokeSession(grpc::ServerContext*,
+grpc::Status SessionServiceImpl::RevokeSession(grpc::ServerContext* context,
                                                const pb::RevokeSessionRequest* request,
                                                pb::RevokeSessionResponse*) {
+  if (auto caller = AuthenticateCallOf<pb::RevokeSessionRequest>(*auth_, *context);
+      !caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
   if (request->token().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("token is required"));
   }

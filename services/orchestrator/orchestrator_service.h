@@ -1,5 +1,8 @@
 #pragma once
 
+#include <memory>
+
+#include "common/auth/caller.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/session_manager.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
@@ -7,11 +10,13 @@
 namespace tally::orchestrator {
 
 // gRPC adapters: the caller's deadline in, LoginManager / SessionManager, the status out.
-// Every RPC here is for the cluster (API.md), so calls carry no credentials; RevokeSession
-// takes the token itself as proof.
+// Every RPC here is for login clients (API.md "Cluster callers": any certificate from the CA
+// under mutual TLS), so calls carry no credentials; RevokeSession takes the token itself as
+// proof. Each call still passes the Authenticator: its cluster rule (OrchestratorCallers), and
+// credentials, when a call presents any, must be valid.
 class LoginServiceImpl final : public pb::LoginService::Service {
  public:
-  explicit LoginServiceImpl(LoginManager& manager);
+  LoginServiceImpl(LoginManager& manager, std::shared_ptr<const Authenticator> auth);
 
   grpc::Status StartLogin(grpc::ServerContext* context, const pb::StartLoginRequest* request,
                           pb::StartLoginResponse* response) override;
@@ -34,11 +39,12 @@ class LoginServiceImpl final : public pb::LoginService::Service {
 
  private:
   LoginManager& manager_;
+  std::shared_ptr<const Authenticator> auth_;
 };
 
 class SessionServiceImpl final : public pb::SessionService::Service {
  public:
-  explicit SessionServiceImpl(SessionManager& sessions);
+  SessionServiceImpl(SessionManager& sessions, std::shared_ptr<const Authenticator> auth);
 
   grpc::Status ValidateSession(grpc::ServerContext* context,
                                const pb::ValidateSessionRequest* request,
@@ -51,6 +57,7 @@ class SessionServiceImpl final : public pb::SessionService::Service {
 
  private:
   SessionManager& sessions_;
+  std::shared_ptr<const Authenticator> auth_;
 };
 
 }  // namespace tally::orchestrator

@@ -71,6 +71,8 @@ LoginRecord FromFields(const Fields& f) {
     r.caps = caps;
   }
   r.step_up_level = ToInt(Get(f, "lvl"));
+  r.family_id = Get(f, "fam");
+  if (!r.family_id.empty()) r.family_expire_time = FromMs(Get(f, "fexp"));
   for (const auto& [name, value] : f) {
     int method = 0;
     if (absl::StartsWith(name, "m:") && absl::SimpleAtoi(name.substr(2), &method) &&
@@ -318,6 +320,8 @@ absl::StatusOr<absl::Duration> RedisLoginStore::Create(const LoginRecord& r,
                  {"cand", r.candidate_user_id},
                  {"user", r.user_id},
                  {"lvl", r.step_up_level > 0 ? absl::StrCat(r.step_up_level) : ""},
+                 {"fam", r.family_id},
+                 {"fexp", r.family_id.empty() ? "" : Ms(r.family_expire_time)},
                  {"ct", Ms(r.create_time)},
                  {"et", Ms(r.expire_time)}};
   if (r.caps.has_value()) AppendCaps(*r.caps, pairs);

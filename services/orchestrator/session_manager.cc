@@ -52,6 +52,10 @@ std::map<AuthMethod, absl::Time> MethodTimesOf(const SessionClaims& claims) {
   return times;
 }
 
+SessionFamily FamilyOf(const SessionClaims& claims) {
+  return SessionFamily{claims.Family(), claims.expires_at};
+}
+
 absl::StatusOr<std::shared_ptr<const SigningKeys>> SigningKeys::FromPemFiles(
     const std::vector<std::string>& paths, const std::string& issuer, const Clock& clock) {
   std::vector<Ed25519PrivateKey> keys;
@@ -87,8 +91,11 @@ SessionManager::SessionManager(std::shared_ptr<const SigningKeys> keys,
       lifetime_(lifetime) {}
 
 absl::StatusOr<IssuedSession> SessionManager::Issue(const SessionRequest& request) {
-  // Whole seconds: JWT times are NumericDate seconds, and claims must round-trip exactly.
-  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(clock_.Now()));
+  // The issue time to the millisecond ("iat_ms": a login right after a per-user revocation is
+  // told apart from the tokens it ended), the other times in whole seconds (NumericDate), so
+  // claims round-trip exactly.
+  const absl::Time issued = absl::FromUnixMillis(absl::ToUnixMillis(clock_.Now()));
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(issued));
   SessionClaims claims;
   claims.issuer = keys_->issuer();
   claims.subject = request.user_id;
@@ -97,8 +104,19 @@ absl::StatusOr<IssuedSession> SessionManager::Issue(const SessionRequest& reques
   claims.acr = absl::StrCat(request.level);
   claims.amr = AmrFor(request.methods, request.passkey_synced);
   claims.roles = request.roles;
-  claims.issued_at = now;
-  claims.expires_at = now + lifetime_;
+  claims.issued_at = issued;
+  if (request.family.has_value()) {
+    // A step-up never outlives what it extends, and all of a family expire together, so the
+    // family's revocation record (until its first token's expiry) covers every member.
+    if (request.family->expires_at <= now) {
+      return absl::UnauthenticatedError("invalid session token: expired");
+    }
+    claims.family_id = request.family->id;
+    claims.expires_at = request.family->expires_at;
+  } else {
+    claims.family_id = claims.session_id;
+    claims.expires_at = now + lifetime_;
+  }
   claims.auth_time =
       std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(request.auth_time)));
   for (const auto& [method, at] : request.method_times) {
@@ -115,7 +133,7 @@ absl::StatusOr<SessionClaims> SessionManager::Validate(absl::string_view token) 
   absl::StatusOr<SessionClaims> claims =
       keys_->verifier().Verify(std::string_view(token.data(), token.size()));
   if (!claims.ok()) return claims.status();
-  absl::StatusOr<bool> revoked = revocations_.IsRevoked(claims->directory_id, claims->session_id);
+  absl::StatusOr<bool> revoked = revocations_.IsRevoked(*claims);
   if (!revoked.ok()) return revoked.status();
   if (*revoked) return absl::UnauthenticatedError("invalid session token: revoked");
   return claims;
@@ -125,7 +143,7 @@ absl::Status SessionManager::Revoke(absl::string_view token) {
   absl::StatusOr<SessionClaims> claims =
       keys_->verifier().Verify(std::string_view(token.data(), token.size()));
   if (!claims.ok()) return claims.status();
-  return revocations_.Revoke(claims->directory_id, claims->session_id, claims->expires_at);
+  return revocations_.RevokeSession(*claims);
 }
 
 std::string SessionManager::Jwks() const { return keys_->verifier().ToJwks(); }

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,16 @@ struct IssuedSession {
   absl::Time expires_at;
 };
 
+// The family a step-up's token joins (SessionClaims::family_id): revoking any token of a family
+// revokes them all, and no member outlives the family's first token.
+struct SessionFamily {
+  std::string id;
+  absl::Time expires_at;
+};
+
+// The family of the session `claims` belong to (what a step-up of that session joins).
+SessionFamily FamilyOf(const SessionClaims& claims);
+
 struct SessionRequest {
   std::string user_id;
   std::string directory_id;
@@ -69,6 +80,9 @@ struct SessionRequest {
   std::map<AuthMethod, absl::Time> method_times;
   int level = 0;         // the score the login reached ("acr")
   absl::Time auth_time;  // the last interactive authentication
+  // A step-up: the family of the session it steps up (FamilyOf its claims). The new token joins
+  // it and expires with it. Unset for a new login, whose token starts a family of its own.
+  std::optional<SessionFamily> family;
 };
 
 // Issues, validates and revokes session tokens (EdDSA JWTs).
@@ -77,10 +91,15 @@ class SessionManager {
   SessionManager(std::shared_ptr<const SigningKeys> keys, RevocationStore& revocations,
                  const Clock& clock, RandomSource& random, absl::Duration lifetime);
 
+  // The token of a new login (a family of its own, named after its session) or of a step-up
+  // (joins request.family and expires with it; UNAUTHENTICATED once the family has expired).
   absl::StatusOr<IssuedSession> Issue(const SessionRequest& request);
-  // Signature, expiry and revocation; UNAUTHENTICATED when the token is not a live session.
+  // Signature, expiry and revocation (the session's, its family's, its user's);
+  // UNAUTHENTICATED when the token is not a live session.
   absl::StatusOr<SessionClaims> Validate(absl::string_view token);
-  // Revokes until the token's expiry. The token itself is the proof; revoking twice is fine.
+  // Revokes the session and its family (the login's token and every step-up of it) in every
+  // service, until the verifiers would refuse them as expired anyway. The token itself is the
+  // proof; revoking twice is fine.
   absl::Status Revoke(absl::string_view token);
   std::string Jwks() const;
 

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/testing/in_memory_revocation_store.h"
 #include "common/testing/fake_clock.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
@@ -17,20 +18,6 @@ using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
 using ::testing::ElementsAre;
-
-class FakeRevocations : public RevocationStore {
- public:
-  absl::Status Revoke(absl::string_view dir, absl::string_view sid, absl::Time until) override {
-    revoked[absl::StrCat(dir, "/", sid)] = until;
-    return status;
-  }
-  absl::StatusOr<bool> IsRevoked(absl::string_view dir, absl::string_view sid) const override {
-    if (!status.ok()) return status;
-    return revoked.count(absl::StrCat(dir, "/", sid)) > 0;
-  }
-  std::map<std::string, absl::Time> revoked;
-  absl::Status status = absl::OkStatus();
-};
 
 SessionRequest PasswordAndSms(absl::Time auth_time) {
   SessionRequest request;
@@ -56,7 +43,7 @@ class SessionManagerTest : public ::testing::Test {
   }
 
   testing::FakeClock clock_{absl::FromUnixSeconds(1900000000)};
-  FakeRevocations revocations_;
+  tally::testing::InMemoryRevocationStore revocations_{clock_};
   std::optional<Ed25519PrivateKey> old_key_, new_key_;
   std::shared_ptr<const SigningKeys> keys_;
 };
@@ -103,17 +90,72 @@ TEST_F(SessionManagerTest, RevokedUntilExpiry) {
   ASSERT_TRUE(session.ok());
   ASSERT_TRUE(manager.Revoke(session->token).ok());
   ASSERT_TRUE(manager.Revoke(session->token).ok());  // twice is fine
-  EXPECT_EQ(revocations_.revoked.begin()->second, session->expires_at);
+  // Until verifiers refuse the token as expired: its expiry plus their leeway.
+  EXPECT_EQ(*revocations_.TimeToLive(RevokedSessionKey("dir_1", session->session_id)),
+            session->expires_at + kTokenLeeway - clock_.Now());
   auto claims = manager.Validate(session->token);
   EXPECT_EQ(claims.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(claims.status().message()), ::testing::HasSubstr("revoked"));
   EXPECT_EQ(manager.Revoke("garbage").code(), absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(SessionManagerTest, ALoginStartsAFamilyAndAStepUpJoinsItUntilItsExpiry) {
+  SessionManager manager = Manager(keys_);
+  auto login = manager.Issue(PasswordAndSms(clock_.Now()));
+  ASSERT_TRUE(login.ok()) << login.status();
+  auto login_claims = manager.Validate(login->token);
+  ASSERT_TRUE(login_claims.ok());
+  EXPECT_EQ(login_claims->family_id, login->session_id);
+
+  clock_.Advance(absl::Hours(2));
+  SessionRequest step_up = PasswordAndSms(clock_.Now());
+  step_up.level = 60;
+  step_up.family = FamilyOf(*login_claims);
+  auto stepped = manager.Issue(step_up);
+  ASSERT_TRUE(stepped.ok()) << stepped.status();
+  auto stepped_claims = manager.Validate(stepped->token);
+  ASSERT_TRUE(stepped_claims.ok());
+  EXPECT_NE(stepped->session_id, login->session_id);
+  EXPECT_EQ(stepped_claims->family_id, login->session_id);
+  // Never later than the session it steps up: not a silent refresh.
+  EXPECT_EQ(stepped->expires_at, login->expires_at);
+
+  clock_.Set(login->expires_at);
+  EXPECT_EQ(manager.Issue(step_up).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(SessionManagerTest, RevokingEitherTokenOfAFamilyRevokesBoth) {
+  SessionManager manager = Manager(keys_);
+  for (bool revoke_the_step_up : {true, false}) {
+    auto login = manager.Issue(PasswordAndSms(clock_.Now()));
+    ASSERT_TRUE(login.ok());
+    SessionRequest step_up = PasswordAndSms(clock_.Now());
+    step_up.family = FamilyOf(*manager.Validate(login->token));
+    auto stepped = manager.Issue(step_up);
+    ASSERT_TRUE(stepped.ok());
+    ASSERT_TRUE(manager.Revoke(revoke_the_step_up ? stepped->token : login->token).ok());
+    EXPECT_EQ(manager.Validate(login->token).status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(manager.Validate(stepped->token).status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+}
+
+TEST_F(SessionManagerTest, AUserRevocationEndsTheUsersEarlierSessionsOnly) {
+  SessionManager manager = Manager(keys_);
+  clock_.Advance(absl::Milliseconds(250));
+  auto before = manager.Issue(PasswordAndSms(clock_.Now()));
+  clock_.Advance(absl::Milliseconds(250));
+  ASSERT_TRUE(revocations_.RevokeUser("dir_1", "usr_1", clock_.Now()).ok());
+  clock_.Advance(absl::Milliseconds(250));
+  auto after = manager.Issue(PasswordAndSms(clock_.Now()));
+  EXPECT_EQ(manager.Validate(before->token).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(manager.Validate(after->token).ok());
+}
+
 TEST_F(SessionManagerTest, RevocationStoreDownIsUnavailable) {
   SessionManager manager = Manager(keys_);
   auto session = manager.Issue(PasswordAndSms(clock_.Now()));
-  revocations_.status = absl::UnavailableError("redis unavailable");
+  revocations_.Fail(absl::UnavailableError("redis unavailable"));
   EXPECT_EQ(manager.Validate(session->token).status().code(), absl::StatusCode::kUnavailable);
 }
 

@@ -46,6 +46,11 @@ absl::StatusOr<pb::LoginState> StepUp::Start(const pb::StartStepUpRequest& reque
   record.user_id = claims->subject;
   record.caps = core_.CapsFor(*user, *settings, deadline);
   record.step_up_level = request.required_level();
+  // The new token joins the session's family: revoking either revokes both, and it expires
+  // with it.
+  const SessionFamily family = FamilyOf(*claims);
+  record.family_id = family.id;
+  record.family_expire_time = family.expires_at;
   // Each method of the session counts when it was completed at most max_age_seconds ago;
   // the token's "amr_time" says when. A token without it predates per-method times: none count.
   if (request.max_age_seconds() > 0) {

@@ -8,6 +8,7 @@
 #include "common/auth/redis_revocation_store.h"
 #include "common/logging/logging.h"
 #include "common/server/service_main.h"
+#include "services/otp/otp_callers.h"
 #include "services/otp/otp_config.h"
 #include "services/otp/otp_manager.h"
 #include "services/otp/otp_metrics.h"
@@ -24,7 +25,8 @@ int main(int argc, char** argv) {
   // Never connects here. Revoked sessions are checked in this Redis too.
   auto redis = std::make_shared<tally::RedisClient>(config.redis);
   auto authenticator = service.MakeAuthenticator(
-      std::make_shared<const tally::RedisRevocationStore>(redis, service.clock()));
+      std::make_shared<const tally::RedisRevocationStore>(redis, service.clock()),
+      otp::OtpCallers());
   otp::RedisOtpStore store(redis);
   // The api side of the delivery queue: appends jobs, lists dead letters.
   otp::RedisDeliveryQueue queue(redis, config.queue);

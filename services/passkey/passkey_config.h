@@ -19,8 +19,9 @@ struct PasskeyServerConfig {
   RedisOptions redis;           // --redis_url (required): challenges and revoked sessions
   std::string policy_addr;      // --policy_addr
   absl::Duration policy_timeout;  // --policy_timeout
-  // The relying party (--rp_*, --user_verification, --allow_cross_origin, --top_origins),
-  // --challenge_ttl, --rp_cache_ttl and the anchors of --attestation_ca_file (loaded).
+  // The relying party (--rp_*, --user_verification, --allow_cross_origin, --top_origins; the
+  // origins normalised), --challenge_ttl, --rp_cache_ttl, the anchors of --attestation_ca_file
+  // (loaded) and --require_attestation with its allowed AAGUIDs.
   PasskeyOptions passkey;
 };
 

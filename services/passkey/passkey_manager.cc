@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
 #include "services/passkey/webauthn/crypto.h"
+#include "services/passkey/webauthn/origin.h"
 
 namespace tally::passkey {
 namespace {
@@ -54,6 +54,23 @@ webauthn::RelyingParty ToRelyingParty(const RpConfig& rp) {
   out.top_origins = rp.top_origins;
   out.require_user_verification = rp.user_verification == "required";
   return out;
+}
+
+// A directory's relying-party row with its origins written as browsers write them (the flags'
+// are normalised at start-up). INTERNAL when one is not an origin: an operator's mistake that
+// the caller cannot fix, and not a user without passkeys or a failed factor (which
+// FAILED_PRECONDITION and UNAUTHENTICATED would tell the orchestrator).
+absl::Status NormalizeRowOrigins(RpConfig& rp) {
+  for (auto [column, origins] :
+       {std::pair{"origins", &rp.origins}, std::pair{"top_origins", &rp.top_origins}}) {
+    absl::StatusOr<std::vector<std::string>> normalized = webauthn::NormalizeOrigins(*origins);
+    if (!normalized.ok()) {
+      return absl::InternalError(absl::StrCat("the directory's relying_parties row is wrong: ",
+                                              column, ": ", normalized.status().message()));
+    }
+    *origins = *std::move(normalized);
+  }
+  return absl::OkStatus();
 }
 
 json CredentialDescriptor(const PasskeyRecord& p) {
@@ -112,6 +129,9 @@ absl::StatusOr<RpConfig> PasskeyManager::ResolveRp(absl::string_view directory_i
   }
   absl::StatusOr<std::optional<RpConfig>> override_rp = store_.GetRpOverride(directory_id);
   if (!override_rp.ok()) return override_rp.status();  // errors are never cached
+  if (override_rp->has_value()) {
+    if (absl::Status s = NormalizeRowOrigins(**override_rp); !s.ok()) return s;
+  }
   if (cache) {
     absl::MutexLock lock(&rp_mu_);
     // Bounded: directory ids come from requests, so a flood of made-up ones must not grow it.
@@ -156,15 +176,10 @@ absl::StatusOr<pb::StartRegistrationResponse> PasskeyManager::StartRegistration(
       caller.claims.directory_id != request.directory_id()) {
     return absl::PermissionDeniedError("only the user may register a passkey for themself");
   }
-  absl::StatusOr<int> required = levels_.RequiredLevel(request.directory_id());
-  if (absl::IsNotFound(required.status())) return absl::NotFoundError("unknown directory");
-  if (!required.ok()) return required.status();
-  int level = 0;
-  if (!absl::SimpleAtoi(caller.claims.acr, &level) || level < *required) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the session's level (", caller.claims.acr.empty() ? "none" : caller.claims.acr,
-        ") is below the directory's required level ", *required,
-        ": log in with enough methods before registering a passkey"));
+  if (absl::Status s = RequireSessionLevel(caller, request.directory_id(), levels_,
+                                           "registering a passkey");
+      !s.ok()) {
+    return s;
   }
   absl::StatusOr<RpConfig> rp = ResolveRp(request.directory_id());
   if (!rp.ok()) return rp.status();
@@ -263,6 +278,8 @@ absl::StatusOr<pb::FinishRegistrationResponse> PasskeyManager::DoFinishRegistrat
   expect.challenge = pending->challenge;
   expect.algorithms.assign(std::begin(kAlgorithms), std::end(kAlgorithms));
   expect.trust_anchors = options_.trust_anchors;
+  expect.require_attestation = options_.require_attestation;
+  expect.allowed_aaguids = options_.allowed_aaguids;
   absl::StatusOr<webauthn::RegisteredCredential> credential =
       webauthn::VerifyRegistration(request.registration_response_json(), expect);
   if (!credential.ok()) {

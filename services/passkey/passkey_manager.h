@@ -32,6 +32,10 @@ struct PasskeyOptions {
   absl::Duration rp_cache_ttl = absl::ZeroDuration();
   // When set, x5c attestation chains must lead to these CAs.
   std::shared_ptr<const webauthn::TrustAnchors> trust_anchors;
+  // A registration counts only with an attestation chain to `trust_anchors` and an AAGUID in
+  // `allowed_aaguids` (16 raw bytes each); none and self attestation never do.
+  bool require_attestation = false;
+  std::vector<std::string> allowed_aaguids;
 };
 
 // The passkey service's logic: who may do what, the ceremonies (options out, responses in as

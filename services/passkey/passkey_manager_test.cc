@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/passkey/testing/attestation_ca.h"
 #include "services/passkey/testing/soft_authenticator.h"
 
 namespace tally::passkey {
@@ -155,33 +156,45 @@ Caller AdminCaller() {
       {.directory_id = kDir, .user_id = "admin_1", .roles = {"admin"}}, absl::Now()));
 }
 
+pb::StartRegistrationRequest RegistrationRequest(const std::string& user) {
+  pb::StartRegistrationRequest request;
+  request.set_directory_id(kDir);
+  request.set_user_id(user);
+  request.set_username(user + "@example.com");
+  return request;
+}
+
 class PasskeyManagerTest : public ::testing::Test {
  protected:
   PasskeyManagerTest() {
     PasskeyOptions options;
     options.default_rp = {"login.example.com", "Example", {kOrigin}, "preferred", false, {}};
+    Rebuild(options);
+  }
+
+  void Rebuild(PasskeyOptions options) {
     manager_ = std::make_unique<PasskeyManager>(store_, challenges_, levels_, clock_, random_,
-                                                options, &observer_);
+                                                std::move(options), &observer_);
   }
 
   // Registers a passkey for `user` with `a`; returns the finish status.
   absl::StatusOr<pb::FinishRegistrationResponse> Register(SoftAuthenticator& a,
                                                           const std::string& user,
-                                                          absl::string_view fmt = "none") {
-    pb::StartRegistrationRequest start;
-    start.set_directory_id(kDir);
-    start.set_user_id(user);
-    start.set_username(user + "@example.com");
-    absl::StatusOr<pb::StartRegistrationResponse> started =
-        manager_->StartRegistration(UserCaller(user), start);
+                                                          absl::string_view fmt = "none",
+                                                          const std::string& origin = kOrigin) {
+    absl::StatusOr<pb::StartRegistrationResponse> started = StartReg(user);
     if (!started.ok()) return started.status();
     pb::FinishRegistrationRequest finish;
     finish.set_directory_id(kDir);
     finish.set_challenge_id(started->challenge_id());
     finish.set_registration_response_json(
-        a.RegisterFromOptions(started->creation_options_json(), kOrigin, fmt));
+        a.RegisterFromOptions(started->creation_options_json(), origin, fmt));
     finish.set_nickname("laptop");
     return manager_->FinishRegistration(UserCaller(user), finish);
+  }
+
+  absl::StatusOr<pb::StartRegistrationResponse> StartReg(const std::string& user) {
+    return manager_->StartRegistration(UserCaller(user), RegistrationRequest(user));
   }
 
   absl::StatusOr<pb::StartAuthenticationResponse> StartAuth(const std::string& user) {
@@ -245,10 +258,7 @@ TEST_F(PasskeyManagerTest, RegistersAndAuthenticates) {
                                       "authentication/failure/challenge"}));
 
   // The second registration excludes the first passkey.
-  pb::StartRegistrationRequest again;
-  again.set_directory_id(kDir);
-  again.set_user_id("user_1");
-  again.set_username("u");
+  const pb::StartRegistrationRequest again = RegistrationRequest("user_1");
   absl::StatusOr<pb::StartRegistrationResponse> second =
       manager_->StartRegistration(UserCaller("user_1"), again);
   ASSERT_TRUE(second.ok());
@@ -283,10 +293,7 @@ TEST_F(PasskeyManagerTest, DiscoverableLoginFindsTheUser) {
 }
 
 TEST_F(PasskeyManagerTest, OnlyTheUserAtTheRequiredLevelRegisters) {
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   EXPECT_EQ(manager_->StartRegistration(Caller::Anonymous(), start).status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(manager_->StartRegistration(UserCaller("user_2"), start).status().code(),
@@ -311,10 +318,7 @@ TEST_F(PasskeyManagerTest, OnlyTheUserAtTheRequiredLevelRegisters) {
 
 TEST_F(PasskeyManagerTest, AnotherUserCannotFinishARegistration) {
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), start);
   ASSERT_TRUE(started.ok());
   pb::FinishRegistrationRequest finish;
@@ -329,10 +333,7 @@ TEST_F(PasskeyManagerTest, AnotherUserCannotFinishARegistration) {
 
 TEST_F(PasskeyManagerTest, FailedVerificationStoresNothing) {
   SoftAuthenticator a(SoftAuthenticator::Alg::kRS256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), start);
   ASSERT_TRUE(started.ok());
   pb::FinishRegistrationRequest finish;
@@ -366,10 +367,7 @@ TEST_F(PasskeyManagerTest, ChallengesExpireAndAreBoundToTheirCeremony) {
   EXPECT_EQ(FinishAuth(start->challenge_id(), response).status().code(),
             absl::StatusCode::kFailedPrecondition);
   // A registration challenge does not finish an authentication.
-  pb::StartRegistrationRequest reg;
-  reg.set_directory_id(kDir);
-  reg.set_user_id("user_1");
-  reg.set_username("u");
+  const pb::StartRegistrationRequest reg = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), reg);
   ASSERT_TRUE(started.ok());
   EXPECT_EQ(FinishAuth(started->challenge_id(), response).status().code(),
@@ -435,10 +433,7 @@ TEST_F(PasskeyManagerTest, CounterRegressionIsRefusedAndCounted) {
 TEST_F(PasskeyManagerTest, DirectoryOverrideChangesTheRelyingParty) {
   store_.overrides[kDir] = {"example.org", "Org", {"https://example.org"}, "required", false, {}};
   SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
-  pb::StartRegistrationRequest start;
-  start.set_directory_id(kDir);
-  start.set_user_id("user_1");
-  start.set_username("u");
+  const pb::StartRegistrationRequest start = RegistrationRequest("user_1");
   auto started = manager_->StartRegistration(UserCaller("user_1"), start);
   ASSERT_TRUE(started.ok());
   json options = json::parse(started->creation_options_json());
@@ -451,6 +446,119 @@ TEST_F(PasskeyManagerTest, DirectoryOverrideChangesTheRelyingParty) {
       a.RegisterFromOptions(started->creation_options_json(), kOrigin));  // the default origin
   EXPECT_EQ(manager_->FinishRegistration(UserCaller("user_1"), finish).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(PasskeyManagerTest, UserVerificationIsRequiredByDefault) {
+  PasskeyOptions options;
+  options.default_rp.rp_id = "login.example.com";
+  options.default_rp.rp_name = "Example";
+  options.default_rp.origins = {kOrigin};
+  Rebuild(options);
+  // A security key without a PIN: presence only.
+  SoftAuthenticator touch_only(SoftAuthenticator::Alg::kES256);
+  touch_only.set_verifies_user(false);
+  absl::StatusOr<pb::FinishRegistrationResponse> reg = Register(touch_only, "user_1");
+  EXPECT_EQ(reg.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(observer_.events.back(), "registration/failure/user_verification");
+  EXPECT_TRUE(store_.passkeys.empty());
+
+  SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
+  ASSERT_TRUE(Register(a, "user_1").ok());
+  absl::StatusOr<pb::StartAuthenticationResponse> start = StartAuth("user_1");
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_EQ(json::parse(start->request_options_json())["userVerification"], "required");
+  // The same key later used by someone who only touches it (a stolen key, no PIN).
+  a.set_verifies_user(false);
+  absl::StatusOr<pb::FinishAuthenticationResponse> done = FinishAuth(
+      start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
+  EXPECT_EQ(done.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(observer_.events.back(), "authentication/failure/user_verification");
+  a.set_verifies_user(true);
+  start = StartAuth("user_1");
+  done = FinishAuth(start->challenge_id(),
+                    a.AssertFromOptions(start->request_options_json(), kOrigin));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->user_verified());
+
+  absl::StatusOr<pb::StartRegistrationResponse> started = StartReg("user_1");
+  ASSERT_TRUE(started.ok());
+  EXPECT_EQ(
+      json::parse(started->creation_options_json())["authenticatorSelection"]["userVerification"],
+      "required");
+}
+
+TEST_F(PasskeyManagerTest, UserVerifiedIsTheUvFlagOfTheVerifiedAssertion) {
+  // Relaxed (--user_verification=preferred): a touch-only assertion passes, and says so, so
+  // that the orchestrator can refuse it for PASSKEY.
+  SoftAuthenticator a(SoftAuthenticator::Alg::kEdDSA);
+  ASSERT_TRUE(Register(a, "user_1").ok());
+  a.set_verifies_user(false);
+  absl::StatusOr<pb::StartAuthenticationResponse> start = StartAuth("user_1");
+  absl::StatusOr<pb::FinishAuthenticationResponse> done = FinishAuth(
+      start->challenge_id(), a.AssertFromOptions(start->request_options_json(), kOrigin));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_FALSE(done->user_verified());
+  a.set_verifies_user(true);
+  start = StartAuth("");
+  done = FinishAuth(start->challenge_id(),
+                    a.AssertFromOptions(start->request_options_json(), kOrigin));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->user_verified());
+}
+
+TEST_F(PasskeyManagerTest, RequiredAttestationCountsOnlyAttestedAllowedModels) {
+  const webauthn::testing::AttestationCa vendor;
+  const std::string model(16, '\x42');  // the software authenticator's AAGUID
+  PasskeyOptions options;
+  options.default_rp = {"login.example.com", "Example", {kOrigin}, "required", false, {}};
+  options.trust_anchors = *webauthn::TrustAnchors::FromPem(vendor.RootPem());
+  options.require_attestation = true;
+  options.allowed_aaguids = {model};
+  Rebuild(options);
+
+  // Unattested: the AAGUID is the listed one, but nobody vouches for it.
+  SoftAuthenticator self(SoftAuthenticator::Alg::kES256);
+  for (const char* fmt : {"none", "packed"}) {
+    absl::StatusOr<pb::FinishRegistrationResponse> reg = Register(self, "user_1", fmt);
+    EXPECT_EQ(reg.status().code(), absl::StatusCode::kUnauthenticated) << fmt;
+    EXPECT_EQ(observer_.events.back(), "registration/failure/attestation") << fmt;
+  }
+  SoftAuthenticator other_model(SoftAuthenticator::Alg::kES256);
+  other_model.set_aaguid(std::string(16, '\x07'));
+  other_model.set_attestation_key(vendor.Issue(std::string(16, '\x07')));
+  EXPECT_EQ(Register(other_model, "user_1", "packed").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(observer_.events.back(), "registration/failure/aaguid");
+  EXPECT_TRUE(store_.passkeys.empty());
+
+  SoftAuthenticator attested(SoftAuthenticator::Alg::kES256);
+  attested.set_attestation_key(vendor.Issue(model));
+  absl::StatusOr<pb::StartRegistrationResponse> started = StartReg("user_1");
+  ASSERT_TRUE(started.ok());
+  EXPECT_EQ(json::parse(started->creation_options_json())["attestation"], "direct");
+  absl::StatusOr<pb::FinishRegistrationResponse> reg = Register(attested, "user_1", "packed");
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->passkey().aaguid(), "42424242-4242-4242-4242-424242424242");
+  EXPECT_EQ(store_.passkeys.begin()->second.attestation_type, "basic");
+}
+
+TEST_F(PasskeyManagerTest, DirectoryOriginsAreNormalisedAndABadOneIsAnOperatorError) {
+  store_.overrides[kDir] = {
+      "example.org", "Org", {"https://Example.org/", "https://example.org:443"},
+      "required",    false, {}};
+  SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
+  absl::StatusOr<pb::FinishRegistrationResponse> reg =
+      Register(a, "user_1", "none", "https://example.org");
+  ASSERT_TRUE(reg.ok()) << reg.status();
+
+  // Not an origin: neither "no passkey" nor a failed factor, which the orchestrator would count.
+  store_.overrides[kDir].origins = {"https://example.org/login"};
+  absl::StatusOr<pb::StartAuthenticationResponse> auth = StartAuth("user_1");
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(auth.status().message()), HasSubstr("relying_parties row"));
+  store_.overrides[kDir].origins = {"https://example.org"};
+  store_.overrides[kDir].top_origins = {"portal.example.net"};
+  EXPECT_EQ(StartAuth("user_1").status().code(), absl::StatusCode::kInternal);
 }
 
 TEST_F(PasskeyManagerTest, RelyingPartyIsCachedForItsTtlOnly) {

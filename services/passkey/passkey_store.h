@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/policy/directory_source.h"
 
 namespace tally::passkey {
 
@@ -33,12 +34,13 @@ struct PasskeyRecord {
   std::optional<std::string> owner_user_handle;
 };
 
-// The relying party a directory's ceremonies use.
+// The relying party a directory's ceremonies use. Origins are compared with what the browser
+// sent exactly, so they are kept as browsers write them (webauthn/origin.h).
 struct RpConfig {
   std::string rp_id;
   std::string rp_name;
   std::vector<std::string> origins;
-  std::string user_verification = "preferred";  // required | preferred | discouraged
+  std::string user_verification = "required";  // required | preferred | discouraged
   bool allow_cross_origin = false;
   std::vector<std::string> top_origins;
 };
@@ -99,12 +101,8 @@ class ChallengeStore {
   virtual absl::Status Ping() = 0;
 };
 
-// The level a session must reach to register a passkey (DESIGN.md §1 rule 8).
-class RequiredLevelSource {
- public:
-  virtual ~RequiredLevelSource() = default;
-  // NOT_FOUND unknown directory; UNAVAILABLE when the policy service cannot be reached.
-  virtual absl::StatusOr<int> RequiredLevel(absl::string_view directory_id) = 0;
-};
+// The level a session must reach to register a passkey (DESIGN.md §1 rule 8), from
+// common/policy (shared with the credential service's authenticator apps).
+using ::tally::RequiredLevelSource;
 
 }  // namespace tally::passkey

@@ -100,6 +100,11 @@ CREATE TABLE relying_parties (
   top_origins text[] NOT NULL DEFAULT '{}'
 );
 )sql"},
+      // User verification is required unless an operator relaxes it (README: passkey service);
+      // existing rows keep the value they have.
+      {2, "relying parties require user verification by default", R"sql(
+ALTER TABLE relying_parties ALTER COLUMN user_verification SET DEFAULT 'required';
+)sql"},
   };
   return *migrations;
 }

@@ -6,9 +6,11 @@
 #include "common/postgres/pg_flags.h"
 #include "common/server/service_main.h"
 #include "services/policy/pg_policy_store.h"
+#include "services/policy/policy_callers.h"
 #include "services/policy/policy_config.h"
 #include "services/policy/policy_manager.h"
 #include "services/policy/policy_service.h"
+#include "services/policy/settings_gauges.h"
 
 int main(int argc, char** argv) {
   namespace policy = tally::policy;
@@ -17,7 +19,8 @@ int main(int argc, char** argv) {
   const policy::PolicyServerConfig config =
       service.RequireConfig(policy::PolicyServerConfigFromFlags());
   auto authenticator = service.MakeAuthenticator(
-      tally::RevocationCheckerFor(config.revocation_redis, service.clock()), "CreateDirectory...");
+      tally::RevocationStoreFor(config.revocation_redis, service.clock()), policy::PolicyCallers(),
+      "CreateDirectory...");
   auto store = service.RequireStarted(tally::MigratedPgStore<policy::PgPolicyStore>(
       config.postgres, config.postgres_schema, service.logger()));
 
@@ -28,5 +31,7 @@ int main(int argc, char** argv) {
   runner.AddService(&directory_service);
   runner.AddService(&policy_service);
   runner.AddHealthCheck("postgres", [&store] { return store->Ping(); });
+  policy::SettingsGauges gauges(*store, runner.metrics().registry());
+  gauges.Start(config.settings_metrics_interval);
   return service.Serve(runner);
 }

@@ -1,6 +1,12 @@
 #include "services/policy/pg_policy_store.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/postgres/pg_time.h"
 #include "common/util/proto_time.h"
 #include "google/protobuf/util/json_util.h"
@@ -9,10 +15,17 @@
 namespace tally::policy {
 namespace {
 
-using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
-using ::tally::common::v1::AUTH_METHOD_PASSKEY;
-using ::tally::common::v1::AUTH_METHOD_PASSWORD;
-using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+namespace cpb = ::tally::common::v1;
+
+// The points columns of auth_settings, one per method of KnownMethods().
+constexpr std::pair<cpb::AuthMethod, const char*> kPointsColumns[] = {
+    {cpb::AUTH_METHOD_PASSWORD, "password_points"},
+    {cpb::AUTH_METHOD_SMS_OTP, "sms_points"},
+    {cpb::AUTH_METHOD_EMAIL_OTP, "email_points"},
+    {cpb::AUTH_METHOD_PASSKEY, "passkey_points"},
+    {cpb::AUTH_METHOD_TOTP, "totp_points"},
+    {cpb::AUTH_METHOD_RECOVERY_CODE, "recovery_code_points"},
+    {cpb::AUTH_METHOD_TRUSTED_DEVICE, "trusted_device_points"}};
 
 google::protobuf::Timestamp MicrosToProto(int64_t micros) {
   return ToProtoTime(absl::FromUnixMicros(micros));
@@ -43,19 +56,66 @@ Directory DirectoryFromRow(const pqxx::row& row) {
   return d;
 }
 
+// Country codes cross the wire joined by commas: each is digits only (ValidateSettings).
+std::string JoinCodes(const AuthSettings& settings) {
+  return absl::StrJoin(settings.sms_allowed_country_codes(), ",");
+}
+
+// The columns of one auth_settings row and their placeholders: $1 is the directory id, the
+// values follow in SettingsParams() order.
+struct SettingsRowSql {
+  std::string columns;
+  std::string values;
+};
+
+SettingsRowSql SettingsRow() {
+  std::vector<std::string> columns = {"required_level"};
+  for (auto [method, column] : kPointsColumns) columns.push_back(column);
+  for (const char* column : {"trusted_device_max_age_s", "sms_allowed_country_codes", "etag",
+                             "updated_by", "update_time"}) {
+    columns.push_back(column);
+  }
+  std::vector<std::string> values;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const int param = static_cast<int>(i) + 2;
+    if (columns[i] == "sms_allowed_country_codes") {
+      values.push_back(absl::StrCat("string_to_array($", param, ", ',')::text[]"));
+    } else if (columns[i] == "update_time") {
+      values.push_back(PgTimeParam(param));
+    } else {
+      values.push_back(absl::StrCat("$", param));
+    }
+  }
+  return {absl::StrJoin(columns, ", "), absl::StrJoin(values, ", ")};
+}
+
+std::vector<std::string> SettingsParams(const AuthSettings& s) {
+  std::vector<std::string> params = {s.directory_id(), absl::StrCat(s.required_level())};
+  for (auto [method, column] : kPointsColumns) {
+    params.push_back(absl::StrCat(PointsFor(s, method)));
+  }
+  params.push_back(absl::StrCat(absl::ToInt64Seconds(TrustedDeviceMaxAge(s))));
+  params.push_back(JoinCodes(s));
+  params.push_back(s.etag());
+  params.push_back(s.updated_by());
+  params.push_back(absl::StrCat(absl::ToUnixMicros(FromProtoTime(s.update_time()))));
+  return params;
+}
+
+// A row of SettingsSelect().
 AuthSettings SettingsFromRow(const pqxx::row& row) {
   AuthSettings s;
   s.set_directory_id(row["directory_id"].as<std::string>());
   s.set_required_level(row["required_level"].as<int>());
-  const std::pair<::tally::common::v1::AuthMethod, const char*> columns[] = {
-      {AUTH_METHOD_PASSWORD, "password_points"},
-      {AUTH_METHOD_SMS_OTP, "sms_points"},
-      {AUTH_METHOD_EMAIL_OTP, "email_points"},
-      {AUTH_METHOD_PASSKEY, "passkey_points"}};
-  for (auto [method, column] : columns) {
+  for (auto [method, column] : kPointsColumns) {
     MethodPoints* mp = s.add_method_points();
     mp->set_method(method);
     mp->set_points(row[column].as<int>());
+  }
+  s.mutable_trusted_device_max_age()->set_seconds(row["trusted_device_max_age_s"].as<int64_t>());
+  for (absl::string_view code :
+       absl::StrSplit(row["sms_codes"].as<std::string>(), ',', absl::SkipEmpty())) {
+    s.add_sms_allowed_country_codes(std::string(code));
   }
   s.set_etag(row["etag"].as<std::string>());
   s.set_updated_by(row["updated_by"].as<std::string>());
@@ -100,6 +160,25 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_by_directory ON audit_events (directory_id, seq DESC);
 )sql"},
+      // Directories stored before this migration read the three new methods as 0 points (off),
+      // not as their tier's new defaults: an upgrade must not change who can log in. With the
+      // Freemium defaults a remembered device (10) would let password + device (30) in without
+      // the code these directories demand today. Admins turn the methods on when they want them
+      // (GetAuthSettings shows the tier's defaults beside the settings). Until then nothing
+      // changes: the device age is the default (30 days) and SMS go to every country, as before.
+      // The limits are those of points.h when this was written (a migration is history).
+      {2, "TOTP, recovery codes, remembered devices and SMS countries", R"sql(
+ALTER TABLE auth_settings
+  ADD COLUMN totp_points integer NOT NULL DEFAULT 0
+    CHECK (totp_points BETWEEN 0 AND 1000),
+  ADD COLUMN recovery_code_points integer NOT NULL DEFAULT 0
+    CHECK (recovery_code_points BETWEEN 0 AND 1000),
+  ADD COLUMN trusted_device_points integer NOT NULL DEFAULT 0
+    CHECK (trusted_device_points BETWEEN 0 AND 1000),
+  ADD COLUMN trusted_device_max_age_s bigint NOT NULL DEFAULT 2592000
+    CHECK (trusted_device_max_age_s BETWEEN 1 AND 34560000),
+  ADD COLUMN sms_allowed_country_codes text[] NOT NULL DEFAULT '{}';
+)sql"},
   };
   return *migrations;
 }
@@ -108,6 +187,14 @@ absl::Status PgPolicyStore::Migrate() { return tally::Migrate(*pool_, schema_, M
 
 std::string PgPolicyStore::Table(absl::string_view name) const {
   return absl::StrCat("\"", schema_, "\".", name);
+}
+
+std::string PgPolicyStore::SettingsSelect(absl::string_view suffix) const {
+  return absl::StrCat("SELECT s.*, d.tier, ", PgMicros("s.update_time"),
+                      " AS update_us, array_to_string(s.sms_allowed_country_codes, ',') AS "
+                      "sms_codes FROM ",
+                      Table("auth_settings"), " s JOIN ", Table("directories"),
+                      " d USING (directory_id) WHERE directory_id = $1", suffix);
 }
 
 absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
@@ -121,17 +208,10 @@ absl::Status PgPolicyStore::CreateDirectory(const Directory& directory,
                     directory.directory_id(), directory.display_name(),
                     static_cast<int>(directory.tier()),
                     absl::ToUnixMicros(FromProtoTime(directory.create_time())));
-    tx.exec_params0(
-        absl::StrCat("INSERT INTO ", Table("auth_settings"),
-                     " (directory_id, required_level, password_points, sms_points, email_points, "
-                     "passkey_points, etag, updated_by, update_time) VALUES ($1, $2, $3, $4, $5, "
-                     "$6, $7, $8, ",
-                     PgTimeParam(9), ")"),
-        directory.directory_id(), settings.required_level(),
-        PointsFor(settings, AUTH_METHOD_PASSWORD), PointsFor(settings, AUTH_METHOD_SMS_OTP),
-        PointsFor(settings, AUTH_METHOD_EMAIL_OTP), PointsFor(settings, AUTH_METHOD_PASSKEY),
-        settings.etag(), settings.updated_by(),
-        absl::ToUnixMicros(FromProtoTime(settings.update_time())));
+    const SettingsRowSql row = SettingsRow();
+    tx.exec_params0(absl::StrCat("INSERT INTO ", Table("auth_settings"), " (directory_id, ",
+                                 row.columns, ") VALUES ($1, ", row.values, ")"),
+                    pqxx::prepare::make_dynamic_params(SettingsParams(settings)));
     tx.exec_params0(absl::StrCat("INSERT INTO ", Table("audit_events"),
                                  " (event_id, directory_id, actor, time, before, after) VALUES "
                                  "($1, $2, $3, ",
@@ -171,15 +251,15 @@ absl::StatusOr<Page<Directory>> PgPolicyStore::ListDirectories(int64_t cursor, i
       });
 }
 
-absl::StatusOr<AuthSettings> PgPolicyStore::GetSettings(absl::string_view directory_id) {
-  return pool_->ReadFor<AuthSettings>(
-      [&](pqxx::nontransaction& tx) -> absl::StatusOr<AuthSettings> {
-        const pqxx::result r = tx.exec_params(
-            absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
-                         Table("auth_settings"), " WHERE directory_id = $1"),
-            std::string(directory_id));
+absl::StatusOr<DirectorySettings> PgPolicyStore::GetSettings(absl::string_view directory_id) {
+  return pool_->ReadFor<DirectorySettings>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<DirectorySettings> {
+        const pqxx::result r = tx.exec_params(SettingsSelect(), std::string(directory_id));
         if (r.empty()) return absl::NotFoundError("no such directory");
-        return SettingsFromRow(r[0]);
+        DirectorySettings found;
+        found.settings = SettingsFromRow(r[0]);
+        found.tier = static_cast<Tier>(r[0]["tier"].as<int>());
+        return found;
       });
 }
 
@@ -188,26 +268,18 @@ absl::StatusOr<AuthSettings> PgPolicyStore::UpdateSettings(const AuthSettings& n
                                                            AuditEvent event) {
   return pool_->TransactFor<AuthSettings>([&](pqxx::work& tx) -> absl::StatusOr<AuthSettings> {
     // The row lock makes check-etag-then-write one step against concurrent updates.
-    const pqxx::result current = tx.exec_params(
-        absl::StrCat("SELECT *, ", PgMicros("update_time"), " AS update_us FROM ",
-                     Table("auth_settings"), " WHERE directory_id = $1 FOR UPDATE"),
-        next.directory_id());
+    const pqxx::result current =
+        tx.exec_params(SettingsSelect(" FOR UPDATE OF s"), next.directory_id());
     if (current.empty()) return absl::NotFoundError("no such directory");
     const AuthSettings before = SettingsFromRow(current[0]);
     if (!expected_etag.empty() && before.etag() != expected_etag) {
       return absl::AbortedError(
           "settings changed since they were read (stale etag); read them again and retry");
     }
-    tx.exec_params0(
-        absl::StrCat("UPDATE ", Table("auth_settings"),
-                     " SET required_level = $2, password_points = $3, sms_points = $4, "
-                     "email_points = $5, passkey_points = $6, etag = $7, updated_by = $8, "
-                     "update_time = ",
-                     PgTimeParam(9), " WHERE directory_id = $1"),
-        next.directory_id(), next.required_level(), PointsFor(next, AUTH_METHOD_PASSWORD),
-        PointsFor(next, AUTH_METHOD_SMS_OTP), PointsFor(next, AUTH_METHOD_EMAIL_OTP),
-        PointsFor(next, AUTH_METHOD_PASSKEY), next.etag(), next.updated_by(),
-        absl::ToUnixMicros(FromProtoTime(next.update_time())));
+    const SettingsRowSql row = SettingsRow();
+    tx.exec_params0(absl::StrCat("UPDATE ", Table("auth_settings"), " SET (", row.columns,
+                                 ") = (", row.values, ") WHERE directory_id = $1"),
+                    pqxx::prepare::make_dynamic_params(SettingsParams(next)));
     *event.mutable_before() = before;
     *event.mutable_after() = next;
     tx.exec_params0(absl::StrCat("INSERT INTO ", Table("audit_events"),
@@ -249,6 +321,20 @@ absl::StatusOr<Page<AuditEvent>> PgPolicyStore::ListAuditEvents(absl::string_vie
         }
         if (static_cast<int>(r.size()) > limit) page.next_cursor = r[limit - 1]["seq"].as<int64_t>();
         return page;
+      });
+}
+
+absl::StatusOr<SmsUnrestrictedCounts> PgPolicyStore::CountSmsUnrestricted() {
+  return pool_->ReadFor<SmsUnrestrictedCounts>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<SmsUnrestrictedCounts> {
+        const pqxx::result r = tx.exec(absl::StrCat(
+            "SELECT count(*) FILTER (WHERE sms_points > 0) AS enabled, "
+            "count(*) FILTER (WHERE sms_points = 0) AS disabled FROM ",
+            Table("auth_settings"), " WHERE cardinality(sms_allowed_country_codes) = 0"));
+        SmsUnrestrictedCounts counts;
+        counts.sms_enabled = r[0]["enabled"].as<int64_t>();
+        counts.sms_disabled = r[0]["disabled"].as<int64_t>();
+        return counts;
       });
 }
 

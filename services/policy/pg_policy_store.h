@@ -25,16 +25,19 @@ class PgPolicyStore final : public PolicyStore {
                                const AuditEvent& event) override;
   absl::StatusOr<Directory> GetDirectory(absl::string_view directory_id) override;
   absl::StatusOr<Page<Directory>> ListDirectories(int64_t cursor, int limit) override;
-  absl::StatusOr<AuthSettings> GetSettings(absl::string_view directory_id) override;
+  absl::StatusOr<DirectorySettings> GetSettings(absl::string_view directory_id) override;
   absl::StatusOr<AuthSettings> UpdateSettings(const AuthSettings& next,
                                               absl::string_view expected_etag,
                                               AuditEvent event) override;
   absl::StatusOr<Page<AuditEvent>> ListAuditEvents(absl::string_view directory_id,
                                                    int64_t cursor, int limit) override;
+  absl::StatusOr<SmsUnrestrictedCounts> CountSmsUnrestricted() override;
   absl::Status Ping() override;
 
  private:
   std::string Table(absl::string_view name) const;
+  // One directory's settings row (with its tier) for $1, `suffix` appended (" FOR UPDATE OF s").
+  std::string SettingsSelect(absl::string_view suffix = "") const;
 
   std::shared_ptr<PgPool> pool_;
   std::string schema_;

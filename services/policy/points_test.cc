@@ -1,7 +1,7 @@
 #include "services/policy/points.h"
 
-#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status/error_details.h"
@@ -13,13 +13,19 @@ namespace {
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AUTH_METHOD_TOTP;
+using ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE;
 using ::tally::common::v1::AUTH_METHOD_UNSPECIFIED;
 
 constexpr AuthMethod kPwd = AUTH_METHOD_PASSWORD;
 constexpr AuthMethod kSms = AUTH_METHOD_SMS_OTP;
 constexpr AuthMethod kEmail = AUTH_METHOD_EMAIL_OTP;
 constexpr AuthMethod kPasskey = AUTH_METHOD_PASSKEY;
+constexpr AuthMethod kTotp = AUTH_METHOD_TOTP;
+constexpr AuthMethod kRecovery = AUTH_METHOD_RECOVERY_CODE;
+constexpr AuthMethod kDevice = AUTH_METHOD_TRUSTED_DEVICE;
 
 AuthSettings Settings(int required, int password, int sms, int email, int passkey) {
   AuthSettings s;
@@ -30,6 +36,23 @@ AuthSettings Settings(int required, int password, int sms, int email, int passke
     MethodPoints* mp = s.add_method_points();
     mp->set_method(method);
     mp->set_points(p);
+  }
+  return s;
+}
+
+// Every method, in KnownMethods() order.
+struct AllPoints {
+  int required, password, sms, email, passkey, totp, recovery, device;
+};
+
+AuthSettings Settings(const AllPoints& p) {
+  AuthSettings s = Settings(p.required, p.password, p.sms, p.email, p.passkey);
+  const std::pair<AuthMethod, int> more[] = {
+      {kTotp, p.totp}, {kRecovery, p.recovery}, {kDevice, p.device}};
+  for (auto [method, points] : more) {
+    MethodPoints* mp = s.add_method_points();
+    mp->set_method(method);
+    mp->set_points(points);
   }
   return s;
 }
@@ -86,6 +109,36 @@ INSTANTIATE_TEST_SUITE_P(
         EvaluateCase{"everything", kStandard, {kPasskey, kEmail, kSms, kPwd}, 70, true, {}}),
     [](const auto& info) { return info.param.name; });
 
+// The Freemium defaults with the methods of API.md "v1 additions".
+const AuthSettings kFreemium = Settings({30, 20, 10, 10, 30, 10, 10, 10});
+
+INSTANTIATE_TEST_SUITE_P(
+    NewMethods, EvaluateTest,
+    ::testing::Values(
+        // A remembered device is presented with StartLogin, never offered as a step.
+        EvaluateCase{"device_never_offered", kFreemium, {}, 0, false,
+                     {kPwd, kSms, kEmail, kPasskey, kTotp, kRecovery}},
+        EvaluateCase{"password_and_device", kFreemium, {kPwd, kDevice}, 30, true,
+                     {kSms, kEmail, kPasskey, kTotp, kRecovery}},
+        EvaluateCase{"passkey_and_device", kFreemium, {kPasskey, kDevice}, 40, true,
+                     {kPwd, kSms, kEmail, kTotp, kRecovery}},
+        // Rule 9: without a password or a passkey the device adds nothing.
+        EvaluateCase{"device_alone_counts_nothing", kFreemium, {kDevice}, 0, false,
+                     {kPwd, kSms, kEmail, kPasskey, kTotp, kRecovery}},
+        EvaluateCase{"device_with_codes_only", kFreemium, {kDevice, kSms, kEmail, kTotp}, 30,
+                     true, {kPwd, kPasskey, kRecovery}},
+        EvaluateCase{"password_and_totp", kFreemium, {kPwd, kTotp}, 30, true,
+                     {kSms, kEmail, kPasskey, kRecovery}},
+        EvaluateCase{"password_and_recovery_code", kFreemium, {kPwd, kRecovery}, 30, true,
+                     {kSms, kEmail, kPasskey, kTotp}},
+        // A disabled password does not carry the device either.
+        EvaluateCase{"device_beside_a_disabled_password",
+                     Settings({20, 0, 10, 10, 30, 0, 0, 10}), {kPwd, kDevice, kSms}, 10, false,
+                     {kEmail, kPasskey}},
+        EvaluateCase{"opt_in_new_methods_off", Settings({20, 20, 0, 0, 30, 0, 0, 0}),
+                     {kTotp, kRecovery, kDevice}, 0, false, {kPwd, kPasskey}}),
+    [](const auto& info) { return info.param.name; });
+
 TEST(EvaluateTest, RejectsUnspecifiedAndUnknownMethods) {
   EXPECT_EQ(Evaluate(kStandard, {AUTH_METHOD_UNSPECIFIED}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -96,13 +149,13 @@ TEST(EvaluateTest, RejectsUnspecifiedAndUnknownMethods) {
 TEST(TierDefaultsTest, MatchTheDesign) {
   struct Row {
     Tier tier;
-    int required, password, sms, email, passkey;
+    int required, password, sms, email, passkey, totp, recovery, device;
   };
   const Row rows[] = {
-      {::tally::policy::v1::TIER_FREEMIUM, 30, 20, 10, 10, 30},
-      {::tally::policy::v1::TIER_EXPLORER, 30, 20, 10, 10, 30},
-      {::tally::policy::v1::TIER_PROFESSIONAL, 20, 20, 0, 0, 30},
-      {::tally::policy::v1::TIER_ENTERPRISE, 20, 20, 0, 0, 30},
+      {::tally::policy::v1::TIER_FREEMIUM, 30, 20, 10, 10, 30, 10, 10, 10},
+      {::tally::policy::v1::TIER_EXPLORER, 30, 20, 10, 10, 30, 10, 10, 10},
+      {::tally::policy::v1::TIER_PROFESSIONAL, 20, 20, 0, 0, 30, 0, 0, 0},
+      {::tally::policy::v1::TIER_ENTERPRISE, 20, 20, 0, 0, 30, 0, 0, 0},
   };
   for (const Row& row : rows) {
     auto settings = DefaultSettingsForTier(row.tier);
@@ -112,7 +165,15 @@ TEST(TierDefaultsTest, MatchTheDesign) {
     EXPECT_EQ(PointsFor(*settings, kSms), row.sms);
     EXPECT_EQ(PointsFor(*settings, kEmail), row.email);
     EXPECT_EQ(PointsFor(*settings, kPasskey), row.passkey);
-    EXPECT_TRUE(ValidateSettings(*settings).ok()) << "defaults must be valid";
+    EXPECT_EQ(PointsFor(*settings, kTotp), row.totp);
+    EXPECT_EQ(PointsFor(*settings, kRecovery), row.recovery);
+    EXPECT_EQ(PointsFor(*settings, kDevice), row.device);
+    EXPECT_EQ(TrustedDeviceMaxAge(*settings), absl::Hours(24 * 30));
+    EXPECT_TRUE(settings->sms_allowed_country_codes().empty());
+    // Rules 4, 4b and 9 all pass, and the defaults are already in normal form.
+    auto validated = ValidateSettings(*settings);
+    ASSERT_TRUE(validated.ok()) << "defaults must be valid: " << validated.status();
+    EXPECT_EQ(validated->SerializeAsString(), settings->SerializeAsString());
   }
   EXPECT_EQ(DefaultSettingsForTier(::tally::policy::v1::TIER_UNSPECIFIED).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -131,11 +192,15 @@ TEST(ValidateSettingsTest, AcceptsValidShapesAndNormalises) {
   pwd->set_points(20);
   auto normalised = ValidateSettings(partial);
   ASSERT_TRUE(normalised.ok()) << normalised.status();
-  ASSERT_EQ(normalised->method_points_size(), 4);
+  ASSERT_EQ(normalised->method_points_size(), 7);
   EXPECT_EQ(normalised->method_points(0).method(), kPwd);
   EXPECT_EQ(normalised->method_points(1).points(), 5);
   EXPECT_EQ(normalised->method_points(2).points(), 0);  // not listed: disabled
   EXPECT_EQ(normalised->method_points(3).points(), 0);
+  for (int i = 4; i < 7; ++i) EXPECT_EQ(normalised->method_points(i).points(), 0);
+  EXPECT_EQ(normalised->method_points(6).method(), kDevice);
+  // Unset: the default age, stored explicitly.
+  EXPECT_EQ(normalised->trusted_device_max_age().seconds(), 30 * 24 * 3600);
   EXPECT_TRUE(ValidateSettings(Settings(1000, 1000, 0, 0, 0)).ok());
 }
 
@@ -199,27 +264,153 @@ TEST(ValidateSettingsTest, UnsatisfiableSettingsCarryTheReasonAndTheField) {
   EXPECT_EQ(ErrorReason(ValidateSettings(Settings(30, -1, 10, 10, 30)).status()), "");
 }
 
-TEST(ValidateSettingsTest, AdditionsWithoutRulesYetAreRefusedNotDropped) {
-  // TOTP, RECOVERY_CODE and TRUSTED_DEVICE exist in the contract before their rules (4b, 9):
-  // until then a directory cannot weigh them, and no evaluation counts them. Likewise the two
-  // new settings fields.
-  for (AuthMethod method : {::tally::common::v1::AUTH_METHOD_TOTP,
-                            ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE,
-                            ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE}) {
-    const absl::Status settings =
-        ValidateSettings(WithExtra(Settings(30, 20, 10, 10, 30), method, 10)).status();
-    EXPECT_EQ(settings.code(), absl::StatusCode::kInvalidArgument) << method;
-    EXPECT_EQ(Evaluate(Settings(30, 20, 10, 10, 30), {kPwd, method}).status().code(),
-              absl::StatusCode::kInvalidArgument)
-        << method;
-    EXPECT_EQ(std::count(KnownMethods().begin(), KnownMethods().end(), method), 0);
+// Rule 4's sum (MaxScore) counts a remembered device only beside an enabled password or
+// passkey: it counts only alongside one of them (rule 9).
+TEST(ValidateSettingsTest, Rule4CountsTheDeviceOnlyBesidePasswordOrPasskey) {
+  // Without the device's 10 the enabled methods give 30 < 40: unsatisfiable.
+  const AuthSettings no_anchor = Settings({40, 0, 10, 10, 0, 10, 0, 10});
+  EXPECT_EQ(MaxScore(no_anchor), 30);
+  const absl::Status refused = ValidateSettings(no_anchor).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(refused), "SETTINGS_UNSATISFIABLE") << refused;
+  // With a password on, the device counts and 60 >= 40; new users have 20 + 10 + 10 = 40.
+  const AuthSettings with_password = Settings({40, 20, 10, 10, 0, 10, 0, 10});
+  EXPECT_EQ(MaxScore(with_password), 60);
+  EXPECT_TRUE(ValidateSettings(with_password).ok()) << ValidateSettings(with_password).status();
+  // A passkey anchors it too.
+  EXPECT_EQ(MaxScore(Settings({40, 0, 10, 10, 30, 0, 0, 10})), 60);
+  EXPECT_EQ(MaxScore(Settings({30, 20, 10, 10, 30, 10, 10, 10})), 100);
+}
+
+TEST(ValidateSettingsTest, Rule4bNewUsersMustReachTheLevel) {
+  // TOTP as the only second factor: a new user has only the password's 20.
+  const std::vector<AuthSettings> locked_out = {
+      Settings({30, 20, 0, 0, 30, 10, 10, 0}),
+      Settings({30, 0, 0, 0, 30, 0, 0, 0}),  // passkey only: registering one needs a login
+      Settings({40, 20, 10, 0, 30, 10, 10, 0}),
+  };
+  for (const AuthSettings& settings : locked_out) {
+    const absl::Status status = ValidateSettings(settings).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(ErrorReason(status), "SETTINGS_NEW_USER_LOCKED_OUT") << status;
+    const auto violations = FieldViolationsOf(status);
+    ASSERT_EQ(violations.size(), 1u) << status;
+    EXPECT_EQ(violations[0].field(), "settings.required_level");
   }
-  AuthSettings device_age = Settings(30, 20, 10, 10, 30);
-  device_age.mutable_trusted_device_max_age()->set_seconds(86400);
-  EXPECT_EQ(ValidateSettings(device_age).status().code(), absl::StatusCode::kInvalidArgument);
-  AuthSettings countries = Settings(30, 20, 10, 10, 30);
-  countries.add_sms_allowed_country_codes("31");
-  EXPECT_EQ(ValidateSettings(countries).status().code(), absl::StatusCode::kInvalidArgument);
+  // Keeping e-mail on as the way in is enough.
+  EXPECT_TRUE(ValidateSettings(Settings({30, 20, 0, 10, 30, 10, 10, 0})).ok());
+  // Rule 4 comes first: nobody at all could log in.
+  EXPECT_EQ(ErrorReason(ValidateSettings(Settings({200, 20, 0, 0, 30, 10, 10, 0})).status()),
+            "SETTINGS_UNSATISFIABLE");
+}
+
+TEST(ValidateSettingsTest, Rule9TheDeviceAloneNeverReachesTheLevel) {
+  // The device is listed third in this request: the field names that entry.
+  AuthSettings request;
+  request.set_required_level(20);
+  for (auto [method, points] :
+       std::vector<std::pair<AuthMethod, int>>{{kPwd, 20}, {kSms, 10}, {kDevice, 20}}) {
+    MethodPoints* mp = request.add_method_points();
+    mp->set_method(method);
+    mp->set_points(points);
+  }
+  const absl::Status status = ValidateSettings(request).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(status), "SETTINGS_DEVICE_ALONE") << status;
+  const auto violations = FieldViolationsOf(status);
+  ASSERT_EQ(violations.size(), 1u) << status;
+  EXPECT_EQ(violations[0].field(), "settings.method_points[2].points");
+  EXPECT_EQ(violations[0].description(), status.message());
+  // Just below the level is fine: the device still needs something beside it.
+  EXPECT_TRUE(ValidateSettings(Settings({20, 20, 10, 10, 30, 0, 0, 19})).ok());
+  EXPECT_EQ(ErrorReason(ValidateSettings(Settings({20, 20, 10, 10, 30, 0, 0, 500})).status()),
+            "SETTINGS_DEVICE_ALONE");
+}
+
+TEST(ValidateSettingsTest, MalformedSettingsNameTheFieldWithoutAReason) {
+  const std::pair<AuthSettings, std::string> cases[] = {
+      {Settings(30, -1, 10, 10, 30), "settings.method_points[0].points"},
+      {Settings(30, 20, 10, 10, 1001), "settings.method_points[3].points"},
+      {WithExtra(Settings(30, 20, 10, 10, 30), 0, 5), "settings.method_points[4].method"},
+      {WithExtra(Settings(30, 20, 10, 10, 30), 2, 5), "settings.method_points[4].method"},
+      {Settings(1001, 1000, 1000, 0, 0), "settings.required_level"},
+  };
+  for (const auto& [settings, field] : cases) {
+    const absl::Status status = ValidateSettings(settings).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_EQ(ErrorReason(status), "") << field;
+    const auto violations = FieldViolationsOf(status);
+    ASSERT_EQ(violations.size(), 1u) << status;
+    EXPECT_EQ(violations[0].field(), field);
+  }
+}
+
+TEST(TrustedDeviceMaxAgeTest, UnsetIsThirtyDaysAndAtMostFourHundred) {
+  const AuthSettings base = Settings(30, 20, 10, 10, 30);
+  EXPECT_EQ(TrustedDeviceMaxAge(base), absl::Hours(24 * 30));
+  for (int64_t seconds : {int64_t{1}, int64_t{3600}, int64_t{400} * 24 * 3600}) {
+    AuthSettings s = base;
+    s.mutable_trusted_device_max_age()->set_seconds(seconds);
+    auto validated = ValidateSettings(s);
+    ASSERT_TRUE(validated.ok()) << seconds << " " << validated.status();
+    EXPECT_EQ(validated->trusted_device_max_age().seconds(), seconds);
+    EXPECT_EQ(TrustedDeviceMaxAge(*validated), absl::Seconds(seconds));
+  }
+  struct Bad {
+    int64_t seconds;
+    int32_t nanos;
+  };
+  for (const Bad& bad : {Bad{400 * 24 * 3600 + 1, 0}, Bad{0, 0}, Bad{-3600, 0}, Bad{10, 500}}) {
+    AuthSettings s = base;
+    s.mutable_trusted_device_max_age()->set_seconds(bad.seconds);
+    s.mutable_trusted_device_max_age()->set_nanos(bad.nanos);
+    const absl::Status status = ValidateSettings(s).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad.seconds;
+    const auto violations = FieldViolationsOf(status);
+    ASSERT_EQ(violations.size(), 1u) << status;
+    EXPECT_EQ(violations[0].field(), "settings.trusted_device_max_age");
+  }
+}
+
+TEST(SmsCountriesTest, AssignedCallingCodesAreKeptAsGiven) {
+  AuthSettings s = Settings(30, 20, 10, 10, 30);
+  for (const char* code : {"31", "1", "882", "44"}) s.add_sms_allowed_country_codes(code);
+  auto validated = ValidateSettings(s);
+  ASSERT_TRUE(validated.ok()) << validated.status();
+  EXPECT_EQ(std::vector<std::string>(validated->sms_allowed_country_codes().begin(),
+                                     validated->sms_allowed_country_codes().end()),
+            (std::vector<std::string>{"31", "1", "882", "44"}));
+}
+
+TEST(SmsCountriesTest, RefusesWhatIsNotAnAssignedCode) {
+  // Malformed, unassigned (28, 999, 2) and repeated codes; the message never quotes them.
+  for (const char* code : {"", "0", "031", "+31", "1234", "3a", " 31", "28", "999", "2", "31"}) {
+    AuthSettings s = Settings(30, 20, 10, 10, 30);
+    s.add_sms_allowed_country_codes("31");
+    s.add_sms_allowed_country_codes(code);
+    const absl::Status status = ValidateSettings(s).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << "'" << code << "'";
+    EXPECT_EQ(ErrorReason(status), "");
+    const auto violations = FieldViolationsOf(status);
+    ASSERT_EQ(violations.size(), 1u) << status;
+    EXPECT_EQ(violations[0].field(), "settings.sms_allowed_country_codes[1]");
+    if (std::string(code).size() > 1) {
+      EXPECT_EQ(std::string(status.message()).find(code), std::string::npos) << status;
+    }
+  }
+}
+
+TEST(SmsCountriesTest, EmptyMeansEveryCountry) {
+  AuthSettings s = Settings(30, 20, 10, 10, 30);
+  EXPECT_TRUE(SmsAllowedTo(s, "+31612345678"));
+  EXPECT_TRUE(SmsAllowedTo(s, "+12025550123"));
+  s.add_sms_allowed_country_codes("31");
+  s.add_sms_allowed_country_codes("1");
+  EXPECT_TRUE(SmsAllowedTo(s, "+31612345678"));
+  EXPECT_TRUE(SmsAllowedTo(s, "+12025550123"));
+  EXPECT_FALSE(SmsAllowedTo(s, "+32470123456"));
+  EXPECT_FALSE(SmsAllowedTo(s, "+3161234"));  // not E.164: no country to allow
+  EXPECT_FALSE(SmsAllowedTo(s, "0612345678"));
 }
 
 }  // namespace

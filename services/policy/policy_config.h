@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/postgres/pg_pool.h"
 #include "common/redis/redis_client.h"
 #include "common/server/server_runner.h"
@@ -15,8 +16,10 @@ struct PolicyServerConfig {
   ServerOptions server;         // the shared server flags; port 50051 by default
   PgOptions postgres;           // --postgres_url, --postgres_pool_size
   std::string postgres_schema;  // --postgres_schema: the schema this service owns and migrates
-  // --redis_url: where revoked sessions are checked; nullopt: revocation is not enforced.
-  std::optional<RedisOptions> revocation_redis;
+  // --redis_url (required): the revocation records every bearer token is checked against.
+  RedisOptions revocation_redis;
+  // --settings_metrics_interval: how often SettingsGauges counts again.
+  absl::Duration settings_metrics_interval = absl::Minutes(1);
 };
 
 // INVALID_ARGUMENT naming the flag when a value is bad.

@@ -56,7 +56,12 @@ absl::StatusOr<pb::CreateDirectoryResponse> PolicyManager::CreateDirectory(
 }
 
 absl::StatusOr<pb::GetDirectoryResponse> PolicyManager::GetDirectory(
-    const Caller& /*any caller: platform or cluster*/, const pb::GetDirectoryRequest& request) {
+    const Caller& caller, const pb::GetDirectoryRequest& request) {
+  // Platform and cluster read any directory; a session token only its own directory's, and
+  // only an admin's (API.md: "platform, cluster, directory admin").
+  if (caller.kind == Caller::Kind::kUser) {
+    if (absl::Status s = RequireAdmin(caller, request.directory_id()); !s.ok()) return s;
+  }
   if (absl::Status s = CheckDirectoryId(request.directory_id()); !s.ok()) return s;
   absl::StatusOr<pb::Directory> directory = store_.GetDirectory(request.directory_id());
   if (!directory.ok()) return directory.status();
@@ -86,10 +91,16 @@ absl::StatusOr<pb::GetAuthSettingsResponse> PolicyManager::GetAuthSettings(
     const Caller& /*cluster or directory admin: any caller*/,
     const pb::GetAuthSettingsRequest& request) {
   if (absl::Status s = CheckDirectoryId(request.directory_id()); !s.ok()) return s;
-  absl::StatusOr<AuthSettings> settings = store_.GetSettings(request.directory_id());
-  if (!settings.ok()) return settings.status();
+  absl::StatusOr<DirectorySettings> current = store_.GetSettings(request.directory_id());
+  if (!current.ok()) return current.status();
   pb::GetAuthSettingsResponse response;
-  *response.mutable_settings() = std::move(*settings);
+  *response.mutable_settings() = std::move(current->settings);
+  // A tier this binary does not know (stored by a newer one) has no defaults to show; the
+  // settings still serve logins.
+  if (absl::StatusOr<AuthSettings> defaults = DefaultSettingsForTier(current->tier);
+      defaults.ok()) {
+    *response.mutable_tier_defaults() = *std::move(defaults);
+  }
   return response;
 }
 
@@ -134,9 +145,9 @@ absl::StatusOr<pb::EvaluateResponse> PolicyManager::Evaluate(const Caller& /*clu
   // Validate the input before touching the store, so a bad request costs nothing.
   absl::StatusOr<Evaluation> check = policy::Evaluate(AuthSettings(), completed);
   if (!check.ok()) return check.status();
-  absl::StatusOr<AuthSettings> settings = store_.GetSettings(request.directory_id());
-  if (!settings.ok()) return settings.status();
-  absl::StatusOr<Evaluation> evaluation = policy::Evaluate(*settings, completed);
+  absl::StatusOr<DirectorySettings> current = store_.GetSettings(request.directory_id());
+  if (!current.ok()) return current.status();
+  absl::StatusOr<Evaluation> evaluation = policy::Evaluate(current->settings, completed);
   if (!evaluation.ok()) return evaluation.status();
   pb::EvaluateResponse response;
   response.set_score(evaluation->score);

@@ -4,11 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_claims.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/policy/testing/fake_policy_store.h"
 
 namespace tally::policy {
 namespace {
@@ -16,85 +18,12 @@ namespace {
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AUTH_METHOD_TOTP;
+using ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// In-memory PolicyStore with the same etag and audit semantics as the PostgreSQL one.
-class FakePolicyStore : public PolicyStore {
- public:
-  absl::Status CreateDirectory(const Directory& directory, const AuthSettings& settings,
-                               const AuditEvent& event) override {
-    if (!status_.ok()) return status_;
-    directories_.push_back(directory);
-    settings_[directory.directory_id()] = settings;
-    audit_.push_back(event);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<Directory> GetDirectory(absl::string_view id) override {
-    if (!status_.ok()) return status_;
-    for (const Directory& d : directories_) {
-      if (d.directory_id() == id) return d;
-    }
-    return absl::NotFoundError("no such directory");
-  }
-  absl::StatusOr<Page<Directory>> ListDirectories(int64_t cursor, int limit) override {
-    if (!status_.ok()) return status_;
-    Page<Directory> page;
-    for (int64_t i = cursor; i < static_cast<int64_t>(directories_.size()); ++i) {
-      if (static_cast<int>(page.items.size()) == limit) {
-        page.next_cursor = i;
-        break;
-      }
-      page.items.push_back(directories_[i]);
-    }
-    return page;
-  }
-  absl::StatusOr<AuthSettings> GetSettings(absl::string_view id) override {
-    if (!status_.ok()) return status_;
-    auto it = settings_.find(std::string(id));
-    if (it == settings_.end()) return absl::NotFoundError("no such directory");
-    return it->second;
-  }
-  absl::StatusOr<AuthSettings> UpdateSettings(const AuthSettings& next,
-                                              absl::string_view expected_etag,
-                                              AuditEvent event) override {
-    if (!status_.ok()) return status_;
-    auto it = settings_.find(next.directory_id());
-    if (it == settings_.end()) return absl::NotFoundError("no such directory");
-    if (!expected_etag.empty() && it->second.etag() != expected_etag) {
-      return absl::AbortedError("stale etag");
-    }
-    *event.mutable_before() = it->second;
-    *event.mutable_after() = next;
-    it->second = next;
-    audit_.push_back(event);
-    return next;
-  }
-  absl::StatusOr<Page<AuditEvent>> ListAuditEvents(absl::string_view id, int64_t cursor,
-                                                   int limit) override {
-    if (!status_.ok()) return status_;
-    // Cursor: how many matching events (newest first) were already returned.
-    std::vector<AuditEvent> matching;
-    for (auto it = audit_.rbegin(); it != audit_.rend(); ++it) {
-      if (it->directory_id() == id) matching.push_back(*it);
-    }
-    Page<AuditEvent> page;
-    for (int64_t i = cursor; i < static_cast<int64_t>(matching.size()); ++i) {
-      if (static_cast<int>(page.items.size()) == limit) {
-        page.next_cursor = i;
-        break;
-      }
-      page.items.push_back(matching[i]);
-    }
-    return page;
-  }
-  absl::Status Ping() override { return status_; }
-
-  absl::Status status_ = absl::OkStatus();
-  std::vector<Directory> directories_;
-  std::map<std::string, AuthSettings> settings_;
-  std::vector<AuditEvent> audit_;
-};
 
 Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles) {
   return Caller::User(testing::TestClaims({.directory_id = std::move(directory),
@@ -102,6 +31,16 @@ Caller UserCaller(std::string directory, std::string user, std::vector<std::stri
                                            .roles = std::move(roles),
                                            .session_id = "sid_1"},
                                           absl::Now()));
+}
+
+void AddPoints(pb::UpdateAuthSettingsRequest& request, AuthMethod method, int points) {
+  MethodPoints* mp = request.mutable_settings()->add_method_points();
+  mp->set_method(method);
+  mp->set_points(points);
+}
+
+std::vector<std::string> Codes(const AuthSettings& settings) {
+  return {settings.sms_allowed_country_codes().begin(), settings.sms_allowed_country_codes().end()};
 }
 
 class PolicyManagerTest : public ::testing::Test {
@@ -302,7 +241,8 @@ TEST_F(PolicyManagerTest, SettingsChangesApplyToTheNextEvaluation) {
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->score(), 20);
   EXPECT_FALSE(before->satisfied());
-  EXPECT_EQ(before->offered_methods_size(), 3);
+  // SMS, e-mail, passkey, TOTP and recovery code (the Freemium defaults; never the device).
+  EXPECT_EQ(before->offered_methods_size(), 5);
 
   ASSERT_TRUE(
       manager_.UpdateAuthSettings(Caller::Platform(), UpdateRequest(dir, 20, 20, 0, 0, 30)).ok());
@@ -363,6 +303,153 @@ TEST_F(PolicyManagerTest, StoreOutageIsUnavailable) {
                 .status()
                 .code(),
             absl::StatusCode::kUnavailable);
+}
+
+TEST_F(PolicyManagerTest, GetDirectoryForItsOwnAdmins) {
+  const std::string dir = CreateDirectory(pb::TIER_EXPLORER);
+  const std::string other = CreateDirectory();
+  pb::GetDirectoryRequest get;
+  get.set_directory_id(dir);
+  for (const Caller& allowed :
+       {Caller::Platform(), Caller::Anonymous(), UserCaller(dir, "usr_admin", {"admin"})}) {
+    auto got = manager_.GetDirectory(allowed, get);
+    ASSERT_TRUE(got.ok()) << allowed.Actor() << ": " << got.status();
+    EXPECT_EQ(got->directory().tier(), pb::TIER_EXPLORER);
+  }
+  EXPECT_EQ(manager_.GetDirectory(UserCaller(other, "usr_boss", {"admin"}), get).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(manager_.GetDirectory(UserCaller(dir, "usr_alice", {"user"}), get).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Another directory's admin learns nothing, not even whether a directory exists.
+  get.set_directory_id("dir_unknown");
+  EXPECT_EQ(manager_.GetDirectory(UserCaller(other, "usr_boss", {"admin"}), get).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(PolicyManagerTest, GetAuthSettingsShowsTheTierDefaults) {
+  const std::string dir = CreateDirectory(pb::TIER_PROFESSIONAL);
+  ASSERT_TRUE(
+      manager_.UpdateAuthSettings(Caller::Platform(), UpdateRequest(dir, 30, 20, 10, 10, 30)).ok());
+  pb::GetAuthSettingsRequest get;
+  get.set_directory_id(dir);
+  auto got = manager_.GetAuthSettings(UserCaller(dir, "usr_admin", {"admin"}), get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->settings().required_level(), 30);
+  const AuthSettings& defaults = got->tier_defaults();
+  EXPECT_EQ(defaults.required_level(), 20);
+  EXPECT_EQ(PointsFor(defaults, AUTH_METHOD_SMS_OTP), 0);
+  EXPECT_EQ(PointsFor(defaults, AUTH_METHOD_PASSKEY), 30);
+  EXPECT_EQ(PointsFor(defaults, AUTH_METHOD_TRUSTED_DEVICE), 0);
+  EXPECT_EQ(defaults.method_points_size(), 7);
+  EXPECT_TRUE(defaults.etag().empty());
+
+  get.set_directory_id(CreateDirectory(pb::TIER_FREEMIUM));
+  got = manager_.GetAuthSettings(Caller::Anonymous(), get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->tier_defaults().required_level(), 30);
+  EXPECT_EQ(PointsFor(got->tier_defaults(), AUTH_METHOD_TOTP), 10);
+  EXPECT_EQ(PointsFor(got->tier_defaults(), AUTH_METHOD_RECOVERY_CODE), 10);
+  EXPECT_EQ(PointsFor(got->tier_defaults(), AUTH_METHOD_TRUSTED_DEVICE), 10);
+}
+
+TEST_F(PolicyManagerTest, NewFieldsAreStoredAuditedAndReplacedAsAWhole) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  auto request = UpdateRequest(dir, 30, 20, 10, 10, 30);
+  AddPoints(request, AUTH_METHOD_TOTP, 15);
+  AddPoints(request, AUTH_METHOD_RECOVERY_CODE, 5);
+  AddPoints(request, AUTH_METHOD_TRUSTED_DEVICE, 10);
+  request.mutable_settings()->mutable_trusted_device_max_age()->set_seconds(7 * 24 * 3600);
+  request.mutable_settings()->add_sms_allowed_country_codes("31");
+  request.mutable_settings()->add_sms_allowed_country_codes("32");
+  auto updated = manager_.UpdateAuthSettings(UserCaller(dir, "usr_admin", {"admin"}), request);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+
+  pb::GetAuthSettingsRequest get;
+  get.set_directory_id(dir);
+  auto got = manager_.GetAuthSettings(Caller::Anonymous(), get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(PointsFor(got->settings(), AUTH_METHOD_TOTP), 15);
+  EXPECT_EQ(PointsFor(got->settings(), AUTH_METHOD_RECOVERY_CODE), 5);
+  EXPECT_EQ(PointsFor(got->settings(), AUTH_METHOD_TRUSTED_DEVICE), 10);
+  EXPECT_EQ(got->settings().trusted_device_max_age().seconds(), 7 * 24 * 3600);
+  EXPECT_THAT(Codes(got->settings()), ElementsAre("31", "32"));
+  const pb::AuditEvent& changed = store_.audit_.back();
+  EXPECT_EQ(changed.after().trusted_device_max_age().seconds(), 7 * 24 * 3600);
+  EXPECT_THAT(Codes(changed.after()), ElementsAre("31", "32"));
+  EXPECT_EQ(PointsFor(changed.after(), AUTH_METHOD_TOTP), 15);
+  EXPECT_EQ(PointsFor(changed.before(), AUTH_METHOD_TOTP), 10);  // the Freemium default
+  EXPECT_TRUE(changed.before().sms_allowed_country_codes().empty());
+
+  // Replace semantics: what the next update leaves out is reset (countries: every one again;
+  // the device age: its default; methods: off).
+  auto next = UpdateRequest(dir, 30, 20, 10, 10, 30);
+  next.set_etag(got->settings().etag());
+  ASSERT_TRUE(manager_.UpdateAuthSettings(Caller::Platform(), next).ok());
+  got = manager_.GetAuthSettings(Caller::Anonymous(), get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(got->settings().sms_allowed_country_codes().empty());
+  EXPECT_EQ(got->settings().trusted_device_max_age().seconds(), 30 * 24 * 3600);
+  EXPECT_EQ(PointsFor(got->settings(), AUTH_METHOD_TOTP), 0);
+  EXPECT_THAT(Codes(store_.audit_.back().before()), ElementsAre("31", "32"));
+}
+
+TEST_F(PolicyManagerTest, EachRuleRefusesWithItsReasonAndChangesNothing) {
+  const std::string dir = CreateDirectory();
+  const AuthSettings before = store_.settings_[dir];
+  auto new_user_locked_out = UpdateRequest(dir, 30, 20, 0, 0, 30);
+  AddPoints(new_user_locked_out, AUTH_METHOD_TOTP, 10);
+  auto device_alone = UpdateRequest(dir, 20, 20, 10, 10, 30);
+  AddPoints(device_alone, AUTH_METHOD_TRUSTED_DEVICE, 20);
+  auto too_old = UpdateRequest(dir, 30, 20, 10, 10, 30);
+  too_old.mutable_settings()->mutable_trusted_device_max_age()->set_seconds(401 * 24 * 3600);
+  auto bad_country = UpdateRequest(dir, 30, 20, 10, 10, 30);
+  bad_country.mutable_settings()->add_sms_allowed_country_codes("0031");
+  const std::pair<pb::UpdateAuthSettingsRequest, std::string> cases[] = {
+      {UpdateRequest(dir, 80, 20, 10, 10, 30), "SETTINGS_UNSATISFIABLE"},
+      {new_user_locked_out, "SETTINGS_NEW_USER_LOCKED_OUT"},
+      {device_alone, "SETTINGS_DEVICE_ALONE"},
+      {too_old, ""},
+      {bad_country, ""},
+  };
+  for (const auto& [request, reason] : cases) {
+    const absl::Status status = manager_.UpdateAuthSettings(Caller::Platform(), request).status();
+    EXPECT_EQ(status.code(), reason.empty() ? absl::StatusCode::kInvalidArgument
+                                            : absl::StatusCode::kFailedPrecondition)
+        << status;
+    EXPECT_EQ(ErrorReason(status), reason) << status;
+  }
+  EXPECT_EQ(store_.settings_[dir].etag(), before.etag());
+  EXPECT_EQ(store_.audit_.size(), 1u);
+}
+
+TEST_F(PolicyManagerTest, EvaluateOffersEnabledNewMethodsButNeverTheDevice) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  pb::EvaluateRequest evaluate;
+  evaluate.set_directory_id(dir);
+  evaluate.add_completed_methods(AUTH_METHOD_TRUSTED_DEVICE);
+  auto alone = manager_.Evaluate(Caller::Anonymous(), evaluate);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_EQ(alone->score(), 0);  // rule 9: not without a password or passkey
+  std::vector<AuthMethod> offered;
+  for (const auto& mp : alone->offered_methods()) offered.push_back(mp.method());
+  EXPECT_THAT(offered, ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP,
+                                   AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY, AUTH_METHOD_TOTP,
+                                   AUTH_METHOD_RECOVERY_CODE));
+  evaluate.add_completed_methods(AUTH_METHOD_PASSWORD);
+  auto with_password = manager_.Evaluate(Caller::Anonymous(), evaluate);
+  ASSERT_TRUE(with_password.ok()) << with_password.status();
+  EXPECT_EQ(with_password->score(), 30);
+  EXPECT_TRUE(with_password->satisfied());
+
+  pb::EvaluateRequest opt_in;
+  opt_in.set_directory_id(CreateDirectory(pb::TIER_ENTERPRISE));
+  opt_in.add_completed_methods(AUTH_METHOD_TOTP);
+  auto off = manager_.Evaluate(Caller::Anonymous(), opt_in);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->score(), 0);
+  offered.clear();
+  for (const auto& mp : off->offered_methods()) offered.push_back(mp.method());
+  EXPECT_THAT(offered, ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_PASSKEY));
 }
 
 }  // namespace

@@ -443,6 +443,10 @@ async function main() {
       check(level === '30', `required level shown: ${level}`);
       const sum = await text(adminPage, '#live-sum');
       check(sum.includes('70 points') && sum.includes('reachable'), `sum: ${sum}`);
+      // A method off here that the tier turns on: 0 points, the tier's default beside it.
+      const totp = await adminPage.$eval('#points-AUTH_METHOD_TOTP', (el) =>
+        [el.value, el.parentElement.querySelector('.default').textContent]);
+      check(totp[0] === '0' && totp[1].includes('tier default 10'), `TOTP: ${totp}`);
       await shot(adminPage, '13-authentication');
     });
     await step('the live sum follows the typing', async () => {

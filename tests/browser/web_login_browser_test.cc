@@ -6,18 +6,22 @@
 
 #include <signal.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/testing/test_support.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tally/policy/v1/policy.grpc.pb.h"
 #include "tests/cluster/cluster.h"
 
 namespace tally {
@@ -27,6 +31,7 @@ using testing::Cluster;
 using testing::ClusterOptions;
 
 constexpr char kNode[] = "/usr/bin/node";
+constexpr int64_t kDeviceMaxAgeSeconds = 90 * 24 * 3600;
 
 // Where the screenshots go: $TALLY_BROWSER_SCREENSHOTS, else a directory that outlives the test
 // (a person looks at them afterwards).
@@ -62,6 +67,30 @@ TEST(WebLoginBrowserTest, SignInPasskeysAndTheAdminPortalInChromium) {
 
   const std::string directory = cluster.CreateDirectory(policy::v1::TIER_FREEMIUM);
   ASSERT_FALSE(directory.empty());
+  // The settings the script's arithmetic is written for (password 20, SMS 10, e-mail 10,
+  // passkey 30 = 70 against level 30; the Freemium defaults also turn TOTP, recovery codes and
+  // remembered devices on) and fields the portal's form does not show, which its save must keep.
+  {
+    policy::v1::UpdateAuthSettingsRequest update;
+    policy::v1::AuthSettings* settings = update.mutable_settings();
+    settings->set_directory_id(directory);
+    settings->set_required_level(30);
+    for (const auto& [method, points] : std::vector<std::pair<common::v1::AuthMethod, int>>{
+             {common::v1::AUTH_METHOD_PASSWORD, 20},
+             {common::v1::AUTH_METHOD_SMS_OTP, 10},
+             {common::v1::AUTH_METHOD_EMAIL_OTP, 10},
+             {common::v1::AUTH_METHOD_PASSKEY, 30}}) {
+      common::v1::MethodPoints* mp = settings->add_method_points();
+      mp->set_method(method);
+      mp->set_points(points);
+    }
+    settings->add_sms_allowed_country_codes("31");  // the cluster's users have +31 numbers
+    settings->mutable_trusted_device_max_age()->set_seconds(kDeviceMaxAgeSeconds);
+    policy::v1::UpdateAuthSettingsResponse updated;
+    const grpc::Status set = cluster.policies().UpdateAuthSettings(
+        testing::NewContext("", cluster.platform_key()).get(), update, &updated);
+    ASSERT_TRUE(set.ok()) << set.error_message();
+  }
   nlohmann::json users = nlohmann::json::object();
   for (const auto& [name, roles] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"admin", {"admin"}}, {"alice", {"user"}}, {"bob", {"user"}}, {"dave", {"user"}}}) {
@@ -96,6 +125,17 @@ TEST(WebLoginBrowserTest, SignInPasskeysAndTheAdminPortalInChromium) {
       absl::Minutes(4));
   std::cout << run.output << "\nscreenshots of every page: " << shots << std::endl;
   EXPECT_EQ(run.exit_code, 0) << "web app output:\n" << web.Output();
+
+  // The admin saved level 40 in the portal; what the form does not show is as it was.
+  policy::v1::GetAuthSettingsRequest get;
+  get.set_directory_id(directory);
+  policy::v1::GetAuthSettingsResponse got;
+  const grpc::Status read = cluster.policies().GetAuthSettings(
+      testing::NewContext("", cluster.platform_key()).get(), get, &got);
+  ASSERT_TRUE(read.ok()) << read.error_message();
+  EXPECT_EQ(got.settings().required_level(), 40);
+  EXPECT_THAT(got.settings().sms_allowed_country_codes(), ::testing::ElementsAre("31"));
+  EXPECT_EQ(got.settings().trusted_device_max_age().seconds(), kDeviceMaxAgeSeconds);
   web.Signal(SIGTERM);
   (void)web.Wait(absl::Seconds(10));
 }

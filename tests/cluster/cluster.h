@@ -38,6 +38,9 @@ inline constexpr char kClusterPassword[] = "e2e correct horse battery";
 inline constexpr char kClusterOrigin[] = "http://localhost:8080";
 // The lock of the default orchestrator flags, short enough to watch one expire.
 inline constexpr int kClusterLockoutSeconds = 3;
+// Under TLS each has a certificate naming it (Pki::ServiceSan), as the deploy overlays issue.
+inline constexpr const char* kClusterServices[] = {"policy", "credential", "otp", "passkey",
+                                                    "orchestrator"};
 // Shards of the cluster's OTP delivery queue: several, so every run crosses shards.
 inline constexpr int kOtpQueueShards = 4;
 
@@ -94,7 +97,13 @@ class Cluster {
   // MakePeerChannel) and fails calls fast with UNAVAILABLE while it is NOT_SERVING, as
   // deploy/README.md asks of clients: a draining server is left before it stops taking calls.
   std::shared_ptr<grpc::Channel> WatchingChannel(const std::string& name);
-  std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
+  // The test's client certificate ("client": a login client or an admin tool, named by no
+  // SAN), or under TLS a service's own (kClusterServices), to call as that service would.
+  std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(
+      const std::string& certificate = "client") const;
+  // A new channel to `name` presenting `certificate` (see ClientCredentials).
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& name,
+                                           const std::string& certificate);
   // Flags a client (tallyctl) needs to reach the services: --tls_* under TLS, else none.
   std::vector<std::string> ClientTlsFlags() const;
 

@@ -39,7 +39,7 @@ for path in glob.glob(f"{K8S}/**/kustomization.yaml", recursive=True):
     k = load_all(path)[0]
     here = os.path.dirname(path)
     for entry in (k.get("resources", []) + k.get("components", []) +
-                  [p["path"] for p in k.get("patches", [])]):
+                  [p["path"] for p in k.get("patches", []) if "path" in p]):
         if not os.path.exists(os.path.join(here, entry)):
             fail(f"{path}: {entry} does not exist")
 
@@ -237,6 +237,68 @@ text += "\n".join(open(p).read() for p in glob.glob(f"{K8S}/components/*/*.yaml"
 for secret, key in set(re.findall(r"name: (tally-secrets)\n\s+key: ([a-z0-9-]+)", text)):
     if f"`{key}`" not in readme:
         fail(f"secret key {key} is not documented in deploy/README.md")
+
+# 7. Revocation: every Deployment that takes session tokens (mounts the JWKS) has its Redis,
+# since a service refuses to start without the revocation records.
+for name, d in deployments.items():
+    spec = d["spec"]["template"]["spec"]
+    mounts_jwks = any(v.get("configMap", {}).get("name") == "tally-jwks"
+                      for v in spec.get("volumes", []))
+    env = {e["name"] for e in spec["containers"][0].get("env", [])}
+    if mounts_jwks and "TALLY_REDIS_URL" not in env:
+        fail(f"{name}: takes session tokens but has no TALLY_REDIS_URL")
+
+# 8. Mutual TLS in production: a certificate per Deployment naming its service (the SPIFFE ID
+# the other services' allow-lists of cluster callers match, API.md "Cluster callers"), and no
+# certificate naming two services.
+PROD = f"{K8S}/overlays/production"
+TALLY_SERVICES = {"orchestrator", "policy", "credential", "otp", "passkey"}
+
+
+def service_of_deployment(deployment):
+    short = deployment[len("tally-"):]
+    return "otp" if short in ("otp-api", "otp-sender") else short
+
+
+def services_named(cert_spec):
+    named = set()
+    for uri in cert_spec.get("uris", []):
+        if uri.startswith("spiffe://tally/") and uri[len("spiffe://tally/"):] in TALLY_SERVICES:
+            named.add(uri[len("spiffe://tally/"):])
+    for dns in cert_spec.get("dnsNames", []):
+        if dns.startswith("tally-") and dns in {f"tally-{d}" for d in
+                                                 ("orchestrator", "policy", "credential",
+                                                  "passkey", "otp-api", "otp-sender")}:
+            named.add(service_of_deployment(dns))
+    return named
+
+
+certificates = {c["spec"]["secretName"]: c["spec"]
+                for c in load_all(f"{PROD}/certificates.yaml") if c["kind"] == "Certificate"}
+mounted = {}
+for patch in load_all(f"{PROD}/kustomization.yaml")[0].get("patches", []):
+    if "patch" not in patch:
+        continue
+    for op in yaml.safe_load(patch["patch"]):
+        value = op.get("value", {})
+        if isinstance(value, dict) and value.get("name") == "tls":
+            mounted.setdefault(patch["target"]["name"], []).append(value["secret"]["secretName"])
+for name in deployments:
+    secrets = mounted.get(name, [])
+    if len(secrets) != 1:
+        fail(f"production: {name} must mount exactly one certificate as `tls`, not {secrets}")
+        continue
+    cert = certificates.get(secrets[0])
+    if cert is None:
+        fail(f"production: {name} mounts {secrets[0]}, which no Certificate writes")
+        continue
+    service = service_of_deployment(name)
+    if cert.get("uris") != [f"spiffe://tally/{service}"]:
+        fail(f"production: {secrets[0]} must carry exactly the URI spiffe://tally/{service}")
+    if name not in cert.get("dnsNames", []):
+        fail(f"production: {secrets[0]} must name its Service {name}")
+    if services_named(cert) != {service}:
+        fail(f"production: {secrets[0]} names {sorted(services_named(cert))}, not only {service}")
 
 for f in failures:
     print("FAIL:", f)

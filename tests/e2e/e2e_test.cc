@@ -532,13 +532,17 @@ TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
       {"/usr/bin/python3", script, jwks_file, token_file, "tally", "usr_other", dir, "40"});
   EXPECT_NE(refused.exit_code, 0) << refused.output;
 
-  // Revocation.
+  // Revocation: the step-up token and the login it stepped up are one family (API.md "Changed
+  // behaviour"), so revoking either ends both; another login of the same user lives on.
+  const std::string other = LoginWithPasswordAndSms(dir, hank);
+  ASSERT_FALSE(other.empty());
   opb::RevokeSessionRequest revoke;
   revoke.set_token(higher);
   opb::RevokeSessionResponse revoked;
   ASSERT_TRUE(cluster().sessions().RevokeSession(Context().get(), revoke, &revoked).ok());
   EXPECT_FALSE(Validate(higher).ok());
-  EXPECT_TRUE(Validate(token).ok()) << "only the revoked session ends";
+  EXPECT_FALSE(Validate(token).ok()) << "the stepped-up login is of the revoked family";
+  EXPECT_TRUE(Validate(other).ok()) << "only the revoked session's family ends";
 }
 
 #ifdef TALLY_E2E_TLS
@@ -569,6 +573,56 @@ TEST_F(E2eTest, EveryServiceRequiresAClientCertificate) {
     EXPECT_TRUE(cluster().Serving(name));
     EXPECT_FALSE(absl::StrContains(cluster().service(name).process().Output(), "PLAINTEXT"));
   }
+}
+
+// Cluster callers are named (API.md "Cluster callers"): the orchestrator's certificate may check
+// a password; the test's client certificate (a login client's, an admin tool's), from the same
+// CA, is refused for it and for the other Tally-internal RPCs, while it still starts logins.
+TEST_F(E2eTest, ClusterRpcsAdmitOnlyTheCallersTheContractNames) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User ivan = cluster().CreateUser(dir, "ivan");
+  credpb::VerifyPasswordRequest verify;
+  verify.set_directory_id(dir);
+  verify.set_username(ivan.username);
+  verify.set_password(kPassword);
+  credpb::VerifyPasswordResponse verified;
+  auto as_orchestrator = credpb::CredentialService::NewStub(
+      cluster().ChannelAs(cluster().credential_names().front(), "orchestrator"));
+  grpc::Status s = as_orchestrator->VerifyPassword(Context().get(), verify, &verified);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(verified.user().user_id(), ivan.id);
+
+  auto as_client = credpb::CredentialService::NewStub(
+      cluster().ChannelAs(cluster().credential_names().front(), "client"));
+  s = as_client->VerifyPassword(Context().get(), verify, &verified);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  // Another Tally service is not the orchestrator either.
+  auto as_passkey = credpb::CredentialService::NewStub(
+      cluster().ChannelAs(cluster().credential_names().front(), "passkey"));
+  s = as_passkey->VerifyPassword(Context().get(), verify, &verified);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  otppb::SendCodeRequest send;
+  send.set_directory_id(dir);
+  send.set_user_id(ivan.id);
+  send.set_channel(otppb::CHANNEL_SMS);
+  send.set_destination(ivan.phone);
+  otppb::SendCodeResponse sent;
+  const size_t mark = cluster().OutboxMark();
+  s = otppb::OtpService::NewStub(cluster().ChannelAs("otp", "client"))
+          ->SendCode(Context().get(), send, &sent);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  polpb::EvaluateRequest evaluate;
+  evaluate.set_directory_id(dir);
+  polpb::EvaluateResponse evaluated;
+  s = polpb::PolicyService::NewStub(cluster().ChannelAs("policy", "client"))
+          ->Evaluate(Context().get(), evaluate, &evaluated);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  // A login client may log in (the logins above), and nothing was sent for the refused call.
+  EXPECT_FALSE(Start(dir, ivan.username).login_id().empty());
+  EXPECT_EQ(cluster().OutboxMark(), mark);
 }
 #endif
 

@@ -1,5 +1,10 @@
 #include "tools/tallyctl/command.h"
 
+#include <termios.h>
+#include <unistd.h>
+
+#include <iostream>
+
 #include <grpcpp/create_channel.h>
 
 #include "absl/strings/match.h"
@@ -42,6 +47,26 @@ void CommandContext::PrintJson(const google::protobuf::Message& message) {
   options.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
   out_ << json;
+}
+
+absl::StatusOr<std::string> Ask(const std::string& prompt, bool secret) {
+  std::cerr << prompt << std::flush;
+  const bool tty = isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (secret && tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  const bool read = static_cast<bool>(std::getline(std::cin, line));
+  if (secret && tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!read) return absl::CancelledError("no more input");
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 absl::Status UsageError(const std::string& why) {

@@ -10,6 +10,7 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace google::protobuf {
@@ -72,6 +73,10 @@ class CommandRegistry {
  private:
   std::vector<Command> commands_;
 };
+
+// One line from standard input; with `secret` and a terminal, without echo. Prompts go to
+// stderr so stdout stays the result. CANCELLED at the end of input.
+absl::StatusOr<std::string> Ask(const std::string& prompt, bool secret);
 
 // INVALID_ARGUMENT that main turns into exit code 2 with a pointer to --help.
 absl::Status UsageError(const std::string& why);

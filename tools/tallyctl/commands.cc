@@ -1,5 +1,6 @@
 #include "tools/tallyctl/command.h"
 #include "tools/tallyctl/credential_commands.h"
+#include "tools/tallyctl/factor_commands.h"
 #include "tools/tallyctl/health_commands.h"
 #include "tools/tallyctl/orchestrator_commands.h"
 #include "tools/tallyctl/otp_commands.h"
@@ -13,6 +14,7 @@ void RegisterAllCommands(CommandRegistry& registry) {
   RegisterPolicyCommands(registry);
   RegisterHealthCommands(registry);
   RegisterCredentialCommands(registry);
+  RegisterFactorCommands(registry);
   RegisterOtpCommands(registry);
   RegisterPasskeyCommands(registry);
   RegisterOrchestratorCommands(registry);

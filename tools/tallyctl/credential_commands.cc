@@ -23,6 +23,9 @@ ABSL_FLAG(bool, password_stdin, false,
           "user create|set-password: read the password from the first line of standard input "
           "(otherwise from $TALLY_NEW_PASSWORD; never from the command line).");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(1), "dev-token: how long the token is valid.");
+ABSL_FLAG(int, level, 0,
+          "dev-token: the points the session's login reached (acr), e.g. the directory's required "
+          "level for enrolling an authenticator app.");
 // Defined in policy_commands.cc.
 ABSL_DECLARE_FLAG(int, page_size);
 ABSL_DECLARE_FLAG(std::string, email);
@@ -32,7 +35,6 @@ namespace {
 
 namespace pb = ::tally::credential::v1;
 
-constexpr int kCredentialPort = 50052;
 constexpr char kPasswordEnv[] = "TALLY_NEW_PASSWORD";
 // set-contact: the value that clears a field (an empty flag means "leave it").
 constexpr char kNone[] = "none";
@@ -71,17 +73,11 @@ void PrintUser(CommandContext& ctx, const pb::User& u) {
             << "\nusername   " << u.username() << "\nemail      " << OrDash(u.email())
             << "\nphone      " << OrDash(u.phone_number()) << "\nroles      "
             << OrDash(absl::StrJoin(u.roles(), ", ")) << "\npassword   "
-            << (u.has_password() ? "set" : "none") << "\ncreated    " << Time(u.create_time())
+            << (u.has_password() ? "set" : "none") << "\ntotp       "
+            << (u.has_totp() ? "enrolled" : "none") << "\nrecovery   "
+            << absl::StrCat(u.recovery_codes_left(), " codes left") << "\ncreated    "
+            << Time(u.create_time())
             << "\n";
-}
-
-// Runs one unary call of the credential service with the common options.
-template <typename Request, typename Response, typename Method>
-absl::Status Call(CommandContext& ctx, Method method, const Request& request, Response* response) {
-  auto stub = pb::CredentialService::NewStub(ctx.Channel(kCredentialPort));
-  grpc::ClientContext context;
-  ctx.Prepare(context);
-  return FromGrpcStatus(((*stub).*method)(&context, request, response));
 }
 
 absl::Status UserCreate(CommandContext& ctx) {
@@ -236,7 +232,9 @@ absl::Status DevToken(CommandContext& ctx) {
   claims.directory_id = ctx.args()[1];
   claims.subject = ctx.args()[2];
   claims.session_id = NewId(CsprngRandom::Get(), "ses_dev_");
-  claims.acr = "0";
+  const int level = absl::GetFlag(FLAGS_level);
+  if (level < 0) return absl::InvalidArgumentError("--level must not be negative");
+  claims.acr = absl::StrCat(level);
   claims.roles = RolesFlag();
   claims.issued_at = claims.auth_time = SystemClock::Get().Now();
   claims.expires_at = claims.issued_at + absl::GetFlag(FLAGS_ttl);
@@ -266,7 +264,7 @@ void RegisterCredentialCommands(CommandRegistry& registry) {
                 UserSetRoles});
   registry.Add({"user", "delete", "user delete USER_ID", 1, 1, UserDelete});
   registry.Add({"dev-token", "",
-                "dev-token SIGNING_KEY.pem DIRECTORY_ID USER_ID [--roles admin] [--ttl 1h]   "
+                "dev-token SIGNING_KEY.pem DIRECTORY_ID USER_ID [--roles admin] [--level N] [--ttl 1h]   "
                 "(a session token for local clusters)",
                 3, 3, DevToken});
 }

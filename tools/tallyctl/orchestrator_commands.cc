@@ -1,8 +1,5 @@
 #include "tools/tallyctl/orchestrator_commands.h"
 
-#include <termios.h>
-#include <unistd.h>
-
 #include <iostream>
 #include <string>
 
@@ -35,28 +32,6 @@ std::string MethodName(int method) {
     case cpb::AUTH_METHOD_PASSKEY: return "passkey";
     default: return "unknown";
   }
-}
-
-// One line from standard input; with `secret` and a terminal, without echo. Prompts go to
-// stderr so stdout stays the result.
-absl::StatusOr<std::string> Ask(const std::string& prompt, bool secret) {
-  std::cerr << prompt << std::flush;
-  const bool tty = isatty(STDIN_FILENO) == 1;
-  termios saved{};
-  if (secret && tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
-    termios quiet = saved;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  }
-  std::string line;
-  const bool read = static_cast<bool>(std::getline(std::cin, line));
-  if (secret && tty) {
-    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-    std::cerr << "\n";
-  }
-  if (!read) return absl::CancelledError("no more input");
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
 }
 
 void PrintProgress(const pb::LoginState& s) {

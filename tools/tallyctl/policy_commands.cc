@@ -7,6 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "common/auth/jwt.h"
 #include "common/status/grpc_status.h"
 #include "common/util/clock.h"
@@ -25,6 +28,16 @@ ABSL_FLAG(std::string, email, "",
           "settings set: points for an email code (0 disables); user create|set-contact: "
           "e-mail address.");
 ABSL_FLAG(int, passkey, -1, "settings set: points for a passkey (0 disables).");
+ABSL_FLAG(int, totp, -1, "settings set: points for an authenticator app code (0 disables).");
+ABSL_FLAG(int, recovery_code, -1, "settings set: points for a recovery code (0 disables).");
+ABSL_FLAG(int, trusted_device, -1,
+          "settings set: points for a remembered device (0 disables; counts only beside a "
+          "password or passkey).");
+ABSL_FLAG(std::string, trusted_device_max_age, "",
+          "settings set: how long a remembered device counts, e.g. 30d, 720h (at most 400d).");
+ABSL_FLAG(std::string, sms_countries, "",
+          "settings set: country calling codes SMS may go to, e.g. 31,32; 'all' for every "
+          "country.");
 ABSL_FLAG(std::string, etag, "", "settings set: only update if the settings still have this etag.");
 
 namespace tally::cli {
@@ -51,6 +64,9 @@ std::string MethodName(AuthMethod method) {
     case ::tally::common::v1::AUTH_METHOD_SMS_OTP: return "sms";
     case ::tally::common::v1::AUTH_METHOD_EMAIL_OTP: return "email";
     case ::tally::common::v1::AUTH_METHOD_PASSKEY: return "passkey";
+    case ::tally::common::v1::AUTH_METHOD_TOTP: return "totp";
+    case ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE: return "recovery_code";
+    case ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE: return "trusted_device";
     default: return absl::StrCat("method-", static_cast<int>(method));
   }
 }
@@ -62,6 +78,48 @@ std::string PointsLine(const pb::AuthSettings& s) {
                                  mp.points() == 0 ? " (off)" : ""));
   }
   return absl::StrJoin(parts, ", ");
+}
+
+// "30d" for whole days, else as Abseil writes durations ("36h"); "30d (default)" when unset.
+std::string MaxAgeText(const pb::AuthSettings& s) {
+  if (!s.has_trusted_device_max_age()) return "30d (default)";
+  const int64_t seconds = s.trusted_device_max_age().seconds();
+  if (seconds > 0 && seconds % 86400 == 0) return absl::StrCat(seconds / 86400, "d");
+  return absl::FormatDuration(absl::Seconds(seconds));
+}
+
+std::string CountriesText(const pb::AuthSettings& s) {
+  if (s.sms_allowed_country_codes().empty()) return "all";
+  return absl::StrJoin(s.sms_allowed_country_codes(), ", ");
+}
+
+// Everything a change may touch, on one line (settings set, settings audit).
+std::string SettingsLine(const pb::AuthSettings& s) {
+  return absl::StrCat("required level ", s.required_level(), "; ", PointsLine(s),
+                      "; device max age ", MaxAgeText(s), "; sms countries ", CountriesText(s));
+}
+
+// --trusted_device_max_age: "30d" (days), or anything absl::ParseDuration takes ("720h").
+absl::StatusOr<absl::Duration> ParseMaxAge(absl::string_view text) {
+  int64_t days = 0;
+  if (absl::ConsumeSuffix(&text, "d") && absl::SimpleAtoi(text, &days)) {
+    return absl::Hours(24 * days);
+  }
+  absl::Duration duration;
+  if (absl::ParseDuration(text, &duration)) return duration;
+  return UsageError("settings set: --trusted_device_max_age takes a duration such as 30d or 720h");
+}
+
+// --sms_countries: "31,32" (a '+' and spaces are dropped: "+31, +32" works too); "all" clears.
+std::vector<std::string> ParseCountries(absl::string_view text) {
+  std::vector<std::string> codes;
+  if (absl::AsciiStrToLower(absl::StripAsciiWhitespace(text)) == "all") return codes;
+  for (absl::string_view code : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    code = absl::StripAsciiWhitespace(code);
+    absl::ConsumePrefix(&code, "+");
+    codes.emplace_back(code);
+  }
+  return codes;
 }
 
 absl::Status DirectoryCreate(CommandContext& ctx) {
@@ -141,8 +199,8 @@ absl::Status DirectoryList(CommandContext& ctx) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<pb::AuthSettings> ReadSettings(CommandContext& ctx,
-                                              pb::PolicyService::Stub& stub) {
+absl::StatusOr<pb::GetAuthSettingsResponse> ReadSettings(CommandContext& ctx,
+                                                         pb::PolicyService::Stub& stub) {
   grpc::ClientContext context;
   ctx.Prepare(context);
   pb::GetAuthSettingsRequest request;
@@ -151,28 +209,32 @@ absl::StatusOr<pb::AuthSettings> ReadSettings(CommandContext& ctx,
   if (auto s = FromGrpcStatus(stub.GetAuthSettings(&context, request, &response)); !s.ok()) {
     return s;
   }
-  return response.settings();
+  return response;
 }
 
 absl::Status SettingsGet(CommandContext& ctx) {
   auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
-  absl::StatusOr<pb::AuthSettings> st = ReadSettings(ctx, *stub);
-  if (!st.ok()) return st.status();
+  absl::StatusOr<pb::GetAuthSettingsResponse> read = ReadSettings(ctx, *stub);
+  if (!read.ok()) return read.status();
+  const pb::AuthSettings* st = &read->settings();
   if (ctx.options().json) {
     ctx.PrintJson(*st);
   } else {
     ctx.out() << "directory       " << st->directory_id() << "\nrequired level  "
               << st->required_level() << "\npoints          " << PointsLine(*st)
-              << "\netag            " << st->etag() << "\nupdated         "
-              << Time(st->update_time()) << " by " << st->updated_by() << "\n";
+              << "\ndevice max age  " << MaxAgeText(*st) << "\nsms countries   "
+              << CountriesText(*st) << "\netag            " << st->etag()
+              << "\nupdated         " << Time(st->update_time()) << " by " << st->updated_by()
+              << "\ntier defaults   " << SettingsLine(read->tier_defaults()) << "\n";
   }
   return absl::OkStatus();
 }
 
 absl::Status SettingsSet(CommandContext& ctx) {
   auto stub = pb::PolicyService::NewStub(ctx.Channel(kPolicyPort));
-  absl::StatusOr<pb::AuthSettings> current = ReadSettings(ctx, *stub);
-  if (!current.ok()) return current.status();
+  absl::StatusOr<pb::GetAuthSettingsResponse> read = ReadSettings(ctx, *stub);
+  if (!read.ok()) return read.status();
+  const pb::AuthSettings* current = &read->settings();
   pb::UpdateAuthSettingsRequest request;
   *request.mutable_settings() = *current;
   // The etag just read, unless one was given: a concurrent change is refused, never overwritten.
@@ -189,7 +251,10 @@ absl::Status SettingsSet(CommandContext& ctx) {
       {::tally::common::v1::AUTH_METHOD_PASSWORD, absl::GetFlag(FLAGS_password)},
       {::tally::common::v1::AUTH_METHOD_SMS_OTP, absl::GetFlag(FLAGS_sms)},
       {::tally::common::v1::AUTH_METHOD_EMAIL_OTP, email_points},
-      {::tally::common::v1::AUTH_METHOD_PASSKEY, absl::GetFlag(FLAGS_passkey)}};
+      {::tally::common::v1::AUTH_METHOD_PASSKEY, absl::GetFlag(FLAGS_passkey)},
+      {::tally::common::v1::AUTH_METHOD_TOTP, absl::GetFlag(FLAGS_totp)},
+      {::tally::common::v1::AUTH_METHOD_RECOVERY_CODE, absl::GetFlag(FLAGS_recovery_code)},
+      {::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE, absl::GetFlag(FLAGS_trusted_device)}};
   for (auto [method, points] : changes) {
     if (points < 0) continue;
     bool found = false;
@@ -205,6 +270,19 @@ absl::Status SettingsSet(CommandContext& ctx) {
       mp->set_points(points);
     }
   }
+  if (const std::string age = absl::GetFlag(FLAGS_trusted_device_max_age); !age.empty()) {
+    absl::StatusOr<absl::Duration> max_age = ParseMaxAge(age);
+    if (!max_age.ok()) return max_age.status();
+    // Whole seconds, as the service keeps them; it checks the limits.
+    next->mutable_trusted_device_max_age()->set_seconds(absl::ToInt64Seconds(*max_age));
+    next->mutable_trusted_device_max_age()->set_nanos(0);
+  }
+  if (const std::string countries = absl::GetFlag(FLAGS_sms_countries); !countries.empty()) {
+    next->clear_sms_allowed_country_codes();
+    for (std::string& code : ParseCountries(countries)) {
+      next->add_sms_allowed_country_codes(std::move(code));
+    }
+  }
   grpc::ClientContext context;
   ctx.Prepare(context);
   pb::UpdateAuthSettingsResponse response;
@@ -214,8 +292,7 @@ absl::Status SettingsSet(CommandContext& ctx) {
   if (ctx.options().json) {
     ctx.PrintJson(response.settings());
   } else {
-    ctx.out() << "updated: required level " << response.settings().required_level() << "; "
-              << PointsLine(response.settings()) << "\n";
+    ctx.out() << "updated: " << SettingsLine(response.settings()) << "\n";
   }
   return absl::OkStatus();
 }
@@ -237,11 +314,8 @@ absl::Status SettingsAudit(CommandContext& ctx) {
   }
   for (const auto& e : response.events()) {
     ctx.out() << Time(e.time()) << "  " << e.actor() << "\n  before: "
-              << (e.has_before() ? absl::StrCat("level ", e.before().required_level(), "; ",
-                                                PointsLine(e.before()))
-                                 : std::string("(created)"))
-              << "\n  after:  level " << e.after().required_level() << "; "
-              << PointsLine(e.after()) << "\n";
+              << (e.has_before() ? SettingsLine(e.before()) : std::string("(created)"))
+              << "\n  after:  " << SettingsLine(e.after()) << "\n";
   }
   if (!response.next_page_token().empty()) ctx.out() << "(more: raise --page_size)\n";
   return absl::OkStatus();
@@ -283,7 +357,8 @@ void RegisterPolicyCommands(CommandRegistry& registry) {
   registry.Add({"settings", "get", "settings get DIRECTORY_ID", 1, 1, SettingsGet});
   registry.Add({"settings", "set",
                 "settings set DIRECTORY_ID [--required_level N] [--password N] [--sms N] "
-                "[--email N] [--passkey N] [--etag ETAG]",
+                "[--email N] [--passkey N] [--totp N] [--recovery_code N] [--trusted_device N] "
+                "[--trusted_device_max_age 30d] [--sms_countries 31,32|all] [--etag ETAG]",
                 1, 1, SettingsSet});
   registry.Add({"settings", "audit", "settings audit DIRECTORY_ID [--page_size N]", 1, 1,
                 SettingsAudit});

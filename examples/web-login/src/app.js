@@ -443,11 +443,15 @@ function createApp({ config, tally, log = () => {} }) {
       required_level: toInt(req.body.required_level),
       points: Object.fromEntries(methods.map((m) => [m, toInt(req.body[`points.${m}`])])),
     };
-    const settings = {
-      directory_id: req.params.id, required_level: typed.required_level,
-      method_points: methods.map((m) => ({ method: m, points: typed.points[m] })),
-    };
     try {
+      // Replace semantics: the fields this form does not edit (the SMS countries, the device
+      // age, any later one) go back as stored, or saving here would silently reset them. The
+      // form's etag still decides: a change made meanwhile aborts the update.
+      const stored = await call('policies', 'GetAuthSettings', { directory_id: req.params.id }, viewer.token);
+      const settings = {
+        ...stored.settings, directory_id: req.params.id, required_level: typed.required_level,
+        method_points: methods.map((m) => ({ method: m, points: typed.points[m] })),
+      };
       await call('policies', 'UpdateAuthSettings', { settings, etag: String(req.body.etag || '') }, viewer.token);
       return res.redirect(303, `${req.path}?done=settings-saved`);
     } catch (e) {

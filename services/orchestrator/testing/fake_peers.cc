@@ -233,20 +233,4 @@ absl::StatusOr<pkpb::FinishAuthenticationResponse> FakePasskeys::FinishAuthentic
   return response;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Revocations
-
-absl::Status FakeRevocations::Revoke(absl::string_view directory_id, absl::string_view session_id,
-                                     absl::Time) {
-  absl::MutexLock lock(&mu_);
-  revoked_.insert(absl::StrCat(directory_id, "/", session_id));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<bool> FakeRevocations::IsRevoked(absl::string_view directory_id,
-                                                absl::string_view session_id) const {
-  absl::MutexLock lock(&mu_);
-  return revoked_.contains(absl::StrCat(directory_id, "/", session_id));
-}
-
 }  // namespace tally::orchestrator::testing

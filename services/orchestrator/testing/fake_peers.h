@@ -1,7 +1,8 @@
 #pragma once
 
 // In-process stand-ins for the services a login calls (PolicyPeer, CredentialPeer, OtpPeer,
-// PasskeyPeer) and for the session revocations, for LoginManager's unit tests. Thread-safe.
+// PasskeyPeer), for LoginManager's unit tests (the session revocations' is common/auth's
+// InMemoryRevocationStore). Thread-safe.
 
 #include <atomic>
 #include <map>
@@ -12,7 +13,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "common/auth/revocation.h"
 #include "common/util/clock.h"
 #include "services/orchestrator/peers.h"
 
@@ -129,19 +129,6 @@ class FakePasskeys final : public PasskeyPeer {
   std::set<std::string> with_passkey_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> synced_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> challenges_ ABSL_GUARDED_BY(mu_);
-};
-
-// Revoked sessions in memory.
-class FakeRevocations final : public RevocationStore {
- public:
-  absl::Status Revoke(absl::string_view directory_id, absl::string_view session_id,
-                      absl::Time until) override;
-  absl::StatusOr<bool> IsRevoked(absl::string_view directory_id,
-                                 absl::string_view session_id) const override;
-
- private:
-  mutable absl::Mutex mu_;
-  std::set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tally::orchestrator::testing

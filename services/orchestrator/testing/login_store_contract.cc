@@ -44,6 +44,8 @@ namespace {
 TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   LoginRecord r = NewRecord();
   r.step_up_level = 40;
+  r.family_id = "ses_original";
+  r.family_expire_time = now_ + absl::Hours(7);
   r.completed[AUTH_METHOD_PASSWORD] = now_;
   ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
   absl::StatusOr<LoginRecord> got = logins().Get(r.login_id);
@@ -54,6 +56,8 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   EXPECT_EQ(got->candidate_user_id, "usr_1");
   EXPECT_TRUE(got->user_id.empty());
   EXPECT_EQ(got->step_up_level, 40);
+  EXPECT_EQ(got->family_id, "ses_original");
+  EXPECT_EQ(got->family_expire_time, now_ + absl::Hours(7));
   EXPECT_EQ(got->completed.at(AUTH_METHOD_PASSWORD), now_);
   EXPECT_EQ(got->expire_time, now_ + absl::Minutes(10));
   EXPECT_FALSE(got->otp.has_value());

@@ -44,6 +44,25 @@ std::string Unb64(const std::string& s) {
   return out;
 }
 
+std::string SignWith(EVP_PKEY* key, const EVP_MD* md, absl::string_view data) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  size_t len = 0;
+  std::string sig;
+  if (EVP_DigestSignInit(ctx, nullptr, md, nullptr, key) == 1 &&
+      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const uint8_t*>(data.data()),
+                     data.size()) == 1) {
+    sig.resize(len);
+    if (EVP_DigestSign(ctx, reinterpret_cast<uint8_t*>(sig.data()), &len,
+                       reinterpret_cast<const uint8_t*>(data.data()), data.size()) != 1) {
+      sig.clear();
+    }
+    sig.resize(len);
+  }
+  EVP_MD_CTX_free(ctx);
+  if (sig.empty()) throw std::runtime_error("signing failed");
+  return sig;
+}
+
 }  // namespace
 
 std::string CborHead(int major, uint64_t value) {
@@ -125,23 +144,7 @@ std::string SoftAuthenticator::CosePublicKey() const {
 }
 
 std::string SoftAuthenticator::Sign(absl::string_view data) const {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const EVP_MD* md = alg_ == Alg::kEdDSA ? nullptr : EVP_sha256();
-  size_t len = 0;
-  std::string sig;
-  if (EVP_DigestSignInit(ctx, nullptr, md, nullptr, key_) == 1 &&
-      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const uint8_t*>(data.data()),
-                     data.size()) == 1) {
-    sig.resize(len);
-    if (EVP_DigestSign(ctx, reinterpret_cast<uint8_t*>(sig.data()), &len,
-                       reinterpret_cast<const uint8_t*>(data.data()), data.size()) != 1) {
-      sig.clear();
-    }
-    sig.resize(len);
-  }
-  EVP_MD_CTX_free(ctx);
-  if (sig.empty()) throw std::runtime_error("signing failed");
-  return sig;
+  return SignWith(key_, alg_ == Alg::kEdDSA ? nullptr : EVP_sha256(), data);
 }
 
 std::string SoftAuthenticator::ClientDataJson(const Ceremony& c,
@@ -165,7 +168,7 @@ std::string SoftAuthenticator::Register(const Ceremony& c, const std::string& us
                                         absl::string_view attestation) {
   user_handle_ = user_handle;
   const std::string client_data = ClientDataJson(c, "webauthn.create");
-  const std::string aaguid(16, '\x42');
+  const std::string& aaguid = aaguid_;
   std::string count(4, '\0');
   for (int i = 0; i < 4; ++i) count[i] = static_cast<char>(counter_ >> (8 * (3 - i)));
   const std::string auth_data = absl::StrCat(
@@ -174,7 +177,13 @@ std::string SoftAuthenticator::Register(const Ceremony& c, const std::string& us
                   static_cast<char>(credential_id_.size() & 0xff)},
       credential_id_, CosePublicKey());
   std::string att_stmt;
-  if (attestation == "packed") {
+  if (attestation == "packed" && attestation_key_ != nullptr) {
+    att_stmt = absl::StrCat(CborHead(5, 3), CborText("alg"), CborInt(-7), CborText("sig"),
+                            CborBytes(SignWith(attestation_key_->key.get(), EVP_sha256(),
+                                               absl::StrCat(auth_data, Sha256(client_data)))),
+                            CborText("x5c"), CborHead(4, attestation_key_->x5c.size()));
+    for (const std::string& der : attestation_key_->x5c) att_stmt += CborBytes(der);
+  } else if (attestation == "packed") {
     att_stmt = absl::StrCat(CborHead(5, 2), CborText("alg"), CborInt(cose_alg()), CborText("sig"),
                             CborBytes(Sign(absl::StrCat(auth_data, Sha256(client_data)))));
   } else {
@@ -227,6 +236,7 @@ std::string SoftAuthenticator::RegisterFromOptions(absl::string_view creation_op
   Ceremony c;
   c.rp_id = options["rp"]["id"].get<std::string>();
   c.origin = origin;
+  c.user_verified = verifies_user_;
   c.challenge = Unb64(options["challenge"].get<std::string>());
   return Register(c, Unb64(options["user"]["id"].get<std::string>()), attestation);
 }
@@ -237,6 +247,7 @@ std::string SoftAuthenticator::AssertFromOptions(absl::string_view request_optio
   Ceremony c;
   c.rp_id = options["rpId"].get<std::string>();
   c.origin = origin;
+  c.user_verified = verifies_user_;
   c.challenge = Unb64(options["challenge"].get<std::string>());
   return Assert(c);
 }

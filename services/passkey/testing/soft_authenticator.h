@@ -1,17 +1,19 @@
 #pragma once
 
 // A software WebAuthn authenticator and client for tests: real OpenSSL keys (ES256, EdDSA,
-// RS256), attestation objects with "none" or "packed" self attestation, signed assertions, and
-// the JSON a browser's PublicKeyCredential.toJSON() produces. Test-only: never link it into a
-// server.
+// RS256), attestation objects with "none" or "packed" attestation (self, or x5c with an
+// AttestationKey), signed assertions, and the JSON a browser's PublicKeyCredential.toJSON()
+// produces. Test-only: never link it into a server.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <openssl/evp.h>
 
 #include "absl/strings/string_view.h"
+#include "services/passkey/testing/attestation_ca.h"
 
 namespace tally::webauthn::testing {
 
@@ -44,7 +46,8 @@ class SoftAuthenticator {
     bool cross_origin = false;
   };
 
-  // RegistrationResponseJSON for a new credential; `attestation` is "none" or "packed".
+  // RegistrationResponseJSON for a new credential; `attestation` is "none" or "packed" (x5c
+  // when an attestation key is set, else self attestation).
   std::string Register(const Ceremony& c, const std::string& user_handle,
                        absl::string_view attestation = "none");
   // AuthenticationResponseJSON; counts up the signature counter unless `counter` is given.
@@ -62,6 +65,15 @@ class SoftAuthenticator {
   int cose_alg() const;
   uint32_t counter() const { return counter_; }
   void set_counter(uint32_t counter) { counter_ = counter; }
+  // The model's AAGUID (16 bytes) in registrations; 0x42 repeated unless set.
+  void set_aaguid(std::string aaguid) { aaguid_ = std::move(aaguid); }
+  // "packed" registrations carry this key's x5c chain and signature; null: self attestation.
+  void set_attestation_key(std::shared_ptr<const AttestationKey> key) {
+    attestation_key_ = std::move(key);
+  }
+  // false: a security key without a PIN or biometrics, whose responses to *FromOptions have
+  // UV = 0 (user presence only).
+  void set_verifies_user(bool verifies_user) { verifies_user_ = verifies_user; }
 
   std::string Sign(absl::string_view data) const;
   std::string ClientDataJson(const Ceremony& c, absl::string_view default_type) const;
@@ -73,6 +85,9 @@ class SoftAuthenticator {
   std::string credential_id_;
   std::string user_handle_;
   uint32_t counter_ = 0;
+  std::string aaguid_ = std::string(16, '\x42');
+  std::shared_ptr<const AttestationKey> attestation_key_;
+  bool verifies_user_ = true;
 };
 
 }  // namespace tally::webauthn::testing

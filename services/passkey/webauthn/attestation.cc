@@ -146,7 +146,7 @@ absl::StatusOr<AttestationResult> VerifyAttestationStatement(
     }
     if (absl::Status s = CheckPackedCertificate(leaf->get(), auth_data.aaguid); !s.ok()) return s;
     if (absl::Status s = CheckTrust(trust_anchors, chain); !s.ok()) return s;
-    return AttestationResult{"basic"};
+    return AttestationResult{"basic", trust_anchors != nullptr};
   }
   if (fmt == "fido-u2f") {
     std::optional<std::string> sig = CborBytes(CborMapGet(att_stmt, "sig"));
@@ -174,7 +174,7 @@ absl::StatusOr<AttestationResult> VerifyAttestationStatement(
       return Refused(reason::kAttestation, absl::StrCat("fido-u2f attestation: ", s.message()));
     }
     if (absl::Status s = CheckTrust(trust_anchors, chain); !s.ok()) return s;
-    return AttestationResult{"basic"};
+    return AttestationResult{"basic", trust_anchors != nullptr};
   }
   return Refused(reason::kAttestation,
                  absl::StrCat("attestation format ", Quote(fmt),

@@ -17,6 +17,9 @@ namespace tally::webauthn {
 
 struct AttestationResult {
   std::string type;  // "none", "self", "basic"
+  // An x5c chain that led to the trust anchors: only then does the statement vouch for the
+  // authenticator data (its AAGUID included).
+  bool trusted = false;
 };
 
 // §7.1 step 21: verifies the statement `att_stmt` of format `fmt` over the authenticator data

@@ -25,6 +25,7 @@ inline constexpr char kBackupFlags[] = "backup_flags";
 inline constexpr char kAlgorithm[] = "algorithm";
 inline constexpr char kSignature[] = "signature";
 inline constexpr char kAttestation[] = "attestation";
+inline constexpr char kAaguid[] = "aaguid";
 inline constexpr char kCredential[] = "credential";
 inline constexpr char kCounter[] = "counter";
 }  // namespace reason

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -272,6 +273,20 @@ absl::StatusOr<RegisteredCredential> VerifyRegistration(absl::string_view respon
       VerifyAttestationStatement(*fmt, att_stmt, *auth_data_bytes, *auth_data, *key,
                                  client_data_hash, expect.trust_anchors.get());
   if (!attestation.ok()) return Tagged(attestation.status(), reason::kAttestation);
+  if (expect.require_attestation) {
+    // Trust first: an AAGUID nobody vouched for is never looked up.
+    if (!attestation->trusted) {
+      return Refused(reason::kAttestation,
+                     absl::StrCat("an attestation certificate chain to a trusted CA is required (",
+                                  attestation->type, " attestation does not prove the model)"));
+    }
+    if (std::find(expect.allowed_aaguids.begin(), expect.allowed_aaguids.end(),
+                  auth_data->aaguid) == expect.allowed_aaguids.end()) {
+      return Refused(reason::kAaguid,
+                     absl::StrCat("authenticator model ", FormatAaguid(auth_data->aaguid),
+                                  " (AAGUID) is not on the allow-list"));
+    }
+  }
 
   RegisteredCredential out;
   out.credential_id = auth_data->credential_id;
@@ -285,6 +300,7 @@ absl::StatusOr<RegisteredCredential> VerifyRegistration(absl::string_view respon
   out.transports = Transports(*credential, response);
   out.format = *fmt;
   out.attestation_type = attestation->type;
+  out.attestation_trusted = attestation->trusted;
   return out;
 }
 
@@ -360,6 +376,26 @@ std::string FormatAaguid(absl::string_view aaguid) {
   std::string hex = absl::BytesToHexString(aaguid);
   return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
                       hex.substr(16, 4), "-", hex.substr(20));
+}
+
+absl::StatusOr<std::string> ParseAaguid(absl::string_view uuid) {
+  static constexpr size_t kDashes[] = {8, 13, 18, 23};
+  std::string hex;
+  bool ok = uuid.size() == 36;
+  for (size_t i = 0; ok && i < uuid.size(); ++i) {
+    if (std::find(std::begin(kDashes), std::end(kDashes), i) != std::end(kDashes)) {
+      ok = uuid[i] == '-';
+    } else {
+      ok = absl::ascii_isxdigit(uuid[i]);
+      hex.push_back(uuid[i]);
+    }
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", absl::CHexEscape(uuid),
+                     "\" is not an AAGUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"));
+  }
+  return absl::HexStringToBytes(hex);
 }
 
 }  // namespace tally::webauthn

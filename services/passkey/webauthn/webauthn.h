@@ -69,6 +69,11 @@ struct RegistrationExpectation {
   std::vector<int> algorithms;
   // When set, x5c attestation chains must lead to these anchors.
   std::shared_ptr<const TrustAnchors> trust_anchors;
+  // When set, a registration counts only with an x5c chain to `trust_anchors` and an AAGUID in
+  // `allowed_aaguids`. The AAGUID of "none" or self attestation is whatever the client wrote,
+  // so it never counts (Keycloak CVE-2026-6856).
+  bool require_attestation = false;
+  std::vector<std::string> allowed_aaguids;  // 16 raw bytes each
 };
 
 struct RegisteredCredential {
@@ -83,6 +88,7 @@ struct RegisteredCredential {
   std::vector<std::string> transports;
   std::string format;            // "none", "packed", "fido-u2f"
   std::string attestation_type;  // "none", "self", "basic"
+  bool attestation_trusted = false;  // the chain led to the trust anchors
 };
 
 absl::StatusOr<RegisteredCredential> VerifyRegistration(absl::string_view response_json,
@@ -128,5 +134,7 @@ absl::StatusOr<VerifiedAssertion> VerifyAssertion(const AssertionResponse& respo
 
 // Formats 16 AAGUID bytes as a UUID string.
 std::string FormatAaguid(absl::string_view aaguid);
+// The 16 bytes of an AAGUID written as a UUID (any case); INVALID_ARGUMENT otherwise.
+absl::StatusOr<std::string> ParseAaguid(absl::string_view uuid);
 
 }  // namespace tally::webauthn

@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/util/text.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/passkey/testing/attestation_ca.h"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "services/passkey/webauthn/crypto.h"
 
@@ -14,6 +16,7 @@ namespace tally::webauthn {
 namespace {
 
 using json = nlohmann::json;
+using testing::AttestationCa;
 using testing::SoftAuthenticator;
 
 SoftAuthenticator::Ceremony MakeCeremony() {
@@ -233,6 +236,140 @@ TEST(AssertionTest, BackupEligibilityMustNotChange) {
   EXPECT_TRUE(Verify(response, AuthExpect(c), {a.CosePublicKey(), 0, true}).ok());
   EXPECT_EQ(ReasonOf(Verify(response, AuthExpect(c), {a.CosePublicKey(), 0, false}).status()),
             reason::kBackupFlags);
+}
+
+TEST(AssertionTest, UserVerifiedIsTheUvFlagAndRequiredUvRefusesATouchAlone) {
+  SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
+  auto c = MakeCeremony();
+  c.user_verified = false;  // a security key without a PIN: user presence only
+  const StoredCredential stored{a.CosePublicKey(), 0, std::nullopt};
+  const std::string touch_only = a.Assert(c);
+  absl::StatusOr<VerifiedAssertion> relaxed = Verify(touch_only, AuthExpect(c), stored);
+  ASSERT_TRUE(relaxed.ok()) << relaxed.status();
+  EXPECT_FALSE(relaxed->user_verified);
+
+  auto required = AuthExpect(c);
+  required.rp.require_user_verification = true;
+  absl::StatusOr<VerifiedAssertion> refused = Verify(touch_only, required, stored);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(ReasonOf(refused.status()), reason::kUserVerification);
+
+  c.user_verified = true;
+  absl::StatusOr<VerifiedAssertion> verified = Verify(a.Assert(c), required, stored);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->user_verified);
+}
+
+TEST(ClientDataTest, TheBrowsersOriginIsComparedExactly) {
+  // The configuration is normalised (origin.h); what the browser sent is not.
+  SoftAuthenticator a(SoftAuthenticator::Alg::kES256);
+  for (const char* sent : {"https://Example.com", "https://example.com/", "https://example.com:443",
+                           "https://example.com.", "http://example.com"}) {
+    auto c = MakeCeremony();
+    c.origin = sent;
+    EXPECT_EQ(ReasonOf(VerifyRegistration(a.Register(c, "u"), RegExpect(c)).status()),
+              reason::kOrigin)
+        << sent;
+  }
+}
+
+// Registrations attested by a software vendor CA: what --require_attestation counts.
+class AttestationPolicyTest : public ::testing::Test {
+ protected:
+  static constexpr char kModel[] = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+
+  AttestationPolicyTest() {
+    model_ = *ParseAaguid(kModel);
+    authenticator_.set_aaguid(model_);
+    anchors_ = *TrustAnchors::FromPem(vendor_.RootPem());
+  }
+
+  RegistrationExpectation Required() const {
+    RegistrationExpectation e = RegExpect(ceremony_);
+    e.trust_anchors = anchors_;
+    e.require_attestation = true;
+    e.allowed_aaguids = {model_};
+    return e;
+  }
+
+  absl::StatusOr<RegisteredCredential> RegisterWith(
+      std::shared_ptr<const testing::AttestationKey> key, const RegistrationExpectation& e,
+      absl::string_view fmt = "packed") {
+    authenticator_.set_attestation_key(std::move(key));
+    return VerifyRegistration(authenticator_.Register(ceremony_, "u", fmt), e);
+  }
+
+  SoftAuthenticator authenticator_{SoftAuthenticator::Alg::kES256};
+  SoftAuthenticator::Ceremony ceremony_ = MakeCeremony();
+  AttestationCa vendor_{"Vendor Root"};
+  AttestationCa stranger_{"Stranger Root"};
+  std::string model_;
+  std::shared_ptr<const TrustAnchors> anchors_;
+};
+
+TEST_F(AttestationPolicyTest, AChainToTheAnchorsWithAListedModelCounts) {
+  absl::StatusOr<RegisteredCredential> reg = RegisterWith(vendor_.Issue(model_), Required());
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->attestation_type, "basic");
+  EXPECT_TRUE(reg->attestation_trusted);
+  EXPECT_EQ(FormatAaguid(reg->aaguid), kModel);
+  // The certificate need not name the AAGUID: its key signed the authenticator data.
+  reg = RegisterWith(vendor_.Issue(model_, /*aaguid_extension=*/false), Required());
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  // One that names another model does not match the authenticator data.
+  reg = RegisterWith(vendor_.Issue(std::string(16, '\x01')), Required());
+  EXPECT_EQ(ReasonOf(reg.status()), reason::kAttestation) << reg.status();
+}
+
+TEST_F(AttestationPolicyTest, NoneAndSelfAttestationNeverCountWhateverTheirAaguid) {
+  // Keycloak CVE-2026-6856: unattested data names an allowed model, chosen by the attacker.
+  for (const char* fmt : {"none", "packed"}) {
+    absl::StatusOr<RegisteredCredential> reg = RegisterWith(nullptr, Required(), fmt);
+    EXPECT_EQ(reg.status().code(), absl::StatusCode::kUnauthenticated) << fmt;
+    EXPECT_EQ(ReasonOf(reg.status()), reason::kAttestation) << fmt;
+    EXPECT_THAT(std::string(reg.status().message()), ::testing::HasSubstr("is required")) << fmt;
+    // Without the requirement both are taken, untrusted.
+    reg = RegisterWith(nullptr, RegExpect(ceremony_), fmt);
+    ASSERT_TRUE(reg.ok()) << fmt << reg.status();
+    EXPECT_FALSE(reg->attestation_trusted);
+  }
+}
+
+TEST_F(AttestationPolicyTest, AnUnlistedModelOrAForeignCaDoesNotCount) {
+  authenticator_.set_aaguid(std::string(16, '\x07'));
+  absl::StatusOr<RegisteredCredential> reg =
+      RegisterWith(vendor_.Issue(std::string(16, '\x07')), Required());
+  EXPECT_EQ(reg.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(ReasonOf(reg.status()), reason::kAaguid);
+  EXPECT_THAT(std::string(reg.status().message()),
+              ::testing::HasSubstr("07070707-0707-0707-0707-070707070707"));
+
+  authenticator_.set_aaguid(model_);
+  reg = RegisterWith(stranger_.Issue(model_), Required());
+  EXPECT_EQ(ReasonOf(reg.status()), reason::kAttestation);
+  EXPECT_THAT(std::string(reg.status().message()), ::testing::HasSubstr("trusted CA"));
+
+  // A chain checked against no anchors at all proves nothing either.
+  RegistrationExpectation no_anchors = Required();
+  no_anchors.trust_anchors = nullptr;
+  reg = RegisterWith(vendor_.Issue(model_), no_anchors);
+  EXPECT_EQ(ReasonOf(reg.status()), reason::kAttestation);
+  reg = RegisterWith(vendor_.Issue(model_), RegExpect(ceremony_));
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->attestation_type, "basic");
+  EXPECT_FALSE(reg->attestation_trusted);
+}
+
+TEST(AaguidTest, ParsesUuidsInAnyCase) {
+  absl::StatusOr<std::string> aaguid = ParseAaguid("CB69481E-8ff7-4039-93ec-0a2729a154a8");
+  ASSERT_TRUE(aaguid.ok()) << aaguid.status();
+  EXPECT_EQ(FormatAaguid(*aaguid), "cb69481e-8ff7-4039-93ec-0a2729a154a8");
+  for (const char* bad :
+       {"", "cb69481e8ff7403993ec0a2729a154a8", "cb69481e-8ff7-4039-93ec-0a2729a154a",
+        "cb69481e-8ff7-4039-93ec-0a2729a154a8 ", "zb69481e-8ff7-4039-93ec-0a2729a154a8",
+        "cb69481e-8ff7-4039-93ec_0a2729a154a8"}) {
+    EXPECT_EQ(ParseAaguid(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 TEST(AssertionTest, SyncedPasskeysWithZeroCountersPass) {

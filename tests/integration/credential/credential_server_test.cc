@@ -60,6 +60,7 @@ class CredentialServer {
         testing::ServiceOptions{.binary = "tally-credential",
                                 .flags = std::move(flags),
                                 .postgres_url = PostgresUrl(),
+                                .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL"),
                                 .keys = keys_,
                                 .drain_timeout = absl::Seconds(5)});
     const absl::Status started = process_->Start();
@@ -308,6 +309,8 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
                        PD = StatusCode::PERMISSION_DENIED;
   int fresh = 0;
   // Each RPC as a call with the caller's context; expected codes in the order of `callers`.
+  // A token of another directory reads no user here, even through the cluster-callable
+  // GetUser/FindUser (issue 20).
   struct Rule {
     const char* rpc;
     std::function<StatusCode(const As&)> call;
@@ -327,7 +330,7 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
          pb::GetUserResponse out;
          return stub().GetUser(Context(as).get(), r, &out).error_code();
        },
-       {OK, UN, UN, OK, OK, OK, OK, OK}},
+       {OK, UN, UN, OK, PD, OK, OK, OK}},
       {"FindUser",
        [&](const As& as) {
          pb::FindUserRequest r;
@@ -336,7 +339,7 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
          pb::FindUserResponse out;
          return stub().FindUser(Context(as).get(), r, &out).error_code();
        },
-       {OK, UN, UN, OK, OK, OK, OK, OK}},
+       {OK, UN, UN, OK, PD, OK, OK, OK}},
       {"VerifyPassword",
        [&](const As& as) { return Verify("target", "target-password", nullptr, kDir, as).error_code(); },
        {OK, UN, UN, OK, OK, OK, OK, OK}},
@@ -787,7 +790,8 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
 TEST(CredentialServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
   const std::string binary = absl::StrCat(testing::BinDir(), "/tally-credential");
   const std::map<std::string, std::string> env = {
-      {"TALLY_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/postgres"}};
+      {"TALLY_POSTGRES_URL", "postgresql://postgres@127.0.0.1:1/postgres"},
+      {"TALLY_REDIS_URL", "redis://127.0.0.1:1"}};
   const std::string listen = absl::StrCat("--listen=127.0.0.1:", testing::FreePort());
   struct Case {
     std::vector<std::string> flags;
@@ -809,7 +813,8 @@ TEST(CredentialServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {
     EXPECT_THAT(result.output, HasSubstr(absl::StrCat("invalid configuration: ", c.message)))
         << c.flags[0];
   }
-  auto no_db = testing::RunCommand({binary, listen}, {{"TALLY_POSTGRES_URL", ""}});
+  auto no_db = testing::RunCommand(
+      {binary, listen}, {{"TALLY_POSTGRES_URL", ""}, {"TALLY_REDIS_URL", "redis://127.0.0.1:1"}});
   EXPECT_EQ(no_db.exit_code, 2);
   EXPECT_THAT(no_db.output, HasSubstr("invalid configuration: --postgres_url is required"));
 }

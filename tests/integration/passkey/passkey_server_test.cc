@@ -1,12 +1,17 @@
 // The real tally-passkey (and tally-policy, which it asks for a directory's required level)
 // against the real PostgreSQL and Redis of `tools/dev test`: ceremonies driven over gRPC by the
 // software authenticator, including replay, the wrong user, deleted passkeys and discoverable
-// logins; errors, health, metrics and tallyctl.
+// logins; user verification, required attestation and origin spelling; errors, health, metrics
+// and tallyctl.
 
+#include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/postgres/pg_pool.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/service_process.h"
 #include "common/testing/test_support.h"
@@ -14,6 +19,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/passkey/testing/attestation_ca.h"
 #include "services/passkey/testing/soft_authenticator.h"
 #include "tally/passkey/v1/passkey.grpc.pb.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
@@ -24,6 +30,7 @@ namespace {
 namespace pb = ::tally::passkey::v1;
 namespace policy = ::tally::policy::v1;
 using ::testing::HasSubstr;
+using webauthn::testing::AttestationCa;
 using webauthn::testing::SoftAuthenticator;
 
 constexpr char kOrigin[] = "http://localhost:8080";
@@ -36,8 +43,9 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "",
 // tally-policy and tally-passkey on free ports, sharing one set of keys.
 class Cluster {
  public:
-  // `policy_up` false: tally-passkey is pointed at a port nobody listens on.
-  explicit Cluster(bool policy_up = true) {
+  // `policy_up` false: tally-passkey is pointed at a port nobody listens on. `flags` come last
+  // and win.
+  explicit Cluster(bool policy_up = true, const std::vector<std::string>& flags = {}) {
     absl::StatusOr<std::shared_ptr<const testing::TestKeys>> keys = testing::TestKeys::Make();
     EXPECT_TRUE(keys.ok()) << keys.status();
     if (keys.ok()) keys_ = *std::move(keys);
@@ -58,11 +66,14 @@ class Cluster {
       policy_address = policy_->address();
       directories_ = policy::DirectoryService::NewStub(policy_->channel());
     }
+    schema_ = absl::StrCat("passkey_it_", suffix);
+    std::vector<std::string> passkey_flags = {
+        absl::StrCat("--postgres_schema=", schema_), absl::StrCat("--policy_addr=", policy_address),
+        "--policy_timeout=2s", "--rp_id=localhost", absl::StrCat("--rp_origins=", kOrigin)};
+    passkey_flags.insert(passkey_flags.end(), flags.begin(), flags.end());
     passkey_ = std::make_unique<testing::ServiceProcess>(testing::ServiceOptions{
         .binary = "tally-passkey",
-        .flags = {absl::StrCat("--postgres_schema=passkey_it_", suffix),
-                  absl::StrCat("--policy_addr=", policy_address), "--policy_timeout=2s",
-                  "--rp_id=localhost", absl::StrCat("--rp_origins=", kOrigin)},
+        .flags = std::move(passkey_flags),
         .postgres_url = postgres_url,
         .redis_url = redis_url,
         .keys = keys_});
@@ -88,6 +99,7 @@ class Cluster {
   }
 
   std::string address() const { return passkey_->address(); }
+  const std::string& schema() const { return schema_; }
   int metrics_port() const { return passkey_->metrics_port(); }
   pb::PasskeyService::Stub& passkeys() { return *passkeys_; }
   std::shared_ptr<grpc::Channel> channel() { return passkey_->channel(); }
@@ -96,6 +108,7 @@ class Cluster {
   std::shared_ptr<const testing::TestKeys> keys_;
   std::unique_ptr<testing::ServiceProcess> policy_;
   std::unique_ptr<testing::ServiceProcess> passkey_;
+  std::string schema_;
   std::unique_ptr<pb::PasskeyService::Stub> passkeys_;
   std::unique_ptr<policy::DirectoryService::Stub> directories_;
 };
@@ -339,6 +352,154 @@ TEST(PasskeyServerTest, RegistrationNeedsTheUsersOwnSessionAtTheRequiredLevel) {
   ASSERT_TRUE(Register(cluster, key, dir, "carol", "none", &first).ok());
   s = Register(cluster, key, dir, "carol", "none", &first);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+}
+
+TEST(PasskeyServerTest, UserVerificationIsRequiredByDefault) {
+  Cluster cluster;  // no --user_verification: the default
+  const std::string dir = cluster.CreateDirectory();
+  // A security key without a PIN: a touch alone.
+  SoftAuthenticator touch_only(SoftAuthenticator::Alg::kES256);
+  touch_only.set_verifies_user(false);
+  pb::FinishRegistrationResponse registered;
+  grpc::Status s = Register(cluster, touch_only, dir, "frank", "none", &registered);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("user verification is required"));
+
+  SoftAuthenticator key(SoftAuthenticator::Alg::kES256);
+  s = Register(cluster, key, dir, "frank", "none", &registered);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Login login = StartLogin(cluster, dir, "frank");
+  ASSERT_TRUE(login.status.ok()) << login.status.error_message();
+  EXPECT_EQ(nlohmann::json::parse(login.started.request_options_json())["userVerification"],
+            "required");
+  // The key stolen, used without its PIN.
+  key.set_verifies_user(false);
+  pb::FinishAuthenticationResponse done;
+  s = FinishLogin(cluster, dir, login.started.challenge_id(),
+                  key.AssertFromOptions(login.started.request_options_json(), kOrigin), &done);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  key.set_verifies_user(true);
+  login = StartLogin(cluster, dir, "frank");
+  s = FinishLogin(cluster, dir, login.started.challenge_id(),
+                  key.AssertFromOptions(login.started.request_options_json(), kOrigin), &done);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(done.user_verified());
+  auto metrics = testing::HttpGet(cluster.metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(*metrics, HasSubstr("reason=\"user_verification\""));
+}
+
+TEST(PasskeyServerTest, RelaxedUserVerificationReportsTheUvFlagAsItIs) {
+  Cluster cluster(true, {"--user_verification=preferred"});
+  const std::string dir = cluster.CreateDirectory();
+  SoftAuthenticator touch_only(SoftAuthenticator::Alg::kEdDSA);
+  touch_only.set_verifies_user(false);
+  pb::FinishRegistrationResponse registered;
+  grpc::Status s = Register(cluster, touch_only, dir, "gina", "none", &registered);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Login login = StartLogin(cluster, dir, "gina");
+  ASSERT_TRUE(login.status.ok());
+  pb::FinishAuthenticationResponse done;
+  s = FinishLogin(cluster, dir, login.started.challenge_id(),
+                  touch_only.AssertFromOptions(login.started.request_options_json(), kOrigin),
+                  &done);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(done.user_id(), "gina");
+  // What the orchestrator refuses PASSKEY on.
+  EXPECT_FALSE(done.user_verified());
+}
+
+TEST(PasskeyServerTest, RequiredAttestationAdmitsOnlyAttestedAllowedModels) {
+  testing::TempDir files;
+  const AttestationCa vendor("Vendor Root");
+  const AttestationCa stranger("Stranger Root");
+  const std::string ca_file = absl::StrCat(files.path(), "/attestation_ca.pem");
+  std::ofstream(ca_file) << vendor.RootPem();
+  const std::string model(16, '\x42');  // the software authenticator's AAGUID
+  Cluster cluster(true, {"--require_attestation", absl::StrCat("--attestation_ca_file=", ca_file),
+                         "--allowed_aaguids=42424242-4242-4242-4242-424242424242"});
+  const std::string dir = cluster.CreateDirectory();
+  pb::FinishRegistrationResponse registered;
+
+  // Keycloak CVE-2026-6856: unattested data names the allowed model, as an attacker would.
+  SoftAuthenticator unattested(SoftAuthenticator::Alg::kES256);
+  for (const char* fmt : {"none", "packed"}) {
+    grpc::Status s = Register(cluster, unattested, dir, "hana", fmt, &registered);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << fmt;
+    EXPECT_THAT(s.error_message(), HasSubstr("attestation certificate chain to a trusted CA"))
+        << fmt;
+  }
+  SoftAuthenticator foreign(SoftAuthenticator::Alg::kES256);
+  foreign.set_attestation_key(stranger.Issue(model));
+  grpc::Status s = Register(cluster, foreign, dir, "hana", "packed", &registered);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  SoftAuthenticator unlisted(SoftAuthenticator::Alg::kES256);
+  unlisted.set_aaguid(std::string(16, '\x07'));
+  unlisted.set_attestation_key(vendor.Issue(std::string(16, '\x07')));
+  s = Register(cluster, unlisted, dir, "hana", "packed", &registered);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("is not on the allow-list"));
+
+  SoftAuthenticator attested(SoftAuthenticator::Alg::kES256);
+  attested.set_attestation_key(vendor.Issue(model));
+  s = Register(cluster, attested, dir, "hana", "packed", &registered);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(registered.passkey().aaguid(), "42424242-4242-4242-4242-424242424242");
+  pb::ListPasskeysRequest list;
+  list.set_user_id("hana");
+  pb::ListPasskeysResponse listed;
+  ASSERT_TRUE(cluster.passkeys()
+                  .ListPasskeys(Context(cluster.Token(dir, "hana")).get(), list, &listed)
+                  .ok());
+  EXPECT_EQ(listed.passkeys_size(), 1);
+  auto metrics = testing::HttpGet(cluster.metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(*metrics, HasSubstr("reason=\"aaguid\""));
+}
+
+TEST(PasskeyServerTest, ConfiguredOriginsMatchTheBrowsersSpelling) {
+  // As an operator may write them; the browser sends http://localhost:8080.
+  Cluster cluster(true, {"--rp_origins=HTTP://LocalHost:8080/"});
+  const std::string dir = cluster.CreateDirectory();
+  SoftAuthenticator key(SoftAuthenticator::Alg::kES256);
+  pb::FinishRegistrationResponse registered;
+  grpc::Status s = Register(cluster, key, dir, "ines", "none", &registered);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // A directory's own relying_parties row, spelled loosely; it requires UV unless it says not.
+  const std::string other = cluster.CreateDirectory();
+  PgOptions pg;
+  pg.url = testing::RequiredEnv("TALLY_TEST_POSTGRES_URL");
+  pg.pool_size = 1;
+  PgPool pool(pg);
+  ASSERT_EQ(pool.Transact([&](pqxx::work& w) {
+    w.exec_params0(absl::StrCat("INSERT INTO ", cluster.schema(),
+                                ".relying_parties (directory_id, rp_id, rp_name, origins) "
+                                "VALUES ($1, 'localhost', 'Other', '{HTTP://LOCALHOST:8080/}')"),
+                   other);
+    return absl::OkStatus();
+  }),
+            absl::OkStatus());
+  SoftAuthenticator touch_only(SoftAuthenticator::Alg::kES256);
+  touch_only.set_verifies_user(false);
+  s = Register(cluster, touch_only, other, "ines", "none", &registered);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  SoftAuthenticator other_key(SoftAuthenticator::Alg::kES256);
+  s = Register(cluster, other_key, other, "ines", "none", &registered);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST(PasskeyServerConfigTest, AnInvalidOriginStopsTheStartWithOneLine) {
+  const testing::CommandResult bad = testing::RunCommand(
+      {absl::StrCat(testing::BinDir(), "/tally-passkey"),
+       absl::StrCat("--listen=127.0.0.1:", testing::FreePort()), "--metrics_listen=off",
+       "--postgres_url=postgresql://x@127.0.0.1:1/x", "--redis_url=redis://127.0.0.1:1",
+       "--rp_origins=https://login.example.com/signin"},
+      {}, absl::Seconds(20));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_EQ(std::count(bad.output.begin(), bad.output.end(), '\n'), 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--rp_origins: \"https://login.example.com/signin\" is not "
+                                    "an origin"));
 }
 
 TEST(PasskeyServerTest, PolicyServiceDownIsUnavailable) {

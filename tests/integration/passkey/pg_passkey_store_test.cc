@@ -88,5 +88,27 @@ TEST_F(PgPasskeyStoreTest, RecordUseIsACompareAndSetThatMayRunTwice) {
   EXPECT_TRUE(absl::IsAborted(store_->RecordUse("cred-unknown", 0, 0, false, t2)));
 }
 
+TEST_F(PgPasskeyStoreTest, ARelyingPartyRowRequiresUserVerificationUnlessItSaysOtherwise) {
+  ASSERT_EQ(pool_->Transact([&](pqxx::work& w) {
+    w.exec("INSERT INTO " + schema_ +
+           ".relying_parties (directory_id, rp_id, rp_name, origins) VALUES "
+           "('dir_1', 'login.acme.example', 'Acme', '{https://Login.Acme.example/}'), "
+           "('dir_2', 'acme.example', 'Acme', '{https://acme.example}')");
+    w.exec("UPDATE " + schema_ +
+           ".relying_parties SET user_verification = 'preferred' WHERE directory_id = 'dir_2'");
+    return absl::OkStatus();
+  }),
+            absl::OkStatus());
+  absl::StatusOr<std::optional<RpConfig>> rp = store_->GetRpOverride("dir_1");
+  ASSERT_TRUE(rp.ok()) << rp.status();
+  ASSERT_TRUE(rp->has_value());
+  EXPECT_EQ((*rp)->user_verification, "required");
+  // As the operator wrote it: the passkey manager normalises it.
+  EXPECT_EQ((*rp)->origins, std::vector<std::string>{"https://Login.Acme.example/"});
+  rp = store_->GetRpOverride("dir_2");
+  ASSERT_TRUE(rp.ok() && rp->has_value());
+  EXPECT_EQ((*rp)->user_verification, "preferred");
+}
+
 }  // namespace
 }  // namespace tally::passkey

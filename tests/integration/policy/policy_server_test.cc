@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/postgres/migrations.h"
+#include "common/postgres/pg_pool.h"
 #include "common/status/error_details.h"
 #include "common/status/grpc_status.h"
 #include "common/testing/service_process.h"
@@ -15,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "services/policy/pg_policy_store.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
 
 namespace tally {
@@ -25,14 +28,24 @@ using ::grpc::health::v1::HealthCheckResponse;
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AUTH_METHOD_TOTP;
+using ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// tally-policy on free ports with its own schema and keys.
-testing::ServiceOptions PolicyServer(std::string postgres_url) {
+// tally-policy on free ports with its own schema and keys; the settings gauges are counted often
+// so that a test sees a change soon.
+testing::ServiceOptions PolicyServer(
+    std::string postgres_url,
+    const std::string& schema = absl::StrCat("policy_it_", testing::UniqueSuffix())) {
   return {.binary = "tally-policy",
-          .flags = {absl::StrCat("--postgres_schema=policy_it_", testing::UniqueSuffix())},
+          .flags = {absl::StrCat("--postgres_schema=", schema),
+                    "--settings_metrics_interval=100ms"},
           .postgres_url = std::move(postgres_url),
+          // Where revoked sessions are checked: required wherever tokens are taken.
+          .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL"),
           .drain_timeout = absl::Seconds(5)};
 }
 
@@ -110,7 +123,7 @@ TEST_F(PolicyServerTest, DirectoryLifecycleThroughGrpc) {
 
   const pb::AuthSettings settings = Settings(dir);
   EXPECT_EQ(settings.required_level(), 30);
-  ASSERT_EQ(settings.method_points_size(), 4);
+  ASSERT_EQ(settings.method_points_size(), 7);  // every method, TOTP and the others included
   EXPECT_EQ(settings.method_points(0).points(), 20);
 
   pb::ListDirectoriesRequest list;
@@ -253,8 +266,11 @@ TEST_F(PolicyServerTest, EvaluateFollowsTheCurrentSettings) {
   ASSERT_TRUE(policy_->Evaluate(Anonymous().get(), evaluate, &result).ok());
   EXPECT_EQ(result.score(), 40);
   EXPECT_TRUE(result.satisfied());
-  ASSERT_EQ(result.offered_methods_size(), 1);
+  // What is left of the Freemium defaults; a remembered device is never offered.
+  ASSERT_EQ(result.offered_methods_size(), 3);
   EXPECT_EQ(result.offered_methods(0).method(), AUTH_METHOD_PASSKEY);
+  EXPECT_EQ(result.offered_methods(1).method(), AUTH_METHOD_TOTP);
+  EXPECT_EQ(result.offered_methods(2).method(), AUTH_METHOD_RECOVERY_CODE);
 
   evaluate.add_completed_methods(static_cast<common::v1::AuthMethod>(12345));
   EXPECT_EQ(policy_->Evaluate(Anonymous().get(), evaluate, &result).error_code(),
@@ -343,6 +359,336 @@ TEST_F(PolicyServerTest, TallyctlCreatesADirectoryAndShowsItsSettings) {
   EXPECT_THAT(denied.output, HasSubstr("UNAUTHENTICATED"));
   auto bad = testing::RunCommand({tallyctl, addr, "directory", "frobnicate"}, env);
   EXPECT_EQ(bad.exit_code, 2);
+}
+
+// ---- The points model of the v1 additions (issues 20-22) through the real binary.
+
+std::vector<std::string> Codes(const pb::AuthSettings& settings) {
+  return {settings.sms_allowed_country_codes().begin(), settings.sms_allowed_country_codes().end()};
+}
+
+void AddPoints(pb::UpdateAuthSettingsRequest& request, common::v1::AuthMethod method, int points) {
+  auto* mp = request.mutable_settings()->add_method_points();
+  mp->set_method(method);
+  mp->set_points(points);
+}
+
+int Points(const pb::AuthSettings& settings, common::v1::AuthMethod method) {
+  for (const auto& mp : settings.method_points()) {
+    if (mp.method() == method) return mp.points();
+  }
+  return -1;  // absent: responses list every method
+}
+
+TEST_F(PolicyServerTest, NewMethodsTakeTheTierDefaultsAndGetAuthSettingsShowsThem) {
+  struct Row {
+    pb::Tier tier;
+    int level, password, sms, email, passkey, totp, recovery, device;
+  };
+  for (const Row& row : {Row{pb::TIER_EXPLORER, 30, 20, 10, 10, 30, 10, 10, 10},
+                         Row{pb::TIER_ENTERPRISE, 20, 20, 0, 0, 30, 0, 0, 0}}) {
+    const std::string dir = CreateDirectory(row.tier);
+    pb::GetAuthSettingsRequest get;
+    get.set_directory_id(dir);
+    pb::GetAuthSettingsResponse got;
+    ASSERT_TRUE(
+        policy_->GetAuthSettings(testing::NewContext(Token(dir, "usr_admin", {"admin"})).get(), get,
+                                 &got)
+            .ok());
+    for (const pb::AuthSettings* s : {&got.settings(), &got.tier_defaults()}) {
+      EXPECT_EQ(s->required_level(), row.level);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_PASSWORD), row.password);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_SMS_OTP), row.sms);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_EMAIL_OTP), row.email);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_PASSKEY), row.passkey);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_TOTP), row.totp);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_RECOVERY_CODE), row.recovery);
+      EXPECT_EQ(Points(*s, AUTH_METHOD_TRUSTED_DEVICE), row.device);
+      EXPECT_EQ(s->trusted_device_max_age().seconds(), 30 * 24 * 3600);
+      EXPECT_TRUE(s->sms_allowed_country_codes().empty());
+    }
+    EXPECT_TRUE(got.tier_defaults().etag().empty());
+    // The defaults stay the tier's whatever the settings become.
+    auto update = Update(dir, 40, 20, 10, 10, 30);
+    update.set_etag(got.settings().etag());
+    pb::UpdateAuthSettingsResponse updated;
+    ASSERT_TRUE(policy_->UpdateAuthSettings(AsPlatform().get(), update, &updated).ok());
+    ASSERT_TRUE(policy_->GetAuthSettings(Anonymous().get(), get, &got).ok());
+    EXPECT_EQ(got.settings().required_level(), 40);
+    EXPECT_EQ(got.tier_defaults().required_level(), row.level);
+  }
+}
+
+TEST_F(PolicyServerTest, EachRuleRefusesWithItsReasonAndField) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  const std::string etag = Settings(dir).etag();
+  auto unsatisfiable = Update(dir, 40, 0, 10, 10, 0);  // the device cannot count without an anchor
+  AddPoints(unsatisfiable, AUTH_METHOD_TOTP, 10);
+  AddPoints(unsatisfiable, AUTH_METHOD_TRUSTED_DEVICE, 10);
+  auto new_user = Update(dir, 30, 20, 0, 0, 30);  // TOTP as the only second factor
+  AddPoints(new_user, AUTH_METHOD_TOTP, 10);
+  auto device_alone = Update(dir, 20, 20, 10, 10, 30);
+  AddPoints(device_alone, AUTH_METHOD_TRUSTED_DEVICE, 25);  // listed fifth: index 4
+  struct Case {
+    pb::UpdateAuthSettingsRequest request;
+    std::string reason, field;
+  };
+  for (const Case& c :
+       {Case{unsatisfiable, "SETTINGS_UNSATISFIABLE", "settings.required_level"},
+        Case{new_user, "SETTINGS_NEW_USER_LOCKED_OUT", "settings.required_level"},
+        Case{device_alone, "SETTINGS_DEVICE_ALONE", "settings.method_points[4].points"}}) {
+    pb::UpdateAuthSettingsResponse response;
+    const grpc::Status refused = policy_->UpdateAuthSettings(
+        testing::NewContext(Token(dir, "usr_admin", {"admin"})).get(), c.request, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << c.reason;
+    EXPECT_EQ(ErrorReason(refused), c.reason) << refused.error_message();
+    const auto violations = FieldViolationsOf(FromGrpcStatus(refused));
+    ASSERT_EQ(violations.size(), 1u) << c.reason;
+    EXPECT_EQ(violations[0].field(), c.field);
+  }
+  // With the password on, the device counts beside it (rule 4) and new users reach 40 (4b).
+  auto fine = Update(dir, 40, 20, 10, 10, 0);
+  AddPoints(fine, AUTH_METHOD_TOTP, 10);
+  AddPoints(fine, AUTH_METHOD_TRUSTED_DEVICE, 10);
+  EXPECT_EQ(Settings(dir).etag(), etag);  // nothing refused was stored
+  pb::UpdateAuthSettingsResponse response;
+  const grpc::Status ok = policy_->UpdateAuthSettings(AsPlatform().get(), fine, &response);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+
+  // tallyctl prints the reason and the field of a refusal.
+  auto refused = testing::RunCommand(
+      {absl::StrCat(testing::BinDir(), "/tallyctl"), absl::StrCat("--addr=", server_.address()),
+       "settings", "set", dir, "--required_level=20", "--trusted_device=20"},
+      {{"TALLY_PLATFORM_KEY", server_.keys().platform_key()}});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.output, HasSubstr("(reason SETTINGS_DEVICE_ALONE, field "
+                                        "settings.method_points[6].points)"));
+}
+
+TEST_F(PolicyServerTest, TrustedDeviceMaxAgeIsStoredAuditedAndLimited) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  pb::UpdateAuthSettingsResponse response;
+  auto at_limit = Update(dir, 30, 20, 10, 10, 30);
+  at_limit.mutable_settings()->mutable_trusted_device_max_age()->set_seconds(400 * 24 * 3600);
+  ASSERT_TRUE(policy_->UpdateAuthSettings(AsPlatform().get(), at_limit, &response).ok());
+  EXPECT_EQ(response.settings().trusted_device_max_age().seconds(), 400 * 24 * 3600);
+  EXPECT_EQ(Settings(dir).trusted_device_max_age().seconds(), 400 * 24 * 3600);
+
+  for (int64_t seconds : {int64_t{400} * 24 * 3600 + 1, int64_t{0}, int64_t{-60}}) {
+    auto bad = Update(dir, 30, 20, 10, 10, 30);
+    bad.mutable_settings()->mutable_trusted_device_max_age()->set_seconds(seconds);
+    const grpc::Status refused = policy_->UpdateAuthSettings(AsPlatform().get(), bad, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << seconds;
+    const auto violations = FieldViolationsOf(FromGrpcStatus(refused));
+    ASSERT_EQ(violations.size(), 1u) << seconds;
+    EXPECT_EQ(violations[0].field(), "settings.trusted_device_max_age");
+  }
+  // Unset: the default again (replace semantics), and the audit holds both.
+  ASSERT_TRUE(policy_->UpdateAuthSettings(AsPlatform().get(), Update(dir, 30, 20, 10, 10, 30),
+                                          &response)
+                  .ok());
+  EXPECT_EQ(Settings(dir).trusted_device_max_age().seconds(), 30 * 24 * 3600);
+  pb::ListAuditEventsRequest audit;
+  audit.set_directory_id(dir);
+  pb::ListAuditEventsResponse events;
+  ASSERT_TRUE(policy_->ListAuditEvents(AsPlatform().get(), audit, &events).ok());
+  ASSERT_EQ(events.events_size(), 3);
+  EXPECT_EQ(events.events(0).before().trusted_device_max_age().seconds(), 400 * 24 * 3600);
+  EXPECT_EQ(events.events(0).after().trusted_device_max_age().seconds(), 30 * 24 * 3600);
+  EXPECT_EQ(events.events(1).after().trusted_device_max_age().seconds(), 400 * 24 * 3600);
+
+  // tallyctl takes days and shows them.
+  const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
+  const std::string addr = absl::StrCat("--addr=", server_.address());
+  const std::map<std::string, std::string> env = {{"TALLY_PLATFORM_KEY", server_.keys().platform_key()}};
+  auto set = testing::RunCommand(
+      {tallyctl, addr, "settings", "set", dir, "--trusted_device_max_age=90d"}, env);
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_THAT(set.output, HasSubstr("device max age 90d"));
+  auto shown = testing::RunCommand({tallyctl, addr, "settings", "get", dir}, env);
+  EXPECT_THAT(shown.output, HasSubstr("device max age  90d"));
+  auto too_long = testing::RunCommand(
+      {tallyctl, addr, "settings", "set", dir, "--trusted_device_max_age=401d"}, env);
+  EXPECT_EQ(too_long.exit_code, 1);
+  EXPECT_THAT(too_long.output, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(too_long.output, HasSubstr("field settings.trusted_device_max_age"));
+}
+
+TEST_F(PolicyServerTest, SmsCountryCodesAreCheckedStoredAuditedAndReplaced) {
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);
+  pb::GetAuthSettingsRequest get;
+  get.set_directory_id(dir);
+  pb::GetAuthSettingsResponse current;
+  ASSERT_TRUE(policy_->GetAuthSettings(Anonymous().get(), get, &current).ok());
+
+  // Read, modify, write with the etag.
+  pb::UpdateAuthSettingsRequest update;
+  *update.mutable_settings() = current.settings();
+  update.mutable_settings()->add_sms_allowed_country_codes("31");
+  update.mutable_settings()->add_sms_allowed_country_codes("1");
+  update.set_etag(current.settings().etag());
+  pb::UpdateAuthSettingsResponse response;
+  const grpc::Status ok = policy_->UpdateAuthSettings(
+      testing::NewContext(Token(dir, "usr_admin", {"admin"})).get(), update, &response);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_THAT(Codes(response.settings()), ElementsAre("31", "1"));
+  EXPECT_THAT(Codes(Settings(dir)), ElementsAre("31", "1"));
+  // The earlier read's etag is stale now: a concurrent editor cannot drop the list unseen.
+  pb::UpdateAuthSettingsRequest stale = update;
+  stale.mutable_settings()->clear_sms_allowed_country_codes();
+  EXPECT_EQ(policy_->UpdateAuthSettings(AsPlatform().get(), stale, &response).error_code(),
+            grpc::StatusCode::ABORTED);
+
+  for (const char* bad : {"+31", "031", "999", "1234", "", "3x"}) {
+    pb::UpdateAuthSettingsRequest refused_update = update;
+    refused_update.clear_etag();
+    refused_update.mutable_settings()->add_sms_allowed_country_codes(bad);
+    const grpc::Status refused =
+        policy_->UpdateAuthSettings(AsPlatform().get(), refused_update, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    const auto violations = FieldViolationsOf(FromGrpcStatus(refused));
+    ASSERT_EQ(violations.size(), 1u) << bad;
+    EXPECT_EQ(violations[0].field(), "settings.sms_allowed_country_codes[2]");
+  }
+  EXPECT_THAT(Codes(Settings(dir)), ElementsAre("31", "1"));
+
+  pb::ListAuditEventsRequest audit;
+  audit.set_directory_id(dir);
+  pb::ListAuditEventsResponse events;
+  ASSERT_TRUE(policy_->ListAuditEvents(AsPlatform().get(), audit, &events).ok());
+  ASSERT_EQ(events.events_size(), 2);
+  EXPECT_TRUE(events.events(0).before().sms_allowed_country_codes().empty());
+  EXPECT_THAT(Codes(events.events(0).after()), ElementsAre("31", "1"));
+
+  // tallyctl: shown, replaced, and "all" empties the list.
+  const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
+  const std::string addr = absl::StrCat("--addr=", server_.address());
+  const std::map<std::string, std::string> env = {{"TALLY_PLATFORM_KEY", server_.keys().platform_key()}};
+  auto shown = testing::RunCommand({tallyctl, addr, "settings", "get", dir}, env);
+  EXPECT_THAT(shown.output, HasSubstr("sms countries   31, 1"));
+  EXPECT_THAT(shown.output, HasSubstr("tier defaults   required level 30; password 20, sms 10, "
+                                      "email 10, passkey 30, totp 10, recovery_code 10, "
+                                      "trusted_device 10; device max age 30d; sms countries all"));
+  auto set = testing::RunCommand(
+      {tallyctl, addr, "settings", "set", dir, "--sms_countries=+32, 49"}, env);
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_THAT(Codes(Settings(dir)), ElementsAre("32", "49"));
+  set = testing::RunCommand({tallyctl, addr, "settings", "set", dir, "--sms_countries=all"}, env);
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_THAT(set.output, HasSubstr("sms countries all"));
+  EXPECT_TRUE(Settings(dir).sms_allowed_country_codes().empty());
+}
+
+TEST_F(PolicyServerTest, GetDirectoryForItsOwnAdmins) {
+  const std::string dir = CreateDirectory(pb::TIER_EXPLORER);
+  const std::string other = CreateDirectory(pb::TIER_EXPLORER);
+  pb::GetDirectoryRequest get;
+  get.set_directory_id(dir);
+  pb::GetDirectoryResponse got;
+  const grpc::Status own =
+      directories_->GetDirectory(testing::NewContext(Token(dir, "usr_admin", {"admin"})).get(),
+                                 get, &got);
+  ASSERT_TRUE(own.ok()) << own.error_message();
+  EXPECT_EQ(got.directory().directory_id(), dir);
+  EXPECT_EQ(got.directory().tier(), pb::TIER_EXPLORER);
+  ASSERT_TRUE(directories_->GetDirectory(AsPlatform().get(), get, &got).ok());
+  EXPECT_EQ(directories_
+                ->GetDirectory(testing::NewContext(Token(other, "usr_boss", {"admin"})).get(), get,
+                               &got)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(directories_
+                ->GetDirectory(testing::NewContext(Token(dir, "usr_alice", {"user"})).get(), get,
+                               &got)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The gauge an alert on SMS pumping uses: directories whose SMS may go to every country.
+TEST_F(PolicyServerTest, MetricCountsDirectoriesThatLetSmsGoEverywhere) {
+  const auto gauge = [this](const std::string& sms) -> std::string {
+    auto body = testing::HttpGet(server_.metrics_port(), "/metrics");
+    if (!body.ok()) return "";
+    const std::string name =
+        absl::StrCat("tally_policy_sms_countries_unrestricted{sms=\"", sms, "\"} ");
+    const size_t at = body->find(name);
+    if (at == std::string::npos) return "";
+    return body->substr(at + name.size(), body->find('\n', at) - at - name.size());
+  };
+  const std::string dir = CreateDirectory(pb::TIER_FREEMIUM);  // SMS on, every country
+  CreateDirectory(pb::TIER_PROFESSIONAL);                       // SMS off, every country
+  // Both at once: a count taken between the two creations shows enabled 1 and disabled 0.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return gauge("enabled") == "1" && gauge("disabled") == "1"; }, absl::Seconds(10)))
+      << gauge("enabled") << " " << gauge("disabled");
+
+  auto update = Update(dir, 30, 20, 10, 10, 30);
+  update.mutable_settings()->add_sms_allowed_country_codes("31");
+  pb::UpdateAuthSettingsResponse response;
+  ASSERT_TRUE(policy_->UpdateAuthSettings(AsPlatform().get(), update, &response).ok());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return gauge("enabled") == "0" && gauge("disabled") == "1"; }, absl::Seconds(10)))
+      << gauge("enabled") << " " << gauge("disabled");
+}
+
+// A production upgrade: a directory stored before migration 2 reads the new methods as off, so
+// nobody's login changes (a remembered device worth 10 would let password + device in without
+// the code these settings demand); the tier's defaults show what a new directory gets.
+TEST(PolicyServerUpgradeTest, DirectoriesStoredBeforeTheNewMethodsReadThemAsOff) {
+  const std::string url = testing::RequiredEnv("TALLY_TEST_POSTGRES_URL");
+  const std::string schema = absl::StrCat("policy_up_", testing::UniqueSuffix());
+  {
+    PgOptions options;
+    options.url = url;
+    options.pool_size = 1;
+    PgPool pool(options);
+    // The schema as the binary before the new methods left it: migration 1 and a row of it.
+    const Migration first = policy::PgPolicyStore::Migrations().front();
+    ASSERT_EQ(first.version, 1);
+    ASSERT_TRUE(Migrate(pool, schema, {first}).ok());
+    const absl::Status stored = pool.Transact([&](pqxx::work& tx) -> absl::Status {
+      tx.exec0(absl::StrCat("INSERT INTO \"", schema,
+                            "\".directories (directory_id, display_name, tier, create_time) "
+                            "VALUES ('dir_old', 'Old', 1, now())"));
+      tx.exec0(absl::StrCat("INSERT INTO \"", schema,
+                            "\".auth_settings (directory_id, required_level, password_points, "
+                            "sms_points, email_points, passkey_points, etag, updated_by, "
+                            "update_time) VALUES ('dir_old', 30, 20, 10, 10, 30, 'etag_old', "
+                            "'platform', now())"));
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(stored.ok()) << stored;
+  }
+
+  testing::ServiceProcess server(PolicyServer(url, schema));
+  const absl::Status up = server.Start();
+  ASSERT_TRUE(up.ok()) << up;
+  auto policy = pb::PolicyService::NewStub(server.channel());
+  pb::GetAuthSettingsRequest get;
+  get.set_directory_id("dir_old");
+  pb::GetAuthSettingsResponse got;
+  const grpc::Status read = policy->GetAuthSettings(Anonymous().get(), get, &got);
+  ASSERT_TRUE(read.ok()) << read.error_message() << server.process().Output();
+  const pb::AuthSettings& settings = got.settings();
+  EXPECT_EQ(settings.etag(), "etag_old");
+  EXPECT_EQ(settings.required_level(), 30);
+  EXPECT_EQ(Points(settings, AUTH_METHOD_PASSWORD), 20);
+  EXPECT_EQ(Points(settings, AUTH_METHOD_SMS_OTP), 10);
+  EXPECT_EQ(Points(settings, AUTH_METHOD_TOTP), 0);
+  EXPECT_EQ(Points(settings, AUTH_METHOD_RECOVERY_CODE), 0);
+  EXPECT_EQ(Points(settings, AUTH_METHOD_TRUSTED_DEVICE), 0);
+  EXPECT_EQ(settings.trusted_device_max_age().seconds(), 30 * 24 * 3600);
+  EXPECT_TRUE(settings.sms_allowed_country_codes().empty());
+  EXPECT_EQ(Points(got.tier_defaults(), AUTH_METHOD_TRUSTED_DEVICE), 10);
+
+  pb::EvaluateRequest evaluate;
+  evaluate.set_directory_id("dir_old");
+  evaluate.add_completed_methods(AUTH_METHOD_PASSWORD);
+  evaluate.add_completed_methods(AUTH_METHOD_TRUSTED_DEVICE);
+  pb::EvaluateResponse result;
+  ASSERT_TRUE(policy->Evaluate(Anonymous().get(), evaluate, &result).ok());
+  EXPECT_EQ(result.score(), 20);
+  EXPECT_FALSE(result.satisfied());
 }
 
 TEST(PolicyServerConfigTest, BadConfigurationExitsWithCodeTwoAndOneLine) {

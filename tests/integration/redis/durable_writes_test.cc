@@ -19,6 +19,7 @@
 #include "common/redis/redis_client.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/redis_cluster.h"
+#include "common/testing/test_claims.h"
 #include "common/util/deadline.h"
 #include "common/util/random.h"
 #include "gtest/gtest.h"
@@ -63,9 +64,21 @@ class DurableWritesTest : public ::testing::Test {
     ASSERT_TRUE(cluster_->Node(primary_).Command({"CLIENT", "KILL", "TYPE", "replica"}).ok());
   }
 
+  // A token of usr_1's: session `session`, of the family `family` (a step-up's) if given.
+  SessionClaims Token(const std::string& session, const std::string& family = "") const {
+    return testing::TestClaims(
+        {.directory_id = dir_, .user_id = "usr_1", .session_id = session, .family_id = family},
+        clock_.Now() - absl::Minutes(1));
+  }
+
   absl::Status Revoke(const std::string& session) {
     ScopedDeadline deadline(absl::Now() + absl::Seconds(1));  // the RevokeSession call's
-    return store_->Revoke(dir_, session, clock_.Now() + absl::Hours(1));
+    return store_->RevokeSession(Token(session));
+  }
+
+  absl::Status RevokeUser() {
+    ScopedDeadline deadline(absl::Now() + absl::Seconds(1));  // the RevokeUserSessions call's
+    return store_->RevokeUser(dir_, "usr_1", clock_.Now());
   }
 
   // SIGKILL of the primary, then until its replica serves the slot.
@@ -78,11 +91,12 @@ class DurableWritesTest : public ::testing::Test {
     ASSERT_EQ(*cluster_->PrimaryOf(slot_), replica_);
   }
 
-  absl::StatusOr<bool> IsRevoked(const std::string& session) {
+  absl::StatusOr<bool> IsRevoked(const SessionClaims& token) {
     // The client follows the failover itself; a patient deadline for it.
     ScopedDeadline deadline(absl::Now() + absl::Seconds(10));
-    return store_->IsRevoked(dir_, session);
+    return store_->IsRevoked(token);
   }
+  absl::StatusOr<bool> IsRevoked(const std::string& session) { return IsRevoked(Token(session)); }
 
   LocalRedisCluster* cluster_ = nullptr;
   testing::FakeClock clock_{absl::Now()};
@@ -100,6 +114,10 @@ TEST_F(DurableWritesTest, RevokedThenPrimaryKilledAtOnceStaysRevoked) {
   absl::StatusOr<bool> revoked = IsRevoked("ses_1");
   ASSERT_TRUE(revoked.ok()) << revoked.status();
   EXPECT_TRUE(*revoked) << "the revocation was lost with the primary";
+  // The family's record was written with it: a step-up of that login stays refused too.
+  absl::StatusOr<bool> step_up = IsRevoked(Token("ses_1s", /*family=*/"ses_1"));
+  ASSERT_TRUE(step_up.ok()) << step_up.status();
+  EXPECT_TRUE(*step_up) << "the family's revocation was lost with the primary";
 }
 
 TEST_F(DurableWritesTest, NoRevocationReportedDoneThatOnlyTheDyingPrimaryHas) {
@@ -118,6 +136,23 @@ TEST_F(DurableWritesTest, NoRevocationReportedDoneThatOnlyTheDyingPrimaryHas) {
   ASSERT_TRUE(cluster_->Start().ok());
   ASSERT_TRUE(Revoke("ses_2").ok());
   EXPECT_TRUE(*IsRevoked("ses_2"));
+}
+
+TEST_F(DurableWritesTest, NoUserRevocationReportedDoneThatOnlyTheDyingPrimaryHas) {
+  CutOffReplica();
+  const absl::Status revoke = RevokeUser();
+  FailOver();
+  absl::StatusOr<bool> revoked = IsRevoked("ses_3");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  // A password change's RevokeUserSessions: an OK must hold after the failover, and only the
+  // dead primary had the mark, so the only right answer was UNAVAILABLE.
+  if (revoke.ok()) {
+    EXPECT_TRUE(*revoked) << "RevokeUser said OK, and the user's tokens work again after failover";
+  }
+  EXPECT_EQ(revoke.code(), absl::StatusCode::kUnavailable) << revoke;
+  ASSERT_TRUE(cluster_->Start().ok());
+  ASSERT_TRUE(RevokeUser().ok());
+  EXPECT_TRUE(*IsRevoked("ses_3"));
 }
 
 TEST_F(DurableWritesTest, LockoutFailuresAreNotCountedWithoutAReplica) {

@@ -24,6 +24,7 @@ namespace {
 using ::grpc::health::v1::HealthCheckResponse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -60,6 +61,13 @@ TEST(TestKeysTest, TokensVerifyAgainstTheJwksFileAndKeysDifferPerCall) {
   EXPECT_EQ(claims->acr, "20");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
   EXPECT_EQ(claims->session_id, "ses_test");
+  EXPECT_EQ(claims->Family(), "ses_test");
+  // A step-up's token joins its login's family ("fam"), which revocation reads.
+  absl::StatusOr<SessionClaims> step_up = verifier->Verify((*keys)->Token(
+      {.directory_id = "dir_keys", .user_id = "usr_keys", .session_id = "ses_up",
+       .family_id = "ses_login"}));
+  ASSERT_TRUE(step_up.ok()) << step_up.status();
+  EXPECT_EQ(step_up->Family(), "ses_login");
 
   // The signing key is the PEM the orchestrator reads; the environment names both files.
   absl::StatusOr<JwtSigner> from_file = JwtSigner::FromPemFile((*keys)->signing_key_path());
@@ -70,18 +78,26 @@ TEST(TestKeysTest, TokensVerifyAgainstTheJwksFileAndKeysDifferPerCall) {
   EXPECT_EQ(env.at("TALLY_SIGNING_KEY_FILES"), (*keys)->signing_key_path());
   EXPECT_EQ(env.at("TALLY_PLATFORM_KEY"), (*keys)->platform_key());
   EXPECT_GE((*keys)->platform_key().size(), 16u);
+  // The credential service's two keys: 32 random bytes each in hex, never the same key.
+  const std::string& totp_key = env.at("TALLY_TOTP_ENCRYPTION_KEY");
+  const std::string& recovery_key = env.at("TALLY_RECOVERY_CODE_HMAC_KEY");
+  EXPECT_THAT(totp_key, MatchesRegex("[0-9a-f]{64}"));
+  EXPECT_THAT(recovery_key, MatchesRegex("[0-9a-f]{64}"));
+  EXPECT_NE(totp_key, recovery_key);
 
   absl::StatusOr<std::shared_ptr<const TestKeys>> other = TestKeys::Make();
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_NE((*other)->signer().kid(), (*keys)->signer().kid());
   EXPECT_NE((*other)->platform_key(), (*keys)->platform_key());
+  EXPECT_NE((*other)->Env().at("TALLY_TOTP_ENCRYPTION_KEY"), totp_key);
   EXPECT_FALSE(verifier->Verify((*other)->Token({.directory_id = "d", .user_id = "u"})).ok());
 }
 
 TEST(ServiceProcessTest, StartsAServiceThatServesThenStopsIt) {
   ServiceProcess policy({.binary = "tally-policy",
                          .flags = {absl::StrCat("--postgres_schema=policy_sp_", UniqueSuffix())},
-                         .postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL")});
+                         .postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL"),
+                         .redis_url = RequiredEnv("TALLY_TEST_REDIS_URL")});
   const absl::Status started = policy.Start();
   ASSERT_TRUE(started.ok()) << started;
   EXPECT_TRUE(policy.Serving());
