@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   orch::LoginManager manager(logins, lockouts, policy, credential, otp, passkey, sessions, clock,
                              service.random(), config.login, &metrics);
   orch::LoginServiceImpl login_service(manager, authenticator);
-  orch::SessionServiceImpl session_service(sessions, authenticator);
+  orch::UserSessions user_sessions(credential_peer, *revocations, clock);
+  orch::SessionServiceImpl session_service(sessions, user_sessions, authenticator);
   runner.AddService(&login_service);
   runner.AddService(&session_service);
   runner.AddHealthCheck("redis", [redis] { return redis->Ping(); });

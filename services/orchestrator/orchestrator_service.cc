@@ -59,9 +59,9 @@ grpc::Status LoginServiceImpl::StartStepUp(grpc::ServerContext* context,
   return HandleCall(*auth_, *context, manager_, &LoginManager::StartStepUp, *request, response);
 }
 
-SessionServiceImpl::SessionServiceImpl(SessionManager& sessions,
+SessionServiceImpl::SessionServiceImpl(SessionManager& sessions, UserSessions& user_sessions,
                                        std::shared_ptr<const Authenticator> auth)
-    : sessions_(sessions), auth_(std::move(auth)) {}
+    : sessions_(sessions), user_sessions_(user_sessions), auth_(std::move(auth)) {}
 
 grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext* context,
                                                  const pb::ValidateSessionRequest* request,
@@ -107,6 +107,13 @@ grpc::Status SessionServiceImpl::RevokeSession(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError("token is required"));
   }
   return ToGrpcStatus(sessions_.Revoke(request->token()));
+}
+
+grpc::Status SessionServiceImpl::RevokeUserSessions(grpc::ServerContext* context,
+                                                    const pb::RevokeUserSessionsRequest* request,
+                                                    pb::RevokeUserSessionsResponse* response) {
+  return HandleCall(*auth_, *context, user_sessions_, &UserSessions::RevokeUserSessions, *request,
+                    response);
 }
 
 }  // namespace tally::orchestrator

@@ -5,6 +5,7 @@
 #include "common/auth/caller.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/session_manager.h"
+#include "services/orchestrator/user_sessions.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 
 namespace tally::orchestrator {
@@ -44,7 +45,8 @@ class LoginServiceImpl final : public pb::LoginService::Service {
 
 class SessionServiceImpl final : public pb::SessionService::Service {
  public:
-  SessionServiceImpl(SessionManager& sessions, std::shared_ptr<const Authenticator> auth);
+  SessionServiceImpl(SessionManager& sessions, UserSessions& user_sessions,
+                     std::shared_ptr<const Authenticator> auth);
 
   grpc::Status ValidateSession(grpc::ServerContext* context,
                                const pb::ValidateSessionRequest* request,
@@ -54,9 +56,13 @@ class SessionServiceImpl final : public pb::SessionService::Service {
   grpc::Status RevokeSession(grpc::ServerContext* context,
                              const pb::RevokeSessionRequest* request,
                              pb::RevokeSessionResponse* response) override;
+  grpc::Status RevokeUserSessions(grpc::ServerContext* context,
+                                  const pb::RevokeUserSessionsRequest* request,
+                                  pb::RevokeUserSessionsResponse* response) override;
 
  private:
   SessionManager& sessions_;
+  UserSessions& user_sessions_;
   std::shared_ptr<const Authenticator> auth_;
 };
 

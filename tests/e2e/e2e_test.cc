@@ -545,6 +545,50 @@ TEST_F(E2eTest, StepUpRevocationAndIndependentVerification) {
   EXPECT_TRUE(Validate(other).ok()) << "only the revoked session's family ends";
 }
 
+// SessionService.RevokeUserSessions (issue 19): every token of the user issued until then is
+// refused by every service, not only the orchestrator; later logins work; an admin's own
+// sessions live on.
+TEST_F(E2eTest, RevokeUserSessionsEndsEveryTokenOfTheUserEverywhere) {
+  const std::string dir = cluster().CreateDirectory();
+  const Cluster::User ivy = cluster().CreateUser(dir, "ivy", {"admin"});
+  const Cluster::User jack = cluster().CreateUser(dir, "jack");
+  const std::string first = LoginWithPasswordAndSms(dir, jack);
+  const std::string second = LoginWithPasswordAndSms(dir, jack);
+  const std::string admin = LoginWithPasswordAndSms(dir, ivy);
+  ASSERT_FALSE(first.empty() || second.empty() || admin.empty());
+  auto get_user = [&](const std::string& token) {
+    credpb::GetUserRequest request;
+    request.set_user_id(jack.id);
+    credpb::GetUserResponse response;
+    return cluster().users().GetUser(Context(token).get(), request, &response);
+  };
+  ASSERT_TRUE(get_user(first).ok());
+
+  opb::RevokeUserSessionsRequest revoke;
+  revoke.set_user_id(jack.id);
+  opb::RevokeUserSessionsResponse revoked;
+  // Not without credentials, and not by the platform key (the user or an admin only).
+  EXPECT_EQ(cluster().sessions().RevokeUserSessions(Context().get(), revoke, &revoked).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Validate(first).ok());
+  grpc::Status s = cluster().sessions().RevokeUserSessions(Context(admin).get(), revoke, &revoked);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(Validate(first).ok());
+  EXPECT_FALSE(Validate(second).ok());
+  EXPECT_EQ(get_user(second).error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << "the credential service still takes a token of a user whose sessions were ended";
+  EXPECT_TRUE(Validate(admin).ok()) << "only the user's sessions end";
+
+  // A login after it is a new session, and the user may end their own.
+  const std::string later = LoginWithPasswordAndSms(dir, jack);
+  ASSERT_FALSE(later.empty());
+  EXPECT_TRUE(Validate(later).ok());
+  EXPECT_TRUE(get_user(later).ok());
+  s = cluster().sessions().RevokeUserSessions(Context(later).get(), revoke, &revoked);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(Validate(later).ok());
+}
+
 #ifdef TALLY_E2E_TLS
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
