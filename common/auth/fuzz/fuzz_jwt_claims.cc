@@ -4,8 +4,9 @@
 //
 // Invariants: a refusal is UNAUTHENTICATED; an accepted token had alg EdDSA and our kid (checked
 // with a parser of its own), and claims that are valid at the frozen clock; and the accepted
-// claims survive JwtSigner::Sign -> Verify with only their times cut to whole seconds (Sign may
-// only refuse them when exp is not after iat, which Verify does not demand).
+// claims survive JwtSigner::Sign -> Verify with only their times cut: iat to the millisecond
+// (iat_ms), the others to whole seconds (Sign may only refuse them when exp is not after iat,
+// which Verify does not demand).
 
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,7 @@ namespace {
 using tally::fuzz::Fail;
 
 absl::Time Truncated(absl::Time t) { return absl::FromUnixSeconds(absl::ToUnixSeconds(t)); }
+absl::Time TruncatedToMillis(absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); }
 
 bool HeaderIsOurs(const std::string& header) {
   const nlohmann::json parsed = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
@@ -70,9 +72,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fail();
   }
 
-  // Round trip. Sign writes whole seconds, so the claims come back with their times truncated
-  // (which may only make an about-to-expire token expired), and those normalized claims sign to
-  // exactly the same token again (Ed25519 is deterministic).
+  // Round trip. Sign writes whole seconds (iat also to the millisecond), so the claims come back
+  // with their times truncated (which may only make an about-to-expire token expired), and those
+  // normalized claims sign to exactly the same token again (Ed25519 is deterministic).
   const absl::StatusOr<std::string> again = tally::fuzz::Signer().Sign(*claims);
   if (!again.ok()) {
     if (absl::ToUnixSeconds(claims->expires_at) > absl::ToUnixSeconds(claims->issued_at)) Fail();
@@ -85,9 +87,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (back->issuer != claims->issuer || back->subject != claims->subject ||
       back->directory_id != claims->directory_id || back->session_id != claims->session_id ||
-      back->acr != claims->acr || back->amr != claims->amr || back->roles != claims->roles ||
+      back->family_id != claims->family_id || back->acr != claims->acr ||
+      back->amr != claims->amr || back->roles != claims->roles ||
       back->expires_at != Truncated(claims->expires_at) ||
-      back->issued_at != Truncated(claims->issued_at) ||
+      back->issued_at != TruncatedToMillis(claims->issued_at) ||
       back->auth_time != Truncated(claims->auth_time)) {
     Fail();
   }
