@@ -18,4 +18,10 @@ ScopedDeadline::ScopedDeadline(absl::Time deadline) : previous_(current_deadline
 
 ScopedDeadline::~ScopedDeadline() { current_deadline = previous_; }
 
+ScopedDeadlineLift::ScopedDeadlineLift() : previous_(current_deadline) {
+  current_deadline = absl::InfiniteFuture();
+}
+
+ScopedDeadlineLift::~ScopedDeadlineLift() { current_deadline = previous_; }
+
 }  // namespace tally

@@ -22,4 +22,19 @@ class ScopedDeadline {
   absl::Time previous_;
 };
 
+// Lifts the calling thread's deadline while it lives, for work that must finish once begun
+// whatever the caller's deadline: recording a password or code check that already happened (a
+// failure the caller's short deadline could cancel would be a free, uncounted guess). The calls
+// below keep their own timeouts (a Redis client's command timeout).
+class ScopedDeadlineLift {
+ public:
+  ScopedDeadlineLift();
+  ~ScopedDeadlineLift();
+  ScopedDeadlineLift(const ScopedDeadlineLift&) = delete;
+  ScopedDeadlineLift& operator=(const ScopedDeadlineLift&) = delete;
+
+ private:
+  absl::Time previous_;
+};
+
 }  // namespace tally

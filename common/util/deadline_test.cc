@@ -26,6 +26,18 @@ TEST(DeadlineTest, ScopesNestAndKeepTheEarlierDeadline) {
   EXPECT_EQ(CurrentDeadline(), absl::InfiniteFuture());
 }
 
+TEST(DeadlineTest, ALiftEndsTheDeadlineForItsScopeOnly) {
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  ScopedDeadline call(t);
+  {
+    ScopedDeadlineLift lift;
+    EXPECT_EQ(CurrentDeadline(), absl::InfiniteFuture());
+    ScopedDeadline inner(t + absl::Seconds(1));  // a scope inside the lift still bounds its work
+    EXPECT_EQ(CurrentDeadline(), t + absl::Seconds(1));
+  }
+  EXPECT_EQ(CurrentDeadline(), t);
+}
+
 TEST(DeadlineTest, PerThread) {
   ScopedDeadline mine(absl::FromUnixSeconds(1000));
   absl::Time other = absl::InfinitePast();
