@@ -57,12 +57,14 @@ function(tally_proto_library target)
   target_compile_options(${target} PRIVATE -w)
 endfunction()
 
-# tally_test(<name> SOURCES <files...> LIBS <targets...> LABELS <labels...>)
+# tally_test(<name> SOURCES <files...> LIBS <targets...> LABELS <labels...> [ONE_PROCESS])
 # LABELS (default `unit`) apply to every test of the binary. Binaries whose tests run our code on
 # several threads at once add `concurrency`: `tools/dev test --sanitize` runs those under
-# ThreadSanitizer.
+# ThreadSanitizer. ONE_PROCESS runs the whole binary as one ctest test instead of one process
+# per test: for suites whose tests share a fixture that is slow to start (a Redis Cluster of
+# their own, common/testing/redis_cluster.h).
 function(tally_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "ONE_PROCESS" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/test-bin)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gmock GTest::gtest_main)
@@ -78,6 +80,11 @@ function(tally_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
+  if(ARG_ONE_PROCESS)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+    return()
+  endif()
   gtest_discover_tests(${name}
     PROPERTIES TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
@@ -90,4 +97,20 @@ function(tally_test name)
     "  set_tests_properties(\"\${test}\" PROPERTIES LABELS \"${ARG_LABELS}\")\n"
     "endforeach()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
+endfunction()
+
+# tally_redis_cluster_test(<name> SOURCES <files...> LIBS <targets...> LABELS <labels...>
+#                          [TIMEOUT <s>])
+# The twin of a Redis suite on a Redis Cluster: the same sources built with
+# TALLY_ON_REDIS_CLUSTER=1, so their testing::SuiteRedisOptions(TALLY_ON_REDIS_CLUSTER) answers
+# the process's own cluster (common/testing/redis_cluster.h), run as one ctest test so all its
+# tests share that cluster. Label `redis_cluster` besides LABELS.
+function(tally_redis_cluster_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  tally_test(${name} SOURCES ${ARG_SOURCES} LIBS ${ARG_LIBS} tally_testing_redis_cluster
+    LABELS ${ARG_LABELS} redis_cluster TIMEOUT ${ARG_TIMEOUT} ONE_PROCESS)
+  target_compile_definitions(${name} PRIVATE TALLY_ON_REDIS_CLUSTER=1)
 endfunction()

@@ -66,10 +66,11 @@ absl::Status RedisRevocationStore::RevokeSession(const SessionClaims& claims) {
   const int64_t ttl_ms = absl::ToInt64Milliseconds(SessionRecordsExpiry(claims) - clock_.Now());
   if (ttl_ms <= 0) return absl::OkStatus();  // refused as expired already: nothing to revoke
   const std::string& dir = claims.directory_id;
+  // A revocation a failover undid would let the token in again: it waits for a replica.
   absl::StatusOr<RedisReply> reply = redis_->Eval(
       RevokeSessionScript(),
       {RevokedSessionKey(dir, claims.session_id), RevokedFamilyKey(dir, claims.Family())},
-      {absl::StrCat(ttl_ms)});
+      {absl::StrCat(ttl_ms)}, RedisDurability::kReplicated);
   return reply.status();
 }
 
@@ -80,9 +81,12 @@ absl::Status RedisRevocationStore::RevokeUser(absl::string_view directory_id,
   }
   const int64_t ttl_ms = absl::ToInt64Milliseconds(UserMarkExpiry(at) - clock_.Now());
   if (ttl_ms <= 0) return absl::OkStatus();  // every token issued by then has expired
+  // Replicated like a session's revocation (also when the script kept a later mark: that one
+  // may not have reached a replica yet).
   absl::StatusOr<RedisReply> reply =
       redis_->Eval(RevokeUserScript(), {UserRevokedKey(directory_id, user_id)},
-                   {absl::StrCat(absl::ToUnixMillis(at)), absl::StrCat(ttl_ms)});
+                   {absl::StrCat(absl::ToUnixMillis(at)), absl::StrCat(ttl_ms)},
+                   RedisDurability::kReplicated);
   return reply.status();
 }
 

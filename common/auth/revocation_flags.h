@@ -6,11 +6,11 @@
 
 namespace tally {
 
-// --redis_url of the services whose only use of Redis is revocation (policy and credential; the
-// others keep their own data there and define their own flag): the Redis every bearer token is
-// checked in (for RevocationStoreFor). Required, like every service's Redis, through the one
-// check of ServiceRedisOptions: a service that takes tokens never runs without the revocation
-// records. Bad values are INVALID_ARGUMENT naming the flag.
+// The Redis of the services whose only use of it is the revocation check of session tokens
+// (policy, credential), from the shared flags (common/redis/redis_flags.h): the Redis every
+// bearer token is checked in (for RevocationStoreFor). Required, like every service's Redis,
+// through the one check of ServiceRedisOptions: a service that takes tokens never runs without
+// the revocation records. Bad values are INVALID_ARGUMENT naming the flag.
 absl::StatusOr<RedisOptions> RevocationRedisFromFlags(absl::string_view client_name);
 
 }  // namespace tally

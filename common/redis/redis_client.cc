@@ -1,12 +1,7 @@
 #include "common/redis/redis_client.h"
 
-#include <errno.h>
-#include <hiredis/hiredis.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <utility>
@@ -16,13 +11,24 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "common/redis/cluster_router.h"
+#include "common/redis/key_slot.h"
+#include "common/redis/node_pool.h"
+#include "common/util/deadline.h"
 
 namespace tally {
 namespace {
 
 constexpr absl::string_view kUrlForm = "expected redis://[[user]:password@]host[:port][/db]";
-constexpr size_t kMaxErrorText = 512;
+// Redirections one call follows in a row at most: a slot that keeps moving is a cluster in
+// trouble.
+constexpr int kMaxRedirections = 5;
+// Pauses between retries in cluster mode: short at first (a TRYAGAIN clears in milliseconds),
+// growing while a failover takes seconds.
+constexpr absl::Duration kFirstRetryPause = absl::Milliseconds(10);
+constexpr absl::Duration kMaxRetryPause = absl::Milliseconds(200);
 
 absl::Status InvalidUrl(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("invalid redis URL: ", why));
@@ -67,158 +73,45 @@ bool IsIpv6Char(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
 }
 
-timeval ToTimevalAtLeastMs(absl::Duration d) {
-  // hiredis reads a zero timeval as "wait forever", which is never what a caller means.
-  return absl::ToTimeval(std::max(d, absl::Milliseconds(1)));
-}
-
-// hiredis writes with write(2), which raises SIGPIPE (fatal by default) once the peer has
-// reset the connection. As libpq does, block it in this thread for the call and swallow one
-// we caused, without touching the process's signal dispositions. Three system calls per round
-// trip: skipped (`active` false) in a process that ignores SIGPIPE, as the services do.
-class SigpipeGuard {
- public:
-  explicit SigpipeGuard(bool active) : active_(active) {
-    if (!active_) return;
-    sigemptyset(&sigpipe_);
-    sigaddset(&sigpipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigpipe_, &saved_mask_);
-    was_pending_ = IsPending();
-  }
-  ~SigpipeGuard() {
-    if (!active_) return;
-    if (!was_pending_ && IsPending()) {
-      const timespec zero = {0, 0};
-      while (sigtimedwait(&sigpipe_, nullptr, &zero) < 0 && errno == EINTR) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  static bool IsPending() {
-    sigset_t pending;
-    sigemptyset(&pending);
-    return sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-  }
-
-  const bool active_;
-  sigset_t sigpipe_;
-  sigset_t saved_mask_;
-  bool was_pending_ = false;
-};
-
-bool SigpipeIgnored() {
-  struct sigaction current = {};
-  return sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
-}
-
-RedisReply CopyReply(const redisReply& r) {
-  switch (r.type) {
-    case REDIS_REPLY_NIL:
-      return RedisReply::Nil();
-    case REDIS_REPLY_STRING:
-      return RedisReply::String(std::string(r.str, r.len));
-    case REDIS_REPLY_STATUS:
-      return RedisReply::Status(std::string(r.str, r.len));
-    case REDIS_REPLY_ERROR:
-      return RedisReply::Error(std::string(r.str, r.len));
-    case REDIS_REPLY_INTEGER:
-      return RedisReply::Integer(r.integer);
-    case REDIS_REPLY_ARRAY: {
-      std::vector<RedisReply> elements;
-      elements.reserve(r.elements);
-      for (size_t i = 0; i < r.elements; ++i) elements.push_back(CopyReply(*r.element[i]));
-      return RedisReply::Array(std::move(elements));
-    }
-    default:
-      return RedisReply::Error("ERR unsupported reply type");
-  }
-}
-
-// Sends one command on a connection. On I/O error or timeout hiredis sets context->err,
-// which marks the connection as unusable.
-absl::StatusOr<RedisReply> RunCommand(redisContext* context,
-                                      absl::Span<const std::string_view> args,
-                                      bool guard_sigpipe) {
-  std::vector<const char*> argv;
-  std::vector<size_t> argv_len;
-  argv.reserve(args.size());
-  argv_len.reserve(args.size());
-  for (std::string_view arg : args) {
-    argv.push_back(arg.empty() ? "" : arg.data());
-    argv_len.push_back(arg.size());
-  }
-  void* raw;
-  int saved_errno;
-  {
-    SigpipeGuard guard(guard_sigpipe);
-    raw = redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), argv_len.data());
-    saved_errno = errno;
-  }
-  if (raw == nullptr) {
-    // A socket timeout surfaces as EAGAIN's text, which hides what happened.
-    const bool timed_out =
-        context->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK);
-    return absl::UnavailableError(
-        absl::StrCat("redis unavailable: ", context->errstr, timed_out ? " (timed out)" : ""));
-  }
-  RedisReply reply = CopyReply(*static_cast<redisReply*>(raw));
-  freeReplyObject(raw);
-  return reply;
-}
-
-// Redis echoes the first arguments of an unknown command; those may be secrets.
-std::string SanitizeErrorText(absl::string_view text) {
-  const size_t echo = text.find(", with args beginning with");
-  if (echo != absl::string_view::npos) text = text.substr(0, echo);
-  if (text.size() > kMaxErrorText) text = text.substr(0, kMaxErrorText);
-  // Script errors can carry any bytes; keep log lines printable.
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (absl::ascii_isprint(static_cast<unsigned char>(c))) {
-      out.push_back(c);
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-    }
-  }
-  return out;
-}
+// The first word of an error reply: its code.
+absl::string_view ErrorCode(absl::string_view text) { return text.substr(0, text.find(' ')); }
 
 // Error replies that mean "this Redis cannot serve right now", not "your command is wrong".
 bool IsTransientError(absl::string_view text) {
-  const absl::string_view code = text.substr(0, text.find(' '));
+  const absl::string_view code = ErrorCode(text);
   return code == "LOADING" || code == "BUSY" || code == "MASTERDOWN" || code == "READONLY" ||
-         code == "TRYAGAIN" || code == "CLUSTERDOWN";
+         code == "TRYAGAIN" || code == "CLUSTERDOWN" || code == "MOVED" || code == "ASK";
 }
 
 absl::Status ErrorReplyToStatus(absl::string_view text, bool from_script) {
-  const std::string clean = SanitizeErrorText(text);
+  const std::string clean = SanitizeRedisError(text);
   if (IsTransientError(text))
     return absl::UnavailableError(absl::StrCat("redis unavailable: ", clean));
   if (from_script) return absl::AbortedError(absl::StrCat("redis script error: ", clean));
   return absl::InternalError(absl::StrCat("redis error: ", clean));
 }
 
-// A connection the server closed while it sat idle reads as EOF (or an error) without
-// blocking; checking costs one syscall and spares the caller a failed command.
-bool LooksAlive(const redisContext* context) {
-  char byte;
-  const ssize_t n = recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n >= 0) return false;  // EOF, or bytes nobody asked for: the stream is out of step.
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-}
-
 RedisOptions Sanitized(RedisOptions options) {
   options.pool_size = std::max(options.pool_size, 1);
   options.reconnect_backoff = std::max(options.reconnect_backoff, absl::ZeroDuration());
+  options.min_replica_acks = std::max(options.min_replica_acks, 0);
   return options;
 }
 
+bool SigpipeIgnored() {
+  struct sigaction current = {};
+  return sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
+}
+
 }  // namespace
+
+// How an attempt failed, which decides whether another may follow.
+enum class RedisClient::Failure {
+  kNone,
+  kUnreachable,  // the node could not be reached; nothing was sent
+  kNotSent,      // nothing was sent (no free connection, the deadline passed)
+  kMaybeSent,    // the command may have run: never send it again
+};
 
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url_in) {
   const absl::string_view url(url_in.data(), url_in.size());
@@ -289,36 +182,6 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url_in) {
   return options;
 }
 
-RedisReply RedisReply::String(std::string value) {
-  RedisReply reply(Type::kString);
-  reply.str_ = std::move(value);
-  return reply;
-}
-
-RedisReply RedisReply::Status(std::string value) {
-  RedisReply reply(Type::kStatus);
-  reply.str_ = std::move(value);
-  return reply;
-}
-
-RedisReply RedisReply::Error(std::string value) {
-  RedisReply reply(Type::kError);
-  reply.str_ = std::move(value);
-  return reply;
-}
-
-RedisReply RedisReply::Integer(int64_t value) {
-  RedisReply reply(Type::kInteger);
-  reply.integer_ = value;
-  return reply;
-}
-
-RedisReply RedisReply::Array(std::vector<RedisReply> elements) {
-  RedisReply reply(Type::kArray);
-  reply.elements_ = std::move(elements);
-  return reply;
-}
-
 RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
@@ -330,163 +193,276 @@ RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
       absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), digest_len));
 }
 
-// Returns the connection to the pool when the scope ends, or closes it if hiredis flagged
-// an error on it (after which its stream position is unknown).
-class RedisClient::Lease {
- public:
-  Lease(RedisClient* client, redisContext* context) : client_(client), context_(context) {}
-  ~Lease() { client_->Release(context_, context_->err == 0); }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-
-  redisContext* get() const { return context_; }
-
- private:
-  RedisClient* client_;
-  redisContext* context_;
+struct RedisClient::Call {
+  // The command, or EVALSHA sha1 numkeys keys... args... for a script.
+  std::vector<std::string_view> argv;
+  const RedisScript* script = nullptr;
+  int slot = kAnySlot;
+  RedisDurability durability = RedisDurability::kPrimary;
 };
 
 RedisClient::RedisClient(RedisOptions options)
-    : options_(Sanitized(std::move(options))), guard_sigpipe_(!SigpipeIgnored()) {}
-
-RedisClient::~RedisClient() {
-  absl::MutexLock lock(&mu_);
-  for (redisContext* context : idle_) redisFree(context);
+    : options_(Sanitized(std::move(options))), guard_sigpipe_(!SigpipeIgnored()) {
+  if (cluster()) {
+    router_ = std::make_unique<ClusterRouter>(options_, guard_sigpipe_);
+  } else {
+    node_ = std::make_unique<NodePool>(RedisNode{options_.host, options_.port}, options_,
+                                       guard_sigpipe_);
+  }
 }
 
-absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& args) {
+RedisClient::~RedisClient() = default;
+
+int64_t RedisClient::slot_map_loads() const {
+  return router_ == nullptr ? 0 : router_->map_loads();
+}
+
+absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& args,
+                                                RedisDurability durability) {
   if (args.empty()) return absl::InvalidArgumentError("redis command has no arguments");
-  const std::vector<std::string_view> views(args.begin(), args.end());
-  absl::StatusOr<redisContext*> context = Acquire();
-  if (!context.ok()) return context.status();
-  Lease lease(this, *context);
-  round_trips_.fetch_add(1, std::memory_order_relaxed);
-  absl::StatusOr<RedisReply> reply = RunCommand(lease.get(), views, guard_sigpipe_);
-  if (reply.ok() && reply->IsError()) return ErrorReplyToStatus(reply->str(), false);
-  return reply;
+  Call call;
+  call.argv.assign(args.begin(), args.end());
+  call.durability = durability;
+  if (cluster()) {
+    const std::vector<absl::string_view> keys = CommandKeys(args);
+    absl::StatusOr<int> slot = SlotOfKeys(keys);
+    if (!slot.ok()) return slot.status();
+    call.slot = *slot;
+  }
+  return Run(call);
 }
 
 absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script,
                                              const std::vector<std::string>& keys,
-                                             const std::vector<std::string>& args) {
+                                             const std::vector<std::string>& args,
+                                             RedisDurability durability) {
   const std::string num_keys = absl::StrCat(keys.size());
-  std::vector<std::string_view> argv = {"EVALSHA", script.sha1(), num_keys};
-  argv.reserve(argv.size() + keys.size() + args.size());
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-
-  absl::StatusOr<redisContext*> context = Acquire();
-  if (!context.ok()) return context.status();
-  Lease lease(this, *context);
-  round_trips_.fetch_add(1, std::memory_order_relaxed);
-  absl::StatusOr<RedisReply> reply = RunCommand(lease.get(), argv, guard_sigpipe_);
-  // The script cache is empty after a restart, failover or SCRIPT FLUSH; EVAL refills it.
-  if (reply.ok() && reply->IsError() && absl::StartsWith(reply->str(), "NOSCRIPT")) {
-    argv[0] = "EVAL";
-    argv[1] = script.source();
-    round_trips_.fetch_add(1, std::memory_order_relaxed);
-    script_reloads_.fetch_add(1, std::memory_order_relaxed);
-    reply = RunCommand(lease.get(), argv, guard_sigpipe_);
+  Call call;
+  call.argv = {"EVALSHA", script.sha1(), num_keys};
+  call.argv.reserve(call.argv.size() + keys.size() + args.size());
+  call.argv.insert(call.argv.end(), keys.begin(), keys.end());
+  call.argv.insert(call.argv.end(), args.begin(), args.end());
+  call.script = &script;
+  call.durability = durability;
+  if (cluster()) {
+    const std::vector<absl::string_view> key_views(keys.begin(), keys.end());
+    absl::StatusOr<int> slot = SlotOfKeys(key_views);
+    if (!slot.ok()) return slot.status();
+    call.slot = *slot;
   }
-  if (reply.ok() && reply->IsError()) return ErrorReplyToStatus(reply->str(), true);
-  return reply;
+  return Run(call);
 }
 
 absl::Status RedisClient::Ping() {
-  absl::StatusOr<RedisReply> reply = Command({"PING"});
-  if (!reply.ok()) return reply.status();
-  if (!reply->IsStatus() || reply->str() != "PONG") {
-    return absl::InternalError("redis error: unexpected PING reply");
-  }
-  return absl::OkStatus();
-}
-
-bool RedisClient::CanAcquire() const { return !idle_.empty() || open_ < options_.pool_size; }
-
-absl::StatusOr<redisContext*> RedisClient::Acquire() {
-  const absl::Time deadline = absl::Now() + options_.command_timeout;
-  while (true) {
-    redisContext* context = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!mu_.AwaitWithDeadline(absl::Condition(this, &RedisClient::CanAcquire), deadline)) {
-        return absl::UnavailableError(
-            "redis unavailable: no free connection within the command timeout");
-      }
-      if (!idle_.empty()) {
-        context = idle_.back();  // LIFO: the most recently used connection is the likeliest alive
-        idle_.pop_back();
-      } else {
-        if (absl::Now() < no_connect_until_) return last_connect_error_;
-        ++open_;  // Reserve the slot while connecting outside the lock.
-      }
+  auto pong = [](const absl::StatusOr<RedisReply>& reply) {
+    if (!reply.ok()) return reply.status();
+    if (reply->IsError()) return ErrorReplyToStatus(reply->str(), false);
+    if (!reply->IsStatus() || reply->str() != "PONG") {
+      return absl::InternalError("redis error: unexpected PING reply");
     }
-
-    if (context != nullptr) {
-      if (LooksAlive(context)) return context;
-      Release(context, /*reusable=*/false);
-      continue;
-    }
-
-    absl::StatusOr<redisContext*> connected = Connect();
-    if (!connected.ok()) {
-      absl::MutexLock lock(&mu_);
-      --open_;
-      no_connect_until_ = absl::Now() + options_.reconnect_backoff;
-      last_connect_error_ = connected.status();
-    }
-    return connected;
-  }
-}
-
-void RedisClient::Release(redisContext* context, bool reusable) {
-  if (reusable) {
-    absl::MutexLock lock(&mu_);
-    idle_.push_back(context);
-    return;
-  }
-  redisFree(context);  // Outside the lock: closing a socket need not hold up other callers.
-  absl::MutexLock lock(&mu_);
-  --open_;
-}
-
-absl::StatusOr<redisContext*> RedisClient::Connect() const {
-  redisContext* context = redisConnectWithTimeout(options_.host.c_str(), options_.port,
-                                                  ToTimevalAtLeastMs(options_.connect_timeout));
-  if (context == nullptr) return absl::UnavailableError("redis unavailable: out of memory");
-  auto fail = [context](absl::Status status) {
-    redisFree(context);
-    return status;
+    return absl::OkStatus();
   };
-  if (context->err != 0 ||
-      redisSetTimeout(context, ToTimevalAtLeastMs(options_.command_timeout)) != REDIS_OK ||
-      redisEnableKeepAlive(context) != REDIS_OK) {
-    return fail(absl::UnavailableError(absl::StrCat("redis unavailable: ", context->errstr)));
+  if (!cluster()) return pong(Command({"PING"}));
+  // A cluster serves as long as one primary answers: while one shard fails over, its
+  // directories get UNAVAILABLE call by call, and the others must not lose every replica of
+  // the service to a readiness probe.
+  const absl::Time deadline = CurrentDeadline();
+  const absl::Time retry_until = std::min(deadline, absl::Now() + options_.retry_timeout);
+  uint64_t epoch = 0;
+  absl::StatusOr<std::shared_ptr<NodePool>> any =
+      router_->PrimaryFor(kAnySlot, retry_until, &epoch);
+  if (!any.ok()) return any.status();
+  Call call;
+  call.argv = {"PING"};
+  absl::Status last;
+  for (const std::shared_ptr<NodePool>& primary : router_->Primaries()) {
+    Failure failure;
+    last = pong(Attempt(*primary, call, false, deadline, &failure));
+    if (last.ok()) return last;
+  }
+  router_->Refresh(epoch, retry_until);
+  return last;
+}
+
+absl::StatusOr<std::vector<RedisReply>> RedisClient::CommandOnEveryPrimary(
+    const std::vector<std::string>& args) {
+  if (args.empty()) return absl::InvalidArgumentError("redis command has no arguments");
+  if (!cluster()) {
+    absl::StatusOr<RedisReply> reply = Command(args);
+    if (!reply.ok()) return reply.status();
+    return std::vector<RedisReply>{*std::move(reply)};
+  }
+  const absl::Time deadline = CurrentDeadline();
+  uint64_t epoch = 0;
+  absl::StatusOr<std::shared_ptr<NodePool>> any = router_->PrimaryFor(
+      kAnySlot, std::min(deadline, absl::Now() + options_.retry_timeout), &epoch);
+  if (!any.ok()) return any.status();
+  Call call;
+  call.argv.assign(args.begin(), args.end());
+  std::vector<RedisReply> replies;
+  for (const std::shared_ptr<NodePool>& primary : router_->Primaries()) {
+    Failure failure;
+    absl::StatusOr<RedisReply> reply = Attempt(*primary, call, false, deadline, &failure);
+    if (!reply.ok()) return reply.status();
+    if (reply->IsError()) return ErrorReplyToStatus(reply->str(), false);
+    replies.push_back(*std::move(reply));
+  }
+  return replies;
+}
+
+absl::StatusOr<RedisReply> RedisClient::Run(const Call& call) {
+  const absl::Time deadline = CurrentDeadline();
+  if (deadline != absl::InfiniteFuture() && absl::Now() >= deadline) {
+    return absl::UnavailableError("redis unavailable: the call's deadline has passed");
+  }
+  if (cluster()) {
+    return RunInCluster(call, deadline);
+  }
+  Failure failure;
+  absl::StatusOr<RedisReply> reply = Attempt(*node_, call, false, deadline, &failure);
+  if (!reply.ok()) return reply.status();
+  if (reply->IsError()) {
+    if (ParseRedirect(reply->str(), node_->node()).has_value()) {
+      return absl::UnavailableError(absl::StrCat(
+          "redis unavailable: ", SanitizeRedisError(reply->str()),
+          " (this Redis is a Redis Cluster node: connect in cluster mode)"));
+    }
+    return ErrorReplyToStatus(reply->str(), call.script != nullptr);
+  }
+  return reply;
+}
+
+absl::StatusOr<RedisReply> RedisClient::RunInCluster(const Call& call, absl::Time deadline) {
+  // Round trips run to the call's deadline (a blocking XREADGROUP may take its command
+  // timeout); the retries stop at retry_timeout or at that deadline, whichever comes first.
+  const absl::Time retry_until = std::min(deadline, absl::Now() + options_.retry_timeout);
+  absl::Duration pause = kFirstRetryPause;
+  int redirections = 0;
+  uint64_t epoch = 0;
+  std::shared_ptr<NodePool> ask;  // the node an ASK named, for the next attempt only
+  absl::Status last;
+  while (true) {
+    std::shared_ptr<NodePool> pool = std::move(ask);
+    const bool asking = pool != nullptr;
+    bool refresh = false;
+    if (pool == nullptr) {
+      absl::StatusOr<std::shared_ptr<NodePool>> primary =
+          router_->PrimaryFor(call.slot, retry_until, &epoch);
+      if (primary.ok()) pool = *std::move(primary);
+      else last = primary.status();
+    }
+    if (pool != nullptr) {
+      Failure failure = Failure::kNone;
+      absl::StatusOr<RedisReply> reply = Attempt(*pool, call, asking, deadline, &failure);
+      if (reply.ok() && !reply->IsError()) return reply;
+      if (!reply.ok()) {
+        // Only a node that could not be reached is worth another try: a command that may have
+        // run must not run twice, and a full pool or a passed deadline will not get better.
+        if (failure != Failure::kUnreachable) return reply.status();
+        last = reply.status();
+        redirections = 0;
+        refresh = true;  // its replica may have taken over
+      } else if (std::optional<Redirect> redirect = ParseRedirect(reply->str(), pool->node())) {
+        redirections_.fetch_add(1, std::memory_order_relaxed);
+        if (++redirections > kMaxRedirections) {
+          return absl::UnavailableError(
+              absl::StrCat("redis unavailable: more than ", kMaxRedirections,
+                           " redirections for one command (", SanitizeRedisError(reply->str()),
+                           ")"));
+        }
+        if (redirect->ask) {
+          ask = router_->PoolFor(redirect->node);
+        } else {
+          router_->Moved(redirect->slot, redirect->node);
+          router_->Refresh(epoch, retry_until);
+        }
+        continue;  // at once: the cluster said where to go
+      } else {
+        const absl::string_view code = ErrorCode(reply->str());
+        if (code != "TRYAGAIN" && code != "CLUSTERDOWN" && code != "LOADING" &&
+            code != "MASTERDOWN" && code != "READONLY") {
+          return ErrorReplyToStatus(reply->str(), call.script != nullptr);
+        }
+        last = ErrorReplyToStatus(reply->str(), call.script != nullptr);
+        redirections = 0;  // an ASK then a TRYAGAIN is progress of a migration, not a loop
+        // A replica answered (READONLY, MASTERDOWN) or slots lost their primary (CLUSTERDOWN):
+        // the map is stale. A migrating slot (TRYAGAIN) or a loading node only needs time.
+        refresh = code != "TRYAGAIN" && code != "LOADING";
+      }
+    }
+    if (refresh) router_->Refresh(epoch, retry_until);
+    if (absl::Now() + pause >= retry_until) {
+      return absl::UnavailableError(absl::StrCat(last.message(), " (retried for ",
+                                                 absl::FormatDuration(options_.retry_timeout),
+                                                 " or until the call's deadline)"));
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, kMaxRetryPause);
+  }
+}
+
+absl::StatusOr<RedisReply> RedisClient::Attempt(NodePool& pool, const Call& call, bool asking,
+                                                absl::Time deadline, Failure* failure) {
+  bool unreachable = false;
+  absl::StatusOr<NodePool::Lease> lease = pool.Acquire(deadline, &unreachable);
+  if (!lease.ok()) {
+    *failure = unreachable ? Failure::kUnreachable : Failure::kNotSent;
+    return lease.status();
+  }
+  auto round_trip = [&](absl::Span<const std::string_view> argv) {
+    round_trips_.fetch_add(1, std::memory_order_relaxed);
+    return lease->RoundTrip(argv, deadline);
+  };
+  const std::vector<std::string_view> asking_command = {"ASKING"};
+  // ASKING holds for the next command only: sent again before an EVAL after NOSCRIPT.
+  auto send = [&](absl::Span<const std::string_view> argv) -> absl::StatusOr<RedisReply> {
+    if (asking) {
+      absl::StatusOr<RedisReply> asked = round_trip(asking_command);
+      if (!asked.ok() || asked->IsError()) return asked;
+    }
+    return round_trip(argv);
+  };
+
+  absl::StatusOr<RedisReply> reply = send(call.argv);
+  // The script cache is empty after a restart, failover or SCRIPT FLUSH; EVAL refills it.
+  if (call.script != nullptr && reply.ok() && reply->IsError() &&
+      absl::StartsWith(reply->str(), "NOSCRIPT")) {
+    std::vector<std::string_view> eval = call.argv;
+    eval[0] = "EVAL";
+    eval[1] = call.script->source();
+    script_reloads_.fetch_add(1, std::memory_order_relaxed);
+    reply = send(eval);
+  }
+  *failure = Failure::kMaybeSent;
+  if (!reply.ok() || reply->IsError()) return reply;
+  if (call.durability != RedisDurability::kReplicated || options_.min_replica_acks == 0) {
+    *failure = Failure::kNone;
+    return reply;
   }
 
-  // Each step is named by its command only: AUTH's arguments are the credentials.
-  const std::string db = absl::StrCat(options_.db);
-  std::vector<std::pair<const char*, std::vector<std::string_view>>> steps;
-  if (!options_.password.empty()) {
-    if (options_.user.empty()) {
-      steps.push_back({"AUTH", {"AUTH", options_.password}});
-    } else {
-      steps.push_back({"AUTH", {"AUTH", options_.user, options_.password}});
-    }
+  // WAIT counts the replicas that have this connection's writes so far: so on this connection,
+  // right after the write. Its timeout leaves room for the reply within the deadline.
+  absl::Duration left = options_.command_timeout;
+  if (deadline != absl::InfiniteFuture()) left = std::min(left, deadline - absl::Now());
+  const int64_t wait_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(left) * 4 / 5);
+  const std::string wanted = absl::StrCat(options_.min_replica_acks);
+  const std::string timeout = absl::StrCat(wait_ms);
+  const std::vector<std::string_view> wait = {"WAIT", wanted, timeout};
+  replica_waits_.fetch_add(1, std::memory_order_relaxed);
+  absl::StatusOr<RedisReply> acks = round_trip(wait);
+  if (!acks.ok()) return acks.status();
+  if (!acks->IsInteger()) {
+    return absl::UnavailableError(absl::StrCat(
+        "redis unavailable: WAIT failed: ",
+        acks->IsError() ? SanitizeRedisError(acks->str()) : std::string("unexpected reply")));
   }
-  if (options_.db != 0) steps.push_back({"SELECT", {"SELECT", db}});
-  if (!options_.client_name.empty()) {
-    steps.push_back({"CLIENT SETNAME", {"CLIENT", "SETNAME", options_.client_name}});
+  if (acks->integer() < options_.min_replica_acks) {
+    return absl::UnavailableError(absl::StrCat(
+        "redis unavailable: the write reached ", acks->integer(), " of the ",
+        options_.min_replica_acks, " replicas it must reach within ", wait_ms, " ms"));
   }
-  for (const auto& [name, args] : steps) {
-    absl::StatusOr<RedisReply> reply = RunCommand(context, args, guard_sigpipe_);
-    if (!reply.ok()) return fail(reply.status());
-    if (reply->IsError()) {
-      return fail(absl::UnavailableError(
-          absl::StrCat("redis unavailable: ", name, " failed: ", SanitizeErrorText(reply->str()))));
-    }
-  }
-  return context;
+  *failure = Failure::kNone;
+  return reply;
 }
 
 }  // namespace tally

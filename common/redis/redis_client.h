@@ -2,79 +2,26 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-
-// hiredis stays out of this header so users of tally_redis need not see it.
-struct redisContext;
+#include "common/redis/redis_options.h"
+#include "common/redis/redis_reply.h"
 
 namespace tally {
 
-struct RedisOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  // Redis 6 ACL user; empty means the legacy single-password AUTH.
-  std::string user;
-  std::string password;
-  int db = 0;
-  absl::Duration connect_timeout = absl::Seconds(1);
-  // Per command (socket read/write timeout) and also the longest wait for a free connection.
-  absl::Duration command_timeout = absl::Seconds(1);
-  int pool_size = 8;
-  // After a failed connect, calls that need a new connection fail fast for this long, so a
-  // Redis outage does not make every request pay a connect attempt. Zero disables.
-  absl::Duration reconnect_backoff = absl::Milliseconds(200);
-  // Sent as CLIENT SETNAME on connect when non-empty (no spaces), to spot us in CLIENT LIST.
-  std::string client_name;
-};
+class ClusterRouter;
+class NodePool;
 
 // Parses redis://[[user]:password@]host[:port][/db]. User and password may be %-encoded;
 // an IPv6 host is written in brackets. The other options keep their defaults.
 // INVALID_ARGUMENT on anything else; the message never repeats the URL or its parts.
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url);
-
-// An owned copy of one RESP2 reply.
-class RedisReply {
- public:
-  enum class Type { kNil, kString, kInteger, kStatus, kError, kArray };
-
-  static RedisReply Nil() { return RedisReply(Type::kNil); }
-  static RedisReply String(std::string value);
-  static RedisReply Status(std::string value);
-  static RedisReply Error(std::string value);
-  static RedisReply Integer(int64_t value);
-  static RedisReply Array(std::vector<RedisReply> elements);
-
-  Type type() const { return type_; }
-  bool IsNil() const { return type_ == Type::kNil; }
-  bool IsString() const { return type_ == Type::kString; }
-  bool IsInteger() const { return type_ == Type::kInteger; }
-  bool IsStatus() const { return type_ == Type::kStatus; }
-  bool IsError() const { return type_ == Type::kError; }
-  bool IsArray() const { return type_ == Type::kArray; }
-
-  // The bytes of a string, status or error reply; empty for other types.
-  const std::string& str() const { return str_; }
-  // The value of an integer reply; 0 for other types.
-  int64_t integer() const { return integer_; }
-  // The elements of an array reply; empty for other types.
-  const std::vector<RedisReply>& elements() const { return elements_; }
-
- private:
-  explicit RedisReply(Type type) : type_(type) {}
-
-  Type type_;
-  std::string str_;
-  int64_t integer_ = 0;
-  std::vector<RedisReply> elements_;
-};
 
 // A Lua script and its SHA-1, computed once so every call can use EVALSHA.
 // Typically a function-local static: `static const RedisScript* const kScript = new ...`.
@@ -91,17 +38,44 @@ class RedisScript {
   std::string sha1_;
 };
 
-// A thread-safe pool of up to `pool_size` blocking hiredis connections. Share one per process
-// as std::shared_ptr<RedisClient>.
+// What a write must reach before the call reports it done.
+enum class RedisDurability {
+  // The primary's reply. What most pending state needs: a failover that loses it costs a retry.
+  kPrimary,
+  // Then WAIT, on the same connection, until RedisOptions::min_replica_acks replicas have it
+  // (nothing more when that is 0), within the call's deadline: UNAVAILABLE when fewer confirm,
+  // and the caller retries. For the writes a failover must not undo (revocations, lockout
+  // escalations, consumed codes and challenges): Redis replicates asynchronously, and a
+  // replica promoted before it received such a write would bring back what was revoked.
+  kReplicated,
+};
+
+// A thread-safe Redis client, to one node or to a Redis Cluster (RedisOptions::cluster_nodes);
+// callers see the same interface either way. Share one per process as
+// std::shared_ptr<RedisClient>.
 //
 // Construction never blocks or fails: connections are opened on demand (AUTH and SELECT
-// included), so a service can start while Redis is down. A connection that saw an I/O error
-// or a timeout is closed, never reused; one the server closed while idle is dropped before
-// use. The next call simply connects again.
+// included), so a service can start while Redis is down. Each node has a pool of up to
+// `pool_size` blocking hiredis connections. A connection that saw an I/O error or a timeout is
+// closed, never reused; one the server closed while idle is dropped before use. The next call
+// simply connects again.
 //
-// Latency bound per call: waiting for a free connection (at most command_timeout), plus a
-// connect if one is needed (connect_timeout, then command_timeout per AUTH/SELECT), plus
-// command_timeout per round trip (Eval may take two: EVALSHA, then EVAL).
+// Redis Cluster: every command and script goes to the primary of the hash slot of its keys
+// (key_slot.h); keys in different slots are refused here, before anything is sent (INTERNAL).
+// Keyless commands go to any primary. The slot map comes from CLUSTER SHARDS (CLUSTER SLOTS
+// before Redis 7) and is loaded again after a MOVED (the command is then sent where it points)
+// and when a primary cannot be reached. An ASK is followed once, after ASKING. TRYAGAIN (a
+// multi-key command while its slot migrates), CLUSTERDOWN and an unreachable primary (its
+// replica may be taking over) are retried with a growing pause for up to retry_timeout. A
+// command that may have reached Redis (an I/O error or a timeout after sending) is never sent
+// again: it may have run. Scripts are cached per node with the same EVALSHA/NOSCRIPT fallback.
+//
+// Deadlines: no call works past CurrentDeadline() (the deadline of the gRPC call the thread
+// serves, common/util/deadline.h): waits, connects, round trips and retries are cut short, and
+// the call answers UNAVAILABLE instead. Without one, a call takes at most: a wait for a free
+// connection (command_timeout), a connect (connect_timeout, then command_timeout per
+// AUTH/SELECT), command_timeout per round trip (Eval may take two: EVALSHA, then EVAL; a
+// replicated write one more: WAIT), and in cluster mode retries up to retry_timeout.
 //
 // SIGPIPE: a write to a connection the server reset raises it. Unless the process ignores
 // SIGPIPE when the client is constructed (IgnoreSigpipe() in a service's main), each round trip
@@ -109,9 +83,12 @@ class RedisScript {
 //
 // Status codes:
 //   UNAVAILABLE       cannot connect, I/O error, timeout, no free connection within
-//                     command_timeout, AUTH/SELECT refused, or a transient server state
-//                     (LOADING, BUSY, MASTERDOWN, READONLY, TRYAGAIN, CLUSTERDOWN). Retryable.
-//   INTERNAL          Command(): Redis answered with an error reply ("redis error: <text>").
+//                     command_timeout, AUTH/SELECT refused, the deadline passed, a replicated
+//                     write that too few replicas confirmed, or a transient server state
+//                     (LOADING, BUSY, MASTERDOWN, READONLY, TRYAGAIN, CLUSTERDOWN, a
+//                     redirection not settled in time). Retryable.
+//   INTERNAL          Command(): Redis answered with an error reply ("redis error: <text>");
+//                     in cluster mode also keys that span hash slots.
 //   ABORTED           Eval(): the script raised an error (redis.error_reply(...) or a runtime
 //                     error), message "redis script error: <text>". Unique to Eval, so
 //                     callers can tell a script's verdict from a transport failure.
@@ -127,48 +104,64 @@ class RedisClient {
 
   // Sends one command, e.g. {"SET", key, value, "PX", "60000"}. Binary-safe.
   // An error reply becomes a status (see above); every other reply is returned.
-  absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
+  absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args,
+                                     RedisDurability durability = RedisDurability::kPrimary);
 
   // EVALSHA of `script`; if Redis has not cached it (NOSCRIPT), EVAL on the same connection,
-  // which caches it again for later calls.
+  // which caches it again for later calls. Every key the script touches must be in `keys`.
   absl::StatusOr<RedisReply> Eval(const RedisScript& script, const std::vector<std::string>& keys,
-                                  const std::vector<std::string>& args);
+                                  const std::vector<std::string>& args,
+                                  RedisDurability durability = RedisDurability::kPrimary);
 
-  // OK when Redis answers PING; for health checks.
+  // OK when Redis answers PING (in cluster mode: when any primary does, since the other
+  // shards serve while one fails over); for health checks.
   absl::Status Ping();
 
+  // Cluster mode: `args` on every primary of the slot map, in its order (INFO for counters
+  // summed over the cluster; FLUSHALL in tests). A single node: on that node.
+  absl::StatusOr<std::vector<RedisReply>> CommandOnEveryPrimary(
+      const std::vector<std::string>& args);
+
+  bool cluster() const { return !options_.cluster_nodes.empty(); }
+
   // Commands sent by Command, Eval and Ping since construction (an EVALSHA answered NOSCRIPT
-  // and its EVAL count two; connection set-up does not count): round trips, for tests and
-  // benchmarks that hold a login step to its budget.
+  // and its EVAL count two, as do the ASKING before a command and the WAIT after one;
+  // connection set-up and slot map loads do not count): round trips, for tests and benchmarks
+  // that hold a login step to its budget.
   int64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
   // Of those, the EVALs resent after NOSCRIPT (Redis restarted, failed over or flushed its
   // script cache): a budget of round trips per operation holds without them.
   int64_t script_reloads() const { return script_reloads_.load(std::memory_order_relaxed); }
+  // Of those, the WAITs after replicated writes (none while min_replica_acks is 0).
+  int64_t replica_waits() const { return replica_waits_.load(std::memory_order_relaxed); }
+  // Cluster mode: MOVED and ASK redirections followed (each sends its command once more), and
+  // slot maps loaded.
+  int64_t redirections() const { return redirections_.load(std::memory_order_relaxed); }
+  int64_t slot_map_loads() const;
 
   const RedisOptions& options() const { return options_; }
   // Whether each round trip blocks SIGPIPE around its write (the process did not ignore it).
   bool guards_sigpipe() const { return guard_sigpipe_; }
 
  private:
-  class Lease;
-
-  bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<redisContext*> Acquire();
-  void Release(redisContext* context, bool reusable);
-  absl::StatusOr<redisContext*> Connect() const;
+  struct Call;
+  enum class Failure;
+  absl::StatusOr<RedisReply> Run(const Call& call);
+  absl::StatusOr<RedisReply> RunInCluster(const Call& call, absl::Time deadline);
+  // One try of `call` on `pool`: the reply (an error reply stays a reply) or a status, and in
+  // `failure` whether another try may follow.
+  absl::StatusOr<RedisReply> Attempt(NodePool& pool, const Call& call, bool asking,
+                                     absl::Time deadline, Failure* failure);
 
   const RedisOptions options_;
   // False when the process ignored SIGPIPE at construction: no per-call signal mask needed.
   const bool guard_sigpipe_;
-
-  absl::Mutex mu_;
-  std::vector<redisContext*> idle_ ABSL_GUARDED_BY(mu_);
-  // Connections that exist, idle or leased (or being opened); never above pool_size.
-  int open_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time no_connect_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Status last_connect_error_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<NodePool> node_;         // single node
+  std::unique_ptr<ClusterRouter> router_;  // cluster mode
   std::atomic<int64_t> round_trips_{0};
   std::atomic<int64_t> script_reloads_{0};
+  std::atomic<int64_t> replica_waits_{0};
+  std::atomic<int64_t> redirections_{0};
 };
 
 }  // namespace tally

@@ -15,6 +15,7 @@
 #include "common/auth/caller.h"
 #include "common/status/grpc_status.h"
 #include "common/util/clock.h"
+#include "common/util/deadline.h"
 
 ABSL_DECLARE_FLAG(std::string, platform_key);
 
@@ -111,10 +112,12 @@ absl::StatusOr<Caller> AuthenticateCallOf(const Authenticator& authenticator,
 // takes the call's deadline, writes the response and converts the status. Logic of a cluster
 // call that needs no Caller (the orchestrator's logins) is run as `(logic.*method)(request)` or
 // `(logic.*method)(request, deadline)`, after the same checks. The services' logic classes stay
-// free of gRPC.
+// free of gRPC. The call's deadline is also the thread's (ScopedDeadline) while it runs, so the
+// stores below (RedisClient) never work past it.
 template <typename Logic, typename Method, typename Request, typename Response>
 grpc::Status HandleCall(const Authenticator& authenticator, const grpc::ServerContext& context,
                         Logic& logic, Method method, const Request& request, Response* response) {
+  ScopedDeadline deadline(CallDeadline(context));
   absl::StatusOr<Caller> caller =
       AuthenticateCall(authenticator, context, call_internal::MethodOf<Request>());
   if (!caller.ok()) return ToGrpcStatus(caller.status());

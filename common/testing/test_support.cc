@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <random>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -226,6 +228,29 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   const size_t body = response.find("\r\n\r\n");
   if (body == std::string::npos) return absl::UnavailableError("no HTTP response");
   return response.substr(body + 4);
+}
+
+pid_t PidFromFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int pid = 0;
+  if (!std::getline(in, line) || !absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &pid)) {
+    return 0;
+  }
+  return pid;
+}
+
+absl::Status KillAndWait(pid_t pid, const std::string& what) {
+  if (pid <= 0) return absl::FailedPreconditionError(absl::StrCat(what, ": no pid"));
+  if (kill(pid, SIGKILL) != 0) {
+    return absl::InternalError(absl::StrCat(what, ": kill failed, errno ", errno));
+  }
+  // Maybe not our child: poll until the kernel has removed it.
+  const auto alive = [pid] { return kill(pid, 0) == 0 || errno == EPERM; };
+  if (!WaitFor([&] { return !alive(); }, absl::Seconds(10))) {
+    return absl::DeadlineExceededError(absl::StrCat(what, " still alive after SIGKILL"));
+  }
+  return absl::OkStatus();
 }
 
 double MetricSum(absl::string_view body, absl::string_view name,

@@ -79,6 +79,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 // GET http://127.0.0.1:<port><path>; the body, or UNAVAILABLE.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 
+// The first line of `path` as a pid (a daemon's pid file); 0 if there is none.
+pid_t PidFromFile(const std::string& path);
+
+// SIGKILLs `pid` (not necessarily our child: a daemon such as redis-server) and waits until
+// the kernel has removed it. `what` names it in errors.
+absl::Status KillAndWait(pid_t pid, const std::string& what);
 // The sum of the samples of Prometheus metric `name` in the text exposition `body` whose label
 // set contains every entry of `labels` (e.g. {"outcome=\"skipped\""}); 0 when there are none.
 double MetricSum(absl::string_view body, absl::string_view name,

@@ -78,7 +78,7 @@ TEST(CredentialServerConfigTest, RefusesBadValues) {
               StartsWith("--password_blocklist: cannot read"));
   EXPECT_EQ(Refusal({"--postgres_url="}), "--postgres_url is required");
   // Tokens are taken here: never without the revocation records.
-  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url is required");
+  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url (or --redis_cluster_nodes) is required");
   const std::string bad_redis = Refusal({"--redis_url=redis://u:hunter2@cache:port"});
   EXPECT_THAT(bad_redis, StartsWith("--redis_url: "));
   EXPECT_THAT(bad_redis, Not(HasSubstr("hunter2")));

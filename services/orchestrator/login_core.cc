@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging/logging.h"
+#include "common/util/deadline.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
 #include "services/orchestrator/factor.h"
@@ -252,6 +253,9 @@ absl::StatusOr<CheckedStep> LoginCore::Reject(const LoginRecord& record, AuthMet
                                               absl::string_view reservation,
                                               std::optional<int> factor_attempts_left,
                                               LoginUpdate update) {
+  // The check happened: its failure is recorded even when the caller's deadline has passed
+  // meanwhile (an attacker's short deadlines must not buy uncounted guesses).
+  ScopedDeadlineLift must_record;
   CheckedStep checked;
   absl::StatusOr<LoginRecord> after;
   if (record.subject.empty()) {

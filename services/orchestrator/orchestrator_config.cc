@@ -5,13 +5,12 @@
 #include "absl/strings/str_split.h"
 #include "common/config/config.h"
 #include "common/redis/redis_config.h"
+#include "common/redis/redis_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, jwt_issuer);
 
-ABSL_FLAG(std::string, redis_url, "",
-          "Redis for logins, lockout counters and revocations: redis://[[user]:password@]host"
-          "[:port][/db]. Required.");
-ABSL_FLAG(int, redis_pool_size, 16, "Redis connections at most.");
+// Redis (logins, lockout counters, revocations): the shared flags of common/redis/redis_flags.h.
+ABSL_FLAG(int, redis_pool_size, 16, "Redis connections at most (per node of a Redis Cluster).");
 ABSL_FLAG(std::string, signing_key_files, "",
           "Comma-separated PEM files of Ed25519 private keys, newest first: the first signs, all "
           "are published by GetJwks. Required.");
@@ -112,7 +111,7 @@ absl::StatusOr<OrchestratorServerConfig> OrchestratorServerConfigFromFlags(const
   OrchestratorServerConfig config;
   absl::Status s = TakeValue(ServerOptionsFromFlags(kDefaultPort), &config.server);
   if (s.ok()) {
-    s = TakeValue(ServiceRedisOptions(absl::GetFlag(FLAGS_redis_url), "tally-orchestrator",
+    s = TakeValue(ServiceRedisOptions(RedisSettingsFromFlags(), "tally-orchestrator",
                                       absl::GetFlag(FLAGS_redis_pool_size)),
                   &config.redis);
   }

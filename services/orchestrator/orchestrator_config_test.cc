@@ -86,7 +86,7 @@ TEST_F(OrchestratorServerConfigTest, SeveralKeysAndAnIssuer) {
 }
 
 TEST_F(OrchestratorServerConfigTest, RefusesBadValues) {
-  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url is required");
+  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url (or --redis_cluster_nodes) is required");
   EXPECT_EQ(Refusal({"--redis_pool_size=0"}), "--redis_pool_size must be >= 1");
   EXPECT_EQ(Refusal({"--signing_key_files= , "}), "--signing_key_files is required");
   EXPECT_EQ(Refusal({"--signing_key_files=/nonexistent/key.pem"}),

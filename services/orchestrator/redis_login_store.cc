@@ -414,7 +414,9 @@ absl::StatusOr<Rejection> RedisLoginStore::RejectChecked(absl::string_view login
                      ? absl::StrCat(*failure.factor_attempts_left)
                      : std::string());
   AppendUpdate(*directory, update, keys, args);
-  absl::StatusOr<RedisReply> reply = redis_->Eval(RejectScript(), keys, args);
+  // Every failure counts towards a lock: one a failover lost would be a free guess.
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(RejectScript(), keys, args, RedisDurability::kReplicated);
   if (!reply.ok()) return reply.status();
   const std::vector<RedisReply>& e = reply->elements();
   if (!reply->IsArray() || e.size() < 5) return Corrupt("reject");
@@ -525,7 +527,7 @@ absl::StatusOr<LockOutcome> RedisLockoutStore::RecordFailure(absl::string_view d
                                                              absl::Time now) {
   absl::StatusOr<RedisReply> reply = redis_->Eval(
       FailureScript(), {LockKey(directory_id, subject), PendingKey(directory_id, subject)},
-      FailureArgs(now, reservation_id, policy_));
+      FailureArgs(now, reservation_id, policy_), RedisDurability::kReplicated);
   if (!reply.ok()) return reply.status();
   if (!reply->IsArray() || reply->elements().size() != 3) return Corrupt("failure");
   return ToLockOutcome(reply->elements());

@@ -6,12 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/redis/redis_config.h"
+#include "common/redis/redis_flags.h"
 #include "services/otp/otp_crypto.h"
 
 ABSL_FLAG(std::string, role, "all", "api (serve OtpService), sender (deliver codes) or all.");
-ABSL_FLAG(std::string, redis_url, "",
-          "Redis URL redis://[[user]:password@]host[:port][/db]; prefer TALLY_REDIS_URL.");
-ABSL_FLAG(int, redis_pool_size, 16, "Redis connections at most (api role).");
+// Redis: the shared flags of common/redis/redis_flags.h.
+ABSL_FLAG(int, redis_pool_size, 16,
+          "Redis connections at most (api role; per node of a Redis Cluster).");
 ABSL_FLAG(std::string, otp_hmac_key, "",
           "Secret for code MACs, at least 32 bytes as hex or base64; prefer TALLY_OTP_HMAC_KEY.");
 ABSL_FLAG(std::string, otp_encryption_key, "",
@@ -235,7 +236,7 @@ absl::StatusOr<OtpServerConfig> OtpServerConfigFromFlags() {
   config.sends = config.role != "api";
   absl::Status s = TakeValue(ServerOptionsFromFlags(kDefaultPort), &config.server);
   if (s.ok()) {
-    s = TakeValue(ServiceRedisOptions(absl::GetFlag(FLAGS_redis_url), "tally-otp",
+    s = TakeValue(ServiceRedisOptions(RedisSettingsFromFlags(), "tally-otp",
                                       absl::GetFlag(FLAGS_redis_pool_size)),
                   &config.redis);
   }

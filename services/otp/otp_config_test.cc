@@ -93,7 +93,7 @@ TEST(OtpServerConfigTest, SenderRole) {
 
 TEST(OtpServerConfigTest, RefusesBadValues) {
   EXPECT_EQ(Refusal({"--role=both"}), "--role must be api, sender or all");
-  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url is required");
+  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url (or --redis_cluster_nodes) is required");
   EXPECT_EQ(Refusal({"--redis_pool_size=0"}), "--redis_pool_size must be >= 1");
   EXPECT_THAT(Refusal({"--otp_hmac_key="}), StartsWith("--otp_hmac_key"));
   const std::string short_key = Refusal({"--otp_encryption_key=c2hvcnQta2V5"});

@@ -197,9 +197,12 @@ absl::StatusOr<VerifyOutcome> RedisOtpStore::Verify(absl::string_view directory_
     outcome.result = pb::VERIFY_RESULT_EXPIRED;
     return outcome;
   }
+  // Replicated: a code consumed (or an attempt spent) on a primary that dies before its replica
+  // has it would be accepted again after the failover.
   absl::StatusOr<RedisReply> reply = redis_->Eval(
       VerifyScript(), {keys::Challenge(directory_id, *slot)},
-      {absl::StrCat(Millis(now)), std::string(code_mac_hex), std::string(challenge_id)});
+      {absl::StrCat(Millis(now)), std::string(code_mac_hex), std::string(challenge_id)},
+      RedisDurability::kReplicated);
   if (!reply.ok()) return reply.status();
   const auto& e = reply->elements();
   if (!reply->IsArray() || e.size() != 4 || !e[1].IsInteger()) return Malformed();

@@ -9,13 +9,11 @@
 #include "common/config/config.h"
 #include "common/postgres/pg_flags.h"
 #include "common/redis/redis_config.h"
+#include "common/redis/redis_flags.h"
 #include "common/util/file.h"
 #include "services/passkey/webauthn/origin.h"
 
 ABSL_FLAG(std::string, postgres_schema, "passkey", "Schema this service owns and migrates.");
-ABSL_FLAG(std::string, redis_url, "",
-          "Redis URL redis://[[user]:password@]host[:port][/db] for challenges; prefer "
-          "TALLY_REDIS_URL.");
 ABSL_FLAG(std::string, policy_addr, "127.0.0.1:50051",
           "The policy service (required level of a directory).");
 ABSL_FLAG(absl::Duration, policy_timeout, absl::Seconds(2), "Deadline of each policy call.");
@@ -173,7 +171,7 @@ absl::StatusOr<PasskeyServerConfig> PasskeyServerConfigFromFlags() {
   absl::Status s = TakeValue(ServerOptionsFromFlags(kDefaultPort), &config.server);
   if (s.ok()) s = TakeValue(PgOptionsFromFlags(), &config.postgres);
   if (s.ok()) {
-    s = TakeValue(ServiceRedisOptions(absl::GetFlag(FLAGS_redis_url), "tally-passkey"),
+    s = TakeValue(ServiceRedisOptions(RedisSettingsFromFlags(), "tally-passkey"),
                   &config.redis);
   }
   if (s.ok()) s = TakeRelyingParty(config.passkey);

@@ -120,7 +120,7 @@ TEST(PasskeyServerConfigTest, RequireAttestationTakesAnchorsAndAllowedModels) {
 }
 
 TEST(PasskeyServerConfigTest, RefusesBadValues) {
-  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url is required");
+  EXPECT_EQ(Refusal({"--redis_url="}), "--redis_url (or --redis_cluster_nodes) is required");
   EXPECT_EQ(Refusal({"--postgres_url="}), "--postgres_url is required");
   EXPECT_EQ(Refusal({"--rp_id="}), "--rp_id is required");
   EXPECT_EQ(Refusal({"--rp_origins= , "}), "--rp_origins needs an origin");

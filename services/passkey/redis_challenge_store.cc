@@ -35,8 +35,9 @@ absl::Status RedisChallengeStore::Put(absl::string_view challenge_id,
 
 absl::StatusOr<PendingCeremony> RedisChallengeStore::Take(absl::string_view directory_id,
                                                           absl::string_view challenge_id) {
+  // Consumed for good: a failover that brought it back would let it answer a second finish.
   absl::StatusOr<RedisReply> reply =
-      redis_->Command({"GETDEL", Key(directory_id, challenge_id)});
+      redis_->Command({"GETDEL", Key(directory_id, challenge_id)}, RedisDurability::kReplicated);
   if (!reply.ok()) return reply.status();
   if (reply->IsNil()) return absl::NotFoundError("unknown, used or expired challenge");
   json value = json::parse(reply->str(), nullptr, /*allow_exceptions=*/false);

@@ -45,7 +45,7 @@ TEST(PolicyServerConfigTest, RevocationRedis) {
 TEST(PolicyServerConfigTest, RefusesBadValues) {
   EXPECT_EQ(Refusal({kRedis}), "--postgres_url is required");
   // Tokens are taken here: never without the revocation records.
-  EXPECT_EQ(Refusal({kPostgres}), "--redis_url is required");
+  EXPECT_EQ(Refusal({kPostgres}), "--redis_url (or --redis_cluster_nodes) is required");
   EXPECT_EQ(Refusal({kPostgres, kRedis, "--postgres_pool_size=0"}), "--postgres_pool_size must be >= 1");
   EXPECT_EQ(Refusal({kPostgres, kRedis, "--drain_grace=2m"}), "--drain_grace must be between 0s and 1m");
   EXPECT_EQ(Refusal({kPostgres, kRedis, "--listen=nowhere"}), "--listen must be host:port");

@@ -89,7 +89,9 @@ bool Cluster::Prepare() {
       }
     }
   }
-  if (options_.redis_url.empty()) options_.redis_url = RequiredEnv("TALLY_TEST_REDIS_URL");
+  if (options_.redis_url.empty() && options_.redis_cluster_nodes.empty()) {
+    options_.redis_url = RequiredEnv("TALLY_TEST_REDIS_URL");
+  }
   if (options_.postgres_url.empty()) {
     options_.postgres_url = RequiredEnv("TALLY_TEST_POSTGRES_URL");
   }
@@ -183,7 +185,8 @@ void Cluster::Add(const std::string& name, const std::string& family, const std:
                      .postgres_url = options_.postgres_url,
                      .redis_url = options_.redis_url,
                      .keys = keys_,
-                     .env = {{"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
+                     .env = {{"TALLY_REDIS_CLUSTER_NODES", options_.redis_cluster_nodes},
+                             {"TALLY_OTP_HMAC_KEY", kOtpHmacKey},
                              {"TALLY_OTP_ENCRYPTION_KEY", kOtpEncryptionKey}},
                      .metrics = options_.metrics,
                      .health_check_interval = absl::Milliseconds(200),

@@ -46,6 +46,9 @@ inline constexpr int kOtpQueueShards = 4;
 
 struct ClusterOptions {
   std::string redis_url;     // default: $TALLY_TEST_REDIS_URL
+  // Non-empty: every service on this Redis Cluster (TALLY_REDIS_CLUSTER_NODES, host:port,...)
+  // instead of redis_url (common/testing/redis_cluster.h starts one).
+  std::string redis_cluster_nodes;
   std::string postgres_url;  // default: $TALLY_TEST_POSTGRES_URL
   int orchestrators = 2;     // "orchestrator-a", "orchestrator-b", ...
   int otp_senders = 1;       // "otp-sender-a", "otp-sender-b", ...

@@ -4,8 +4,9 @@
 // orchestrator's gRPC API only; policy and credential are called just to set up directories and
 // users (platform key) and for the admin's settings change (the admin's own session token).
 // OTP codes are read from the sender's outbox file, passkeys come from the software
-// authenticator, and one token is checked by an independent Python verifier. Built twice: the
-// e2e_tls_test binary runs the same tests with mutual TLS between every client and service.
+// authenticator, and one token is checked by an independent Python verifier. Built three times:
+// the e2e_tls_test binary runs the same tests with mutual TLS between every client and service,
+// and e2e_redis_cluster_test with every service on a Redis Cluster of its own (issue 23).
 
 #include <signal.h>
 
@@ -22,6 +23,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/testing/redis_cluster.h"
 #include "common/testing/test_support.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -59,6 +61,11 @@ constexpr bool kTls = true;
 #else
 constexpr bool kTls = false;
 #endif
+// TALLY_ON_REDIS_CLUSTER (e2e_redis_cluster_test): every service on the process's own Redis
+// Cluster (three primaries, three replicas) instead of the one Redis of `tools/dev test`.
+#ifndef TALLY_ON_REDIS_CLUSTER
+#define TALLY_ON_REDIS_CLUSTER 0
+#endif
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
   return testing::NewContext(token);
@@ -70,6 +77,14 @@ class E2eTest : public testing::ClusterTest<E2eTest> {
   static ClusterOptions Options() {
     ClusterOptions options;
     options.tls = kTls;
+    if (TALLY_ON_REDIS_CLUSTER) {
+      testing::LocalRedisCluster* redis = testing::SharedRedisCluster();
+      if (redis == nullptr) {
+        ADD_FAILURE() << "no Redis Cluster for the e2e suite";
+      } else {
+        options.redis_cluster_nodes = redis->seeds();
+      }
+    }
     return options;
   }
 

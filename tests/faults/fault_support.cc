@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace tally::faults {
@@ -125,6 +126,84 @@ absl::StatusOr<std::string> ScratchPostgres::Query(const std::string& sql) const
 
 std::string ScratchPostgres::url() const {
   return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/postgres");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+PasswordLoginLoad::PasswordLoginLoad(testing::Cluster& cluster, std::string directory,
+                                     std::string right_user, std::string wrong_user,
+                                     absl::Duration deadline)
+    : directory_(std::move(directory)),
+      right_user_(std::move(right_user)),
+      wrong_user_(std::move(wrong_user)),
+      deadline_(deadline) {
+  // Stubs made here, before the threads: the cluster creates them on first use.
+  opb::LoginService::Stub* a = &cluster.logins(0);
+  opb::LoginService::Stub* b = &cluster.logins(1);
+  threads_.emplace_back([this, a] { Run(false, *a); });
+  threads_.emplace_back([this, b] { Run(true, *b); });
+}
+
+PasswordLoginLoad::~PasswordLoginLoad() { Stop(); }
+
+void PasswordLoginLoad::Stop() {
+  stop_ = true;
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+int PasswordLoginLoad::Count(grpc::StatusCode code, bool succeeded) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const Outcome& o : outcomes_) {
+    n += o.code == code && (!succeeded || o.status == opb::LOGIN_STATUS_SUCCEEDED);
+  }
+  return n;
+}
+
+int PasswordLoginLoad::Finished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(outcomes_.size());
+}
+
+std::vector<PasswordLoginLoad::Outcome> PasswordLoginLoad::outcomes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outcomes_;
+}
+
+void PasswordLoginLoad::Run(bool wrong, opb::LoginService::Stub& stub) {
+  while (!stop_) {
+    Outcome o;
+    o.wrong_password = wrong;
+    o.start = absl::Now();
+    opb::LoginState state;
+    grpc::Status s = StartLogin(stub, directory_, wrong ? wrong_user_ : right_user_, &state,
+                                deadline_);
+    o.longest_call = absl::Now() - o.start;
+    if (s.ok()) {
+      o.login_id = state.login_id();
+      const absl::Time second = absl::Now();
+      s = SubmitPassword(stub, state.login_id(),
+                         wrong ? "not the password at all" : testing::kClusterPassword, &state,
+                         deadline_);
+      o.longest_call = std::max(o.longest_call, absl::Now() - second);
+    }
+    o.end = absl::Now();
+    o.code = s.error_code();
+    o.message = s.error_message();
+    if (s.ok()) {
+      o.status = state.status();
+      o.step = state.last_step().outcome();
+      o.session_id = state.session().session_id();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      outcomes_.push_back(std::move(o));
+    }
+    // A breather, so two cores shared with the cluster are not all hashing.
+    absl::SleepFor(absl::Milliseconds(30));
+  }
 }
 
 }  // namespace tally::faults

@@ -6,8 +6,13 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -92,5 +97,50 @@ using testing::StartPasskey;
 using testing::SubmitPassword;
 using testing::ValidateSession;
 using testing::VerifyOtp;
+
+// Password-only logins (a Professional directory: the password's 20 points suffice) as a
+// background load from two threads, one per orchestrator replica ("orchestrator-a" and "-b"):
+// one with the right password of `right_user`, one with a wrong password for `wrong_user`,
+// each call with `deadline`, a short breather between logins, until Stop().
+class PasswordLoginLoad {
+ public:
+  // What one login ended with.
+  struct Outcome {
+    std::string login_id;
+    bool wrong_password = false;
+    grpc::StatusCode code = grpc::StatusCode::OK;  // of the first failed call, else OK
+    std::string message;
+    opb::LoginStatus status = opb::LOGIN_STATUS_UNSPECIFIED;
+    opb::StepOutcome step = opb::STEP_OUTCOME_UNSPECIFIED;
+    std::string session_id;
+    absl::Time start;             // of its first call
+    absl::Time end;               // of its last call
+    absl::Duration longest_call;  // against the deadline
+  };
+
+  PasswordLoginLoad(testing::Cluster& cluster, std::string directory, std::string right_user,
+                    std::string wrong_user, absl::Duration deadline = absl::Seconds(10));
+  ~PasswordLoginLoad();
+  PasswordLoginLoad(const PasswordLoginLoad&) = delete;
+  PasswordLoginLoad& operator=(const PasswordLoginLoad&) = delete;
+
+  void Stop();
+  // Logins that ended with `code` (and with `succeeded`, only those that logged in).
+  int Count(grpc::StatusCode code, bool succeeded);
+  int Succeeded() { return Count(grpc::StatusCode::OK, true); }
+  int Finished();
+  std::vector<Outcome> outcomes();
+  absl::Duration deadline() const { return deadline_; }
+
+ private:
+  void Run(bool wrong, opb::LoginService::Stub& stub);
+
+  const std::string directory_, right_user_, wrong_user_;
+  const absl::Duration deadline_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Outcome> outcomes_;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace tally::faults

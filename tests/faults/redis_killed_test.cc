@@ -13,9 +13,6 @@
 
 #include <signal.h>
 
-#include <atomic>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -39,92 +36,6 @@ using testing::kClusterPassword;
 // The services that keep state in Redis.
 const std::vector<std::string> kRedisServices = {"orchestrator-a", "orchestrator-b", "otp",
                                                  "otp-sender-a", "passkey"};
-
-// What one login of the background load ended with.
-struct Outcome {
-  std::string login_id;
-  bool wrong_password = false;
-  grpc::StatusCode code = grpc::StatusCode::OK;  // of the first failed call, else OK
-  std::string message;
-  opb::LoginStatus status = opb::LOGIN_STATUS_UNSPECIFIED;
-  opb::StepOutcome step = opb::STEP_OUTCOME_UNSPECIFIED;
-  std::string session_id;
-};
-
-// Password-only logins (a Professional directory: the password's 20 points suffice) on both
-// replicas from two threads, one with the right password and one with a wrong one.
-class LoginLoad {
- public:
-  LoginLoad(Cluster& cluster, std::string directory, std::string right_user,
-            std::string wrong_user)
-      : cluster_(cluster),
-        directory_(std::move(directory)),
-        right_user_(std::move(right_user)),
-        wrong_user_(std::move(wrong_user)) {
-    // Stubs made here, before the threads: the cluster creates them on first use.
-    opb::LoginService::Stub* a = &cluster_.logins(0);
-    opb::LoginService::Stub* b = &cluster_.logins(1);
-    threads_.emplace_back([this, a] { Run(false, *a); });
-    threads_.emplace_back([this, b] { Run(true, *b); });
-  }
-  ~LoginLoad() { Stop(); }
-
-  void Stop() {
-    stop_ = true;
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  int Count(grpc::StatusCode code, bool succeeded) {
-    std::lock_guard<std::mutex> lock(mu_);
-    int n = 0;
-    for (const Outcome& o : outcomes_) {
-      n += o.code == code && (!succeeded || o.status == opb::LOGIN_STATUS_SUCCEEDED);
-    }
-    return n;
-  }
-  std::vector<Outcome> outcomes() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return outcomes_;
-  }
-
- private:
-  void Run(bool wrong, opb::LoginService::Stub& stub) {
-    while (!stop_) {
-      Outcome o;
-      o.wrong_password = wrong;
-      opb::LoginState state;
-      grpc::Status s = StartLogin(stub, directory_, wrong ? wrong_user_ : right_user_, &state,
-                                  absl::Seconds(10));
-      if (s.ok()) {
-        o.login_id = state.login_id();
-        s = SubmitPassword(stub, state.login_id(),
-                           wrong ? "not the password at all" : kClusterPassword, &state,
-                           absl::Seconds(10));
-      }
-      o.code = s.error_code();
-      o.message = s.error_message();
-      if (s.ok()) {
-        o.status = state.status();
-        o.step = state.last_step().outcome();
-        o.session_id = state.session().session_id();
-      }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        outcomes_.push_back(std::move(o));
-      }
-      // A breather, so two cores shared with the cluster are not all hashing.
-      absl::SleepFor(absl::Milliseconds(30));
-    }
-  }
-
-  Cluster& cluster_;
-  const std::string directory_, right_user_, wrong_user_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<Outcome> outcomes_;
-  std::vector<std::thread> threads_;
-};
 
 TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfCounted) {
   ScratchRedis redis(/*append_only=*/true);
@@ -164,7 +75,7 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
   opb::LoginState fresh;
   ASSERT_TRUE(StartLogin(cluster.logins(1), dir, "bob", &fresh).ok());
 
-  LoginLoad load(cluster, password_dir, "loader", "guesser");
+  PasswordLoginLoad load(cluster, password_dir, "loader", "guesser");
   ASSERT_TRUE(testing::WaitFor([&] { return load.Count(grpc::StatusCode::OK, true) >= 3; },
                                absl::Seconds(60)))
       << "the load never got going";
@@ -281,7 +192,7 @@ TEST(RedisKilledTest, ServicesFailFastReportNotServingAndRecoverWithNothingHalfC
   // Every login of the load: only UNAVAILABLE as an error; a wrong password never succeeded;
   // what the client was told is what Redis holds now.
   int checked = 0;
-  for (const Outcome& o : load.outcomes()) {
+  for (const PasswordLoginLoad::Outcome& o : load.outcomes()) {
     if (o.code != grpc::StatusCode::OK) {
       EXPECT_EQ(o.code, grpc::StatusCode::UNAVAILABLE) << o.login_id << " " << o.message;
     }

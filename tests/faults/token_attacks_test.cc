@@ -764,7 +764,8 @@ TEST_F(TokenAttacksTest, NoRedisUrlRefusesToStart) {
     const absl::Status started = service.Start();
     EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable) << binary << ": " << started;
     EXPECT_THAT(started.message(), HasSubstr("exited with code 2")) << binary;
-    EXPECT_THAT(service.Output(), HasSubstr("--redis_url is required")) << binary;
+    EXPECT_THAT(service.Output(), HasSubstr("--redis_url (or --redis_cluster_nodes) is required"))
+        << binary;
   }
 }
 

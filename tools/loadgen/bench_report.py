@@ -253,6 +253,28 @@ def scenarios_section(r):
                   "Redis round trips/login"], rows)
 
 
+def redis_cluster_section(r, c):
+    """The same scenarios on a Redis Cluster (three primaries, one replica each) and on one
+    Redis, measured in the same run: logins/s and latency side by side."""
+    if not c:
+        return "Not measured in this run (`tools/dev bench` measures it unless `TALLY_BENCH_SKIP_CLUSTER` is set)."
+    single = {s["scenario"]: s for s in r.get("scenarios", [])}
+    rows = []
+    for s in c.get("scenarios", []):
+        one = single.get(s["scenario"])
+        lat = s.get("latency", {})
+        ratio = s["logins_per_s"] / one["logins_per_s"] if one and one.get("logins_per_s") else None
+        rt = (s.get("redis") or {}).get("round_trips_per_login")
+        rows.append((s["scenario"], num(one.get("logins_per_s") if one else None, "{:.1f}"),
+                     num(s.get("logins_per_s"), "{:.1f}"), num(ratio, "{:.2f}"),
+                     us((one or {}).get("latency", {}).get("p50_us")), us(lat.get("p50_us")),
+                     us((one or {}).get("latency", {}).get("p99_us")), us(lat.get("p99_us")),
+                     sum(s.get("errors", {}).values()), num(rt, "{:.1f}")))
+    return table(["scenario", "one Redis logins/s", "Redis Cluster logins/s", "cluster ÷ one",
+                  "p50 one", "p50 cluster", "p99 one", "p99 cluster", "errors (cluster)",
+                  "Redis round trips/login (cluster)"], rows)
+
+
 def budget_section(r, bench_dir):
     """Each throughput target as a CPU budget per login, beside what the run spent and what the
     login's gRPC calls alone would cost at the bare echo's CPU per call."""
@@ -505,10 +527,16 @@ def main():
     ap.add_argument("--note", default="")
     ap.add_argument("--analysis", default="", help="the profile notes (analysis.md)")
     ap.add_argument("--cluster_flags", default="", help="the cluster's flags beyond the defaults")
+    ap.add_argument("--redis_cluster_loadgen", default="",
+                    help="tally-loadgen's result against the services on a Redis Cluster (JSON)")
     ap.add_argument("--out", default="", help="where to write the report; default: stdout")
     a = ap.parse_args()
     with open(a.loadgen) as f:
         r = json.load(f)
+    rc = None
+    if a.redis_cluster_loadgen:
+        with open(a.redis_cluster_loadgen) as f:
+            rc = json.load(f)
     m = machine(a)
     flags = read(a.cluster_flags).strip() if a.cluster_flags else "(not given)"
     analysis = read(a.analysis).strip() if a.analysis else ""
@@ -567,6 +595,15 @@ the postmaster with all its backends (live and exited); its peak RSS is the post
 since the backends share most of their memory with it.
 
 {services_section(r)}
+
+### On a Redis Cluster
+
+The same services again, on a local Redis Cluster of three primaries with one replica each
+(`tools/dev redis-cluster-start`, every node on this machine) instead of one Redis, with the
+production defaults of cluster mode: writes a failover must not undo (consumed passkey
+challenges, lockout failures, revocations) wait for a replica (`--redis_min_replica_acks=1`).
+
+{redis_cluster_section(r, rc)}
 
 ## Single RPCs and Redis round trips
 

@@ -155,7 +155,8 @@ class RenderTest(unittest.TestCase):
         doc = self.render(result())
         for heading in ("# Tally benchmarks", "## Machine", "## Parameters", "## Targets",
                         "### The targets as CPU budgets", "## Floors", "## Logins", "### Per step",
-                        "### CPU and memory per service", "## Single RPCs and Redis round trips",
+                        "### CPU and memory per service", "### On a Redis Cluster",
+                        "## Single RPCs and Redis round trips",
                         "## Overload", "## Micro-benchmarks (Google Benchmark)",
                         "## Where the time goes", "## Reproduce"):
             self.assertIn("\n" + heading + "\n", "\n" + doc)
@@ -163,6 +164,20 @@ class RenderTest(unittest.TestCase):
                       "Argon2id rate | 0.900 ratio | **met** | +6% |", doc)
         self.assertIn("**1 Redis round trip(s)**", doc)
         self.assertIn("**450 admitted**", doc)
+
+    def test_the_redis_cluster_row_beside_one_redis(self):
+        cluster = {"scenarios": [scenario("password", 81.0, redis={"round_trips_per_login": 5.0,
+                                                                    "commands_per_login": {}}),
+                                 scenario("passkey", 240.0)]}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "cluster.json")
+            with open(path, "w") as f:
+                json.dump(cluster, f)
+            doc = self.render(result(), "--redis_cluster_loadgen", path)
+        self.assertIn("| password | 90.0 | 81.0 | 0.90 | 50.0 ms | 50.0 ms | 50.0 ms | 50.0 ms "
+                      "| 0 | 5.0 |", doc)
+        self.assertIn("| passkey | 300.0 | 240.0 | 0.80 |", doc)
+        self.assertIn("Not measured in this run", self.render(result()))
 
     def test_a_run_without_floors_overload_or_redis(self):
         r = result()

@@ -538,9 +538,11 @@ absl::StatusOr<LoadgenResult> RunLoadgen(const Options& options) {
   }
 
   std::shared_ptr<RedisClient> redis;
-  if (!options.redis_url.empty()) {
-    absl::StatusOr<RedisOptions> ro = ParseRedisUrl(options.redis_url);
+  if (!options.redis_url.empty() || !options.redis_cluster_nodes.empty()) {
+    absl::StatusOr<RedisOptions> ro = RedisOptions();
+    if (options.redis_cluster_nodes.empty()) ro = ParseRedisUrl(options.redis_url);
     if (!ro.ok()) return ro.status();
+    ro->cluster_nodes = options.redis_cluster_nodes;
     ro->pool_size = 1;
     ro->command_timeout = absl::Seconds(5);
     ro->client_name = "tally-loadgen";

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/redis/cluster_topology.h"
 #include "tools/loadgen/login_driver.h"
 #include "tools/loadgen/proc_stats.h"
 #include "tools/loadgen/result.h"
@@ -29,6 +30,9 @@ struct Options {
   std::string otp_token;  // the Bearer token the senders' http provider sends; empty: any
   std::vector<WatchedService> services;
   std::string redis_url;  // INFO counters and the floors' Redis round trip; empty: none
+  // Or the seeds of the Redis Cluster the services use: INFO counters summed over its primaries
+  // (the floors' Redis round trip needs redis_url).
+  std::vector<RedisNode> redis_cluster_nodes;
   // The services' metrics endpoints (host:port): gRPC calls served per login; empty: none.
   std::vector<std::string> metrics_addresses;
 

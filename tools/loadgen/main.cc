@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
@@ -48,6 +49,9 @@ ABSL_FLAG(std::string, metrics_addrs, "",
           "host:port,... of every service's metrics endpoint: gRPC calls served per login.");
 ABSL_FLAG(std::string, redis_url, "",
           "Redis the cluster uses: Redis round trips per login and step, and the Redis floor.");
+ABSL_FLAG(std::string, redis_cluster_nodes, "",
+          "Or host:port,... of the Redis Cluster the cluster uses: Redis round trips per login "
+          "and step, summed over its primaries.");
 ABSL_FLAG(bool, floors, true, "Measure the floors (Argon2id, gRPC echo, Redis) in the run.");
 ABSL_FLAG(absl::Duration, floors_duration, absl::Seconds(3), "Duration of each floor measurement.");
 ABSL_FLAG(int, floor_threads, 0, "Threads of the parallel Argon2id floor; 0: every core.");
@@ -96,6 +100,14 @@ int main(int argc, char** argv) {
   o.otp_listen = absl::GetFlag(FLAGS_otp_listen);
   o.otp_token = absl::GetFlag(FLAGS_otp_token);
   o.redis_url = absl::GetFlag(FLAGS_redis_url);
+  if (const std::string seeds = absl::GetFlag(FLAGS_redis_cluster_nodes); !seeds.empty()) {
+    absl::StatusOr<std::vector<tally::RedisNode>> nodes = tally::ParseRedisNodes(seeds);
+    if (!nodes.ok()) {
+      tally::ExitBadConfig(argv[0], absl::InvalidArgumentError(absl::StrCat(
+                                        "--redis_cluster_nodes: ", nodes.status().message())));
+    }
+    o.redis_cluster_nodes = *nodes;
+  }
   o.floors = absl::GetFlag(FLAGS_floors);
   o.floors_duration = absl::GetFlag(FLAGS_floors_duration);
   o.floor_threads = absl::GetFlag(FLAGS_floor_threads);

@@ -36,18 +36,28 @@ absl::StatusOr<RedisCounters> ParseRedisInfo(absl::string_view info) {
 }
 
 absl::StatusOr<RedisCounters> ReadRedisCounters(RedisClient& redis) {
-  absl::StatusOr<RedisReply> reply = redis.Command({"INFO", "all"});
-  if (!reply.ok()) return reply.status();
-  return ParseRedisInfo(reply->str());
+  absl::StatusOr<std::vector<RedisReply>> replies = redis.CommandOnEveryPrimary({"INFO", "all"});
+  if (!replies.ok()) return replies.status();
+  RedisCounters sum;
+  sum.nodes = 0;
+  for (const RedisReply& reply : *replies) {
+    absl::StatusOr<RedisCounters> node = ParseRedisInfo(reply.str());
+    if (!node.ok()) return node.status();
+    sum.reads_processed += node->reads_processed;
+    for (const auto& [name, calls] : node->calls) sum.calls[name] += calls;
+    ++sum.nodes;
+  }
+  return sum;
 }
 
 RedisCounters Delta(const RedisCounters& before, const RedisCounters& after) {
   RedisCounters delta;
-  delta.reads_processed = after.reads_processed - before.reads_processed - 1;
+  delta.nodes = after.nodes;
+  delta.reads_processed = after.reads_processed - before.reads_processed - after.nodes;
   for (const auto& [name, calls] : after.calls) {
     auto it = before.calls.find(name);
     int64_t d = calls - (it == before.calls.end() ? 0 : it->second);
-    if (name == "info") d -= 1;
+    if (name == "info") d -= after.nodes;
     if (d != 0) delta.calls[name] = d;
   }
   return delta;

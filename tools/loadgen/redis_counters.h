@@ -16,15 +16,17 @@ namespace tally::loadgen {
 struct RedisCounters {
   int64_t reads_processed = 0;
   std::map<std::string, int64_t> calls;  // "evalsha" → calls
+  int nodes = 1;  // primaries summed (a Redis Cluster), each answering one INFO per sample
 };
 
 // Parses the text of `INFO stats` + `INFO commandstats` (or plain `INFO all`).
 absl::StatusOr<RedisCounters> ParseRedisInfo(absl::string_view info);
 
+// The counters of the one Redis, or summed over every primary of a Redis Cluster.
 absl::StatusOr<RedisCounters> ReadRedisCounters(RedisClient& redis);
 
 // after - before, per command (commands without change left out). The INFO that took the
-// `after` sample is excluded: one read and one `info` call.
+// `after` sample is excluded: one read and one `info` call on each node.
 RedisCounters Delta(const RedisCounters& before, const RedisCounters& after);
 
 }  // namespace tally::loadgen

@@ -1,7 +1,12 @@
 // The login store's and the lockout's Lua scripts against the real Redis of `tools/dev test`:
 // the LoginStore/LockoutStore contract (services/orchestrator/testing/login_store_contract.cc),
 // the cases the in-memory fake of LoginManager's unit tests passes too. Each case has its own
-// directory id, so cases run in parallel.
+// directory id, so cases run in parallel. login_store_cluster_test runs the same cases on a
+// Redis Cluster (every script within one hash slot, failures waiting for a replica).
+
+#ifndef TALLY_ON_REDIS_CLUSTER
+#define TALLY_ON_REDIS_CLUSTER 0
+#endif
 
 #include <memory>
 #include <string>
@@ -9,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/redis_cluster.h"
 #include "common/testing/test_support.h"
 #include "common/util/random.h"
 #include "gtest/gtest.h"
@@ -27,8 +33,12 @@ class RedisBackend final : public StoreBackend {
 
   LoginStore& logins() override { return logins_; }
   LockoutStore& lockout() override { return lockout_; }
-  // Script reloads aside: tests running beside this one flush Redis's script cache.
-  int64_t Operations() override { return redis_->round_trips() - redis_->script_reloads(); }
+  // Script reloads aside (tests running beside this one flush Redis's script cache), and on a
+  // Redis Cluster the WAIT after a replicated write and a command resent after a redirection.
+  int64_t Operations() override {
+    return redis_->round_trips() - redis_->script_reloads() - redis_->replica_waits() -
+           redis_->redirections();
+  }
   int PendingChecks(absl::string_view directory_id, absl::string_view subject) override {
     absl::StatusOr<RedisReply> n = redis_->Command(
         {"ZCARD", absl::StrCat("{", directory_id, "}:rl:lock:", subject, ":pending")});
@@ -64,7 +74,7 @@ class RedisBackend final : public StoreBackend {
 // The scripts take "now" from their callers; the keys' TTLs run on Redis's own clock.
 std::unique_ptr<StoreBackend> MakeRedisBackend(absl::Time) {
   absl::StatusOr<RedisOptions> options =
-      ParseRedisUrl(tally::testing::RequiredEnv("TALLY_TEST_REDIS_URL"));
+      tally::testing::SuiteRedisOptions(TALLY_ON_REDIS_CLUSTER);
   if (!options.ok()) {
     ADD_FAILURE() << options.status();
     return nullptr;
@@ -73,7 +83,11 @@ std::unique_ptr<StoreBackend> MakeRedisBackend(absl::Time) {
   return std::make_unique<RedisBackend>(std::make_shared<RedisClient>(*options));
 }
 
+#if TALLY_ON_REDIS_CLUSTER
+INSTANTIATE_TEST_SUITE_P(RedisCluster, LoginStoreContract, ::testing::Values(&MakeRedisBackend));
+#else
 INSTANTIATE_TEST_SUITE_P(Redis, LoginStoreContract, ::testing::Values(&MakeRedisBackend));
+#endif
 
 }  // namespace
 }  // namespace tally::orchestrator::testing
