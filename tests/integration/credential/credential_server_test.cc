@@ -830,6 +830,34 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
                                       with_password);
   ASSERT_EQ(password.exit_code, 0) << password.output;
   EXPECT_TRUE(Verify("bob", "bobs-password-2", nullptr, ctl_dir).ok());
+  // Bob himself: a new e-mail waits for the code sent to it (a wrong one is refused), and his
+  // own password change asks for the current one (here the next line of standard input).
+  auto bob_token = testing::RunCommand(
+      {tallyctl, "dev-token", server_->keys().signing_key_path(), ctl_dir, bob_id});
+  ASSERT_EQ(bob_token.exit_code, 0) << bob_token.output;
+  const std::string as_bob(absl::StripTrailingAsciiWhitespace(absl::string_view(bob_token.output)));
+  auto own_contact = testing::RunCommand(
+      {tallyctl, addr, "user", "set-contact", bob_id, "--email", "bob@new.example"},
+      {{"TALLY_TOKEN", as_bob}});
+  ASSERT_EQ(own_contact.exit_code, 0) << own_contact.output;
+  const size_t pending_at = own_contact.output.find("pending    ");
+  ASSERT_NE(pending_at, std::string::npos) << own_contact.output;
+  const std::string change_id = own_contact.output.substr(
+      pending_at + 11, own_contact.output.find('\n', pending_at) - pending_at - 11);
+  EXPECT_THAT(own_contact.output,
+              HasSubstr(absl::StrCat("tallyctl user confirm-contact ", change_id, " CODE")));
+  auto wrong_code = testing::RunCommand(
+      {tallyctl, addr, "user", "confirm-contact", change_id, "000000"}, {{"TALLY_TOKEN", as_bob}});
+  EXPECT_EQ(wrong_code.exit_code, 1);
+  EXPECT_THAT(wrong_code.output, HasSubstr("UNAUTHENTICATED"));
+  auto own_password = testing::RunCommand(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf '%s\\n%s\\n' \"$NEW\" \"$OLD\" | ", tallyctl, " ", addr,
+                    " user set-password ", bob_id, " --password_stdin")},
+      {{"TALLY_TOKEN", as_bob}, {"NEW", "bobs-password-3"}, {"OLD", "bobs-password-2"}});
+  ASSERT_EQ(own_password.exit_code, 0) << own_password.output;
+  EXPECT_THAT(own_password.output, HasSubstr("current password: "));
+  EXPECT_TRUE(Verify("bob", "bobs-password-3", nullptr, ctl_dir).ok());
   with_password["TALLY_NEW_PASSWORD"] = "password1";
   auto common = testing::RunCommand({tallyctl, addr, "user", "set-password", bob_id},
                                     with_password);
