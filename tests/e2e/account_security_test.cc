@@ -35,7 +35,22 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
   return testing::NewContext(token);
 }
 
+// TALLY_E2E_TLS (account_security_tls_test): mutual TLS on every hop, so the credential
+// service's calls to policy and OTP present its certificate (API.md "Cluster callers").
+#ifdef TALLY_E2E_TLS
+constexpr bool kTls = true;
+#else
+constexpr bool kTls = false;
+#endif
+
 class AccountSecurityTest : public testing::ClusterTest<AccountSecurityTest> {
+ public:
+  static testing::ClusterOptions Options() {
+    testing::ClusterOptions options;
+    options.tls = kTls;
+    return options;
+  }
+
  protected:
   // A fresh session of `user` (password + SMS).
   std::string Login(const std::string& dir, const Cluster::User& user) {
