@@ -34,6 +34,13 @@ PolicyDirectorySource::PolicyDirectorySource(
     : policy_(std::move(policy)), directories_(std::move(directories)), timeout_(timeout) {}
 
 absl::StatusOr<int> PolicyDirectorySource::RequiredLevel(absl::string_view directory_id) {
+  absl::StatusOr<::tally::policy::v1::AuthSettings> settings = AuthSettings(directory_id);
+  if (!settings.ok()) return settings.status();
+  return settings->required_level();
+}
+
+absl::StatusOr<::tally::policy::v1::AuthSettings> PolicyDirectorySource::AuthSettings(
+    absl::string_view directory_id) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   ::tally::policy::v1::GetAuthSettingsRequest request;
@@ -41,7 +48,7 @@ absl::StatusOr<int> PolicyDirectorySource::RequiredLevel(absl::string_view direc
   ::tally::policy::v1::GetAuthSettingsResponse response;
   grpc::Status status = policy_->GetAuthSettings(&context, request, &response);
   if (!status.ok()) return PeerError(status);
-  return response.settings().required_level();
+  return std::move(*response.mutable_settings());
 }
 
 absl::StatusOr<std::string> PolicyDirectorySource::DisplayName(absl::string_view directory_id) {

@@ -33,10 +33,22 @@ class DirectoryNameSource {
   virtual absl::StatusOr<std::string> DisplayName(absl::string_view directory_id) = 0;
 };
 
-// Both from the policy service (GetAuthSettings, GetDirectory), with a deadline on every call.
+// A directory's authentication settings (the credential service reads its SMS country
+// allow-list when a phone number is set).
+class AuthSettingsSource {
+ public:
+  virtual ~AuthSettingsSource() = default;
+  // NOT_FOUND unknown directory; UNAVAILABLE when the policy service cannot be reached.
+  virtual absl::StatusOr<::tally::policy::v1::AuthSettings> AuthSettings(
+      absl::string_view directory_id) = 0;
+};
+
+// All from the policy service (GetAuthSettings, GetDirectory), with a deadline on every call.
 // The policy service's refusals of our own call are UNAVAILABLE to our caller: to them the
 // dependency is not working.
-class PolicyDirectorySource final : public RequiredLevelSource, public DirectoryNameSource {
+class PolicyDirectorySource final : public RequiredLevelSource,
+                                    public DirectoryNameSource,
+                                    public AuthSettingsSource {
  public:
   PolicyDirectorySource(
       std::shared_ptr<::tally::policy::v1::PolicyService::StubInterface> policy,
@@ -45,6 +57,8 @@ class PolicyDirectorySource final : public RequiredLevelSource, public Directory
 
   absl::StatusOr<int> RequiredLevel(absl::string_view directory_id) override;
   absl::StatusOr<std::string> DisplayName(absl::string_view directory_id) override;
+  absl::StatusOr<::tally::policy::v1::AuthSettings> AuthSettings(
+      absl::string_view directory_id) override;
 
  private:
   std::shared_ptr<::tally::policy::v1::PolicyService::StubInterface> policy_;

@@ -176,4 +176,12 @@ std::optional<int> CountryCallingCode(absl::string_view e164) {
   return std::nullopt;
 }
 
+bool SmsCountryAllowed(const std::vector<std::string>& allowed_codes, absl::string_view e164) {
+  if (allowed_codes.empty()) return true;
+  const std::optional<int> code = CountryCallingCode(e164);
+  if (!code.has_value()) return false;
+  const std::string digits = absl::StrCat(*code);
+  return std::find(allowed_codes.begin(), allowed_codes.end(), digits) != allowed_codes.end();
+}
+
 }  // namespace tally

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,5 +55,10 @@ std::optional<int> CountryCallingCode(absl::string_view e164);
 // Whether `code` (31, 1, 882) is an assigned country calling code, as CountryCallingCode knows
 // them: what a configured list of codes may hold.
 bool IsCountryCallingCode(int code);
+
+// Whether SMS may go to `e164` under a directory's `allowed_codes`
+// (AuthSettings.sms_allowed_country_codes, decimal strings such as "31"): an empty list allows
+// every number; otherwise the number's CountryCallingCode must be listed.
+bool SmsCountryAllowed(const std::vector<std::string>& allowed_codes, absl::string_view e164);
 
 }  // namespace tally

@@ -163,3 +163,19 @@ TEST(CountryCallingCodeTest, TheTableIsAPrefixCodeAndEveryCodeIsFound) {
 
 }  // namespace
 }  // namespace tally
+
+namespace tally {
+namespace {
+
+TEST(SmsCountryAllowedTest, AnEmptyListAllowsAllAndAListOnlyItsCodes) {
+  EXPECT_TRUE(SmsCountryAllowed({}, "+31612345678"));
+  EXPECT_TRUE(SmsCountryAllowed({"31", "44"}, "+31612345678"));
+  EXPECT_TRUE(SmsCountryAllowed({"1"}, "+14155550123"));
+  EXPECT_FALSE(SmsCountryAllowed({"31"}, "+447700900123"));
+  // "3" is not a prefix match for 31: whole codes only.
+  EXPECT_FALSE(SmsCountryAllowed({"3"}, "+31612345678"));
+  EXPECT_FALSE(SmsCountryAllowed({"31"}, "not-a-number"));
+}
+
+}  // namespace
+}  // namespace tally

@@ -28,6 +28,14 @@ ABSL_FLAG(std::string, password_blocklist, "",
 ABSL_FLAG(std::string, policy_addr, "127.0.0.1:50051",
           "The policy service (directories' required levels and names, for TOTP enrolment).");
 ABSL_FLAG(absl::Duration, policy_timeout, absl::Seconds(2), "Deadline of each policy call.");
+ABSL_FLAG(std::string, otp_addr, "127.0.0.1:50053",
+          "OTP service address: codes to a user's new e-mail or phone, notices to the old one.");
+ABSL_FLAG(absl::Duration, otp_timeout, absl::Seconds(2), "Deadline of each OTP call.");
+ABSL_FLAG(int, current_password_attempts, 5,
+          "A user's tries at SetPassword's current_password per "
+          "--current_password_attempt_window.");
+ABSL_FLAG(absl::Duration, current_password_attempt_window, absl::Minutes(15),
+          "The window of --current_password_attempts.");
 ABSL_FLAG(std::string, totp_encryption_key, "",
           "AES-256-GCM key sealing TOTP secrets at rest, 32 bytes as hex or base64; prefer "
           "TALLY_TOTP_ENCRYPTION_KEY.");
@@ -119,6 +127,28 @@ absl::Status TakeFactorFlags(CredentialServerConfig& config) {
   return absl::OkStatus();
 }
 
+// The OTP peer of contact changes and SetPassword's attempt budget.
+absl::Status TakeAccountFlags(CredentialServerConfig& config) {
+  config.otp_addr = absl::GetFlag(FLAGS_otp_addr);
+  config.otp_timeout = absl::GetFlag(FLAGS_otp_timeout);
+  if (config.otp_addr.empty()) return absl::InvalidArgumentError("--otp_addr is required");
+  if (config.otp_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--otp_timeout must be positive");
+  }
+  config.account.current_password_attempts = absl::GetFlag(FLAGS_current_password_attempts);
+  config.account.current_password_attempt_window =
+      absl::GetFlag(FLAGS_current_password_attempt_window);
+  if (config.account.current_password_attempts < 1 ||
+      config.account.current_password_attempts > 1000 ||
+      config.account.current_password_attempt_window < absl::Minutes(1) ||
+      config.account.current_password_attempt_window > absl::Hours(24)) {
+    return absl::InvalidArgumentError(
+        "--current_password_attempts must be 1..1000 and --current_password_attempt_window "
+        "1m..24h");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CredentialServerConfig> CredentialServerConfigFromFlags() {
@@ -129,6 +159,7 @@ absl::StatusOr<CredentialServerConfig> CredentialServerConfigFromFlags() {
   if (s.ok()) s = TakeValue(RevocationRedisFromFlags("tally-credential"), &config.revocation_redis);
   if (s.ok()) s = TakePasswordFlags(config);
   if (s.ok()) s = TakeFactorFlags(config);
+  if (s.ok()) s = TakeAccountFlags(config);
   if (!s.ok()) return s;
   return config;
 }

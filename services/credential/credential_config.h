@@ -7,6 +7,7 @@
 #include "common/postgres/pg_pool.h"
 #include "common/redis/redis_client.h"
 #include "common/server/server_runner.h"
+#include "services/credential/credential_manager.h"
 #include "services/credential/password_hasher.h"
 #include "services/credential/factor_guard.h"
 #include "services/credential/password_policy.h"
@@ -35,6 +36,11 @@ struct CredentialServerConfig {
   TotpOptions totp;
   // --recovery_code_hmac_key (required, at least 32 bytes).
   std::string recovery_code_hmac_key;
+  // --otp_addr, --otp_timeout: where contact changes send codes and notices.
+  std::string otp_addr;
+  absl::Duration otp_timeout;
+  // --current_password_attempts, --current_password_attempt_window.
+  AccountSecurityOptions account;
   // --reauth_max_age and the attempt budget of TOTP and recovery codes.
   FactorGuardOptions factors;
 };

@@ -105,5 +105,27 @@ TEST(CredentialServerConfigTest, SecondFactorKeysAreRequiredAndChecked) {
   EXPECT_THAT(Refusal({"--factor_attempts=0"}), StartsWith("--factor_attempts"));
 }
 
+TEST(CredentialServerConfigTest, TheOtpPeerAndTheCurrentPasswordBudget) {
+  absl::StatusOr<CredentialServerConfig> config = Config({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->otp_addr, "127.0.0.1:50053");
+  EXPECT_EQ(config->otp_timeout, absl::Seconds(2));
+  EXPECT_EQ(config->account.current_password_attempts, 5);
+  EXPECT_EQ(config->account.current_password_attempt_window, absl::Minutes(15));
+  config = Config({"--otp_addr=dns:///tally-otp-api:50053", "--otp_timeout=3s",
+                   "--current_password_attempts=3", "--current_password_attempt_window=1h"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->otp_addr, "dns:///tally-otp-api:50053");
+  EXPECT_EQ(config->otp_timeout, absl::Seconds(3));
+  EXPECT_EQ(config->account.current_password_attempts, 3);
+  EXPECT_EQ(config->account.current_password_attempt_window, absl::Hours(1));
+  EXPECT_EQ(Refusal({"--otp_addr="}), "--otp_addr is required");
+  EXPECT_EQ(Refusal({"--otp_timeout=0s"}), "--otp_timeout must be positive");
+  EXPECT_THAT(Refusal({"--current_password_attempts=0"}),
+              StartsWith("--current_password_attempts"));
+  EXPECT_THAT(Refusal({"--current_password_attempt_window=10s"}),
+              StartsWith("--current_password_attempts"));
+}
+
 }  // namespace
 }  // namespace tally::credential

@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "common/auth/testing/in_memory_revocation_store.h"
+#include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_claims.h"
 #include "common/util/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/credential/testing/fake_factor_store.h"
 #include "services/credential/user_fields.h"
 
 namespace tally::credential {
@@ -17,6 +20,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // In-memory CredentialStore with the PostgreSQL one's semantics (unique username key per
@@ -117,6 +121,47 @@ class FakeCredentialStore : public CredentialStore {
     }
     return out;
   }
+  absl::Status PutPendingContactChange(const PendingContactChange& change) override {
+    if (Find(change.user_id) == nullptr) return absl::NotFoundError("no such user");
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      const bool same = it->second.user_id == change.user_id && it->second.field == change.field;
+      it = same ? pending_.erase(it) : std::next(it);
+    }
+    pending_[change.change_id] = change;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<PendingContactChange> GetPendingContactChange(std::string_view change_id,
+                                                               absl::Time now) override {
+    auto it = pending_.find(std::string(change_id));
+    if (it == pending_.end() || it->second.expire_time <= now) {
+      return absl::NotFoundError("no such pending contact change");
+    }
+    return it->second;
+  }
+  absl::StatusOr<AppliedContactChange> ApplyPendingContactChange(std::string_view change_id,
+                                                                 const std::string& actor,
+                                                                 absl::Time time) override {
+    absl::StatusOr<PendingContactChange> change = GetPendingContactChange(change_id, time);
+    if (!change.ok()) return change.status();
+    pending_.erase(std::string(change_id));
+    StoredUser* u = Find(change->user_id);
+    if (u == nullptr) return absl::NotFoundError("no such user");
+    AppliedContactChange applied;
+    const bool email = change->field == "email";
+    applied.old_value = email ? u->user.email() : u->user.phone_number();
+    if (email) {
+      u->user.set_email(change->value);
+    } else {
+      u->user.set_phone_number(change->value);
+    }
+    changes_.push_back({change->user_id, change->field, time, actor});
+    applied.user = *u;
+    return applied;
+  }
+  absl::Status DeletePendingContactChange(std::string_view change_id) override {
+    pending_.erase(std::string(change_id));
+    return absl::OkStatus();
+  }
   absl::Status Ping() override { return status; }
 
   StoredUser* Find(std::string_view user_id) {
@@ -132,14 +177,105 @@ class FakeCredentialStore : public CredentialStore {
 
  private:
   std::vector<ContactChange> changes_;
+  std::map<std::string, PendingContactChange> pending_;
 };
 
-Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles) {
-  return Caller::User(testing::TestClaims({.directory_id = std::move(directory),
-                                           .user_id = std::move(user),
-                                           .roles = std::move(roles),
-                                           .session_id = "sid_1"},
-                                          absl::Now()));
+// The OTP service as the credential service sees it: codes per challenge with the real
+// service's attempt count (5), expiry by the injected clock, and every send and notice recorded.
+class FakeOtp final : public OtpClient {
+ public:
+  explicit FakeOtp(const Clock& clock) : clock_(clock) {}
+
+  absl::StatusOr<::tally::otp::v1::SendCodeResponse> SendCode(
+      const ::tally::otp::v1::SendCodeRequest& request, absl::Time) override {
+    if (!send_status.ok()) return send_status;
+    sends.push_back(request);
+    const std::string id = absl::StrCat("chl_", sends.size());
+    challenges_[id] = {request.user_id(), absl::StrCat(100000 + sends.size()), 5,
+                       clock_.Now() + absl::Minutes(5)};
+    ::tally::otp::v1::SendCodeResponse response;
+    response.set_challenge_id(id);
+    *response.mutable_expire_time() = ToProtoTime(challenges_[id].expire);
+    return response;
+  }
+  absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
+      const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time) override {
+    ::tally::otp::v1::VerifyCodeResponse response;
+    auto it = challenges_.find(request.challenge_id());
+    if (it == challenges_.end() || it->second.expire <= clock_.Now()) {
+      response.set_result(::tally::otp::v1::VERIFY_RESULT_EXPIRED);
+      return response;
+    }
+    Challenge& c = it->second;
+    if (c.attempts_left == 0) {
+      response.set_result(::tally::otp::v1::VERIFY_RESULT_TOO_MANY_ATTEMPTS);
+      return response;
+    }
+    --c.attempts_left;
+    response.set_user_id(c.user_id);
+    response.set_attempts_left(c.attempts_left);
+    if (request.code() != c.code) {
+      response.set_result(c.attempts_left == 0 ? ::tally::otp::v1::VERIFY_RESULT_TOO_MANY_ATTEMPTS
+                                               : ::tally::otp::v1::VERIFY_RESULT_WRONG_CODE);
+      return response;
+    }
+    challenges_.erase(it);
+    response.set_result(::tally::otp::v1::VERIFY_RESULT_ACCEPTED);
+    return response;
+  }
+  absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
+                          absl::Time) override {
+    notices.push_back(request);
+    return absl::OkStatus();
+  }
+
+  // The code of the last send.
+  std::string LastCode() const {
+    return challenges_.at(absl::StrCat("chl_", sends.size())).code;
+  }
+
+  absl::Status send_status = absl::OkStatus();
+  std::vector<::tally::otp::v1::SendCodeRequest> sends;
+  std::vector<::tally::otp::v1::SendNoticeRequest> notices;
+
+ private:
+  struct Challenge {
+    std::string user_id;
+    std::string code;
+    int attempts_left;
+    absl::Time expire;
+  };
+  const Clock& clock_;
+  std::map<std::string, Challenge> challenges_;
+};
+
+// The policy service's settings: every directory but "dir_unknown" exists; SMS countries per
+// directory.
+class FakeSettings final : public AuthSettingsSource {
+ public:
+  absl::StatusOr<::tally::policy::v1::AuthSettings> AuthSettings(
+      absl::string_view directory_id) override {
+    if (!status.ok()) return status;
+    if (directory_id == "dir_unknown") return absl::NotFoundError("unknown directory");
+    ::tally::policy::v1::AuthSettings settings;
+    settings.set_directory_id(std::string(directory_id));
+    for (const std::string& code : sms_countries) settings.add_sms_allowed_country_codes(code);
+    return settings;
+  }
+  absl::Status status = absl::OkStatus();
+  std::vector<std::string> sms_countries;
+};
+
+// A session as the Authenticator hands it over; `fresh` as --reauth_max_age found it.
+Caller UserCaller(std::string directory, std::string user, std::vector<std::string> roles,
+                  bool fresh = true) {
+  Caller caller = Caller::User(testing::TestClaims({.directory_id = std::move(directory),
+                                                    .user_id = std::move(user),
+                                                    .roles = std::move(roles),
+                                                    .session_id = "sid_1"},
+                                                   absl::Now()));
+  caller.fresh = fresh;
+  return caller;
 }
 
 constexpr char kDir[] = "dir_acme";
@@ -175,7 +311,7 @@ class CredentialManagerTest : public ::testing::Test {
     ASSERT_TRUE(bounded.ok()) << bounded.status();
     bounded_ = std::make_unique<BoundedHasher>(*std::move(bounded));
     manager_ = std::make_unique<CredentialManager>(store_, *bounded_, policy_, metrics_, clock_,
-                                                   CsprngRandom::Get());
+                                                   CsprngRandom::Get(), Security());
   }
 
   absl::StatusOr<User> Create(const Caller& caller, const std::string& dir,
@@ -209,9 +345,17 @@ class CredentialManagerTest : public ::testing::Test {
     return n < 0 ? 0 : n;
   }
 
+  AccountSecurityDeps Security() {
+    return {revocations_, otp_, settings_, attempts_, AccountSecurityOptions{}};
+  }
+
   const Caller admin_ = UserCaller(kDir, "usr_admin", {"admin"});
   FakeCredentialStore store_;
   tally::testing::FakeClock clock_;
+  tally::testing::InMemoryRevocationStore revocations_{clock_};
+  FakeOtp otp_{clock_};
+  FakeSettings settings_;
+  FakeFactorStore attempts_;
   prometheus::Registry registry_;
   CredentialMetrics metrics_{registry_};
   HashLimiter limiter_{2, 4};
@@ -303,7 +447,8 @@ TEST_F(CredentialManagerTest, TheLoserOfACreateRaceGetsAlreadyExists) {
       return absl::NotFoundError("no such user");
     }
   } racing;
-  CredentialManager manager(racing, *bounded_, policy_, metrics_, clock_, CsprngRandom::Get());
+  CredentialManager manager(racing, *bounded_, policy_, metrics_, clock_, CsprngRandom::Get(),
+                            Security());
   pb::CreateUserRequest request;
   request.set_directory_id(kDir);
   request.set_username("Carol");
@@ -402,7 +547,8 @@ TEST_F(CredentialManagerTest, ThrottledWhenEveryHashingSlotAndTheQueueAreTaken) 
   HashLimiter tight(1, 0);
   auto hasher = BoundedHasher::Create(*hasher_, tight, metrics_);
   ASSERT_TRUE(hasher.ok());
-  CredentialManager manager(store_, *hasher, policy_, metrics_, clock_, CsprngRandom::Get());
+  CredentialManager manager(store_, *hasher, policy_, metrics_, clock_, CsprngRandom::Get(),
+                            Security());
   auto held = tight.Acquire();
   ASSERT_TRUE(held.ok());
   pb::VerifyPasswordRequest request;
@@ -432,7 +578,8 @@ TEST_F(CredentialManagerTest, ThrottledWhenTheAnswerCouldNotComeByTheCallersDead
   }
   auto hasher = BoundedHasher::Create(*hasher_, timed, metrics_);
   ASSERT_TRUE(hasher.ok());
-  CredentialManager manager(store_, *hasher, policy_, metrics_, clock_, CsprngRandom::Get());
+  CredentialManager manager(store_, *hasher, policy_, metrics_, clock_, CsprngRandom::Get(),
+                            Security());
   pb::VerifyPasswordRequest request;
   request.set_directory_id(kDir);
   request.set_username("hal");
@@ -522,17 +669,32 @@ TEST_F(CredentialManagerTest, UpdateContactRecordsOnlyRealChangesWithTheirActor)
   const Caller self = UserCaller(kDir, ivy->user_id(), {"user"});
   pb::UpdateContactRequest request;
   request.set_user_id(ivy->user_id());
-  request.set_email("Ivy@Example.com");
-  request.set_phone_number("+44 20 7946 0958");
   clock_.Advance(absl::Minutes(5));
-  absl::StatusOr<pb::UpdateContactResponse> first = manager_->UpdateContact(self, request);
+  // The user's own changes, one destination at a time, each confirmed with its code.
+  auto change_and_confirm = [&]() -> absl::StatusOr<User> {
+    absl::StatusOr<pb::UpdateContactResponse> asked = manager_->UpdateContact(self, request);
+    if (!asked.ok()) return asked.status();
+    pb::ConfirmContactChangeRequest confirm;
+    confirm.set_change_id(asked->pending_change_id());
+    confirm.set_code(otp_.LastCode());
+    absl::StatusOr<pb::ConfirmContactChangeResponse> done =
+        manager_->ConfirmContactChange(self, confirm);
+    if (!done.ok()) return done.status();
+    return done->user();
+  };
+  request.set_email("Ivy@Example.com");
+  ASSERT_TRUE(change_and_confirm().ok());
+  request.set_phone_number("+44 20 7946 0958");
+  absl::StatusOr<User> first = change_and_confirm();
   ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->user().email(), "Ivy@example.com");
-  EXPECT_EQ(first->user().phone_number(), "+442079460958");
+  EXPECT_EQ(first->email(), "Ivy@example.com");
+  EXPECT_EQ(first->phone_number(), "+442079460958");
   // The same values again, as typed differently: nothing changes.
   request.set_email("Ivy@EXAMPLE.COM");
   request.set_phone_number("+442079460958");
-  ASSERT_TRUE(manager_->UpdateContact(self, request).ok());
+  absl::StatusOr<pb::UpdateContactResponse> same = manager_->UpdateContact(self, request);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->pending_change_id().empty());
   // Clearing the phone is a change.
   request.set_phone_number("");
   ASSERT_TRUE(manager_->UpdateContact(admin_, request).ok());
@@ -615,6 +777,320 @@ TEST_F(CredentialManagerTest, StoreOutagesAreUnavailable) {
   EXPECT_EQ(Verify(kDir, "kim", "kim-password").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Checks("error"), 1);
   EXPECT_EQ(Create(admin_, kDir, "lee").status().code(), absl::StatusCode::kUnavailable);
+}
+
+// --- Account security (issues 19, 20) ---
+
+TEST_F(CredentialManagerTest, SensitiveChangesNeedAFreshTokenOfTheUserOrOfTheAdmin) {
+  absl::StatusOr<User> mia = Create(admin_, kDir, "mia", "mias-old-password");
+  ASSERT_TRUE(mia.ok());
+  const std::string id = mia->user_id();
+  const Caller stale_self = UserCaller(kDir, id, {"user"}, /*fresh=*/false);
+  const Caller stale_admin = UserCaller(kDir, "usr_admin", {"admin"}, /*fresh=*/false);
+  auto stale = [](const absl::Status& s) {
+    return s.code() == absl::StatusCode::kFailedPrecondition &&
+           ErrorReason(s) == reasons::kReauthenticationRequired;
+  };
+  pb::SetPasswordRequest password;
+  password.set_user_id(id);
+  password.set_new_password("mias-new-password");
+  password.set_current_password("mias-old-password");
+  pb::UpdateContactRequest contact;
+  contact.set_user_id(id);
+  contact.set_email("mia@example.com");
+  pb::SetRolesRequest roles;
+  roles.set_user_id(id);
+  roles.add_roles("user");
+  pb::DeleteUserRequest del;
+  del.set_user_id(id);
+  EXPECT_TRUE(stale(manager_->SetPassword(stale_self, password).status()));
+  EXPECT_TRUE(stale(manager_->SetPassword(stale_admin, password).status()));
+  EXPECT_TRUE(stale(manager_->UpdateContact(stale_self, contact).status()));
+  EXPECT_TRUE(stale(manager_->UpdateContact(stale_admin, contact).status()));
+  EXPECT_TRUE(stale(manager_->SetRoles(stale_admin, roles).status()));
+  EXPECT_TRUE(stale(manager_->DeleteUser(stale_admin, del).status()));
+  EXPECT_EQ(Hashes("hash"), 1) << "only the user's creation hashed";
+  EXPECT_TRUE(otp_.sends.empty());
+  // Who may call comes first: a stale token of someone else learns nothing about freshness.
+  EXPECT_EQ(manager_->SetPassword(UserCaller(kDir, "usr_peer", {"user"}, false), password)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // ConfirmContactChange too.
+  absl::StatusOr<pb::UpdateContactResponse> asked =
+      manager_->UpdateContact(UserCaller(kDir, id, {"user"}), contact);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  pb::ConfirmContactChangeRequest confirm;
+  confirm.set_change_id(asked->pending_change_id());
+  confirm.set_code(otp_.LastCode());
+  EXPECT_TRUE(stale(manager_->ConfirmContactChange(stale_self, confirm).status()));
+
+  // Fresh tokens pass.
+  const Caller self = UserCaller(kDir, id, {"user"});
+  EXPECT_TRUE(manager_->ConfirmContactChange(self, confirm).ok());
+  EXPECT_TRUE(manager_->SetPassword(self, password).ok());
+  EXPECT_TRUE(manager_->SetRoles(admin_, roles).ok());
+  EXPECT_TRUE(manager_->DeleteUser(admin_, del).ok());
+}
+
+TEST_F(CredentialManagerTest, TheUsersOwnPasswordChangeNeedsTheCurrentPassword) {
+  absl::StatusOr<User> ned = Create(admin_, kDir, "ned", "neds-old-password");
+  ASSERT_TRUE(ned.ok());
+  const Caller self = UserCaller(kDir, ned->user_id(), {"user"});
+  pb::SetPasswordRequest request;
+  request.set_user_id(ned->user_id());
+  request.set_new_password("neds-new-password");
+  absl::Status missing = manager_->SetPassword(self, request).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(missing.message(), HasSubstr("current_password is required"));
+  request.set_current_password("not-neds-password");
+  absl::Status wrong = manager_->SetPassword(self, request).status();
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(wrong.message()), Not(HasSubstr("not-neds-password")));
+  EXPECT_TRUE(Verify(kDir, "ned", "neds-old-password").ok()) << "nothing changed";
+  request.set_current_password("neds-old-password");
+  ASSERT_TRUE(manager_->SetPassword(self, request).ok());
+  EXPECT_TRUE(Verify(kDir, "ned", "neds-new-password").ok());
+  // An admin setting someone else's password needs none (a fresh admin token instead).
+  request.clear_current_password();
+  request.set_new_password("set-by-the-admin");
+  EXPECT_TRUE(manager_->SetPassword(admin_, request).ok());
+}
+
+TEST_F(CredentialManagerTest, WrongCurrentPasswordsAreThrottledPerUser) {
+  absl::StatusOr<User> olga = Create(admin_, kDir, "olga", "olgas-password");
+  ASSERT_TRUE(olga.ok());
+  const Caller self = UserCaller(kDir, olga->user_id(), {"user"});
+  pb::SetPasswordRequest request;
+  request.set_user_id(olga->user_id());
+  request.set_new_password("olgas-new-password");
+  request.set_current_password("guess");
+  for (int i = 0; i < 5; ++i) {
+    request.set_current_password(absl::StrCat("guess-number-", i));
+    EXPECT_EQ(manager_->SetPassword(self, request).status().code(),
+              absl::StatusCode::kPermissionDenied)
+        << i;
+  }
+  const double hashes = Hashes("verify");
+  EXPECT_EQ(hashes, 5) << "each try costs one Argon2id verify";
+  // The sixth try is refused before any hash, even with the right password.
+  request.set_current_password("olgas-password");
+  absl::Status throttled = manager_->SetPassword(self, request).status();
+  EXPECT_EQ(throttled.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(RetryDelayOf(throttled).has_value());
+  EXPECT_GT(*RetryDelayOf(throttled), absl::ZeroDuration());
+  EXPECT_LE(*RetryDelayOf(throttled), absl::Minutes(15));
+  EXPECT_EQ(Hashes("verify"), hashes);
+  EXPECT_TRUE(Verify(kDir, "olga", "olgas-password").ok());
+  // Another user's budget is their own; once the window has passed, Olga may try again.
+  clock_.Advance(absl::Minutes(15));
+  EXPECT_TRUE(manager_->SetPassword(self, request).ok());
+}
+
+TEST_F(CredentialManagerTest, PasswordRoleAndDeletionChangesEndTheUsersSessions) {
+  absl::StatusOr<User> pia = Create(admin_, kDir, "pia", "pias-password", {"admin"});
+  ASSERT_TRUE(pia.ok());
+  const std::string id = pia->user_id();
+  // A session Pia opened a minute ago (on the manager's clock).
+  const SessionClaims before = testing::TestClaims(
+      {.directory_id = kDir, .user_id = id, .session_id = "sid_old"},
+      clock_.Now() - absl::Minutes(1));
+  ASSERT_FALSE(*revocations_.IsRevoked(before));
+  pb::SetRolesRequest roles;
+  roles.set_user_id(id);
+  roles.add_roles("user");
+  ASSERT_TRUE(manager_->SetRoles(admin_, roles).ok());
+  EXPECT_TRUE(*revocations_.IsRevoked(before)) << "a demoted admin's old token is dead";
+
+  clock_.Advance(absl::Minutes(2));
+  const SessionClaims later = testing::TestClaims(
+      {.directory_id = kDir, .user_id = id, .session_id = "sid_2"}, clock_.Now() - absl::Minutes(1));
+  EXPECT_FALSE(*revocations_.IsRevoked(later));
+  pb::SetPasswordRequest password;
+  password.set_user_id(id);
+  password.set_new_password("pias-new-password");
+  ASSERT_TRUE(manager_->SetPassword(admin_, password).ok());
+  EXPECT_TRUE(*revocations_.IsRevoked(later));
+
+  // Redis down: no change is committed with the old sessions still alive.
+  clock_.Advance(absl::Minutes(2));
+  revocations_.Fail(absl::UnavailableError("redis down"));
+  password.set_new_password("pias-third-password");
+  EXPECT_EQ(manager_->SetPassword(admin_, password).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(Verify(kDir, "pia", "pias-new-password").ok());
+  roles.set_roles(0, "admin");
+  EXPECT_EQ(manager_->SetRoles(admin_, roles).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(store_.Find(id)->user.roles(), ElementsAre("user"));
+  pb::DeleteUserRequest del;
+  del.set_user_id(id);
+  EXPECT_EQ(manager_->DeleteUser(admin_, del).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(store_.Find(id), nullptr);
+
+  revocations_.Fail(absl::OkStatus());
+  const SessionClaims last = testing::TestClaims(
+      {.directory_id = kDir, .user_id = id, .session_id = "sid_3"}, clock_.Now() - absl::Minutes(1));
+  ASSERT_TRUE(manager_->DeleteUser(admin_, del).ok());
+  EXPECT_TRUE(*revocations_.IsRevoked(last));
+}
+
+TEST_F(CredentialManagerTest, TheUsersContactChangeWaitsForTheCodeSentToTheNewDestination) {
+  pb::CreateUserRequest create;
+  create.set_directory_id(kDir);
+  create.set_username("quinn");
+  create.set_email("quinn@old.example");
+  create.set_phone_number("+31612345678");
+  absl::StatusOr<pb::CreateUserResponse> quinn = manager_->CreateUser(admin_, create);
+  ASSERT_TRUE(quinn.ok()) << quinn.status();
+  const std::string id = quinn->user().user_id();
+  const Caller self = UserCaller(kDir, id, {"user"});
+  pb::UpdateContactRequest request;
+  request.set_user_id(id);
+  request.set_email("quinn@new.example");
+  request.set_phone_number("+31612345678");
+  absl::StatusOr<pb::UpdateContactResponse> asked = manager_->UpdateContact(self, request);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_FALSE(asked->pending_change_id().empty());
+  EXPECT_EQ(asked->user().email(), "quinn@old.example") << "nothing stored yet";
+  EXPECT_EQ(store_.Find(id)->user.email(), "quinn@old.example");
+  ASSERT_EQ(otp_.sends.size(), 1u);
+  EXPECT_EQ(otp_.sends[0].destination(), "quinn@new.example");
+  EXPECT_EQ(otp_.sends[0].channel(), ::tally::otp::v1::CHANNEL_EMAIL);
+  EXPECT_EQ(otp_.sends[0].user_id(), id);
+
+  pb::ConfirmContactChangeRequest confirm;
+  confirm.set_change_id(asked->pending_change_id());
+  confirm.set_code("000000");
+  EXPECT_EQ(manager_->ConfirmContactChange(self, confirm).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Nobody else confirms it, not even an admin.
+  confirm.set_code(otp_.LastCode());
+  EXPECT_EQ(manager_->ConfirmContactChange(admin_, confirm).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(otp_.notices.empty());
+  absl::StatusOr<pb::ConfirmContactChangeResponse> done =
+      manager_->ConfirmContactChange(self, confirm);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->user().email(), "quinn@new.example");
+  EXPECT_EQ(store_.Find(id)->user.email(), "quinn@new.example");
+  ASSERT_EQ(otp_.notices.size(), 1u);
+  EXPECT_EQ(otp_.notices[0].destination(), "quinn@old.example");
+  EXPECT_EQ(otp_.notices[0].channel(), ::tally::otp::v1::CHANNEL_EMAIL);
+  EXPECT_EQ(otp_.notices[0].kind(), ::tally::otp::v1::NOTICE_CONTACT_CHANGED);
+  EXPECT_EQ(manager_->ConfirmContactChange(self, confirm).status().code(),
+            absl::StatusCode::kNotFound)
+      << "single use";
+
+  // Both destinations at once: refused, nothing sent.
+  request.set_email("quinn@third.example");
+  request.set_phone_number("+31687654321");
+  EXPECT_EQ(manager_->UpdateContact(self, request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(otp_.sends.size(), 1u);
+
+  // A phone change: the code goes by SMS; a newer request replaces the pending one.
+  request.set_email("quinn@new.example");
+  absl::StatusOr<pb::UpdateContactResponse> first = manager_->UpdateContact(self, request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(otp_.sends.back().channel(), ::tally::otp::v1::CHANNEL_SMS);
+  request.set_phone_number("+31611112222");
+  absl::StatusOr<pb::UpdateContactResponse> second = manager_->UpdateContact(self, request);
+  ASSERT_TRUE(second.ok());
+  confirm.set_change_id(first->pending_change_id());
+  EXPECT_EQ(manager_->ConfirmContactChange(self, confirm).status().code(),
+            absl::StatusCode::kNotFound);
+  // Wrong codes until the OTP service's attempts run out: the change is dead.
+  confirm.set_change_id(second->pending_change_id());
+  confirm.set_code("999999");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(manager_->ConfirmContactChange(self, confirm).status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(manager_->ConfirmContactChange(self, confirm).status().code(),
+            absl::StatusCode::kNotFound);
+  confirm.set_code(otp_.LastCode());
+  EXPECT_EQ(manager_->ConfirmContactChange(self, confirm).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_.Find(id)->user.phone_number(), "+31612345678");
+
+  // Expired with its code.
+  absl::StatusOr<pb::UpdateContactResponse> third = manager_->UpdateContact(self, request);
+  ASSERT_TRUE(third.ok());
+  clock_.Advance(absl::Minutes(6));
+  confirm.set_change_id(third->pending_change_id());
+  EXPECT_EQ(manager_->ConfirmContactChange(UserCaller(kDir, id, {"user"}), confirm)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(CredentialManagerTest, RemovalsAndAdminsChangesApplyAtOnceAndTellTheOldDestination) {
+  pb::CreateUserRequest create;
+  create.set_directory_id(kDir);
+  create.set_username("rex");
+  create.set_email("rex@old.example");
+  create.set_phone_number("+31612345678");
+  absl::StatusOr<pb::CreateUserResponse> rex = manager_->CreateUser(admin_, create);
+  ASSERT_TRUE(rex.ok());
+  const std::string id = rex->user().user_id();
+  pb::UpdateContactRequest request;
+  request.set_user_id(id);
+  request.set_email("rex@old.example");
+  // The user removes the phone: no code can prove a removal; applied, the old phone told.
+  absl::StatusOr<pb::UpdateContactResponse> removed =
+      manager_->UpdateContact(UserCaller(kDir, id, {"user"}), request);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_TRUE(removed->pending_change_id().empty());
+  EXPECT_EQ(removed->user().phone_number(), "");
+  ASSERT_EQ(otp_.notices.size(), 1u);
+  EXPECT_EQ(otp_.notices[0].destination(), "+31612345678");
+  EXPECT_EQ(otp_.notices[0].channel(), ::tally::otp::v1::CHANNEL_SMS);
+  // An admin changes both at once: applied, each old destination that existed is told.
+  request.set_email("rex@admin.example");
+  request.set_phone_number("+31687654321");
+  absl::StatusOr<pb::UpdateContactResponse> by_admin = manager_->UpdateContact(admin_, request);
+  ASSERT_TRUE(by_admin.ok()) << by_admin.status();
+  EXPECT_TRUE(by_admin->pending_change_id().empty());
+  EXPECT_EQ(by_admin->user().email(), "rex@admin.example");
+  EXPECT_EQ(by_admin->user().phone_number(), "+31687654321");
+  ASSERT_EQ(otp_.notices.size(), 2u);
+  EXPECT_EQ(otp_.notices[1].destination(), "rex@old.example");
+  EXPECT_TRUE(otp_.sends.empty());
+}
+
+TEST_F(CredentialManagerTest, PhonesOutsideTheDirectorysSmsCountriesAreRefused) {
+  settings_.sms_countries = {"31"};
+  absl::StatusOr<User> sam = Create(admin_, kDir, "sam");
+  ASSERT_TRUE(sam.ok());
+  pb::UpdateContactRequest request;
+  request.set_user_id(sam->user_id());
+  request.set_phone_number("+447700900123");
+  for (const Caller& caller : {UserCaller(kDir, sam->user_id(), {"user"}), admin_}) {
+    absl::Status refused = manager_->UpdateContact(caller, request).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.message(), HasSubstr("outside the countries"));
+  }
+  EXPECT_TRUE(otp_.sends.empty());
+  pb::CreateUserRequest create;
+  create.set_directory_id(kDir);
+  create.set_username("tom");
+  create.set_phone_number("+447700900123");
+  EXPECT_EQ(manager_->CreateUser(admin_, create).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  create.set_phone_number("+31612345678");
+  EXPECT_TRUE(manager_->CreateUser(admin_, create).ok());
+  request.set_phone_number("+31687654321");
+  EXPECT_TRUE(manager_->UpdateContact(admin_, request).ok());
+}
+
+TEST_F(CredentialManagerTest, CreateUserNeedsADirectoryPolicyKnows) {
+  EXPECT_EQ(Create(Caller::Platform(), "dir_unknown", "uma").status().code(),
+            absl::StatusCode::kNotFound);
+  settings_.status = absl::UnavailableError("policy service unavailable");
+  EXPECT_EQ(Create(Caller::Platform(), kDir, "uma").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(store_.users.empty());
 }
 
 }  // namespace

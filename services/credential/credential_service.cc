@@ -43,6 +43,13 @@ grpc::Status CredentialServiceImpl::UpdateContact(grpc::ServerContext* context,
                     response);
 }
 
+grpc::Status CredentialServiceImpl::ConfirmContactChange(
+    grpc::ServerContext* context, const pb::ConfirmContactChangeRequest* request,
+    pb::ConfirmContactChangeResponse* response) {
+  return HandleCall(*auth_, *context, manager_, &CredentialManager::ConfirmContactChange,
+                    *request, response);
+}
+
 grpc::Status CredentialServiceImpl::SetPassword(grpc::ServerContext* context,
                                                 const pb::SetPasswordRequest* request,
                                                 pb::SetPasswordResponse* response) {

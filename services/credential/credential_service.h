@@ -35,6 +35,9 @@ class CredentialServiceImpl final : public pb::CredentialService::Service {
                          pb::ListUsersResponse* response) override;
   grpc::Status UpdateContact(grpc::ServerContext* context, const pb::UpdateContactRequest* request,
                              pb::UpdateContactResponse* response) override;
+  grpc::Status ConfirmContactChange(grpc::ServerContext* context,
+                                    const pb::ConfirmContactChangeRequest* request,
+                                    pb::ConfirmContactChangeResponse* response) override;
   grpc::Status SetPassword(grpc::ServerContext* context, const pb::SetPasswordRequest* request,
                            pb::SetPasswordResponse* response) override;
   grpc::Status SetRoles(grpc::ServerContext* context, const pb::SetRolesRequest* request,

@@ -31,6 +31,24 @@ struct ContactChange {
   std::string actor;  // Caller::Actor()
 };
 
+// A user's contact change waiting for the code sent to the new destination
+// (ConfirmContactChange). At most one per user and field: a newer one replaces it.
+struct PendingContactChange {
+  std::string change_id;
+  std::string user_id;
+  std::string directory_id;
+  std::string field;         // "email" or "phone_number"
+  std::string value;         // the new, normalised destination
+  std::string challenge_id;  // the OTP service's challenge for the code sent to `value`
+  absl::Time expire_time;    // the code's: the change dies with it
+};
+
+// What applying a pending change did.
+struct AppliedContactChange {
+  StoredUser user;        // with the new value
+  std::string old_value;  // what it replaced (empty when the field was empty)
+};
+
 // Where users live. Every method is one atomic step; store failures are UNAVAILABLE.
 class CredentialStore {
  public:
@@ -66,6 +84,17 @@ class CredentialStore {
                                               const std::vector<std::string>& roles) = 0;
   // Deletes the user and its contact history.
   virtual absl::Status DeleteUser(std::string_view user_id) = 0;
+  // Stores `change`, replacing the user's pending change of the same field.
+  virtual absl::Status PutPendingContactChange(const PendingContactChange& change) = 0;
+  // NOT_FOUND when unknown, replaced, applied or expired at `now`.
+  virtual absl::StatusOr<PendingContactChange> GetPendingContactChange(
+      std::string_view change_id, absl::Time now) = 0;
+  // In one step: removes the pending change (NOT_FOUND when it is gone or expired at `time`),
+  // sets its field on the user and records the ContactChange with `actor`.
+  virtual absl::StatusOr<AppliedContactChange> ApplyPendingContactChange(
+      std::string_view change_id, const std::string& actor, absl::Time time) = 0;
+  // Removes a pending change (its code expired or ran out of attempts); OK when already gone.
+  virtual absl::Status DeletePendingContactChange(std::string_view change_id) = 0;
   // Oldest first.
   virtual absl::StatusOr<std::vector<ContactChange>> ListContactChanges(
       std::string_view user_id) = 0;

@@ -16,6 +16,7 @@
 #include "services/credential/credential_metrics.h"
 #include "services/credential/credential_service.h"
 #include "services/credential/hash_limiter.h"
+#include "services/credential/otp_client.h"
 #include "services/credential/device_manager.h"
 #include "services/credential/factor_guard.h"
 #include "services/credential/pg_credential_store.h"
@@ -58,15 +59,20 @@ int main(int argc, char** argv) {
       config.argon2.memory_kib, config.argon2.iterations, config.argon2.parallelism,
       config.max_concurrent_hashes, config.hash_queue_size, buffers.count());
   const cred::PasswordPolicy policy(config.password_rules, std::move(config.blocklist));
-  cred::CredentialManager manager(*store, bounded, policy, metrics, service.clock(),
-                                  service.random());
   // The same mutual TLS files as the server side (plaintext when none are configured).
   auto policy_channel = tally::MakePeerChannel(config.policy_addr,
                                                tally::MakeChannelCredentials(config.server.tls));
   tally::PolicyDirectorySource directories(
       tally::policy::v1::PolicyService::NewStub(policy_channel),
       tally::policy::v1::DirectoryService::NewStub(policy_channel), config.policy_timeout);
+  cred::GrpcOtpClient otp(
+      tally::otp::v1::OtpService::NewStub(tally::MakePeerChannel(
+          config.otp_addr, tally::MakeChannelCredentials(config.server.tls))),
+      tally::PeerCallOptions{.timeout = config.otp_timeout});
   cred::PgFactorStore factor_store(store->pool(), store->schema());
+  cred::CredentialManager manager(*store, bounded, policy, metrics, service.clock(),
+                                  service.random(),
+                                  {*revocations, otp, directories, factor_store, config.account});
   cred::PgDeviceStore device_store(store->pool(), store->schema());
   cred::FactorGuard guard(*store, factor_store, directories, service.clock(), config.factors);
   cred::TotpManager totp(guard, factor_store, *store, directories, service.random(),

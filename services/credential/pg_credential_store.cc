@@ -122,6 +122,20 @@ CREATE TABLE attempt_windows (
   PRIMARY KEY (user_id, method)
 );
 )sql"},
+      {3, "pending contact changes", R"sql(
+-- A user's contact change waiting for the code sent to the new destination; one per user and
+-- field (a newer one replaces it); it dies with its code (expire_time).
+CREATE TABLE pending_contact_changes (
+  change_id text PRIMARY KEY,
+  user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+  directory_id text NOT NULL,
+  field text NOT NULL CHECK (field IN ('email', 'phone_number')),
+  value text NOT NULL,
+  challenge_id text NOT NULL,
+  expire_time timestamptz NOT NULL,
+  UNIQUE (user_id, field)
+);
+)sql"},
   };
   return *migrations;
 }
@@ -293,6 +307,101 @@ absl::Status PgCredentialStore::DeleteUser(std::string_view user_id) {
         absl::StrCat("DELETE FROM ", Table("users"), " WHERE user_id = $1 RETURNING user_id"),
         std::string(user_id));
     if (r.empty()) return NoSuchUser();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCredentialStore::PutPendingContactChange(const PendingContactChange& change) {
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("INSERT INTO ", Table("pending_contact_changes"),
+                     " (change_id, user_id, directory_id, field, value, challenge_id, "
+                     "expire_time) SELECT $1, $2, $3, $4, $5, $6, ",
+                     PgTimeParam(7), " WHERE EXISTS (SELECT 1 FROM ", Table("users"),
+                     " WHERE user_id = $2) ON CONFLICT (user_id, field) DO UPDATE SET "
+                     "change_id = EXCLUDED.change_id, value = EXCLUDED.value, challenge_id = "
+                     "EXCLUDED.challenge_id, expire_time = EXCLUDED.expire_time "
+                     "RETURNING change_id"),
+        change.change_id, change.user_id, change.directory_id, change.field, change.value,
+        change.challenge_id, absl::ToUnixMicros(change.expire_time));
+    if (r.empty()) return NoSuchUser();
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+PendingContactChange PendingFromRow(const pqxx::row& row) {
+  return {row["change_id"].as<std::string>(),    row["user_id"].as<std::string>(),
+          row["directory_id"].as<std::string>(), row["field"].as<std::string>(),
+          row["value"].as<std::string>(),        row["challenge_id"].as<std::string>(),
+          absl::FromUnixMicros(row["expire_us"].as<int64_t>())};
+}
+
+absl::Status NoSuchChange() {
+  return absl::NotFoundError("no such pending contact change (expired, used or replaced)");
+}
+
+}  // namespace
+
+absl::StatusOr<PendingContactChange> PgCredentialStore::GetPendingContactChange(
+    std::string_view change_id, absl::Time now) {
+  return pool_->ReadFor<PendingContactChange>(
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<PendingContactChange> {
+        const pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT change_id, user_id, directory_id, field, value, challenge_id, ",
+                         PgMicros("expire_time"), " AS expire_us FROM ",
+                         Table("pending_contact_changes"), " WHERE change_id = $1 AND expire_time > ",
+                         PgTimeParam(2)),
+            std::string(change_id), absl::ToUnixMicros(now));
+        if (r.empty()) return NoSuchChange();
+        return PendingFromRow(r[0]);
+      });
+}
+
+absl::StatusOr<AppliedContactChange> PgCredentialStore::ApplyPendingContactChange(
+    std::string_view change_id, const std::string& actor, absl::Time time) {
+  return pool_->TransactFor<AppliedContactChange>(
+      [&](pqxx::work& tx) -> absl::StatusOr<AppliedContactChange> {
+        // Deleting first makes the change single-use under concurrent confirmations.
+        const pqxx::result pending = tx.exec_params(
+            absl::StrCat("DELETE FROM ", Table("pending_contact_changes"),
+                         " WHERE change_id = $1 AND expire_time > ", PgTimeParam(2),
+                         " RETURNING change_id, user_id, directory_id, field, value, "
+                         "challenge_id, ",
+                         PgMicros("expire_time"), " AS expire_us"),
+            std::string(change_id), absl::ToUnixMicros(time));
+        if (pending.empty()) return NoSuchChange();
+        const PendingContactChange change = PendingFromRow(pending[0]);
+        const pqxx::result current = tx.exec_params(
+            absl::StrCat("SELECT ", UserColumns(), " FROM ", Table("users"),
+                         " WHERE user_id = $1 FOR UPDATE"),
+            change.user_id);
+        if (current.empty()) return NoSuchUser();
+        AppliedContactChange applied{UserFromRow(current[0]), ""};
+        User& user = applied.user.user;
+        // The column name comes from the CHECKed field, never from input.
+        const bool email = change.field == "email";
+        applied.old_value = email ? user.email() : user.phone_number();
+        tx.exec_params0(absl::StrCat("UPDATE ", Table("users"), " SET ",
+                                     email ? "email" : "phone_number", " = $2, update_time = ",
+                                     PgTimeParam(3), " WHERE user_id = $1"),
+                        change.user_id, change.value, absl::ToUnixMicros(time));
+        InsertContactChange(tx, {change.user_id, change.field, time, actor});
+        if (email) {
+          user.set_email(change.value);
+        } else {
+          user.set_phone_number(change.value);
+        }
+        return applied;
+      });
+}
+
+absl::Status PgCredentialStore::DeletePendingContactChange(std::string_view change_id) {
+  return pool_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_params0(absl::StrCat("DELETE FROM ", Table("pending_contact_changes"),
+                                 " WHERE change_id = $1"),
+                    std::string(change_id));
     return absl::OkStatus();
   });
 }

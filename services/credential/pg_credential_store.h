@@ -39,6 +39,13 @@ class PgCredentialStore final : public CredentialStore {
   absl::StatusOr<StoredUser> SetRoles(std::string_view user_id,
                                       const std::vector<std::string>& roles) override;
   absl::Status DeleteUser(std::string_view user_id) override;
+  absl::Status PutPendingContactChange(const PendingContactChange& change) override;
+  absl::StatusOr<PendingContactChange> GetPendingContactChange(std::string_view change_id,
+                                                               absl::Time now) override;
+  absl::StatusOr<AppliedContactChange> ApplyPendingContactChange(std::string_view change_id,
+                                                                 const std::string& actor,
+                                                                 absl::Time time) override;
+  absl::Status DeletePendingContactChange(std::string_view change_id) override;
   absl::StatusOr<std::vector<ContactChange>> ListContactChanges(
       std::string_view user_id) override;
   absl::Status Ping() override;

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/server/peer_call.h"
 #include "common/status/grpc_status.h"
 
 namespace tally::orchestrator {
@@ -17,40 +18,7 @@ namespace otppb = ::tally::otp::v1;
 namespace pkpb = ::tally::passkey::v1;
 namespace polpb = ::tally::policy::v1;
 
-// One call: at most options.timeout, never past the caller's deadline; idempotent reads are
-// tried again while the peer is UNAVAILABLE and time is left.
-template <typename Call>
-absl::Status Invoke(absl::string_view peer, const PeerCallOptions& options, absl::Time deadline,
-                    bool idempotent, std::initializer_list<absl::StatusCode> expected,
-                    Call call) {
-  const int attempts = idempotent ? std::max(1, options.read_attempts) : 1;
-  absl::Status status;
-  for (int attempt = 1; attempt <= attempts; ++attempt) {
-    const absl::Time now = absl::Now();
-    const absl::Time call_deadline = std::min(deadline, now + options.timeout);
-    if (call_deadline <= now) {
-      status = absl::DeadlineExceededError("deadline passed");
-      break;
-    }
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(call_deadline));
-    status = FromGrpcStatus(call(&context));
-    if (status.ok()) return status;
-    if (status.code() != absl::StatusCode::kUnavailable || attempt == attempts) break;
-    if (absl::Now() + options.retry_backoff >= deadline) break;
-    absl::SleepFor(options.retry_backoff);
-  }
-  for (absl::StatusCode code : expected) {
-    if (status.code() == code) return status;
-  }
-  if (status.code() == absl::StatusCode::kUnavailable ||
-      status.code() == absl::StatusCode::kDeadlineExceeded) {
-    return absl::UnavailableError(absl::StrCat(peer, " service unavailable"));
-  }
-  // Anything else means our call was refused or broke: to our caller the peer is unavailable.
-  return absl::UnavailableError(absl::StrCat(peer, " service unavailable (it answered ",
-                                             absl::StatusCodeToString(status.code()), ")"));
-}
+using ::tally::CallPeer;
 
 }  // namespace
 
@@ -63,7 +31,7 @@ absl::StatusOr<polpb::AuthSettings> GrpcPolicyPeer::GetAuthSettings(
   polpb::GetAuthSettingsRequest request;
   request.set_directory_id(std::string(directory_id));
   polpb::GetAuthSettingsResponse response;
-  absl::Status s = Invoke("policy", options_, deadline, /*idempotent=*/true,
+  absl::Status s = CallPeer("policy", options_, deadline, /*idempotent=*/true,
                           {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
                           [&](grpc::ClientContext* context) {
                             return stub_->GetAuthSettings(context, request, &response);
@@ -84,7 +52,7 @@ absl::StatusOr<credpb::User> GrpcCredentialPeer::FindUser(absl::string_view dire
   request.set_directory_id(std::string(directory_id));
   request.set_username(std::string(username));
   credpb::FindUserResponse response;
-  absl::Status s = Invoke("credential", options_, deadline, /*idempotent=*/true,
+  absl::Status s = CallPeer("credential", options_, deadline, /*idempotent=*/true,
                           {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
                           [&](grpc::ClientContext* context) {
                             return stub_->FindUser(context, request, &response);
@@ -98,7 +66,7 @@ absl::StatusOr<credpb::User> GrpcCredentialPeer::GetUser(absl::string_view user_
   credpb::GetUserRequest request;
   request.set_user_id(std::string(user_id));
   credpb::GetUserResponse response;
-  absl::Status s = Invoke("credential", options_, deadline, /*idempotent=*/true,
+  absl::Status s = CallPeer("credential", options_, deadline, /*idempotent=*/true,
                           {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
                           [&](grpc::ClientContext* context) {
                             return stub_->GetUser(context, request, &response);
@@ -120,7 +88,7 @@ absl::StatusOr<credpb::User> GrpcCredentialPeer::VerifyPassword(absl::string_vie
   // hashing slot and the queue behind them taken) reaches the caller as such: overload is
   // answered quickly and honestly, and the caller backs off and retries.
   absl::Status s =
-      Invoke("credential", options_, deadline, /*idempotent=*/false,
+      CallPeer("credential", options_, deadline, /*idempotent=*/false,
              {absl::StatusCode::kUnauthenticated, absl::StatusCode::kInvalidArgument,
               absl::StatusCode::kResourceExhausted},
              [&](grpc::ClientContext* context) {
@@ -138,7 +106,7 @@ GrpcOtpPeer::GrpcOtpPeer(std::shared_ptr<otppb::OtpService::StubInterface> stub,
 absl::StatusOr<otppb::SendCodeResponse> GrpcOtpPeer::SendCode(
     const otppb::SendCodeRequest& request, absl::Time deadline) {
   otppb::SendCodeResponse response;
-  absl::Status s = Invoke("otp", options_, deadline, /*idempotent=*/false,
+  absl::Status s = CallPeer("otp", options_, deadline, /*idempotent=*/false,
                           {absl::StatusCode::kResourceExhausted,
                            absl::StatusCode::kInvalidArgument},
                           [&](grpc::ClientContext* context) {
@@ -151,7 +119,7 @@ absl::StatusOr<otppb::SendCodeResponse> GrpcOtpPeer::SendCode(
 absl::StatusOr<otppb::VerifyCodeResponse> GrpcOtpPeer::VerifyCode(
     const otppb::VerifyCodeRequest& request, absl::Time deadline) {
   otppb::VerifyCodeResponse response;
-  absl::Status s = Invoke("otp", options_, deadline, /*idempotent=*/false,
+  absl::Status s = CallPeer("otp", options_, deadline, /*idempotent=*/false,
                           {absl::StatusCode::kInvalidArgument},
                           [&](grpc::ClientContext* context) {
                             return stub_->VerifyCode(context, request, &response);
@@ -171,7 +139,7 @@ absl::StatusOr<pkpb::StartAuthenticationResponse> GrpcPasskeyPeer::StartAuthenti
   request.set_user_id(std::string(user_id));
   pkpb::StartAuthenticationResponse response;
   // Creates a challenge, but a repeated one is harmless (it expires unused): safe to retry.
-  absl::Status s = Invoke("passkey", options_, deadline, /*idempotent=*/true,
+  absl::Status s = CallPeer("passkey", options_, deadline, /*idempotent=*/true,
                           {absl::StatusCode::kFailedPrecondition, absl::StatusCode::kNotFound,
                            absl::StatusCode::kInvalidArgument},
                           [&](grpc::ClientContext* context) {
@@ -189,7 +157,7 @@ absl::StatusOr<pkpb::FinishAuthenticationResponse> GrpcPasskeyPeer::FinishAuthen
   request.set_challenge_id(std::string(challenge_id));
   request.set_authentication_response_json(std::string(authentication_response_json));
   pkpb::FinishAuthenticationResponse response;
-  absl::Status s = Invoke("passkey", options_, deadline, /*idempotent=*/false,
+  absl::Status s = CallPeer("passkey", options_, deadline, /*idempotent=*/false,
                           {absl::StatusCode::kNotFound, absl::StatusCode::kUnauthenticated,
                            absl::StatusCode::kInvalidArgument,
                            absl::StatusCode::kFailedPrecondition},

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/server/peer_call.h"
 #include "common/util/clock.h"
 #include "services/orchestrator/peers.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
@@ -16,14 +17,7 @@
 
 namespace tally::orchestrator {
 
-struct PeerCallOptions {
-  // The longest one outgoing call may take; the caller's deadline shortens it.
-  absl::Duration timeout = absl::Seconds(2);
-  // Tries of an idempotent read while the peer answers UNAVAILABLE (writes are tried once).
-  int read_attempts = 3;
-  // Pause between those tries.
-  absl::Duration retry_backoff = absl::Milliseconds(50);
-};
+using ::tally::PeerCallOptions;
 
 // The peers over gRPC. A peer that cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED) or that
 // answers a code the login does not expect from it becomes UNAVAILABLE "<peer> service

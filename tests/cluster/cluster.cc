@@ -107,11 +107,16 @@ bool Cluster::Prepare() {
       "--otp_read_block=200ms"};
   Add("policy", "policy", "tally-policy", {absl::StrCat("--postgres_schema=policy_c_", suffix)});
   const std::string policy = service("policy").address();
+  // Before credential, which sends the codes and notices of contact changes through it.
+  std::vector<std::string> api = {"--role=api"};
+  api.insert(api.end(), otp_flags.begin(), otp_flags.end());
+  Add("otp", "otp", "tally-otp", api);
   std::string credential_target;
   for (const std::string& name : credential_names()) {
     Add(name, "credential", "tally-credential",
         {absl::StrCat("--postgres_schema=credential_c_", suffix),
          absl::StrCat("--policy_addr=", policy),
+         absl::StrCat("--otp_addr=", service("otp").address()),
          absl::StrCat("--password_blocklist=", SourceDir(),
                       "/services/credential/data/common_passwords.txt")});
     absl::StrAppend(&credential_target, credential_target.empty() ? "" : ",",
@@ -119,9 +124,6 @@ bool Cluster::Prepare() {
   }
   // Several replicas: one target naming them all, as a headless Service's DNS name would.
   if (options_.credentials > 1) credential_target = absl::StrCat("ipv4:", credential_target);
-  std::vector<std::string> api = {"--role=api"};
-  api.insert(api.end(), otp_flags.begin(), otp_flags.end());
-  Add("otp", "otp", "tally-otp", api);
   for (int i = 0; i < options_.otp_senders; ++i) {
     std::vector<std::string> sender = {"--role=sender"};
     if (options_.delivery == "http") {
@@ -331,11 +333,10 @@ Cluster::User Cluster::CreateUser(const std::string& directory, const std::strin
 
 size_t Cluster::OutboxMark() const { return Lines().size(); }
 
-std::string Cluster::WaitForCode(size_t mark, const std::string& channel,
-                                 const std::string& destination) const {
-  // "code is NNNNNN" (SMS), "code is: NNNNNN" (email); the destination has digits of its own.
-  static const std::regex kCode("code is:? ([0-9]{6})\\b");
-  std::string code;
+std::string Cluster::WaitForMessage(size_t mark, const std::string& channel,
+                                    const std::string& destination,
+                                    const std::function<bool(const std::string&)>& accept) const {
+  std::string found;
   WaitFor(
       [&] {
         std::vector<std::string> lines = Lines();
@@ -345,17 +346,27 @@ std::string Cluster::WaitForCode(size_t mark, const std::string& channel,
               m.value("destination", "") != destination) {
             continue;
           }
-          std::smatch match;
           const std::string text = m.value("text", "");
-          if (std::regex_search(text, match, kCode)) {
-            code = match[1];
+          if (accept == nullptr || accept(text)) {
+            found = text;
             return true;
           }
         }
         return false;
       },
       absl::Seconds(20));
-  return code;
+  return found;
+}
+
+std::string Cluster::WaitForCode(size_t mark, const std::string& channel,
+                                 const std::string& destination) const {
+  // "code is NNNNNN" (SMS), "code is: NNNNNN" (email); the destination has digits of its own.
+  static const std::regex kCode("code is:? ([0-9]{6})\\b");
+  const std::string text = WaitForMessage(mark, channel, destination, [](const std::string& t) {
+    return std::regex_search(t, kCode);
+  });
+  std::smatch match;
+  return std::regex_search(text, match, kCode) ? std::string(match[1]) : "";
 }
 
 std::vector<std::string> Cluster::Lines() const {

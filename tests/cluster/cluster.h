@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -132,6 +133,11 @@ class Cluster {
   size_t OutboxMark() const;
   std::string WaitForCode(size_t mark, const std::string& channel,
                           const std::string& destination) const;
+  // The text of the first message to `destination` on `channel` after `mark` that `accept`s
+  // (any, when null): a code's or a notice's; empty after 20 s.
+  std::string WaitForMessage(size_t mark, const std::string& channel,
+                             const std::string& destination,
+                             const std::function<bool(const std::string&)>& accept = nullptr) const;
 
   // Shared by every service; platform_key() is keys().platform_key().
   const TestKeys& keys() const { return *keys_; }

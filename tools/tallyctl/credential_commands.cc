@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/auth/jwt.h"
+#include "common/status/error_details.h"
 #include "common/status/grpc_status.h"
 #include "common/util/clock.h"
 #include "common/util/proto_time.h"
@@ -36,6 +37,8 @@ namespace {
 namespace pb = ::tally::credential::v1;
 
 constexpr char kPasswordEnv[] = "TALLY_NEW_PASSWORD";
+// set-password by the user themself: the current password (else asked for).
+constexpr char kCurrentPasswordEnv[] = "TALLY_CURRENT_PASSWORD";
 // set-contact: the value that clears a field (an empty flag means "leave it").
 constexpr char kNone[] = "none";
 
@@ -174,8 +177,42 @@ absl::Status UserSetContact(CommandContext& ctx) {
       !s.ok()) {
     return s;
   }
+  if (!response.pending_change_id().empty()) {
+    if (ctx.options().json) {
+      ctx.PrintJson(response);
+      return absl::OkStatus();
+    }
+    // A user's own change: nothing stored until the code sent to the new destination is back.
+    ctx.out() << "pending    " << response.pending_change_id()
+              << "\na code was sent to the new destination; confirm with:\n  tallyctl user "
+                 "confirm-contact "
+              << response.pending_change_id() << " CODE\n";
+    return absl::OkStatus();
+  }
   PrintUser(ctx, response.user());
   return absl::OkStatus();
+}
+
+absl::Status UserConfirmContact(CommandContext& ctx) {
+  pb::ConfirmContactChangeRequest request;
+  request.set_change_id(ctx.args()[0]);
+  request.set_code(ctx.args()[1]);
+  pb::ConfirmContactChangeResponse response;
+  if (auto s = Call(ctx, &pb::CredentialService::Stub::ConfirmContactChange, request, &response);
+      !s.ok()) {
+    return s;
+  }
+  PrintUser(ctx, response.user());
+  return absl::OkStatus();
+}
+
+// Whether the service asked for the caller's current password (the user changing their own).
+bool NeedsCurrentPassword(const absl::Status& status) {
+  if (!absl::IsPermissionDenied(status)) return false;
+  for (const auto& violation : FieldViolationsOf(status)) {
+    if (violation.field() == "current_password") return true;
+  }
+  return false;
 }
 
 absl::Status UserSetPassword(CommandContext& ctx) {
@@ -189,10 +226,20 @@ absl::Status UserSetPassword(CommandContext& ctx) {
   pb::SetPasswordRequest request;
   request.set_user_id(ctx.args()[0]);
   request.set_new_password(*password);
-  pb::SetPasswordResponse response;
-  if (auto s = Call(ctx, &pb::CredentialService::Stub::SetPassword, request, &response); !s.ok()) {
-    return s;
+  if (const char* current = std::getenv(kCurrentPasswordEnv); current != nullptr) {
+    request.set_current_password(current);
   }
+  pb::SetPasswordResponse response;
+  absl::Status s = Call(ctx, &pb::CredentialService::Stub::SetPassword, request, &response);
+  // The user changing their own password: the service wants the current one; ask (the next
+  // line of standard input without a terminal), never from the command line.
+  if (NeedsCurrentPassword(s) && request.current_password().empty()) {
+    absl::StatusOr<std::string> current = Ask("current password: ", /*secret=*/true);
+    if (!current.ok()) return s;
+    request.set_current_password(*current);
+    s = Call(ctx, &pb::CredentialService::Stub::SetPassword, request, &response);
+  }
+  if (!s.ok()) return s;
   if (ctx.options().json) {
     ctx.PrintJson(response.user());
   } else {
@@ -257,8 +304,13 @@ void RegisterCredentialCommands(CommandRegistry& registry) {
   registry.Add({"user", "set-contact",
                 "user set-contact USER_ID [--email ADDRESS|none] [--phone E164|none]", 1, 1,
                 UserSetContact});
+  registry.Add({"user", "confirm-contact",
+                "user confirm-contact CHANGE_ID CODE   (the code sent to the new destination)", 2,
+                2, UserConfirmContact});
   registry.Add({"user", "set-password",
-                "user set-password USER_ID (--password_stdin | $TALLY_NEW_PASSWORD)", 1, 1,
+                "user set-password USER_ID (--password_stdin | $TALLY_NEW_PASSWORD) "
+                "[$TALLY_CURRENT_PASSWORD, else asked when changing your own]",
+                1, 1,
                 UserSetPassword});
   registry.Add({"user", "set-roles", "user set-roles USER_ID ROLE...   (admin, user)", 2, 3,
                 UserSetRoles});

@@ -8,7 +8,8 @@
 
 namespace tally::cli {
 
-// user create|get|find|list|set-contact|set-password|set-roles|delete, and dev-token (a session
+// user create|get|find|list|set-contact|confirm-contact|set-password|set-roles|delete, and
+// dev-token (a session
 // token signed with a local key, for administering users before an orchestrator exists).
 void RegisterCredentialCommands(CommandRegistry& registry);
 

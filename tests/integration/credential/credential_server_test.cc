@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "services/credential/pg_credential_store.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
+#include "tally/policy/v1/policy.grpc.pb.h"
 
 namespace tally {
 namespace {
@@ -48,10 +49,16 @@ class CredentialServer {
     if (keys.ok()) keys_ = *std::move(keys);
   }
 
-  // Starts the binary with the fast parameters and `extra` flags after them.
+  // Starts the binary with the fast parameters and `extra` flags after them, and (once) the
+  // peers it calls: the real policy service (CreateUser asks whether the directory exists and
+  // which SMS countries it allows) and the OTP service's API (a user's contact change sends a
+  // code through it; no sender runs, so nothing is delivered).
   void Start(const std::vector<std::string>& extra = {}) {
+    StartPeers();
     std::vector<std::string> flags = {
         absl::StrCat("--postgres_schema=", schema_),
+        absl::StrCat("--policy_addr=", policy_->address()),
+        absl::StrCat("--otp_addr=", otp_->address()),
         absl::StrCat("--password_blocklist=", testing::SourceDir(),
                      "/services/credential/data/common_passwords.txt")};
     flags.insert(flags.end(), kFastArgon2.begin(), kFastArgon2.end());
@@ -72,6 +79,20 @@ class CredentialServer {
     const absl::StatusOr<int> code = process_->Stop(SIGTERM, absl::Seconds(15));
     ASSERT_TRUE(code.ok()) << code.status();
     EXPECT_EQ(*code, 0) << process_->Output();
+  }
+
+  // A new directory in the policy service; its id.
+  std::string NewDirectory() {
+    auto directories = policy::v1::DirectoryService::NewStub(policy_->channel());
+    policy::v1::CreateDirectoryRequest request;
+    request.set_display_name("Credential integration");
+    request.set_tier(policy::v1::TIER_FREEMIUM);
+    policy::v1::CreateDirectoryResponse response;
+    const grpc::Status s = directories->CreateDirectory(
+        testing::NewContext("", keys_->platform_key(), absl::Seconds(20)).get(), request,
+        &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.directory().directory_id();
   }
 
   std::string Token(const std::string& directory, const std::string& user,
@@ -103,6 +124,31 @@ class CredentialServer {
   pb::CredentialService::Stub& stub() { return *stub_; }
 
  private:
+  void StartPeers() {
+    if (policy_ != nullptr) return;
+    const std::string suffix = testing::UniqueSuffix();
+    policy_ = std::make_unique<testing::ServiceProcess>(testing::ServiceOptions{
+        .binary = "tally-policy",
+        .flags = {absl::StrCat("--postgres_schema=policy_", schema_)},
+        .postgres_url = PostgresUrl(),
+        .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL"),
+        .keys = keys_,
+        .metrics = false});
+    otp_ = std::make_unique<testing::ServiceProcess>(testing::ServiceOptions{
+        .binary = "tally-otp",
+        .flags = {"--role=api", absl::StrCat("--otp_queue=cred-it-", suffix),
+                  "--otp_cooldown=0s"},
+        .redis_url = testing::RequiredEnv("TALLY_TEST_REDIS_URL"),
+        .keys = keys_,
+        // Keys for these tests only.
+        .env = {{"TALLY_OTP_HMAC_KEY", "63726564656e7469616c2d69742d6f74702d686d61632d74657374732d6f6e6c"}, {"TALLY_OTP_ENCRYPTION_KEY", "63726564656e7469616c2d69742d6f74702d656e6372797074696f6e2d6b6579"}},
+        .metrics = false});
+    for (testing::ServiceProcess* peer : {policy_.get(), otp_.get()}) {
+      const absl::Status started = peer->Start();
+      ASSERT_TRUE(started.ok()) << started;
+    }
+  }
+
   // The server's schema, read through the store it writes with.
   credential::PgCredentialStore& Store() {
     if (store_ == nullptr) {
@@ -116,6 +162,8 @@ class CredentialServer {
 
   std::string schema_;
   std::shared_ptr<const testing::TestKeys> keys_;
+  std::unique_ptr<testing::ServiceProcess> policy_;
+  std::unique_ptr<testing::ServiceProcess> otp_;
   std::unique_ptr<testing::ServiceProcess> process_;
   std::unique_ptr<pb::CredentialService::Stub> stub_;
   std::unique_ptr<credential::PgCredentialStore> store_;
@@ -148,16 +196,18 @@ class CredentialServerTest : public ::testing::Test {
   void SetUp() override {
     server_ = std::make_unique<CredentialServer>();
     server_->Start();
+    dir_ = server_->NewDirectory();
+    other_dir_ = server_->NewDirectory();
     platform_ = As::Key(server_->keys().platform_key());
-    admin_ = As::Bearer(server_->Token(kDir, "usr_the_admin", {"admin"}));
+    admin_ = As::Bearer(server_->Token(dir_, "usr_the_admin", {"admin"}));
   }
 
   absl::StatusOr<pb::User> Create(const As& as, const std::string& username,
                                   const std::string& password = "",
                                   std::vector<std::string> roles = {},
-                                  const std::string& dir = kDir) {
+                                  const std::string& dir = "") {
     pb::CreateUserRequest request;
-    request.set_directory_id(dir);
+    request.set_directory_id(dir.empty() ? dir_ : dir);
     request.set_username(username);
     request.set_password(password);
     for (auto& r : roles) request.add_roles(r);
@@ -169,9 +219,9 @@ class CredentialServerTest : public ::testing::Test {
 
   grpc::Status Verify(const std::string& username, const std::string& password,
                       pb::VerifyPasswordResponse* response = nullptr,
-                      const std::string& dir = kDir, const As& as = kAnonymous) {
+                      const std::string& dir = "", const As& as = kAnonymous) {
     pb::VerifyPasswordRequest request;
-    request.set_directory_id(dir);
+    request.set_directory_id(dir.empty() ? dir_ : dir);
     request.set_username(username);
     request.set_password(password);
     pb::VerifyPasswordResponse ignored;
@@ -180,8 +230,9 @@ class CredentialServerTest : public ::testing::Test {
 
   pb::CredentialService::Stub& stub() { return server_->stub(); }
 
-  static constexpr char kDir[] = "dir_integration";
-  static constexpr char kOtherDir[] = "dir_elsewhere";
+  // Directories of the policy service, made for each test.
+  std::string dir_;
+  std::string other_dir_;
   std::unique_ptr<CredentialServer> server_;
   As platform_;
   As admin_;
@@ -199,10 +250,10 @@ TEST_F(CredentialServerTest, EveryRpcThroughGrpc) {
   absl::StatusOr<pb::User> root = Create(platform_, "Root", "root-password-1", {"admin"});
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_THAT(root->roles(), ElementsAre("admin"));
-  const As root_as = As::Bearer(server_->Token(kDir, root->user_id(), {"admin"}));
+  const As root_as = As::Bearer(server_->Token(dir_, root->user_id(), {"admin"}));
 
   pb::CreateUserRequest create;
-  create.set_directory_id(kDir);
+  create.set_directory_id(dir_);
   create.set_username("Mia.Jansen");
   create.set_password("mia-first-password");
   create.set_email("Mia@Example.NL");
@@ -226,7 +277,7 @@ TEST_F(CredentialServerTest, EveryRpcThroughGrpc) {
   EXPECT_EQ(got.user().SerializeAsString(), mia.SerializeAsString());
 
   pb::FindUserRequest find;
-  find.set_directory_id(kDir);
+  find.set_directory_id(dir_);
   find.set_username("MIA.JANSEN");
   pb::FindUserResponse found;
   ASSERT_TRUE(stub().FindUser(Context(kAnonymous).get(), find, &found).ok());
@@ -236,18 +287,21 @@ TEST_F(CredentialServerTest, EveryRpcThroughGrpc) {
   ASSERT_TRUE(Verify("mia.jansen", "mia-first-password", &verified).ok());
   EXPECT_EQ(verified.user().user_id(), mia.user_id());
 
-  const As mia_as = As::Bearer(server_->Token(kDir, mia.user_id(), {"user"}));
+  const As mia_as = As::Bearer(server_->Token(dir_, mia.user_id(), {"user"}));
   pb::UpdateContactRequest contact;
   contact.set_user_id(mia.user_id());
   contact.set_email("mia@example.org");
   pb::UpdateContactResponse updated;
-  ASSERT_TRUE(stub().UpdateContact(Context(mia_as).get(), contact, &updated).ok());
+  // By an admin: applied at once (a user's own change waits for a code: account_security_test).
+  ASSERT_TRUE(stub().UpdateContact(Context(root_as).get(), contact, &updated).ok());
   EXPECT_EQ(updated.user().email(), "mia@example.org");
+  EXPECT_TRUE(updated.pending_change_id().empty());
   EXPECT_EQ(updated.user().phone_number(), "");
 
   pb::SetPasswordRequest set_password;
   set_password.set_user_id(mia.user_id());
   set_password.set_new_password("mia-second-password");
+  set_password.set_current_password("mia-first-password");
   pb::SetPasswordResponse password_set;
   ASSERT_TRUE(stub().SetPassword(Context(mia_as).get(), set_password, &password_set).ok());
   EXPECT_EQ(Verify("Mia.Jansen", "mia-first-password").error_code(), StatusCode::UNAUTHENTICATED);
@@ -262,7 +316,7 @@ TEST_F(CredentialServerTest, EveryRpcThroughGrpc) {
   EXPECT_THAT(roles_set.user().roles(), ElementsAre("admin", "user"));
 
   pb::ListUsersRequest list;
-  list.set_directory_id(kDir);
+  list.set_directory_id(dir_);
   list.set_page_size(1);
   std::vector<std::string> listed;
   do {
@@ -295,14 +349,14 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
     const char* name;
     As as;
   };
-  const std::vector<Who> callers = {
+  std::vector<Who> callers = {
       {"anonymous", kAnonymous},
       {"wrong platform key", As::Key("not-the-platform-key")},
       {"bad token", As::Bearer("not.a.token")},
       {"platform", platform_},
-      {"admin of another directory", As::Bearer(server_->Token(kOtherDir, "usr_x", {"admin"}))},
-      {"plain user of the directory", As::Bearer(server_->Token(kDir, "usr_peer", {"user"}))},
-      {"the user", As::Bearer(server_->Token(kDir, id, {"user"}))},
+      {"admin of another directory", As::Bearer(server_->Token(other_dir_, "usr_x", {"admin"}))},
+      {"plain user of the directory", As::Bearer(server_->Token(dir_, "usr_peer", {"user"}))},
+      {"the user", As::Bearer(server_->Token(dir_, id, {"user"}))},
       {"admin", admin_},
   };
   constexpr StatusCode OK = StatusCode::OK, UN = StatusCode::UNAUTHENTICATED,
@@ -334,19 +388,19 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
       {"FindUser",
        [&](const As& as) {
          pb::FindUserRequest r;
-         r.set_directory_id(kDir);
+         r.set_directory_id(dir_);
          r.set_username("TARGET");
          pb::FindUserResponse out;
          return stub().FindUser(Context(as).get(), r, &out).error_code();
        },
        {OK, UN, UN, OK, PD, OK, OK, OK}},
       {"VerifyPassword",
-       [&](const As& as) { return Verify("target", "target-password", nullptr, kDir, as).error_code(); },
+       [&](const As& as) { return Verify("target", "target-password", nullptr, dir_, as).error_code(); },
        {OK, UN, UN, OK, OK, OK, OK, OK}},
       {"ListUsers",
        [&](const As& as) {
          pb::ListUsersRequest r;
-         r.set_directory_id(kDir);
+         r.set_directory_id(dir_);
          pb::ListUsersResponse out;
          return stub().ListUsers(Context(as).get(), r, &out).error_code();
        },
@@ -365,6 +419,7 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
          pb::SetPasswordRequest r;
          r.set_user_id(id);
          r.set_new_password("target-password");
+         r.set_current_password("target-password");
          pb::SetPasswordResponse out;
          return stub().SetPassword(Context(as).get(), r, &out).error_code();
        },
@@ -391,6 +446,11 @@ TEST_F(CredentialServerTest, WhoMayCallEveryRpc) {
        {UN, UN, UN, PD, PD, PD, PD, OK}},
   };
   for (const Rule& rule : rules) {
+    // Password and role changes end the target's sessions (per-user revocation, to the
+    // millisecond, the mark winning a tie): the user's token for each rule is issued after the
+    // previous rule's mark.
+    absl::SleepFor(absl::Milliseconds(2));
+    callers[6].as = As::Bearer(server_->Token(dir_, id, {"user"}));
     for (size_t i = 0; i < callers.size(); ++i) {
       EXPECT_EQ(rule.call(callers[i].as), rule.expected[i])
           << rule.rpc << " as " << callers[i].name;
@@ -413,7 +473,7 @@ TEST_F(CredentialServerTest, VerifyPasswordAnswersEveryFailureAlike) {
   for (const grpc::Status& s :
        {Verify("nora", "nora-password-2"), Verify("nobody", "nora-password-1"),
         Verify("passkey.only", "anything-at-all"),
-        Verify("nora", "nora-password-1", nullptr, kOtherDir)}) {
+        Verify("nora", "nora-password-1", nullptr, other_dir_)}) {
     EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(s.error_message(), kBadLogin);
   }
@@ -452,7 +512,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
                          const std::string& email, const std::string& phone,
                          const std::string& role = "user") {
     pb::CreateUserRequest r;
-    r.set_directory_id(kDir);
+    r.set_directory_id(dir_);
     r.set_username(username);
     r.set_password(password);
     r.set_email(email);
@@ -516,7 +576,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
   EXPECT_EQ(stub().GetUser(Context(kAnonymous).get(), get, &got).error_code(),
             StatusCode::INVALID_ARGUMENT);
   pb::FindUserRequest find;
-  find.set_directory_id(kDir);
+  find.set_directory_id(dir_);
   find.set_username("nobody-here");
   pb::FindUserResponse found;
   EXPECT_EQ(stub().FindUser(Context(kAnonymous).get(), find, &found).error_code(),
@@ -557,7 +617,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
 
   // Paging.
   pb::ListUsersRequest list;
-  list.set_directory_id(kDir);
+  list.set_directory_id(dir_);
   list.set_page_token("not-a-token");
   pb::ListUsersResponse listed;
   EXPECT_EQ(stub().ListUsers(Context(admin_).get(), list, &listed).error_code(),
@@ -572,7 +632,7 @@ TEST_F(CredentialServerTest, BadInputIsInvalidArgumentAndUnknownIdsAreNotFound) 
   // Duplicates, in any case.
   ASSERT_TRUE(Create(admin_, "Pieter").ok());
   EXPECT_EQ(Create(admin_, "PIETER").status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_TRUE(Create(platform_, "pieter", "", {}, kOtherDir).ok()) << "another directory";
+  EXPECT_TRUE(Create(platform_, "pieter", "", {}, other_dir_).ok()) << "another directory";
 }
 
 TEST_F(CredentialServerTest, OneOfManyConcurrentCreatesOfAUsernameWins) {
@@ -595,7 +655,7 @@ TEST_F(CredentialServerTest, OneOfManyConcurrentCreatesOfAUsernameWins) {
   EXPECT_EQ(std::count(codes.begin(), codes.end(), StatusCode::OK), 1);
   EXPECT_EQ(std::count(codes.begin(), codes.end(), StatusCode::ALREADY_EXISTS), kThreads - 1);
   pb::ListUsersRequest list;
-  list.set_directory_id(kDir);
+  list.set_directory_id(dir_);
   pb::ListUsersResponse listed;
   ASSERT_TRUE(stub().ListUsers(Context(admin_).get(), list, &listed).ok());
   EXPECT_EQ(listed.users_size(), 1);
@@ -603,24 +663,30 @@ TEST_F(CredentialServerTest, OneOfManyConcurrentCreatesOfAUsernameWins) {
 
 TEST_F(CredentialServerTest, ContactChangesAreRecordedWithTheirActor) {
   pb::CreateUserRequest create;
-  create.set_directory_id(kDir);
+  create.set_directory_id(dir_);
   create.set_username("quinn");
   create.set_email("quinn@example.com");
   pb::CreateUserResponse created;
   ASSERT_TRUE(stub().CreateUser(Context(admin_).get(), create, &created).ok());
   const std::string id = created.user().user_id();
-  const As quinn = As::Bearer(server_->Token(kDir, id, {"user"}));
+  const As quinn = As::Bearer(server_->Token(dir_, id, {"user"}));
   pb::UpdateContactRequest update;
   update.set_user_id(id);
   update.set_email("QUINN@example.com");  // a change: the local part is case-sensitive
   update.set_phone_number("+1 202-555-0143");
   pb::UpdateContactResponse updated;
+  // An admin's changes apply at once (a user's own new destination waits for its code: the
+  // e2e account_security_test); a user's removal applies at once too.
+  ASSERT_TRUE(stub().UpdateContact(Context(admin_).get(), update, &updated).ok());
+  ASSERT_TRUE(stub().UpdateContact(Context(admin_).get(), update, &updated).ok());  // no change
+  update.set_phone_number("");
   ASSERT_TRUE(stub().UpdateContact(Context(quinn).get(), update, &updated).ok());
-  ASSERT_TRUE(stub().UpdateContact(Context(quinn).get(), update, &updated).ok());  // no change
+  EXPECT_TRUE(updated.pending_change_id().empty());
   update.set_email("");
   ASSERT_TRUE(stub().UpdateContact(Context(admin_).get(), update, &updated).ok());
   EXPECT_THAT(server_->ContactChanges(id),
-              ElementsAre("email by user:usr_the_admin", absl::StrCat("email by user:", id),
+              ElementsAre("email by user:usr_the_admin", "email by user:usr_the_admin",
+                          "phone_number by user:usr_the_admin",
                           absl::StrCat("phone_number by user:", id),
                           "email by user:usr_the_admin"));
   update.set_phone_number("+1 (202) 555-0143");
@@ -634,6 +700,7 @@ TEST(CredentialServerLimitTest, AFloodOfChecksGetsResourceExhaustedBeyondTheQueu
   CredentialServer server;
   server.Start({"--max_concurrent_hashes=1", "--hash_queue_size=1", "--argon2_memory_kib=65536",
                 "--argon2_iterations=2"});
+  const std::string dir = server.NewDirectory();
   constexpr int kThreads = 12;
   std::latch start(kThreads);
   std::vector<StatusCode> codes(kThreads);
@@ -641,7 +708,7 @@ TEST(CredentialServerLimitTest, AFloodOfChecksGetsResourceExhaustedBeyondTheQueu
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       pb::VerifyPasswordRequest r;
-      r.set_directory_id("dir_flood");
+      r.set_directory_id(dir);
       r.set_username(absl::StrCat("nobody-", i));
       r.set_password("some-password");
       pb::VerifyPasswordResponse out;
@@ -664,7 +731,7 @@ TEST(CredentialServerLimitTest, AFloodOfChecksGetsResourceExhaustedBeyondTheQueu
 TEST(CredentialServerLogTest, NoPasswordOrHashEverReachesTheLog) {
   CredentialServer server;
   server.Start({"--log_level=trace"});
-  const std::string dir = "dir_logs";
+  const std::string dir = server.NewDirectory();
   const As admin = As::Bearer(server.Token(dir, "usr_log_admin", {"admin"}));
   const std::vector<std::string> secrets = {"Sup3r-Secret-Passw0rd", "An0ther-Secret-Phrase",
                                             "Wr0ng-Guess-Password", "Short1"};
@@ -706,12 +773,13 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
   const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
   const std::string addr = absl::StrCat("--addr=", server_->process().address());
   const std::map<std::string, std::string> platform = {{"TALLY_PLATFORM_KEY", server_->keys().platform_key()}};
+  const std::string ctl_dir = dir_;
 
   // The password comes on standard input, never on the command line.
   auto created = testing::RunCommand(
       {"/bin/sh", "-c",
        absl::StrCat("printf '%s\\n' \"$PW\" | ", tallyctl, " ", addr,
-                    " user create dir_ctl Ctl.Admin --roles admin --email Admin@Ctl.Example "
+                    " user create ", ctl_dir, " Ctl.Admin --roles admin --email Admin@Ctl.Example "
                     "--password_stdin")},
       {{"TALLY_PLATFORM_KEY", server_->keys().platform_key()}, {"PW", "ctl-admin-password"}});
   ASSERT_EQ(created.exit_code, 0) << created.output;
@@ -722,16 +790,16 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
   const size_t at = created.output.find("user       usr_");
   ASSERT_NE(at, std::string::npos);
   const std::string admin_id = created.output.substr(at + 11, created.output.find('\n', at) - at - 11);
-  EXPECT_TRUE(Verify("ctl.admin", "ctl-admin-password", nullptr, "dir_ctl").ok());
+  EXPECT_TRUE(Verify("ctl.admin", "ctl-admin-password", nullptr, ctl_dir).ok());
 
   auto token = testing::RunCommand(
-      {tallyctl, "dev-token", server_->keys().signing_key_path(), "dir_ctl", admin_id, "--roles=admin"});
+      {tallyctl, "dev-token", server_->keys().signing_key_path(), ctl_dir, admin_id, "--roles=admin"});
   ASSERT_EQ(token.exit_code, 0) << token.output;
   const std::map<std::string, std::string> as_admin = {
       {"TALLY_TOKEN", std::string(absl::StripTrailingAsciiWhitespace(absl::string_view(token.output)))}};
 
   auto bob = testing::RunCommand(
-      {tallyctl, addr, "--json", "user", "create", "dir_ctl", "bob", "--phone", "+44 20 7946 0958"},
+      {tallyctl, addr, "--json", "user", "create", ctl_dir, "bob", "--phone", "+44 20 7946 0958"},
       {{"TALLY_TOKEN", as_admin.at("TALLY_TOKEN")}, {"TALLY_NEW_PASSWORD", "bobs-password-1"}});
   ASSERT_EQ(bob.exit_code, 0) << bob.output;
   EXPECT_THAT(bob.output, HasSubstr("\"phone_number\": \"+442079460958\""));
@@ -739,12 +807,12 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
   ASSERT_NE(id_at, std::string::npos);
   const size_t id_start = id_at + std::string("\"user_id\": \"").size();
   const std::string bob_id = bob.output.substr(id_start, bob.output.find('"', id_start) - id_start);
-  EXPECT_TRUE(Verify("BOB", "bobs-password-1", nullptr, "dir_ctl").ok());
+  EXPECT_TRUE(Verify("BOB", "bobs-password-1", nullptr, ctl_dir).ok());
 
-  auto listed = testing::RunCommand({tallyctl, addr, "user", "list", "dir_ctl"}, as_admin);
+  auto listed = testing::RunCommand({tallyctl, addr, "user", "list", ctl_dir}, as_admin);
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr("2 users"));
-  auto found = testing::RunCommand({tallyctl, addr, "user", "find", "dir_ctl", "BOB"});
+  auto found = testing::RunCommand({tallyctl, addr, "user", "find", ctl_dir, "BOB"});
   ASSERT_EQ(found.exit_code, 0) << found.output;
   EXPECT_THAT(found.output, HasSubstr(bob_id));
   auto contact = testing::RunCommand(
@@ -761,7 +829,35 @@ TEST_F(CredentialServerTest, TallyctlManagesUsers) {
   auto password = testing::RunCommand({tallyctl, addr, "user", "set-password", bob_id},
                                       with_password);
   ASSERT_EQ(password.exit_code, 0) << password.output;
-  EXPECT_TRUE(Verify("bob", "bobs-password-2", nullptr, "dir_ctl").ok());
+  EXPECT_TRUE(Verify("bob", "bobs-password-2", nullptr, ctl_dir).ok());
+  // Bob himself: a new e-mail waits for the code sent to it (a wrong one is refused), and his
+  // own password change asks for the current one (here the next line of standard input).
+  auto bob_token = testing::RunCommand(
+      {tallyctl, "dev-token", server_->keys().signing_key_path(), ctl_dir, bob_id});
+  ASSERT_EQ(bob_token.exit_code, 0) << bob_token.output;
+  const std::string as_bob(absl::StripTrailingAsciiWhitespace(absl::string_view(bob_token.output)));
+  auto own_contact = testing::RunCommand(
+      {tallyctl, addr, "user", "set-contact", bob_id, "--email", "bob@new.example"},
+      {{"TALLY_TOKEN", as_bob}});
+  ASSERT_EQ(own_contact.exit_code, 0) << own_contact.output;
+  const size_t pending_at = own_contact.output.find("pending    ");
+  ASSERT_NE(pending_at, std::string::npos) << own_contact.output;
+  const std::string change_id = own_contact.output.substr(
+      pending_at + 11, own_contact.output.find('\n', pending_at) - pending_at - 11);
+  EXPECT_THAT(own_contact.output,
+              HasSubstr(absl::StrCat("tallyctl user confirm-contact ", change_id, " CODE")));
+  auto wrong_code = testing::RunCommand(
+      {tallyctl, addr, "user", "confirm-contact", change_id, "000000"}, {{"TALLY_TOKEN", as_bob}});
+  EXPECT_EQ(wrong_code.exit_code, 1);
+  EXPECT_THAT(wrong_code.output, HasSubstr("UNAUTHENTICATED"));
+  auto own_password = testing::RunCommand(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf '%s\\n%s\\n' \"$NEW\" \"$OLD\" | ", tallyctl, " ", addr,
+                    " user set-password ", bob_id, " --password_stdin")},
+      {{"TALLY_TOKEN", as_bob}, {"NEW", "bobs-password-3"}, {"OLD", "bobs-password-2"}});
+  ASSERT_EQ(own_password.exit_code, 0) << own_password.output;
+  EXPECT_THAT(own_password.output, HasSubstr("current password: "));
+  EXPECT_TRUE(Verify("bob", "bobs-password-3", nullptr, ctl_dir).ok());
   with_password["TALLY_NEW_PASSWORD"] = "password1";
   auto common = testing::RunCommand({tallyctl, addr, "user", "set-password", bob_id},
                                     with_password);
