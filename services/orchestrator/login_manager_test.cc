@@ -127,6 +127,26 @@ class LoginManagerTest : public ::testing::Test {
     return response->state();
   }
 
+  // Alice's password + SMS login (30 points): its session.
+  pb::Session AliceSession() {
+    pb::LoginState s = Start("alice");
+    EXPECT_TRUE(Password(s, "correct horse").ok());
+    EXPECT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+    absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
+    EXPECT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(done.value_or(pb::LoginState()).status(), pb::LOGIN_STATUS_SUCCEEDED);
+    return done.value_or(pb::LoginState()).session();
+  }
+  absl::StatusOr<pb::LoginState> StepUp(const std::string& token, int level, int max_age) {
+    pb::StartStepUpRequest r;
+    r.set_session_token(token);
+    r.set_required_level(level);
+    r.set_max_age_seconds(max_age);
+    absl::StatusOr<pb::StartStepUpResponse> response = manager_->StartStepUp(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+
   tally::testing::FakeClock clock_;
   std::string dir_;
   InMemoryLoginStore store_{LockoutPolicy{}, clock_};
@@ -704,23 +724,13 @@ TEST_F(LoginManagerTest, StepUp) {
 
 TEST_F(LoginManagerTest, AStepUpTokenJoinsItsSessionsFamily) {
   for (bool revoke_the_step_up : {true, false}) {
-    pb::LoginState s = Start("alice");
-    ASSERT_TRUE(Password(s, "correct horse").ok());
-    ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
-    absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
-    ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
-    const pb::Session original = done->session();
+    const pb::Session original = AliceSession();
     clock_.Advance(absl::Minutes(2));
 
-    pb::StartStepUpRequest r;
-    r.set_session_token(original.token());
-    r.set_required_level(40);
-    r.set_max_age_seconds(300);
-    auto up = manager_->StartStepUp(r, kNoDeadline);
+    absl::StatusOr<pb::LoginState> up = StepUp(original.token(), 40, 300);
     ASSERT_TRUE(up.ok()) << up.status();
-    ASSERT_TRUE(Send(up->state(), otppb::CHANNEL_EMAIL).ok());
-    absl::StatusOr<pb::LoginState> upped =
-        Verify(up->state(), otp_->CodeFor("alice@example.com"));
+    ASSERT_TRUE(Send(*up, otppb::CHANNEL_EMAIL).ok());
+    absl::StatusOr<pb::LoginState> upped = Verify(*up, otp_->CodeFor("alice@example.com"));
     ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
     const pb::Session stepped = upped->session();
     // Two minutes later, and still not a second longer than the session it steps up.
@@ -741,38 +751,29 @@ TEST_F(LoginManagerTest, AStepUpTokenJoinsItsSessionsFamily) {
 // A step-up is no silent refresh: its token needs a method completed inside it, whatever the
 // session carries, and never outlives the session it steps up.
 TEST_F(LoginManagerTest, AStepUpThatCompletesNoNewMethodNeverFinishes) {
-  pb::LoginState s = Start("alice");
-  ASSERT_TRUE(Password(s, "correct horse").ok());
-  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
-  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
-  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
-  const pb::Session original = done->session();
+  const pb::Session original = AliceSession();
   clock_.Advance(absl::Minutes(1));
 
-  pb::StartStepUpRequest r;
-  r.set_session_token(original.token());
-  r.set_required_level(30);
-  r.set_max_age_seconds(3600);
-  auto up = manager_->StartStepUp(r, kNoDeadline);
+  absl::StatusOr<pb::LoginState> up = StepUp(original.token(), 30, 3600);
   ASSERT_TRUE(up.ok()) << up.status();
   // The carried methods reach the level, yet nothing was proven here.
-  EXPECT_EQ(up->state().status(), pb::LOGIN_STATUS_IN_PROGRESS);
-  EXPECT_EQ(up->state().score(), 30);
-  EXPECT_FALSE(up->state().has_session());
-  EXPECT_THAT(Offered(up->state()),
+  EXPECT_EQ(up->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(up->score(), 30);
+  EXPECT_FALSE(up->has_session());
+  EXPECT_THAT(Offered(*up),
               ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
-  absl::StatusOr<pb::LoginState> got = Get(up->state());
+  absl::StatusOr<pb::LoginState> got = Get(*up);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->status(), pb::LOGIN_STATUS_IN_PROGRESS);
   // A wrong password finishes nothing either.
-  absl::StatusOr<pb::LoginState> wrong = Password(up->state(), "wrong");
+  absl::StatusOr<pb::LoginState> wrong = Password(*up, "wrong");
   ASSERT_TRUE(wrong.ok()) << wrong.status();
   EXPECT_EQ(wrong->status(), pb::LOGIN_STATUS_IN_PROGRESS);
   EXPECT_FALSE(wrong->session().has_expire_time());
 
   // Redoing a carried method counts.
   clock_.Advance(absl::Minutes(1));
-  absl::StatusOr<pb::LoginState> upped = Password(up->state(), "correct horse");
+  absl::StatusOr<pb::LoginState> upped = Password(*up, "correct horse");
   ASSERT_TRUE(upped.ok()) << upped.status();
   ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
   auto claims = sessions_->Validate(upped->session().token());
@@ -785,22 +786,13 @@ TEST_F(LoginManagerTest, AStepUpThatCompletesNoNewMethodNeverFinishes) {
 }
 
 TEST_F(LoginManagerTest, AStepUpAsksAtLeastTheDirectoryLevel) {
-  pb::LoginState s = Start("alice");
-  ASSERT_TRUE(Password(s, "correct horse").ok());
-  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
-  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
-  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
-
+  const pb::Session session = AliceSession();
   // Nothing carried (max age 0) and a level below the directory's 30: the password alone (20)
   // is not enough.
-  pb::StartStepUpRequest r;
-  r.set_session_token(done->session().token());
-  r.set_required_level(10);
-  r.set_max_age_seconds(0);
-  auto up = manager_->StartStepUp(r, kNoDeadline);
+  absl::StatusOr<pb::LoginState> up = StepUp(session.token(), 10, 0);
   ASSERT_TRUE(up.ok()) << up.status();
-  EXPECT_EQ(up->state().required_level(), 30);
-  absl::StatusOr<pb::LoginState> after = Password(up->state(), "correct horse");
+  EXPECT_EQ(up->required_level(), 30);
+  absl::StatusOr<pb::LoginState> after = Password(*up, "correct horse");
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
   EXPECT_EQ(after->score(), 20);
