@@ -128,6 +128,7 @@ absl::Status CheckSignable(const SessionClaims& c) {
   std::vector<const std::string*> texts = {&c.issuer, &c.subject, &c.directory_id, &c.session_id,
                                            &c.family_id, &c.acr};
   for (const auto& s : c.amr) texts.push_back(&s);
+  for (const auto& s : c.methods) texts.push_back(&s);
   for (const auto& s : c.roles) texts.push_back(&s);
   for (const auto& [method, t] : c.amr_times) texts.push_back(&method);
   for (const std::string* s : texts) {
@@ -177,6 +178,7 @@ absl::StatusOr<std::string> JwtSigner::Sign(const SessionClaims& claims) const {
         {"auth_time", absl::ToUnixSeconds(claims.auth_time)},
     };
     if (!claims.family_id.empty()) payload["fam"] = claims.family_id;
+    if (!claims.methods.empty()) payload["methods"] = claims.methods;
     if (!claims.amr_times.empty()) {
       Json times = Json::object();
       for (const auto& [method, t] : claims.amr_times) times[method] = absl::ToUnixSeconds(t);
@@ -369,6 +371,9 @@ absl::StatusOr<SessionClaims> JwtVerifier::Verify(std::string_view token) const 
   absl::StatusOr<std::vector<std::string>> amr = GetStringArray(p, "amr");
   if (!amr.ok()) return amr.status();
   claims.amr = *std::move(amr);
+  absl::StatusOr<std::vector<std::string>> methods = GetStringArray(p, "methods");
+  if (!methods.ok()) return methods.status();
+  claims.methods = *std::move(methods);
   absl::StatusOr<std::vector<std::string>> roles = GetStringArray(p, "roles");
   if (!roles.ok()) return roles.status();
   claims.roles = *std::move(roles);

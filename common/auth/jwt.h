@@ -43,6 +43,10 @@ struct SessionClaims {
   std::string family_id;
   std::string acr;                 // "acr": the level the login reached
   std::vector<std::string> amr;    // "amr": methods used, RFC 8176 names
+  // "methods" (private claim): the methods used, by Tally's names ("password", "sms", "email",
+  // "passkey", "totp", "recovery_code", "trusted_device"): amr cannot tell e-mail codes from
+  // TOTP and has no name for recovery codes or remembered devices. Absent in older tokens.
+  std::vector<std::string> methods;
   std::vector<std::string> roles;  // "roles"
   // "iat", and "iat_ms" (private claim: the same instant in milliseconds), so a token issued in
   // the same second as a per-user revocation, but after it, is told apart from an older one.
@@ -50,8 +54,9 @@ struct SessionClaims {
   absl::Time issued_at;
   absl::Time expires_at;           // "exp"
   absl::Time auth_time;            // "auth_time": the last interactive authentication
-  // "amr_time" (private claim): when each "amr" method was completed, so that step-up can
-  // count only methods younger than its max age. Absent in tokens that predate it.
+  // "amr_time" (private claim): when each method was completed, keyed by its "methods" name (by
+  // its "amr" name in tokens without "methods"), so that step-up can count only methods younger
+  // than its max age. Absent in tokens that predate it.
   std::map<std::string, absl::Time> amr_times;
 
   bool HasRole(std::string_view role) const;

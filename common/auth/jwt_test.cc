@@ -660,7 +660,7 @@ TEST_F(JwtTest, RejectsMissingIdentity) {
 }
 
 TEST_F(JwtTest, RejectsMalformedListsAndAcr) {
-  for (const char* name : {"roles", "amr"}) {
+  for (const char* name : {"roles", "amr", "methods"}) {
     SCOPED_TRACE(name);
     Json c = ClaimsJson();
     c[name] = "admin";
@@ -700,6 +700,27 @@ TEST_F(JwtTest, AmrTimesRoundTripAndAreChecked) {
   ExpectRejected(Mint(c), "bad amr_time");
   c["amr_time"] = {{"pwd", -1}};
   ExpectRejected(Mint(c), "bad amr_time");
+}
+
+TEST_F(JwtTest, MethodsRoundTripAndAreOptional) {
+  SessionClaims claims = Claims();
+  claims.methods = {"password", "totp"};
+  claims.amr_times = {{"password", clock_.Now() - absl::Minutes(2)},
+                      {"totp", clock_.Now() - absl::Minutes(1)}};
+  absl::StatusOr<std::string> token = signer_->Sign(claims);
+  ASSERT_TRUE(token.ok()) << token.status();
+  const std::vector<std::string> parts = absl::StrSplit(*token, '.');
+  EXPECT_EQ(Json::parse(Decode(parts[1]))["methods"], (Json{"password", "totp"}));
+  absl::StatusOr<SessionClaims> verified = verifier_->Verify(*token);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(*verified, claims);
+
+  // Tokens minted before the claim existed carry none, and stay valid.
+  Json c = ClaimsJson();
+  c.erase("methods");
+  absl::StatusOr<SessionClaims> old = verifier_->Verify(Mint(c));
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_TRUE(old->methods.empty());
 }
 
 // ---- key sets and rotation ----

@@ -13,6 +13,7 @@
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
 #include "services/orchestrator/factor.h"
+#include "services/orchestrator/step_up.h"
 #include "services/policy/points.h"
 
 namespace tally::orchestrator {
@@ -27,6 +28,7 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
+// The methods completed in this login (not those a step-up carries): what is no longer offered.
 std::vector<AuthMethod> CompletedList(const LoginRecord& record) {
   std::vector<AuthMethod> methods;
   for (AuthMethod method : policy::KnownMethods()) {
@@ -212,12 +214,14 @@ absl::StatusOr<CheckedStep> LoginCore::Accept(const LoginRecord& record, AuthMet
   update.last_step = LastStep{method, pb::STEP_OUTCOME_ACCEPTED, 0};
   CheckedStep checked;
   checked.step = update.last_step;
-  std::vector<AuthMethod> completed = CompletedList(record);
-  if (!record.completed.contains(method)) completed.push_back(method);
+  std::vector<AuthMethod> completed = CountedMethods(record);
+  if (std::find(completed.begin(), completed.end(), method) == completed.end()) {
+    completed.push_back(method);
+  }
   absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
   if (!eval.ok()) return eval.status();
-  const int required = record.step_up_level > 0 ? record.step_up_level : eval->required_level;
-  const bool completes = eval->score >= required;
+  // A method completed here: a step-up may finish now too.
+  const bool completes = eval->score >= RequiredLevel(record, eval->required_level);
   if (record.user_id.empty()) {
     if (!user.has_value() || user->user_id() != user_id) {
       absl::StatusOr<User> read = credentials_.GetUser(user_id, deadline);
@@ -301,7 +305,7 @@ absl::StatusOr<LoginRecord> LoginCore::IssueSession(const LoginRecord& record, i
                                   ? absl::StatusOr<User>(*known_user)
                                   : credentials_.GetUser(record.user_id, deadline);
   if (!user.ok()) return user.status();
-  const std::vector<AuthMethod> completed = CompletedList(record);
+  const std::vector<AuthMethod> completed = CountedMethods(record);
   SessionRequest session;
   session.user_id = record.user_id;
   session.directory_id = record.directory_id;
@@ -309,12 +313,12 @@ absl::StatusOr<LoginRecord> LoginCore::IssueSession(const LoginRecord& record, i
   session.methods = completed;
   session.level = level;
   session.passkey_synced = record.passkey_synced;
-  session.method_times = record.completed;
+  session.method_times = CountedMethodTimes(record);
   if (!record.family_id.empty()) {
     session.family = SessionFamily{record.family_id, record.family_expire_time};
   }
   session.auth_time = absl::InfinitePast();
-  for (const auto& [method, at] : record.completed) {
+  for (const auto& [method, at] : session.method_times) {
     session.auth_time = std::max(session.auth_time, at);
   }
   absl::StatusOr<IssuedSession> issued = sessions_.Issue(session);
@@ -328,8 +332,9 @@ absl::StatusOr<LoginRecord> LoginCore::IssueSession(const LoginRecord& record, i
       for (AuthMethod method : completed) labels.push_back(MethodLabel(method));
       metrics_->LoginFinished("succeeded", absl::StrJoin(labels, "+"));
     }
-    Log()->info("login {} succeeded for user {} in directory {} (level {})", record.login_id,
-                record.user_id, record.directory_id, level);
+    // Not the login id: whoever holds it could read the login (GetLogin).
+    Log()->info("login succeeded for user {} in directory {} (level {}{})", record.user_id,
+                record.directory_id, level, IsStepUp(record) ? ", step-up" : "");
   }
   // The loser's token was never handed out; the winner's session is everyone's answer.
   return std::move(finished->record);
@@ -338,7 +343,16 @@ absl::StatusOr<LoginRecord> LoginCore::IssueSession(const LoginRecord& record, i
 absl::StatusOr<pb::LoginState> LoginCore::Finalize(LoginRecord record, const AuthSettings& settings,
                                                    absl::Time deadline,
                                                    std::optional<absl::Duration> locked_for) {
-  return Finalize(std::move(record), settings, deadline, locked_for, std::nullopt, std::nullopt);
+  return Finalize(std::move(record), settings, deadline, locked_for, std::nullopt, std::nullopt,
+                  /*may_issue=*/true);
+}
+
+absl::StatusOr<pb::LoginState> LoginCore::Describe(LoginRecord record,
+                                                   const AuthSettings& settings,
+                                                   absl::Time deadline,
+                                                   std::optional<absl::Duration> locked_for) {
+  return Finalize(std::move(record), settings, deadline, locked_for, std::nullopt, std::nullopt,
+                  /*may_issue=*/false);
 }
 
 absl::StatusOr<pb::LoginState> LoginCore::Finalize(absl::StatusOr<CheckedStep> checked,
@@ -346,32 +360,37 @@ absl::StatusOr<pb::LoginState> LoginCore::Finalize(absl::StatusOr<CheckedStep> c
                                                    absl::Time deadline) {
   if (!checked.ok()) return checked.status();
   return Finalize(std::move(checked->record), settings, deadline, checked->locked_for,
-                  checked->step, checked->user);
+                  checked->step, checked->user, /*may_issue=*/true);
 }
 
 absl::StatusOr<pb::LoginState> LoginCore::Finalize(LoginRecord record, const AuthSettings& settings,
                                                    absl::Time deadline,
                                                    std::optional<absl::Duration> locked_for,
                                                    std::optional<LastStep> step,
-                                                   const std::optional<User>& known_user) {
-  const std::vector<AuthMethod> completed = CompletedList(record);
-  absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
+                                                   const std::optional<User>& known_user,
+                                                   bool may_issue) {
+  absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, CountedMethods(record));
   if (!eval.ok()) return eval.status();
-  const int required = record.step_up_level > 0 ? record.step_up_level : eval->required_level;
+  const int required = RequiredLevel(record, eval->required_level);
 
-  if (!record.finished() && !record.user_id.empty() && !locked_for.has_value() &&
-      eval->score >= required) {
+  // The session's token goes only to the step that finished the login (racing final steps all
+  // get the one issued): an accepted step, or this call when it issues (the settings were
+  // lowered). Never to GetLogin, nor to a step that merely found the login finished.
+  bool carries_token = step.has_value() && step->outcome == pb::STEP_OUTCOME_ACCEPTED;
+  if (may_issue && !record.finished() && !record.user_id.empty() && !locked_for.has_value() &&
+      MayFinish(record) && eval->score >= required) {
     absl::StatusOr<LoginRecord> finished =
         IssueSession(record, eval->score, deadline, known_user, LoginUpdate{});
     if (!finished.ok()) return finished.status();
     record = *std::move(finished);
+    carries_token = true;
   }
 
   pb::LoginState state;
   state.set_login_id(record.login_id);
   state.set_directory_id(record.directory_id);
   // Recomputed from the stored login (a racing step may have added a method).
-  const std::vector<AuthMethod> final_completed = CompletedList(record);
+  const std::vector<AuthMethod> final_completed = CountedMethods(record);
   absl::StatusOr<policy::Evaluation> final_eval = policy::Evaluate(settings, final_completed);
   if (!final_eval.ok()) return final_eval.status();
   state.set_score(final_eval->score);
@@ -380,7 +399,7 @@ absl::StatusOr<pb::LoginState> LoginCore::Finalize(LoginRecord record, const Aut
   if (record.finished()) {
     state.set_status(pb::LOGIN_STATUS_SUCCEEDED);
     pb::Session* session = state.mutable_session();
-    session->set_token(record.session_token);
+    if (carries_token) session->set_token(record.session_token);
     session->set_session_id(record.session_id);
     *session->mutable_expire_time() = ToProtoTime(record.session_expire_time);
   } else {

@@ -143,8 +143,10 @@ class LoginCore {
                                      absl::string_view reservation,
                                      std::optional<int> factor_attempts_left, LoginUpdate update);
 
-  // Issues the session when the score reaches the level (exactly once, never while locked), and
-  // builds the state.
+  // Issues the session when the score reaches the level (exactly once, never while locked, a
+  // step-up only after a method completed in it), and builds the state. The state carries the
+  // session's token only when this step finished the login (an accepted step, or this call
+  // issuing).
   absl::StatusOr<pb::LoginState> Finalize(LoginRecord record,
                                           const ::tally::policy::v1::AuthSettings& settings,
                                           absl::Time deadline,
@@ -152,12 +154,18 @@ class LoginCore {
   absl::StatusOr<pb::LoginState> Finalize(absl::StatusOr<CheckedStep> checked,
                                           const ::tally::policy::v1::AuthSettings& settings,
                                           absl::Time deadline);
+  // The state of the login as stored, for GetLogin: never issues a session and never carries
+  // its token (anyone holding a login id may ask).
+  absl::StatusOr<pb::LoginState> Describe(LoginRecord record,
+                                          const ::tally::policy::v1::AuthSettings& settings,
+                                          absl::Time deadline,
+                                          std::optional<absl::Duration> locked_for);
 
  private:
   absl::StatusOr<pb::LoginState> Finalize(
       LoginRecord record, const ::tally::policy::v1::AuthSettings& settings, absl::Time deadline,
       std::optional<absl::Duration> locked_for, std::optional<LastStep> step,
-      const std::optional<::tally::credential::v1::User>& known_user);
+      const std::optional<::tally::credential::v1::User>& known_user, bool may_issue);
   // Issues a session for `record` (complete at `level`) and stores it with `update` unless a
   // racing step finished first; returns the login as stored, with the winner's session.
   absl::StatusOr<LoginRecord> IssueSession(

@@ -155,7 +155,7 @@ absl::StatusOr<pb::LoginState> LoginManager::Get(const pb::GetLoginRequest& requ
   if (!settings.ok()) return settings.status();
   absl::StatusOr<absl::Duration> locked = core_.LockedFor(*record);
   if (!locked.ok()) return locked.status();
-  return core_.Finalize(*std::move(record), *settings, deadline, LockedOrNot(*locked));
+  return core_.Describe(*std::move(record), *settings, deadline, LockedOrNot(*locked));
 }
 
 }  // namespace tally::orchestrator

@@ -127,6 +127,26 @@ class LoginManagerTest : public ::testing::Test {
     return response->state();
   }
 
+  // Alice's password + SMS login (30 points): its session.
+  pb::Session AliceSession() {
+    pb::LoginState s = Start("alice");
+    EXPECT_TRUE(Password(s, "correct horse").ok());
+    EXPECT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+    absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
+    EXPECT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(done.value_or(pb::LoginState()).status(), pb::LOGIN_STATUS_SUCCEEDED);
+    return done.value_or(pb::LoginState()).session();
+  }
+  absl::StatusOr<pb::LoginState> StepUp(const std::string& token, int level, int max_age) {
+    pb::StartStepUpRequest r;
+    r.set_session_token(token);
+    r.set_required_level(level);
+    r.set_max_age_seconds(max_age);
+    absl::StatusOr<pb::StartStepUpResponse> response = manager_->StartStepUp(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+
   tally::testing::FakeClock clock_;
   std::string dir_;
   InMemoryLoginStore store_{LockoutPolicy{}, clock_};
@@ -178,13 +198,17 @@ TEST_F(LoginManagerTest, PasswordAndSmsSucceed) {
   EXPECT_EQ(claims->directory_id, dir_);
   EXPECT_EQ(claims->acr, "30");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
+  EXPECT_THAT(claims->methods, ElementsAre("password", "sms"));
   EXPECT_THAT(claims->roles, ElementsAre("admin", "user"));
   EXPECT_EQ(claims->session_id, after->session().session_id());
 
-  // GetLogin shows the same finished login; further steps are refused.
+  // GetLogin shows the same finished login, but never its token (anyone holding the login id
+  // may ask); further steps are refused.
   absl::StatusOr<pb::LoginState> got = Get(s);
   ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(got->session().session_id(), after->session().session_id());
+  EXPECT_TRUE(got->session().token().empty());
   EXPECT_TRUE(absl::IsFailedPrecondition(Password(s, "correct horse").status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_EMAIL).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(Verify(s, "123456").status()));
@@ -288,18 +312,24 @@ TEST_F(LoginManagerTest, RacingDifferentFinalStepsIssueOneSession) {
     t1.join();
     t2.join();
     std::set<std::string> sids;
+    std::set<std::string> tokens;
     for (const auto* r : {&a, &b}) {
       if (r->ok()) {
         EXPECT_EQ((*r)->status(), pb::LOGIN_STATUS_SUCCEEDED);
         sids.insert((*r)->session().session_id());
+        tokens.insert((*r)->session().token());
       } else {
         EXPECT_TRUE(absl::IsFailedPrecondition(r->status())) << r->status();
       }
     }
     ASSERT_EQ(sids.size(), 1u);
+    // The racing final steps all carry the one token issued; GetLogin shows the session, never
+    // its token.
+    ASSERT_EQ(tokens.size(), 1u);
+    EXPECT_TRUE(sessions_->Validate(*tokens.begin()).ok());
     absl::StatusOr<pb::LoginState> final = Get(s);
     EXPECT_EQ(final->session().session_id(), *sids.begin());
-    EXPECT_TRUE(sessions_->Validate(final->session().token()).ok());
+    EXPECT_EQ(sessions_->Validate(*tokens.begin())->session_id, *sids.begin());
   }
 }
 
@@ -314,9 +344,12 @@ TEST_F(LoginManagerTest, SettingsChangesApplyAtTheNextStep) {
   EXPECT_EQ(after->required_level(), 40);
   EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
   EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
-  // Lowering the level below the score finishes the login at the next step.
+  // Lowering the level below the score finishes the login at the next step (a step: GetLogin
+  // only reads the login).
   policy_.Set(dir_, Settings(20, 20, 10, 10, 30));
-  after = Get(s);
+  EXPECT_EQ(Get(s)->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  after = Send(s, otppb::CHANNEL_SMS);
+  ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(sessions_->Validate(after->session().token())->acr, "20");
 }
@@ -356,19 +389,28 @@ TEST_F(LoginManagerTest, SyncedPasskeyIsASoftwareKey) {
   auto claims = sessions_->Validate(after->session().token());
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_THAT(claims->amr, ElementsAre("swk"));
-  EXPECT_EQ(claims->amr_times.at("swk"), claims->auth_time);
+  EXPECT_EQ(claims->amr_times.at("passkey"), claims->auth_time);
 
-  // A step-up keeps the kind of the passkey it counts.
+  // A step-up keeps the kind of the passkey it carries (alice's synced passkey, then her
+  // password completed inside the step-up).
+  passkeys_.AddPasskey("usr_alice", /*synced=*/true);
+  s = Start("alice");
+  ASSERT_TRUE(StartPasskey(s).ok());
+  after = FinishPasskey(s, "assert:usr_alice");
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
   pb::StartStepUpRequest r;
   r.set_session_token(after->session().token());
-  r.set_required_level(30);
+  r.set_required_level(40);
   r.set_max_age_seconds(60);
   auto up = manager_->StartStepUp(r, kNoDeadline);
   ASSERT_TRUE(up.ok()) << up.status();
-  ASSERT_EQ(up->state().status(), pb::LOGIN_STATUS_SUCCEEDED);
-  claims = sessions_->Validate(up->state().session().token());
+  absl::StatusOr<pb::LoginState> upped = Password(up->state(), "correct horse");
+  ASSERT_TRUE(upped.ok()) << upped.status();
+  ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  claims = sessions_->Validate(upped->session().token());
   ASSERT_TRUE(claims.ok()) << claims.status();
-  EXPECT_THAT(claims->amr, ElementsAre("swk"));
+  EXPECT_THAT(claims->amr, ElementsAre("pwd", "swk", "mfa"));
 }
 
 TEST_F(LoginManagerTest, StepUpCountsEachMethodByItsOwnAge) {
@@ -380,7 +422,7 @@ TEST_F(LoginManagerTest, StepUpCountsEachMethodByItsOwnAge) {
   ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
   auto claims = sessions_->Validate(done->session().token());
   ASSERT_TRUE(claims.ok());
-  EXPECT_EQ(claims->amr_times.at("sms") - claims->amr_times.at("pwd"), absl::Minutes(5));
+  EXPECT_EQ(claims->amr_times.at("sms") - claims->amr_times.at("password"), absl::Minutes(5));
   clock_.Advance(absl::Minutes(2));
 
   // The password is 7 minutes old, the SMS code 2: with a 4-minute limit only the code counts.
@@ -399,7 +441,7 @@ TEST_F(LoginManagerTest, StepUpCountsEachMethodByItsOwnAge) {
   claims = sessions_->Validate(finished->session().token());
   ASSERT_TRUE(claims.ok());
   // The fresh password, the SMS code at its original time.
-  EXPECT_EQ(claims->amr_times.at("pwd"), claims->issued_at);
+  EXPECT_EQ(claims->amr_times.at("password"), claims->issued_at);
   EXPECT_EQ(claims->amr_times.at("sms"), claims->issued_at - absl::Minutes(2));
   EXPECT_EQ(claims->auth_time, claims->issued_at);
 }
@@ -637,7 +679,9 @@ TEST_F(LoginManagerTest, StepUp) {
   EXPECT_EQ(st.required_level(), 40);
   EXPECT_EQ(st.score(), 30);
   EXPECT_THAT(Completed(st), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP));
-  EXPECT_THAT(Offered(st), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  // The carried methods stay on offer: redoing one counts as a method completed here.
+  EXPECT_THAT(Offered(st),
+              ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
   ASSERT_TRUE(Send(st, otppb::CHANNEL_EMAIL).ok());
   absl::StatusOr<pb::LoginState> upped = Verify(st, otp_->CodeFor("alice@example.com"));
   ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
@@ -645,6 +689,7 @@ TEST_F(LoginManagerTest, StepUp) {
   ASSERT_TRUE(claims.ok());
   EXPECT_EQ(claims->acr, "40");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "otp", "mfa"));
+  EXPECT_THAT(claims->methods, ElementsAre("password", "sms", "email"));
   EXPECT_NE(claims->session_id, done->session().session_id());
 
   // Too old: nothing counts, everything must be done again.
@@ -657,11 +702,12 @@ TEST_F(LoginManagerTest, StepUp) {
   r.set_max_age_seconds(0);
   EXPECT_EQ(manager_->StartStepUp(r, kNoDeadline)->state().score(), 0);
 
-  // A level the session already has succeeds at once.
+  // A level the session already has still needs a method completed in the step-up.
   r.set_required_level(30);
   r.set_max_age_seconds(3600);
   up = manager_->StartStepUp(r, kNoDeadline);
-  EXPECT_EQ(up->state().status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(up->state().status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(up->state().score(), 30);
 
   // Bad requests and revoked sessions.
   r.set_required_level(0);
@@ -678,23 +724,13 @@ TEST_F(LoginManagerTest, StepUp) {
 
 TEST_F(LoginManagerTest, AStepUpTokenJoinsItsSessionsFamily) {
   for (bool revoke_the_step_up : {true, false}) {
-    pb::LoginState s = Start("alice");
-    ASSERT_TRUE(Password(s, "correct horse").ok());
-    ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
-    absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("+31612345678"));
-    ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
-    const pb::Session original = done->session();
+    const pb::Session original = AliceSession();
     clock_.Advance(absl::Minutes(2));
 
-    pb::StartStepUpRequest r;
-    r.set_session_token(original.token());
-    r.set_required_level(40);
-    r.set_max_age_seconds(300);
-    auto up = manager_->StartStepUp(r, kNoDeadline);
+    absl::StatusOr<pb::LoginState> up = StepUp(original.token(), 40, 300);
     ASSERT_TRUE(up.ok()) << up.status();
-    ASSERT_TRUE(Send(up->state(), otppb::CHANNEL_EMAIL).ok());
-    absl::StatusOr<pb::LoginState> upped =
-        Verify(up->state(), otp_->CodeFor("alice@example.com"));
+    ASSERT_TRUE(Send(*up, otppb::CHANNEL_EMAIL).ok());
+    absl::StatusOr<pb::LoginState> upped = Verify(*up, otp_->CodeFor("alice@example.com"));
     ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
     const pb::Session stepped = upped->session();
     // Two minutes later, and still not a second longer than the session it steps up.
@@ -710,6 +746,109 @@ TEST_F(LoginManagerTest, AStepUpTokenJoinsItsSessionsFamily) {
     EXPECT_TRUE(absl::IsUnauthenticated(sessions_->Validate(stepped.token()).status()));
     clock_.Advance(absl::Seconds(31));  // each round its own second: new tokens, new families
   }
+}
+
+// A step-up is no silent refresh: its token needs a method completed inside it, whatever the
+// session carries, and never outlives the session it steps up.
+TEST_F(LoginManagerTest, AStepUpThatCompletesNoNewMethodNeverFinishes) {
+  const pb::Session original = AliceSession();
+  clock_.Advance(absl::Minutes(1));
+
+  absl::StatusOr<pb::LoginState> up = StepUp(original.token(), 30, 3600);
+  ASSERT_TRUE(up.ok()) << up.status();
+  // The carried methods reach the level, yet nothing was proven here.
+  EXPECT_EQ(up->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(up->score(), 30);
+  EXPECT_FALSE(up->has_session());
+  EXPECT_THAT(Offered(*up),
+              ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+  absl::StatusOr<pb::LoginState> got = Get(*up);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  // A wrong password finishes nothing either.
+  absl::StatusOr<pb::LoginState> wrong = Password(*up, "wrong");
+  ASSERT_TRUE(wrong.ok()) << wrong.status();
+  EXPECT_EQ(wrong->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_FALSE(wrong->session().has_expire_time());
+
+  // Redoing a carried method counts.
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<pb::LoginState> upped = Password(*up, "correct horse");
+  ASSERT_TRUE(upped.ok()) << upped.status();
+  ASSERT_EQ(upped->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  auto claims = sessions_->Validate(upped->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->amr_times.at("password"), clock_.Now());
+  EXPECT_EQ(claims->auth_time, clock_.Now());
+  EXPECT_THAT(claims->methods, ElementsAre("password", "sms"));
+  EXPECT_LE(upped->session().expire_time().seconds(), original.expire_time().seconds());
+  EXPECT_EQ(claims->family_id, original.session_id());
+}
+
+TEST_F(LoginManagerTest, AStepUpAsksAtLeastTheDirectoryLevel) {
+  const pb::Session session = AliceSession();
+  // Nothing carried (max age 0) and a level below the directory's 30: the password alone (20)
+  // is not enough.
+  absl::StatusOr<pb::LoginState> up = StepUp(session.token(), 10, 0);
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->required_level(), 30);
+  absl::StatusOr<pb::LoginState> after = Password(*up, "correct horse");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(after->score(), 20);
+}
+
+// API.md "Changed behaviour": only the answer of the step that finished the login carries the
+// token; a step that only finds the login finished (or GetLogin) does not.
+TEST_F(LoginManagerTest, OnlyTheFinishingStepCarriesTheToken) {
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  // The settings are lowered to what the login already has: the next step finishes it.
+  policy_.Set(dir_, Settings(20, 20, 10, 10, 30));
+  absl::StatusOr<pb::LoginState> got = Get(s);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_FALSE(got->has_session());
+  absl::StatusOr<pb::LoginState> sent = Send(s, otppb::CHANNEL_EMAIL);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_EQ(sent->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_TRUE(sessions_->Validate(sent->session().token()).ok());
+  got = Get(s);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(got->session().session_id(), sent->session().session_id());
+  EXPECT_TRUE(got->session().token().empty());
+}
+
+// DESIGN.md §6: a touch alone (UV=0: a stolen security key without its PIN) is not a login,
+// whatever the passkey service was configured to accept; it fails like a wrong factor.
+TEST_F(LoginManagerTest, APasskeyWithoutUserVerificationNeverCompletes) {
+  passkeys_.AddPasskey("usr_alice");
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(StartPasskey(s).ok());
+  absl::StatusOr<pb::LoginState> after = FinishPasskey(s, "touch:usr_alice");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(after->score(), 0);
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_EQ(after->last_step().attempts_left(), 4);
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 4);
+
+  // Passkey-first: the passkey names kim, and the failure counts for kim.
+  s = Start("");
+  ASSERT_TRUE(StartPasskey(s).ok());
+  after = FinishPasskey(s, "touch:usr_kim");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_THAT(Completed(*after), IsEmpty());
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_kim"), 4);
+  // With user verification the same passkey logs kim in.
+  ASSERT_TRUE(StartPasskey(s).ok());
+  after = FinishPasskey(s, "assert:usr_kim");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_SUCCEEDED);
 }
 
 TEST_F(LoginManagerTest, PreconditionsAndErrors) {

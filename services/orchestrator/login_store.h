@@ -76,6 +76,9 @@ struct LoginRecord {
   absl::Time family_expire_time;
   // Completed methods and when they were completed (each recorded once).
   std::map<AuthMethod, absl::Time> completed;
+  // Step-up: the session's methods that still count, and when they were completed (written once,
+  // at creation). A method carried and completed again is in both.
+  std::map<AuthMethod, absl::Time> carried;
   // The accepted passkey is synced (backup state): "swk" rather than "hwk" in the token.
   bool passkey_synced = false;
   std::optional<OtpState> otp;

@@ -80,7 +80,7 @@ grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext* context,
   response->set_directory_id(claims->directory_id);
   int level = 0;
   if (absl::SimpleAtoi(claims->acr, &level)) response->set_level(level);
-  for (AuthMethod method : MethodsFromAmr(claims->amr)) response->add_methods(method);
+  for (AuthMethod method : MethodsOf(*claims)) response->add_methods(method);
   for (const std::string& role : claims->roles) response->add_roles(role);
   *response->mutable_auth_time() = ToProtoTime(claims->auth_time);
   *response->mutable_expire_time() = ToProtoTime(claims->expires_at);

@@ -139,11 +139,21 @@ absl::StatusOr<pb::LoginState> PasskeyFactor::Finish(const pb::FinishPasskeyRequ
         return core_.Finalize(*std::move(cleared), settings, deadline, *locked);
       }
     }
-    if (!expected.empty() && result->user_id() == expected) {
+    // A touch without user verification (a stolen security key, no PIN) never completes
+    // PASSKEY, whatever the passkey service accepts (--user_verification): a failed step.
+    if (!expected.empty() && result->user_id() == expected && result->user_verified()) {
       base.passkey_synced = result->backup_state();
       return core_.Finalize(core_.Accept(record, cpb::AUTH_METHOD_PASSKEY, expected, reservation_id,
                                          base, settings, deadline),
                             settings, deadline);
+    }
+    if (passkey_first && !expected.empty() && !result->user_verified()) {
+      // The passkey named its user: the failure counts for that user, as a wrong password would.
+      LoginRecord named = record;
+      named.subject = UserSubject(expected);
+      return core_.Finalize(
+          core_.Reject(named, cpb::AUTH_METHOD_PASSKEY, reservation_id, std::nullopt, base),
+          settings, deadline);
     }
   } else if (!absl::IsNotFound(result.status()) && !absl::IsUnauthenticated(result.status()) &&
              // The passkey service's answers for a used or expired challenge (a replay) and

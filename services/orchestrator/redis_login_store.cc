@@ -79,6 +79,10 @@ LoginRecord FromFields(const Fields& f) {
         ::tally::common::v1::AuthMethod_IsValid(method)) {
       r.completed[static_cast<AuthMethod>(method)] = FromMs(value);
     }
+    if (absl::StartsWith(name, "c:") && absl::SimpleAtoi(name.substr(2), &method) &&
+        ::tally::common::v1::AuthMethod_IsValid(method)) {
+      r.carried[static_cast<AuthMethod>(method)] = FromMs(value);
+    }
   }
   if (f.contains("otp_ch")) {
     OtpState otp;
@@ -326,6 +330,9 @@ absl::StatusOr<absl::Duration> RedisLoginStore::Create(const LoginRecord& r,
                  {"et", Ms(r.expire_time)}};
   if (r.caps.has_value()) AppendCaps(*r.caps, pairs);
   for (const auto& [method, at] : r.completed) pairs.emplace_back(MethodField(method), Ms(at));
+  for (const auto& [method, at] : r.carried) {
+    pairs.emplace_back(absl::StrCat("c:", static_cast<int>(method)), Ms(at));
+  }
   if (r.passkey_synced) pairs.emplace_back("pks", "1");
   std::vector<std::string> args = {absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)))};
   for (auto& [field, value] : pairs) {

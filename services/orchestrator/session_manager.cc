@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/policy/points.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -11,22 +12,32 @@ namespace {
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AUTH_METHOD_TOTP;
+using ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE;
 
 }  // namespace
 
 std::vector<std::string> AmrFor(const std::vector<AuthMethod>& methods, bool passkey_synced) {
   std::vector<std::string> amr;
+  auto add = [&amr](const char* value) {
+    if (std::find(amr.begin(), amr.end(), value) == amr.end()) amr.push_back(value);
+  };
+  int distinct = 0;
   for (AuthMethod method : methods) {
+    if (MethodName(method).empty()) continue;
+    ++distinct;
     switch (method) {
-      case AUTH_METHOD_PASSWORD: amr.push_back("pwd"); break;
-      case AUTH_METHOD_SMS_OTP: amr.push_back("sms"); break;
-      case AUTH_METHOD_EMAIL_OTP: amr.push_back("otp"); break;
-      case AUTH_METHOD_PASSKEY: amr.push_back(passkey_synced ? "swk" : "hwk"); break;
-      default: break;
+      case AUTH_METHOD_PASSWORD: add("pwd"); break;
+      case AUTH_METHOD_SMS_OTP: add("sms"); break;
+      case AUTH_METHOD_EMAIL_OTP:
+      case AUTH_METHOD_TOTP: add("otp"); break;
+      case AUTH_METHOD_PASSKEY: add(passkey_synced ? "swk" : "hwk"); break;
+      default: break;  // no RFC 8176 value: only in "methods"
     }
   }
-  if (amr.size() >= 2) amr.push_back("mfa");
+  if (distinct >= 2) amr.push_back("mfa");
   return amr;
 }
 
@@ -41,8 +52,51 @@ std::vector<AuthMethod> MethodsFromAmr(const std::vector<std::string>& amr) {
   return methods;
 }
 
+absl::string_view MethodName(AuthMethod method) {
+  switch (method) {
+    case AUTH_METHOD_PASSWORD: return "password";
+    case AUTH_METHOD_SMS_OTP: return "sms";
+    case AUTH_METHOD_EMAIL_OTP: return "email";
+    case AUTH_METHOD_PASSKEY: return "passkey";
+    case AUTH_METHOD_TOTP: return "totp";
+    case AUTH_METHOD_RECOVERY_CODE: return "recovery_code";
+    case AUTH_METHOD_TRUSTED_DEVICE: return "trusted_device";
+    default: return "";
+  }
+}
+
+AuthMethod MethodFromName(absl::string_view name) {
+  for (AuthMethod method : policy::KnownMethods()) {
+    if (!name.empty() && MethodName(method) == name) return method;
+  }
+  return ::tally::common::v1::AUTH_METHOD_UNSPECIFIED;
+}
+
+std::vector<AuthMethod> MethodsOf(const SessionClaims& claims) {
+  if (claims.methods.empty()) return MethodsFromAmr(claims.amr);
+  std::vector<AuthMethod> methods;
+  for (const std::string& name : claims.methods) {
+    const AuthMethod method = MethodFromName(name);
+    if (method != ::tally::common::v1::AUTH_METHOD_UNSPECIFIED) methods.push_back(method);
+  }
+  return methods;
+}
+
 std::map<AuthMethod, absl::Time> MethodTimesOf(const SessionClaims& claims) {
   std::map<AuthMethod, absl::Time> times;
+  if (!claims.methods.empty()) {
+    for (const std::string& name : claims.methods) {
+      const AuthMethod method = MethodFromName(name);
+      auto at = claims.amr_times.find(name);
+      if (at == claims.amr_times.end() || method == ::tally::common::v1::AUTH_METHOD_UNSPECIFIED) {
+        continue;
+      }
+      times[method] = at->second;
+    }
+    return times;
+  }
+  // A token from before the "methods" claim (issued before an upgrade): amr_time is keyed by
+  // the amr values, so its methods still count for a step-up until it expires.
   for (const std::string& name : claims.amr) {
     auto at = claims.amr_times.find(name);
     const std::vector<AuthMethod> methods = MethodsFromAmr({name});
@@ -103,6 +157,10 @@ absl::StatusOr<IssuedSession> SessionManager::Issue(const SessionRequest& reques
   claims.session_id = NewId(random_, "ses_");
   claims.acr = absl::StrCat(request.level);
   claims.amr = AmrFor(request.methods, request.passkey_synced);
+  for (AuthMethod method : request.methods) {
+    const absl::string_view name = MethodName(method);
+    if (!name.empty()) claims.methods.emplace_back(name);
+  }
   claims.roles = request.roles;
   claims.issued_at = issued;
   if (request.family.has_value()) {
@@ -120,9 +178,10 @@ absl::StatusOr<IssuedSession> SessionManager::Issue(const SessionRequest& reques
   claims.auth_time =
       std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(request.auth_time)));
   for (const auto& [method, at] : request.method_times) {
-    const std::vector<std::string> name = AmrFor({method}, request.passkey_synced);
+    const absl::string_view name = MethodName(method);
     if (name.empty()) continue;
-    claims.amr_times[name[0]] = std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(at)));
+    claims.amr_times[std::string(name)] =
+        std::min(now, absl::FromUnixSeconds(absl::ToUnixSeconds(at)));
   }
   absl::StatusOr<std::string> token = keys_->signer().Sign(claims);
   if (!token.ok()) return token.status();

@@ -19,12 +19,22 @@ namespace tally::orchestrator {
 
 using ::tally::common::v1::AuthMethod;
 
-// RFC 8176 "amr" values: pwd, sms, otp (email codes), hwk / swk (passkeys: device-bound /
-// synced), plus mfa when two or more methods were used.
+// RFC 8176 "amr" values: pwd, sms, otp (e-mail codes and TOTP), hwk / swk (passkeys:
+// device-bound / synced), plus mfa when two or more methods were used. Recovery codes and
+// remembered devices have no amr value (they are only in the "methods" claim).
 std::vector<std::string> AmrFor(const std::vector<AuthMethod>& methods, bool passkey_synced);
-// The methods behind amr values (unknown values are ignored).
+// The methods behind amr values (unknown values are ignored; "otp" reads as e-mail): how tokens
+// that predate the "methods" claim are read.
 std::vector<AuthMethod> MethodsFromAmr(const std::vector<std::string>& amr);
-// When each of the token's methods was completed, from its "amr_time"; methods without a time
+// Tally's name of a method in the "methods" claim and as amr_time's key (API.md "New methods"):
+// password, sms, email, passkey, totp, recovery_code, trusted_device; empty for any other value.
+absl::string_view MethodName(AuthMethod method);
+// The method of such a name; AUTH_METHOD_UNSPECIFIED for an unknown one.
+AuthMethod MethodFromName(absl::string_view name);
+// The token's methods: its "methods" claim, or its "amr" for a token that predates the claim.
+std::vector<AuthMethod> MethodsOf(const SessionClaims& claims);
+// When each of the token's methods was completed, from its "amr_time" (keyed by the names of
+// "methods", or by the amr values in a token that predates that claim); methods without a time
 // are left out.
 std::map<AuthMethod, absl::Time> MethodTimesOf(const SessionClaims& claims);
 

@@ -9,6 +9,7 @@
 #include "common/testing/fake_clock.h"
 #include "common/util/text.h"
 #include "nlohmann/json.hpp"
+#include "services/policy/points.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -16,7 +17,10 @@ namespace {
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSKEY;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
+using ::tally::common::v1::AUTH_METHOD_RECOVERY_CODE;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AUTH_METHOD_TOTP;
+using ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE;
 using ::testing::ElementsAre;
 
 SessionRequest PasswordAndSms(absl::Time auth_time) {
@@ -59,6 +63,43 @@ TEST(AmrTest, Rfc8176Names) {
                           AUTH_METHOD_PASSKEY));
 }
 
+TEST(MethodNamesTest, EveryKnownMethodHasATallyNameThatReadsBack) {
+  EXPECT_EQ(MethodName(AUTH_METHOD_PASSWORD), "password");
+  EXPECT_EQ(MethodName(AUTH_METHOD_SMS_OTP), "sms");
+  EXPECT_EQ(MethodName(AUTH_METHOD_EMAIL_OTP), "email");
+  EXPECT_EQ(MethodName(AUTH_METHOD_PASSKEY), "passkey");
+  EXPECT_EQ(MethodName(AUTH_METHOD_TOTP), "totp");
+  EXPECT_EQ(MethodName(AUTH_METHOD_RECOVERY_CODE), "recovery_code");
+  EXPECT_EQ(MethodName(AUTH_METHOD_TRUSTED_DEVICE), "trusted_device");
+  for (AuthMethod method : policy::KnownMethods()) {
+    EXPECT_EQ(MethodFromName(MethodName(method)), method);
+  }
+  EXPECT_EQ(MethodFromName("pwd"), ::tally::common::v1::AUTH_METHOD_UNSPECIFIED);
+  EXPECT_EQ(MethodFromName(""), ::tally::common::v1::AUTH_METHOD_UNSPECIFIED);
+  // TOTP and e-mail codes share RFC 8176's "otp"; recovery codes and devices have no amr value.
+  EXPECT_THAT(AmrFor({AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_TOTP}, false), ElementsAre("otp", "mfa"));
+  EXPECT_THAT(AmrFor({AUTH_METHOD_PASSWORD, AUTH_METHOD_RECOVERY_CODE}, false),
+              ElementsAre("pwd", "mfa"));
+}
+
+TEST(MethodNamesTest, TokensFromBeforeTheMethodsClaimAreReadByTheirAmr) {
+  SessionClaims old;
+  old.amr = {"pwd", "sms", "mfa"};
+  old.amr_times = {{"pwd", absl::FromUnixSeconds(100)}, {"sms", absl::FromUnixSeconds(200)}};
+  EXPECT_THAT(MethodsOf(old), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP));
+  EXPECT_EQ(MethodTimesOf(old), (std::map<AuthMethod, absl::Time>{
+                                    {AUTH_METHOD_PASSWORD, absl::FromUnixSeconds(100)},
+                                    {AUTH_METHOD_SMS_OTP, absl::FromUnixSeconds(200)}}));
+  SessionClaims now;
+  now.amr = {"pwd", "otp", "mfa"};
+  now.methods = {"password", "totp"};
+  now.amr_times = {{"password", absl::FromUnixSeconds(100)}, {"totp", absl::FromUnixSeconds(200)}};
+  EXPECT_THAT(MethodsOf(now), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_TOTP));
+  EXPECT_EQ(MethodTimesOf(now), (std::map<AuthMethod, absl::Time>{
+                                    {AUTH_METHOD_PASSWORD, absl::FromUnixSeconds(100)},
+                                    {AUTH_METHOD_TOTP, absl::FromUnixSeconds(200)}}));
+}
+
 TEST_F(SessionManagerTest, IssuedTokensValidateWithTheirClaims) {
   SessionManager manager = Manager(keys_);
   auto session = manager.Issue(PasswordAndSms(clock_.Now() - absl::Seconds(5)));
@@ -71,6 +112,7 @@ TEST_F(SessionManagerTest, IssuedTokensValidateWithTheirClaims) {
   EXPECT_EQ(claims->session_id, session->session_id);
   EXPECT_EQ(claims->acr, "30");
   EXPECT_THAT(claims->amr, ElementsAre("pwd", "sms", "mfa"));
+  EXPECT_THAT(claims->methods, ElementsAre("password", "sms"));
   EXPECT_THAT(claims->roles, ElementsAre("admin"));
   EXPECT_EQ(claims->auth_time, clock_.Now() - absl::Seconds(5));
   EXPECT_EQ(claims->issuer, "tally");

@@ -1,7 +1,9 @@
 #include "services/orchestrator/step_up.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "services/policy/points.h"
@@ -14,6 +16,30 @@ using ::tally::credential::v1::User;
 using ::tally::policy::v1::AuthSettings;
 
 }  // namespace
+
+int RequiredLevel(const LoginRecord& record, int directory_level) {
+  return std::max(record.step_up_level, directory_level);
+}
+
+bool MayFinish(const LoginRecord& record) {
+  return !IsStepUp(record) || !record.completed.empty();
+}
+
+std::vector<AuthMethod> CountedMethods(const LoginRecord& record) {
+  std::vector<AuthMethod> methods;
+  for (AuthMethod method : policy::KnownMethods()) {
+    if (record.completed.contains(method) || record.carried.contains(method)) {
+      methods.push_back(method);
+    }
+  }
+  return methods;
+}
+
+std::map<AuthMethod, absl::Time> CountedMethodTimes(const LoginRecord& record) {
+  std::map<AuthMethod, absl::Time> times = record.carried;
+  for (const auto& [method, at] : record.completed) times[method] = at;
+  return times;
+}
 
 StepUp::StepUp(LoginCore& core) : core_(core) {}
 
@@ -51,12 +77,14 @@ absl::StatusOr<pb::LoginState> StepUp::Start(const pb::StartStepUpRequest& reque
   const SessionFamily family = FamilyOf(*claims);
   record.family_id = family.id;
   record.family_expire_time = family.expires_at;
-  // Each method of the session counts when it was completed at most max_age_seconds ago;
+  // Each method of the session is carried when it was completed at most max_age_seconds ago;
   // the token's "amr_time" says when. A token without it predates per-method times: none count.
+  // Carried methods count for the score but are not completed in this login: they stay on
+  // offer, and finishing needs a method completed here.
   if (request.max_age_seconds() > 0) {
     for (const auto& [method, at] : MethodTimesOf(*claims)) {
       if (record.create_time - at > absl::Seconds(request.max_age_seconds())) continue;
-      record.completed[method] = at;
+      record.carried[method] = at;
       if (method == cpb::AUTH_METHOD_PASSKEY) {
         record.passkey_synced =
             std::find(claims->amr.begin(), claims->amr.end(), "swk") != claims->amr.end();

@@ -4,12 +4,13 @@
 //
 // Invariants: a refusal is UNAUTHENTICATED; an accepted token had alg EdDSA and our kid (checked
 // with a parser of its own), and claims that are valid at the frozen clock; and the accepted
-// claims survive JwtSigner::Sign -> Verify with only their times cut: iat to the millisecond
-// (iat_ms), the others to whole seconds (Sign may only refuse them when exp is not after iat,
-// which Verify does not demand).
+// claims (the methods claim and amr_time too) survive JwtSigner::Sign -> Verify with only their
+// times cut: iat to the millisecond (iat_ms), the others to whole seconds (Sign may only refuse
+// them when exp is not after iat, which Verify does not demand).
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,10 @@ namespace {
 using tally::fuzz::Fail;
 
 absl::Time Truncated(absl::Time t) { return absl::FromUnixSeconds(absl::ToUnixSeconds(t)); }
+std::map<std::string, absl::Time> Truncated(std::map<std::string, absl::Time> times) {
+  for (auto& [method, t] : times) t = Truncated(t);
+  return times;
+}
 absl::Time TruncatedToMillis(absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); }
 
 bool HeaderIsOurs(const std::string& header) {
@@ -88,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (back->issuer != claims->issuer || back->subject != claims->subject ||
       back->directory_id != claims->directory_id || back->session_id != claims->session_id ||
       back->family_id != claims->family_id || back->acr != claims->acr ||
-      back->amr != claims->amr || back->roles != claims->roles ||
+      back->amr != claims->amr || back->methods != claims->methods ||
+      back->amr_times != Truncated(claims->amr_times) || back->roles != claims->roles ||
       back->expires_at != Truncated(claims->expires_at) ||
       back->issued_at != TruncatedToMillis(claims->issued_at) ||
       back->auth_time != Truncated(claims->auth_time)) {

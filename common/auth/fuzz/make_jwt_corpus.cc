@@ -102,6 +102,12 @@ int main(int argc, char** argv) {
                    R"("amr_time":{"pwd":)", now - 60, R"(,"sms":)", now - 30, R"(.5},"iat":)", now,
                    R"(,"exp":)", now + 60, R"(,"auth_time":)", now - 30, "}"));
   payloads.emplace_back(
+      "methods",
+      absl::StrCat(R"({"iss":"tally","sub":"usr_a","dir":"dir_b","sid":"ses_c","amr":["pwd","otp"],)",
+                   R"("methods":["password","totp"],"amr_time":{"password":)", now - 60,
+                   R"(,"totp":)", now - 30, R"(},"iat":)", now, R"(,"exp":)", now + 60,
+                   R"(,"auth_time":)", now - 30, "}"));
+  payloads.emplace_back(
       "unicode", absl::StrCat(R"({"iss":"tally","sub":"usr_\u00e9\ud83d\ude00","dir":"dir_b",)",
                               R"("sid":"ses_c","acr":"","roles":["admin"],"iat":)", now,
                               R"(,"exp":)", now + 60, R"(,"auth_time":)", now, "}"));

@@ -220,15 +220,19 @@ absl::StatusOr<pkpb::FinishAuthenticationResponse> FakePasskeys::FinishAuthentic
   if (it == challenges_.end()) return absl::NotFoundError("unknown, used or expired challenge");
   const std::string allowed = it->second;
   challenges_.erase(it);
-  if (!absl::StartsWith(json, "assert:")) return absl::UnauthenticatedError("bad assertion");
-  const std::string user(json.substr(7));
+  // "assert:<user>", or "touch:<user>": an assertion without user verification (UV=0).
+  const bool verified = absl::StartsWith(json, "assert:");
+  if (!verified && !absl::StartsWith(json, "touch:")) {
+    return absl::UnauthenticatedError("bad assertion");
+  }
+  const std::string user(json.substr(json.find(':') + 1));
   if (!with_passkey_.contains(user) || (!allowed.empty() && allowed != user)) {
     return absl::UnauthenticatedError("unknown credential");
   }
   pkpb::FinishAuthenticationResponse response;
   response.set_user_id(user);
   response.set_credential_id("cred-" + user);
-  response.set_user_verified(true);
+  response.set_user_verified(verified);
   response.set_backup_state(synced_.contains(user));
   return response;
 }

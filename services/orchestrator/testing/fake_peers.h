@@ -108,6 +108,9 @@ class FakeOtp final : public OtpPeer {
 
 // A software authenticator stand-in: the response "assert:<user id>" verifies when that user
 // has a passkey and the challenge allows the user (any user for a discoverable one).
+// FinishAuthentication takes "assert:<user id>" (a user-verified assertion of that user's
+// passkey) or "touch:<user id>" (the same with UV=0, as the passkey service reports when it does
+// not require user verification).
 class FakePasskeys final : public PasskeyPeer {
  public:
   // `synced`: the passkey is backed up (the assertion's BS flag).

@@ -30,6 +30,7 @@ LoginRecord AsCreated(const LoginRecord& r) {
   stored.family_id = r.family_id;
   if (!r.family_id.empty()) stored.family_expire_time = Stored(r.family_expire_time);
   for (const auto& [method, at] : r.completed) stored.completed[method] = Stored(at);
+  for (const auto& [method, at] : r.carried) stored.carried[method] = Stored(at);
   stored.passkey_synced = r.passkey_synced;
   stored.create_time = Stored(r.create_time);
   stored.expire_time = Stored(r.expire_time);

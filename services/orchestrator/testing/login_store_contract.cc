@@ -47,6 +47,8 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   r.family_id = "ses_original";
   r.family_expire_time = now_ + absl::Hours(7);
   r.completed[AUTH_METHOD_PASSWORD] = now_;
+  r.carried[AUTH_METHOD_PASSWORD] = now_ - absl::Minutes(3);
+  r.carried[AUTH_METHOD_SMS_OTP] = now_ - absl::Minutes(2);
   ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
   absl::StatusOr<LoginRecord> got = logins().Get(r.login_id);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -59,6 +61,9 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   EXPECT_EQ(got->family_id, "ses_original");
   EXPECT_EQ(got->family_expire_time, now_ + absl::Hours(7));
   EXPECT_EQ(got->completed.at(AUTH_METHOD_PASSWORD), now_);
+  EXPECT_EQ(got->completed.size(), 1u);
+  EXPECT_EQ(got->carried.at(AUTH_METHOD_PASSWORD), now_ - absl::Minutes(3));
+  EXPECT_EQ(got->carried.at(AUTH_METHOD_SMS_OTP), now_ - absl::Minutes(2));
   EXPECT_EQ(got->expire_time, now_ + absl::Minutes(10));
   EXPECT_FALSE(got->otp.has_value());
   EXPECT_FALSE(got->finished());
