@@ -442,10 +442,14 @@ TEST_F(LoginManagerTest, LockoutAcrossLoginsAndItsExpiry) {
     EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
     EXPECT_EQ(after->last_step().attempts_left(), 5 - i);
   }
-  // A wrong code counts too (another login of the same user).
+  // A wrong code counts for its own method (another login of the same user): no lock yet.
   pb::LoginState other = Start("alice");
   ASSERT_TRUE(Send(other, otppb::CHANNEL_SMS).ok());
-  absl::StatusOr<pb::LoginState> locked = Verify(other, "000000");
+  absl::StatusOr<pb::LoginState> code = Verify(other, "000000");
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(code->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  // The fifth wrong password, in any login, locks the user for every method.
+  absl::StatusOr<pb::LoginState> locked = Password(other, "wrong");
   ASSERT_TRUE(locked.ok()) << locked.status();
   EXPECT_EQ(locked->status(), pb::LOGIN_STATUS_LOCKED);
   EXPECT_EQ(locked->retry_after().seconds(), 60);
@@ -470,16 +474,24 @@ TEST_F(LoginManagerTest, LockoutAcrossLoginsAndItsExpiry) {
   EXPECT_EQ(credentials_.verify_calls.load(), checks);
   EXPECT_EQ(otp_->sends.size(), sends);
 
-  // After the minute: one more failure locks for two minutes.
+  // After the minute the logins the lock ended stay locked; a new login may go on, and one more
+  // failure locks for two minutes.
   clock_.Advance(absl::Seconds(30));
-  EXPECT_EQ(Get(s)->status(), pb::LOGIN_STATUS_IN_PROGRESS);
-  locked = Password(s, "wrong");
+  EXPECT_EQ(Get(s)->status(), pb::LOGIN_STATUS_LOCKED);
+  pb::LoginState next = Start("alice");
+  EXPECT_EQ(next.status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  locked = Password(next, "wrong");
   EXPECT_EQ(locked->status(), pb::LOGIN_STATUS_LOCKED);
   EXPECT_EQ(locked->retry_after().seconds(), 120);
   clock_.Advance(absl::Minutes(2));
-  // The right password works and resets the count.
-  absl::StatusOr<pb::LoginState> ok = Password(s, "correct horse");
+  // The right password works; only the login's success resets the count.
+  pb::LoginState last = Start("alice");
+  absl::StatusOr<pb::LoginState> ok = Password(last, "correct horse");
   EXPECT_EQ(ok->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 1);
+  ASSERT_TRUE(Send(last, otppb::CHANNEL_SMS).ok());
+  ok = Verify(last, otp_->CodeFor("+31612345678"));
+  EXPECT_EQ(ok->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 5);
 }
 
@@ -499,8 +511,9 @@ TEST_F(LoginManagerTest, ParallelBruteForceNeverExceedsTheLimit) {
   }
   EXPECT_EQ(credentials_.verify_calls.load(), 5);
   EXPECT_EQ(Get(logins[0])->status(), pb::LOGIN_STATUS_LOCKED);
-  // Once the lock has run out, one more guess at a time.
+  // Once the lock has run out, one more guess at a time (in new logins: the lock ended these).
   clock_.Advance(absl::Minutes(1));
+  for (int i = 0; i < 16; ++i) logins[i] = Start("alice");
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i) threads.emplace_back([&, i] { (void)Password(logins[i], "x"); });
   for (auto& t : threads) t.join();
@@ -531,7 +544,9 @@ TEST_F(LoginManagerTest, UnknownUsersAreIndistinguishable) {
     trace.push_back(passkey.ok() ? passkey->request_options_json() : passkey.status().ToString());
     add(FinishPasskey(s, "assert:usr_kim"));
     add(Password(s, "wrong"));
-    add(Password(s, "wrong"));  // locked now
+    add(Password(s, "wrong"));
+    add(Password(s, "wrong"));
+    add(Password(s, "wrong"));  // the fifth wrong password: locked now
     add(Get(s));
     return trace;
   };
@@ -838,6 +853,101 @@ TEST_F(LoginManagerTest, PasskeyIsOfferedOnlyToUsersWithOne) {
   after = Password(p, "pat's password");
   EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
   EXPECT_TRUE(absl::IsFailedPrecondition(StartPasskey(p).status()));
+}
+
+// Issue 20 (Keycloak #46164): someone holding one factor (a swapped SIM) must not reset the
+// password's count by passing that factor in a login of their own.
+TEST_F(LoginManagerTest, ARightCodeDoesNotResetThePasswordsFailures) {
+  pb::LoginState guess = Start("alice");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Password(guess, "wrong").ok());
+  // The attacker's own logins: the right SMS code, then nothing more.
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(absl::Minutes(1));  // the OTP cooldown
+    pb::LoginState sim = Start("alice");
+    ASSERT_TRUE(Send(sim, otppb::CHANNEL_SMS).ok());
+    absl::StatusOr<pb::LoginState> code = Verify(sim, otp_->CodeFor("+31612345678"));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(code->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+    EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 1);
+  }
+  // The fifth wrong password locks alice although right codes came in between.
+  absl::StatusOr<pb::LoginState> fifth = Password(Start("alice"), "wrong");
+  ASSERT_TRUE(fifth.ok()) << fifth.status();
+  EXPECT_EQ(fifth->status(), pb::LOGIN_STATUS_LOCKED);
+  // A login that succeeds (password and code) is what clears the count.
+  clock_.Advance(absl::Hours(2));
+  pb::LoginState real = Start("alice");
+  ASSERT_EQ(Password(real, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Send(real, otppb::CHANNEL_SMS).ok());
+  EXPECT_EQ(Verify(real, otp_->CodeFor("+31612345678"))->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 5);
+}
+
+// Issue 20 (Authelia CVE-2025-24806): the lock of an unknown username follows the credential
+// service's username key, so its spellings cannot tell whether the user exists.
+TEST_F(LoginManagerTest, SpellingsOfOneUnknownUsernameShareOneLock) {
+  const std::vector<std::string> spellings = {"bob", "bob ", " Bob", "BOB", "bob\t"};
+  for (int i = 0; i < 5; ++i) {
+    pb::LoginState s = Start(spellings[i % 4]);
+    ASSERT_EQ(s.status(), pb::LOGIN_STATUS_IN_PROGRESS) << i;
+    ASSERT_TRUE(Password(s, "wrong").ok());
+  }
+  for (const char* spelling : {"bob", "bob ", " BoB "}) {
+    EXPECT_EQ(Start(spelling).status(), pb::LOGIN_STATUS_LOCKED) << spelling;
+  }
+  EXPECT_EQ(Start("bobby").status(), pb::LOGIN_STATUS_IN_PROGRESS);
+}
+
+// Issue 20 (Keycloak #26177): a login started before a lock does not survive it.
+TEST_F(LoginManagerTest, ALockEndsThePendingLoginsOfItsUser) {
+  pb::LoginState pending = Start("alice");
+  ASSERT_EQ(Password(pending, "correct horse")->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  pb::LoginState attacker = Start("alice");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Password(attacker, "wrong").ok());
+  clock_.Advance(absl::Minutes(2));  // the lock is over
+  const size_t sends = otp_->sends.size();
+  absl::StatusOr<pb::LoginState> sent = Send(pending, otppb::CHANNEL_SMS);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(sent->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(otp_->sends.size(), sends);
+  EXPECT_EQ(Get(pending)->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(Send(pending, otppb::CHANNEL_EMAIL)->status(), pb::LOGIN_STATUS_LOCKED);
+  // A new login goes on.
+  pb::LoginState fresh = Start("alice");
+  EXPECT_EQ(Password(fresh, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+}
+
+// NIST SP 800-63B's cap: consecutive failures in total lock until UnlockUser.
+TEST_F(LoginManagerTest, TooManyFailuresInTotalLockUntilUnlocked) {
+  LockoutPolicy policy;
+  policy.permanent_threshold = 12;
+  InMemoryLoginStore store(policy, clock_);
+  LoginManager manager(store, store, policy_, credentials_, *otp_, passkeys_, *sessions_, clock_,
+                       CsprngRandom::Get(), LoginConfig{}, nullptr);
+  auto start = [&] {
+    pb::StartLoginRequest r;
+    r.set_directory_id(dir_);
+    r.set_username("alice");
+    return manager.StartLogin(r, kNoDeadline)->state();
+  };
+  auto password = [&](const pb::LoginState& s, const std::string& pw) {
+    pb::SubmitPasswordRequest r;
+    r.set_login_id(s.login_id());
+    r.set_password(pw);
+    return manager.SubmitPassword(r, kNoDeadline)->state();
+  };
+  for (int i = 0; i < 12; ++i) {
+    clock_.Advance(absl::Hours(2));  // every temporary lock is over
+    ASSERT_EQ(start().status(), pb::LOGIN_STATUS_IN_PROGRESS) << i;
+    password(start(), "wrong");
+  }
+  clock_.Advance(absl::Hours(24 * 30));
+  pb::LoginState locked = start();
+  EXPECT_EQ(locked.status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_GT(locked.retry_after().seconds(), 3600 * 24 * 365);
+  EXPECT_EQ(password(locked, "correct horse").status(), pb::LOGIN_STATUS_LOCKED);
+  ASSERT_TRUE(store.Unlock(dir_, "u:usr_alice").ok());
+  EXPECT_EQ(password(start(), "correct horse").last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
 }
 
 }  // namespace

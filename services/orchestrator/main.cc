@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   orch::LoginMetrics metrics(runner.metrics().registry());
   orch::LoginManager manager(logins, lockouts, policy, credential, otp, passkey, sessions, clock,
                              service.random(), config.login, &metrics);
-  orch::LoginServiceImpl login_service(manager, authenticator);
+  orch::UserLockout user_lockout(credential_peer, lockouts, &metrics);
+  orch::LoginServiceImpl login_service(manager, user_lockout, authenticator);
   orch::UserSessions user_sessions(credential_peer, *revocations, clock);
   orch::SessionServiceImpl session_service(sessions, user_sessions, authenticator);
   runner.AddService(&login_service);

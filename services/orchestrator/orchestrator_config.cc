@@ -32,7 +32,11 @@ ABSL_FLAG(absl::Duration, user_max_stale, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, settings_cache_ttl, absl::Seconds(2),
           "How long a directory's settings are cached; a change applies after at most this. "
           "0 disables the cache.");
-ABSL_FLAG(int, lockout_threshold, 5, "Consecutive failures before a user is locked.");
+ABSL_FLAG(int, lockout_threshold, 5,
+          "Consecutive failures of one method before a user is locked (for every method).");
+ABSL_FLAG(int, lockout_permanent_threshold, 100,
+          "Consecutive failures in total (every method) that lock a user until "
+          "LoginService.UnlockUser (NIST SP 800-63B: at most 100).");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Minutes(1),
           "First lock; it doubles with each further failure.");
 ABSL_FLAG(absl::Duration, lockout_max_duration, absl::Hours(1), "Longest lock.");
@@ -72,8 +76,12 @@ absl::Status TakeLoginFlags(LoginConfig& login, LockoutPolicy& lockout) {
   lockout.first_lock = absl::GetFlag(FLAGS_lockout_duration);
   lockout.max_lock = absl::GetFlag(FLAGS_lockout_max_duration);
   lockout.forget_after = absl::GetFlag(FLAGS_lockout_forget_after);
+  lockout.permanent_threshold = absl::GetFlag(FLAGS_lockout_permanent_threshold);
   if (lockout.threshold < 1 || lockout.threshold > 100) {
     return Invalid("--lockout_threshold must be 1..100");
+  }
+  if (lockout.permanent_threshold < lockout.threshold || lockout.permanent_threshold > 100) {
+    return Invalid("--lockout_permanent_threshold must be --lockout_threshold..100");
   }
   if (lockout.first_lock < absl::Seconds(1) || lockout.max_lock < lockout.first_lock ||
       lockout.forget_after < absl::Minutes(1)) {

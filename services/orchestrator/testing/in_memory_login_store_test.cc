@@ -70,12 +70,18 @@ TEST(InMemoryLoginStoreTest, LoginsLocksAndReservationsExpireByTheClock) {
   EXPECT_TRUE(store.Create(r, absl::Minutes(10)).ok());
 
   // Failures are forgotten after forget_after without a lock; a lock adds its own length.
-  ASSERT_TRUE(store.RecordFailure("dir_1", r.subject, "", clock.Now()).ok());
+  ASSERT_TRUE(store
+                  .RecordFailure("dir_1", r.subject, ::tally::common::v1::AUTH_METHOD_PASSWORD, "",
+                                 clock.Now())
+                  .ok());
   EXPECT_EQ(*store.AttemptsLeft("dir_1", r.subject), policy.threshold - 1);
   clock.Advance(policy.forget_after);
   EXPECT_EQ(*store.AttemptsLeft("dir_1", r.subject), policy.threshold);
   for (int i = 0; i < policy.threshold; ++i) {
-    ASSERT_TRUE(store.RecordFailure("dir_1", r.subject, "", clock.Now()).ok());
+    ASSERT_TRUE(store
+                    .RecordFailure("dir_1", r.subject, ::tally::common::v1::AUTH_METHOD_PASSWORD,
+                                   "", clock.Now())
+                    .ok());
   }
   clock.Advance(policy.forget_after);
   EXPECT_EQ(store.Failures("dir_1", r.subject), policy.threshold);
