@@ -3,6 +3,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/util/client_address.h"
 #include "common/util/text.h"
 
 namespace tally::orchestrator {
@@ -123,12 +124,14 @@ absl::StatusOr<pb::LoginState> LoginManager::Start(const pb::StartLoginRequest& 
       return absl::InvalidArgumentError("username must not contain control characters");
     }
   }
+  if (absl::Status s = ClientAddressKey(request.client_ip()).status(); !s.ok()) return s;
   absl::StatusOr<AuthSettings> settings =
       core_.policy().GetAuthSettings(request.directory_id(), deadline);
   if (!settings.ok()) return settings.status();
 
   LoginRecord record = core_.NewLogin(request.directory_id());
   record.username = username;
+  record.client_ip = request.client_ip();
   if (!username.empty()) {
     absl::StatusOr<User> user =
         core_.credentials().FindUser(request.directory_id(), username, deadline);

@@ -950,5 +950,54 @@ TEST_F(LoginManagerTest, TooManyFailuresInTotalLockUntilUnlocked) {
   EXPECT_EQ(password(start(), "correct horse").last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
 }
 
+// Issue 20 (SMS pumping): the OTP service applies the send budgets; the login tells it the end
+// user's address and whether a factor is proven.
+TEST_F(LoginManagerTest, SendsCarryTheClientAddressAndWhetherAFactorIsProven) {
+  pb::StartLoginRequest start;
+  start.set_directory_id(dir_);
+  start.set_username("alice");
+  start.set_client_ip("198.51.100.7");
+  absl::StatusOr<pb::StartLoginResponse> started = manager_->StartLogin(start, kNoDeadline);
+  ASSERT_TRUE(started.ok()) << started.status();
+  const pb::LoginState s = started->state();
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  ASSERT_EQ(Password(s, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  std::vector<otppb::SendCodeRequest> requests = otp_->Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].client_ip(), "198.51.100.7");
+  EXPECT_FALSE(requests[0].proven());
+  EXPECT_EQ(requests[1].client_ip(), "198.51.100.7");
+  EXPECT_TRUE(requests[1].proven());
+  // No address: no per-address budget. A malformed one is refused before anything is stored.
+  ASSERT_TRUE(Send(Start("pat"), otppb::CHANNEL_EMAIL).ok());
+  EXPECT_EQ(otp_->Requests().back().client_ip(), "");
+  start.set_client_ip("not an address");
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->StartLogin(start, kNoDeadline).status()));
+}
+
+// Rule 7 with the directory's SMS countries: a phone outside them is never offered SMS, and
+// before proof a send goes to nobody, as for a user without a phone.
+TEST_F(LoginManagerTest, SmsGoesOnlyToTheDirectorysCountries) {
+  ::tally::policy::v1::AuthSettings settings = Settings(30, 20, 10, 10, 30);
+  settings.add_sms_allowed_country_codes("32");  // alice's +31 is outside
+  policy_.Set(dir_, settings);
+  pb::LoginState s = Start("alice");
+  absl::StatusOr<pb::LoginState> sent = Send(s, otppb::CHANNEL_SMS);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_TRUE(otp_->Requests().back().no_recipient());
+  EXPECT_TRUE(otp_->sends.empty());
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  // Allowed again: offered again from the next step of a new login.
+  settings.add_sms_allowed_country_codes("31");
+  policy_.Set(dir_, settings);
+  pb::LoginState t = Start("alice");
+  after = Password(t, "correct horse");
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+}
+
 }  // namespace
 }  // namespace tally::orchestrator

@@ -58,6 +58,9 @@ struct LoginRecord {
   std::string directory_id;
   // As typed; empty for passkey-first logins and step-ups.
   std::string username;
+  // StartLoginRequest.client_ip as given (checked); empty when none. For the OTP service's
+  // per-address send budgets.
+  std::string client_ip;
   // Who the lockout counters are kept for: "u:<user id>" for a known user, "n:<lower-cased
   // username>" for an unknown username; empty in a passkey-first login until the passkey names
   // the user.

@@ -57,6 +57,7 @@ LoginRecord FromFields(const Fields& f) {
   r.login_id = Get(f, "id");
   r.directory_id = Get(f, "dir");
   r.username = Get(f, "name");
+  r.client_ip = Get(f, "ip");
   r.subject = Get(f, "subj");
   r.candidate_user_id = Get(f, "cand");
   r.user_id = Get(f, "user");
@@ -365,17 +366,13 @@ RedisLoginStore::RedisLoginStore(std::shared_ptr<RedisClient> redis) : redis_(st
 
 absl::StatusOr<absl::Duration> RedisLoginStore::Create(const LoginRecord& r,
                                                        absl::Duration ttl) {
-  Pairs pairs = {{"id", r.login_id},
-                 {"dir", r.directory_id},
-                 {"name", r.username},
-                 {"subj", r.subject},
-                 {"cand", r.candidate_user_id},
-                 {"user", r.user_id},
-                 {"lvl", r.step_up_level > 0 ? absl::StrCat(r.step_up_level) : ""},
-                 {"fam", r.family_id},
-                 {"fexp", r.family_id.empty() ? "" : Ms(r.family_expire_time)},
-                 {"ct", Ms(r.create_time)},
-                 {"et", Ms(r.expire_time)}};
+  Pairs pairs = {
+      {"id", r.login_id},        {"dir", r.directory_id},
+      {"name", r.username},      {"ip", r.client_ip},
+      {"subj", r.subject},       {"cand", r.candidate_user_id},
+      {"user", r.user_id},       {"lvl", r.step_up_level > 0 ? absl::StrCat(r.step_up_level) : ""},
+      {"fam", r.family_id},      {"fexp", r.family_id.empty() ? "" : Ms(r.family_expire_time)},
+      {"ct", Ms(r.create_time)}, {"et", Ms(r.expire_time)}};
   if (r.caps.has_value()) AppendCaps(*r.caps, pairs);
   for (const auto& [method, at] : r.completed) pairs.emplace_back(MethodField(method), Ms(at));
   if (r.passkey_synced) pairs.emplace_back("pks", "1");

@@ -22,6 +22,7 @@ LoginRecord AsCreated(const LoginRecord& r) {
   stored.login_id = r.login_id;
   stored.directory_id = r.directory_id;
   stored.username = r.username;
+  stored.client_ip = r.client_ip;
   stored.subject = r.subject;
   stored.candidate_user_id = r.candidate_user_id;
   stored.user_id = r.user_id;

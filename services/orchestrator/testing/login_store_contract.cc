@@ -48,9 +48,11 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   r.family_id = "ses_original";
   r.family_expire_time = now_ + absl::Hours(7);
   r.completed[AUTH_METHOD_PASSWORD] = now_;
+  r.client_ip = "2001:db8::7";
   ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
   absl::StatusOr<LoginRecord> got = logins().Get(r.login_id);
   ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->client_ip, "2001:db8::7");
   EXPECT_EQ(got->directory_id, dir_);
   EXPECT_EQ(got->username, "alice");
   EXPECT_EQ(got->subject, "u:usr_1");
