@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth/testing/in_memory_revocation_store.h"
+#include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
 #include "common/util/random.h"
@@ -997,6 +998,42 @@ TEST_F(LoginManagerTest, SmsGoesOnlyToTheDirectorysCountries) {
   pb::LoginState t = Start("alice");
   after = Password(t, "correct horse");
   EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+}
+
+// Issue 20: StartLogin is rate-limited per client address and per directory, with the reason and
+// when to retry.
+TEST_F(LoginManagerTest, StartLoginIsRateLimitedWithItsDetails) {
+  testing::InMemoryStartLimiter limiter(
+      StartLimits{.per_client_per_minute = 2, .per_directory_per_minute = 3});
+  LoginManager manager(store_, store_, policy_, credentials_, *otp_, passkeys_, *sessions_, clock_,
+                       CsprngRandom::Get(), LoginConfig{}, nullptr, &limiter);
+  auto start = [&](const std::string& ip) {
+    pb::StartLoginRequest r;
+    r.set_directory_id(dir_);
+    r.set_username("alice");
+    r.set_client_ip(ip);
+    return manager.StartLogin(r, kNoDeadline).status();
+  };
+  EXPECT_TRUE(start("203.0.113.5").ok());
+  EXPECT_TRUE(start("203.0.113.5").ok());
+  absl::Status refused = start("203.0.113.5");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(ErrorInfoOf(refused).has_value());
+  EXPECT_EQ(ErrorInfoOf(refused)->reason(), "LOGIN_RATE_LIMITED");
+  ASSERT_TRUE(RetryDelayOf(refused).has_value());
+  EXPECT_GT(*RetryDelayOf(refused), absl::ZeroDuration());
+  EXPECT_LE(*RetryDelayOf(refused), absl::Minutes(1));
+  // Another address: the directory's limit is next.
+  EXPECT_TRUE(start("203.0.113.6").ok());
+  EXPECT_EQ(start("203.0.113.7").code(), absl::StatusCode::kResourceExhausted);
+  // An unknown directory counts nothing.
+  pb::StartLoginRequest unknown;
+  unknown.set_directory_id("dir_unknown");
+  unknown.set_username("alice");
+  EXPECT_TRUE(absl::IsNotFound(manager.StartLogin(unknown, kNoDeadline).status()));
+  // The next minute starts over.
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_TRUE(start("203.0.113.5").ok());
 }
 
 }  // namespace

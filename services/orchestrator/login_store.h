@@ -325,6 +325,26 @@ class LockoutStore {
                                       absl::string_view subject) = 0;
 };
 
+// StartLogin's rate limits (issue 20): unauthenticated callers must not fill Redis with logins
+// nor, through them, the credential service's hash queue. Fixed one-minute windows; 0 = no limit.
+struct StartLimits {
+  int per_client_per_minute = 60;
+  int per_directory_per_minute = 3000;
+};
+inline constexpr absl::Duration kStartLimitWindow = absl::Minutes(1);
+
+// The counters of StartLimits (`{dir}:rl:start:...`, one Redis slot per directory).
+class StartLimiter {
+ public:
+  virtual ~StartLimiter() = default;
+
+  // Counts one StartLogin in `directory_id` from `client_key` (ClientAddressKey of the request's
+  // client_ip; empty: no per-address limit) at `now`, unless a limit is reached: then nothing is
+  // counted and the answer is how long until the window ends. Zero when counted.
+  virtual absl::StatusOr<absl::Duration> Acquire(absl::string_view directory_id,
+                                                 absl::string_view client_key, absl::Time now) = 0;
+};
+
 // What an ended login answers: the subject's lock left, at least kEndedLoginRetryAfter.
 absl::Duration EndedLoginLockedFor(absl::Duration subject_locked_for);
 

@@ -34,6 +34,11 @@ ABSL_FLAG(absl::Duration, settings_cache_ttl, absl::Seconds(2),
           "0 disables the cache.");
 ABSL_FLAG(int, lockout_threshold, 5,
           "Consecutive failures of one method before a user is locked (for every method).");
+ABSL_FLAG(int, start_login_per_client_per_minute, 60,
+          "StartLogin calls per minute from one client_ip (an IPv6 /64 counts as one address) "
+          "in a directory; 0 = no limit.");
+ABSL_FLAG(int, start_login_per_directory_per_minute, 3000,
+          "StartLogin calls per minute in one directory; 0 = no limit.");
 ABSL_FLAG(int, lockout_permanent_threshold, 100,
           "Consecutive failures in total (every method) that lock a user until "
           "LoginService.UnlockUser (NIST SP 800-63B: at most 100).");
@@ -63,6 +68,17 @@ absl::Status TakeSessionFlags(OrchestratorServerConfig& config, const Clock& clo
   // long).
   if (config.session_lifetime < absl::Minutes(1) || config.session_lifetime > kMaxSessionLifetime) {
     return Invalid("--session_lifetime must be between 1m and 720h");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TakeStartLimitFlags(StartLimits& limits) {
+  limits.per_client_per_minute = absl::GetFlag(FLAGS_start_login_per_client_per_minute);
+  limits.per_directory_per_minute = absl::GetFlag(FLAGS_start_login_per_directory_per_minute);
+  if (limits.per_client_per_minute < 0 || limits.per_directory_per_minute < 0) {
+    return Invalid(
+        "--start_login_per_client_per_minute and "
+        "--start_login_per_directory_per_minute must be >= 0");
   }
   return absl::OkStatus();
 }
@@ -125,6 +141,7 @@ absl::StatusOr<OrchestratorServerConfig> OrchestratorServerConfigFromFlags(const
   }
   if (s.ok()) s = TakeSessionFlags(config, clock);
   if (s.ok()) s = TakeLoginFlags(config.login, config.lockout);
+  if (s.ok()) s = TakeStartLimitFlags(config.start_limits);
   if (s.ok()) s = TakePeerFlags(config);
   if (!s.ok()) return s;
   return config;

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/crypto.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -674,6 +675,57 @@ absl::StatusOr<bool> RedisLockoutStore::Unlock(absl::string_view directory_id,
       {MsArg(kLockStartMemory)}, RedisDurability::kReplicated);
   if (!reply.ok()) return reply.status();
   return reply->integer() == 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// StartLogin's rate limits
+
+namespace {
+
+// KEYS[1]: the directory's counter; KEYS[2], when given, the address's. ARGV: directory limit,
+// address limit (0: none), ms to the window's end. Reply: 1 counted, 0 refused (nothing counted).
+const RedisScript& StartLimitScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+local function full(key, limit)
+  return limit > 0 and tonumber(redis.call('GET', key) or '0') >= limit
+end
+if full(KEYS[1], tonumber(ARGV[1])) then return 0 end
+if #KEYS > 1 and full(KEYS[2], tonumber(ARGV[2])) then return 0 end
+for i = 1, #KEYS do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+end
+return 1
+)lua");
+  return *kScript;
+}
+
+}  // namespace
+
+RedisStartLimiter::RedisStartLimiter(std::shared_ptr<RedisClient> redis, StartLimits limits)
+    : redis_(std::move(redis)), limits_(limits) {}
+
+absl::StatusOr<absl::Duration> RedisStartLimiter::Acquire(absl::string_view directory_id,
+                                                          absl::string_view client_key,
+                                                          absl::Time now) {
+  if (limits_.per_directory_per_minute <= 0 && limits_.per_client_per_minute <= 0) {
+    return absl::ZeroDuration();
+  }
+  const int64_t window_ms = absl::ToInt64Milliseconds(kStartLimitWindow);
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  const int64_t window = now_ms / window_ms;
+  const int64_t left_ms = (window + 1) * window_ms - now_ms;
+  const std::string directory_key = absl::StrCat("{", directory_id, "}:rl:start:", window);
+  std::vector<std::string> keys = {directory_key};
+  if (!client_key.empty() && limits_.per_client_per_minute > 0) {
+    keys.push_back(absl::StrCat(directory_key, ":", HexEncode(Sha256(client_key))));
+  }
+  absl::StatusOr<RedisReply> reply = redis_->Eval(
+      StartLimitScript(), keys,
+      {absl::StrCat(std::max(0, limits_.per_directory_per_minute)),
+       absl::StrCat(std::max(0, limits_.per_client_per_minute)), absl::StrCat(left_ms)});
+  if (!reply.ok()) return reply.status();
+  return reply->integer() == 1 ? absl::ZeroDuration() : absl::Milliseconds(left_ms);
 }
 
 }  // namespace tally::orchestrator

@@ -68,4 +68,19 @@ class RedisLockoutStore final : public LockoutStore {
   RandomSource& random_;
 };
 
+// StartLimits as Redis counters per window: `{dir}:rl:start:<window>` for the directory and
+// `{dir}:rl:start:<window>:<sha-256 of the client key>` per address (no address in a key name),
+// both checked and counted by one script. Times come from the injected clock.
+class RedisStartLimiter final : public StartLimiter {
+ public:
+  RedisStartLimiter(std::shared_ptr<RedisClient> redis, StartLimits limits);
+
+  absl::StatusOr<absl::Duration> Acquire(absl::string_view directory_id,
+                                         absl::string_view client_key, absl::Time now) override;
+
+ private:
+  std::shared_ptr<RedisClient> redis_;
+  const StartLimits limits_;
+};
+
 }  // namespace tally::orchestrator

@@ -389,4 +389,29 @@ absl::StatusOr<absl::Duration> InMemoryLoginStore::TimeToLive(absl::string_view 
   return login->expires_at - clock_.Now();
 }
 
+// ---------------------------------------------------------------------------------------------
+// InMemoryStartLimiter
+
+absl::StatusOr<absl::Duration> InMemoryStartLimiter::Acquire(absl::string_view directory_id,
+                                                             absl::string_view client_key,
+                                                             absl::Time now) {
+  const int64_t window_ms = absl::ToInt64Milliseconds(kStartLimitWindow);
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  const int64_t window = now_ms / window_ms;
+  const absl::Duration left = absl::Milliseconds((window + 1) * window_ms - now_ms);
+  absl::MutexLock lock(&mu_);
+  int& directory = counts_[{std::string(directory_id), window, ""}];
+  if (limits_.per_directory_per_minute > 0 && directory >= limits_.per_directory_per_minute) {
+    return left;
+  }
+  const bool per_client = !client_key.empty() && limits_.per_client_per_minute > 0;
+  int* client = per_client
+                    ? &counts_[{std::string(directory_id), window, absl::StrCat("ip:", client_key)}]
+                    : nullptr;
+  if (client != nullptr && *client >= limits_.per_client_per_minute) return left;
+  ++directory;
+  if (client != nullptr) ++*client;
+  return absl::ZeroDuration();
+}
+
 }  // namespace tally::orchestrator::testing

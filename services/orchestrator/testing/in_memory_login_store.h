@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -110,6 +111,21 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   std::map<std::string, Lock> locks_ ABSL_GUARDED_BY(mu_);
   int64_t operations_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t reservations_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// StartLimits in memory, with RedisStartLimiter's windows, for unit tests.
+class InMemoryStartLimiter final : public StartLimiter {
+ public:
+  explicit InMemoryStartLimiter(StartLimits limits) : limits_(limits) {}
+
+  absl::StatusOr<absl::Duration> Acquire(absl::string_view directory_id,
+                                         absl::string_view client_key, absl::Time now) override;
+
+ private:
+  const StartLimits limits_;
+  absl::Mutex mu_;
+  // (directory, window, client key or "") → starts counted.
+  std::map<std::tuple<std::string, int64_t, std::string>, int> counts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tally::orchestrator::testing

@@ -20,6 +20,7 @@ class InMemoryBackend final : public StoreBackend {
 
   LoginStore& logins() override { return store_; }
   LockoutStore& lockout() override { return store_; }
+  StartLimiter& start_limiter() override { return start_limiter_; }
   int64_t Operations() override { return store_.operations(); }
   int PendingChecks(absl::string_view directory_id, absl::string_view subject) override {
     return store_.PendingChecks(directory_id, subject);
@@ -34,6 +35,7 @@ class InMemoryBackend final : public StoreBackend {
  private:
   tally::testing::FakeClock clock_;
   InMemoryLoginStore store_;
+  InMemoryStartLimiter start_limiter_{kContractStartLimits};
 };
 
 std::unique_ptr<StoreBackend> MakeInMemoryBackend(absl::Time now) {

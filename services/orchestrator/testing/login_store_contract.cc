@@ -743,5 +743,27 @@ TEST_P(LoginStoreContract, EveryOperationIsOneAtomicStep) {
   EXPECT_EQ(spent(), 0);
 }
 
+TEST_P(LoginStoreContract, StartLimitsCountPerAddressAndPerDirectoryPerWindow) {
+  StartLimiter& limiter = backend().start_limiter();
+  // 15 s into a window (windows start at whole minutes of Unix time).
+  const absl::Time now = absl::FromUnixSeconds(1900000020) + absl::Seconds(15);
+  auto acquire = [&](absl::string_view client, absl::Time at) {
+    absl::StatusOr<absl::Duration> wait = limiter.Acquire(dir_, client, at);
+    EXPECT_TRUE(wait.ok()) << wait.status();
+    return wait.ok() ? *wait : absl::InfiniteDuration();
+  };
+  // Three from one address, the fourth refused until the window's end (counting nothing).
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(acquire("198.51.100.7", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("198.51.100.7", now), absl::Seconds(45));
+  // Other addresses and no address share the directory's five.
+  EXPECT_EQ(acquire("198.51.100.8", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("", now), absl::Seconds(45));
+  EXPECT_EQ(acquire("198.51.100.9", now + absl::Seconds(40)), absl::Seconds(5));
+  // Another directory has its own; the next window starts over.
+  EXPECT_EQ(*limiter.Acquire(dir_ + "x", "198.51.100.7", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("198.51.100.7", now + absl::Seconds(45)), absl::ZeroDuration());
+}
+
 }  // namespace
 }  // namespace tally::orchestrator::testing

@@ -32,10 +32,12 @@ class RedisBackend final : public StoreBackend {
   explicit RedisBackend(std::shared_ptr<RedisClient> redis)
       : redis_(std::move(redis)),
         logins_(redis_),
-        lockout_(redis_, LockoutPolicy{}, CsprngRandom::Get()) {}
+        lockout_(redis_, LockoutPolicy{}, CsprngRandom::Get()),
+        start_limiter_(redis_, kContractStartLimits) {}
 
   LoginStore& logins() override { return logins_; }
   LockoutStore& lockout() override { return lockout_; }
+  StartLimiter& start_limiter() override { return start_limiter_; }
   // Script reloads aside (tests running beside this one flush Redis's script cache), and on a
   // Redis Cluster the WAIT after a replicated write and a command resent after a redirection.
   int64_t Operations() override {
@@ -78,6 +80,7 @@ class RedisBackend final : public StoreBackend {
   std::shared_ptr<RedisClient> redis_;
   RedisLoginStore logins_;
   RedisLockoutStore lockout_;
+  RedisStartLimiter start_limiter_;
 };
 
 // The scripts take "now" from their callers; the keys' TTLs run on Redis's own clock.
