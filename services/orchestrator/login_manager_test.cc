@@ -887,7 +887,7 @@ TEST_F(LoginManagerTest, ARightCodeDoesNotResetThePasswordsFailures) {
 // Issue 20 (Authelia CVE-2025-24806): the lock of an unknown username follows the credential
 // service's username key, so its spellings cannot tell whether the user exists.
 TEST_F(LoginManagerTest, SpellingsOfOneUnknownUsernameShareOneLock) {
-  const std::vector<std::string> spellings = {"bob", "bob ", " Bob", "BOB", "bob\t"};
+  const std::vector<std::string> spellings = {"bob", "bob ", " Bob", "BOB"};
   for (int i = 0; i < 5; ++i) {
     pb::LoginState s = Start(spellings[i % 4]);
     ASSERT_EQ(s.status(), pb::LOGIN_STATUS_IN_PROGRESS) << i;
