@@ -9,26 +9,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/util/username.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
 namespace tally::credential {
 
-inline constexpr size_t kMaxUsernameBytes = 128;
-
-struct Username {
-  std::string display;  // as typed, without surrounding ASCII whitespace
-  std::string key;      // what uniqueness and look-ups compare: see UsernameKey
-};
-
-// A username as typed: surrounding ASCII whitespace is dropped; then it must be 1 to
-// kMaxUsernameBytes bytes of valid UTF-8 without control characters.
-absl::StatusOr<Username> CheckUsername(std::string_view raw);
-
-// The case-insensitive form of a checked username: ASCII letters lower-cased, every other byte
-// kept. So "Alice" and "ALICE" are one username, while "Émile" and "émile" (non-ASCII case) or
-// precomposed and decomposed accents are not folded together: full Unicode case folding and
-// normalisation need ICU, which Tally does not use.
-std::string UsernameKey(std::string_view display);
+// Usernames follow the one rule of common/util/username.h (the orchestrator's lockout keys
+// unknown usernames with it too).
+using ::tally::CheckUsername;
+using ::tally::kMaxUsernameBytes;
+using ::tally::Username;
+using ::tally::UsernameKey;
 
 // An e-mail address: "" (none), or an address by the contact rules (common/util/contact.h,
 // NormalizeEmailAddress: trimmed, the domain lower-cased, one the OTP service can send to).

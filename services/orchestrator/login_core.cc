@@ -12,6 +12,7 @@
 #include "common/util/deadline.h"
 #include "common/util/proto_time.h"
 #include "common/util/text.h"
+#include "common/util/username.h"
 #include "services/orchestrator/factor.h"
 #include "services/orchestrator/step_up.h"
 #include "services/policy/points.h"
@@ -50,7 +51,11 @@ std::string MethodLabel(AuthMethod method) {
 std::string UserSubject(absl::string_view user_id) { return absl::StrCat("u:", user_id); }
 
 std::string UnknownUsernameSubject(absl::string_view username) {
-  return absl::StrCat("n:", absl::AsciiStrToLower(username));
+  // The credential service's own key for the username, so that every spelling that names one
+  // user ("bob", "Bob", "bob ") shares one lock, as it would if bob existed.
+  const std::string_view typed(username.data(), username.size());
+  absl::StatusOr<Username> checked = CheckUsername(typed);
+  return absl::StrCat("n:", checked.ok() ? checked->key : UsernameKey(typed));
 }
 
 absl::Status CheckLoginId(absl::string_view login_id) {
@@ -147,11 +152,11 @@ absl::StatusOr<OpenStep> LoginCore::Open(absl::string_view login_id, AuthMethod 
 
 absl::StatusOr<absl::Duration> LoginCore::LockedFor(const LoginRecord& record) {
   if (record.subject.empty()) return absl::ZeroDuration();
-  return lockout_.LockedFor(record.directory_id, record.subject, clock_.Now());
+  return lockout_.LockedFor(record.directory_id, record.subject, clock_.Now(), record.create_time);
 }
 
 absl::StatusOr<Reservation> LoginCore::Reserve(const LoginRecord& record) {
-  return lockout_.Reserve(record.directory_id, record.subject, clock_.Now());
+  return lockout_.Reserve(record.directory_id, record.subject, clock_.Now(), record.create_time);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +212,8 @@ absl::StatusOr<CheckedStep> LoginCore::Accept(const LoginRecord& record, AuthMet
                                               const AuthSettings& settings, absl::Time deadline,
                                               std::optional<User> user) {
   const std::string subject = record.subject.empty() ? UserSubject(user_id) : record.subject;
-  // The factor was right: the consecutive failures end here, in the same write as the login.
+  // The factor was right: its reservation goes back in the same write as the login; the
+  // failures end only if this write finishes the login (LoginStore::Finish).
   update.lockout_success = LockoutSuccess{subject, std::string(reservation)};
   update.complete_method = method;
   update.completed_at = clock_.Now();
@@ -272,14 +278,25 @@ absl::StatusOr<CheckedStep> LoginCore::Reject(const LoginRecord& record, AuthMet
   } else {
     // The failure is counted by the script that records the step: one round trip, not two.
     update.last_step = LastStep{method, pb::STEP_OUTCOME_REJECTED, 0};  // the store fills it in
-    absl::StatusOr<Rejection> rejection =
-        logins_.Reject(record.login_id, update,
-                       LockoutFailure{record.subject, std::string(reservation), clock_.Now(),
-                                      lockout_.policy(), factor_attempts_left});
+    LockoutFailure failure;
+    failure.subject = record.subject;
+    failure.method = method;
+    failure.reservation_id = std::string(reservation);
+    failure.now = clock_.Now();
+    failure.policy = lockout_.policy();
+    failure.factor_attempts_left = factor_attempts_left;
+    absl::StatusOr<Rejection> rejection = logins_.Reject(record.login_id, update, failure);
     if (!rejection.ok()) return rejection.status();
     if (rejection->outcome.locked) {
       checked.locked_for = rejection->outcome.retry_after;
       if (metrics_ != nullptr) metrics_->Locked();
+      if (rejection->outcome.newly_permanent) {
+        if (metrics_ != nullptr) metrics_->PermanentLock("locked");
+        // An unknown username is not logged: it may be a password typed in the wrong field.
+        Log()->warn("{} in directory {} is locked until UnlockUser after {} consecutive failures",
+                    absl::StartsWith(record.subject, "u:") ? record.subject : "an unknown username",
+                    record.directory_id, lockout_.policy().permanent_threshold);
+      }
     }
     checked.step = LastStep{method, pb::STEP_OUTCOME_REJECTED, rejection->attempts_left};
     after = std::move(rejection->record);
@@ -323,8 +340,13 @@ absl::StatusOr<LoginRecord> LoginCore::IssueSession(const LoginRecord& record, i
   }
   absl::StatusOr<IssuedSession> issued = sessions_.Issue(session);
   if (!issued.ok()) return issued.status();
+  // A successful login clears its subject's failures, whichever step finished it.
+  LoginUpdate finish = update;
+  if (!finish.lockout_success.has_value() && !record.subject.empty()) {
+    finish.lockout_success = LockoutSuccess{record.subject, ""};
+  }
   absl::StatusOr<FinishResult> finished = logins_.Finish(
-      record.login_id, issued->token, issued->session_id, issued->expires_at, update);
+      record.login_id, issued->token, issued->session_id, issued->expires_at, finish);
   if (!finished.ok()) return finished.status();
   if (finished->won) {
     if (metrics_ != nullptr) {

@@ -3,6 +3,9 @@
 #include <optional>
 #include <utility>
 
+#include "common/status/error_details.h"
+#include "common/status/error_reasons.h"
+#include "common/util/client_address.h"
 #include "common/util/text.h"
 
 namespace tally::orchestrator {
@@ -32,13 +35,14 @@ std::string Outcome(const absl::StatusOr<pb::LoginState>& state) {
 LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer& policy,
                            CredentialPeer& credentials, OtpPeer& otp, PasskeyPeer& passkeys,
                            SessionManager& sessions, const Clock& clock, RandomSource& random,
-                           LoginConfig config, LoginMetrics* metrics)
+                           LoginConfig config, LoginMetrics* metrics, StartLimiter* start_limiter)
     : core_(logins, lockout, policy, credentials, sessions, clock, random, config, metrics),
       password_(core_),
       otp_(core_, otp),
       passkey_(core_, passkeys),
       step_up_(core_),
-      metrics_(metrics) {
+      metrics_(metrics),
+      start_limiter_(start_limiter) {
   // The order in which a proven user's means are learnt.
   core_.AddFactor(password_);
   core_.AddFactor(otp_);
@@ -123,12 +127,27 @@ absl::StatusOr<pb::LoginState> LoginManager::Start(const pb::StartLoginRequest& 
       return absl::InvalidArgumentError("username must not contain control characters");
     }
   }
+  absl::StatusOr<std::string> client_key = ClientAddressKey(request.client_ip());
+  if (!client_key.ok()) return client_key.status();
   absl::StatusOr<AuthSettings> settings =
       core_.policy().GetAuthSettings(request.directory_id(), deadline);
   if (!settings.ok()) return settings.status();
+  // Counted once the directory is known to exist, so unknown ids create no counters.
+  if (start_limiter_ != nullptr) {
+    absl::StatusOr<absl::Duration> wait =
+        start_limiter_->Acquire(request.directory_id(), *client_key, core_.clock().Now());
+    if (!wait.ok()) return wait.status();
+    if (*wait > absl::ZeroDuration()) {
+      return WithRetryInfo(
+          WithErrorInfo(absl::ResourceExhaustedError("too many logins started; retry later"),
+                        reasons::kLoginRateLimited),
+          *wait);
+    }
+  }
 
   LoginRecord record = core_.NewLogin(request.directory_id());
   record.username = username;
+  record.client_ip = request.client_ip();
   if (!username.empty()) {
     absl::StatusOr<User> user =
         core_.credentials().FindUser(request.directory_id(), username, deadline);

@@ -38,7 +38,7 @@ class LoginManager {
   LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer& policy,
                CredentialPeer& credentials, OtpPeer& otp, PasskeyPeer& passkeys,
                SessionManager& sessions, const Clock& clock, RandomSource& random,
-               LoginConfig config, LoginMetrics* metrics);
+               LoginConfig config, LoginMetrics* metrics, StartLimiter* start_limiter = nullptr);
   LoginManager(const LoginManager&) = delete;
   LoginManager& operator=(const LoginManager&) = delete;
 
@@ -74,6 +74,8 @@ class LoginManager {
   PasskeyFactor passkey_;
   StepUp step_up_;
   LoginMetrics* const metrics_;
+  // StartLogin's rate limits; null: none (tests of other things).
+  StartLimiter* const start_limiter_;
 };
 
 }  // namespace tally::orchestrator

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth/testing/in_memory_revocation_store.h"
+#include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
 #include "common/util/random.h"
@@ -484,10 +485,14 @@ TEST_F(LoginManagerTest, LockoutAcrossLoginsAndItsExpiry) {
     EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
     EXPECT_EQ(after->last_step().attempts_left(), 5 - i);
   }
-  // A wrong code counts too (another login of the same user).
+  // A wrong code counts for its own method (another login of the same user): no lock yet.
   pb::LoginState other = Start("alice");
   ASSERT_TRUE(Send(other, otppb::CHANNEL_SMS).ok());
-  absl::StatusOr<pb::LoginState> locked = Verify(other, "000000");
+  absl::StatusOr<pb::LoginState> code = Verify(other, "000000");
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(code->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  // The fifth wrong password, in any login, locks the user for every method.
+  absl::StatusOr<pb::LoginState> locked = Password(other, "wrong");
   ASSERT_TRUE(locked.ok()) << locked.status();
   EXPECT_EQ(locked->status(), pb::LOGIN_STATUS_LOCKED);
   EXPECT_EQ(locked->retry_after().seconds(), 60);
@@ -512,16 +517,24 @@ TEST_F(LoginManagerTest, LockoutAcrossLoginsAndItsExpiry) {
   EXPECT_EQ(credentials_.verify_calls.load(), checks);
   EXPECT_EQ(otp_->sends.size(), sends);
 
-  // After the minute: one more failure locks for two minutes.
+  // After the minute the logins the lock ended stay locked; a new login may go on, and one more
+  // failure locks for two minutes.
   clock_.Advance(absl::Seconds(30));
-  EXPECT_EQ(Get(s)->status(), pb::LOGIN_STATUS_IN_PROGRESS);
-  locked = Password(s, "wrong");
+  EXPECT_EQ(Get(s)->status(), pb::LOGIN_STATUS_LOCKED);
+  pb::LoginState next = Start("alice");
+  EXPECT_EQ(next.status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  locked = Password(next, "wrong");
   EXPECT_EQ(locked->status(), pb::LOGIN_STATUS_LOCKED);
   EXPECT_EQ(locked->retry_after().seconds(), 120);
   clock_.Advance(absl::Minutes(2));
-  // The right password works and resets the count.
-  absl::StatusOr<pb::LoginState> ok = Password(s, "correct horse");
+  // The right password works; only the login's success resets the count.
+  pb::LoginState last = Start("alice");
+  absl::StatusOr<pb::LoginState> ok = Password(last, "correct horse");
   EXPECT_EQ(ok->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 1);
+  ASSERT_TRUE(Send(last, otppb::CHANNEL_SMS).ok());
+  ok = Verify(last, otp_->CodeFor("+31612345678"));
+  EXPECT_EQ(ok->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 5);
 }
 
@@ -541,8 +554,9 @@ TEST_F(LoginManagerTest, ParallelBruteForceNeverExceedsTheLimit) {
   }
   EXPECT_EQ(credentials_.verify_calls.load(), 5);
   EXPECT_EQ(Get(logins[0])->status(), pb::LOGIN_STATUS_LOCKED);
-  // Once the lock has run out, one more guess at a time.
+  // Once the lock has run out, one more guess at a time (in new logins: the lock ended these).
   clock_.Advance(absl::Minutes(1));
+  for (int i = 0; i < 16; ++i) logins[i] = Start("alice");
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i) threads.emplace_back([&, i] { (void)Password(logins[i], "x"); });
   for (auto& t : threads) t.join();
@@ -573,7 +587,9 @@ TEST_F(LoginManagerTest, UnknownUsersAreIndistinguishable) {
     trace.push_back(passkey.ok() ? passkey->request_options_json() : passkey.status().ToString());
     add(FinishPasskey(s, "assert:usr_kim"));
     add(Password(s, "wrong"));
-    add(Password(s, "wrong"));  // locked now
+    add(Password(s, "wrong"));
+    add(Password(s, "wrong"));
+    add(Password(s, "wrong"));  // the fifth wrong password: locked now
     add(Get(s));
     return trace;
   };
@@ -977,6 +993,186 @@ TEST_F(LoginManagerTest, PasskeyIsOfferedOnlyToUsersWithOne) {
   after = Password(p, "pat's password");
   EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
   EXPECT_TRUE(absl::IsFailedPrecondition(StartPasskey(p).status()));
+}
+
+// Issue 20 (Keycloak #46164): someone holding one factor (a swapped SIM) must not reset the
+// password's count by passing that factor in a login of their own.
+TEST_F(LoginManagerTest, ARightCodeDoesNotResetThePasswordsFailures) {
+  pb::LoginState guess = Start("alice");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Password(guess, "wrong").ok());
+  // The attacker's own logins: the right SMS code, then nothing more.
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(absl::Minutes(1));  // the OTP cooldown
+    pb::LoginState sim = Start("alice");
+    ASSERT_TRUE(Send(sim, otppb::CHANNEL_SMS).ok());
+    absl::StatusOr<pb::LoginState> code = Verify(sim, otp_->CodeFor("+31612345678"));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(code->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+    EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 1);
+  }
+  // The fifth wrong password locks alice although right codes came in between.
+  absl::StatusOr<pb::LoginState> fifth = Password(Start("alice"), "wrong");
+  ASSERT_TRUE(fifth.ok()) << fifth.status();
+  EXPECT_EQ(fifth->status(), pb::LOGIN_STATUS_LOCKED);
+  // A login that succeeds (password and code) is what clears the count.
+  clock_.Advance(absl::Hours(2));
+  pb::LoginState real = Start("alice");
+  ASSERT_EQ(Password(real, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  ASSERT_TRUE(Send(real, otppb::CHANNEL_SMS).ok());
+  EXPECT_EQ(Verify(real, otp_->CodeFor("+31612345678"))->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 5);
+}
+
+// Issue 20 (Authelia CVE-2025-24806): the lock of an unknown username follows the credential
+// service's username key, so its spellings cannot tell whether the user exists.
+TEST_F(LoginManagerTest, SpellingsOfOneUnknownUsernameShareOneLock) {
+  const std::vector<std::string> spellings = {"bob", "bob ", " Bob", "BOB"};
+  for (int i = 0; i < 5; ++i) {
+    pb::LoginState s = Start(spellings[i % 4]);
+    ASSERT_EQ(s.status(), pb::LOGIN_STATUS_IN_PROGRESS) << i;
+    ASSERT_TRUE(Password(s, "wrong").ok());
+  }
+  for (const char* spelling : {"bob", "bob ", " BoB "}) {
+    EXPECT_EQ(Start(spelling).status(), pb::LOGIN_STATUS_LOCKED) << spelling;
+  }
+  EXPECT_EQ(Start("bobby").status(), pb::LOGIN_STATUS_IN_PROGRESS);
+}
+
+// Issue 20 (Keycloak #26177): a login started before a lock does not survive it.
+TEST_F(LoginManagerTest, ALockEndsThePendingLoginsOfItsUser) {
+  pb::LoginState pending = Start("alice");
+  ASSERT_EQ(Password(pending, "correct horse")->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  pb::LoginState attacker = Start("alice");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Password(attacker, "wrong").ok());
+  clock_.Advance(absl::Minutes(2));  // the lock is over
+  const size_t sends = otp_->sends.size();
+  absl::StatusOr<pb::LoginState> sent = Send(pending, otppb::CHANNEL_SMS);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(sent->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(otp_->sends.size(), sends);
+  EXPECT_EQ(Get(pending)->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(Send(pending, otppb::CHANNEL_EMAIL)->status(), pb::LOGIN_STATUS_LOCKED);
+  // A new login goes on.
+  pb::LoginState fresh = Start("alice");
+  EXPECT_EQ(Password(fresh, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+}
+
+// NIST SP 800-63B's cap: consecutive failures in total lock until UnlockUser.
+TEST_F(LoginManagerTest, TooManyFailuresInTotalLockUntilUnlocked) {
+  LockoutPolicy policy;
+  policy.permanent_threshold = 12;
+  InMemoryLoginStore store(policy, clock_);
+  LoginManager manager(store, store, policy_, credentials_, *otp_, passkeys_, *sessions_, clock_,
+                       CsprngRandom::Get(), LoginConfig{}, nullptr);
+  auto start = [&] {
+    pb::StartLoginRequest r;
+    r.set_directory_id(dir_);
+    r.set_username("alice");
+    return manager.StartLogin(r, kNoDeadline)->state();
+  };
+  auto password = [&](const pb::LoginState& s, const std::string& pw) {
+    pb::SubmitPasswordRequest r;
+    r.set_login_id(s.login_id());
+    r.set_password(pw);
+    return manager.SubmitPassword(r, kNoDeadline)->state();
+  };
+  for (int i = 0; i < 12; ++i) {
+    clock_.Advance(absl::Hours(2));  // every temporary lock is over
+    ASSERT_EQ(start().status(), pb::LOGIN_STATUS_IN_PROGRESS) << i;
+    password(start(), "wrong");
+  }
+  clock_.Advance(absl::Hours(24 * 30));
+  pb::LoginState locked = start();
+  EXPECT_EQ(locked.status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_GT(locked.retry_after().seconds(), 3600 * 24 * 365);
+  EXPECT_EQ(password(locked, "correct horse").status(), pb::LOGIN_STATUS_LOCKED);
+  ASSERT_TRUE(store.Unlock(dir_, "u:usr_alice").ok());
+  EXPECT_EQ(password(start(), "correct horse").last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+}
+
+// Issue 20 (SMS pumping): the OTP service applies the send budgets; the login tells it the end
+// user's address and whether a factor is proven.
+TEST_F(LoginManagerTest, SendsCarryTheClientAddressAndWhetherAFactorIsProven) {
+  pb::StartLoginRequest start;
+  start.set_directory_id(dir_);
+  start.set_username("alice");
+  start.set_client_ip("198.51.100.7");
+  absl::StatusOr<pb::StartLoginResponse> started = manager_->StartLogin(start, kNoDeadline);
+  ASSERT_TRUE(started.ok()) << started.status();
+  const pb::LoginState s = started->state();
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  ASSERT_EQ(Password(s, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  std::vector<otppb::SendCodeRequest> requests = otp_->Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].client_ip(), "198.51.100.7");
+  EXPECT_FALSE(requests[0].proven());
+  EXPECT_EQ(requests[1].client_ip(), "198.51.100.7");
+  EXPECT_TRUE(requests[1].proven());
+  // No address: no per-address budget. A malformed one is refused before anything is stored.
+  ASSERT_TRUE(Send(Start("pat"), otppb::CHANNEL_EMAIL).ok());
+  EXPECT_EQ(otp_->Requests().back().client_ip(), "");
+  start.set_client_ip("not an address");
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->StartLogin(start, kNoDeadline).status()));
+}
+
+// Rule 7 with the directory's SMS countries: a phone outside them is never offered SMS, and
+// before proof a send goes to nobody, as for a user without a phone.
+TEST_F(LoginManagerTest, SmsGoesOnlyToTheDirectorysCountries) {
+  ::tally::policy::v1::AuthSettings settings = Settings(30, 20, 10, 10, 30);
+  settings.add_sms_allowed_country_codes("32");  // alice's +31 is outside
+  policy_.Set(dir_, settings);
+  pb::LoginState s = Start("alice");
+  absl::StatusOr<pb::LoginState> sent = Send(s, otppb::CHANNEL_SMS);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_TRUE(otp_->Requests().back().no_recipient());
+  EXPECT_TRUE(otp_->sends.empty());
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Send(s, otppb::CHANNEL_SMS).status()));
+  // Allowed again: offered again from the next step of a new login.
+  settings.add_sms_allowed_country_codes("31");
+  policy_.Set(dir_, settings);
+  pb::LoginState t = Start("alice");
+  after = Password(t, "correct horse");
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+}
+
+// Issue 20: StartLogin is rate-limited per client address and per directory, with the reason and
+// when to retry.
+TEST_F(LoginManagerTest, StartLoginIsRateLimitedWithItsDetails) {
+  testing::InMemoryStartLimiter limiter(
+      StartLimits{.per_client_per_minute = 2, .per_directory_per_minute = 3});
+  LoginManager manager(store_, store_, policy_, credentials_, *otp_, passkeys_, *sessions_, clock_,
+                       CsprngRandom::Get(), LoginConfig{}, nullptr, &limiter);
+  auto start = [&](const std::string& ip) {
+    pb::StartLoginRequest r;
+    r.set_directory_id(dir_);
+    r.set_username("alice");
+    r.set_client_ip(ip);
+    return manager.StartLogin(r, kNoDeadline).status();
+  };
+  EXPECT_TRUE(start("203.0.113.5").ok());
+  EXPECT_TRUE(start("203.0.113.5").ok());
+  absl::Status refused = start("203.0.113.5");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(ErrorInfoOf(refused).has_value());
+  EXPECT_EQ(ErrorInfoOf(refused)->reason(), "LOGIN_RATE_LIMITED");
+  ASSERT_TRUE(RetryDelayOf(refused).has_value());
+  EXPECT_GT(*RetryDelayOf(refused), absl::ZeroDuration());
+  EXPECT_LE(*RetryDelayOf(refused), absl::Minutes(1));
+  // Another address: the directory's limit is next.
+  EXPECT_TRUE(start("203.0.113.6").ok());
+  EXPECT_EQ(start("203.0.113.7").code(), absl::StatusCode::kResourceExhausted);
+  // An unknown directory counts nothing.
+  pb::StartLoginRequest unknown;
+  unknown.set_directory_id("dir_unknown");
+  unknown.set_username("alice");
+  EXPECT_TRUE(absl::IsNotFound(manager.StartLogin(unknown, kNoDeadline).status()));
+  // The next minute starts over.
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_TRUE(start("203.0.113.5").ok());
 }
 
 }  // namespace

@@ -19,7 +19,12 @@ LoginMetrics::LoginMetrics(prometheus::Registry& registry)
                  .Name("tally_orchestrator_lockouts_total")
                  .Help("Users (or unknown usernames) locked after consecutive failures")
                  .Register(registry)
-                 .Add({})) {}
+                 .Add({})),
+      permanent_locks_(prometheus::BuildCounter()
+                           .Name("tally_orchestrator_permanent_locks_total")
+                           .Help("Permanent locks after 100 consecutive failures (event=locked) "
+                                 "and their ends by UnlockUser (event=unlocked)")
+                           .Register(registry)) {}
 
 void LoginMetrics::LoginFinished(absl::string_view outcome, absl::string_view methods) {
   logins_.Add({{"outcome", std::string(outcome)}, {"methods", std::string(methods)}}).Increment();
@@ -35,5 +40,9 @@ void LoginMetrics::Step(absl::string_view step, absl::string_view outcome, doubl
 }
 
 void LoginMetrics::Locked() { locks_.Increment(); }
+
+void LoginMetrics::PermanentLock(absl::string_view event) {
+  permanent_locks_.Add({{"event", std::string(event)}}).Increment();
+}
 
 }  // namespace tally::orchestrator

@@ -23,12 +23,15 @@ class LoginMetrics {
   void Step(absl::string_view step, absl::string_view outcome, double seconds);
   // A subject got locked by a failure.
   void Locked();
+  // A permanent lock (NIST SP 800-63B's cap) began ("locked") or an admin ended it ("unlocked").
+  void PermanentLock(absl::string_view event);
 
  private:
   prometheus::Family<prometheus::Counter>& logins_;
   prometheus::Family<prometheus::Counter>& steps_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Counter& locks_;
+  prometheus::Family<prometheus::Counter>& permanent_locks_;
 };
 
 }  // namespace tally::orchestrator

@@ -1,5 +1,6 @@
 #include "services/orchestrator/login_store.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -49,6 +50,10 @@ void ApplyUpdate(const LoginUpdate& u, LoginRecord& r) {
   if (u.passkey_challenge_id.has_value()) r.passkey_challenge_id = *u.passkey_challenge_id;
   if (u.last_step.has_value()) r.last_step = *u.last_step;
   if (u.passkey_synced.has_value()) r.passkey_synced = *u.passkey_synced;
+}
+
+absl::Duration EndedLoginLockedFor(absl::Duration subject_locked_for) {
+  return std::max(subject_locked_for, kEndedLoginRetryAfter);
 }
 
 absl::Status LoginNotFoundError() { return absl::NotFoundError("unknown or expired login"); }

@@ -58,6 +58,9 @@ struct LoginRecord {
   std::string directory_id;
   // As typed; empty for passkey-first logins and step-ups.
   std::string username;
+  // StartLoginRequest.client_ip as given (checked); empty when none. For the OTP service's
+  // per-address send budgets.
+  std::string client_ip;
   // Who the lockout counters are kept for: "u:<user id>" for a known user, "n:<lower-cased
   // username>" for an unknown username; empty in a passkey-first login until the passkey names
   // the user.
@@ -95,8 +98,11 @@ struct LoginRecord {
 };
 
 struct LockoutPolicy {
-  // Consecutive failures before the first lock.
+  // Consecutive failures of one method before the first lock (of every method).
   int threshold = 5;
+  // Consecutive failures in total (every method) that lock until UnlockUser (NIST SP 800-63B's
+  // cap of 100).
+  int permanent_threshold = 100;
   absl::Duration first_lock = absl::Minutes(1);
   absl::Duration max_lock = absl::Hours(1);
   // Failures older than this (with no lock running) are forgotten.
@@ -109,13 +115,28 @@ struct LockoutPolicy {
 
 struct LockOutcome {
   bool locked = false;
+  // The subject is locked until UnlockUser; `newly_permanent`: by this failure.
+  bool permanent = false;
+  bool newly_permanent = false;
   absl::Duration retry_after;
-  // Failures left before the subject gets locked.
+  // Failures of the method left before the subject gets locked.
   int attempts_left = 0;
 };
 
-// A right factor's end of its subject's consecutive failures and of its reservation, written by
-// the same script as the login's update (one Redis round trip, not two).
+// How long a permanent lock reports (retry_after) and lasts in the stores: in effect forever,
+// until UnlockUser.
+inline constexpr absl::Duration kPermanentLock = absl::Hours(24 * 365 * 100);
+// What a login ended by a lock answers as retry_after once the lock itself has run out: it stays
+// LOCKED (a new login may start at once), and a zero would read as "not locked".
+inline constexpr absl::Duration kEndedLoginRetryAfter = absl::Seconds(1);
+// How long a lock's start is remembered after the failures are cleared (a success, UnlockUser),
+// so that the logins it ended stay ended: longer than any login lives.
+inline constexpr absl::Duration kLockStartMemory = absl::Hours(24);
+
+// A right factor's reservation given back, written by the same script as the login's update (one
+// Redis round trip, not two). In LoginStore::Finish, when that step finishes the login, it also
+// ends the subject's consecutive failures: failures are cleared only by a successful login, never
+// by one right factor (someone holding one factor must not reset the others' counts).
 struct LockoutSuccess {
   std::string subject;
   // The factor's reservation, given back; empty when the check needed none.
@@ -155,6 +176,8 @@ struct LockoutFailure {
   LockoutPolicy policy;
   // The factor's own attempts left (an OTP code's), when it has a limit of its own.
   std::optional<int> factor_attempts_left;
+  // The factor that failed: failures are counted per method.
+  AuthMethod method = ::tally::common::v1::AUTH_METHOD_UNSPECIFIED;
 };
 
 // What LoginStore::Reject did.
@@ -172,7 +195,8 @@ struct Rejection {
 struct GuardedUpdate {
   // The login after the update; as it is when the subject was locked.
   LoginRecord record;
-  // Zero when the update was applied.
+  // Zero when the update was applied; positive when the subject is locked or a lock ended the
+  // login.
   absl::Duration locked_for;
 };
 
@@ -195,6 +219,11 @@ class LoginStore {
   // Stores a new login; it disappears after `ttl`. Answers how long the login's subject is
   // still locked at its create_time (zero when not locked, or when it has no subject yet): a
   // new login's lock check, read in the same round trip (LockoutStore::LockedFor).
+  //
+  // A lock ends every login of its subject created before it (at or before the lock's start):
+  // the steps of such a login answer LOCKED for the rest of its life (UpdateUnlessLocked,
+  // LockoutStore::Reserve and LockedFor given the login's create_time), even once the lock has
+  // run out (then for kEndedLoginRetryAfter).
   virtual absl::StatusOr<absl::Duration> Create(const LoginRecord& record,
                                                 absl::Duration ttl) = 0;
   // NOT_FOUND when unknown or expired (by the store's TTL).
@@ -218,7 +247,9 @@ class LoginStore {
                                    const LockoutFailure& failure);
   // Stores the session unless one is already stored; exactly one racing step wins. The winner
   // also applies `update` in the same script (the step that completed the login writes its
-  // method and its session at once); a loser's update is dropped, except its lockout success.
+  // method and its session at once) and, with a lockout success, clears its subject's failures
+  // (a temporary lock with them; a permanent lock stays until UnlockUser); a loser's update is
+  // dropped, except its reservation given back.
   virtual absl::StatusOr<FinishResult> Finish(absl::string_view login_id,
                                               absl::string_view token,
                                               absl::string_view session_id,
@@ -243,36 +274,81 @@ struct Reservation {
   absl::Duration retry_after;
 };
 
-// Consecutive-failure lockout per subject (`{dir}:rl:...`), NIST SP 800-63B §5.2.2.
+// Consecutive-failure lockout per subject (`{dir}:rl:...`), NIST SP 800-63B §5.2.2. Failures
+// are counted per method and in total; any method at the threshold locks the subject for every
+// method (escalating), the total at permanent_threshold locks it until Unlock. Only a successful
+// login (LoginStore::Finish with a lockout success) or Unlock clears them.
 class LockoutStore {
  public:
   virtual ~LockoutStore() = default;
 
-  // Consecutive failures before the first lock.
+  // Consecutive failures of one method before the first lock.
   virtual int threshold() const = 0;
   virtual const LockoutPolicy& policy() const = 0;
 
-  // Reserves one check of a factor, or refuses it (locked, or as many checks in flight as
-  // failures left): parallel requests never get more checks than the limit.
+  // Reserves one check of a factor, or refuses it (locked, the login ended by a lock, or as
+  // many checks in flight as failures left for the method with the most failures and in total):
+  // parallel requests never get more checks than any limit. `login_created`: the create_time of
+  // the login the check is for (a login created at or before the subject's latest lock is ended);
+  // InfiniteFuture for none.
   virtual absl::StatusOr<Reservation> Reserve(absl::string_view directory_id,
-                                              absl::string_view subject, absl::Time now) = 0;
-  // Records a reserved check that failed. `reservation_id` may be empty (a check that needed
-  // no reservation). A login step's outcome travels with its login's update instead, in the
-  // same script: LoginUpdate::lockout_success ends the failures, LoginStore::Reject counts one.
+                                              absl::string_view subject, absl::Time now,
+                                              absl::Time login_created) = 0;
+  absl::StatusOr<Reservation> Reserve(absl::string_view directory_id, absl::string_view subject,
+                                      absl::Time now) {
+    return Reserve(directory_id, subject, now, absl::InfiniteFuture());
+  }
+  // Records a reserved check of `method` that failed. `reservation_id` may be empty (a check
+  // that needed no reservation). A login step's outcome travels with its login's update
+  // instead, in the same script: LoginStore::Finish ends the failures, LoginStore::Reject
+  // counts one.
   virtual absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
-                                                    absl::string_view subject,
+                                                    absl::string_view subject, AuthMethod method,
                                                     absl::string_view reservation_id,
                                                     absl::Time now) = 0;
   // Gives a reservation back without an outcome (the check could not run).
   virtual absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
                               absl::string_view reservation_id) = 0;
-  // Zero when not locked.
+  // Zero when not locked. `login_created` as in Reserve: an ended login stays locked (at least
+  // kEndedLoginRetryAfter).
   virtual absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,
-                                                   absl::string_view subject,
-                                                   absl::Time now) = 0;
-  // Failures left before a lock (for attempts_left in answers).
+                                                   absl::string_view subject, absl::Time now,
+                                                   absl::Time login_created) = 0;
+  absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,
+                                           absl::string_view subject, absl::Time now) {
+    return LockedFor(directory_id, subject, now, absl::InfiniteFuture());
+  }
+  // Failures left before a lock (for attempts_left in answers): the fewest of any method's and
+  // of the total's.
   virtual absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                            absl::string_view subject) = 0;
+  // Clears the subject's failures and locks, the permanent one too (UnlockUser). Answers whether
+  // a permanent lock was cleared. Logins the lock ended stay ended.
+  virtual absl::StatusOr<bool> Unlock(absl::string_view directory_id,
+                                      absl::string_view subject) = 0;
 };
+
+// StartLogin's rate limits (issue 20): unauthenticated callers must not fill Redis with logins
+// nor, through them, the credential service's hash queue. Fixed one-minute windows; 0 = no limit.
+struct StartLimits {
+  int per_client_per_minute = 60;
+  int per_directory_per_minute = 3000;
+};
+inline constexpr absl::Duration kStartLimitWindow = absl::Minutes(1);
+
+// The counters of StartLimits (`{dir}:rl:start:...`, one Redis slot per directory).
+class StartLimiter {
+ public:
+  virtual ~StartLimiter() = default;
+
+  // Counts one StartLogin in `directory_id` from `client_key` (ClientAddressKey of the request's
+  // client_ip; empty: no per-address limit) at `now`, unless a limit is reached: then nothing is
+  // counted and the answer is how long until the window ends. Zero when counted.
+  virtual absl::StatusOr<absl::Duration> Acquire(absl::string_view directory_id,
+                                                 absl::string_view client_key, absl::Time now) = 0;
+};
+
+// What an ended login answers: the subject's lock left, at least kEndedLoginRetryAfter.
+absl::Duration EndedLoginLockedFor(absl::Duration subject_locked_for);
 
 }  // namespace tally::orchestrator

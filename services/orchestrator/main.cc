@@ -59,9 +59,11 @@ int main(int argc, char** argv) {
 
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   orch::LoginMetrics metrics(runner.metrics().registry());
+  orch::RedisStartLimiter start_limiter(redis, config.start_limits);
   orch::LoginManager manager(logins, lockouts, policy, credential, otp, passkey, sessions, clock,
-                             service.random(), config.login, &metrics);
-  orch::LoginServiceImpl login_service(manager, authenticator);
+                             service.random(), config.login, &metrics, &start_limiter);
+  orch::UserLockout user_lockout(credential_peer, lockouts, &metrics);
+  orch::LoginServiceImpl login_service(manager, user_lockout, authenticator);
   orch::UserSessions user_sessions(credential_peer, *revocations, clock);
   orch::SessionServiceImpl session_service(sessions, user_sessions, authenticator);
   runner.AddService(&login_service);

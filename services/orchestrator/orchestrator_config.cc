@@ -32,7 +32,16 @@ ABSL_FLAG(absl::Duration, user_max_stale, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, settings_cache_ttl, absl::Seconds(2),
           "How long a directory's settings are cached; a change applies after at most this. "
           "0 disables the cache.");
-ABSL_FLAG(int, lockout_threshold, 5, "Consecutive failures before a user is locked.");
+ABSL_FLAG(int, lockout_threshold, 5,
+          "Consecutive failures of one method before a user is locked (for every method).");
+ABSL_FLAG(int, start_login_per_client_per_minute, 60,
+          "StartLogin calls per minute from one client_ip (an IPv6 /64 counts as one address) "
+          "in a directory; 0 = no limit.");
+ABSL_FLAG(int, start_login_per_directory_per_minute, 3000,
+          "StartLogin calls per minute in one directory; 0 = no limit.");
+ABSL_FLAG(int, lockout_permanent_threshold, 100,
+          "Consecutive failures in total (every method) that lock a user until "
+          "LoginService.UnlockUser (NIST SP 800-63B: at most 100).");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Minutes(1),
           "First lock; it doubles with each further failure.");
 ABSL_FLAG(absl::Duration, lockout_max_duration, absl::Hours(1), "Longest lock.");
@@ -63,6 +72,17 @@ absl::Status TakeSessionFlags(OrchestratorServerConfig& config, const Clock& clo
   return absl::OkStatus();
 }
 
+absl::Status TakeStartLimitFlags(StartLimits& limits) {
+  limits.per_client_per_minute = absl::GetFlag(FLAGS_start_login_per_client_per_minute);
+  limits.per_directory_per_minute = absl::GetFlag(FLAGS_start_login_per_directory_per_minute);
+  if (limits.per_client_per_minute < 0 || limits.per_directory_per_minute < 0) {
+    return Invalid(
+        "--start_login_per_client_per_minute and "
+        "--start_login_per_directory_per_minute must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TakeLoginFlags(LoginConfig& login, LockoutPolicy& lockout) {
   login.login_ttl = absl::GetFlag(FLAGS_login_ttl);
   if (login.login_ttl < absl::Minutes(1) || login.login_ttl > absl::Hours(1)) {
@@ -72,8 +92,12 @@ absl::Status TakeLoginFlags(LoginConfig& login, LockoutPolicy& lockout) {
   lockout.first_lock = absl::GetFlag(FLAGS_lockout_duration);
   lockout.max_lock = absl::GetFlag(FLAGS_lockout_max_duration);
   lockout.forget_after = absl::GetFlag(FLAGS_lockout_forget_after);
+  lockout.permanent_threshold = absl::GetFlag(FLAGS_lockout_permanent_threshold);
   if (lockout.threshold < 1 || lockout.threshold > 100) {
     return Invalid("--lockout_threshold must be 1..100");
+  }
+  if (lockout.permanent_threshold < lockout.threshold || lockout.permanent_threshold > 100) {
+    return Invalid("--lockout_permanent_threshold must be --lockout_threshold..100");
   }
   if (lockout.first_lock < absl::Seconds(1) || lockout.max_lock < lockout.first_lock ||
       lockout.forget_after < absl::Minutes(1)) {
@@ -117,6 +141,7 @@ absl::StatusOr<OrchestratorServerConfig> OrchestratorServerConfigFromFlags(const
   }
   if (s.ok()) s = TakeSessionFlags(config, clock);
   if (s.ok()) s = TakeLoginFlags(config.login, config.lockout);
+  if (s.ok()) s = TakeStartLimitFlags(config.start_limits);
   if (s.ok()) s = TakePeerFlags(config);
   if (!s.ok()) return s;
   return config;

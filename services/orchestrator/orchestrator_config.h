@@ -26,6 +26,7 @@ struct OrchestratorServerConfig {
   absl::Duration session_lifetime;  // --session_lifetime
   LoginConfig login;                // --login_ttl
   LockoutPolicy lockout;            // --lockout_*
+  StartLimits start_limits;         // --start_login_per_client_per_minute, ..._per_directory_...
   // The peers: --policy_addr, --credential_addr, --otp_addr, --passkey_addr (gRPC targets),
   // --peer_timeout and --peer_read_attempts.
   std::string policy_addr;

@@ -59,6 +59,9 @@ TEST_F(OrchestratorServerConfigTest, Defaults) {
   EXPECT_EQ(config->session_lifetime, absl::Hours(8));
   EXPECT_EQ(config->login.login_ttl, absl::Minutes(10));
   EXPECT_EQ(config->lockout.threshold, 5);
+  EXPECT_EQ(config->lockout.permanent_threshold, 100);
+  EXPECT_EQ(config->start_limits.per_client_per_minute, 60);
+  EXPECT_EQ(config->start_limits.per_directory_per_minute, 3000);
   EXPECT_EQ(config->lockout.first_lock, absl::Minutes(1));
   EXPECT_EQ(config->lockout.max_lock, absl::Hours(1));
   EXPECT_EQ(config->lockout.forget_after, absl::Hours(24));
@@ -100,6 +103,13 @@ TEST_F(OrchestratorServerConfigTest, RefusesBadValues) {
             "--session_lifetime must be between 1m and 720h");
   EXPECT_EQ(Refusal({"--login_ttl=2h"}), "--login_ttl must be between 1m and 1h");
   EXPECT_EQ(Refusal({"--lockout_threshold=0"}), "--lockout_threshold must be 1..100");
+  EXPECT_THAT(Refusal({"--start_login_per_client_per_minute=-1"}),
+              StartsWith("--start_login_per_client_per_minute and"));
+  for (const char* flag :
+       {"--lockout_permanent_threshold=101", "--lockout_permanent_threshold=4"}) {
+    EXPECT_EQ(Refusal({flag}), "--lockout_permanent_threshold must be --lockout_threshold..100")
+        << flag;
+  }
   for (const char* flag : {"--lockout_duration=0s", "--lockout_max_duration=30s",
                            "--lockout_forget_after=30s"}) {
     EXPECT_THAT(Refusal({flag}), StartsWith("--lockout_duration must be >= 1s")) << flag;

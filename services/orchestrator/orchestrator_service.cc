@@ -7,9 +7,9 @@
 
 namespace tally::orchestrator {
 
-LoginServiceImpl::LoginServiceImpl(LoginManager& manager,
+LoginServiceImpl::LoginServiceImpl(LoginManager& manager, UserLockout& lockout,
                                    std::shared_ptr<const Authenticator> auth)
-    : manager_(manager), auth_(std::move(auth)) {}
+    : manager_(manager), lockout_(lockout), auth_(std::move(auth)) {}
 
 grpc::Status LoginServiceImpl::StartLogin(grpc::ServerContext* context,
                                           const pb::StartLoginRequest* request,
@@ -57,6 +57,12 @@ grpc::Status LoginServiceImpl::StartStepUp(grpc::ServerContext* context,
                                            const pb::StartStepUpRequest* request,
                                            pb::StartStepUpResponse* response) {
   return HandleCall(*auth_, *context, manager_, &LoginManager::StartStepUp, *request, response);
+}
+
+grpc::Status LoginServiceImpl::UnlockUser(grpc::ServerContext* context,
+                                          const pb::UnlockUserRequest* request,
+                                          pb::UnlockUserResponse* response) {
+  return HandleCall(*auth_, *context, lockout_, &UserLockout::UnlockUser, *request, response);
 }
 
 SessionServiceImpl::SessionServiceImpl(SessionManager& sessions, UserSessions& user_sessions,

@@ -5,6 +5,7 @@
 #include "common/auth/caller.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/session_manager.h"
+#include "services/orchestrator/user_lockout.h"
 #include "services/orchestrator/user_sessions.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
 
@@ -14,10 +15,12 @@ namespace tally::orchestrator {
 // Every RPC here is for login clients (API.md "Cluster callers": any certificate from the CA
 // under mutual TLS), so calls carry no credentials; RevokeSession takes the token itself as
 // proof. Each call still passes the Authenticator: its cluster rule (OrchestratorCallers), and
-// credentials, when a call presents any, must be valid.
+// credentials, when a call presents any, must be valid. UnlockUser is the exception: an admin's
+// token or the platform key (UserLockout).
 class LoginServiceImpl final : public pb::LoginService::Service {
  public:
-  LoginServiceImpl(LoginManager& manager, std::shared_ptr<const Authenticator> auth);
+  LoginServiceImpl(LoginManager& manager, UserLockout& lockout,
+                   std::shared_ptr<const Authenticator> auth);
 
   grpc::Status StartLogin(grpc::ServerContext* context, const pb::StartLoginRequest* request,
                           pb::StartLoginResponse* response) override;
@@ -37,9 +40,12 @@ class LoginServiceImpl final : public pb::LoginService::Service {
                         pb::GetLoginResponse* response) override;
   grpc::Status StartStepUp(grpc::ServerContext* context, const pb::StartStepUpRequest* request,
                            pb::StartStepUpResponse* response) override;
+  grpc::Status UnlockUser(grpc::ServerContext* context, const pb::UnlockUserRequest* request,
+                          pb::UnlockUserResponse* response) override;
 
  private:
   LoginManager& manager_;
+  UserLockout& lockout_;
   std::shared_ptr<const Authenticator> auth_;
 };
 

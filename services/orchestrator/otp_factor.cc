@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/util/proto_time.h"
+#include "services/policy/points.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -31,9 +32,11 @@ bool OtpFactor::Completes(AuthMethod method) const {
   return method == cpb::AUTH_METHOD_SMS_OTP || method == cpb::AUTH_METHOD_EMAIL_OTP;
 }
 
-void OtpFactor::LearnCaps(const User& user, const AuthSettings&, absl::Time, bool, bool,
+void OtpFactor::LearnCaps(const User& user, const AuthSettings& settings, absl::Time, bool, bool,
                           UserCaps& caps) {
-  caps.has_phone = !user.phone_number().empty();
+  // Rule 7: SMS only to a phone in one of the directory's SMS countries (when it lists any).
+  caps.has_phone =
+      !user.phone_number().empty() && policy::SmsAllowedTo(settings, user.phone_number());
   caps.has_email = !user.email().empty();
 }
 
@@ -70,6 +73,16 @@ absl::StatusOr<pb::LoginState> OtpFactor::Send(const pb::SendOtpRequest& request
       return user.status();
     }
   }
+  // The directory's SMS countries, checked at send time (settings may have changed since the
+  // user was proven). Before proof a phone outside them is no destination (the answer must not
+  // tell where the user's phone is); once proven the method is not offered.
+  if (channel == otppb::CHANNEL_SMS && !destination.empty() &&
+      !policy::SmsAllowedTo(settings, destination)) {
+    if (!record.user_id.empty()) {
+      return absl::FailedPreconditionError("AUTH_METHOD_SMS_OTP is not offered in this login");
+    }
+    destination.clear();
+  }
   otppb::SendCodeRequest send;
   send.set_directory_id(record.directory_id);
   send.set_channel(channel);
@@ -82,6 +95,10 @@ absl::StatusOr<pb::LoginState> OtpFactor::Send(const pb::SendOtpRequest& request
     send.set_user_id(user_id);
     send.set_destination(destination);
   }
+  // The OTP service's send budgets (one home): per address, and the small pre-proof ones until
+  // the login has proven a factor.
+  send.set_client_ip(record.client_ip);
+  send.set_proven(!record.user_id.empty());
   absl::StatusOr<otppb::SendCodeResponse> sent = otp_.SendCode(send, deadline);
   if (!sent.ok()) return sent.status();
   OtpState otp;

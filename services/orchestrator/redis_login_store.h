@@ -33,7 +33,8 @@ class RedisLoginStore final : public LoginStore {
   std::shared_ptr<RedisClient> redis_;
 };
 
-// Lockout counters `{dir}:rl:lock:<subject>` (hash: fails, until) with the checks in flight in
+// Lockout counters `{dir}:rl:lock:<subject>` (hash: failures per method and in total, until,
+// perm, lockt) with the checks in flight in
 // `{dir}:rl:lock:<subject>:pending` (sorted set of reservation ids by expiry). Times come from
 // the injected clock, never from Redis.
 class RedisLockoutStore final : public LockoutStore {
@@ -41,18 +42,22 @@ class RedisLockoutStore final : public LockoutStore {
   RedisLockoutStore(std::shared_ptr<RedisClient> redis, LockoutPolicy policy,
                     RandomSource& random);
 
+  using LockoutStore::LockedFor;
+  using LockoutStore::Reserve;
   absl::StatusOr<Reservation> Reserve(absl::string_view directory_id, absl::string_view subject,
-                                      absl::Time now) override;
+                                      absl::Time now, absl::Time login_created) override;
   absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
-                                            absl::string_view subject,
+                                            absl::string_view subject, AuthMethod method,
                                             absl::string_view reservation_id,
                                             absl::Time now) override;
   absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
                       absl::string_view reservation_id) override;
   absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,
-                                           absl::string_view subject, absl::Time now) override;
+                                           absl::string_view subject, absl::Time now,
+                                           absl::Time login_created) override;
   absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                    absl::string_view subject) override;
+  absl::StatusOr<bool> Unlock(absl::string_view directory_id, absl::string_view subject) override;
 
   int threshold() const override { return policy_.threshold; }
   const LockoutPolicy& policy() const override { return policy_; }
@@ -61,6 +66,21 @@ class RedisLockoutStore final : public LockoutStore {
   std::shared_ptr<RedisClient> redis_;
   const LockoutPolicy policy_;
   RandomSource& random_;
+};
+
+// StartLimits as Redis counters per window: `{dir}:rl:start:<window>` for the directory and
+// `{dir}:rl:start:<window>:<sha-256 of the client key>` per address (no address in a key name),
+// both checked and counted by one script. Times come from the injected clock.
+class RedisStartLimiter final : public StartLimiter {
+ public:
+  RedisStartLimiter(std::shared_ptr<RedisClient> redis, StartLimits limits);
+
+  absl::StatusOr<absl::Duration> Acquire(absl::string_view directory_id,
+                                         absl::string_view client_key, absl::Time now) override;
+
+ private:
+  std::shared_ptr<RedisClient> redis_;
+  const StartLimits limits_;
 };
 
 }  // namespace tally::orchestrator

@@ -1,20 +1,12 @@
 #pragma once
 
-#include <string>
-
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+// The client address rule lives in common/util/client_address.h (the orchestrator's StartLogin
+// rate limit keys addresses the same way).
+#include "common/util/client_address.h"
 
 namespace tally::otp {
 
-// Longest SendCodeRequest.client_ip accepted (an IPv6 address with a zone fits easily).
-inline constexpr size_t kMaxClientIpBytes = 64;
-
-// What a per-address send budget counts for `client_ip` (SendCodeRequest.client_ip): "" for an
-// empty one (no per-address budget); an IPv4 address (also written IPv4-mapped, ::ffff:a.b.c.d)
-// as itself; an IPv6 address as its /64, since one subscriber usually holds a whole /64 and
-// could otherwise walk a budget for every address in it. INVALID_ARGUMENT for anything else,
-// never quoting the input.
-absl::StatusOr<std::string> ClientAddressKey(absl::string_view client_ip);
+using ::tally::ClientAddressKey;
+using ::tally::kMaxClientIpBytes;
 
 }  // namespace tally::otp

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,10 @@
 #include "common/status/grpc_status.h"
 #include "common/util/proto_time.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
+
+ABSL_FLAG(std::string, client_ip, "",
+          "login: the end user's address to report (StartLoginRequest.client_ip), for the "
+          "StartLogin rate limit and the OTP send budgets; empty = none.");
 
 namespace tally::cli {
 namespace {
@@ -73,6 +78,7 @@ absl::Status Login(CommandContext& ctx) {
   pb::StartLoginRequest start;
   start.set_directory_id(ctx.args()[0]);
   start.set_username(ctx.args()[1]);
+  start.set_client_ip(absl::GetFlag(FLAGS_client_ip));
   absl::StatusOr<pb::LoginState> state = Step<pb::StartLoginRequest, pb::StartLoginResponse>(
       ctx, start, [&](auto* c, const auto& r, auto* o) { return stub->StartLogin(c, r, o); });
   if (!state.ok()) return state.status();
@@ -182,6 +188,25 @@ absl::Status SessionRevoke(CommandContext& ctx) {
   return absl::OkStatus();
 }
 
+// LoginService.UnlockUser with --token (a directory admin) or --platform_key.
+absl::Status LoginUnlock(CommandContext& ctx) {
+  auto stub = pb::LoginService::NewStub(ctx.Channel(kOrchestratorPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::UnlockUserRequest request;
+  request.set_user_id(ctx.args()[0]);
+  pb::UnlockUserResponse response;
+  if (auto s = FromGrpcStatus(stub->UnlockUser(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+  } else {
+    ctx.out() << "unlocked\n";
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SessionJwks(CommandContext& ctx) {
   auto stub = pb::SessionService::NewStub(ctx.Channel(kOrchestratorPort));
   grpc::ClientContext context;
@@ -198,8 +223,14 @@ absl::Status SessionJwks(CommandContext& ctx) {
 }  // namespace
 
 void RegisterOrchestratorCommands(CommandRegistry& registry) {
+  // Before "login DIRECTORY_ID USERNAME", which would take "unlock" for a directory id.
+  registry.Add({"login", "unlock",
+                "login unlock USER_ID   (ends a lockout, the permanent one too; --token of a "
+                "directory admin or --platform_key)",
+                1, 1, LoginUnlock});
   registry.Add({"login", "",
-                "login DIRECTORY_ID USERNAME   (asks for the password, sms or email, the code)",
+                "login DIRECTORY_ID USERNAME [--client_ip ADDRESS]   (asks for the password, sms "
+                "or email, the code)",
                 2, 2, Login});
   registry.Add({"session", "validate", "session validate TOKEN", 1, 1, SessionValidate});
   registry.Add({"session", "revoke", "session revoke TOKEN", 1, 1, SessionRevoke});

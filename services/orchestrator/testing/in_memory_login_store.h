@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -34,25 +36,29 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   // LockoutStore
   int threshold() const override { return policy_.threshold; }
   const LockoutPolicy& policy() const override { return policy_; }
+  using LockoutStore::LockedFor;
+  using LockoutStore::Reserve;
   absl::StatusOr<Reservation> Reserve(absl::string_view directory_id, absl::string_view subject,
-                                      absl::Time now) override;
+                                      absl::Time now, absl::Time login_created) override;
   absl::StatusOr<LockOutcome> RecordFailure(absl::string_view directory_id,
-                                            absl::string_view subject,
+                                            absl::string_view subject, AuthMethod method,
                                             absl::string_view reservation_id,
                                             absl::Time now) override;
   absl::Status Cancel(absl::string_view directory_id, absl::string_view subject,
                       absl::string_view reservation_id) override;
   absl::StatusOr<absl::Duration> LockedFor(absl::string_view directory_id,
-                                           absl::string_view subject, absl::Time now) override;
+                                           absl::string_view subject, absl::Time now,
+                                           absl::Time login_created) override;
   absl::StatusOr<int> AttemptsLeft(absl::string_view directory_id,
                                    absl::string_view subject) override;
+  absl::StatusOr<bool> Unlock(absl::string_view directory_id, absl::string_view subject) override;
 
   // Operations that reached the store (each one Redis round trip in the real stores).
   int64_t operations() const;
   // Reservations of `subject` held (not settled or given back; an expired one goes at the next
   // Reserve, as in Redis).
   int PendingChecks(absl::string_view directory_id, absl::string_view subject);
-  // The subject's consecutive failures; 0 when none are recorded.
+  // The subject's consecutive failures of the method with the most; 0 when none are recorded.
   int Failures(absl::string_view directory_id, absl::string_view subject);
   // How long the login has left before its TTL removes it; NOT_FOUND when it is gone.
   absl::StatusOr<absl::Duration> TimeToLive(absl::string_view login_id);
@@ -71,7 +77,10 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   };
   // `{dir}:rl:lock:<subject>` and its `:pending` set.
   struct Lock {
-    int fails = 0;
+    std::map<AuthMethod, int> fails;            // consecutive failures per method
+    int total = 0;                              // consecutive failures of every method
+    bool permanent = false;                     // until Unlock
+    std::optional<absl::Time> lock_start;       // the latest lock's start (callers' `now`)
     absl::Time until = absl::InfinitePast();    // lock end, by the callers' `now`
     absl::Time expires_at;                      // the whole record's TTL, by the clock
     std::map<std::string, absl::Time> pending;  // reservation id → expiry (callers' `now`)
@@ -82,12 +91,18 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   StoredLogin* FindLogin(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Lock* FindLock(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Lock& LockOf(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A right factor: gives the reservation back and ends the failures (the lock with them).
-  void Settle(absl::string_view directory_id, const LoginUpdate& update)
+  // A right factor: gives the reservation back; with `login_succeeded` also ends the failures
+  // (a temporary lock with them).
+  void Settle(absl::string_view directory_id, const LoginUpdate& update, bool login_succeeded)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A failure: gives the reservation back, counts it, and locks from the threshold on.
-  LockOutcome CountFailure(const std::string& key, absl::string_view reservation_id, absl::Time now,
+  // Clears the failures and locks but the latest lock's start. True when a permanent lock went.
+  bool ClearLock(Lock& lock) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A failure: gives the reservation back, counts it, and locks from the thresholds on.
+  LockOutcome CountFailure(const std::string& key, AuthMethod method,
+                           absl::string_view reservation_id, absl::Time now,
                            const LockoutPolicy& policy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a login created at `login_created` was ended by the subject's latest lock.
+  static bool Ended(const Lock* lock, absl::Time login_created);
 
   const LockoutPolicy policy_;
   const Clock& clock_;
@@ -96,6 +111,21 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   std::map<std::string, Lock> locks_ ABSL_GUARDED_BY(mu_);
   int64_t operations_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t reservations_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// StartLimits in memory, with RedisStartLimiter's windows, for unit tests.
+class InMemoryStartLimiter final : public StartLimiter {
+ public:
+  explicit InMemoryStartLimiter(StartLimits limits) : limits_(limits) {}
+
+  absl::StatusOr<absl::Duration> Acquire(absl::string_view directory_id,
+                                         absl::string_view client_key, absl::Time now) override;
+
+ private:
+  const StartLimits limits_;
+  absl::Mutex mu_;
+  // (directory, window, client key or "") → starts counted.
+  std::map<std::tuple<std::string, int64_t, std::string>, int> counts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tally::orchestrator::testing

@@ -20,6 +20,7 @@ class InMemoryBackend final : public StoreBackend {
 
   LoginStore& logins() override { return store_; }
   LockoutStore& lockout() override { return store_; }
+  StartLimiter& start_limiter() override { return start_limiter_; }
   int64_t Operations() override { return store_.operations(); }
   int PendingChecks(absl::string_view directory_id, absl::string_view subject) override {
     return store_.PendingChecks(directory_id, subject);
@@ -34,6 +35,7 @@ class InMemoryBackend final : public StoreBackend {
  private:
   tally::testing::FakeClock clock_;
   InMemoryLoginStore store_;
+  InMemoryStartLimiter start_limiter_{kContractStartLimits};
 };
 
 std::unique_ptr<StoreBackend> MakeInMemoryBackend(absl::Time now) {
@@ -70,12 +72,18 @@ TEST(InMemoryLoginStoreTest, LoginsLocksAndReservationsExpireByTheClock) {
   EXPECT_TRUE(store.Create(r, absl::Minutes(10)).ok());
 
   // Failures are forgotten after forget_after without a lock; a lock adds its own length.
-  ASSERT_TRUE(store.RecordFailure("dir_1", r.subject, "", clock.Now()).ok());
+  ASSERT_TRUE(store
+                  .RecordFailure("dir_1", r.subject, ::tally::common::v1::AUTH_METHOD_PASSWORD, "",
+                                 clock.Now())
+                  .ok());
   EXPECT_EQ(*store.AttemptsLeft("dir_1", r.subject), policy.threshold - 1);
   clock.Advance(policy.forget_after);
   EXPECT_EQ(*store.AttemptsLeft("dir_1", r.subject), policy.threshold);
   for (int i = 0; i < policy.threshold; ++i) {
-    ASSERT_TRUE(store.RecordFailure("dir_1", r.subject, "", clock.Now()).ok());
+    ASSERT_TRUE(store
+                    .RecordFailure("dir_1", r.subject, ::tally::common::v1::AUTH_METHOD_PASSWORD,
+                                   "", clock.Now())
+                    .ok());
   }
   clock.Advance(policy.forget_after);
   EXPECT_EQ(store.Failures("dir_1", r.subject), policy.threshold);

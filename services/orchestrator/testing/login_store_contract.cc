@@ -17,6 +17,7 @@ namespace {
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AuthMethod;
 namespace pb = ::tally::orchestrator::v1;
 
 }  // namespace
@@ -49,9 +50,11 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   r.completed[AUTH_METHOD_PASSWORD] = now_;
   r.carried[AUTH_METHOD_PASSWORD] = now_ - absl::Minutes(3);
   r.carried[AUTH_METHOD_SMS_OTP] = now_ - absl::Minutes(2);
+  r.client_ip = "2001:db8::7";
   ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
   absl::StatusOr<LoginRecord> got = logins().Get(r.login_id);
   ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->client_ip, "2001:db8::7");
   EXPECT_EQ(got->directory_id, dir_);
   EXPECT_EQ(got->username, "alice");
   EXPECT_EQ(got->subject, "u:usr_1");
@@ -216,7 +219,7 @@ TEST_P(LoginStoreContract, CreateAnswersTheSubjectsLockInTheSameRoundTrip) {
 
   // Five failures lock the subject for a minute, as LockedFor sees it.
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(lockout().RecordFailure(dir_, r.subject, "", now_).ok());
+    ASSERT_TRUE(lockout().RecordFailure(dir_, r.subject, AUTH_METHOD_PASSWORD, "", now_).ok());
   }
   LoginRecord r2 = NewRecord();
   r2.create_time = now_ + absl::Seconds(20);
@@ -256,7 +259,7 @@ TEST_P(LoginStoreContract, AGuardedUpdateReadsTheLockInItsOwnRoundTrip) {
 
   // Locked: nothing changes, and the answer agrees with LockedFor.
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(lockout().RecordFailure(dir_, r.subject, "", now_).ok());
+    ASSERT_TRUE(lockout().RecordFailure(dir_, r.subject, AUTH_METHOD_PASSWORD, "", now_).ok());
   }
   update.passkey_challenge_id = "wa_2";
   const absl::Time later = now_ + absl::Seconds(20);
@@ -275,9 +278,18 @@ TEST_P(LoginStoreContract, AGuardedUpdateReadsTheLockInItsOwnRoundTrip) {
   guarded = logins().UpdateUnlessLocked(r.login_id, update, "", later);
   ASSERT_TRUE(guarded.ok()) << guarded.status();
   EXPECT_EQ(guarded->record.passkey_challenge_id, "wa_3");
-  // Once the lock has run out the update applies again.
+  // Once the lock has run out, a login created before it stays ended (LOCKED); the update
+  // applies to a login created after it.
   update.passkey_challenge_id = "wa_4";
   guarded = logins().UpdateUnlessLocked(r.login_id, update, r.subject, now_ + absl::Minutes(1));
+  ASSERT_TRUE(guarded.ok()) << guarded.status();
+  EXPECT_EQ(guarded->locked_for, kEndedLoginRetryAfter);
+  EXPECT_EQ(guarded->record.passkey_challenge_id, "wa_3");
+  LoginRecord after_lock = NewRecord();
+  after_lock.create_time = now_ + absl::Minutes(1);
+  ASSERT_TRUE(logins().Create(after_lock, absl::Minutes(10)).ok());
+  guarded =
+      logins().UpdateUnlessLocked(after_lock.login_id, update, r.subject, now_ + absl::Minutes(1));
   ASSERT_TRUE(guarded.ok()) << guarded.status();
   EXPECT_EQ(guarded->locked_for, absl::ZeroDuration());
   EXPECT_EQ(guarded->record.passkey_challenge_id, "wa_4");
@@ -316,7 +328,8 @@ TEST_P(LoginStoreContract, ARejectionCountsTheFailureInTheLoginsOwnWrite) {
         r.login_id, rejected, LockoutFailure{subject, reservation->id, now_, policy, {}});
     ASSERT_TRUE(rejection.ok()) << rejection.status();
     EXPECT_EQ(count() - before, 1);
-    absl::StatusOr<LockOutcome> alone = lockout().RecordFailure(dir_, twin, "", now_);
+    absl::StatusOr<LockOutcome> alone =
+        lockout().RecordFailure(dir_, twin, AUTH_METHOD_PASSWORD, "", now_);
     ASSERT_TRUE(alone.ok()) << alone.status();
     EXPECT_EQ(rejection->outcome.locked, alone->locked);
     EXPECT_EQ(rejection->outcome.retry_after, alone->retry_after);
@@ -339,7 +352,8 @@ TEST_P(LoginStoreContract, ARejectionCountsTheFailureInTheLoginsOwnWrite) {
   absl::StatusOr<Rejection> rejection =
       logins().Reject(r.login_id, code, LockoutFailure{subject, "", later, policy, 2});
   ASSERT_TRUE(rejection.ok()) << rejection.status();
-  absl::StatusOr<LockOutcome> alone = lockout().RecordFailure(dir_, twin, "", later);
+  absl::StatusOr<LockOutcome> alone =
+      lockout().RecordFailure(dir_, twin, AUTH_METHOD_PASSWORD, "", later);
   EXPECT_TRUE(rejection->outcome.locked);
   EXPECT_EQ(rejection->outcome.retry_after, absl::Minutes(2));
   EXPECT_EQ(rejection->outcome.retry_after, alone->retry_after);
@@ -384,39 +398,36 @@ TEST_P(LoginStoreContract, ARejectionCountsTheFailureInTheLoginsOwnWrite) {
   EXPECT_EQ(*lockout().AttemptsLeft(dir_, "u:usr_other"), 2);
 }
 
-TEST_P(LoginStoreContract, ARightFactorEndsTheFailuresInTheLoginsOwnWrite) {
+TEST_P(LoginStoreContract, OnlyASuccessfulLoginEndsTheFailuresInItsOwnWrite) {
   const std::string subject = "u:usr_1";
   auto fails = [&] { return backend().Failures(dir_, subject); };
   auto pending = [&] { return backend().PendingChecks(dir_, subject); };
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(lockout().RecordFailure(dir_, subject, "", now_).ok());
+    ASSERT_TRUE(lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, "", now_).ok());
   }
   ASSERT_EQ(fails(), 3);
 
-  // Update: the reservation is given back and the failures end, in one round trip.
+  // Update: a right factor gives its reservation back in one round trip; the failures stay
+  // (one factor must not reset another's count: issue 20).
   LoginRecord r = NewRecord();
   ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
   absl::StatusOr<Reservation> reservation = lockout().Reserve(dir_, subject, now_);
   ASSERT_TRUE(reservation.ok() && reservation->granted);
   ASSERT_EQ(pending(), 1);
   LoginUpdate accepted;
-  accepted.complete_method = AUTH_METHOD_PASSWORD;
+  accepted.complete_method = AUTH_METHOD_SMS_OTP;
   accepted.completed_at = now_;
   accepted.lockout_success = LockoutSuccess{subject, reservation->id};
   const int64_t before = backend().Operations();
   absl::StatusOr<LoginRecord> after = logins().Update(r.login_id, accepted);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(backend().Operations() - before, 1);
-  EXPECT_TRUE(after->completed.contains(AUTH_METHOD_PASSWORD));
-  EXPECT_EQ(fails(), 0);
+  EXPECT_TRUE(after->completed.contains(AUTH_METHOD_SMS_OTP));
+  EXPECT_EQ(fails(), 3);
   EXPECT_EQ(pending(), 0);
-  EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), lockout().threshold());
+  EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), 2);
 
-  // Finish: the same, with the session; and even for a step that lost the race or came after
-  // the login was gone, since its factor was right all the same.
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(lockout().RecordFailure(dir_, subject, "", now_).ok());
-  }
+  // Finish: the login succeeded, so its write ends the failures.
   LoginRecord r2 = NewRecord();
   ASSERT_TRUE(logins().Create(r2, absl::Minutes(10)).ok());
   accepted.lockout_success = LockoutSuccess{subject, ""};
@@ -424,29 +435,165 @@ TEST_P(LoginStoreContract, ARightFactorEndsTheFailuresInTheLoginsOwnWrite) {
       logins().Finish(r2.login_id, "token", "ses_1", now_ + absl::Hours(8), accepted);
   ASSERT_TRUE(finished.ok()) << finished.status();
   EXPECT_TRUE(finished->won);
-  EXPECT_TRUE(finished->record.completed.contains(AUTH_METHOD_PASSWORD));
+  EXPECT_TRUE(finished->record.completed.contains(AUTH_METHOD_SMS_OTP));
   EXPECT_EQ(fails(), 0);
+  EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), lockout().threshold());
 
-  ASSERT_TRUE(lockout().RecordFailure(dir_, subject, "", now_).ok());
+  // A step that lost the race, or came after the login was gone, finished nothing: the failures
+  // since stay.
+  ASSERT_TRUE(lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, "", now_).ok());
   finished = logins().Finish(r2.login_id, "token2", "ses_2", now_ + absl::Hours(8), accepted);
   ASSERT_TRUE(finished.ok()) << finished.status();
   EXPECT_FALSE(finished->won);
   EXPECT_EQ(finished->record.session_id, "ses_1");
-  EXPECT_EQ(fails(), 0);
-
-  ASSERT_TRUE(lockout().RecordFailure(dir_, subject, "", now_).ok());
-  EXPECT_TRUE(
-      absl::IsNotFound(logins().Update(NewLoginId(CsprngRandom::Get(), dir_), accepted).status()));
-  EXPECT_EQ(fails(), 0);
+  EXPECT_EQ(fails(), 1);
+  EXPECT_TRUE(absl::IsNotFound(logins()
+                                   .Finish(NewLoginId(CsprngRandom::Get(), dir_), "token3", "ses_3",
+                                           now_ + absl::Hours(8), accepted)
+                                   .status()));
+  EXPECT_EQ(fails(), 1);
 
   // Without a lockout success the counters are left alone.
-  ASSERT_TRUE(lockout().RecordFailure(dir_, subject, "", now_).ok());
   LoginRecord r3 = NewRecord();
   ASSERT_TRUE(logins().Create(r3, absl::Minutes(10)).ok());
   LoginUpdate plain;
   plain.passkey_challenge_id = "ch_1";
   ASSERT_TRUE(logins().Update(r3.login_id, plain).ok());
   EXPECT_EQ(fails(), 1);
+  ASSERT_TRUE(logins().Finish(r3.login_id, "token4", "ses_4", now_ + absl::Hours(8), {}).ok());
+  EXPECT_EQ(fails(), 1);
+}
+
+TEST_P(LoginStoreContract, FailuresAreCountedPerMethodAndAnyMethodAtItsLimitLocksAll) {
+  const std::string subject = "u:usr_1";
+  // Four of each factor: no lock, whatever the sum.
+  for (AuthMethod method : {AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP}) {
+    for (int i = 1; i <= 4; ++i) {
+      absl::StatusOr<LockOutcome> o = lockout().RecordFailure(dir_, subject, method, "", now_);
+      ASSERT_TRUE(o.ok()) << o.status();
+      EXPECT_FALSE(o->locked);
+      EXPECT_EQ(o->attempts_left, 5 - i);
+    }
+  }
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, now_), absl::ZeroDuration());
+  EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), 1);
+  // One check at a time: the worst method has one failure left.
+  absl::StatusOr<Reservation> r = lockout().Reserve(dir_, subject, now_);
+  ASSERT_TRUE(r.ok() && r->granted);
+  EXPECT_FALSE(lockout().Reserve(dir_, subject, now_)->granted);
+  // The fifth of one method locks the subject, for every method.
+  LoginRecord login = NewRecord();
+  ASSERT_TRUE(logins().Create(login, absl::Minutes(10)).ok());
+  LoginUpdate rejected;
+  rejected.last_step = LastStep{AUTH_METHOD_EMAIL_OTP, pb::STEP_OUTCOME_REJECTED, 0};
+  LockoutFailure failure{subject, r->id, now_, lockout().policy(), {}};
+  failure.method = AUTH_METHOD_EMAIL_OTP;
+  absl::StatusOr<Rejection> rejection = logins().Reject(login.login_id, rejected, failure);
+  ASSERT_TRUE(rejection.ok()) << rejection.status();
+  EXPECT_TRUE(rejection->outcome.locked);
+  EXPECT_FALSE(rejection->outcome.permanent);
+  EXPECT_EQ(rejection->outcome.retry_after, absl::Minutes(1));
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, now_), absl::Minutes(1));
+  EXPECT_FALSE(lockout().Reserve(dir_, subject, now_ + absl::Seconds(30))->granted);
+  EXPECT_EQ(backend().Failures(dir_, subject), 5);
+}
+
+TEST_P(LoginStoreContract, ALockEndsTheLoginsOfItsSubjectCreatedBeforeIt) {
+  const std::string subject = "u:usr_1";
+  LoginRecord before = NewRecord();
+  ASSERT_TRUE(logins().Create(before, absl::Minutes(10)).ok());
+  // Not locked yet: nothing is ended.
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, now_, before.create_time), absl::ZeroDuration());
+  EXPECT_TRUE(lockout().Reserve(dir_, subject, now_, before.create_time)->granted);
+  const absl::Time lock_time = now_ + absl::Seconds(10);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, "", lock_time).ok());
+  }
+  // During the lock: its time left, for every login.
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, lock_time, before.create_time), absl::Minutes(1));
+  // After it: the login created before stays LOCKED; one created after goes on.
+  const absl::Time later = lock_time + absl::Minutes(2);
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, later, before.create_time), kEndedLoginRetryAfter);
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, later, later), absl::ZeroDuration());
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, later), absl::ZeroDuration());
+  absl::StatusOr<Reservation> r = lockout().Reserve(dir_, subject, later, before.create_time);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->granted);
+  EXPECT_EQ(r->retry_after, kEndedLoginRetryAfter);
+  EXPECT_TRUE(lockout().Reserve(dir_, subject, later, later)->granted);
+  LoginUpdate update;
+  update.passkey_challenge_id = "wa_1";
+  absl::StatusOr<GuardedUpdate> guarded =
+      logins().UpdateUnlessLocked(before.login_id, update, subject, later);
+  ASSERT_TRUE(guarded.ok()) << guarded.status();
+  EXPECT_EQ(guarded->locked_for, kEndedLoginRetryAfter);
+  EXPECT_TRUE(logins().Get(before.login_id)->passkey_challenge_id.empty());
+
+  // A successful login (of another login) clears the failures, never the end of older logins.
+  LoginRecord winner = NewRecord();
+  winner.create_time = later;
+  ASSERT_TRUE(logins().Create(winner, absl::Minutes(10)).ok());
+  LoginUpdate success;
+  success.lockout_success = LockoutSuccess{subject, ""};
+  ASSERT_TRUE(
+      logins().Finish(winner.login_id, "tok", "ses_1", later + absl::Hours(1), success).ok());
+  EXPECT_EQ(backend().Failures(dir_, subject), 0);
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, later, before.create_time), kEndedLoginRetryAfter);
+  // So does Unlock.
+  ASSERT_TRUE(lockout().Unlock(dir_, subject).ok());
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, later, before.create_time), kEndedLoginRetryAfter);
+}
+
+TEST_P(LoginStoreContract, ConsecutiveFailuresInTotalLockUntilUnlock) {
+  const std::string subject = "u:usr_1";
+  const LockoutPolicy policy = lockout().policy();
+  ASSERT_EQ(policy.permanent_threshold, 100);
+  // Spread over methods and time so that no single method's lock stands in the way: each
+  // failure counts, locked or not.
+  const std::vector<AuthMethod> methods = {AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP,
+                                           AUTH_METHOD_EMAIL_OTP};
+  absl::Time now = now_;
+  for (int i = 1; i < policy.permanent_threshold; ++i) {
+    absl::StatusOr<LockOutcome> o =
+        lockout().RecordFailure(dir_, subject, methods[i % methods.size()], "", now);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_FALSE(o->permanent) << i;
+    now += absl::Hours(2);  // every temporary lock has run out
+  }
+  EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), 1);
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, now), absl::ZeroDuration());
+  absl::StatusOr<LockOutcome> o =
+      lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, "", now);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->locked);
+  EXPECT_TRUE(o->permanent);
+  EXPECT_TRUE(o->newly_permanent);
+  EXPECT_EQ(o->retry_after, kPermanentLock);
+  o = lockout().RecordFailure(dir_, subject, AUTH_METHOD_SMS_OTP, "", now);
+  EXPECT_TRUE(o->permanent);
+  EXPECT_FALSE(o->newly_permanent);
+
+  // Locked however long one waits; a new login starts locked; a success does not end it.
+  const absl::Time year = now + absl::Hours(24 * 365);
+  EXPECT_GT(*lockout().LockedFor(dir_, subject, year), absl::Hours(24 * 365));
+  EXPECT_FALSE(lockout().Reserve(dir_, subject, year)->granted);
+  LoginRecord login = NewRecord();
+  login.create_time = year;
+  EXPECT_GT(*logins().Create(login, absl::Minutes(10)), absl::ZeroDuration());
+  LoginUpdate success;
+  success.lockout_success = LockoutSuccess{subject, ""};
+  ASSERT_TRUE(logins().Finish(login.login_id, "tok", "ses_1", year + absl::Hours(1), success).ok());
+  EXPECT_GT(*lockout().LockedFor(dir_, subject, year), absl::ZeroDuration());
+
+  // Unlock ends it (and says it was permanent); counting starts over.
+  absl::StatusOr<bool> unlocked = lockout().Unlock(dir_, subject);
+  ASSERT_TRUE(unlocked.ok()) << unlocked.status();
+  EXPECT_TRUE(*unlocked);
+  EXPECT_EQ(*lockout().LockedFor(dir_, subject, year), absl::ZeroDuration());
+  EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), 5);
+  EXPECT_TRUE(lockout().Reserve(dir_, subject, year)->granted);
+  EXPECT_FALSE(*lockout().Unlock(dir_, subject));
+  EXPECT_FALSE(*lockout().Unlock(dir_, "u:usr_nobody"));
 }
 
 TEST_P(LoginStoreContract, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {
@@ -455,7 +602,8 @@ TEST_P(LoginStoreContract, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {
   for (int i = 1; i <= 4; ++i) {
     absl::StatusOr<Reservation> r = lockout().Reserve(dir_, subject, now);
     ASSERT_TRUE(r.ok() && r->granted);
-    absl::StatusOr<LockOutcome> o = lockout().RecordFailure(dir_, subject, r->id, now);
+    absl::StatusOr<LockOutcome> o =
+        lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, r->id, now);
     ASSERT_TRUE(o.ok()) << o.status();
     EXPECT_FALSE(o->locked);
     EXPECT_EQ(o->attempts_left, 5 - i);
@@ -463,7 +611,8 @@ TEST_P(LoginStoreContract, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {
   }
   absl::StatusOr<Reservation> r = lockout().Reserve(dir_, subject, now);
   ASSERT_TRUE(r->granted);
-  absl::StatusOr<LockOutcome> o = lockout().RecordFailure(dir_, subject, r->id, now);
+  absl::StatusOr<LockOutcome> o =
+      lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, r->id, now);
   EXPECT_TRUE(o->locked);
   EXPECT_EQ(o->retry_after, absl::Minutes(1));
   EXPECT_EQ(*lockout().LockedFor(dir_, subject, now + absl::Seconds(20)), absl::Seconds(40));
@@ -485,22 +634,23 @@ TEST_P(LoginStoreContract, FiveFailuresLockForAMinuteThenDoublingUpToAnHour) {
     ASSERT_TRUE(r->granted);
     // Past the threshold one check at a time: each failure locks again.
     EXPECT_FALSE(lockout().Reserve(dir_, subject, now)->granted);
-    o = lockout().RecordFailure(dir_, subject, r->id, now);
+    o = lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, r->id, now);
     EXPECT_TRUE(o->locked);
     EXPECT_EQ(o->retry_after, want);
     lock = want;
   }
 
-  // A success (with its login's update) resets everything.
+  // A successful login (its finishing write) resets everything.
   now += lock;
   r = lockout().Reserve(dir_, subject, now);
   ASSERT_TRUE(r->granted);
   LoginRecord login = NewRecord();
   login.subject = subject;
+  login.create_time = now;
   ASSERT_TRUE(logins().Create(login, absl::Minutes(10)).ok());
   LoginUpdate success;
   success.lockout_success = LockoutSuccess{subject, r->id};
-  ASSERT_TRUE(logins().Update(login.login_id, success).ok());
+  ASSERT_TRUE(logins().Finish(login.login_id, "tok", "ses_1", now + absl::Hours(1), success).ok());
   EXPECT_EQ(*lockout().AttemptsLeft(dir_, subject), 5);
   EXPECT_EQ(*lockout().LockedFor(dir_, subject, now), absl::ZeroDuration());
 }
@@ -510,7 +660,7 @@ TEST_P(LoginStoreContract, ParallelReservationsNeverExceedTheFailuresLeft) {
   // Two failures already: three checks may run at once.
   for (int i = 0; i < 2; ++i) {
     auto r = lockout().Reserve(dir_, subject, now_);
-    ASSERT_TRUE(lockout().RecordFailure(dir_, subject, r->id, now_).ok());
+    ASSERT_TRUE(lockout().RecordFailure(dir_, subject, AUTH_METHOD_PASSWORD, r->id, now_).ok());
   }
   std::vector<std::thread> threads;
   std::atomic<int> granted{0};
@@ -569,7 +719,7 @@ TEST_P(LoginStoreContract, EveryOperationIsOneAtomicStep) {
   EXPECT_EQ(spent(), 1);
   ASSERT_TRUE(lockout().Cancel(dir_, r.subject, "").ok());
   EXPECT_EQ(spent(), 0);  // nothing to give back
-  ASSERT_TRUE(lockout().RecordFailure(dir_, r.subject, "", now_).ok());
+  ASSERT_TRUE(lockout().RecordFailure(dir_, r.subject, AUTH_METHOD_PASSWORD, "", now_).ok());
   EXPECT_EQ(spent(), 1);
   ASSERT_TRUE(lockout().LockedFor(dir_, r.subject, now_).ok());
   EXPECT_EQ(spent(), 1);
@@ -596,6 +746,28 @@ TEST_P(LoginStoreContract, EveryOperationIsOneAtomicStep) {
                            LockoutFailure{r.subject, "", now_, lockout().policy(), {}})
                    .ok());
   EXPECT_EQ(spent(), 0);
+}
+
+TEST_P(LoginStoreContract, StartLimitsCountPerAddressAndPerDirectoryPerWindow) {
+  StartLimiter& limiter = backend().start_limiter();
+  // 15 s into a window (windows start at whole minutes of Unix time).
+  const absl::Time now = absl::FromUnixSeconds(1900000020) + absl::Seconds(15);
+  auto acquire = [&](absl::string_view client, absl::Time at) {
+    absl::StatusOr<absl::Duration> wait = limiter.Acquire(dir_, client, at);
+    EXPECT_TRUE(wait.ok()) << wait.status();
+    return wait.ok() ? *wait : absl::InfiniteDuration();
+  };
+  // Three from one address, the fourth refused until the window's end (counting nothing).
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(acquire("198.51.100.7", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("198.51.100.7", now), absl::Seconds(45));
+  // Other addresses and no address share the directory's five.
+  EXPECT_EQ(acquire("198.51.100.8", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("", now), absl::Seconds(45));
+  EXPECT_EQ(acquire("198.51.100.9", now + absl::Seconds(40)), absl::Seconds(5));
+  // Another directory has its own; the next window starts over.
+  EXPECT_EQ(*limiter.Acquire(dir_ + "x", "198.51.100.7", now), absl::ZeroDuration());
+  EXPECT_EQ(acquire("198.51.100.7", now + absl::Seconds(45)), absl::ZeroDuration());
 }
 
 }  // namespace

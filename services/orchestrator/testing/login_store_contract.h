@@ -26,6 +26,8 @@ class StoreBackend {
 
   virtual LoginStore& logins() = 0;
   virtual LockoutStore& lockout() = 0;
+  // With kContractStartLimits.
+  virtual StartLimiter& start_limiter() = 0;
   // Operations that reached the store so far: each is one atomic step (Redis: one round trip,
   // script reloads aside).
   virtual int64_t Operations() = 0;
@@ -36,6 +38,9 @@ class StoreBackend {
   // What is left of the login's TTL; NOT_FOUND when it is gone.
   virtual absl::StatusOr<absl::Duration> TimeToLive(absl::string_view login_id) = 0;
 };
+
+inline constexpr StartLimits kContractStartLimits{.per_client_per_minute = 3,
+                                                  .per_directory_per_minute = 5};
 
 // Makes a backend whose TTLs run from `now` (the cases' "now"; Redis's own clock is real time).
 using StoreBackendFactory = std::unique_ptr<StoreBackend> (*)(absl::Time now);

@@ -161,11 +161,14 @@ TEST_F(DurableWritesTest, LockoutFailuresAreNotCountedWithoutAReplica) {
   const absl::Time now = absl::Now();
   absl::StatusOr<orchestrator::Reservation> reservation = lockout.Reserve(dir_, "u:usr_1", now);
   ASSERT_TRUE(reservation.ok()) << reservation.status();
-  ASSERT_TRUE(lockout.RecordFailure(dir_, "u:usr_1", reservation->id, now).ok());
+  ASSERT_TRUE(lockout
+                  .RecordFailure(dir_, "u:usr_1", ::tally::common::v1::AUTH_METHOD_PASSWORD,
+                                 reservation->id, now)
+                  .ok());
   CutOffReplica();
   ScopedDeadline deadline(absl::Now() + absl::Seconds(1));
   absl::StatusOr<orchestrator::LockOutcome> unconfirmed =
-      lockout.RecordFailure(dir_, "u:usr_1", "", now);
+      lockout.RecordFailure(dir_, "u:usr_1", ::tally::common::v1::AUTH_METHOD_PASSWORD, "", now);
   EXPECT_EQ(unconfirmed.status().code(), absl::StatusCode::kUnavailable) << unconfirmed.status();
 }
 

@@ -1,4 +1,4 @@
-#include "services/otp/client_address.h"
+#include "common/util/client_address.h"
 
 #include <arpa/inet.h>
 
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tally::otp {
+namespace tally {
 
 absl::StatusOr<std::string> ClientAddressKey(absl::string_view client_ip) {
   if (client_ip.empty()) return std::string();
@@ -33,4 +33,4 @@ absl::StatusOr<std::string> ClientAddressKey(absl::string_view client_ip) {
   return absl::StrCat(out, "/64");
 }
 
-}  // namespace tally::otp
+}  // namespace tally
