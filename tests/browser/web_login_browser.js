@@ -599,8 +599,10 @@ async function main() {
     });
 
     // ---- bob, after the change: password + SMS is 30 of 40, a third method is needed.
+    let bobPage;
     await step('at level 40 a user needs a third method', async () => {
       const p = await newPage();
+      bobPage = p;
       await startLogin(p, bob.username);
       check((await score(p)).includes('0 of 40'), 'level 40 not applied');
       await submitPassword(p, PASSWORD);
@@ -615,6 +617,28 @@ async function main() {
       await expectPath(p, '/account');
       const c = await claims(p);
       check(c.includes('Level (acr) 40'), `claims: ${c}`);
+    });
+    await step('a password change needs the current password, then signs out; the new one works', async () => {
+      const p = bobPage;
+      await goto(p, '/profile');
+      const newPassword = `${PASSWORD} renewed`;
+      const fill = async (current) => {
+        for (const [id, value] of [['#current_password', current], ['#new_password', newPassword], ['#new_password_again', newPassword]]) {
+          await p.$eval(id, (el) => { el.value = ''; });
+          await p.type(id, value);
+        }
+        await clickAndWait(p, '#password-form button[type=submit]');
+      };
+      await fill('not my password');
+      const error = await text(p, '#current_password-error');
+      check(error.includes('not your current password'), `wrong current password: ${error}`);
+      await shot(p, '19-password-wrong');
+      await fill(PASSWORD);
+      await expectPath(p, '/');
+      check((await text(p, '.alert.notice')).includes('password was changed'), 'no notice');
+      await startLogin(p, bob.username);
+      await submitPassword(p, newPassword);
+      check((await score(p)).includes('20 of 40'), 'the new password does not count');
       await p.browserContext().close();
     });
   } finally {
