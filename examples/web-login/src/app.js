@@ -426,16 +426,7 @@ function createApp({ config, tally, log = () => {} }) {
     const contact = contactOf(req);
     try {
       const answer = await call('users', 'UpdateContact', { user_id: viewer.user_id, ...contact }, viewer.token);
-      if (!answer.pending_change_id) {
-        clearCookie(res, config, COOKIES.contactChange);
-        return res.redirect(303, '/profile?done=contact-saved');
-      }
-      // One destination changes per call: the e-mail when it differs from the stored one.
-      const email = contact.email.toLowerCase() !== String(answer.user.email).toLowerCase();
-      setCookie(res, config, COOKIES.contactChange, JSON.stringify({
-        id: answer.pending_change_id, channel: email ? 'email' : 'sms',
-        to: email ? contact.email : contact.phone_number }), CONTACT_CHANGE_COOKIE_SECONDS);
-      return res.redirect(303, '/profile/contact/confirm');
+      return res.redirect(303, afterContactUpdate(res, contact, answer, '/profile?done=contact-saved'));
     } catch (e) {
       const refusal = fieldRefusal(e, CONTACT_FIELDS);
       if (!refusal) throw e;
@@ -443,6 +434,21 @@ function createApp({ config, tally, log = () => {} }) {
       return renderProfile(req, res, viewer, { user: contact, ...refusal, notice: '' });
     }
   }));
+
+  // UpdateContact's answer: applied (→ `applied`), or waiting for the code sent to the new
+  // destination (→ the confirmation page, the change's id and destination in their cookie).
+  function afterContactUpdate(res, contact, answer, applied) {
+    if (!answer.pending_change_id) {
+      clearCookie(res, config, COOKIES.contactChange);
+      return applied;
+    }
+    // One destination changes per call: the e-mail when it differs from the stored one.
+    const email = contact.email.toLowerCase() !== String(answer.user.email).toLowerCase();
+    setCookie(res, config, COOKIES.contactChange, JSON.stringify({
+      id: answer.pending_change_id, channel: email ? 'email' : 'sms',
+      to: email ? contact.email : contact.phone_number }), CONTACT_CHANGE_COOKIE_SECONDS);
+    return '/profile/contact/confirm';
+  }
 
   async function renderContactConfirm(req, res, viewer, pending, extra = {}) {
     const { user } = await call('users', 'GetUser', { user_id: viewer.user_id }, viewer.token);
@@ -729,8 +735,10 @@ function createApp({ config, tally, log = () => {} }) {
     const view = await userView(viewer, req.params.id, req.params.user);
     const contact = contactOf(req);
     try {
-      await call('users', 'UpdateContact', { user_id: req.params.user, ...contact }, viewer.token);
-      return res.redirect(303, `${req.path.replace(/\/contact$/, '')}?done=contact-saved`);
+      const answer = await call('users', 'UpdateContact', { user_id: req.params.user, ...contact }, viewer.token);
+      // An admin's own account is their own change: verified like anyone's.
+      return res.redirect(303, afterContactUpdate(res, contact, answer,
+        `${req.path.replace(/\/contact$/, '')}?done=contact-saved`));
     } catch (e) {
       const refusal = fieldRefusal(e, CONTACT_FIELDS);
       if (!refusal) throw e;

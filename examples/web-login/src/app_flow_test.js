@@ -263,3 +263,21 @@ test('password change: the current password checked by Tally, then signed out to
     },
   });
 });
+
+test('an admin\'s edit of another user applies at once; their own account waits for the code', async () => {
+  await withServer(async (base) => {
+    const b = await signedIn(base);
+    const other = await b.post('/admin/directories/dir_test/users/usr_2/contact', { email: 'bob@example.org', phone_number: '' });
+    assert.equal(other.headers.get('location'), '/admin/directories/dir_test/users/usr_2?done=contact-saved');
+    const own = await b.post('/admin/directories/dir_test/users/usr_1/contact', { email: 'new@example.org', phone_number: '' });
+    assert.equal(own.headers.get('location'), '/profile/contact/confirm');
+  }, config, {
+    ValidateSession: () => ({ session_id: 'ses_1', user_id: 'usr_1', directory_id: 'dir_test', level: 30,
+      methods: [], roles: ['admin'], auth_time: { seconds: '1', nanos: 0 }, expire_time: { seconds: '2', nanos: 0 } }),
+    GetDirectory: () => ({ directory: { directory_id: 'dir_test', display_name: 'Test', tier: 'TIER_FREEMIUM' } }),
+    GetUser: ({ user_id: id }) => ({ user: { user_id: id, directory_id: 'dir_test', username: id, email: '', phone_number: '', roles: [] } }),
+    UpdateContact: ({ user_id: id, email }) => (id === 'usr_1'
+      ? { user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' }
+      : { user: { email, phone_number: '' }, pending_change_id: '' }),
+  });
+});
