@@ -428,6 +428,13 @@ function createApp({ config, tally, log = () => {} }) {
       const answer = await call('users', 'UpdateContact', { user_id: viewer.user_id, ...contact }, viewer.token);
       return res.redirect(303, afterContactUpdate(res, contact, answer, '/profile?done=contact-saved'));
     } catch (e) {
+      if (e instanceof TallyError && e.code === Status.RESOURCE_EXHAUSTED) {
+        // Too many codes: the person stays where they asked ("Send a new code" or the form).
+        res.status(429);
+        const pending = pendingContactChange(req);
+        if (pending) return renderContactConfirm(req, res, viewer, pending, { error: stepErrorText(e), notice: '' });
+        return renderProfile(req, res, viewer, { user: contact, error: stepErrorText(e), notice: '' });
+      }
       const refusal = fieldRefusal(e, CONTACT_FIELDS);
       if (!refusal) throw e;
       res.status(400);

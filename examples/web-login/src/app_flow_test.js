@@ -281,3 +281,22 @@ test('an admin\'s edit of another user applies at once; their own account waits 
       : { user: { email, phone_number: '' }, pending_change_id: '' }),
   });
 });
+
+test('"Send a new code" too soon: the confirmation page says when, the change still waits', async () => {
+  let sends = 0;
+  await withServer(async (base) => {
+    const b = await signedIn(base);
+    await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    const again = await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    assert.equal(again.status, 429);
+    const page = await again.text();
+    assert.match(page, /Try again in 20 seconds/);
+    assert.match(page, /action="\/profile\/contact\/confirm"/);
+  }, config, {
+    UpdateContact: () => {
+      sends += 1;
+      if (sends > 1) throw refused(Status.RESOURCE_EXHAUSTED, 'cooling down', { retryDelaySeconds: 20 });
+      return { user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' };
+    },
+  });
+});
