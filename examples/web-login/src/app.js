@@ -318,6 +318,7 @@ function createApp({ config, tally, log = () => {} }) {
       const { state } = await call('logins', 'StartLogin', { directory_id: directoryId, username: '' });
       loginId = state.login_id;
       setCookie(res, config, COOKIES.passkeyFirst, loginId, LOGIN_COOKIE_SECONDS);
+      clearCookie(res, config, COOKIES.returnTo);  // a new sign-in, no abandoned step-up's page
     }
     if (!loginId) return res.status(409).json({ error: 'Your sign-in expired. Start again.', redirect: '/' });
     const started = await call('logins', 'StartPasskey', { login_id: loginId });
