@@ -10,6 +10,7 @@
 //   PASSWORD         the users' password
 //   SCREENSHOT_DIR   where each page's screenshot goes
 // Prints one line per scenario step and "N passed, N failed"; exits non-zero on a failure.
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -59,18 +60,50 @@ function outboxLines() {
   }
 }
 
-async function waitForCode(mark, channel, destination) {
+// The first match of `pattern` in a message to `destination` written after line `mark`.
+async function waitForMessage(mark, channel, destination, pattern, what) {
   const deadline = Date.now() + WAIT_MS;
   while (Date.now() < deadline) {
     for (const line of outboxLines().slice(mark)) {
       const m = JSON.parse(line);
       if (m.channel !== channel || m.destination !== destination) continue;
-      const code = /code is:? (\d{6})\b/.exec(m.text);
-      if (code) return code[1];
+      const found = pattern.exec(`${m.subject || ''}\n${m.text}`);
+      if (found) return found;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));  // polling the file, not waiting out a timer
   }
-  throw new Error(`no ${channel} code for ${destination} in ${OUTBOX}`);
+  throw new Error(`no ${channel} ${what} for ${destination} in ${OUTBOX}`);
+}
+
+async function waitForCode(mark, channel, destination) {
+  return (await waitForMessage(mark, channel, destination, /code is:? (\d{6})\b/, 'code'))[1];
+}
+
+// ---- An authenticator app: RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) from the base32 secret.
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const out = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`not base32: ${c}`);
+    value = ((value << 5) | i) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+function totpCode(secretBase32, timeMs) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(timeMs / 1000 / 30)));
+  const mac = crypto.createHmac('sha1', base32Decode(secretBase32)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
 // ---- Pages
@@ -378,6 +411,72 @@ async function main() {
       await goto(page, '/profile');
       await shot(page, '10-profile');
     });
+    await step('profile: a new e-mail address counts once the code sent to it comes back', async () => {
+      const newEmail = `new.${alice.email}`;
+      await goto(page, '/profile');
+      await page.$eval('#email', (el) => { el.value = ''; });
+      await page.type('#email', newEmail);
+      const mark = outboxLines().length;
+      await clickAndWait(page, 'form[action="/profile/contact"] button[type=submit]');
+      await expectPath(page, '/profile/contact/confirm');
+      const sentTo = await text(page, '#sent-to');
+      check(sentTo.includes(`by e-mail to ${newEmail}`), `confirm page: ${sentTo}`);
+      await shot(page, '10a-contact-code');
+      // Not saved yet: the profile still shows the old address, and says a change is waiting.
+      await goto(page, '/profile');
+      const shown = await page.$eval('#email', (el) => el.value);
+      check(shown === alice.email, `e-mail before the code: ${shown}`);
+      check((await text(page, '#pending-change')).includes(newEmail), 'no pending change shown');
+      await clickAndWait(page, '#pending-change a');
+      const code = await waitForCode(mark, 'email', newEmail);
+      await page.type('#code', code === '000000' ? '111111' : '000000');
+      await clickAndWait(page, '#contact-confirm-form button[type=submit]');
+      await expectPath(page, '/profile/contact/confirm');
+      const error = await text(page, '#code-error');
+      check(/not right/.test(error), `wrong code: ${error}`);
+      await shot(page, '10b-contact-wrong-code');
+      await page.type('#code', code);
+      await clickAndWait(page, '#contact-confirm-form button[type=submit]');
+      await expectPath(page, '/profile');
+      const notice = await text(page, '.alert.notice');
+      check(notice.includes('confirmed and saved'), `notice: ${notice}`);
+      const now = await page.$eval('#email', (el) => el.value);
+      check(now === newEmail, `e-mail after the code: ${now}`);
+      // The old address is told.
+      await waitForMessage(mark, 'email', alice.email, /contact details were changed/i, 'notice of the change');
+      await shot(page, '10c-contact-changed');
+    });
+    await step('profile: an authenticator app, its first code computed from the secret shown', async () => {
+      check(totpCode('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59000) === '287082', 'RFC 6238 test vector');
+      const status = await text(page, '#totp-status');
+      check(status.includes('Not set up'), `before: ${status}`);
+      await clickAndWait(page, '#totp-start');
+      const qr = await page.$eval('#totp-qr', (el) => [el.getAttribute('src').slice(0, 26), el.complete && el.naturalWidth > 0]);
+      check(qr[0] === 'data:image/svg+xml;base64,' && qr[1], `QR image: ${qr}`);
+      await shot(page, '10d-totp-setup');
+      const secret = (await text(page, '#totp-secret')).replace(/\s+/g, '');
+      await page.type('#code', totpCode(secret, Date.now()));
+      await clickAndWait(page, '#totp-confirm-form button[type=submit]');
+      await expectPath(page, '/profile');
+      const enabled = await text(page, '#totp-status');
+      check(enabled.includes('Enabled'), `after: ${enabled}`);
+      check(await page.$('#totp-remove') !== null, 'no remove button');
+      await shot(page, '10e-totp-enabled');
+    });
+    await step('profile: recovery codes, shown once', async () => {
+      await clickAndWait(page, '#recovery-generate');
+      const codes = await page.$$eval('#recovery-codes li', (els) => els.map((el) => el.innerText.trim()));
+      check(codes.length === 10 && new Set(codes).size === 10, `codes: ${codes}`);
+      await shot(page, '10f-recovery-codes');
+      await clickAndWait(page, 'a[href="/profile"]');
+      const left = await text(page, '#recovery-status');
+      check(left.includes('10 unused recovery codes left'), `profile: ${left}`);
+    });
+    await step('profile: the authenticator app removed', async () => {
+      await clickAndWait(page, '#totp-remove');
+      check((await text(page, '.alert.notice')).includes('removed'), 'no notice');
+      check((await text(page, '#totp-status')).includes('Not set up'), 'still enabled');
+    });
     await step('a phone-width sign-in page fits the screen', async () => {
       await signOut(page);
       await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
@@ -500,8 +599,10 @@ async function main() {
     });
 
     // ---- bob, after the change: password + SMS is 30 of 40, a third method is needed.
+    let bobPage;
     await step('at level 40 a user needs a third method', async () => {
       const p = await newPage();
+      bobPage = p;
       await startLogin(p, bob.username);
       check((await score(p)).includes('0 of 40'), 'level 40 not applied');
       await submitPassword(p, PASSWORD);
@@ -516,6 +617,28 @@ async function main() {
       await expectPath(p, '/account');
       const c = await claims(p);
       check(c.includes('Level (acr) 40'), `claims: ${c}`);
+    });
+    await step('a password change needs the current password, then signs out; the new one works', async () => {
+      const p = bobPage;
+      await goto(p, '/profile');
+      const newPassword = `${PASSWORD} renewed`;
+      const fill = async (current) => {
+        for (const [id, value] of [['#current_password', current], ['#new_password', newPassword], ['#new_password_again', newPassword]]) {
+          await p.$eval(id, (el) => { el.value = ''; });
+          await p.type(id, value);
+        }
+        await clickAndWait(p, '#password-form button[type=submit]');
+      };
+      await fill('not my password');
+      const error = await text(p, '#current_password-error');
+      check(error.includes('not your current password'), `wrong current password: ${error}`);
+      await shot(p, '19-password-wrong');
+      await fill(PASSWORD);
+      await expectPath(p, '/');
+      check((await text(p, '.alert.notice')).includes('password was changed'), 'no notice');
+      await startLogin(p, bob.username);
+      await submitPassword(p, newPassword);
+      check((await score(p)).includes('20 of 40'), 'the new password does not count');
       await p.browserContext().close();
     });
   } finally {

@@ -92,11 +92,13 @@
       const button = register.querySelector('button');
       button.disabled = true;
       try {
-        const options = await post('/passkeys/options', {});
+        // return_to: where a "confirm it is you" step-up comes back to, if Tally asks for one.
+        const options = await post('/passkeys/options', { return_to: window.location.pathname });
         const response = await webauthn.startRegistration({ optionsJSON: options.optionsJSON });
         await post('/passkeys/finish', { response, nickname: register.elements.nickname.value });
         window.location.assign(`${window.location.pathname}?done=passkey-added`);
       } catch (e) {
+        if (e.redirect) return window.location.assign(e.redirect);
         if (!cancelled(e)) showError(e.message || 'The passkey could not be added.');
       } finally {
         button.disabled = false;

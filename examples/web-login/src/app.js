@@ -13,6 +13,31 @@ const LOGIN_COOKIE_SECONDS = 600;  // a login transaction lives 10 minutes in Ta
 const CEREMONY_COOKIE_SECONDS = 300;  // passkey challenges live 5 minutes
 const DIRECTORY_ID = /^dir_[A-Za-z0-9_-]+$/;
 const STEP_UP_KEEP_SECONDS = 300;
+const CONTACT_CHANGE_COOKIE_SECONDS = 600;  // the code itself lives as long as Tally says (5 min)
+
+// Pages a step-up for a sensitive change may return to (never a URL from the request as such).
+const RETURN_PATH = /^\/(account|profile(\/contact\/confirm)?|admin\/directories(\/[A-Za-z0-9_-]+){0,3})$/;
+
+function safeReturn(value) {
+  const p = String(value || '');
+  return RETURN_PATH.test(p) ? p : '';
+}
+
+// Tally wants a recent sign-in for this change (API.md "Fresh authentication").
+function needsFreshSignIn(e) {
+  return e instanceof TallyError && e.code === Status.FAILED_PRECONDITION &&
+    e.details.reason === 'REAUTHENTICATION_REQUIRED';
+}
+
+// Where a person goes back to after confirming it is them: the page the refused change came from.
+function returnPathOf(req) {
+  const given = safeReturn(req.body && req.body.return_to);
+  if (given) return given;
+  if (req.path.startsWith('/profile/contact/confirm')) return '/profile/contact/confirm';
+  if (req.path.startsWith('/profile')) return '/profile';
+  if (req.path.startsWith('/admin/')) return safeReturn(req.path.replace(/\/(roles|contact)$/, '')) || '/account';
+  return '/account';
+}
 
 // Fixed texts for ?done=… after a redirect (never text from the query string itself).
 const NOTICES = {
@@ -21,6 +46,11 @@ const NOTICES = {
   'passkey-added': 'Your passkey was added.',
   'passkey-deleted': 'The passkey was deleted.',
   'contact-saved': 'Contact details saved.',
+  'contact-changed': 'Your new contact details are confirmed and saved. We told your old address or number about the change.',
+  'confirmed': 'Thanks, that was you: you can make your change now.',
+  'totp-enabled': 'Your authenticator app is set up: you can use its codes to sign in.',
+  'totp-removed': 'The authenticator app was removed from your account.',
+  'password-changed': 'Your password was changed and all your sessions were ended. Sign in with your new password.',
   'stepped-up': 'Step-up complete: your session was renewed.',
   'settings-saved': 'Settings saved. They apply to every sign-in from its next step.',
   'user-added': 'User added.',
@@ -123,14 +153,26 @@ function createApp({ config, tally, log = () => {} }) {
 
   // A step's answer: on SUCCEEDED the session token goes into its cookie and the login's
   // cookies go away; returns where the browser goes next.
-  function afterStep(res, state, otherwise) {
-    if (state.status === 'LOGIN_STATUS_SUCCEEDED' && state.session && state.session.token) {
-      const expires = views.seconds(state.session.expire_time) - Date.now() / 1000;
-      setCookie(res, config, COOKIES.session, state.session.token, expires);
-      for (const c of [COOKIES.login, COOKIES.loginName, COOKIES.passkeyFirst]) clearCookie(res, config, c);
+  // A step-up started for a sensitive change goes back to its page (COOKIES.returnTo).
+  function afterStep(req, res, state, otherwise) {
+    if (keepSession(res, state)) {
+      const back = safeReturn(readCookies(req)[COOKIES.returnTo]);
+      if (back) {
+        clearCookie(res, config, COOKIES.returnTo);
+        return `${back}?done=confirmed`;
+      }
       return '/account';
     }
     return otherwise;
+  }
+
+  // On SUCCEEDED: the session token into its cookie, the login's cookies away; → whether it was.
+  function keepSession(res, state) {
+    if (state.status !== 'LOGIN_STATUS_SUCCEEDED' || !state.session || !state.session.token) return false;
+    const expires = views.seconds(state.session.expire_time) - Date.now() / 1000;
+    setCookie(res, config, COOKIES.session, state.session.token, expires);
+    for (const c of [COOKIES.login, COOKIES.loginName, COOKIES.passkeyFirst]) clearCookie(res, config, c);
+    return true;
   }
 
   // The login in progress, or null when there is none (or it expired).
@@ -188,6 +230,7 @@ function createApp({ config, tally, log = () => {} }) {
     try {
       const { state } = await call('logins', 'StartLogin', { directory_id: directoryId, username });
       startLoginCookies(res, state, username);
+      clearCookie(res, config, COOKIES.returnTo);
       return res.redirect(303, '/login');
     } catch (e) {
       if (e instanceof TallyError && e.code === Status.NOT_FOUND) return again('There is no such directory.');
@@ -216,7 +259,7 @@ function createApp({ config, tally, log = () => {} }) {
     if (!loginId) return res.redirect(303, '/?done=expired');
     try {
       const { state } = await call('logins', rpc, { login_id: loginId, ...request(req) });
-      return res.redirect(303, afterStep(res, state, next(state)));
+      return res.redirect(303, afterStep(req, res, state, next(state)));
     } catch (e) {
       if (!(e instanceof TallyError)) throw e;
       if (e.code === Status.NOT_FOUND) return res.redirect(303, '/?done=expired');
@@ -255,7 +298,7 @@ function createApp({ config, tally, log = () => {} }) {
   }));
 
   app.post('/login/otp/verify', loginStep('VerifyOtp',
-    (req) => ({ code: String(req.body.code || '').replace(/\s+/g, '') }), views.otpPage,
+    (req) => ({ code: codeOf(req) }), views.otpPage,
     (state) => (state.last_step && state.last_step.outcome === 'STEP_OUTCOME_REJECTED' &&
       state.status !== 'LOGIN_STATUS_LOCKED' ? '/login/otp' : '/login')));
 
@@ -275,6 +318,7 @@ function createApp({ config, tally, log = () => {} }) {
       const { state } = await call('logins', 'StartLogin', { directory_id: directoryId, username: '' });
       loginId = state.login_id;
       setCookie(res, config, COOKIES.passkeyFirst, loginId, LOGIN_COOKIE_SECONDS);
+      clearCookie(res, config, COOKIES.returnTo);  // a new sign-in, no abandoned step-up's page
     }
     if (!loginId) return res.status(409).json({ error: 'Your sign-in expired. Start again.', redirect: '/' });
     const started = await call('logins', 'StartPasskey', { login_id: loginId });
@@ -295,7 +339,7 @@ function createApp({ config, tally, log = () => {} }) {
       clearCookie(res, config, COOKIES.passkeyFirst);
       startLoginCookies(res, state, '');
     }
-    return res.json({ redirect: afterStep(res, state, '/login') });
+    return res.json({ redirect: afterStep(req, res, state, '/login') });
   });
 
   app.post('/logout', async (req, res) => {
@@ -339,37 +383,205 @@ function createApp({ config, tally, log = () => {} }) {
     res.type('html').send(String(views.accountPage({ csrf: res.locals.csrf, viewer, ...data, notice: notice(req) })));
   }));
 
+  // A step-up from the account page (any level), or to confirm it is you before a sensitive
+  // change (return_to: the change's page; the session's own level, every method again).
   app.post('/account/step-up', signedIn(async (req, res, viewer) => {
-    const level = Number(req.body.level);
+    const level = Number(req.body.level || viewer.level);
+    const back = safeReturn(req.body.return_to);
     const { state } = await call('logins', 'StartStepUp', {
       session_token: viewer.token, required_level: Number.isInteger(level) ? level : 0,
       max_age_seconds: req.body.keep_recent ? STEP_UP_KEEP_SECONDS : 0 });
-    const next = afterStep(res, state, '/login');
-    if (next === '/account') return res.redirect(303, '/account?done=stepped-up');
+    if (keepSession(res, state)) {
+      clearCookie(res, config, COOKIES.returnTo);
+      return res.redirect(303, back ? `${back}?done=confirmed` : '/account?done=stepped-up');
+    }
+    if (back) setCookie(res, config, COOKIES.returnTo, back, LOGIN_COOKIE_SECONDS);
+    else clearCookie(res, config, COOKIES.returnTo);
     const user = await call('users', 'GetUser', { user_id: viewer.user_id }, viewer.token);
     startLoginCookies(res, state, user.user.username);
-    return res.redirect(303, next);
+    return res.redirect(303, '/login');
   }));
 
-  app.get('/profile', signedIn(async (req, res, viewer) => {
+  // A contact change waiting for its code: { id, channel, to } from its HttpOnly cookie, or null.
+  function pendingContactChange(req) {
+    try {
+      const p = JSON.parse(readCookies(req)[COOKIES.contactChange] || 'null');
+      return p && typeof p.id === 'string' && typeof p.to === 'string' ? p : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function renderProfile(req, res, viewer, extra = {}) {
     const data = await personalData(viewer);
-    res.type('html').send(String(views.profilePage({ csrf: res.locals.csrf, viewer, ...data, notice: notice(req) })));
-  }));
+    res.type('html').send(String(views.profilePage({
+      csrf: res.locals.csrf, viewer, ...data, pendingChange: pendingContactChange(req),
+      notice: notice(req), ...extra, user: { ...data.user, ...(extra.user || {}) } })));
+  }
 
+  app.get('/profile', signedIn((req, res, viewer) => renderProfile(req, res, viewer)));
+
+  // The user's own change: Tally sends a code to the new destination and applies the change
+  // once it comes back (ConfirmContactChange); a removal applies at once.
   app.post('/profile/contact', signedIn(async (req, res, viewer) => {
     const contact = contactOf(req);
     try {
-      await call('users', 'UpdateContact', { user_id: viewer.user_id, ...contact }, viewer.token);
-      // Once Tally verifies new destinations (UpdateContactResponse.pending_change_id), the
-      // confirmation page goes here.
-      return res.redirect(303, '/profile?done=contact-saved');
+      const answer = await call('users', 'UpdateContact', { user_id: viewer.user_id, ...contact }, viewer.token);
+      return res.redirect(303, afterContactUpdate(res, contact, answer, '/profile?done=contact-saved'));
     } catch (e) {
+      if (e instanceof TallyError && e.code === Status.RESOURCE_EXHAUSTED) {
+        // Too many codes: the person stays where they asked ("Send a new code" or the form).
+        res.status(429);
+        const pending = pendingContactChange(req);
+        if (pending) return renderContactConfirm(req, res, viewer, pending, { error: stepErrorText(e), notice: '' });
+        return renderProfile(req, res, viewer, { user: contact, error: stepErrorText(e), notice: '' });
+      }
       const refusal = fieldRefusal(e, CONTACT_FIELDS);
       if (!refusal) throw e;
-      const data = await personalData(viewer);
-      return res.status(400).type('html').send(String(views.profilePage({
-        csrf: res.locals.csrf, viewer, ...data, user: { ...data.user, ...contact }, ...refusal })));
+      res.status(400);
+      return renderProfile(req, res, viewer, { user: contact, ...refusal, notice: '' });
     }
+  }));
+
+  // UpdateContact's answer: applied (→ `applied`), or waiting for the code sent to the new
+  // destination (→ the confirmation page, the change's id and destination in their cookie).
+  function afterContactUpdate(res, contact, answer, applied) {
+    if (!answer.pending_change_id) {
+      clearCookie(res, config, COOKIES.contactChange);
+      return applied;
+    }
+    // One destination changes per call: the e-mail when it differs from the stored one.
+    const email = contact.email.toLowerCase() !== String(answer.user.email).toLowerCase();
+    setCookie(res, config, COOKIES.contactChange, JSON.stringify({
+      id: answer.pending_change_id, channel: email ? 'email' : 'sms',
+      to: email ? contact.email : contact.phone_number }), CONTACT_CHANGE_COOKIE_SECONDS);
+    return '/profile/contact/confirm';
+  }
+
+  async function renderContactConfirm(req, res, viewer, pending, extra = {}) {
+    const { user } = await call('users', 'GetUser', { user_id: viewer.user_id }, viewer.token);
+    res.type('html').send(String(views.contactConfirmPage({
+      csrf: res.locals.csrf, viewer, user, pending, notice: notice(req), ...extra })));
+  }
+
+  app.get('/profile/contact/confirm', signedIn(async (req, res, viewer) => {
+    const pending = pendingContactChange(req);
+    if (!pending) return res.redirect(303, '/profile');
+    return renderContactConfirm(req, res, viewer, pending);
+  }));
+
+  app.post('/profile/contact/confirm', signedIn(async (req, res, viewer) => {
+    const pending = pendingContactChange(req);
+    if (!pending) return res.redirect(303, '/profile');
+    try {
+      await call('users', 'ConfirmContactChange', { change_id: pending.id, code: codeOf(req) }, viewer.token);
+      clearCookie(res, config, COOKIES.contactChange);
+      return res.redirect(303, '/profile?done=contact-changed');
+    } catch (e) {
+      if (!(e instanceof TallyError)) throw e;
+      // The session was valid a moment ago (signedIn): UNAUTHENTICATED here is the code.
+      if (e.code === Status.UNAUTHENTICATED || e.code === Status.INVALID_ARGUMENT) {
+        res.status(400);
+        return renderContactConfirm(req, res, viewer, pending, { error: wrongCodeText(e), notice: '' });
+      }
+      if (e.code === Status.NOT_FOUND) {
+        clearCookie(res, config, COOKIES.contactChange);
+        res.status(409);
+        return renderProfile(req, res, viewer, { pendingChange: null, notice: '',
+          error: 'That code expired or was tried too often, so nothing was changed. Save your new details again to get a new code.' });
+      }
+      throw e;
+    }
+  }));
+
+  app.post('/profile/contact/cancel', signedIn((req, res) => {
+    clearCookie(res, config, COOKIES.contactChange);
+    res.redirect(303, '/profile');
+  }));
+
+  // The user's own password: the current one, then the new one twice. Tally ends every session
+  // of the user on a change, this one too: the person signs in again.
+  app.post('/profile/password', signedIn(async (req, res, viewer) => {
+    const newPassword = String(req.body.new_password || '');
+    const again = (status, refusal) => {
+      res.status(status);
+      return renderProfile(req, res, viewer, { notice: '', ...refusal });
+    };
+    if (newPassword !== String(req.body.new_password_again || '')) {
+      return again(400, { error: 'Please correct the marked fields.',
+        fieldErrors: { new_password_again: 'The two new passwords are not the same.' } });
+    }
+    try {
+      await call('users', 'SetPassword', { user_id: viewer.user_id, new_password: newPassword,
+        current_password: String(req.body.current_password || '') }, viewer.token);
+    } catch (e) {
+      if (!(e instanceof TallyError)) throw e;
+      if (e.code === Status.PERMISSION_DENIED) {
+        return again(403, { error: 'Please correct the marked fields.',
+          fieldErrors: { current_password: 'That is not your current password.' } });
+      }
+      if (e.code === Status.RESOURCE_EXHAUSTED) {
+        const wait = e.details.retryDelaySeconds;
+        return again(429, { error: `Too many wrong passwords. ${wait ? `Try again in ${views.durationText(wait)}.` : 'Please wait a little before trying again.'}` });
+      }
+      const refusal = fieldRefusal(e, PASSWORD_FIELDS);
+      if (!refusal) throw e;
+      return again(400, refusal);
+    }
+    clearCookie(res, config, COOKIES.session);
+    return res.redirect(303, '/?done=password-changed');
+  }));
+
+  // Authenticator app: the secret and its QR code are shown once, in the answer to this POST
+  // (never stored here); the enrolment's id waits in an HttpOnly cookie for the first code.
+  app.post('/profile/totp/start', signedIn(async (req, res, viewer) => {
+    const started = await call('users', 'StartTotpEnrollment', { user_id: viewer.user_id }, viewer.token);
+    const expires = views.seconds(started.expire_time) - Date.now() / 1000;
+    setCookie(res, config, COOKIES.totpEnrollment, started.enrollment_id,
+      expires > 0 ? expires : CEREMONY_COOKIE_SECONDS);
+    res.type('html').send(String(views.totpEnrollPage({ csrf: res.locals.csrf, viewer, enrollment: started })));
+  }));
+
+  app.post('/profile/totp/confirm', signedIn(async (req, res, viewer) => {
+    const enrollmentId = readCookies(req)[COOKIES.totpEnrollment];
+    const expired = (status) => {
+      clearCookie(res, config, COOKIES.totpEnrollment);
+      res.status(status);
+      return renderProfile(req, res, viewer, { notice: '',
+        error: 'Setting up the authenticator app took too long. Please start again.' });
+    };
+    if (!enrollmentId) return expired(409);
+    try {
+      await call('users', 'ConfirmTotpEnrollment', { enrollment_id: enrollmentId, code: codeOf(req) }, viewer.token);
+    } catch (e) {
+      if (!(e instanceof TallyError)) throw e;
+      if (e.code === Status.UNAUTHENTICATED || e.code === Status.INVALID_ARGUMENT) {
+        return res.status(400).type('html').send(String(views.totpEnrollPage({
+          csrf: res.locals.csrf, viewer, enrollment: null,
+          error: 'That code is not right. Enter the code your app shows now (it changes every 30 seconds).' })));
+      }
+      if (e.code === Status.NOT_FOUND) return expired(409);
+      throw e;
+    }
+    clearCookie(res, config, COOKIES.totpEnrollment);
+    return res.redirect(303, '/profile?done=totp-enabled');
+  }));
+
+  app.post('/profile/totp/delete', signedIn(async (req, res, viewer) => {
+    await call('users', 'DeleteTotp', { user_id: viewer.user_id }, viewer.token);
+    res.redirect(303, '/profile?done=totp-removed');
+  }));
+
+  // Recovery codes are shown once, in the answer to this POST; a new set voids the old one.
+  app.post('/profile/recovery-codes', signedIn(async (req, res, viewer) => {
+    const { codes } = await call('users', 'GenerateRecoveryCodes', { user_id: viewer.user_id }, viewer.token);
+    res.type('html').send(String(views.recoveryCodesPage({ csrf: res.locals.csrf, viewer, codes })));
+  }));
+
+  // "Confirm it is you": Tally refused a sensitive change because the sign-in is not recent.
+  app.get('/reauth', signedIn((req, res, viewer) => {
+    res.type('html').send(String(views.reauthPage({
+      csrf: res.locals.csrf, viewer, returnTo: safeReturn(req.query.return_to) || '/account' })));
   }));
 
   app.post('/passkeys/options', signedIn(async (req, res, viewer) => {
@@ -531,8 +743,10 @@ function createApp({ config, tally, log = () => {} }) {
     const view = await userView(viewer, req.params.id, req.params.user);
     const contact = contactOf(req);
     try {
-      await call('users', 'UpdateContact', { user_id: req.params.user, ...contact }, viewer.token);
-      return res.redirect(303, `${req.path.replace(/\/contact$/, '')}?done=contact-saved`);
+      const answer = await call('users', 'UpdateContact', { user_id: req.params.user, ...contact }, viewer.token);
+      // An admin's own account is their own change: verified like anyone's.
+      return res.redirect(303, afterContactUpdate(res, contact, answer,
+        `${req.path.replace(/\/contact$/, '')}?done=contact-saved`));
     } catch (e) {
       const refusal = fieldRefusal(e, CONTACT_FIELDS);
       if (!refusal) throw e;
@@ -553,6 +767,13 @@ function createApp({ config, tally, log = () => {} }) {
       return sendError(req, res, null, 500, 'Something went wrong', 'Please try again.');
     }
     log(`tally ${req.method} ${req.path}: ${err.codeName}`);
+    if (needsFreshSignIn(err)) {
+      const reauth = `/reauth?return_to=${encodeURIComponent(returnPathOf(req))}`;
+      if (wantsJson(req)) {
+        return res.status(409).json({ error: 'For your safety, confirm it is you first.', redirect: reauth });
+      }
+      return res.redirect(303, reauth);
+    }
     switch (err.code) {
       case Status.UNAUTHENTICATED:
         clearCookie(res, config, COOKIES.session);
@@ -583,6 +804,21 @@ function createApp({ config, tally, log = () => {} }) {
 // ---- Form helpers
 
 const CONTACT_FIELDS = ['email', 'phone_number'];
+const PASSWORD_FIELDS = ['current_password', 'new_password'];
+
+function codeOf(req) {
+  return String(req.body.code || '').replace(/\s+/g, '');
+}
+
+// "That code is not right.", with the attempts left when Tally's message says them.
+function wrongCodeText(e) {
+  if (e.code === Status.INVALID_ARGUMENT) return 'Enter the code from the message.';
+  const left = /(\d+) attempts? left/.exec(e.message);
+  if (!left) return 'That code is not right.';
+  const n = Number(left[1]);
+  return n > 0 ? `That code is not right. ${n} ${n === 1 ? 'attempt' : 'attempts'} left.`
+    : 'That code is not right, and it can no longer be used: save your new details again to get a new one.';
+}
 
 function contactOf(req) {
   return { email: String(req.body.email || '').trim(), phone_number: String(req.body.phone_number || '').trim() };
@@ -608,7 +844,7 @@ function formValues(settings) {
 // A refusal to show beside the form: { error, fieldErrors } from BadRequest field violations
 // when Tally sends them, else Tally's message at the top. null for errors that are no refusal.
 function fieldRefusal(e, fields) {
-  if (!(e instanceof TallyError) ||
+  if (!(e instanceof TallyError) || needsFreshSignIn(e) ||
       ![Status.INVALID_ARGUMENT, Status.ALREADY_EXISTS, Status.FAILED_PRECONDITION].includes(e.code)) {
     return null;
   }
@@ -623,7 +859,7 @@ function fieldRefusal(e, fields) {
 // Refused settings: the reason's text next to the field BadRequest names (the required level
 // when it names none; today's refusals are all about the level against the sum).
 function settingsRefusal(e, methods) {
-  if (![Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION].includes(e.code)) return null;
+  if (needsFreshSignIn(e) || ![Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION].includes(e.code)) return null;
   const text = SETTINGS_REASONS[e.details.reason];
   const message = text ? `${text} (${e.message})` : `Tally refused these settings: ${e.message}.`;
   const fieldErrors = {};

@@ -4,11 +4,14 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createApp } = require('./app');
+const { TallyError, Status } = require('./tally');
 
 const TOKEN = 'eyJhbGciOiJFZERTQSJ9.secret-session-token.sig';
 const config = { origin: 'http://login.example', directory_id: 'dir_test', secure_cookies: false };
 
-function fakeTally() {
+// overrides: { Method: (request) => answer } replacing or adding canned answers (throw a
+// TallyError to refuse).
+function fakeTally(overrides = {}) {
   const calls = [];
   const state = (extra) => ({ login_id: 'lgn_1', status: 'LOGIN_STATUS_IN_PROGRESS', score: 0,
     required_level: 30, completed_methods: [], offered_methods: [], ...extra });
@@ -21,6 +24,7 @@ function fakeTally() {
     GetUser: () => ({ user: { user_id: 'usr_1', username: 'alice', email: '', phone_number: '', roles: ['user'] } }),
     ListPasskeys: () => ({ passkeys: [] }),
     GetAuthSettings: () => ({ settings: { required_level: 30, method_points: [] } }),
+    ...overrides,
   };
   return {
     calls,
@@ -32,8 +36,8 @@ function fakeTally() {
   };
 }
 
-async function withServer(fn, appConfig = config) {
-  const tally = fakeTally();
+async function withServer(fn, appConfig = config, overrides = {}) {
+  const tally = fakeTally(overrides);
   const server = createApp({ config: appConfig, tally }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
@@ -95,4 +99,204 @@ test('a browser on a loopback address is sent to the configured localhost origin
     assert.equal(res.status, 308);
     assert.equal(res.headers.get('location'), 'http://localhost:8080/login?x=1');
   }, { ...config, origin: 'http://localhost:8080' });
+});
+
+const refused = (code, message, details = {}) => new TallyError({ code, details: message }, details);
+
+// A signed-in browser: the CSRF cookie and token of a page, and the session cookie.
+async function signedIn(base) {
+  const page = await fetch(`${base}/`);
+  const csrf = /name="csrf-token" content="([^"]+)"/.exec(await page.text())[1];
+  const jarCookies = new Map([...cookiesOf(page), `tally_session=${TOKEN}`].map((c) => c.split(';')[0].split('=')));
+  const cookie = () => [...jarCookies].filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join('; ');
+  const remember = (res) => {
+    for (const c of cookiesOf(res)) jarCookies.set(...c.split(';')[0].split('='));
+    return res;
+  };
+  return {
+    csrf,
+    cookiesOf,
+    get: async (path) => remember(await fetch(`${base}${path}`, { redirect: 'manual', headers: { cookie: cookie() } })),
+    post: async (path, form) => remember(await fetch(`${base}${path}`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie() },
+      body: new URLSearchParams({ ...form, _csrf: csrf }) })),
+  };
+}
+
+test('own contact change: a code to the new address first; a wrong code keeps the session', async () => {
+  let confirmed = false;
+  await withServer(async (base, tally) => {
+    const b = await signedIn(base);
+    const saved = await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    assert.equal(saved.status, 303);
+    assert.equal(saved.headers.get('location'), '/profile/contact/confirm', 'not "saved" while pending');
+    assert.match(cookiesOf(saved).find((c) => c.startsWith('tally_contact_change=')), /HttpOnly; SameSite=Strict/);
+
+    const form = await (await b.get('/profile/contact/confirm')).text();
+    assert.match(form, /by e-mail to\s+<strong>new@example\.org<\/strong>/);
+    assert.match(form, /action="\/profile\/contact\/confirm"[^]*name="_csrf"/);
+    assert.ok(!form.includes('chg_1'), 'the change id stays in its HttpOnly cookie');
+    assert.equal((await fetch(`${base}/profile/contact/confirm`, { method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tally_session=${TOKEN}` },
+      body: 'code=123456' })).status, 403, 'no CSRF token');
+
+    const wrong = await b.post('/profile/contact/confirm', { code: '000000' });
+    assert.equal(wrong.status, 400);
+    assert.match(await wrong.text(), /That code is not right\. 2 attempts left\./);
+    assert.ok(!cookiesOf(wrong).some((c) => c.startsWith('tally_session=')), 'still signed in');
+
+    const right = await b.post('/profile/contact/confirm', { code: '123 456' });
+    assert.equal(right.headers.get('location'), '/profile?done=contact-changed');
+    assert.ok(confirmed);
+    assert.deepEqual(tally.calls.filter((c) => c.method === 'ConfirmContactChange').map((c) => c.request),
+      [{ change_id: 'chg_1', code: '000000' }, { change_id: 'chg_1', code: '123456' }]);
+    const page = await (await b.get('/profile?done=contact-changed')).text();
+    assert.match(page, /confirmed and saved/);
+    assert.ok(!page.includes('waiting for its code'));
+  }, config, {
+    UpdateContact: () => ({ user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' }),
+    ConfirmContactChange: ({ code }) => {
+      if (code !== '123456') throw refused(Status.UNAUTHENTICATED, 'wrong code; 2 attempts left');
+      confirmed = true;
+      return { user: {} };
+    },
+  });
+});
+
+test('an expired contact change says so and asks again; nothing reads as saved', async () => {
+  await withServer(async (base) => {
+    const b = await signedIn(base);
+    await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    const gone = await b.post('/profile/contact/confirm', { code: '123456' });
+    assert.equal(gone.status, 409);
+    const text = await gone.text();
+    assert.match(text, /expired or was tried too often, so nothing was changed/);
+    assert.ok(!/saved\./.test(text.replace(/Save your new details/, '')));
+    assert.match(cookiesOf(gone).find((c) => c.startsWith('tally_contact_change=')), /Max-Age=0/);
+  }, config, {
+    UpdateContact: () => ({ user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' }),
+    ConfirmContactChange: () => { throw refused(Status.NOT_FOUND, 'no such contact change'); },
+  });
+});
+
+test('a change Tally wants a recent sign-in for: "confirm it is you", a step-up, and back', async () => {
+  await withServer(async (base, tally) => {
+    const b = await signedIn(base);
+    const refusedChange = await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    assert.equal(refusedChange.status, 303);
+    assert.equal(refusedChange.headers.get('location'), '/reauth?return_to=%2Fprofile');
+    const page = await (await b.get('/reauth?return_to=%2Fprofile')).text();
+    assert.match(page, /Confirm it is you/);
+    assert.match(page, /name="return_to" value="\/profile"/);
+    // Only our own pages are places to return to.
+    assert.match(await (await b.get('/reauth?return_to=https%3A%2F%2Fevil.example')).text(),
+      /name="return_to" value="\/account"/);
+
+    const stepUp = await b.post('/account/step-up', { return_to: '/profile' });
+    assert.equal(stepUp.headers.get('location'), '/login');
+    assert.deepEqual(tally.calls.find((c) => c.method === 'StartStepUp').request,
+      { session_token: TOKEN, required_level: 30, max_age_seconds: 0 });
+    const done = await b.post('/login/password', { password: 'pw' });
+    assert.equal(done.headers.get('location'), '/profile?done=confirmed');
+  }, config, {
+    UpdateContact: () => { throw refused(Status.FAILED_PRECONDITION, 'sign in again', { reason: 'REAUTHENTICATION_REQUIRED' }); },
+    StartStepUp: () => ({ state: { login_id: 'lgn_2', status: 'LOGIN_STATUS_IN_PROGRESS', score: 0, required_level: 30 } }),
+  });
+});
+
+test('authenticator app: Tally\'s QR SVG only as an image, the enrolment id only in a cookie', async () => {
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script><rect width="1" height="1"/></svg>';
+  await withServer(async (base, tally) => {
+    const b = await signedIn(base);
+    const started = await b.post('/profile/totp/start', {});
+    assert.equal(started.status, 200);
+    const page = await started.text();
+    assert.ok(!page.includes('<svg') && !page.includes('<script>alert'), 'the SVG is never markup of the page');
+    const src = /id="totp-qr" class="qr" src="([^"]+)"/.exec(page)[1];
+    assert.equal(src, `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`);
+    assert.match(page, /<code id="totp-secret" class="secret">JBSW Y3DP EHPK 3PXP<\/code>/);
+    assert.ok(!page.includes('enr_1'));
+    assert.match(cookiesOf(started).find((c) => c.startsWith('tally_totp_enrollment=')), /^tally_totp_enrollment=enr_1;.*HttpOnly; SameSite=Strict/);
+
+    const wrong = await b.post('/profile/totp/confirm', { code: '000000' });
+    assert.equal(wrong.status, 400);
+    assert.match(await wrong.text(), /That code is not right/);
+    const on = await b.post('/profile/totp/confirm', { code: '287082' });
+    assert.equal(on.headers.get('location'), '/profile?done=totp-enabled');
+    assert.deepEqual(tally.calls.filter((c) => c.method === 'ConfirmTotpEnrollment').pop().request,
+      { enrollment_id: 'enr_1', code: '287082' });
+
+    const codes = await (await b.post('/profile/recovery-codes', {})).text();
+    assert.match(codes, /shown only\s+this once/);
+    assert.match(codes, /<code>abcd-efgh-ij<\/code>/);
+  }, config, {
+    StartTotpEnrollment: () => ({ enrollment_id: 'enr_1', secret_base32: 'JBSWY3DPEHPK3PXP', qr_svg: svg,
+      otpauth_uri: 'otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&issuer=Acme',
+      expire_time: { seconds: String(Math.floor(Date.now() / 1000) + 600), nanos: 0 } }),
+    ConfirmTotpEnrollment: ({ code }) => {
+      if (code !== '287082') throw refused(Status.UNAUTHENTICATED, 'wrong code');
+      return { user: { has_totp: true } };
+    },
+    GenerateRecoveryCodes: () => ({ codes: ['abcd-efgh-ij', 'klmn-opqr-st'] }),
+  });
+});
+
+test('password change: the current password checked by Tally, then signed out to sign in again', async () => {
+  await withServer(async (base, tally) => {
+    const b = await signedIn(base);
+    const mismatch = await b.post('/profile/password', { current_password: 'old', new_password: 'a long new one', new_password_again: 'another' });
+    assert.equal(mismatch.status, 400);
+    assert.match(await mismatch.text(), /not the same/);
+    assert.ok(!tally.calls.some((c) => c.method === 'SetPassword'), 'nothing reached Tally');
+    const wrong = await b.post('/profile/password', { current_password: 'wrong', new_password: 'a long new one', new_password_again: 'a long new one' });
+    assert.equal(wrong.status, 403);
+    assert.match(await wrong.text(), /id="current_password-error">That is not your current password/);
+    const changed = await b.post('/profile/password', { current_password: 'old', new_password: 'a long new one', new_password_again: 'a long new one' });
+    assert.equal(changed.headers.get('location'), '/?done=password-changed');
+    assert.match(cookiesOf(changed).find((c) => c.startsWith('tally_session=')), /Max-Age=0/);
+  }, config, {
+    GetUser: () => ({ user: { user_id: 'usr_1', username: 'alice', email: '', phone_number: '', roles: ['user'], has_password: true } }),
+    SetPassword: ({ current_password: current }) => {
+      if (current !== 'old') throw refused(Status.PERMISSION_DENIED, 'wrong current password');
+      return { user: {} };
+    },
+  });
+});
+
+test('an admin\'s edit of another user applies at once; their own account waits for the code', async () => {
+  await withServer(async (base) => {
+    const b = await signedIn(base);
+    const other = await b.post('/admin/directories/dir_test/users/usr_2/contact', { email: 'bob@example.org', phone_number: '' });
+    assert.equal(other.headers.get('location'), '/admin/directories/dir_test/users/usr_2?done=contact-saved');
+    const own = await b.post('/admin/directories/dir_test/users/usr_1/contact', { email: 'new@example.org', phone_number: '' });
+    assert.equal(own.headers.get('location'), '/profile/contact/confirm');
+  }, config, {
+    ValidateSession: () => ({ session_id: 'ses_1', user_id: 'usr_1', directory_id: 'dir_test', level: 30,
+      methods: [], roles: ['admin'], auth_time: { seconds: '1', nanos: 0 }, expire_time: { seconds: '2', nanos: 0 } }),
+    GetDirectory: () => ({ directory: { directory_id: 'dir_test', display_name: 'Test', tier: 'TIER_FREEMIUM' } }),
+    GetUser: ({ user_id: id }) => ({ user: { user_id: id, directory_id: 'dir_test', username: id, email: '', phone_number: '', roles: [] } }),
+    UpdateContact: ({ user_id: id, email }) => (id === 'usr_1'
+      ? { user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' }
+      : { user: { email, phone_number: '' }, pending_change_id: '' }),
+  });
+});
+
+test('"Send a new code" too soon: the confirmation page says when, the change still waits', async () => {
+  let sends = 0;
+  await withServer(async (base) => {
+    const b = await signedIn(base);
+    await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    const again = await b.post('/profile/contact', { email: 'new@example.org', phone_number: '' });
+    assert.equal(again.status, 429);
+    const page = await again.text();
+    assert.match(page, /Try again in 20 seconds/);
+    assert.match(page, /action="\/profile\/contact\/confirm"/);
+  }, config, {
+    UpdateContact: () => {
+      sends += 1;
+      if (sends > 1) throw refused(Status.RESOURCE_EXHAUSTED, 'cooling down', { retryDelaySeconds: 20 });
+      return { user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' };
+    },
+  });
 });

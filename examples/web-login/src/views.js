@@ -349,7 +349,8 @@ function accountPage({ csrf, viewer, user, passkeys, notice, error, directoryLev
     </section>` });
 }
 
-function profilePage({ csrf, viewer, user, passkeys, notice, error, fieldErrors = {}, directoryLevel }) {
+function profilePage({ csrf, viewer, user, passkeys, notice, error, fieldErrors = {}, directoryLevel, pendingChange }) {
+  const atLevel = directoryLevel === undefined || viewer.level >= directoryLevel;
   return layout({
     title: 'Personal information', csrf, viewer, page: 'profile', body: html`
     <section class="card">
@@ -359,9 +360,171 @@ function profilePage({ csrf, viewer, user, passkeys, notice, error, fieldErrors 
         <dt>Roles</dt><dd>${user.roles.join(', ') || 'none'}</dd>
         <dt>Password</dt><dd>${user.has_password ? 'set' : 'none'}</dd></dl>
       <h2>Contact</h2>
+      ${pendingChange ? html`<p class="alert notice" role="status" id="pending-change">A change to
+        <strong>${pendingChange.to}</strong> is waiting for its code.
+        <a href="/profile/contact/confirm">Enter the code</a></p>` : ''}
+      <p class="hint">A new phone number or e-mail address counts once you enter the code we send
+        to it; change one of them at a time.</p>
       ${contactForm({ csrf, action: '/profile/contact', user, fieldErrors })}
     </section>
-    ${passkeyList({ csrf, passkeys, canAdd: directoryLevel === undefined || viewer.level >= directoryLevel, returnTo: '/profile' })}` });
+    ${passwordForm({ csrf, user, fieldErrors })}
+    ${passkeyList({ csrf, passkeys, canAdd: atLevel, returnTo: '/profile' })}
+    ${authenticatorApp({ csrf, user, atLevel })}` });
+}
+
+function passwordForm({ csrf, user, fieldErrors }) {
+  const field = (name, label, autocomplete) => html`
+        <label for="${name}">${label}</label>
+        <input id="${name}" name="${name}" type="password" autocomplete="${autocomplete}" required
+               ${invalid(fieldErrors, name)}>
+        ${fieldError(fieldErrors, name)}`;
+  return html`
+    <section class="card" aria-labelledby="password-title">
+      <h2 id="password-title">Password</h2>
+      <form method="post" action="/profile/password" class="contact" id="password-form">
+        ${csrfField(csrf)}
+        <input type="text" name="username" value="${user.username}" autocomplete="username"
+               class="visually-hidden" tabindex="-1" aria-hidden="true" readonly>
+        ${user.has_password ? field('current_password', 'Current password', 'current-password') : ''}
+        ${field('new_password', 'New password', 'new-password')}
+        ${field('new_password_again', 'New password again', 'new-password')}
+        <p class="hint">Changing your password signs you out everywhere, here too.</p>
+        <button type="submit" class="secondary">${user.has_password ? 'Change password' : 'Set a password'}</button>
+      </form>
+    </section>`;
+}
+
+function authenticatorApp({ csrf, user, atLevel }) {
+  const left = Number(user.recovery_codes_left || 0);
+  return html`
+    <section class="card" aria-labelledby="totp-title">
+      <h2 id="totp-title">Authenticator app</h2>
+      ${user.has_totp ? html`
+      <p id="totp-status"><strong class="ok">✓ Enabled.</strong> Codes from your authenticator app count when you sign in.</p>
+      <form method="post" action="/profile/totp/delete">
+        ${csrfField(csrf)}
+        <button type="submit" class="danger small" id="totp-remove">Remove the authenticator app</button>
+      </form>` : html`
+      <p id="totp-status">Not set up. Use an app such as FreeOTP, Aegis or Google Authenticator to
+        get a new sign-in code every 30 seconds.</p>
+      ${atLevel ? html`<form method="post" action="/profile/totp/start">
+        ${csrfField(csrf)}
+        <button type="submit" class="secondary" id="totp-start">Set up an authenticator app</button>
+      </form>` : html`<p class="hint">Setting up an app needs a session at your directory's level.</p>`}`}
+      <h3 id="recovery-title">Recovery codes</h3>
+      <p id="recovery-status">${left > 0 ? `${left} unused recovery ${left === 1 ? 'code' : 'codes'} left.` : 'No recovery codes.'}
+        Each one signs you in once when you cannot use your other methods.</p>
+      ${atLevel ? html`<form method="post" action="/profile/recovery-codes">
+        ${csrfField(csrf)}
+        <button type="submit" class="secondary" id="recovery-generate">${left > 0 ? 'Make new recovery codes' : 'Make recovery codes'}</button>
+        ${left > 0 ? html`<p class="hint">New codes replace the ones you have.</p>` : ''}
+      </form>` : html`<p class="hint">Making recovery codes needs a session at your directory's level.</p>`}
+    </section>`;
+}
+
+const CONTACT_CHANNELS = { email: 'e-mail', sms: 'SMS' };
+
+function contactConfirmPage({ csrf, viewer, user, pending, notice, error }) {
+  // "Send a new code" saves the same change again: the other destination as stored.
+  const again = pending.channel === 'email'
+    ? { email: pending.to, phone_number: user.phone_number }
+    : { email: user.email, phone_number: pending.to };
+  return layout({
+    title: 'Confirm your new contact details', csrf, viewer, page: 'contact-confirm', body: html`
+    <section class="card narrow">
+      <h1>Enter the code</h1>
+      ${alert('notice', notice)}${alert('error', error, 'code-error')}
+      <p id="sent-to">We sent a 6-digit code by ${CONTACT_CHANNELS[pending.channel] || 'message'} to
+        <strong>${pending.to}</strong>. Your new ${pending.channel === 'email' ? 'e-mail address' : 'phone number'}
+        counts once you enter it here.</p>
+      <form method="post" action="/profile/contact/confirm" id="contact-confirm-form">
+        ${csrfField(csrf)}
+        <label for="code">Code</label>
+        <input id="code" name="code" required inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+               autocomplete="one-time-code" autofocus ${error ? html`aria-invalid="true" aria-describedby="code-error"` : ''}>
+        <button type="submit" class="primary">Confirm</button>
+      </form>
+      <form method="post" action="/profile/contact" class="resend">
+        ${csrfField(csrf)}
+        <input type="hidden" name="email" value="${again.email}">
+        <input type="hidden" name="phone_number" value="${again.phone_number}">
+        <button type="submit" class="secondary">Send a new code</button>
+      </form>
+      <form method="post" action="/profile/contact/cancel">
+        ${csrfField(csrf)}
+        <button type="submit" class="link-dark">Cancel the change</button>
+      </form>
+    </section>` });
+}
+
+// The QR code is Tally's SVG, shown as an image (a data: URI): an <img> never runs a script or
+// touches the page, whatever the SVG holds.
+function qrImage(svg) {
+  return `data:image/svg+xml;base64,${Buffer.from(String(svg), 'utf8').toString('base64')}`;
+}
+
+function totpEnrollPage({ csrf, viewer, enrollment, error }) {
+  const secret = enrollment ? String(enrollment.secret_base32) : '';
+  return layout({
+    title: 'Set up an authenticator app', csrf, viewer, page: 'totp', body: html`
+    <section class="card narrow">
+      <h1>Set up an authenticator app</h1>
+      ${alert('error', error, 'code-error')}
+      ${enrollment ? html`
+      <ol class="steps">
+        <li>Scan this QR code with your authenticator app.
+          <img id="totp-qr" class="qr" src="${qrImage(enrollment.qr_svg)}" width="220" height="220"
+               alt="QR code for your authenticator app (the key below, as a picture)">
+          <a href="${enrollment.otpauth_uri.startsWith('otpauth://') ? enrollment.otpauth_uri : '#'}">On this phone? Open it in your app</a></li>
+        <li>Or type this key into the app by hand:
+          <code id="totp-secret" class="secret">${(secret.match(/.{1,4}/g) || []).join(' ')}</code>
+          <span class="hint">(time-based, 6 digits, every 30 seconds)</span></li>
+        <li>Enter the code the app shows now.</li>
+      </ol>
+      <p class="hint">This key is shown once. It expires unused ${time(enrollment.expire_time)}.</p>` : html`
+      <p>If you did not add the account to your app yet, start again for a new QR code.</p>`}
+      <form method="post" action="/profile/totp/confirm" id="totp-confirm-form">
+        ${csrfField(csrf)}
+        <label for="code">Code from the app</label>
+        <input id="code" name="code" required inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+               autocomplete="one-time-code" autofocus ${error ? html`aria-invalid="true" aria-describedby="code-error"` : ''}>
+        <button type="submit" class="primary">Turn on</button>
+      </form>
+      <form method="post" action="/profile/totp/start">
+        ${csrfField(csrf)}
+        <button type="submit" class="secondary">Start again</button>
+      </form>
+      <p><a href="/profile">Back to your profile</a></p>
+    </section>` });
+}
+
+function recoveryCodesPage({ csrf, viewer, codes }) {
+  return layout({
+    title: 'Your recovery codes', csrf, viewer, page: 'recovery-codes', body: html`
+    <section class="card narrow">
+      <h1>Your recovery codes</h1>
+      <p class="alert notice" role="status">Write these down or print them now: they are shown only
+        this once. Each code signs you in once. Codes you had before no longer work.</p>
+      <ol class="codes" id="recovery-codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
+      <p><a href="/profile">I saved them: back to your profile</a></p>
+    </section>` });
+}
+
+function reauthPage({ csrf, viewer, returnTo }) {
+  return layout({
+    title: 'Confirm it is you', csrf, viewer, page: 'reauth', body: html`
+    <section class="card narrow">
+      <h1>Confirm it is you</h1>
+      <p id="reauth-why">For your safety, changing how you sign in or where your codes go needs a
+        recent sign-in. Sign in once more with your methods; then you come back here and can make
+        the change.</p>
+      <form method="post" action="/account/step-up">
+        ${csrfField(csrf)}
+        <input type="hidden" name="return_to" value="${returnTo}">
+        <button type="submit" class="primary" id="reauth">Confirm it is me</button>
+      </form>
+      <p><a href="${returnTo}">Not now</a></p>
+    </section>` });
 }
 
 function fieldError(fieldErrors, name) {
@@ -560,6 +723,7 @@ function errorPage({ csrf, viewer, status, title, message }) {
 
 module.exports = {
   METHODS, methodLabel, seconds, durationText, signInPage, methodsPage, passwordPage, otpPage,
-  passkeyPage, accountPage, profilePage, directoriesPage, authenticationPage, usersPage, userPage,
+  passkeyPage, accountPage, profilePage, contactConfirmPage, totpEnrollPage, recoveryCodesPage,
+  reauthPage, directoriesPage, authenticationPage, usersPage, userPage,
   errorPage,
 };

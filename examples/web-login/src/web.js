@@ -35,6 +35,9 @@ const COOKIES = {
   loginName: 'tally_login_name',  // the username typed, for the pages of that login
   passkeyFirst: 'tally_passkey_login',  // a passkey-first login waiting for the browser
   registration: 'tally_passkey_reg',    // a passkey registration waiting for the browser
+  contactChange: 'tally_contact_change',  // a contact change waiting for its code: id and destination
+  totpEnrollment: 'tally_totp_enrollment',  // an authenticator app waiting for its first code
+  returnTo: 'tally_return_to',  // where a step-up for a sensitive change goes back to
   csrf: 'tally_csrf',
 };
 
