@@ -191,6 +191,15 @@ class ScriptedCredential final : public CredentialPeer {
                                               absl::string_view, absl::Time) override {
     return Answer();
   }
+  absl::Status VerifyTotp(absl::string_view, absl::string_view, absl::string_view,
+                          absl::Time) override {
+    return status;
+  }
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view, absl::string_view, absl::string_view,
+                                         absl::Time) override {
+    if (!status.ok()) return status;
+    return 9;
+  }
   absl::StatusOr<credpb::User> Answer() {
     if (!status.ok()) return status;
     credpb::User user;
