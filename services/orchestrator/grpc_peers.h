@@ -48,6 +48,11 @@ class GrpcCredentialPeer final : public CredentialPeer {
                                                                absl::string_view username,
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
+  absl::Status VerifyTotp(absl::string_view directory_id, absl::string_view user_id,
+                          absl::string_view code, absl::Time deadline) override;
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
+                                         absl::string_view user_id, absl::string_view code,
+                                         absl::Time deadline) override;
 
  private:
   std::shared_ptr<::tally::credential::v1::CredentialService::StubInterface> stub_;
@@ -62,6 +67,8 @@ class GrpcOtpPeer final : public OtpPeer {
       const ::tally::otp::v1::SendCodeRequest& request, absl::Time deadline) override;
   absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
       const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) override;
+  absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
+                          absl::Time deadline) override;
 
  private:
   std::shared_ptr<::tally::otp::v1::OtpService::StubInterface> stub_;
@@ -123,6 +130,11 @@ class StaleUserCredentialPeer final : public CredentialPeer {
                                                                absl::string_view username,
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
+  absl::Status VerifyTotp(absl::string_view directory_id, absl::string_view user_id,
+                          absl::string_view code, absl::Time deadline) override;
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
+                                         absl::string_view user_id, absl::string_view code,
+                                         absl::Time deadline) override;
 
  private:
   struct Entry {

@@ -40,6 +40,8 @@ LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer
       password_(core_),
       otp_(core_, otp),
       passkey_(core_, passkeys),
+      totp_(core_),
+      recovery_code_(core_, otp),
       step_up_(core_),
       metrics_(metrics),
       start_limiter_(start_limiter) {
@@ -47,6 +49,8 @@ LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer
   core_.AddFactor(password_);
   core_.AddFactor(otp_);
   core_.AddFactor(passkey_);
+  core_.AddFactor(totp_);
+  core_.AddFactor(recovery_code_);
 }
 
 template <typename Response>
@@ -102,6 +106,19 @@ absl::StatusOr<pb::FinishPasskeyResponse> LoginManager::FinishPasskey(
   const absl::Time started = absl::Now();
   return Respond<pb::FinishPasskeyResponse>("finish_passkey", started,
                                             passkey_.Finish(request, deadline));
+}
+
+absl::StatusOr<pb::SubmitTotpResponse> LoginManager::SubmitTotp(
+    const pb::SubmitTotpRequest& request, absl::Time deadline) {
+  const absl::Time started = absl::Now();
+  return Respond<pb::SubmitTotpResponse>("submit_totp", started, totp_.Submit(request, deadline));
+}
+
+absl::StatusOr<pb::SubmitRecoveryCodeResponse> LoginManager::SubmitRecoveryCode(
+    const pb::SubmitRecoveryCodeRequest& request, absl::Time deadline) {
+  const absl::Time started = absl::Now();
+  return Respond<pb::SubmitRecoveryCodeResponse>("submit_recovery_code", started,
+                                                 recovery_code_.Submit(request, deadline));
 }
 
 absl::StatusOr<pb::GetLoginResponse> LoginManager::GetLogin(const pb::GetLoginRequest& request,

@@ -523,8 +523,6 @@ bool IsCleanCode(grpc::StatusCode code) {
 // answers otherwise has been implemented: take it off this list so the checks above apply.
 const std::map<std::string, const char*>& NotImplementedYet() {
   static const auto* kPending = new std::map<std::string, const char*>{
-      {"/tally.orchestrator.v1.LoginService/SubmitTotp", "issue 21"},
-      {"/tally.orchestrator.v1.LoginService/SubmitRecoveryCode", "issue 21"},
       {"/tally.orchestrator.v1.LoginService/RememberDevice", "issue 22"},
       {"/tally.orchestrator.v1.SessionService/ListTrustedDevices", "issue 22"},
       {"/tally.orchestrator.v1.SessionService/ForgetDevice", "issue 22"},
