@@ -631,6 +631,24 @@ TEST_F(LoginManagerTest, UnknownUsersAreIndistinguishable) {
   EXPECT_THAT(otp_->sends, ElementsAre("+31612345678", "alice@example.com"));
 }
 
+// Issue 20: SendOtp for an unknown username does the work it does for a known one (a user
+// lookup, then the OTP service), so neither the peers' load nor the time taken tells them apart.
+TEST_F(LoginManagerTest, SendOtpDoesTheSameWorkForKnownAndUnknownUsernames) {
+  auto work = [&](const std::string& username) {
+    pb::LoginState s = Start(username);
+    const int lookups = credentials_.get_user_calls.load();
+    const size_t sends = otp_->Requests().size();
+    absl::StatusOr<pb::LoginState> sent = Send(s, otppb::CHANNEL_SMS);
+    EXPECT_TRUE(sent.ok()) << sent.status();
+    return std::make_pair(credentials_.get_user_calls.load() - lookups,
+                          otp_->Requests().size() - sends);
+  };
+  const auto known = work("alice");
+  const auto unknown = work("nobody");
+  EXPECT_EQ(known.first, 1);
+  EXPECT_EQ(unknown, known);
+}
+
 TEST_F(LoginManagerTest, CodesToNobodyAreTheOtpServicesToThrottleAndNeverAccept) {
   // An unknown username, and pat (who has no phone) before being proven: no SMS to send.
   pb::LoginState unknown = Start("Nobody");

@@ -83,6 +83,7 @@ absl::StatusOr<credpb::User> FakeCredentials::FindUser(absl::string_view directo
 }
 
 absl::StatusOr<credpb::User> FakeCredentials::GetUser(absl::string_view user_id, absl::Time) {
+  get_user_calls++;
   absl::MutexLock lock(&mu_);
   auto it = users_.find(std::string(user_id));
   if (it == users_.end()) return absl::NotFoundError("no such user");

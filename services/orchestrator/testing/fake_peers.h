@@ -66,6 +66,7 @@ class FakeCredentials final : public CredentialPeer {
                                          absl::Time deadline) override;
 
   std::atomic<int> verify_calls{0};
+  std::atomic<int> get_user_calls{0};
   std::atomic<int> totp_calls{0};
   std::atomic<int> recovery_calls{0};
   // When set, what every VerifyPassword answers (a peer down).
