@@ -48,6 +48,14 @@ class GrpcCredentialPeer final : public CredentialPeer {
                                                                absl::string_view username,
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
+      const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
+      const ::tally::credential::v1::VerifyDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::ListDevicesResponse> ListDevices(
+      const ::tally::credential::v1::ListDevicesRequest& request, absl::Time deadline) override;
+  absl::Status DeleteDevice(const ::tally::credential::v1::DeleteDeviceRequest& request,
+                            absl::Time deadline) override;
 
  private:
   std::shared_ptr<::tally::credential::v1::CredentialService::StubInterface> stub_;
@@ -62,6 +70,8 @@ class GrpcOtpPeer final : public OtpPeer {
       const ::tally::otp::v1::SendCodeRequest& request, absl::Time deadline) override;
   absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
       const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) override;
+  absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
+                          absl::Time deadline) override;
 
  private:
   std::shared_ptr<::tally::otp::v1::OtpService::StubInterface> stub_;
@@ -123,6 +133,15 @@ class StaleUserCredentialPeer final : public CredentialPeer {
                                                                absl::string_view username,
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
+  // Devices always go to the service.
+  absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
+      const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
+      const ::tally::credential::v1::VerifyDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::ListDevicesResponse> ListDevices(
+      const ::tally::credential::v1::ListDevicesRequest& request, absl::Time deadline) override;
+  absl::Status DeleteDevice(const ::tally::credential::v1::DeleteDeviceRequest& request,
+                            absl::Time deadline) override;
 
  private:
   struct Entry {

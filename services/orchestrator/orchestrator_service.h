@@ -5,6 +5,7 @@
 #include "common/auth/caller.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/session_manager.h"
+#include "services/orchestrator/trusted_devices.h"
 #include "services/orchestrator/user_lockout.h"
 #include "services/orchestrator/user_sessions.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
@@ -42,6 +43,9 @@ class LoginServiceImpl final : public pb::LoginService::Service {
                            pb::StartStepUpResponse* response) override;
   grpc::Status UnlockUser(grpc::ServerContext* context, const pb::UnlockUserRequest* request,
                           pb::UnlockUserResponse* response) override;
+  grpc::Status RememberDevice(grpc::ServerContext* context,
+                              const pb::RememberDeviceRequest* request,
+                              pb::RememberDeviceResponse* response) override;
 
  private:
   LoginManager& manager_;
@@ -52,7 +56,7 @@ class LoginServiceImpl final : public pb::LoginService::Service {
 class SessionServiceImpl final : public pb::SessionService::Service {
  public:
   SessionServiceImpl(SessionManager& sessions, UserSessions& user_sessions,
-                     std::shared_ptr<const Authenticator> auth);
+                     UserDevices& user_devices, std::shared_ptr<const Authenticator> auth);
 
   grpc::Status ValidateSession(grpc::ServerContext* context,
                                const pb::ValidateSessionRequest* request,
@@ -65,10 +69,16 @@ class SessionServiceImpl final : public pb::SessionService::Service {
   grpc::Status RevokeUserSessions(grpc::ServerContext* context,
                                   const pb::RevokeUserSessionsRequest* request,
                                   pb::RevokeUserSessionsResponse* response) override;
+  grpc::Status ListTrustedDevices(grpc::ServerContext* context,
+                                  const pb::ListTrustedDevicesRequest* request,
+                                  pb::ListTrustedDevicesResponse* response) override;
+  grpc::Status ForgetDevice(grpc::ServerContext* context, const pb::ForgetDeviceRequest* request,
+                            pb::ForgetDeviceResponse* response) override;
 
  private:
   SessionManager& sessions_;
   UserSessions& user_sessions_;
+  UserDevices& user_devices_;
   std::shared_ptr<const Authenticator> auth_;
 };
 

@@ -73,6 +73,8 @@ LoginRecord FromFields(const Fields& f) {
     r.caps = caps;
   }
   r.step_up_level = ToInt(Get(f, "lvl"));
+  r.min_level = ToInt(Get(f, "min"));
+  r.device_token = Get(f, "dt");
   r.family_id = Get(f, "fam");
   if (!r.family_id.empty()) r.family_expire_time = FromMs(Get(f, "fexp"));
   for (const auto& [name, value] : f) {
@@ -318,6 +320,14 @@ void AppendUpdate(absl::string_view directory_id, const LoginUpdate& u,
   if (u.passkey_challenge_id.has_value()) pairs.emplace_back("wa", *u.passkey_challenge_id);
   if (u.last_step.has_value()) AppendLastStep(*u.last_step, pairs);
   if (u.passkey_synced.has_value()) pairs.emplace_back("pks", *u.passkey_synced ? "1" : "");
+  if (u.device_trusted.has_value()) {
+    pairs.emplace_back("dt", "");
+    // Checked once per login (the token is dropped in the same write), so a plain HSET.
+    if (*u.device_trusted) {
+      pairs.emplace_back(MethodField(::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE),
+                         Ms(u.completed_at));
+    }
+  }
   for (auto& [field, value] : pairs) {
     args.push_back(std::move(field));
     args.push_back(std::move(value));
@@ -377,7 +387,9 @@ absl::StatusOr<absl::Duration> RedisLoginStore::Create(const LoginRecord& r,
       {"subj", r.subject},       {"cand", r.candidate_user_id},
       {"user", r.user_id},       {"lvl", r.step_up_level > 0 ? absl::StrCat(r.step_up_level) : ""},
       {"fam", r.family_id},      {"fexp", r.family_id.empty() ? "" : Ms(r.family_expire_time)},
-      {"ct", Ms(r.create_time)}, {"et", Ms(r.expire_time)}};
+      {"ct", Ms(r.create_time)}, {"et", Ms(r.expire_time)},
+      {"min", r.min_level > 0 ? absl::StrCat(r.min_level) : ""},
+      {"dt", r.device_token}};
   if (r.caps.has_value()) AppendCaps(*r.caps, pairs);
   for (const auto& [method, at] : r.completed) pairs.emplace_back(MethodField(method), Ms(at));
   for (const auto& [method, at] : r.carried) {

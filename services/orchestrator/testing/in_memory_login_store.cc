@@ -28,6 +28,8 @@ LoginRecord AsCreated(const LoginRecord& r) {
   stored.user_id = r.user_id;
   stored.caps = r.caps;
   stored.step_up_level = std::max(0, r.step_up_level);
+  stored.min_level = std::max(0, r.min_level);
+  stored.device_token = r.device_token;
   stored.family_id = r.family_id;
   if (!r.family_id.empty()) stored.family_expire_time = Stored(r.family_expire_time);
   for (const auto& [method, at] : r.completed) stored.completed[method] = Stored(at);
