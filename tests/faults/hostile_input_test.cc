@@ -525,9 +525,6 @@ const std::map<std::string, const char*>& NotImplementedYet() {
   static const auto* kPending = new std::map<std::string, const char*>{
       {"/tally.orchestrator.v1.LoginService/SubmitTotp", "issue 21"},
       {"/tally.orchestrator.v1.LoginService/SubmitRecoveryCode", "issue 21"},
-      {"/tally.orchestrator.v1.LoginService/RememberDevice", "issue 22"},
-      {"/tally.orchestrator.v1.SessionService/ListTrustedDevices", "issue 22"},
-      {"/tally.orchestrator.v1.SessionService/ForgetDevice", "issue 22"},
   };
   return *kPending;
 }
