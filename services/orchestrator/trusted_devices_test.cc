@@ -8,10 +8,10 @@
 
 #include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
-#include "common/testing/test_claims.h"
 #include "common/util/proto_time.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/testing/fake_peers.h"
+#include "services/orchestrator/testing/session_caller.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -21,7 +21,6 @@ using ::tally::orchestrator::testing::FakeCredentials;
 using ::tally::orchestrator::testing::FakePolicy;
 using ::tally::orchestrator::testing::Settings;
 using ::tally::testing::FakeClock;
-using ::tally::testing::TestClaims;
 
 constexpr char kDir[] = "dir_acme";
 constexpr char kOtherDir[] = "dir_other";
@@ -50,14 +49,7 @@ class UserDevicesTest : public ::testing::Test {
 
   Caller Session(const std::string& dir, const std::string& user, absl::Duration ago = {},
                  std::vector<std::string> roles = {"user"}) {
-    Caller caller = Caller::User(TestClaims({.directory_id = dir,
-                                             .user_id = user,
-                                             .roles = std::move(roles),
-                                             .auth_time = clock_.Now() - ago,
-                                             .session_id = "ses_" + user},
-                                            clock_.Now()));
-    caller.fresh = ago <= kDefaultReauthMaxAge;
-    return caller;
+    return testing::SessionCaller(clock_.Now(), dir, user, ago, std::move(roles));
   }
   absl::StatusOr<pb::ListTrustedDevicesResponse> List(const Caller& caller,
                                                       const std::string& user_id) {
