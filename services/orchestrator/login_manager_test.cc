@@ -1054,6 +1054,14 @@ TEST_F(TrustedDeviceTest, OnlyASucceededLoginWithinItsTtlIsRemembered) {
   absl::StatusOr<pb::RememberDeviceResponse> remembered = Remember(s.login_id());
   ASSERT_TRUE(remembered.ok()) << remembered.status();
   EXPECT_EQ(FromProtoTime(remembered->expire_time()), clock_.Now() + absl::Hours(24 * 7));
+  // Once per login: whoever holds the login id later mints no device of their own.
+  EXPECT_EQ(Remember(s.login_id()).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(credentials_.ListDevices([&] {
+    ::tally::credential::v1::ListDevicesRequest list;
+    list.set_directory_id(dir_);
+    list.set_user_id("usr_alice");
+    return list;
+  }(), kNoDeadline)->devices_size(), 1);
   // After the login's TTL: gone.
   clock_.Advance(absl::Minutes(11));
   EXPECT_EQ(Remember(s.login_id()).status().code(), absl::StatusCode::kNotFound);

@@ -263,6 +263,10 @@ class LoginStore {
                                               absl::string_view session_id,
                                               absl::Time session_expire_time,
                                               const LoginUpdate& update) = 0;
+  // RememberDevice's claim on a finished login: true for the first call only (one device per
+  // login, so a login id seen later mints no device); FAILED_PRECONDITION unfinished, NOT_FOUND
+  // unknown or expired.
+  virtual absl::StatusOr<bool> ClaimDeviceRemembering(absl::string_view login_id) = 0;
 
  protected:
   // UpdateUnlessLocked and Reject once the checks above have passed (and the subject is set).

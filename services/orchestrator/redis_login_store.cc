@@ -442,6 +442,32 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
   }
 }
 
+// Reply: 0 claimed now, 1 claimed before, 2 unknown or expired, 3 not finished.
+static const RedisScript& ClaimDeviceScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
+if redis.call('HEXISTS', KEYS[1], 'sid') == 0 then return 3 end
+return 1 - redis.call('HSETNX', KEYS[1], 'rd', '1')
+)lua");
+  return *kScript;
+}
+
+absl::StatusOr<bool> RedisLoginStore::ClaimDeviceRemembering(absl::string_view login_id) {
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(ClaimDeviceScript(), {LoginKey(*directory, login_id)}, {});
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsInteger()) return Corrupt("claim device");
+  switch (reply->integer()) {
+    case 0: return true;
+    case 1: return false;
+    case 2: return LoginNotFoundError();
+    case 3: return absl::FailedPreconditionError("the login has not succeeded");
+    default: return Corrupt("claim device");
+  }
+}
+
 absl::StatusOr<GuardedUpdate> RedisLoginStore::GuardedUpdateChecked(
     absl::string_view login_id, const LoginUpdate& update, absl::string_view subject,
     absl::Time now) {

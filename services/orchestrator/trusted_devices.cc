@@ -74,6 +74,13 @@ absl::StatusOr<pb::RememberDeviceResponse> DeviceFactor::Remember(
   absl::StatusOr<LoginRecord> login = core_.Load(request.login_id());
   if (!login.ok()) return login.status();
   if (!login->finished()) return absl::FailedPreconditionError("the login has not succeeded");
+  // One device per login: the login id is less guarded than the session token (GetLogin answers
+  // anyone holding it), so whoever sees it later must not mint a device of their own.
+  absl::StatusOr<bool> claimed = core_.logins().ClaimDeviceRemembering(request.login_id());
+  if (!claimed.ok()) return claimed.status();
+  if (!*claimed) {
+    return absl::FailedPreconditionError("a device was already remembered for this login");
+  }
   absl::StatusOr<AuthSettings> settings =
       core_.policy().GetAuthSettings(login->directory_id, deadline);
   if (!settings.ok()) return settings.status();

@@ -192,6 +192,17 @@ absl::StatusOr<LoginRecord> InMemoryLoginStore::Update(absl::string_view login_i
   return login->record;
 }
 
+absl::StatusOr<bool> InMemoryLoginStore::ClaimDeviceRemembering(absl::string_view login_id) {
+  absl::MutexLock lock(&mu_);
+  ++operations_;
+  StoredLogin* login = FindLogin(std::string(login_id));
+  if (login == nullptr) return LoginNotFoundError();
+  if (!login->record.finished()) {
+    return absl::FailedPreconditionError("the login has not succeeded");
+  }
+  return !std::exchange(login->device_claimed, true);
+}
+
 absl::StatusOr<GuardedUpdate> InMemoryLoginStore::GuardedUpdateChecked(absl::string_view login_id,
                                                                        const LoginUpdate& update,
                                                                        absl::string_view subject,

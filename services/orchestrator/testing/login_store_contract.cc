@@ -134,6 +134,18 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
             now_ + absl::Seconds(5));
 }
 
+TEST_P(LoginStoreContract, ADeviceIsRememberedOncePerFinishedLogin) {
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
+  EXPECT_EQ(logins().ClaimDeviceRemembering(r.login_id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(logins().Finish(r.login_id, "tok", "ses_1", now_ + absl::Hours(1), {}).ok());
+  EXPECT_EQ(logins().ClaimDeviceRemembering(r.login_id).value_or(false), true);
+  EXPECT_EQ(logins().ClaimDeviceRemembering(r.login_id).value_or(true), false);
+  EXPECT_EQ(logins().ClaimDeviceRemembering(NewRecord().login_id).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(LoginStoreContract, UnknownLoginsAreNotFoundAndTheTtlIsSet) {
   const std::string id = NewLoginId(CsprngRandom::Get(), dir_);
   EXPECT_TRUE(absl::IsNotFound(logins().Get(id).status()));
