@@ -10,7 +10,9 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/testing/service_process.h"
+#include "common/testing/test_support.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster.h"
 #include "tests/cluster/logins.h"
@@ -143,6 +145,14 @@ TEST_F(DevicesTest, ARememberedDeviceTurnsThePasswordIntoAFullLogin) {
   EXPECT_EQ(listed.devices(0).device_id(), device.device_id());
   EXPECT_EQ(listed.devices(0).device_name(), "Firefox on Linux");
   EXPECT_TRUE(listed.devices(0).has_last_used_time());
+  // So does tallyctl.
+  testing::CommandResult cli = testing::RunCommand(
+      {absl::StrCat(testing::BinDir(), "/tallyctl"),
+       absl::StrCat("--addr=", cluster().service("orchestrator-a").address()),
+       absl::StrCat("--token=", session), "devices", "list", ann.id});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_TRUE(absl::StrContains(cli.output, device.device_id())) << cli.output;
+  EXPECT_TRUE(absl::StrContains(cli.output, "Firefox on Linux")) << cli.output;
   // Nobody without a token lists them.
   EXPECT_EQ(cluster().sessions().ListTrustedDevices(testing::NewContext().get(), list, &listed)
                 .error_code(),
