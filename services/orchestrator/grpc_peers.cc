@@ -99,6 +99,48 @@ absl::StatusOr<credpb::User> GrpcCredentialPeer::VerifyPassword(absl::string_vie
   return response.user();
 }
 
+absl::Status GrpcCredentialPeer::VerifyTotp(absl::string_view directory_id,
+                                            absl::string_view user_id, absl::string_view code,
+                                            absl::Time deadline) {
+  credpb::VerifyTotpRequest request;
+  request.set_directory_id(std::string(directory_id));
+  request.set_user_id(std::string(user_id));
+  request.set_code(std::string(code));
+  credpb::VerifyTotpResponse response;
+  // Not retried: each try is a guess, and a right code used once is a replay the second time.
+  absl::Status s =
+      CallPeer("credential", options_, deadline, /*idempotent=*/false,
+               {absl::StatusCode::kUnauthenticated, absl::StatusCode::kNotFound,
+                absl::StatusCode::kInvalidArgument, absl::StatusCode::kResourceExhausted},
+               [&](grpc::ClientContext* context) {
+                 return stub_->VerifyTotp(context, request, &response);
+               });
+  if (absl::IsUnauthenticated(s)) return absl::UnauthenticatedError("wrong code");
+  return s;
+}
+
+absl::StatusOr<int> GrpcCredentialPeer::VerifyRecoveryCode(absl::string_view directory_id,
+                                                           absl::string_view user_id,
+                                                           absl::string_view code,
+                                                           absl::Time deadline) {
+  credpb::VerifyRecoveryCodeRequest request;
+  request.set_directory_id(std::string(directory_id));
+  request.set_user_id(std::string(user_id));
+  request.set_code(std::string(code));
+  credpb::VerifyRecoveryCodeResponse response;
+  // Not retried: a retry of a code that was used would be refused as used.
+  absl::Status s =
+      CallPeer("credential", options_, deadline, /*idempotent=*/false,
+               {absl::StatusCode::kUnauthenticated, absl::StatusCode::kNotFound,
+                absl::StatusCode::kInvalidArgument, absl::StatusCode::kResourceExhausted},
+               [&](grpc::ClientContext* context) {
+                 return stub_->VerifyRecoveryCode(context, request, &response);
+               });
+  if (absl::IsUnauthenticated(s)) return absl::UnauthenticatedError("wrong code");
+  if (!s.ok()) return s;
+  return response.codes_left();
+}
+
 absl::StatusOr<credpb::CreateDeviceResponse> GrpcCredentialPeer::CreateDevice(
     const credpb::CreateDeviceRequest& request, absl::Time deadline) {
   credpb::CreateDeviceResponse response;
@@ -180,7 +222,7 @@ absl::Status GrpcOtpPeer::SendNotice(const otppb::SendNoticeRequest& request,
                                      absl::Time deadline) {
   otppb::SendNoticeResponse response;
   return CallPeer("otp", options_, deadline, /*idempotent=*/false,
-                  {absl::StatusCode::kInvalidArgument, absl::StatusCode::kResourceExhausted},
+                  {absl::StatusCode::kResourceExhausted, absl::StatusCode::kInvalidArgument},
                   [&](grpc::ClientContext* context) {
                     return stub_->SendNotice(context, request, &response);
                   });
@@ -304,6 +346,20 @@ absl::StatusOr<credpb::User> StaleUserCredentialPeer::VerifyPassword(
       inner_.VerifyPassword(directory_id, username, password, deadline);
   Remember(user);
   return user;
+}
+
+// The factor checks are never answered from a copy: they go to the service, or fail.
+absl::Status StaleUserCredentialPeer::VerifyTotp(absl::string_view directory_id,
+                                                 absl::string_view user_id,
+                                                 absl::string_view code, absl::Time deadline) {
+  return inner_.VerifyTotp(directory_id, user_id, code, deadline);
+}
+
+absl::StatusOr<int> StaleUserCredentialPeer::VerifyRecoveryCode(absl::string_view directory_id,
+                                                                absl::string_view user_id,
+                                                                absl::string_view code,
+                                                                absl::Time deadline) {
+  return inner_.VerifyRecoveryCode(directory_id, user_id, code, deadline);
 }
 
 absl::StatusOr<credpb::CreateDeviceResponse> StaleUserCredentialPeer::CreateDevice(

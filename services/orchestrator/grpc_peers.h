@@ -48,6 +48,11 @@ class GrpcCredentialPeer final : public CredentialPeer {
                                                                absl::string_view username,
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
+  absl::Status VerifyTotp(absl::string_view directory_id, absl::string_view user_id,
+                          absl::string_view code, absl::Time deadline) override;
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
+                                         absl::string_view user_id, absl::string_view code,
+                                         absl::Time deadline) override;
   absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
       const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;
   absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
@@ -133,6 +138,11 @@ class StaleUserCredentialPeer final : public CredentialPeer {
                                                                absl::string_view username,
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
+  absl::Status VerifyTotp(absl::string_view directory_id, absl::string_view user_id,
+                          absl::string_view code, absl::Time deadline) override;
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
+                                         absl::string_view user_id, absl::string_view code,
+                                         absl::Time deadline) override;
   // Devices always go to the service.
   absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
       const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;

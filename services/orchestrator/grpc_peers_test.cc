@@ -191,6 +191,15 @@ class ScriptedCredential final : public CredentialPeer {
                                               absl::string_view, absl::Time) override {
     return Answer();
   }
+  absl::Status VerifyTotp(absl::string_view, absl::string_view, absl::string_view,
+                          absl::Time) override {
+    return status;
+  }
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view, absl::string_view, absl::string_view,
+                                         absl::Time) override {
+    if (!status.ok()) return status;
+    return 9;
+  }
   // Not used by the stale-user copy: devices always go to the service.
   absl::StatusOr<credpb::CreateDeviceResponse> CreateDevice(const credpb::CreateDeviceRequest&,
                                                             absl::Time) override {
@@ -257,6 +266,23 @@ TEST(StaleUserCredentialPeerTest, ZeroMaxStaleDisablesIt) {
   ASSERT_TRUE(peer.GetUser("usr_1", absl::InfiniteFuture()).ok());
   inner.status = absl::UnavailableError("credential service unavailable");
   EXPECT_TRUE(absl::IsUnavailable(peer.GetUser("usr_1", absl::InfiniteFuture()).status()));
+}
+
+// A TOTP or recovery-code check is never answered from the copy: a user seen a moment ago proves
+// nothing about a code.
+TEST(StaleUserCredentialPeerTest, FactorChecksAlwaysGoToTheService) {
+  ScriptedCredential inner;
+  testing::FakeClock clock(absl::FromUnixSeconds(1900000000));
+  StaleUserCredentialPeer peer(inner, clock, absl::Minutes(5));
+  const absl::Time forever = absl::InfiniteFuture();
+  ASSERT_TRUE(peer.GetUser("usr_1", forever).ok());
+  EXPECT_TRUE(peer.VerifyTotp("dir_1", "usr_1", "123456", forever).ok());
+  EXPECT_EQ(*peer.VerifyRecoveryCode("dir_1", "usr_1", "abcd-efgh", forever), 9);
+  inner.status = absl::UnavailableError("credential service unavailable");
+  EXPECT_TRUE(peer.GetUser("usr_1", forever).ok());  // the copy
+  EXPECT_TRUE(absl::IsUnavailable(peer.VerifyTotp("dir_1", "usr_1", "123456", forever)));
+  EXPECT_TRUE(absl::IsUnavailable(
+      peer.VerifyRecoveryCode("dir_1", "usr_1", "abcd-efgh", forever).status()));
 }
 
 }  // namespace

@@ -446,6 +446,9 @@ absl::StatusOr<pb::LoginState> LoginCore::Finalize(LoginRecord record, const Aut
     result->set_outcome(step->outcome);
     result->set_attempts_left(step->attempts_left);
   }
+  if (record.recovery_codes_left.has_value()) {
+    state.set_recovery_codes_left(*record.recovery_codes_left);
+  }
   if (record.otp.has_value()) {
     pb::OtpDelivery* delivery = state.mutable_otp_delivery();
     delivery->set_channel(record.otp->channel);

@@ -43,6 +43,8 @@ LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer
       password_(core_),
       otp_(core_, otp),
       passkey_(core_, passkeys),
+      totp_(core_),
+      recovery_code_(core_, otp),
       device_(core_, otp),
       step_up_(core_),
       metrics_(metrics),
@@ -51,6 +53,8 @@ LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer
   core_.AddFactor(password_);
   core_.AddFactor(otp_);
   core_.AddFactor(passkey_);
+  core_.AddFactor(totp_);
+  core_.AddFactor(recovery_code_);
   core_.AddFactor(device_);
 }
 
@@ -107,6 +111,19 @@ absl::StatusOr<pb::FinishPasskeyResponse> LoginManager::FinishPasskey(
   const absl::Time started = absl::Now();
   return Respond<pb::FinishPasskeyResponse>("finish_passkey", started,
                                             passkey_.Finish(request, deadline));
+}
+
+absl::StatusOr<pb::SubmitTotpResponse> LoginManager::SubmitTotp(
+    const pb::SubmitTotpRequest& request, absl::Time deadline) {
+  const absl::Time started = absl::Now();
+  return Respond<pb::SubmitTotpResponse>("submit_totp", started, totp_.Submit(request, deadline));
+}
+
+absl::StatusOr<pb::SubmitRecoveryCodeResponse> LoginManager::SubmitRecoveryCode(
+    const pb::SubmitRecoveryCodeRequest& request, absl::Time deadline) {
+  const absl::Time started = absl::Now();
+  return Respond<pb::SubmitRecoveryCodeResponse>("submit_recovery_code", started,
+                                                 recovery_code_.Submit(request, deadline));
 }
 
 absl::StatusOr<pb::GetLoginResponse> LoginManager::GetLogin(const pb::GetLoginRequest& request,

@@ -14,8 +14,10 @@
 #include "services/orchestrator/passkey_factor.h"
 #include "services/orchestrator/password_factor.h"
 #include "services/orchestrator/peers.h"
+#include "services/orchestrator/recovery_code_factor.h"
 #include "services/orchestrator/session_manager.h"
 #include "services/orchestrator/step_up.h"
+#include "services/orchestrator/totp_factor.h"
 #include "services/orchestrator/trusted_devices.h"
 #include "tally/orchestrator/v1/orchestrator.pb.h"
 
@@ -25,7 +27,8 @@ namespace tally::orchestrator {
 // settings at every step, offers filtered by what the proven user can use, lockout, sessions and
 // step-up. Free of gRPC: peers, stores, clock and randomness are injected. This class is the
 // LoginService's entry points: it starts logins and hands each step to its factor
-// (PasswordFactor, OtpFactor, PasskeyFactor) or to StepUp, all built on LoginCore, timing each
+// (PasswordFactor, OtpFactor, PasskeyFactor, TotpFactor,
+// RecoveryCodeFactor) or to StepUp, all built on LoginCore, timing each
 // for the metrics.
 //
 // Unknown usernames: a login for one proceeds exactly like one for a known user (same offers,
@@ -56,6 +59,10 @@ class LoginManager {
                                                         absl::Time deadline);
   absl::StatusOr<pb::FinishPasskeyResponse> FinishPasskey(const pb::FinishPasskeyRequest& request,
                                                           absl::Time deadline);
+  absl::StatusOr<pb::SubmitTotpResponse> SubmitTotp(const pb::SubmitTotpRequest& request,
+                                                    absl::Time deadline);
+  absl::StatusOr<pb::SubmitRecoveryCodeResponse> SubmitRecoveryCode(
+      const pb::SubmitRecoveryCodeRequest& request, absl::Time deadline);
   absl::StatusOr<pb::GetLoginResponse> GetLogin(const pb::GetLoginRequest& request,
                                                 absl::Time deadline);
   absl::StatusOr<pb::StartStepUpResponse> StartStepUp(const pb::StartStepUpRequest& request,
@@ -75,6 +82,8 @@ class LoginManager {
   PasswordFactor password_;
   OtpFactor otp_;
   PasskeyFactor passkey_;
+  TotpFactor totp_;
+  RecoveryCodeFactor recovery_code_;
   DeviceFactor device_;
   StepUp step_up_;
   LoginMetrics* const metrics_;

@@ -31,7 +31,9 @@ namespace otppb = ::tally::otp::v1;
 using cpb::AUTH_METHOD_EMAIL_OTP;
 using cpb::AUTH_METHOD_PASSKEY;
 using cpb::AUTH_METHOD_PASSWORD;
+using cpb::AUTH_METHOD_RECOVERY_CODE;
 using cpb::AUTH_METHOD_SMS_OTP;
+using cpb::AUTH_METHOD_TOTP;
 using cpb::AUTH_METHOD_TRUSTED_DEVICE;
 using ::tally::orchestrator::testing::FakeCredentials;
 using ::tally::orchestrator::testing::FakeOtp;
@@ -121,6 +123,32 @@ class LoginManagerTest : public ::testing::Test {
     auto response = manager_->FinishPasskey(r, kNoDeadline);
     if (!response.ok()) return response.status();
     return response->state();
+  }
+  absl::StatusOr<pb::LoginState> Totp(const pb::LoginState& s, const std::string& code) {
+    pb::SubmitTotpRequest r;
+    r.set_login_id(s.login_id());
+    r.set_code(code);
+    auto response = manager_->SubmitTotp(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+  absl::StatusOr<pb::LoginState> RecoveryCode(const pb::LoginState& s, const std::string& code) {
+    pb::SubmitRecoveryCodeRequest r;
+    r.set_login_id(s.login_id());
+    r.set_code(code);
+    auto response = manager_->SubmitRecoveryCode(r, kNoDeadline);
+    if (!response.ok()) return response.status();
+    return response->state();
+  }
+  // FREEMIUM with the issue 21 methods: TOTP and recovery codes worth 10 each.
+  void EnableTotpAndRecoveryCodes() {
+    ::tally::policy::v1::AuthSettings settings = Settings(30, 20, 10, 10, 30);
+    for (cpb::AuthMethod method : {AUTH_METHOD_TOTP, AUTH_METHOD_RECOVERY_CODE}) {
+      cpb::MethodPoints* mp = settings.add_method_points();
+      mp->set_method(method);
+      mp->set_points(10);
+    }
+    policy_.Set(dir_, settings);
   }
   absl::StatusOr<pb::LoginState> Get(const pb::LoginState& s) {
     pb::GetLoginRequest r;
@@ -1426,6 +1454,202 @@ TEST_F(LoginManagerTest, StartLoginIsRateLimitedWithItsDetails) {
   // The next minute starts over.
   clock_.Advance(absl::Minutes(1));
   EXPECT_TRUE(start("203.0.113.5").ok());
+}
+
+// Issue 21, rule 7: TOTP and recovery codes are offered to a proven user only when they have
+// them; the directory alone decides before the user is proven.
+TEST_F(LoginManagerTest, TotpAndRecoveryCodesAreOfferedOnlyToUsersWithThem) {
+  EnableTotpAndRecoveryCodes();
+  credentials_.SetTotpCode("usr_alice", "123456");
+  credentials_.SetRecoveryCodes("usr_alice", {"abcd-efgh-jkmn"});
+  pb::LoginState s = Start("alice");
+  EXPECT_THAT(Offered(s), ::testing::IsSupersetOf({AUTH_METHOD_TOTP, AUTH_METHOD_RECOVERY_CODE}));
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP,
+                                           AUTH_METHOD_TOTP, AUTH_METHOD_RECOVERY_CODE));
+
+  // pat has neither: not offered, and refused before any check.
+  pb::LoginState p = Start("pat");
+  after = Password(p, "pat's password");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(Offered(*after), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Totp(p, "123456").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(RecoveryCode(p, "abcd-efgh-jkmn").status()));
+  EXPECT_EQ(credentials_.totp_calls, 0);
+  EXPECT_EQ(credentials_.recovery_calls, 0);
+
+  // A directory that gives TOTP no points offers it to nobody.
+  policy_.Set(dir_, Settings(30, 20, 10, 10, 30));
+  pb::LoginState off = Start("alice");
+  EXPECT_TRUE(absl::IsFailedPrecondition(Totp(off, "123456").status()));
+}
+
+// Issue 21, rule 2: the right code completes TOTP once; the same code in another login is a
+// replay, refused as a rejected TOTP step.
+TEST_F(LoginManagerTest, PasswordAndTotpSucceedAndTheSameCodeIsRefusedAfter) {
+  EnableTotpAndRecoveryCodes();
+  credentials_.SetTotpCode("usr_alice", "123456");
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  absl::StatusOr<pb::LoginState> done = Totp(s, "123456");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(done->score(), 30);
+  EXPECT_THAT(Completed(*done), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_TOTP));
+  EXPECT_EQ(done->last_step().method(), AUTH_METHOD_TOTP);
+  EXPECT_EQ(done->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  absl::StatusOr<SessionClaims> claims = sessions_->Validate(done->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_THAT(MethodsOf(*claims), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_TOTP));
+  EXPECT_FALSE(done->has_recovery_codes_left());
+
+  pb::LoginState again = Start("alice");
+  ASSERT_TRUE(Password(again, "correct horse").ok());
+  absl::StatusOr<pb::LoginState> replay = Totp(again, "123456");
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(replay->last_step().method(), AUTH_METHOD_TOTP);
+  EXPECT_EQ(replay->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_THAT(Completed(*replay), ElementsAre(AUTH_METHOD_PASSWORD));
+}
+
+// Issue 21: a wrong TOTP code is a rejected step counted for TOTP, never for the password (and
+// the other way round); TOTP's own limit locks the user.
+TEST_F(LoginManagerTest, AWrongTotpCodeCountsForItsOwnMethod) {
+  EnableTotpAndRecoveryCodes();
+  credentials_.SetTotpCode("usr_alice", "123456");
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<pb::LoginState> wrong = Totp(s, "000000");
+    ASSERT_TRUE(wrong.ok()) << wrong.status();
+    EXPECT_EQ(wrong->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+    EXPECT_EQ(wrong->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+    EXPECT_EQ(wrong->last_step().attempts_left(), 4 - i);
+  }
+  // Four wrong passwords on top: had they shared one count, the first would have locked.
+  pb::LoginState guesses = Start("alice");
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<pb::LoginState> wrong = Password(guesses, "wrong");
+    ASSERT_TRUE(wrong.ok()) << wrong.status();
+    EXPECT_EQ(wrong->status(), pb::LOGIN_STATUS_IN_PROGRESS) << i;
+  }
+  // TOTP's fifth failure locks every method.
+  pb::LoginState last = Start("alice");
+  ASSERT_EQ(Password(last, "correct horse")->last_step().outcome(), pb::STEP_OUTCOME_ACCEPTED);
+  absl::StatusOr<pb::LoginState> fifth = Totp(last, "000000");
+  ASSERT_TRUE(fifth.ok()) << fifth.status();
+  EXPECT_EQ(fifth->status(), pb::LOGIN_STATUS_LOCKED);
+  EXPECT_EQ(Password(Start("alice"), "correct horse")->status(), pb::LOGIN_STATUS_LOCKED);
+}
+
+// An unknown username has no app: its code is rejected and counted like a wrong one, without
+// asking the credential service about nobody.
+TEST_F(LoginManagerTest, ATotpCodeForAnUnknownUsernameIsRejected) {
+  EnableTotpAndRecoveryCodes();
+  pb::LoginState s = Start("nobody");
+  absl::StatusOr<pb::LoginState> after = Totp(s, "123456");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->last_step().method(), AUTH_METHOD_TOTP);
+  EXPECT_EQ(after->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_EQ(after->last_step().attempts_left(), 4);
+  EXPECT_EQ(credentials_.totp_calls, 0);
+}
+
+// A credential service that cannot check gives the reservation back and fails the step, counting
+// nothing.
+TEST_F(LoginManagerTest, ATotpCheckThatCannotRunCountsNothing) {
+  EnableTotpAndRecoveryCodes();
+  credentials_.SetTotpCode("usr_alice", "123456");
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  credentials_.factor_status = absl::UnavailableError("credential service unavailable");
+  EXPECT_TRUE(absl::IsUnavailable(Totp(s, "123456").status()));
+  EXPECT_EQ(*store_.AttemptsLeft(dir_, "u:usr_alice"), 5);
+  credentials_.factor_status = absl::OkStatus();
+  EXPECT_EQ(Totp(s, "123456")->status(), pb::LOGIN_STATUS_SUCCEEDED);
+}
+
+// Issue 21: a recovery code completes RECOVERY_CODE, the answer (and GetLogin) tells how many are
+// left, the user is told by e-mail, and the code works once.
+TEST_F(LoginManagerTest, ARecoveryCodeWorksOnceAndTellsTheUser) {
+  EnableTotpAndRecoveryCodes();
+  credentials_.SetRecoveryCodes("usr_alice", {"abcd-efgh-jkmn", "pqrs-tuvw-xyz2"});
+  pb::LoginState s = Start("alice");
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  EXPECT_THAT(otp_->Notices(), IsEmpty());
+  absl::StatusOr<pb::LoginState> done = RecoveryCode(s, "abcd-efgh-jkmn");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_THAT(Completed(*done), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_RECOVERY_CODE));
+  ASSERT_TRUE(done->has_recovery_codes_left());
+  EXPECT_EQ(done->recovery_codes_left(), 1);
+  EXPECT_EQ(Get(s)->recovery_codes_left(), 1);
+  absl::StatusOr<SessionClaims> claims = sessions_->Validate(done->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_THAT(MethodsOf(*claims), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_RECOVERY_CODE));
+  std::vector<otppb::SendNoticeRequest> notices = otp_->Notices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].kind(), otppb::NOTICE_RECOVERY_CODE_USED);
+  EXPECT_EQ(notices[0].channel(), otppb::CHANNEL_EMAIL);
+  EXPECT_EQ(notices[0].destination(), "alice@example.com");
+  EXPECT_EQ(notices[0].directory_id(), dir_);
+
+  // The same code again: rejected, counted for RECOVERY_CODE, nobody told.
+  pb::LoginState again = Start("alice");
+  ASSERT_TRUE(Password(again, "correct horse").ok());
+  absl::StatusOr<pb::LoginState> used = RecoveryCode(again, "abcd-efgh-jkmn");
+  ASSERT_TRUE(used.ok()) << used.status();
+  EXPECT_EQ(used->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(used->last_step().method(), AUTH_METHOD_RECOVERY_CODE);
+  EXPECT_EQ(used->last_step().outcome(), pb::STEP_OUTCOME_REJECTED);
+  EXPECT_EQ(used->last_step().attempts_left(), 4);
+  EXPECT_FALSE(used->has_recovery_codes_left());
+  EXPECT_EQ(otp_->Notices().size(), 1u);
+  // A wrong password after it still has its own five.
+  EXPECT_EQ(Password(Start("alice"), "wrong")->last_step().attempts_left(), 4);
+
+  // A notice that cannot be sent never fails the login.
+  otp_->notice_status = absl::UnavailableError("otp service unavailable");
+  absl::StatusOr<pb::LoginState> last = RecoveryCode(again, "pqrs-tuvw-xyz2");
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(last->recovery_codes_left(), 0);
+
+  // No codes left: no longer offered.
+  pb::LoginState none = Start("alice");
+  ASSERT_TRUE(Password(none, "correct horse").ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(RecoveryCode(none, "pqrs-tuvw-xyz2").status()));
+}
+
+// A user without an e-mail address uses a code all the same; there is nobody to tell.
+TEST_F(LoginManagerTest, ARecoveryCodeWithoutAnEmailSendsNoNotice) {
+  EnableTotpAndRecoveryCodes();
+  credentials_.Add(dir_, "usr_lee", "lee", "lee's password", "", "");
+  credentials_.SetRecoveryCodes("usr_lee", {"abcd-efgh-jkmn"});
+  pb::LoginState s = Start("lee");
+  ASSERT_TRUE(Password(s, "lee's password").ok());
+  absl::StatusOr<pb::LoginState> done = RecoveryCode(s, "abcd-efgh-jkmn");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(done->recovery_codes_left(), 0);
+  EXPECT_THAT(otp_->Notices(), IsEmpty());
+}
+
+TEST_F(LoginManagerTest, TotpAndRecoveryCodeRequestsAreChecked) {
+  EnableTotpAndRecoveryCodes();
+  pb::LoginState s = Start("alice");
+  EXPECT_TRUE(absl::IsInvalidArgument(Totp(s, "").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(Totp(s, std::string(33, '1')).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(Totp(s, "12\xff" "456").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(RecoveryCode(s, "").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(RecoveryCode(s, std::string(65, 'a')).status()));
+  pb::LoginState unknown;
+  unknown.set_login_id("");
+  EXPECT_TRUE(absl::IsInvalidArgument(Totp(unknown, "123456").status()));
+  EXPECT_EQ(credentials_.totp_calls, 0);
+  EXPECT_EQ(credentials_.recovery_calls, 0);
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ void ApplyUpdate(const LoginUpdate& u, LoginRecord& r) {
                               stored(u.completed_at));
     }
   }
+  if (u.recovery_codes_left.has_value()) r.recovery_codes_left = *u.recovery_codes_left;
 }
 
 absl::Duration EndedLoginLockedFor(absl::Duration subject_locked_for) {

@@ -32,6 +32,9 @@ struct UserCaps {
   bool has_email = false;
   // -1 not asked yet (PASSKEY was disabled or the passkey service was down), 0 no, 1 yes.
   int has_passkey = -1;
+  // A confirmed authenticator app; unused recovery codes.
+  bool has_totp = false;
+  bool has_recovery_codes = false;
 };
 
 // The last code sent in this login.
@@ -92,6 +95,8 @@ struct LoginRecord {
   std::optional<OtpState> otp;
   std::string passkey_challenge_id;
   std::optional<LastStep> last_step;
+  // Set once a recovery code was used in this login: the user's unused codes left.
+  std::optional<int> recovery_codes_left;
   absl::Time create_time;
   absl::Time expire_time;
   // Set once, by the step that finished the login.
@@ -164,6 +169,7 @@ struct LoginUpdate {
   // The device token was checked: it is dropped from the login and, when it was the user's
   // (true), TRUSTED_DEVICE is recorded as completed at completed_at.
   std::optional<bool> device_trusted;
+  std::optional<int> recovery_codes_left;
   // Settled first, even when the login is gone or finished: the factor was right either way.
   // Its keys are in the login's directory, so the script stays within one Redis Cluster slot.
   std::optional<LockoutSuccess> lockout_success;

@@ -47,6 +47,19 @@ grpc::Status LoginServiceImpl::FinishPasskey(grpc::ServerContext* context,
   return HandleCall(*auth_, *context, manager_, &LoginManager::FinishPasskey, *request, response);
 }
 
+grpc::Status LoginServiceImpl::SubmitTotp(grpc::ServerContext* context,
+                                          const pb::SubmitTotpRequest* request,
+                                          pb::SubmitTotpResponse* response) {
+  return HandleCall(*auth_, *context, manager_, &LoginManager::SubmitTotp, *request, response);
+}
+
+grpc::Status LoginServiceImpl::SubmitRecoveryCode(grpc::ServerContext* context,
+                                                  const pb::SubmitRecoveryCodeRequest* request,
+                                                  pb::SubmitRecoveryCodeResponse* response) {
+  return HandleCall(*auth_, *context, manager_, &LoginManager::SubmitRecoveryCode, *request,
+                    response);
+}
+
 grpc::Status LoginServiceImpl::GetLogin(grpc::ServerContext* context,
                                         const pb::GetLoginRequest* request,
                                         pb::GetLoginResponse* response) {

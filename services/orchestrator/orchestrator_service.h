@@ -37,6 +37,11 @@ class LoginServiceImpl final : public pb::LoginService::Service {
   grpc::Status FinishPasskey(grpc::ServerContext* context,
                              const pb::FinishPasskeyRequest* request,
                              pb::FinishPasskeyResponse* response) override;
+  grpc::Status SubmitTotp(grpc::ServerContext* context, const pb::SubmitTotpRequest* request,
+                          pb::SubmitTotpResponse* response) override;
+  grpc::Status SubmitRecoveryCode(grpc::ServerContext* context,
+                                  const pb::SubmitRecoveryCodeRequest* request,
+                                  pb::SubmitRecoveryCodeResponse* response) override;
   grpc::Status GetLogin(grpc::ServerContext* context, const pb::GetLoginRequest* request,
                         pb::GetLoginResponse* response) override;
   grpc::Status StartStepUp(grpc::ServerContext* context, const pb::StartStepUpRequest* request,

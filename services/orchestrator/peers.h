@@ -38,6 +38,16 @@ class CredentialPeer {
   virtual absl::StatusOr<::tally::credential::v1::User> VerifyPassword(
       absl::string_view directory_id, absl::string_view username, absl::string_view password,
       absl::Time deadline) = 0;
+  // OK when `code` is the user's current TOTP code (a step not used before). UNAUTHENTICATED a
+  // wrong or replayed code, or no app enrolled (alike); NOT_FOUND unknown user;
+  // RESOURCE_EXHAUSTED the credential service's own per-user throttle.
+  virtual absl::Status VerifyTotp(absl::string_view directory_id, absl::string_view user_id,
+                                  absl::string_view code, absl::Time deadline) = 0;
+  // Uses one recovery code; answers the user's unused codes left. UNAUTHENTICATED a wrong or
+  // used code (alike); NOT_FOUND unknown user; RESOURCE_EXHAUSTED throttled.
+  virtual absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
+                                                 absl::string_view user_id,
+                                                 absl::string_view code, absl::Time deadline) = 0;
 
   // Remembered devices (the credential service owns them; API.md "v1 additions").
   // NOT_FOUND unknown user.
@@ -63,6 +73,7 @@ class OtpPeer {
   virtual absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
       const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) = 0;
   // Tells the user something happened to their account (NOTICE_DEVICE_REMEMBERED, ...).
+  // RESOURCE_EXHAUSTED refused by its budget (nothing sent).
   virtual absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
                                   absl::Time deadline) = 0;
 };

@@ -70,6 +70,8 @@ LoginRecord FromFields(const Fields& f) {
     caps.has_phone = absl::StrContains(flags, 'p');
     caps.has_email = absl::StrContains(flags, 'e');
     caps.has_passkey = absl::StrContains(flags, 'K') ? 1 : absl::StrContains(flags, 'k') ? 0 : -1;
+    caps.has_totp = absl::StrContains(flags, 't');
+    caps.has_recovery_codes = absl::StrContains(flags, 'r');
     r.caps = caps;
   }
   r.step_up_level = ToInt(Get(f, "lvl"));
@@ -98,6 +100,7 @@ LoginRecord FromFields(const Fields& f) {
   }
   r.passkey_challenge_id = Get(f, "wa");
   r.passkey_synced = Get(f, "pks") == "1";
+  if (f.contains("rcl")) r.recovery_codes_left = ToInt(Get(f, "rcl"));
   if (f.contains("ls_m")) {
     LastStep step;
     step.method = static_cast<AuthMethod>(ToInt(Get(f, "ls_m")));
@@ -123,6 +126,8 @@ void AppendCaps(const UserCaps& caps, Pairs& out) {
   if (caps.has_email) flags += 'e';
   if (caps.has_passkey == 1) flags += 'K';
   if (caps.has_passkey == 0) flags += 'k';
+  if (caps.has_totp) flags += 't';
+  if (caps.has_recovery_codes) flags += 'r';
   out.emplace_back("caps", flags);
   out.emplace_back("caps_name", caps.username);
 }
@@ -327,6 +332,9 @@ void AppendUpdate(absl::string_view directory_id, const LoginUpdate& u,
       pairs.emplace_back(MethodField(::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE),
                          Ms(u.completed_at));
     }
+  }
+  if (u.recovery_codes_left.has_value()) {
+    pairs.emplace_back("rcl", absl::StrCat(*u.recovery_codes_left));
   }
   for (auto& [field, value] : pairs) {
     args.push_back(std::move(field));

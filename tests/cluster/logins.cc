@@ -37,6 +37,29 @@ grpc::Status SubmitPassword(opb::LoginService::Stub& stub, const std::string& lo
   return s;
 }
 
+grpc::Status SubmitTotp(opb::LoginService::Stub& stub, const std::string& login,
+                        const std::string& code, opb::LoginState* state, absl::Duration timeout) {
+  opb::SubmitTotpRequest r;
+  r.set_login_id(login);
+  r.set_code(code);
+  opb::SubmitTotpResponse out;
+  grpc::Status s = stub.SubmitTotp(NewContext("", "", timeout).get(), r, &out);
+  if (state != nullptr) *state = out.state();
+  return s;
+}
+
+grpc::Status SubmitRecoveryCode(opb::LoginService::Stub& stub, const std::string& login,
+                                const std::string& code, opb::LoginState* state,
+                                absl::Duration timeout) {
+  opb::SubmitRecoveryCodeRequest r;
+  r.set_login_id(login);
+  r.set_code(code);
+  opb::SubmitRecoveryCodeResponse out;
+  grpc::Status s = stub.SubmitRecoveryCode(NewContext("", "", timeout).get(), r, &out);
+  if (state != nullptr) *state = out.state();
+  return s;
+}
+
 grpc::Status SendOtp(opb::LoginService::Stub& stub, const std::string& login,
                      otppb::Channel channel, opb::LoginState* state, absl::Duration timeout) {
   opb::SendOtpRequest r;

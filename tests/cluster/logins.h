@@ -35,6 +35,13 @@ grpc::Status SendOtp(orchestrator::v1::LoginService::Stub& stub, const std::stri
 grpc::Status VerifyOtp(orchestrator::v1::LoginService::Stub& stub, const std::string& login,
                        const std::string& code, orchestrator::v1::LoginState* state,
                        absl::Duration timeout = kCallTimeout);
+grpc::Status SubmitTotp(orchestrator::v1::LoginService::Stub& stub, const std::string& login,
+                        const std::string& code, orchestrator::v1::LoginState* state,
+                        absl::Duration timeout = kCallTimeout);
+grpc::Status SubmitRecoveryCode(orchestrator::v1::LoginService::Stub& stub,
+                                const std::string& login, const std::string& code,
+                                orchestrator::v1::LoginState* state,
+                                absl::Duration timeout = kCallTimeout);
 grpc::Status GetLogin(orchestrator::v1::LoginService::Stub& stub, const std::string& login,
                       orchestrator::v1::LoginState* state, absl::Duration timeout = kCallTimeout);
 grpc::Status StartPasskey(orchestrator::v1::LoginService::Stub& stub, const std::string& login,

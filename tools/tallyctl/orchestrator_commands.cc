@@ -1,7 +1,9 @@
 #include "tools/tallyctl/orchestrator_commands.h"
 
+#include <algorithm>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
@@ -46,6 +48,8 @@ std::string MethodName(int method) {
     case cpb::AUTH_METHOD_SMS_OTP: return "sms";
     case cpb::AUTH_METHOD_EMAIL_OTP: return "email";
     case cpb::AUTH_METHOD_PASSKEY: return "passkey";
+    case cpb::AUTH_METHOD_TOTP: return "totp";
+    case cpb::AUTH_METHOD_RECOVERY_CODE: return "recovery_code";
     case cpb::AUTH_METHOD_TRUSTED_DEVICE: return "trusted_device";
     default: return "unknown";
   }
@@ -110,23 +114,54 @@ absl::Status Login(CommandContext& ctx) {
       if (!state.ok()) return state.status();
       continue;
     }
-    const bool sms = Offered(*state, cpb::AUTH_METHOD_SMS_OTP);
-    const bool email = Offered(*state, cpb::AUTH_METHOD_EMAIL_OTP);
-    if (!sms && !email) {
+    // The other methods this tool can complete, by their names in PrintProgress.
+    std::vector<std::string> choices;
+    for (cpb::AuthMethod method : {cpb::AUTH_METHOD_SMS_OTP, cpb::AUTH_METHOD_EMAIL_OTP,
+                                   cpb::AUTH_METHOD_TOTP, cpb::AUTH_METHOD_RECOVERY_CODE}) {
+      if (Offered(*state, method)) choices.push_back(MethodName(method));
+    }
+    if (choices.empty()) {
       return absl::FailedPreconditionError(
           "no method this tool can complete is offered (a passkey needs a browser)");
     }
-    otppb::Channel channel = sms ? otppb::CHANNEL_SMS : otppb::CHANNEL_EMAIL;
-    if (sms && email) {
-      absl::StatusOr<std::string> pick = Ask("send a code by sms or email? ", false);
+    std::string choice = choices.front();
+    if (choices.size() > 1) {
+      const std::string list = absl::StrJoin(choices, ", ");
+      absl::StatusOr<std::string> pick = Ask(absl::StrCat("which method: ", list, "? "), false);
       if (!pick.ok()) return pick.status();
-      const std::string choice = absl::AsciiStrToLower(*pick);
-      if (choice != "sms" && choice != "email") {
-        std::cerr << "please answer sms or email\n";
+      choice = absl::AsciiStrToLower(absl::StripAsciiWhitespace(*pick));
+      if (std::find(choices.begin(), choices.end(), choice) == choices.end()) {
+        std::cerr << "please answer one of " << list << "\n";
         continue;
       }
-      channel = choice == "sms" ? otppb::CHANNEL_SMS : otppb::CHANNEL_EMAIL;
     }
+    if (choice == "totp") {
+      absl::StatusOr<std::string> code = Ask("code from your authenticator app: ", false);
+      if (!code.ok()) return code.status();
+      pb::SubmitTotpRequest r;
+      r.set_login_id(login_id);
+      r.set_code(*code);
+      state = Step<pb::SubmitTotpRequest, pb::SubmitTotpResponse>(
+          ctx, r, [&](auto* c, const auto& q, auto* o) { return stub->SubmitTotp(c, q, o); });
+      if (!state.ok()) return state.status();
+      continue;
+    }
+    if (choice == "recovery_code") {
+      absl::StatusOr<std::string> code = Ask("recovery code: ", false);
+      if (!code.ok()) return code.status();
+      pb::SubmitRecoveryCodeRequest r;
+      r.set_login_id(login_id);
+      r.set_code(*code);
+      state = Step<pb::SubmitRecoveryCodeRequest, pb::SubmitRecoveryCodeResponse>(
+          ctx, r,
+          [&](auto* c, const auto& q, auto* o) { return stub->SubmitRecoveryCode(c, q, o); });
+      if (!state.ok()) return state.status();
+      if (state->has_recovery_codes_left()) {
+        std::cerr << state->recovery_codes_left() << " recovery codes left\n";
+      }
+      continue;
+    }
+    const otppb::Channel channel = choice == "sms" ? otppb::CHANNEL_SMS : otppb::CHANNEL_EMAIL;
     pb::SendOtpRequest send;
     send.set_login_id(login_id);
     send.set_channel(channel);
@@ -303,7 +338,8 @@ void RegisterOrchestratorCommands(CommandRegistry& registry) {
   registry.Add({"login", "",
                 "login DIRECTORY_ID USERNAME [--client_ip ADDRESS] [--min_level N] "
                 "[--device_token TOKEN] [--remember [--device_name NAME]]   (asks for the "
-                "password, sms or email, the code; --remember prints a device token)",
+                "password, then sms, email, totp or recovery_code and its code; --remember prints "
+                "a device token)",
                 2, 2, Login});
   registry.Add({"devices", "list",
                 "devices list USER_ID   (remembered devices; --token of the user or an admin)", 1,

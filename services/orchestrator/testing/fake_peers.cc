@@ -104,6 +104,53 @@ absl::StatusOr<credpb::User> FakeCredentials::VerifyPassword(absl::string_view d
   return users_.at(it->second);
 }
 
+void FakeCredentials::SetTotpCode(const std::string& user_id, const std::string& code) {
+  absl::MutexLock lock(&mu_);
+  totp_codes_[user_id] = code;
+  users_.at(user_id).set_has_totp(true);
+}
+
+void FakeCredentials::SetRecoveryCodes(const std::string& user_id,
+                                       std::vector<std::string> codes) {
+  absl::MutexLock lock(&mu_);
+  users_.at(user_id).set_recovery_codes_left(static_cast<int>(codes.size()));
+  recovery_codes_[user_id] = std::set<std::string>(codes.begin(), codes.end());
+}
+
+absl::Status FakeCredentials::VerifyTotp(absl::string_view directory_id,
+                                         absl::string_view user_id, absl::string_view code,
+                                         absl::Time) {
+  totp_calls++;
+  absl::MutexLock lock(&mu_);
+  if (!factor_status.ok()) return factor_status;
+  auto user = users_.find(std::string(user_id));
+  if (user == users_.end() || user->second.directory_id() != directory_id) {
+    return absl::NotFoundError("no such user");
+  }
+  auto app = totp_codes_.find(std::string(user_id));
+  if (app == totp_codes_.end() || app->second != code ||
+      !used_totp_.insert(absl::StrCat(user_id, "/", code)).second) {
+    return absl::UnauthenticatedError("wrong code");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> FakeCredentials::VerifyRecoveryCode(absl::string_view directory_id,
+                                                        absl::string_view user_id,
+                                                        absl::string_view code, absl::Time) {
+  recovery_calls++;
+  absl::MutexLock lock(&mu_);
+  if (!factor_status.ok()) return factor_status;
+  auto user = users_.find(std::string(user_id));
+  if (user == users_.end() || user->second.directory_id() != directory_id) {
+    return absl::NotFoundError("no such user");
+  }
+  std::set<std::string>& codes = recovery_codes_[std::string(user_id)];
+  if (codes.erase(std::string(code)) == 0) return absl::UnauthenticatedError("wrong code");
+  user->second.set_recovery_codes_left(static_cast<int>(codes.size()));
+  return static_cast<int>(codes.size());
+}
+
 namespace {
 
 absl::Duration MaxAgeOf(bool present, const google::protobuf::Duration& max_age) {
@@ -270,20 +317,21 @@ absl::StatusOr<otppb::VerifyCodeResponse> FakeOtp::VerifyCode(
   return response;
 }
 
+std::string FakeOtp::CodeFor(const std::string& destination) {
+  absl::MutexLock lock(&mu_);
+  return last_code_[destination];
+}
+
 absl::Status FakeOtp::SendNotice(const otppb::SendNoticeRequest& request, absl::Time) {
   absl::MutexLock lock(&mu_);
+  if (!notice_status.ok()) return notice_status;
   notices_.push_back(request);
-  return notice_status;
+  return absl::OkStatus();
 }
 
 std::vector<otppb::SendNoticeRequest> FakeOtp::Notices() {
   absl::MutexLock lock(&mu_);
   return notices_;
-}
-
-std::string FakeOtp::CodeFor(const std::string& destination) {
-  absl::MutexLock lock(&mu_);
-  return last_code_[destination];
 }
 
 std::vector<otppb::SendCodeRequest> FakeOtp::Requests() {

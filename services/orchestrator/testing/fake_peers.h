@@ -54,6 +54,17 @@ class FakeCredentials final : public CredentialPeer {
                                                                absl::string_view password,
                                                                absl::Time deadline) override;
 
+  // The credential service's TOTP and recovery-code checks: the user's app shows `code` (and
+  // has_totp is set); a code is accepted once per user (a second use is a replay).
+  void SetTotpCode(const std::string& user_id, const std::string& code);
+  // A new set of recovery codes (recovery_codes_left is set), each accepted once.
+  void SetRecoveryCodes(const std::string& user_id, std::vector<std::string> codes);
+  absl::Status VerifyTotp(absl::string_view directory_id, absl::string_view user_id,
+                          absl::string_view code, absl::Time deadline) override;
+  absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
+                                         absl::string_view user_id, absl::string_view code,
+                                         absl::Time deadline) override;
+
   // Remembered devices as the credential service keeps them: token "dvt_<n>", bound to user and
   // directory, expiring max_age after creation on `clock` (set_clock; the system clock by
   // default); another user's, expired, forgotten or unknown token: UNAUTHENTICATED alike.
@@ -70,9 +81,13 @@ class FakeCredentials final : public CredentialPeer {
   void ForgetDevicesOf(const std::string& user_id);
 
   std::atomic<int> verify_calls{0};
+  std::atomic<int> totp_calls{0};
+  std::atomic<int> recovery_calls{0};
   std::atomic<int> verify_device_calls{0};
   // When set, what every VerifyPassword answers (a peer down).
   absl::Status verify_status;
+  // When set, what every VerifyTotp and VerifyRecoveryCode answers.
+  absl::Status factor_status;
 
  private:
   struct StoredDevice {
@@ -84,6 +99,9 @@ class FakeCredentials final : public CredentialPeer {
   int device_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<StoredDevice> devices_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ::tally::credential::v1::User> users_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> totp_codes_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> used_totp_ ABSL_GUARDED_BY(mu_);  // "<user id>/<code>"
+  std::map<std::string, std::set<std::string>> recovery_codes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> passwords_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> by_name_ ABSL_GUARDED_BY(mu_);
 };
@@ -101,16 +119,16 @@ class FakeOtp final : public OtpPeer {
       const ::tally::otp::v1::SendCodeRequest& request, absl::Time deadline) override;
   absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
       const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) override;
-  // Records the notice; `notice_status`, when set, is what it answers.
-  absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
-                          absl::Time deadline) override;
-  std::vector<::tally::otp::v1::SendNoticeRequest> Notices();
-  absl::Status notice_status;
-
   // The last code delivered to `destination`.
   std::string CodeFor(const std::string& destination);
   // Every SendCode request, refused or not.
   std::vector<::tally::otp::v1::SendCodeRequest> Requests();
+  absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
+                          absl::Time deadline) override;
+  // Every notice sent (not those refused by notice_status).
+  std::vector<::tally::otp::v1::SendNoticeRequest> Notices();
+  // When set, what every SendNotice answers (nothing is sent).
+  absl::Status notice_status;
 
   // Destinations codes were delivered to, in order.
   std::vector<std::string> sends;

@@ -74,11 +74,14 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   EXPECT_EQ(got->carried.at(AUTH_METHOD_SMS_OTP), now_ - absl::Minutes(2));
   EXPECT_EQ(got->expire_time, now_ + absl::Minutes(10));
   EXPECT_FALSE(got->otp.has_value());
+  EXPECT_FALSE(got->recovery_codes_left.has_value());
   EXPECT_FALSE(got->finished());
 
   LoginUpdate u;
   u.user_id = "usr_1";
-  u.caps = UserCaps{"alice", true, true, false, 0};
+  u.caps = UserCaps{"alice", true, true, false, 0,
+                    /*has_totp=*/true, /*has_recovery_codes=*/false};
+  u.recovery_codes_left = 0;
   u.otp = OtpState{::tally::otp::v1::CHANNEL_SMS, "otp_0", "", now_ + absl::Seconds(30)};
   u.passkey_challenge_id = "wa_1";
   u.last_step = LastStep{AUTH_METHOD_PASSWORD, ::tally::orchestrator::v1::STEP_OUTCOME_REJECTED, 3};
@@ -91,6 +94,9 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   EXPECT_TRUE(after->caps->has_phone);
   EXPECT_FALSE(after->caps->has_email);
   EXPECT_EQ(after->caps->has_passkey, 0);
+  EXPECT_TRUE(after->caps->has_totp);
+  EXPECT_FALSE(after->caps->has_recovery_codes);
+  EXPECT_EQ(after->recovery_codes_left, 0);
   ASSERT_TRUE(after->otp.has_value());
   EXPECT_EQ(after->otp->channel, ::tally::otp::v1::CHANNEL_SMS);
   EXPECT_EQ(after->otp->challenge_id, "otp_0");

@@ -3,6 +3,7 @@
 // port: a whole login over gRPC, session validation / JWKS / revocation, metrics, and a peer
 // that goes down answering UNAVAILABLE with its name instead of hanging.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,8 +58,18 @@ class FakePolicyService final : public polpb::PolicyService::Service {
       mp->set_method(method);
       mp->set_points(points);
     }
+    if (new_methods) {
+      for (cpb::AuthMethod method : {cpb::AUTH_METHOD_TOTP, cpb::AUTH_METHOD_RECOVERY_CODE}) {
+        cpb::MethodPoints* mp = s->add_method_points();
+        mp->set_method(method);
+        mp->set_points(10);
+      }
+    }
     return grpc::Status::OK;
   }
+
+  // TOTP and recovery codes worth 10 each (issue 21).
+  std::atomic<bool> new_methods{false};
 
  private:
   std::string dir_;
@@ -74,6 +85,8 @@ class FakeCredentialService final : public credpb::CredentialService::Service {
     alice_.set_email("alice@example.com");
     alice_.add_roles("admin");
     alice_.set_has_password(true);
+    alice_.set_has_totp(true);
+    alice_.set_recovery_codes_left(1);
   }
   grpc::Status FindUser(grpc::ServerContext*, const credpb::FindUserRequest* request,
                         credpb::FindUserResponse* response) override {
@@ -100,9 +113,30 @@ class FakeCredentialService final : public credpb::CredentialService::Service {
     *response->mutable_user() = alice_;
     return grpc::Status::OK;
   }
+  // Alice's app shows 246810 (accepted once); her one recovery code is abcd-efgh-jkmn.
+  grpc::Status VerifyTotp(grpc::ServerContext*, const credpb::VerifyTotpRequest* request,
+                          credpb::VerifyTotpResponse*) override {
+    if (request->user_id() != alice_.user_id() || request->code() != "246810" ||
+        totp_used_.exchange(true)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong code");
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status VerifyRecoveryCode(grpc::ServerContext*,
+                                  const credpb::VerifyRecoveryCodeRequest* request,
+                                  credpb::VerifyRecoveryCodeResponse* response) override {
+    if (request->user_id() != alice_.user_id() || request->code() != "abcd-efgh-jkmn" ||
+        recovery_used_.exchange(true)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong code");
+    }
+    response->set_codes_left(0);
+    return grpc::Status::OK;
+  }
 
  private:
   credpb::User alice_;
+  std::atomic<bool> totp_used_{false};
+  std::atomic<bool> recovery_used_{false};
 };
 
 class FakeOtpService final : public otppb::OtpService::Service {
@@ -189,6 +223,7 @@ class FakePeers {
   }
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   FakeOtpService& otp() { return otp_; }
+  FakePolicyService& policy() { return policy_; }
 
  private:
   FakePolicyService policy_;
@@ -367,6 +402,35 @@ TEST_F(OrchestratorServerTest, TallyctlLoginAndSessionCommands) {
        absl::StrCat("printf 'nope\\n' | ", tallyctl, " ", addr, " login ", dir_, " alice")});
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_THAT(wrong.output, HasSubstr("rejected (4 attempts left)"));
+}
+
+TEST_F(OrchestratorServerTest, TallyctlLoginOffersTotpAndRecoveryCodes) {
+  peers_->policy().new_methods = true;
+  const std::string tallyctl = absl::StrCat(testing::BinDir(), "/tallyctl");
+  const std::string addr = absl::StrCat("--addr=", server_->address());
+  testing::CommandResult login = testing::RunCommand(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf 'correct horse\\ntotp\\n246810\\n' | ", tallyctl, " ", addr,
+                    " login ", dir_, " alice")});
+  ASSERT_EQ(login.exit_code, 0) << login.output;
+  EXPECT_THAT(login.output, HasSubstr("which method: sms, email, totp, recovery_code?"));
+  EXPECT_THAT(login.output, HasSubstr("level       30"));
+  const size_t at = login.output.find("token       ");
+  ASSERT_NE(at, std::string::npos) << login.output;
+  std::string token = login.output.substr(at + 12);
+  token = token.substr(0, token.find('\n'));
+  testing::CommandResult validate =
+      testing::RunCommand({tallyctl, addr, "session", "validate", token});
+  ASSERT_EQ(validate.exit_code, 0) << validate.output;
+  EXPECT_THAT(validate.output, HasSubstr("methods    password, totp"));
+
+  testing::CommandResult recovery = testing::RunCommand(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf 'correct horse\\nrecovery_code\\nabcd-efgh-jkmn\\n' | ", tallyctl,
+                    " ", addr, " login ", dir_, " alice")});
+  ASSERT_EQ(recovery.exit_code, 0) << recovery.output;
+  EXPECT_THAT(recovery.output, HasSubstr("0 recovery codes left"));
+  EXPECT_THAT(recovery.output, HasSubstr("level       30"));
 }
 
 TEST_F(OrchestratorServerTest, BadRequests) {
