@@ -1051,7 +1051,7 @@ TEST_F(TrustedDeviceTest, APasskeyIdentifiesTheUserAndTheDeviceCountsWithIt) {
   absl::StatusOr<pb::RememberDeviceResponse> remembered = Remember(s.login_id());
   ASSERT_TRUE(remembered.ok()) << remembered.status();
   // No e-mail on file: no notice, the device is remembered all the same.
-  EXPECT_THAT(otp_->Notices(), IsEmpty());
+  EXPECT_TRUE(otp_->Notices().empty());
   // A passkey-first login: the passkey names the user, then the device counts too.
   pb::LoginState first = StartWith("", remembered->device_token());
   ASSERT_TRUE(StartPasskey(first).ok());
@@ -1578,7 +1578,7 @@ TEST_F(LoginManagerTest, ARecoveryCodeWorksOnceAndTellsTheUser) {
   credentials_.SetRecoveryCodes("usr_alice", {"abcd-efgh-jkmn", "pqrs-tuvw-xyz2"});
   pb::LoginState s = Start("alice");
   ASSERT_TRUE(Password(s, "correct horse").ok());
-  EXPECT_THAT(otp_->Notices(), IsEmpty());
+  EXPECT_TRUE(otp_->Notices().empty());
   absl::StatusOr<pb::LoginState> done = RecoveryCode(s, "abcd-efgh-jkmn");
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
@@ -1634,7 +1634,7 @@ TEST_F(LoginManagerTest, ARecoveryCodeWithoutAnEmailSendsNoNotice) {
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(done->recovery_codes_left(), 0);
-  EXPECT_THAT(otp_->Notices(), IsEmpty());
+  EXPECT_TRUE(otp_->Notices().empty());
 }
 
 TEST_F(LoginManagerTest, TotpAndRecoveryCodeRequestsAreChecked) {
