@@ -1,5 +1,6 @@
 #pragma once
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/orchestrator/login_store.h"
 #include "tally/credential/v1/credential.pb.h"
@@ -29,6 +30,13 @@ class Factor {
   // Whether the proven user of `record` can use `method` (one this factor completes). May
   // complete `record.caps` (and store it) where LearnCaps left it open.
   virtual bool Usable(AuthMethod method, LoginRecord& record, absl::Time deadline) = 0;
+  // When another factor's `accepted` method was just accepted for `user_id` (LoginCore::Accept):
+  // a factor presented with the login rather than completed as a step (a remembered device) may
+  // complete alongside it, in the same write, by adding to `update`.
+  virtual void AlongWith(const LoginRecord& /*record*/, AuthMethod /*accepted*/,
+                         absl::string_view /*user_id*/,
+                         const ::tally::policy::v1::AuthSettings& /*settings*/,
+                         absl::Time /*deadline*/, LoginUpdate& /*update*/) {}
 };
 
 }  // namespace tally::orchestrator

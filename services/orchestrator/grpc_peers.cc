@@ -141,6 +141,54 @@ absl::StatusOr<int> GrpcCredentialPeer::VerifyRecoveryCode(absl::string_view dir
   return response.codes_left();
 }
 
+absl::StatusOr<credpb::CreateDeviceResponse> GrpcCredentialPeer::CreateDevice(
+    const credpb::CreateDeviceRequest& request, absl::Time deadline) {
+  credpb::CreateDeviceResponse response;
+  // Not retried: a retry after a lost answer would remember the device twice.
+  absl::Status s = CallPeer("credential", options_, deadline, /*idempotent=*/false,
+                          {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->CreateDevice(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<credpb::Device> GrpcCredentialPeer::VerifyDevice(
+    const credpb::VerifyDeviceRequest& request, absl::Time deadline) {
+  credpb::VerifyDeviceResponse response;
+  absl::Status s = CallPeer("credential", options_, deadline, /*idempotent=*/true,
+                          {absl::StatusCode::kUnauthenticated, absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->VerifyDevice(context, request, &response);
+                          });
+  if (absl::IsUnauthenticated(s)) return absl::UnauthenticatedError("not a remembered device");
+  if (!s.ok()) return s;
+  return response.device();
+}
+
+absl::StatusOr<credpb::ListDevicesResponse> GrpcCredentialPeer::ListDevices(
+    const credpb::ListDevicesRequest& request, absl::Time deadline) {
+  credpb::ListDevicesResponse response;
+  absl::Status s = CallPeer("credential", options_, deadline, /*idempotent=*/true,
+                          {absl::StatusCode::kInvalidArgument},
+                          [&](grpc::ClientContext* context) {
+                            return stub_->ListDevices(context, request, &response);
+                          });
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::Status GrpcCredentialPeer::DeleteDevice(const credpb::DeleteDeviceRequest& request,
+                                              absl::Time deadline) {
+  credpb::DeleteDeviceResponse response;
+  return CallPeer("credential", options_, deadline, /*idempotent=*/true,
+                  {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
+                  [&](grpc::ClientContext* context) {
+                    return stub_->DeleteDevice(context, request, &response);
+                  });
+}
+
 GrpcOtpPeer::GrpcOtpPeer(std::shared_ptr<otppb::OtpService::StubInterface> stub,
                          PeerCallOptions options)
     : stub_(std::move(stub)), options_(options) {}
@@ -312,6 +360,26 @@ absl::StatusOr<int> StaleUserCredentialPeer::VerifyRecoveryCode(absl::string_vie
                                                                 absl::string_view code,
                                                                 absl::Time deadline) {
   return inner_.VerifyRecoveryCode(directory_id, user_id, code, deadline);
+}
+
+absl::StatusOr<credpb::CreateDeviceResponse> StaleUserCredentialPeer::CreateDevice(
+    const credpb::CreateDeviceRequest& request, absl::Time deadline) {
+  return inner_.CreateDevice(request, deadline);
+}
+
+absl::StatusOr<credpb::Device> StaleUserCredentialPeer::VerifyDevice(
+    const credpb::VerifyDeviceRequest& request, absl::Time deadline) {
+  return inner_.VerifyDevice(request, deadline);
+}
+
+absl::StatusOr<credpb::ListDevicesResponse> StaleUserCredentialPeer::ListDevices(
+    const credpb::ListDevicesRequest& request, absl::Time deadline) {
+  return inner_.ListDevices(request, deadline);
+}
+
+absl::Status StaleUserCredentialPeer::DeleteDevice(const credpb::DeleteDeviceRequest& request,
+                                                   absl::Time deadline) {
+  return inner_.DeleteDevice(request, deadline);
 }
 
 }  // namespace tally::orchestrator

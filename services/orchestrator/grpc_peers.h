@@ -53,6 +53,14 @@ class GrpcCredentialPeer final : public CredentialPeer {
   absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
                                          absl::string_view user_id, absl::string_view code,
                                          absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
+      const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
+      const ::tally::credential::v1::VerifyDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::ListDevicesResponse> ListDevices(
+      const ::tally::credential::v1::ListDevicesRequest& request, absl::Time deadline) override;
+  absl::Status DeleteDevice(const ::tally::credential::v1::DeleteDeviceRequest& request,
+                            absl::Time deadline) override;
 
  private:
   std::shared_ptr<::tally::credential::v1::CredentialService::StubInterface> stub_;
@@ -135,6 +143,15 @@ class StaleUserCredentialPeer final : public CredentialPeer {
   absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
                                          absl::string_view user_id, absl::string_view code,
                                          absl::Time deadline) override;
+  // Devices always go to the service.
+  absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
+      const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
+      const ::tally::credential::v1::VerifyDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::ListDevicesResponse> ListDevices(
+      const ::tally::credential::v1::ListDevicesRequest& request, absl::Time deadline) override;
+  absl::Status DeleteDevice(const ::tally::credential::v1::DeleteDeviceRequest& request,
+                            absl::Time deadline) override;
 
  private:
   struct Entry {

@@ -200,6 +200,22 @@ class ScriptedCredential final : public CredentialPeer {
     if (!status.ok()) return status;
     return 9;
   }
+  // Not used by the stale-user copy: devices always go to the service.
+  absl::StatusOr<credpb::CreateDeviceResponse> CreateDevice(const credpb::CreateDeviceRequest&,
+                                                            absl::Time) override {
+    return absl::UnimplementedError("not scripted");
+  }
+  absl::StatusOr<credpb::Device> VerifyDevice(const credpb::VerifyDeviceRequest&,
+                                              absl::Time) override {
+    return absl::UnimplementedError("not scripted");
+  }
+  absl::StatusOr<credpb::ListDevicesResponse> ListDevices(const credpb::ListDevicesRequest&,
+                                                          absl::Time) override {
+    return absl::UnimplementedError("not scripted");
+  }
+  absl::Status DeleteDevice(const credpb::DeleteDeviceRequest&, absl::Time) override {
+    return absl::UnimplementedError("not scripted");
+  }
   absl::StatusOr<credpb::User> Answer() {
     if (!status.ok()) return status;
     credpb::User user;

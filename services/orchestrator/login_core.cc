@@ -220,10 +220,14 @@ absl::StatusOr<CheckedStep> LoginCore::Accept(const LoginRecord& record, AuthMet
   update.last_step = LastStep{method, pb::STEP_OUTCOME_ACCEPTED, 0};
   CheckedStep checked;
   checked.step = update.last_step;
-  std::vector<AuthMethod> completed = CountedMethods(record);
-  if (std::find(completed.begin(), completed.end(), method) == completed.end()) {
-    completed.push_back(method);
+  for (Factor* factor : factors_) {
+    factor->AlongWith(record, method, record.user_id.empty() ? user_id : record.user_id,
+                      settings, deadline, update);
   }
+  // The methods as this write leaves them (the accepted one, and any completed alongside it).
+  LoginRecord updated = record;
+  ApplyUpdate(update, updated);
+  const std::vector<AuthMethod> completed = CountedMethods(updated);
   absl::StatusOr<policy::Evaluation> eval = policy::Evaluate(settings, completed);
   if (!eval.ok()) return eval.status();
   // A method completed here: a step-up may finish now too.

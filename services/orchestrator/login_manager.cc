@@ -1,12 +1,15 @@
 #include "services/orchestrator/login_manager.h"
 
 #include <optional>
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/status/error_details.h"
 #include "common/status/error_reasons.h"
 #include "common/util/client_address.h"
 #include "common/util/text.h"
+#include "services/policy/points.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -42,6 +45,7 @@ LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer
       passkey_(core_, passkeys),
       totp_(core_),
       recovery_code_(core_, otp),
+      device_(core_, otp),
       step_up_(core_),
       metrics_(metrics),
       start_limiter_(start_limiter) {
@@ -51,6 +55,7 @@ LoginManager::LoginManager(LoginStore& logins, LockoutStore& lockout, PolicyPeer
   core_.AddFactor(passkey_);
   core_.AddFactor(totp_);
   core_.AddFactor(recovery_code_);
+  core_.AddFactor(device_);
 }
 
 template <typename Response>
@@ -134,6 +139,18 @@ absl::StatusOr<pb::StartStepUpResponse> LoginManager::StartStepUp(
                                           step_up_.Start(request, deadline));
 }
 
+absl::StatusOr<pb::RememberDeviceResponse> LoginManager::RememberDevice(
+    const pb::RememberDeviceRequest& request, absl::Time deadline) {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<pb::RememberDeviceResponse> response = device_.Remember(request, deadline);
+  if (metrics_ != nullptr) {
+    metrics_->Step("remember_device",
+                   response.ok() ? "ok" : absl::StatusCodeToString(response.status().code()),
+                   absl::ToDoubleSeconds(absl::Now() - started));
+  }
+  return response;
+}
+
 absl::StatusOr<pb::LoginState> LoginManager::Start(const pb::StartLoginRequest& request,
                                                    absl::Time deadline) {
   if (absl::Status s = CheckId("directory_id", request.directory_id()); !s.ok()) return s;
@@ -144,11 +161,19 @@ absl::StatusOr<pb::LoginState> LoginManager::Start(const pb::StartLoginRequest& 
       return absl::InvalidArgumentError("username must not contain control characters");
     }
   }
+  if (request.min_level() < 0) return absl::InvalidArgumentError("min_level must not be negative");
   absl::StatusOr<std::string> client_key = ClientAddressKey(request.client_ip());
   if (!client_key.ok()) return client_key.status();
   absl::StatusOr<AuthSettings> settings =
       core_.policy().GetAuthSettings(request.directory_id(), deadline);
   if (!settings.ok()) return settings.status();
+  // Rule 4c: a level no login of this directory can reach is refused up front (rule 4's sum).
+  if (const int max_score = policy::MaxScore(*settings); request.min_level() > max_score) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("min_level ", request.min_level(),
+                     " is above the highest score this directory's methods reach (", max_score,
+                     ")"));
+  }
   // Counted once the directory is known to exist, so unknown ids create no counters.
   if (start_limiter_ != nullptr) {
     absl::StatusOr<absl::Duration> wait =
@@ -165,6 +190,11 @@ absl::StatusOr<pb::LoginState> LoginManager::Start(const pb::StartLoginRequest& 
   LoginRecord record = core_.NewLogin(request.directory_id());
   record.username = username;
   record.client_ip = request.client_ip();
+  record.min_level = request.min_level();
+  // Kept until a password or passkey is accepted (DeviceFactor); a longer one is not a token.
+  if (request.device_token().size() <= kMaxDeviceTokenBytes) {
+    record.device_token = request.device_token();
+  }
   if (!username.empty()) {
     absl::StatusOr<User> user =
         core_.credentials().FindUser(request.directory_id(), username, deadline);

@@ -18,6 +18,7 @@
 #include "services/orchestrator/session_manager.h"
 #include "services/orchestrator/step_up.h"
 #include "services/orchestrator/totp_factor.h"
+#include "services/orchestrator/trusted_devices.h"
 #include "tally/orchestrator/v1/orchestrator.pb.h"
 
 namespace tally::orchestrator {
@@ -66,6 +67,8 @@ class LoginManager {
                                                 absl::Time deadline);
   absl::StatusOr<pb::StartStepUpResponse> StartStepUp(const pb::StartStepUpRequest& request,
                                                       absl::Time deadline);
+  absl::StatusOr<pb::RememberDeviceResponse> RememberDevice(
+      const pb::RememberDeviceRequest& request, absl::Time deadline);
 
  private:
   absl::StatusOr<pb::LoginState> Start(const pb::StartLoginRequest& request, absl::Time deadline);
@@ -81,6 +84,7 @@ class LoginManager {
   PasskeyFactor passkey_;
   TotpFactor totp_;
   RecoveryCodeFactor recovery_code_;
+  DeviceFactor device_;
   StepUp step_up_;
   LoginMetrics* const metrics_;
   // StartLogin's rate limits; null: none (tests of other things).

@@ -16,6 +16,7 @@
 #include "common/status/error_details.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/test_support.h"
+#include "common/util/proto_time.h"
 #include "common/util/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,6 +34,7 @@ using cpb::AUTH_METHOD_PASSWORD;
 using cpb::AUTH_METHOD_RECOVERY_CODE;
 using cpb::AUTH_METHOD_SMS_OTP;
 using cpb::AUTH_METHOD_TOTP;
+using cpb::AUTH_METHOD_TRUSTED_DEVICE;
 using ::tally::orchestrator::testing::FakeCredentials;
 using ::tally::orchestrator::testing::FakeOtp;
 using ::tally::orchestrator::testing::FakePasskeys;
@@ -860,6 +862,257 @@ TEST_F(LoginManagerTest, AStepUpAsksAtLeastTheDirectoryLevel) {
   EXPECT_EQ(after->score(), 20);
 }
 
+// Rule 4c: an application's min_level raises this login's level (the token's acr is the score
+// reached), is ignored below the directory's level, and is refused above rule 4's sum.
+TEST_F(LoginManagerTest, MinLevelRaisesTheLevelAndTheAcrIsTheScoreReached) {
+  pb::StartLoginRequest r;
+  r.set_directory_id(dir_);
+  r.set_username("alice");
+  r.set_min_level(40);
+  absl::StatusOr<pb::StartLoginResponse> started = manager_->StartLogin(r, kNoDeadline);
+  ASSERT_TRUE(started.ok()) << started.status();
+  const pb::LoginState s = started->state();
+  EXPECT_EQ(s.required_level(), 40);
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> two = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_TRUE(two.ok()) << two.status();
+  // The directory's 30 is reached, the application's 40 is not.
+  EXPECT_EQ(two->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_EQ(two->score(), 30);
+  EXPECT_EQ(two->required_level(), 40);
+  EXPECT_THAT(Offered(*two), ElementsAre(AUTH_METHOD_EMAIL_OTP));
+  clock_.Advance(absl::Seconds(31));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_EMAIL).ok());
+  absl::StatusOr<pb::LoginState> done = Verify(s, otp_->CodeFor("alice@example.com"));
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  absl::StatusOr<SessionClaims> claims = sessions_->Validate(done->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->acr, "40");
+  // GetLogin keeps the raised level.
+  absl::StatusOr<pb::LoginState> got = Get(s);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->required_level(), 40);
+}
+
+TEST_F(LoginManagerTest, MinLevelNeverLowersAndAnUnreachableOneIsRefused) {
+  pb::StartLoginRequest r;
+  r.set_directory_id(dir_);
+  r.set_username("alice");
+  r.set_min_level(10);
+  absl::StatusOr<pb::StartLoginResponse> low = manager_->StartLogin(r, kNoDeadline);
+  ASSERT_TRUE(low.ok()) << low.status();
+  EXPECT_EQ(low->state().required_level(), 30);
+  absl::StatusOr<pb::LoginState> after = Password(low->state(), "correct horse");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+
+  // Password 20 + SMS 10 + e-mail 10 + passkey 30: nothing reaches 71.
+  r.set_min_level(70);
+  EXPECT_TRUE(manager_->StartLogin(r, kNoDeadline).ok());
+  r.set_min_level(71);
+  EXPECT_EQ(manager_->StartLogin(r, kNoDeadline).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  r.set_min_level(-1);
+  EXPECT_EQ(manager_->StartLogin(r, kNoDeadline).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Remembered devices (rule 9): Freemium points with a device worth 10: password 20 + device 10
+// reach 30 without a code; the device never counts alone, nor for anyone else.
+class TrustedDeviceTest : public LoginManagerTest {
+ protected:
+  void SetUp() override {
+    LoginManagerTest::SetUp();
+    credentials_.set_clock(clock_);
+    ::tally::policy::v1::AuthSettings settings = Settings(30, 20, 10, 10, 30);
+    cpb::MethodPoints* device = settings.add_method_points();
+    device->set_method(AUTH_METHOD_TRUSTED_DEVICE);
+    device->set_points(10);
+    settings.mutable_trusted_device_max_age()->set_seconds(7 * 24 * 3600);
+    policy_.Set(dir_, settings);
+  }
+  pb::LoginState StartWith(const std::string& username, const std::string& device_token) {
+    pb::StartLoginRequest r;
+    r.set_directory_id(dir_);
+    r.set_username(username);
+    r.set_device_token(device_token);
+    auto response = manager_->StartLogin(r, kNoDeadline);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? response->state() : pb::LoginState();
+  }
+  absl::StatusOr<pb::RememberDeviceResponse> Remember(const std::string& login_id) {
+    pb::RememberDeviceRequest r;
+    r.set_login_id(login_id);
+    r.set_device_name("Firefox on Linux");
+    return manager_->RememberDevice(r, kNoDeadline);
+  }
+  // Alice logs in with password + SMS and remembers the device: its token.
+  std::string AliceRemembers() {
+    pb::LoginState s = Start("alice");
+    EXPECT_TRUE(Password(s, "correct horse").ok());
+    EXPECT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+    EXPECT_TRUE(Verify(s, otp_->CodeFor("+31612345678")).ok());
+    absl::StatusOr<pb::RememberDeviceResponse> remembered = Remember(s.login_id());
+    EXPECT_TRUE(remembered.ok()) << remembered.status();
+    return remembered.ok() ? remembered->device_token() : std::string();
+  }
+};
+
+TEST_F(TrustedDeviceTest, ARememberedDeviceTurnsThePasswordIntoAFullLogin) {
+  const std::string token = AliceRemembers();
+  ASSERT_FALSE(token.empty());
+  // The user is told, by e-mail.
+  std::vector<otppb::SendNoticeRequest> notices = otp_->Notices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].kind(), otppb::NOTICE_DEVICE_REMEMBERED);
+  EXPECT_EQ(notices[0].destination(), "alice@example.com");
+  EXPECT_EQ(notices[0].channel(), otppb::CHANNEL_EMAIL);
+
+  clock_.Advance(absl::Hours(1));
+  pb::LoginState s = StartWith("alice", token);
+  // Never offered, never completed before a password or passkey.
+  EXPECT_THAT(Offered(s), ElementsAre(AUTH_METHOD_PASSWORD, AUTH_METHOD_SMS_OTP,
+                                      AUTH_METHOD_EMAIL_OTP, AUTH_METHOD_PASSKEY));
+  EXPECT_THAT(Completed(s), IsEmpty());
+  EXPECT_EQ(credentials_.verify_device_calls, 0);
+  absl::StatusOr<pb::LoginState> done = Password(s, "correct horse");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(credentials_.verify_device_calls, 1);
+  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_EQ(done->score(), 30);
+  absl::StatusOr<SessionClaims> claims = sessions_->Validate(done->session().token());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_THAT(claims->methods, ElementsAre("password", "trusted_device"));
+  EXPECT_EQ(claims->acr, "30");
+}
+
+TEST_F(TrustedDeviceTest, TheDeviceSkipsTheCodeNeverThePassword) {
+  const std::string token = AliceRemembers();
+  // SMS (10) + device (10): the device waits for a password or passkey, however many codes.
+  clock_.Advance(absl::Seconds(31));  // the SMS cooldown of the first login
+  pb::LoginState s = StartWith("alice", token);
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  absl::StatusOr<pb::LoginState> sms = Verify(s, otp_->CodeFor("+31612345678"));
+  ASSERT_TRUE(sms.ok());
+  clock_.Advance(absl::Seconds(31));
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_EMAIL).ok());
+  absl::StatusOr<pb::LoginState> email = Verify(s, otp_->CodeFor("alice@example.com"));
+  ASSERT_TRUE(email.ok());
+  EXPECT_EQ(email->score(), 20);
+  EXPECT_EQ(email->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  EXPECT_THAT(Completed(*email), ElementsAre(AUTH_METHOD_SMS_OTP, AUTH_METHOD_EMAIL_OTP));
+  EXPECT_EQ(credentials_.verify_device_calls, 0);
+}
+
+TEST_F(TrustedDeviceTest, AnotherUsersExpiredForgottenOrGarbageTokenAddsNothingAndTellsNothing) {
+  const std::string token = AliceRemembers();
+  // What a login with no token answers after the password: the reference.
+  pb::LoginState plain = Start("pat");
+  absl::StatusOr<pb::LoginState> reference = Password(plain, "pat's password");
+  ASSERT_TRUE(reference.ok());
+  ASSERT_EQ(reference->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+  auto same_as_no_token = [&](const std::string& user, const std::string& password,
+                              const std::string& device_token, int checks = 1) {
+    const int calls = credentials_.verify_device_calls;
+    pb::LoginState s = StartWith(user, device_token);
+    absl::StatusOr<pb::LoginState> after = Password(s, password);
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+    EXPECT_EQ(after->score(), 20);
+    EXPECT_THAT(Completed(*after), ElementsAre(AUTH_METHOD_PASSWORD));
+    EXPECT_FALSE(after->has_session());
+    // One check either way once the user is known: the calls do not tell either.
+    EXPECT_EQ(credentials_.verify_device_calls, calls + checks);
+  };
+  // Alice's token for Pat.
+  same_as_no_token("pat", "pat's password", token);
+  same_as_no_token("alice", "correct horse", "garbage");
+  // Longer than any token issued: dropped at StartLogin (the caller knows what it sent).
+  same_as_no_token("alice", "correct horse", std::string(2000, 'x'), /*checks=*/0);
+
+  // Expired: older than the directory's trusted_device_max_age (7 days).
+  clock_.Advance(absl::Hours(24 * 7) + absl::Seconds(1));
+  same_as_no_token("alice", "correct horse", token);
+}
+
+TEST_F(TrustedDeviceTest, AShortenedMaxAgeAndAForgottenOrPasswordChangeEndTheDevice) {
+  const std::string token = AliceRemembers();
+  clock_.Advance(absl::Hours(2));
+  // The directory shortens trusted_device_max_age to one hour: it applies to this device.
+  ::tally::policy::v1::AuthSettings settings = *policy_.GetAuthSettings(dir_, kNoDeadline);
+  settings.mutable_trusted_device_max_age()->set_seconds(3600);
+  policy_.Set(dir_, settings);
+  pb::LoginState s = StartWith("alice", token);
+  absl::StatusOr<pb::LoginState> after = Password(s, "correct horse");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+
+  // A password change forgets the device (the credential service's rule, mirrored by the fake).
+  settings.mutable_trusted_device_max_age()->set_seconds(7 * 24 * 3600);
+  policy_.Set(dir_, settings);
+  credentials_.ForgetDevicesOf("usr_alice");
+  s = StartWith("alice", token);
+  after = Password(s, "correct horse");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status(), pb::LOGIN_STATUS_IN_PROGRESS);
+}
+
+TEST_F(TrustedDeviceTest, APasskeyIdentifiesTheUserAndTheDeviceCountsWithIt) {
+  // Kim (passkey only) remembers a device after a passkey login.
+  pb::LoginState s = Start("kim");
+  ASSERT_TRUE(StartPasskey(s).ok());
+  absl::StatusOr<pb::LoginState> done = FinishPasskey(s, "assert:usr_kim");
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  absl::StatusOr<pb::RememberDeviceResponse> remembered = Remember(s.login_id());
+  ASSERT_TRUE(remembered.ok()) << remembered.status();
+  // No e-mail on file: no notice, the device is remembered all the same.
+  EXPECT_TRUE(otp_->Notices().empty());
+  // A passkey-first login: the passkey names the user, then the device counts too.
+  pb::LoginState first = StartWith("", remembered->device_token());
+  ASSERT_TRUE(StartPasskey(first).ok());
+  absl::StatusOr<pb::LoginState> both = FinishPasskey(first, "assert:usr_kim");
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  EXPECT_THAT(Completed(*both), ElementsAre(AUTH_METHOD_PASSKEY, AUTH_METHOD_TRUSTED_DEVICE));
+  EXPECT_EQ(both->score(), 40);
+}
+
+TEST_F(TrustedDeviceTest, OnlyASucceededLoginWithinItsTtlIsRemembered) {
+  pb::LoginState s = Start("alice");
+  EXPECT_EQ(Remember(s.login_id()).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Password(s, "correct horse").ok());
+  EXPECT_EQ(Remember(s.login_id()).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Send(s, otppb::CHANNEL_SMS).ok());
+  ASSERT_EQ(Verify(s, otp_->CodeFor("+31612345678"))->status(), pb::LOGIN_STATUS_SUCCEEDED);
+  pb::RememberDeviceRequest bad;
+  bad.set_login_id(s.login_id());
+  EXPECT_EQ(manager_->RememberDevice(bad, kNoDeadline).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  bad.set_device_name(std::string(129, 'a'));
+  EXPECT_EQ(manager_->RememberDevice(bad, kNoDeadline).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Remember("lgn_unknown-" + dir_).status().code(), absl::StatusCode::kNotFound);
+  // A failed notice is logged; the device is remembered all the same.
+  otp_->notice_status = absl::UnavailableError("otp service unavailable");
+  absl::StatusOr<pb::RememberDeviceResponse> remembered = Remember(s.login_id());
+  ASSERT_TRUE(remembered.ok()) << remembered.status();
+  EXPECT_EQ(FromProtoTime(remembered->expire_time()), clock_.Now() + absl::Hours(24 * 7));
+  // Once per login: whoever holds the login id later mints no device of their own.
+  EXPECT_EQ(Remember(s.login_id()).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(credentials_.ListDevices([&] {
+    ::tally::credential::v1::ListDevicesRequest list;
+    list.set_directory_id(dir_);
+    list.set_user_id("usr_alice");
+    return list;
+  }(), kNoDeadline)->devices_size(), 1);
+  // After the login's TTL: gone.
+  clock_.Advance(absl::Minutes(11));
+  EXPECT_EQ(Remember(s.login_id()).status().code(), absl::StatusCode::kNotFound);
+}
+
 // API.md "Changed behaviour": only the answer of the step that finished the login carries the
 // token; a step that only finds the login finished (or GetLogin) does not.
 TEST_F(LoginManagerTest, OnlyTheFinishingStepCarriesTheToken) {
@@ -1343,7 +1596,7 @@ TEST_F(LoginManagerTest, ARecoveryCodeWorksOnceAndTellsTheUser) {
   credentials_.SetRecoveryCodes("usr_alice", {"abcd-efgh-jkmn", "pqrs-tuvw-xyz2"});
   pb::LoginState s = Start("alice");
   ASSERT_TRUE(Password(s, "correct horse").ok());
-  EXPECT_THAT(otp_->Notices(), IsEmpty());
+  EXPECT_TRUE(otp_->Notices().empty());
   absl::StatusOr<pb::LoginState> done = RecoveryCode(s, "abcd-efgh-jkmn");
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
@@ -1399,7 +1652,7 @@ TEST_F(LoginManagerTest, ARecoveryCodeWithoutAnEmailSendsNoNotice) {
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->status(), pb::LOGIN_STATUS_SUCCEEDED);
   EXPECT_EQ(done->recovery_codes_left(), 0);
-  EXPECT_THAT(otp_->Notices(), IsEmpty());
+  EXPECT_TRUE(otp_->Notices().empty());
 }
 
 TEST_F(LoginManagerTest, TotpAndRecoveryCodeRequestsAreChecked) {

@@ -50,6 +50,13 @@ void ApplyUpdate(const LoginUpdate& u, LoginRecord& r) {
   if (u.passkey_challenge_id.has_value()) r.passkey_challenge_id = *u.passkey_challenge_id;
   if (u.last_step.has_value()) r.last_step = *u.last_step;
   if (u.passkey_synced.has_value()) r.passkey_synced = *u.passkey_synced;
+  if (u.device_trusted.has_value()) {
+    r.device_token.clear();
+    if (*u.device_trusted) {
+      r.completed.try_emplace(::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE,
+                              stored(u.completed_at));
+    }
+  }
   if (u.recovery_codes_left.has_value()) r.recovery_codes_left = *u.recovery_codes_left;
 }
 

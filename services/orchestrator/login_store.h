@@ -76,6 +76,11 @@ struct LoginRecord {
   std::optional<UserCaps> caps;
   // Step-up: the level asked for (0 in a normal login: the directory's level).
   int step_up_level = 0;
+  // StartLoginRequest.min_level as given (0: none): raises the level, never lowers it (rule 4c).
+  int min_level = 0;
+  // StartLoginRequest.device_token, kept only until it is checked (once, when PASSWORD or
+  // PASSKEY is accepted for a known user); never logged, never answered.
+  std::string device_token;
   // Step-up: the family of the session stepped up and when it expires (SessionFamily): the new
   // token joins it. Empty in a normal login, whose token starts a family.
   std::string family_id;
@@ -161,6 +166,9 @@ struct LoginUpdate {
   std::optional<std::string> passkey_challenge_id;
   std::optional<LastStep> last_step;
   std::optional<bool> passkey_synced;
+  // The device token was checked: it is dropped from the login and, when it was the user's
+  // (true), TRUSTED_DEVICE is recorded as completed at completed_at.
+  std::optional<bool> device_trusted;
   std::optional<int> recovery_codes_left;
   // Settled first, even when the login is gone or finished: the factor was right either way.
   // Its keys are in the login's directory, so the script stays within one Redis Cluster slot.
@@ -261,6 +269,10 @@ class LoginStore {
                                               absl::string_view session_id,
                                               absl::Time session_expire_time,
                                               const LoginUpdate& update) = 0;
+  // RememberDevice's claim on a finished login: true for the first call only (one device per
+  // login, so a login id seen later mints no device); FAILED_PRECONDITION unfinished, NOT_FOUND
+  // unknown or expired.
+  virtual absl::StatusOr<bool> ClaimDeviceRemembering(absl::string_view login_id) = 0;
 
  protected:
   // UpdateUnlessLocked and Reject once the checks above have passed (and the subject is set).

@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   orch::UserLockout user_lockout(credential_peer, lockouts, &metrics);
   orch::LoginServiceImpl login_service(manager, user_lockout, authenticator);
   orch::UserSessions user_sessions(credential_peer, *revocations, clock);
-  orch::SessionServiceImpl session_service(sessions, user_sessions, authenticator);
+  orch::UserDevices user_devices(credential_peer, policy);
+  orch::SessionServiceImpl session_service(sessions, user_sessions, user_devices, authenticator);
   runner.AddService(&login_service);
   runner.AddService(&session_service);
   runner.AddHealthCheck("redis", [redis] { return redis->Ping(); });

@@ -78,9 +78,19 @@ grpc::Status LoginServiceImpl::UnlockUser(grpc::ServerContext* context,
   return HandleCall(*auth_, *context, lockout_, &UserLockout::UnlockUser, *request, response);
 }
 
+grpc::Status LoginServiceImpl::RememberDevice(grpc::ServerContext* context,
+                                              const pb::RememberDeviceRequest* request,
+                                              pb::RememberDeviceResponse* response) {
+  return HandleCall(*auth_, *context, manager_, &LoginManager::RememberDevice, *request, response);
+}
+
 SessionServiceImpl::SessionServiceImpl(SessionManager& sessions, UserSessions& user_sessions,
+                                       UserDevices& user_devices,
                                        std::shared_ptr<const Authenticator> auth)
-    : sessions_(sessions), user_sessions_(user_sessions), auth_(std::move(auth)) {}
+    : sessions_(sessions),
+      user_sessions_(user_sessions),
+      user_devices_(user_devices),
+      auth_(std::move(auth)) {}
 
 grpc::Status SessionServiceImpl::ValidateSession(grpc::ServerContext* context,
                                                  const pb::ValidateSessionRequest* request,
@@ -132,6 +142,20 @@ grpc::Status SessionServiceImpl::RevokeUserSessions(grpc::ServerContext* context
                                                     const pb::RevokeUserSessionsRequest* request,
                                                     pb::RevokeUserSessionsResponse* response) {
   return HandleCall(*auth_, *context, user_sessions_, &UserSessions::RevokeUserSessions, *request,
+                    response);
+}
+
+grpc::Status SessionServiceImpl::ListTrustedDevices(grpc::ServerContext* context,
+                                                    const pb::ListTrustedDevicesRequest* request,
+                                                    pb::ListTrustedDevicesResponse* response) {
+  return HandleCall(*auth_, *context, user_devices_, &UserDevices::ListTrustedDevices, *request,
+                    response);
+}
+
+grpc::Status SessionServiceImpl::ForgetDevice(grpc::ServerContext* context,
+                                              const pb::ForgetDeviceRequest* request,
+                                              pb::ForgetDeviceResponse* response) {
+  return HandleCall(*auth_, *context, user_devices_, &UserDevices::ForgetDevice, *request,
                     response);
 }
 

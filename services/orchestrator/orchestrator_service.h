@@ -5,6 +5,7 @@
 #include "common/auth/caller.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/session_manager.h"
+#include "services/orchestrator/trusted_devices.h"
 #include "services/orchestrator/user_lockout.h"
 #include "services/orchestrator/user_sessions.h"
 #include "tally/orchestrator/v1/orchestrator.grpc.pb.h"
@@ -47,6 +48,9 @@ class LoginServiceImpl final : public pb::LoginService::Service {
                            pb::StartStepUpResponse* response) override;
   grpc::Status UnlockUser(grpc::ServerContext* context, const pb::UnlockUserRequest* request,
                           pb::UnlockUserResponse* response) override;
+  grpc::Status RememberDevice(grpc::ServerContext* context,
+                              const pb::RememberDeviceRequest* request,
+                              pb::RememberDeviceResponse* response) override;
 
  private:
   LoginManager& manager_;
@@ -57,7 +61,7 @@ class LoginServiceImpl final : public pb::LoginService::Service {
 class SessionServiceImpl final : public pb::SessionService::Service {
  public:
   SessionServiceImpl(SessionManager& sessions, UserSessions& user_sessions,
-                     std::shared_ptr<const Authenticator> auth);
+                     UserDevices& user_devices, std::shared_ptr<const Authenticator> auth);
 
   grpc::Status ValidateSession(grpc::ServerContext* context,
                                const pb::ValidateSessionRequest* request,
@@ -70,10 +74,16 @@ class SessionServiceImpl final : public pb::SessionService::Service {
   grpc::Status RevokeUserSessions(grpc::ServerContext* context,
                                   const pb::RevokeUserSessionsRequest* request,
                                   pb::RevokeUserSessionsResponse* response) override;
+  grpc::Status ListTrustedDevices(grpc::ServerContext* context,
+                                  const pb::ListTrustedDevicesRequest* request,
+                                  pb::ListTrustedDevicesResponse* response) override;
+  grpc::Status ForgetDevice(grpc::ServerContext* context, const pb::ForgetDeviceRequest* request,
+                            pb::ForgetDeviceResponse* response) override;
 
  private:
   SessionManager& sessions_;
   UserSessions& user_sessions_;
+  UserDevices& user_devices_;
   std::shared_ptr<const Authenticator> auth_;
 };
 

@@ -48,6 +48,19 @@ class CredentialPeer {
   virtual absl::StatusOr<int> VerifyRecoveryCode(absl::string_view directory_id,
                                                  absl::string_view user_id,
                                                  absl::string_view code, absl::Time deadline) = 0;
+
+  // Remembered devices (the credential service owns them; API.md "v1 additions").
+  // NOT_FOUND unknown user.
+  virtual absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
+      const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) = 0;
+  // UNAUTHENTICATED for a token that is not this user's unexpired device (all alike).
+  virtual absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
+      const ::tally::credential::v1::VerifyDeviceRequest& request, absl::Time deadline) = 0;
+  virtual absl::StatusOr<::tally::credential::v1::ListDevicesResponse> ListDevices(
+      const ::tally::credential::v1::ListDevicesRequest& request, absl::Time deadline) = 0;
+  // NOT_FOUND no such device for this user.
+  virtual absl::Status DeleteDevice(const ::tally::credential::v1::DeleteDeviceRequest& request,
+                                    absl::Time deadline) = 0;
 };
 
 class OtpPeer {
@@ -59,6 +72,7 @@ class OtpPeer {
   // A wrong, used or expired code is a result, not an error.
   virtual absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
       const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) = 0;
+  // Tells the user something happened to their account (NOTICE_DEVICE_REMEMBERED, ...).
   // RESOURCE_EXHAUSTED refused by its budget (nothing sent).
   virtual absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
                                   absl::Time deadline) = 0;

@@ -75,6 +75,8 @@ LoginRecord FromFields(const Fields& f) {
     r.caps = caps;
   }
   r.step_up_level = ToInt(Get(f, "lvl"));
+  r.min_level = ToInt(Get(f, "min"));
+  r.device_token = Get(f, "dt");
   r.family_id = Get(f, "fam");
   if (!r.family_id.empty()) r.family_expire_time = FromMs(Get(f, "fexp"));
   for (const auto& [name, value] : f) {
@@ -323,6 +325,14 @@ void AppendUpdate(absl::string_view directory_id, const LoginUpdate& u,
   if (u.passkey_challenge_id.has_value()) pairs.emplace_back("wa", *u.passkey_challenge_id);
   if (u.last_step.has_value()) AppendLastStep(*u.last_step, pairs);
   if (u.passkey_synced.has_value()) pairs.emplace_back("pks", *u.passkey_synced ? "1" : "");
+  if (u.device_trusted.has_value()) {
+    pairs.emplace_back("dt", "");
+    // Checked once per login (the token is dropped in the same write), so a plain HSET.
+    if (*u.device_trusted) {
+      pairs.emplace_back(MethodField(::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE),
+                         Ms(u.completed_at));
+    }
+  }
   if (u.recovery_codes_left.has_value()) {
     pairs.emplace_back("rcl", absl::StrCat(*u.recovery_codes_left));
   }
@@ -385,7 +395,9 @@ absl::StatusOr<absl::Duration> RedisLoginStore::Create(const LoginRecord& r,
       {"subj", r.subject},       {"cand", r.candidate_user_id},
       {"user", r.user_id},       {"lvl", r.step_up_level > 0 ? absl::StrCat(r.step_up_level) : ""},
       {"fam", r.family_id},      {"fexp", r.family_id.empty() ? "" : Ms(r.family_expire_time)},
-      {"ct", Ms(r.create_time)}, {"et", Ms(r.expire_time)}};
+      {"ct", Ms(r.create_time)}, {"et", Ms(r.expire_time)},
+      {"min", r.min_level > 0 ? absl::StrCat(r.min_level) : ""},
+      {"dt", r.device_token}};
   if (r.caps.has_value()) AppendCaps(*r.caps, pairs);
   for (const auto& [method, at] : r.completed) pairs.emplace_back(MethodField(method), Ms(at));
   for (const auto& [method, at] : r.carried) {
@@ -435,6 +447,32 @@ absl::StatusOr<LoginRecord> RedisLoginStore::Update(absl::string_view login_id,
     case 1: return LoginNotFoundError();
     case 2: return LoginFinishedError();
     default: return Corrupt("update");
+  }
+}
+
+// Reply: 0 claimed now, 1 claimed before, 2 unknown or expired, 3 not finished.
+static const RedisScript& ClaimDeviceScript() {
+  static const RedisScript* const kScript = new RedisScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
+if redis.call('HEXISTS', KEYS[1], 'sid') == 0 then return 3 end
+return 1 - redis.call('HSETNX', KEYS[1], 'rd', '1')
+)lua");
+  return *kScript;
+}
+
+absl::StatusOr<bool> RedisLoginStore::ClaimDeviceRemembering(absl::string_view login_id) {
+  absl::StatusOr<std::string> directory = DirectoryOfLoginId(login_id);
+  if (!directory.ok()) return directory.status();
+  absl::StatusOr<RedisReply> reply =
+      redis_->Eval(ClaimDeviceScript(), {LoginKey(*directory, login_id)}, {});
+  if (!reply.ok()) return reply.status();
+  if (!reply->IsInteger()) return Corrupt("claim device");
+  switch (reply->integer()) {
+    case 0: return true;
+    case 1: return false;
+    case 2: return LoginNotFoundError();
+    case 3: return absl::FailedPreconditionError("the login has not succeeded");
+    default: return Corrupt("claim device");
   }
 }
 

@@ -21,6 +21,7 @@ class RedisLoginStore final : public LoginStore {
                                       absl::string_view session_id,
                                       absl::Time session_expire_time,
                                       const LoginUpdate& update) override;
+  absl::StatusOr<bool> ClaimDeviceRemembering(absl::string_view login_id) override;
 
  private:
   absl::StatusOr<GuardedUpdate> GuardedUpdateChecked(absl::string_view login_id,

@@ -18,7 +18,8 @@ using ::tally::policy::v1::AuthSettings;
 }  // namespace
 
 int RequiredLevel(const LoginRecord& record, int directory_level) {
-  return std::max(record.step_up_level, directory_level);
+  // An application's min_level only raises the directory's level (rule 4c).
+  return std::max({record.step_up_level, record.min_level, directory_level});
 }
 
 bool MayFinish(const LoginRecord& record) {

@@ -8,6 +8,7 @@
 #include "common/testing/test_claims.h"
 #include "gtest/gtest.h"
 #include "services/orchestrator/testing/fake_peers.h"
+#include "services/orchestrator/testing/session_caller.h"
 
 namespace tally::orchestrator {
 namespace {
@@ -39,14 +40,7 @@ class UserSessionsTest : public ::testing::Test {
   // the default --reauth_max_age).
   Caller Session(const std::string& dir, const std::string& user, absl::Duration ago = {},
                  std::vector<std::string> roles = {"user"}) {
-    Caller caller = Caller::User(TestClaims({.directory_id = dir,
-                                                      .user_id = user,
-                                                      .roles = std::move(roles),
-                                                      .auth_time = clock_.Now() - ago,
-                                                      .session_id = "ses_" + user},
-                                                     clock_.Now()));
-    caller.fresh = ago <= kDefaultReauthMaxAge;
-    return caller;
+    return testing::SessionCaller(clock_.Now(), dir, user, ago, std::move(roles));
   }
   Caller Admin(absl::Duration ago = {}) { return Session(kDir, kAdmin, ago, {"admin"}); }
 

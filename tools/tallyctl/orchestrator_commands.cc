@@ -18,6 +18,17 @@ ABSL_FLAG(std::string, client_ip, "",
           "login: the end user's address to report (StartLoginRequest.client_ip), for the "
           "StartLogin rate limit and the OTP send budgets; empty = none.");
 
+ABSL_FLAG(bool, remember, false,
+          "login: remember this device once logged in (RememberDevice) and print its token, for "
+          "--device_token in later logins.");
+ABSL_FLAG(std::string, device_name, "tallyctl",
+          "login --remember: the name the device is listed under.");
+ABSL_FLAG(std::string, device_token, "",
+          "login: a token from an earlier login --remember (StartLoginRequest.device_token).");
+ABSL_FLAG(int32_t, min_level, 0,
+          "login: the level this login must reach, when above the directory's "
+          "(StartLoginRequest.min_level); 0 = the directory's.");
+
 namespace tally::cli {
 namespace {
 
@@ -84,6 +95,8 @@ absl::Status Login(CommandContext& ctx) {
   start.set_directory_id(ctx.args()[0]);
   start.set_username(ctx.args()[1]);
   start.set_client_ip(absl::GetFlag(FLAGS_client_ip));
+  start.set_device_token(absl::GetFlag(FLAGS_device_token));
+  start.set_min_level(absl::GetFlag(FLAGS_min_level));
   absl::StatusOr<pb::LoginState> state = Step<pb::StartLoginRequest, pb::StartLoginResponse>(
       ctx, start, [&](auto* c, const auto& r, auto* o) { return stub->StartLogin(c, r, o); });
   if (!state.ok()) return state.status();
@@ -178,6 +191,64 @@ absl::Status Login(CommandContext& ctx) {
   ctx.out() << "session     " << state->session().session_id() << "\nlevel       "
             << state->score() << "\nexpires     " << Time(state->session().expire_time())
             << "\ntoken       " << state->session().token() << "\n";
+  if (absl::GetFlag(FLAGS_remember) && state->status() == pb::LOGIN_STATUS_SUCCEEDED) {
+    grpc::ClientContext context;
+    ctx.Prepare(context);
+    pb::RememberDeviceRequest remember;
+    remember.set_login_id(login_id);
+    remember.set_device_name(absl::GetFlag(FLAGS_device_name));
+    pb::RememberDeviceResponse device;
+    if (auto s = FromGrpcStatus(stub->RememberDevice(&context, remember, &device)); !s.ok()) {
+      return s;
+    }
+    ctx.out() << "device      " << device.device_id() << " (until "
+              << Time(device.expire_time()) << ")\ndevice token " << device.device_token()
+              << "\n";
+  }
+  return absl::OkStatus();
+}
+
+// SessionService.ListTrustedDevices with --token (the user, or a directory admin).
+absl::Status DevicesList(CommandContext& ctx) {
+  auto stub = pb::SessionService::NewStub(ctx.Channel(kOrchestratorPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::ListTrustedDevicesRequest request;
+  request.set_user_id(ctx.args()[0]);
+  pb::ListTrustedDevicesResponse response;
+  if (auto s = FromGrpcStatus(stub->ListTrustedDevices(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+    return absl::OkStatus();
+  }
+  for (const pb::TrustedDevice& device : response.devices()) {
+    ctx.out() << device.device_id() << "  " << device.device_name() << "  remembered "
+              << Time(device.create_time()) << "  last used "
+              << (device.has_last_used_time() ? Time(device.last_used_time()) : "never")
+              << "  until " << Time(device.expire_time()) << "\n";
+  }
+  return absl::OkStatus();
+}
+
+// SessionService.ForgetDevice with --token (the user, fresh, or a directory admin).
+absl::Status DevicesForget(CommandContext& ctx) {
+  auto stub = pb::SessionService::NewStub(ctx.Channel(kOrchestratorPort));
+  grpc::ClientContext context;
+  ctx.Prepare(context);
+  pb::ForgetDeviceRequest request;
+  request.set_user_id(ctx.args()[0]);
+  request.set_device_id(ctx.args()[1]);
+  pb::ForgetDeviceResponse response;
+  if (auto s = FromGrpcStatus(stub->ForgetDevice(&context, request, &response)); !s.ok()) {
+    return s;
+  }
+  if (ctx.options().json) {
+    ctx.PrintJson(response);
+  } else {
+    ctx.out() << "forgotten\n";
+  }
   return absl::OkStatus();
 }
 
@@ -265,9 +336,17 @@ void RegisterOrchestratorCommands(CommandRegistry& registry) {
                 "directory admin or --platform_key)",
                 1, 1, LoginUnlock});
   registry.Add({"login", "",
-                "login DIRECTORY_ID USERNAME [--client_ip ADDRESS]   (asks for the password, then "
-                "sms, email, totp or recovery_code and its code)",
+                "login DIRECTORY_ID USERNAME [--client_ip ADDRESS] [--min_level N] "
+                "[--device_token TOKEN] [--remember [--device_name NAME]]   (asks for the "
+                "password, then sms, email, totp or recovery_code and its code; --remember prints "
+                "a device token)",
                 2, 2, Login});
+  registry.Add({"devices", "list",
+                "devices list USER_ID   (remembered devices; --token of the user or an admin)", 1,
+                1, DevicesList});
+  registry.Add({"devices", "forget",
+                "devices forget USER_ID DEVICE_ID   (--token of the user, fresh, or an admin)", 2,
+                2, DevicesForget});
   registry.Add({"session", "validate", "session validate TOKEN", 1, 1, SessionValidate});
   registry.Add({"session", "revoke", "session revoke TOKEN", 1, 1, SessionRevoke});
   registry.Add({"session", "jwks", "session jwks   (the orchestrator's published keys)", 0, 0,

@@ -152,6 +152,101 @@ absl::StatusOr<int> FakeCredentials::VerifyRecoveryCode(absl::string_view direct
   return static_cast<int>(codes.size());
 }
 
+namespace {
+
+absl::Duration MaxAgeOf(bool present, const google::protobuf::Duration& max_age) {
+  return present ? FromProtoDuration(max_age) : absl::Hours(24 * 30);
+}
+
+}  // namespace
+
+absl::StatusOr<credpb::CreateDeviceResponse> FakeCredentials::CreateDevice(
+    const credpb::CreateDeviceRequest& request, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  auto user = users_.find(request.user_id());
+  if (user == users_.end() || user->second.directory_id() != request.directory_id()) {
+    return absl::NotFoundError("unknown user");
+  }
+  StoredDevice stored;
+  ++device_counter_;
+  stored.token = absl::StrCat("dvt_", device_counter_);
+  credpb::Device& device = stored.device;
+  device.set_device_id(absl::StrCat("dev_", device_counter_));
+  device.set_directory_id(request.directory_id());
+  device.set_user_id(request.user_id());
+  device.set_device_name(request.device_name());
+  const absl::Time now = clock_->Now();
+  *device.mutable_create_time() = ToProtoTime(now);
+  devices_.push_back(stored);
+  credpb::CreateDeviceResponse response;
+  *response.mutable_device() = device;
+  *response.mutable_device()->mutable_expire_time() =
+      ToProtoTime(now + MaxAgeOf(request.has_max_age(), request.max_age()));
+  response.set_device_token(stored.token);
+  return response;
+}
+
+absl::StatusOr<credpb::Device> FakeCredentials::VerifyDevice(
+    const credpb::VerifyDeviceRequest& request, absl::Time) {
+  verify_device_calls++;
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  const absl::Duration max_age = MaxAgeOf(request.has_max_age(), request.max_age());
+  for (StoredDevice& stored : devices_) {
+    credpb::Device& device = stored.device;
+    if (stored.token != request.device_token() || device.user_id() != request.user_id() ||
+        device.directory_id() != request.directory_id() ||
+        FromProtoTime(device.create_time()) + max_age <= now) {
+      continue;
+    }
+    *device.mutable_last_used_time() = ToProtoTime(now);
+    credpb::Device answer = device;
+    *answer.mutable_expire_time() = ToProtoTime(FromProtoTime(device.create_time()) + max_age);
+    return answer;
+  }
+  return absl::UnauthenticatedError("not a remembered device");
+}
+
+absl::StatusOr<credpb::ListDevicesResponse> FakeCredentials::ListDevices(
+    const credpb::ListDevicesRequest& request, absl::Time) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  const absl::Duration max_age = MaxAgeOf(request.has_max_age(), request.max_age());
+  credpb::ListDevicesResponse response;
+  // Newest first.
+  for (auto it = devices_.rbegin(); it != devices_.rend(); ++it) {
+    const credpb::Device& device = it->device;
+    if (device.user_id() != request.user_id() ||
+        device.directory_id() != request.directory_id() ||
+        FromProtoTime(device.create_time()) + max_age <= now) {
+      continue;
+    }
+    credpb::Device* listed = response.add_devices();
+    *listed = device;
+    *listed->mutable_expire_time() = ToProtoTime(FromProtoTime(device.create_time()) + max_age);
+  }
+  return response;
+}
+
+absl::Status FakeCredentials::DeleteDevice(const credpb::DeleteDeviceRequest& request,
+                                           absl::Time) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = devices_.begin(); it != devices_.end(); ++it) {
+    if (it->device.device_id() == request.device_id() &&
+        it->device.user_id() == request.user_id() &&
+        it->device.directory_id() == request.directory_id()) {
+      devices_.erase(it);
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError("no such device");
+}
+
+void FakeCredentials::ForgetDevicesOf(const std::string& user_id) {
+  absl::MutexLock lock(&mu_);
+  std::erase_if(devices_, [&](const StoredDevice& d) { return d.device.user_id() == user_id; });
+}
+
 // ---------------------------------------------------------------------------------------------
 // OTP
 

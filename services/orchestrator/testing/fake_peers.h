@@ -65,17 +65,40 @@ class FakeCredentials final : public CredentialPeer {
                                          absl::string_view user_id, absl::string_view code,
                                          absl::Time deadline) override;
 
+  // Remembered devices as the credential service keeps them: token "dvt_<n>", bound to user and
+  // directory, expiring max_age after creation on `clock` (set_clock; the system clock by
+  // default); another user's, expired, forgotten or unknown token: UNAUTHENTICATED alike.
+  absl::StatusOr<::tally::credential::v1::CreateDeviceResponse> CreateDevice(
+      const ::tally::credential::v1::CreateDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::Device> VerifyDevice(
+      const ::tally::credential::v1::VerifyDeviceRequest& request, absl::Time deadline) override;
+  absl::StatusOr<::tally::credential::v1::ListDevicesResponse> ListDevices(
+      const ::tally::credential::v1::ListDevicesRequest& request, absl::Time deadline) override;
+  absl::Status DeleteDevice(const ::tally::credential::v1::DeleteDeviceRequest& request,
+                            absl::Time deadline) override;
+  void set_clock(const Clock& clock) { clock_ = &clock; }
+  // A password change forgets the user's devices (rule 9).
+  void ForgetDevicesOf(const std::string& user_id);
+
   std::atomic<int> verify_calls{0};
   std::atomic<int> get_user_calls{0};
   std::atomic<int> totp_calls{0};
   std::atomic<int> recovery_calls{0};
+  std::atomic<int> verify_device_calls{0};
   // When set, what every VerifyPassword answers (a peer down).
   absl::Status verify_status;
   // When set, what every VerifyTotp and VerifyRecoveryCode answers.
   absl::Status factor_status;
 
  private:
+  struct StoredDevice {
+    ::tally::credential::v1::Device device;
+    std::string token;
+  };
+  const Clock* clock_ = &SystemClock::Get();
   absl::Mutex mu_;
+  int device_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<StoredDevice> devices_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ::tally::credential::v1::User> users_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> totp_codes_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> used_totp_ ABSL_GUARDED_BY(mu_);  // "<user id>/<code>"
@@ -97,7 +120,6 @@ class FakeOtp final : public OtpPeer {
       const ::tally::otp::v1::SendCodeRequest& request, absl::Time deadline) override;
   absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
       const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) override;
-
   // The last code delivered to `destination`.
   std::string CodeFor(const std::string& destination);
   // Every SendCode request, refused or not.

@@ -28,6 +28,8 @@ LoginRecord AsCreated(const LoginRecord& r) {
   stored.user_id = r.user_id;
   stored.caps = r.caps;
   stored.step_up_level = std::max(0, r.step_up_level);
+  stored.min_level = std::max(0, r.min_level);
+  stored.device_token = r.device_token;
   stored.family_id = r.family_id;
   if (!r.family_id.empty()) stored.family_expire_time = Stored(r.family_expire_time);
   for (const auto& [method, at] : r.completed) stored.completed[method] = Stored(at);
@@ -188,6 +190,17 @@ absl::StatusOr<LoginRecord> InMemoryLoginStore::Update(absl::string_view login_i
   if (login->record.finished()) return LoginFinishedError();
   ApplyUpdate(update, login->record);
   return login->record;
+}
+
+absl::StatusOr<bool> InMemoryLoginStore::ClaimDeviceRemembering(absl::string_view login_id) {
+  absl::MutexLock lock(&mu_);
+  ++operations_;
+  StoredLogin* login = FindLogin(std::string(login_id));
+  if (login == nullptr) return LoginNotFoundError();
+  if (!login->record.finished()) {
+    return absl::FailedPreconditionError("the login has not succeeded");
+  }
+  return !std::exchange(login->device_claimed, true);
 }
 
 absl::StatusOr<GuardedUpdate> InMemoryLoginStore::GuardedUpdateChecked(absl::string_view login_id,

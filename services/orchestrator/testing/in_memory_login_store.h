@@ -32,6 +32,7 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   absl::StatusOr<FinishResult> Finish(absl::string_view login_id, absl::string_view token,
                                       absl::string_view session_id, absl::Time session_expire_time,
                                       const LoginUpdate& update) override;
+  absl::StatusOr<bool> ClaimDeviceRemembering(absl::string_view login_id) override;
 
   // LockoutStore
   int threshold() const override { return policy_.threshold; }
@@ -74,6 +75,7 @@ class InMemoryLoginStore final : public LoginStore, public LockoutStore {
   struct StoredLogin {
     LoginRecord record;
     absl::Time expires_at;  // by the clock
+    bool device_claimed = false;  // ClaimDeviceRemembering
   };
   // `{dir}:rl:lock:<subject>` and its `:pending` set.
   struct Lock {

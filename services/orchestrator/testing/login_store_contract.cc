@@ -17,6 +17,7 @@ namespace {
 using ::tally::common::v1::AUTH_METHOD_EMAIL_OTP;
 using ::tally::common::v1::AUTH_METHOD_PASSWORD;
 using ::tally::common::v1::AUTH_METHOD_SMS_OTP;
+using ::tally::common::v1::AUTH_METHOD_TRUSTED_DEVICE;
 using ::tally::common::v1::AuthMethod;
 namespace pb = ::tally::orchestrator::v1;
 
@@ -51,6 +52,8 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   r.carried[AUTH_METHOD_PASSWORD] = now_ - absl::Minutes(3);
   r.carried[AUTH_METHOD_SMS_OTP] = now_ - absl::Minutes(2);
   r.client_ip = "2001:db8::7";
+  r.min_level = 55;
+  r.device_token = "dvt_opaque";
   ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
   absl::StatusOr<LoginRecord> got = logins().Get(r.login_id);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -61,6 +64,8 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   EXPECT_EQ(got->candidate_user_id, "usr_1");
   EXPECT_TRUE(got->user_id.empty());
   EXPECT_EQ(got->step_up_level, 40);
+  EXPECT_EQ(got->min_level, 55);
+  EXPECT_EQ(got->device_token, "dvt_opaque");
   EXPECT_EQ(got->family_id, "ses_original");
   EXPECT_EQ(got->family_expire_time, now_ + absl::Hours(7));
   EXPECT_EQ(got->completed.at(AUTH_METHOD_PASSWORD), now_);
@@ -116,6 +121,35 @@ TEST_P(LoginStoreContract, CreateGetAndUpdateRoundTrip) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->otp->challenge_id, "otp_1");
   EXPECT_EQ(after->otp->masked_destination, "a***@example.com");
+
+  // A checked device token is dropped; a trusted one records TRUSTED_DEVICE.
+  LoginUpdate untrusted;
+  untrusted.device_trusted = false;
+  after = logins().Update(r.login_id, untrusted);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->device_token.empty());
+  EXPECT_FALSE(after->completed.contains(AUTH_METHOD_TRUSTED_DEVICE));
+  EXPECT_EQ(after->min_level, 55);
+  LoginUpdate trusted;
+  trusted.device_trusted = true;
+  trusted.completed_at = now_ + absl::Seconds(5);
+  after = logins().Update(r.login_id, trusted);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->completed.at(AUTH_METHOD_TRUSTED_DEVICE), now_ + absl::Seconds(5));
+  EXPECT_EQ(logins().Get(r.login_id)->completed.at(AUTH_METHOD_TRUSTED_DEVICE),
+            now_ + absl::Seconds(5));
+}
+
+TEST_P(LoginStoreContract, ADeviceIsRememberedOncePerFinishedLogin) {
+  LoginRecord r = NewRecord();
+  ASSERT_TRUE(logins().Create(r, absl::Minutes(10)).ok());
+  EXPECT_EQ(logins().ClaimDeviceRemembering(r.login_id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(logins().Finish(r.login_id, "tok", "ses_1", now_ + absl::Hours(1), {}).ok());
+  EXPECT_EQ(logins().ClaimDeviceRemembering(r.login_id).value_or(false), true);
+  EXPECT_EQ(logins().ClaimDeviceRemembering(r.login_id).value_or(true), false);
+  EXPECT_EQ(logins().ClaimDeviceRemembering(NewRecord().login_id).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_P(LoginStoreContract, UnknownLoginsAreNotFoundAndTheTtlIsSet) {
