@@ -23,6 +23,7 @@ function fakeTally(overrides = {}) {
       methods: ['AUTH_METHOD_PASSWORD'], roles: ['user'], auth_time: { seconds: '1', nanos: 0 }, expire_time: { seconds: '2', nanos: 0 } }),
     GetUser: () => ({ user: { user_id: 'usr_1', username: 'alice', email: '', phone_number: '', roles: ['user'] } }),
     ListPasskeys: () => ({ passkeys: [] }),
+    ListTrustedDevices: () => ({ devices: [] }),
     GetAuthSettings: () => ({ settings: { required_level: 30, method_points: [] } }),
     ...overrides,
   };

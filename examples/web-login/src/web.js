@@ -38,6 +38,9 @@ const COOKIES = {
   contactChange: 'tally_contact_change',  // a contact change waiting for its code: id and destination
   totpEnrollment: 'tally_totp_enrollment',  // an authenticator app waiting for its first code
   returnTo: 'tally_return_to',  // where a step-up for a sensitive change goes back to
+  stepUp: 'tally_step_up',    // the login in progress is a step-up of a session, not a sign-in
+  remember: 'tally_remember',  // a finished sign-in whose device may be remembered: its login id
+  device: 'tally_device',     // a remembered device: {user: username, id, token} (RememberDevice)
   csrf: 'tally_csrf',
 };
 
