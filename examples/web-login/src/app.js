@@ -394,8 +394,8 @@ function createApp({ config, tally, log = () => {} }) {
     if (!loginId) return null;
     const offer = await deviceOffer(viewer.token, viewer.directory_id);
     if (!offer) return null;
-    const left = toInt(req.query.recovery_codes_left);
-    return { loginId, offer, next: req.query.recovery_codes_left !== undefined && left >= 0 ? `/account?recovery_codes_left=${left}` : '/account' };
+    const left = codesLeftOf(req);
+    return { loginId, offer, next: left === undefined ? '/account' : `/account?recovery_codes_left=${left}` };
   }
 
   app.get('/login/remember', signedIn(async (req, res, viewer) => {
@@ -511,9 +511,8 @@ function createApp({ config, tally, log = () => {} }) {
 
   app.get('/account', signedIn(async (req, res, viewer) => {
     const data = await personalData(viewer);
-    const left = req.query.recovery_codes_left === undefined ? undefined : toInt(req.query.recovery_codes_left);
     res.type('html').send(String(views.accountPage({ csrf: res.locals.csrf, viewer, ...data,
-      notice: notice(req), recoveryCodesLeft: left >= 0 ? left : undefined })));
+      notice: notice(req), recoveryCodesLeft: codesLeftOf(req) })));
   }));
 
   // A step-up from the account page (any level), or to confirm it is you before a sensitive
@@ -953,6 +952,12 @@ function createApp({ config, tally, log = () => {} }) {
 
 const CONTACT_FIELDS = ['email', 'phone_number'];
 const PASSWORD_FIELDS = ['current_password', 'new_password'];
+
+// ?recovery_codes_left=N after a sign-in with a recovery code; undefined unless a number.
+function codesLeftOf(req) {
+  const text = String(req.query.recovery_codes_left ?? '');
+  return /^\d{1,4}$/.test(text) ? Number(text) : undefined;
+}
 
 function codeOf(req) {
   return String(req.body.code || '').replace(/\s+/g, '');
