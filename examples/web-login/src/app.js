@@ -402,7 +402,8 @@ function createApp({ config, tally, log = () => {} }) {
     const view = await rememberView(req, res, viewer);
     if (!view) return res.redirect(303, '/account');
     return res.type('html').send(String(views.rememberPage({
-      csrf: res.locals.csrf, viewer, name: deviceName(req.get('user-agent')), ...view.offer, next: view.next })));
+      csrf: res.locals.csrf, viewer, name: deviceName(req.get('user-agent')), ...view.offer,
+      action: `/login/remember${view.next.slice('/account'.length)}` })));
   }));
 
   app.post('/login/remember', signedIn(async (req, res, viewer) => {

@@ -362,6 +362,7 @@ test('authenticator app step: CSRF-checked, a wrong code stays with the attempts
 });
 
 test('recovery code step: the codes left shown after the sign-in, with the way to make new ones', async () => {
+  let settingsNow = null;
   await withServer(async (base, tally) => {
     const b = await loggingIn(base);
     assert.match(await (await b.get('/login/recovery-code')).text(), /action="\/login\/recovery-code"[^]*name="_csrf"/);
@@ -369,6 +370,16 @@ test('recovery code step: the codes left shown after the sign-in, with the way t
     const used = await b.post('/login/recovery-code', { code: ' abcd-efgh ' });
     assert.deepEqual(tally.calls.find((c) => c.method === 'SubmitRecoveryCode').request, { login_id: 'lgn_1', code: 'abcd-efgh' });
     assert.equal(used.headers.get('location'), '/account?recovery_codes_left=3');
+    // Where a remembered device counts, the "remember" page comes first and keeps the count.
+    const b2 = await loggingIn(base);
+    settingsNow = deviceSettings;
+    assert.equal((await b2.post('/login/recovery-code', { code: 'abcd-efgh' })).headers.get('location'),
+      '/login/remember?recovery_codes_left=3');
+    assert.match(await (await b2.get('/login/remember?recovery_codes_left=3')).text(),
+      /action="\/login\/remember\?recovery_codes_left=3"/);
+    assert.equal((await b2.post('/login/remember?recovery_codes_left=3', { remember: 'no' })).headers.get('location'),
+      '/account?recovery_codes_left=3');
+    settingsNow = null;
     const account = await (await b.get('/account?recovery_codes_left=3')).text();
     assert.match(account, /3 recovery codes left —\s+<a href="\/profile#recovery-title">make new ones in your profile<\/a>/);
     // Only a number from the query string makes a notice.
@@ -376,6 +387,7 @@ test('recovery code step: the codes left shown after the sign-in, with the way t
   }, config, {
     GetLogin: () => rejected('AUTH_METHOD_RECOVERY_CODE', 2),
     SubmitRecoveryCode: () => succeeded({ completed_methods: ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_RECOVERY_CODE'], recovery_codes_left: 3 }),
+    GetAuthSettings: () => (settingsNow ? settingsNow() : { settings: { required_level: 30, method_points: [] } }),
   });
 });
 

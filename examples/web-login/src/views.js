@@ -315,7 +315,7 @@ function recoveryCodePage({ csrf, state, username, error }) {
 
 // Right after a sign-in: remember this browser, so that next time it counts (`points`) beside
 // the password or a passkey, for as long as the directory keeps remembered devices.
-function rememberPage({ csrf, viewer, name, points, maxAgeSeconds, next }) {
+function rememberPage({ csrf, viewer, name, points, maxAgeSeconds, action }) {
   const days = Math.floor(maxAgeSeconds / 86400);
   return layout({
     title: 'Remember this device?', csrf, viewer, page: 'remember', body: html`
@@ -326,7 +326,7 @@ function rememberPage({ csrf, viewer, name, points, maxAgeSeconds, next }) {
         beside your password or passkey${days > 0 ? html`, for ${plural(days, 'day', 'days')}` : ''}.</p>
       <p class="hint">Do not do this on a shared or public computer. You can forget the device in
         your profile at any time.</p>
-      <form method="post" action="/login/remember" class="row">
+      <form method="post" action="${action}" class="row">
         ${csrfField(csrf)}
         <button type="submit" name="remember" value="yes" class="primary" id="remember-yes">Remember this device</button>
         <button type="submit" name="remember" value="no" class="secondary" id="remember-no">Not now</button>
