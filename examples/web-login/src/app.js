@@ -5,7 +5,7 @@
 const path = require('node:path');
 const express = require('express');
 const { Status, TallyError } = require('./tally');
-const { COOKIES, readCookies, setCookie, clearCookie, csrfToken, csrfProtection,
+const { COOKIES, readCookies, readJsonCookie, setCookie, clearCookie, csrfToken, csrfProtection,
   securityHeaders } = require('./web');
 const views = require('./views');
 const { deviceName } = require('./device_name');
@@ -157,14 +157,7 @@ function createApp({ config, tally, log = () => {} }) {
   }
 
   // This browser's remembered device, { user, id, token } from its HttpOnly cookie, or null.
-  function rememberedDevice(req) {
-    try {
-      const d = JSON.parse(readCookies(req)[COOKIES.device] || 'null');
-      return d && typeof d.token === 'string' && typeof d.user === 'string' ? d : null;
-    } catch {
-      return null;
-    }
-  }
+  const rememberedDevice = (req) => readJsonCookie(req, COOKIES.device, ['user', 'id', 'token']);
 
   // StartLogin's device_token: the remembered device's, for the user it was remembered for (a
   // passkey-first login names nobody yet: Tally ignores another user's token).
@@ -536,14 +529,7 @@ function createApp({ config, tally, log = () => {} }) {
   }));
 
   // A contact change waiting for its code: { id, channel, to } from its HttpOnly cookie, or null.
-  function pendingContactChange(req) {
-    try {
-      const p = JSON.parse(readCookies(req)[COOKIES.contactChange] || 'null');
-      return p && typeof p.id === 'string' && typeof p.to === 'string' ? p : null;
-    } catch {
-      return null;
-    }
-  }
+  const pendingContactChange = (req) => readJsonCookie(req, COOKIES.contactChange, ['id', 'to']);
 
   async function renderProfile(req, res, viewer, extra = {}) {
     const [data, devices] = await Promise.all([

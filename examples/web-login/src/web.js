@@ -54,6 +54,17 @@ function readCookies(req) {
   return cookie.parse(req.headers.cookie || '');
 }
 
+// A cookie holding JSON (set from JSON.stringify), or null when absent, unreadable or without
+// one of the string `fields`.
+function readJsonCookie(req, name, fields) {
+  try {
+    const value = JSON.parse(readCookies(req)[name] || 'null');
+    return value && fields.every((f) => typeof value[f] === 'string') ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 function setCookie(res, config, name, value, maxAgeSeconds) {
   res.append('Set-Cookie', cookie.serialize(name, value, cookieOptions(config, maxAgeSeconds)));
 }
@@ -114,6 +125,6 @@ function securityHeaders(req, res, next) {
 }
 
 module.exports = {
-  Html, html, escapeHtml, COOKIES, readCookies, setCookie, clearCookie, csrfToken,
+  Html, html, escapeHtml, COOKIES, readCookies, readJsonCookie, setCookie, clearCookie, csrfToken,
   csrfProtection, securityHeaders,
 };
