@@ -217,8 +217,13 @@ function createApp({ config, tally, log = () => {} }) {
         return `${back}?done=confirmed`;
       }
       const next = signedInPath(state);
-      if (stepUp || (state.completed_methods || []).includes('AUTH_METHOD_TRUSTED_DEVICE')) return next;
-      if (!(await deviceOffer(state.session.token, state.directory_id))) return next;
+      const offer = !stepUp && !(state.completed_methods || []).includes('AUTH_METHOD_TRUSTED_DEVICE') &&
+        await deviceOffer(state.session.token, state.directory_id);
+      if (!offer) {
+        // An earlier sign-in's unanswered offer must not remember this one's device.
+        clearCookie(res, config, COOKIES.remember);
+        return next;
+      }
       setCookie(res, config, COOKIES.remember, state.login_id, LOGIN_COOKIE_SECONDS);
       return `/login/remember${next.slice('/account'.length)}`;
     }

@@ -440,8 +440,11 @@ test('no "remember" page where a device counts nothing, or when it already count
     [deviceSettings, ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_TRUSTED_DEVICE']],
   ]) {
     await withServer(async (base) => {
-      const b = await loggingIn(base);
-      assert.equal((await b.post('/login/password', { password: 'pw' })).headers.get('location'), '/account');
+      const b = await loggingIn(base, { cookie: 'tally_remember=lgn_earlier' });
+      const done = await b.post('/login/password', { password: 'pw' });
+      assert.equal(done.headers.get('location'), '/account');
+      assert.match(cookiesOf(done).find((c) => c.startsWith('tally_remember=')), /^tally_remember=;.*Max-Age=0/,
+        'an earlier unanswered offer goes');
     }, config, { SubmitPassword: () => succeeded({ completed_methods: completed }), GetAuthSettings: settings });
   }
 });
