@@ -8,6 +8,7 @@
 //   OUTBOX           the OTP senders' outbox file (codes are read from it)
 //   USERS            JSON {name: {username, phone, email}}; every password is PASSWORD
 //   PASSWORD         the users' password
+//   STALE_SESSION    a session token of alice's whose sign-in (auth_time) is a day old
 //   SCREENSHOT_DIR   where each page's screenshot goes
 // Prints one line per scenario step and "N passed, N failed"; exits non-zero on a failure.
 const crypto = require('node:crypto');
@@ -26,6 +27,7 @@ const WEB_URL = env('WEB_URL');
 const OUTBOX = env('OUTBOX');
 const USERS = JSON.parse(env('USERS'));
 const PASSWORD = env('PASSWORD');
+const STALE_SESSION = env('STALE_SESSION');
 const SHOTS = env('SCREENSHOT_DIR');
 const puppeteer = createRequire(path.join(env('WEB_LOGIN_DIR'), 'package.json'))('puppeteer-core');
 
@@ -172,6 +174,21 @@ async function enterCode(page, code) {
   await page.$eval('#code', (el) => { el.value = ''; });
   await page.type('#code', code);
   await clickAndWait(page, 'form[action="/login/otp/verify"] button[type=submit]');
+}
+
+// The methods page → a code step (authenticator app, recovery code) → its code submitted.
+async function submitStepCode(page, method, code) {
+  if (new URL(page.url()).pathname === '/login') await clickAndWait(page, `a[data-method=${method}]`);
+  await page.waitForSelector('#code', { timeout: WAIT_MS });
+  await page.$eval('#code', (el) => { el.value = ''; });
+  await page.type('#code', code);
+  await clickAndWait(page, 'main form[method=post] button.primary');
+}
+
+// After a sign-in that the device did not count in: "Remember this device?" → yes or not now.
+async function answerRemember(page, remember) {
+  await expectPath(page, '/login/remember');
+  await clickAndWait(page, remember ? '#remember-yes' : '#remember-no');
 }
 
 async function signOut(page) {
@@ -463,9 +480,11 @@ async function main() {
       check(await page.$('#totp-remove') !== null, 'no remove button');
       await shot(page, '10e-totp-enabled');
     });
+    let aliceCodes;
     await step('profile: recovery codes, shown once', async () => {
       await clickAndWait(page, '#recovery-generate');
       const codes = await page.$$eval('#recovery-codes li', (els) => els.map((el) => el.innerText.trim()));
+      aliceCodes = codes;
       check(codes.length === 10 && new Set(codes).size === 10, `codes: ${codes}`);
       await shot(page, '10f-recovery-codes');
       await clickAndWait(page, 'a[href="/profile"]');
@@ -640,6 +659,146 @@ async function main() {
       await submitPassword(p, newPassword);
       check((await score(p)).includes('20 of 40'), 'the new password does not count');
       await p.browserContext().close();
+    });
+
+    // ---- The later methods: authenticator app, recovery codes, a remembered device; the
+    // reauth redirect. Level 40: password 20 + any one of them 20.
+    await step('the admin gives the authenticator app, recovery codes, remembered devices and SMS 20 points', async () => {
+      await goto(adminPage, settingsUrl);
+      for (const m of ['TOTP', 'RECOVERY_CODE', 'TRUSTED_DEVICE', 'SMS_OTP']) {
+        await adminPage.$eval(`#points-AUTH_METHOD_${m}`, (el) => { el.value = ''; });
+        await adminPage.type(`#points-AUTH_METHOD_${m}`, '20');
+      }
+      await clickAndWait(adminPage, '#settings-form button[type=submit]');
+      const notice = await text(adminPage, '.alert.notice');
+      check(notice.includes('Settings saved'), `notice: ${notice}`);
+    });
+    const ap = await newPage();
+    await step('alice: password + a recovery code → signed in, the codes left shown', async () => {
+      await startLogin(ap, alice.username);
+      await submitPassword(ap, PASSWORD);
+      const methods = await text(ap, 'ul.methods');
+      check(methods.includes('Recovery code +20 points') && methods.includes('Authenticator app +20 points') === false,
+        `methods (no authenticator app yet): ${methods}`);
+      await clickAndWait(ap, 'a[data-method=AUTH_METHOD_RECOVERY_CODE]');
+      await shot(ap, '20-recovery-code');
+      await submitStepCode(ap, 'AUTH_METHOD_RECOVERY_CODE', aliceCodes[0]);
+      await shot(ap, '21-remember-device');
+      await answerRemember(ap, false);
+      await expectPath(ap, '/account');
+      const left = await text(ap, '#recovery-left');
+      check(left.includes('9 recovery codes left — make new ones in your profile'), `notice: ${left}`);
+      check((await claims(ap)).includes('Recovery code'), 'the claims do not name the recovery code');
+      await shot(ap, '22-recovery-codes-left');
+    });
+    await step('a used recovery code is refused the second time; another one works', async () => {
+      await signOut(ap);
+      await startLogin(ap, alice.username);
+      await submitPassword(ap, PASSWORD);
+      await submitStepCode(ap, 'AUTH_METHOD_RECOVERY_CODE', aliceCodes[0]);
+      await expectPath(ap, '/login/recovery-code');
+      const error = await text(ap, '#code-error');
+      check(/That recovery code is not right\. \d+ attempts? left\./.test(error), `error: ${error}`);
+      check(await ap.$eval('#code', (el) => el.getAttribute('aria-invalid')) === 'true', 'the field is not marked invalid');
+      await shot(ap, '23-recovery-code-used');
+      await submitStepCode(ap, 'AUTH_METHOD_RECOVERY_CODE', aliceCodes[1]);
+      await answerRemember(ap, false);
+      check((await text(ap, '#recovery-left')).includes('8 recovery codes left'), 'codes left');
+    });
+    await step('alice: password + a code from her authenticator app (the step after the enrolment\'s)', async () => {
+      await goto(ap, '/profile');
+      await clickAndWait(ap, '#totp-start');
+      const secret = (await text(ap, '#totp-secret')).replace(/\s+/g, '');
+      const enrolled = Math.floor(Date.now() / 30000);
+      await ap.type('#code', totpCode(secret, enrolled * 30000));
+      await clickAndWait(ap, '#totp-confirm-form button[type=submit]');
+      check((await text(ap, '#totp-status')).includes('Enabled'), 'not enrolled');
+      await signOut(ap);
+      await startLogin(ap, alice.username);
+      await submitPassword(ap, PASSWORD);
+      await clickAndWait(ap, 'a[data-method=AUTH_METHOD_TOTP]');
+      await shot(ap, '24-totp');
+      // Tally takes each 30 s step once: the enrolment used its step, so the sign-in waits for
+      // the next one (a clock boundary, polled).
+      while (Math.floor(Date.now() / 30000) <= enrolled) await new Promise((resolve) => setTimeout(resolve, 200));
+      const code = totpCode(secret, Date.now());
+      const wrong = code === '000000' ? '111111' : '000000';
+      await submitStepCode(ap, 'AUTH_METHOD_TOTP', wrong);
+      await expectPath(ap, '/login/totp');
+      const error = await text(ap, '#code-error');
+      check(/That code is not right\. \d+ attempts? left\./.test(error), `error: ${error}`);
+      await shot(ap, '25-totp-wrong');
+      await submitStepCode(ap, 'AUTH_METHOD_TOTP', code);
+      await answerRemember(ap, false);
+      await expectPath(ap, '/account');
+      const c = await claims(ap);
+      check(c.includes('Level (acr) 40') && c.includes('Password, Authenticator app'), `claims: ${c}`);
+    });
+    let deviceCookie;
+    await step('"remember this device" after password + SMS: next time the password alone completes', async () => {
+      await signOut(ap);
+      await startLogin(ap, alice.username);
+      await submitPassword(ap, PASSWORD);
+      const mark = await sendCode(ap, 'AUTH_METHOD_SMS_OTP');
+      await enterCode(ap, await waitForCode(mark, 'sms', alice.phone));
+      const offer = await text(ap, '#remember-offer');
+      check(offer.includes('Chrome on Linux') && offer.includes('20 points'), `offer: ${offer}`);
+      await answerRemember(ap, true);
+      await expectPath(ap, '/account');
+      check((await text(ap, '.alert.notice')).includes('This device is remembered'), 'no notice');
+      deviceCookie = (await ap.cookies(WEB_URL)).find((c) => c.name === 'tally_device');
+      check(deviceCookie && deviceCookie.httpOnly && deviceCookie.sameSite === 'Strict' &&
+        deviceCookie.expires > Date.now() / 1000 && deviceCookie.expires <= Date.now() / 1000 + 90 * 86400 + 60,
+      `device cookie: ${JSON.stringify(deviceCookie && { ...deviceCookie, value: '…' })}`);
+      check(await ap.evaluate(() => document.cookie) === '', 'a cookie is visible to JavaScript');
+      check(!(await ap.content()).includes(JSON.parse(decodeURIComponent(deviceCookie.value)).token), 'the device token is in the page');
+      await signOut(ap);
+      await startLogin(ap, alice.username);
+      await submitPassword(ap, PASSWORD);
+      await expectPath(ap, '/account');
+      const c = await claims(ap);
+      check(c.includes('Level (acr) 40') && c.includes('Password, Remembered device'), `claims: ${c}`);
+    });
+    await step('profile: the remembered device is listed', async () => {
+      await goto(ap, '/profile');
+      const list = await text(ap, '#device-list');
+      check(list.includes('Chrome on Linux') && list.includes('(this device)') && list.includes('last used'), `devices: ${list}`);
+      await shot(ap, '26-remembered-devices');
+    });
+    await step('reauth: forgetting the device with a day-old sign-in asks to confirm it is you, then goes through', async () => {
+      await ap.setCookie({ name: 'tally_session', value: STALE_SESSION, url: WEB_URL, httpOnly: true, sameSite: 'Strict' });
+      await goto(ap, '/account');
+      check((await claims(ap)).includes('ses_browser_stale'), 'the old session is not in use');
+      await goto(ap, '/profile');
+      await clickAndWait(ap, 'form[action="/profile/devices/forget"] button');
+      await expectPath(ap, '/reauth');
+      check(new URL(ap.url()).searchParams.get('return_to') === '/profile', `at ${ap.url()}`);
+      check((await text(ap, '#reauth-why')).includes('recent sign-in'), 'no reason shown');
+      await shot(ap, '27-reauth');
+      await clickAndWait(ap, '#reauth');
+      await expectPath(ap, '/login');
+      await submitPassword(ap, PASSWORD);
+      await submitStepCode(ap, 'AUTH_METHOD_RECOVERY_CODE', aliceCodes[2]);  // SMS is cooling down
+      await expectPath(ap, '/profile');
+      check((await text(ap, '.alert.notice')).includes('that was you'), 'not back on the profile');
+      await clickAndWait(ap, 'form[action="/profile/devices/forget"] button');
+      await expectPath(ap, '/profile');
+      check((await text(ap, '.alert.notice')).includes('device was forgotten'), 'not forgotten');
+      check((await text(ap, '#device-list')).includes('No remembered devices'), 'still listed');
+      check(!(await ap.cookies(WEB_URL)).some((c) => c.name === 'tally_device'), 'this browser still holds the device');
+    });
+    await step('a forgotten device no longer counts, and its stale token leaves the cookie quietly', async () => {
+      await signOut(ap);
+      // As if the device had been forgotten from another browser: the old token comes back.
+      await ap.setCookie({ name: deviceCookie.name, value: deviceCookie.value, url: WEB_URL,
+        httpOnly: true, sameSite: 'Strict', expires: deviceCookie.expires });
+      await startLogin(ap, alice.username);
+      await submitPassword(ap, PASSWORD);
+      await expectPath(ap, '/login');
+      check((await score(ap)).includes('20 of 40'), 'the forgotten device still counts');
+      check(!(await text(ap, 'main')).includes('This device is remembered'), 'the page says the device counted');
+      check(!(await ap.cookies(WEB_URL)).some((c) => c.name === 'tally_device'), 'the stale device cookie stays');
+      await ap.browserContext().close();
     });
   } finally {
     await browser.close();

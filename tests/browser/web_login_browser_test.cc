@@ -17,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/testing/test_claims.h"
+#include "common/testing/test_keys.h"
 #include "common/testing/test_support.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -92,11 +94,22 @@ TEST(WebLoginBrowserTest, SignInPasskeysAndTheAdminPortalInChromium) {
     ASSERT_TRUE(set.ok()) << set.error_message();
   }
   nlohmann::json users = nlohmann::json::object();
+  std::string stale_session;
   for (const auto& [name, roles] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"admin", {"admin"}}, {"alice", {"user"}}, {"bob", {"user"}}, {"dave", {"user"}}}) {
     Cluster::User user = cluster.CreateUser(directory, name, roles);
     ASSERT_FALSE(user.id.empty()) << name;
     users[name] = {{"username", user.username}, {"phone", user.phone}, {"email", user.email}};
+    if (name == "alice") {
+      // alice's session as if she had signed in a day ago (older than any --reauth_max_age):
+      // the script puts it in the app's cookie to meet the reauth redirect without waiting.
+      stale_session = cluster.keys().Token(testing::TokenSpec{
+          .directory_id = directory,
+          .user_id = user.id,
+          .auth_time = absl::Now() - absl::Hours(24),
+          .session_id = "ses_browser_stale"});
+      ASSERT_FALSE(stale_session.empty());
+    }
   }
 
   testing::Subprocess web;
@@ -121,6 +134,7 @@ TEST(WebLoginBrowserTest, SignInPasskeysAndTheAdminPortalInChromium) {
        {"OUTBOX", outbox},
        {"USERS", users.dump()},
        {"PASSWORD", testing::kClusterPassword},
+       {"STALE_SESSION", stale_session},
        {"SCREENSHOT_DIR", shots}},
       absl::Minutes(4));
   std::cout << run.output << "\nscreenshots of every page: " << shots << std::endl;

@@ -5,9 +5,10 @@
 const path = require('node:path');
 const express = require('express');
 const { Status, TallyError } = require('./tally');
-const { COOKIES, readCookies, setCookie, clearCookie, csrfToken, csrfProtection,
+const { COOKIES, readCookies, readJsonCookie, setCookie, clearCookie, csrfToken, csrfProtection,
   securityHeaders } = require('./web');
 const views = require('./views');
+const { deviceName } = require('./device_name');
 
 const LOGIN_COOKIE_SECONDS = 600;  // a login transaction lives 10 minutes in Tally
 const CEREMONY_COOKIE_SECONDS = 300;  // passkey challenges live 5 minutes
@@ -52,6 +53,8 @@ const NOTICES = {
   'totp-removed': 'The authenticator app was removed from your account.',
   'password-changed': 'Your password was changed and all your sessions were ended. Sign in with your new password.',
   'stepped-up': 'Step-up complete: your session was renewed.',
+  'device-remembered': 'This device is remembered: next time it counts toward your sign-in.',
+  'device-forgotten': 'The device was forgotten: it no longer counts when you sign in.',
   'settings-saved': 'Settings saved. They apply to every sign-in from its next step.',
   'user-added': 'User added.',
   'roles-saved': 'Roles saved.',
@@ -145,23 +148,84 @@ function createApp({ config, tally, log = () => {} }) {
     return handler(req, res, viewer);
   });
 
-  function startLoginCookies(res, state, username) {
+  function startLoginCookies(res, state, username, { stepUp = false } = {}) {
     setCookie(res, config, COOKIES.login, state.login_id, LOGIN_COOKIE_SECONDS);
     if (username) setCookie(res, config, COOKIES.loginName, username, LOGIN_COOKIE_SECONDS);
     else clearCookie(res, config, COOKIES.loginName);
+    if (stepUp) setCookie(res, config, COOKIES.stepUp, '1', LOGIN_COOKIE_SECONDS);
+    else clearCookie(res, config, COOKIES.stepUp);
+  }
+
+  // This browser's remembered device, { user, id, token } from its HttpOnly cookie, or null.
+  const rememberedDevice = (req) => readJsonCookie(req, COOKIES.device, ['user', 'id', 'token']);
+
+  // StartLogin's device_token: the remembered device's, for the user it was remembered for (a
+  // passkey-first login names nobody yet: Tally ignores another user's token).
+  function deviceTokenFor(req, username) {
+    const device = rememberedDevice(req);
+    if (!device || (username && device.user !== username.toLowerCase())) return {};
+    return { device_token: device.token };
+  }
+
+  const isStepUp = (req) => readCookies(req)[COOKIES.stepUp] === '1';
+
+  // Tally never says why a device token did not count; once the user is known (password or
+  // passkey done) and the device is not among the completed methods, this browser's token is
+  // stale or forgotten: it goes, quietly. Step-ups send no token and tell nothing.
+  function dropStaleDevice(req, res, state) {
+    const device = rememberedDevice(req);
+    const username = String(readCookies(req)[COOKIES.loginName] || '').toLowerCase();
+    if (!device || isStepUp(req) || !username || device.user !== username) return;
+    const done = state.completed_methods || [];
+    if ((done.includes('AUTH_METHOD_PASSWORD') || done.includes('AUTH_METHOD_PASSKEY')) &&
+        !done.includes('AUTH_METHOD_TRUSTED_DEVICE')) {
+      clearCookie(res, config, COOKIES.device);
+    }
+  }
+
+  // The account page after a sign-in, with the recovery codes left when one was used.
+  function signedInPath(state) {
+    const left = state.recovery_codes_left;
+    return left === null || left === undefined ? '/account' : `/account?recovery_codes_left=${Number(left)}`;
+  }
+
+  // The points a remembered device is worth in the directory, and for how long Tally keeps it;
+  // null when it counts nothing there (or Tally does not say), so remembering it is not offered.
+  async function deviceOffer(token, directoryId) {
+    try {
+      const { settings } = await call('policies', 'GetAuthSettings', { directory_id: directoryId }, token);
+      const mp = (settings.method_points || []).find((m) => m.method === 'AUTH_METHOD_TRUSTED_DEVICE');
+      if (!mp || mp.points <= 0) return null;
+      return { points: mp.points, maxAgeSeconds: views.seconds(settings.trusted_device_max_age) };
+    } catch {
+      return null;
+    }
   }
 
   // A step's answer: on SUCCEEDED the session token goes into its cookie and the login's
   // cookies go away; returns where the browser goes next.
-  // A step-up started for a sensitive change goes back to its page (COOKIES.returnTo).
-  function afterStep(req, res, state, otherwise) {
+  // A step-up started for a sensitive change goes back to its page (COOKIES.returnTo). A
+  // sign-in whose device did not count goes by the "remember this device" page when the
+  // directory gives remembered devices points.
+  async function afterStep(req, res, state, otherwise) {
+    dropStaleDevice(req, res, state);
+    const stepUp = isStepUp(req);
     if (keepSession(res, state)) {
       const back = safeReturn(readCookies(req)[COOKIES.returnTo]);
       if (back) {
         clearCookie(res, config, COOKIES.returnTo);
         return `${back}?done=confirmed`;
       }
-      return '/account';
+      const next = signedInPath(state);
+      const offer = !stepUp && !(state.completed_methods || []).includes('AUTH_METHOD_TRUSTED_DEVICE') &&
+        await deviceOffer(state.session.token, state.directory_id);
+      if (!offer) {
+        // An earlier sign-in's unanswered offer must not remember this one's device.
+        clearCookie(res, config, COOKIES.remember);
+        return next;
+      }
+      setCookie(res, config, COOKIES.remember, state.login_id, LOGIN_COOKIE_SECONDS);
+      return `/login/remember${next.slice('/account'.length)}`;
     }
     return otherwise;
   }
@@ -171,7 +235,9 @@ function createApp({ config, tally, log = () => {} }) {
     if (state.status !== 'LOGIN_STATUS_SUCCEEDED' || !state.session || !state.session.token) return false;
     const expires = views.seconds(state.session.expire_time) - Date.now() / 1000;
     setCookie(res, config, COOKIES.session, state.session.token, expires);
-    for (const c of [COOKIES.login, COOKIES.loginName, COOKIES.passkeyFirst]) clearCookie(res, config, c);
+    for (const c of [COOKIES.login, COOKIES.loginName, COOKIES.passkeyFirst, COOKIES.stepUp]) {
+      clearCookie(res, config, c);
+    }
     return true;
   }
 
@@ -228,7 +294,8 @@ function createApp({ config, tally, log = () => {} }) {
     if (!directoryId) return again('Enter the directory id your organisation gave you (dir_…).');
     if (!username) return again('Enter your username.');
     try {
-      const { state } = await call('logins', 'StartLogin', { directory_id: directoryId, username });
+      const { state } = await call('logins', 'StartLogin', {
+        directory_id: directoryId, username, ...deviceTokenFor(req, username) });
       startLoginCookies(res, state, username);
       clearCookie(res, config, COOKIES.returnTo);
       return res.redirect(303, '/login');
@@ -240,7 +307,9 @@ function createApp({ config, tally, log = () => {} }) {
   });
 
   app.get('/login/restart', (req, res) => {
-    for (const c of [COOKIES.login, COOKIES.loginName, COOKIES.passkeyFirst]) clearCookie(res, config, c);
+    for (const c of [COOKIES.login, COOKIES.loginName, COOKIES.passkeyFirst, COOKIES.stepUp]) {
+      clearCookie(res, config, c);
+    }
     res.redirect(303, '/');
   });
 
@@ -259,7 +328,7 @@ function createApp({ config, tally, log = () => {} }) {
     if (!loginId) return res.redirect(303, '/?done=expired');
     try {
       const { state } = await call('logins', rpc, { login_id: loginId, ...request(req) });
-      return res.redirect(303, afterStep(req, res, state, next(state)));
+      return res.redirect(303, await afterStep(req, res, state, next(state)));
     } catch (e) {
       if (!(e instanceof TallyError)) throw e;
       if (e.code === Status.NOT_FOUND) return res.redirect(303, '/?done=expired');
@@ -302,6 +371,63 @@ function createApp({ config, tally, log = () => {} }) {
     (state) => (state.last_step && state.last_step.outcome === 'STEP_OUTCOME_REJECTED' &&
       state.status !== 'LOGIN_STATUS_LOCKED' ? '/login/otp' : '/login')));
 
+  // A code step (authenticator app, recovery code): a wrong code stays on its page with the
+  // attempts left; anything else goes back to the methods (or on, when the login is done).
+  const codeStep = (route, rpc, page) => {
+    app.get(route, loginPage((req, res, state, username) => {
+      res.type('html').send(String(page({ csrf: res.locals.csrf, state, username })));
+    }));
+    app.post(route, loginStep(rpc, (req) => ({ code: codeOf(req) }), page,
+      (state) => (state.last_step && state.last_step.outcome === 'STEP_OUTCOME_REJECTED' &&
+        state.status !== 'LOGIN_STATUS_LOCKED' ? route : '/login')));
+  };
+  codeStep('/login/totp', 'SubmitTotp', views.totpPage);
+  codeStep('/login/recovery-code', 'SubmitRecoveryCode', views.recoveryCodePage);
+
+  // "Remember this device", right after a sign-in that completed without it: RememberDevice
+  // on the finished login; the device token goes into its own HttpOnly cookie, for as long as
+  // Tally keeps the device (the directory's trusted_device_max_age), and never into a page.
+  async function rememberView(req, res, viewer) {
+    const loginId = readCookies(req)[COOKIES.remember];
+    if (!loginId) return null;
+    const offer = await deviceOffer(viewer.token, viewer.directory_id);
+    if (!offer) return null;
+    const left = codesLeftOf(req);
+    return { loginId, offer, next: left === undefined ? '/account' : `/account?recovery_codes_left=${left}` };
+  }
+
+  app.get('/login/remember', signedIn(async (req, res, viewer) => {
+    const view = await rememberView(req, res, viewer);
+    if (!view) return res.redirect(303, '/account');
+    return res.type('html').send(String(views.rememberPage({
+      csrf: res.locals.csrf, viewer, name: deviceName(req.get('user-agent')), ...view.offer,
+      action: `/login/remember${view.next.slice('/account'.length)}` })));
+  }));
+
+  app.post('/login/remember', signedIn(async (req, res, viewer) => {
+    const view = await rememberView(req, res, viewer);
+    clearCookie(res, config, COOKIES.remember);
+    if (!view) return res.redirect(303, '/account');
+    if (req.body.remember !== 'yes') return res.redirect(303, view.next);
+    try {
+      const [remembered, { user }] = await Promise.all([
+        call('logins', 'RememberDevice', { login_id: view.loginId, device_name: deviceName(req.get('user-agent')) }),
+        call('users', 'GetUser', { user_id: viewer.user_id }, viewer.token),
+      ]);
+      const seconds = views.seconds(remembered.expire_time) - Date.now() / 1000;
+      setCookie(res, config, COOKIES.device, JSON.stringify({
+        user: user.username.toLowerCase(), id: remembered.device_id, token: remembered.device_token }),
+      Math.max(0, seconds));
+    } catch (e) {
+      // The finished login expired meanwhile: the person is signed in all the same.
+      if (e instanceof TallyError && (e.code === Status.NOT_FOUND || e.code === Status.FAILED_PRECONDITION)) {
+        return res.redirect(303, view.next);
+      }
+      throw e;
+    }
+    return res.redirect(303, `${view.next}${view.next.includes('?') ? '&' : '?'}done=device-remembered`);
+  }));
+
   app.get('/login/passkey', loginPage((req, res, state, username) => {
     res.type('html').send(String(views.passkeyPage({ csrf: res.locals.csrf, state, username })));
   }));
@@ -315,7 +441,8 @@ function createApp({ config, tally, log = () => {} }) {
     if (flow === 'first') {
       const directoryId = directoryOf(req);
       if (!directoryId) return res.status(400).json({ error: 'Enter the directory id first.' });
-      const { state } = await call('logins', 'StartLogin', { directory_id: directoryId, username: '' });
+      const { state } = await call('logins', 'StartLogin', {
+        directory_id: directoryId, username: '', ...deviceTokenFor(req, '') });
       loginId = state.login_id;
       setCookie(res, config, COOKIES.passkeyFirst, loginId, LOGIN_COOKIE_SECONDS);
       clearCookie(res, config, COOKIES.returnTo);  // a new sign-in, no abandoned step-up's page
@@ -339,7 +466,7 @@ function createApp({ config, tally, log = () => {} }) {
       clearCookie(res, config, COOKIES.passkeyFirst);
       startLoginCookies(res, state, '');
     }
-    return res.json({ redirect: afterStep(req, res, state, '/login') });
+    return res.json({ redirect: await afterStep(req, res, state, '/login') });
   });
 
   app.post('/logout', async (req, res) => {
@@ -352,7 +479,10 @@ function createApp({ config, tally, log = () => {} }) {
         if (!(e instanceof TallyError) || e.code !== Status.UNAUTHENTICATED) throw e;
       }
     }
-    for (const c of Object.values(COOKIES)) if (c !== COOKIES.csrf) clearCookie(res, config, c);
+    // The remembered device stays: it belongs to the browser, not to the session.
+    for (const c of Object.values(COOKIES)) {
+      if (c !== COOKIES.csrf && c !== COOKIES.device) clearCookie(res, config, c);
+    }
     res.redirect(303, '/?done=signed-out');
   });
 
@@ -380,7 +510,8 @@ function createApp({ config, tally, log = () => {} }) {
 
   app.get('/account', signedIn(async (req, res, viewer) => {
     const data = await personalData(viewer);
-    res.type('html').send(String(views.accountPage({ csrf: res.locals.csrf, viewer, ...data, notice: notice(req) })));
+    res.type('html').send(String(views.accountPage({ csrf: res.locals.csrf, viewer, ...data,
+      notice: notice(req), recoveryCodesLeft: codesLeftOf(req) })));
   }));
 
   // A step-up from the account page (any level), or to confirm it is you before a sensitive
@@ -398,24 +529,22 @@ function createApp({ config, tally, log = () => {} }) {
     if (back) setCookie(res, config, COOKIES.returnTo, back, LOGIN_COOKIE_SECONDS);
     else clearCookie(res, config, COOKIES.returnTo);
     const user = await call('users', 'GetUser', { user_id: viewer.user_id }, viewer.token);
-    startLoginCookies(res, state, user.user.username);
+    startLoginCookies(res, state, user.user.username, { stepUp: true });
     return res.redirect(303, '/login');
   }));
 
   // A contact change waiting for its code: { id, channel, to } from its HttpOnly cookie, or null.
-  function pendingContactChange(req) {
-    try {
-      const p = JSON.parse(readCookies(req)[COOKIES.contactChange] || 'null');
-      return p && typeof p.id === 'string' && typeof p.to === 'string' ? p : null;
-    } catch {
-      return null;
-    }
-  }
+  const pendingContactChange = (req) => readJsonCookie(req, COOKIES.contactChange, ['id', 'to']);
 
   async function renderProfile(req, res, viewer, extra = {}) {
-    const data = await personalData(viewer);
+    const [data, devices] = await Promise.all([
+      personalData(viewer),
+      call('sessions', 'ListTrustedDevices', { user_id: viewer.user_id }, viewer.token).then((r) => r.devices),
+    ]);
+    const mine = rememberedDevice(req);
     res.type('html').send(String(views.profilePage({
-      csrf: res.locals.csrf, viewer, ...data, pendingChange: pendingContactChange(req),
+      csrf: res.locals.csrf, viewer, ...data, devices, thisDeviceId: mine ? mine.id : '',
+      pendingChange: pendingContactChange(req),
       notice: notice(req), ...extra, user: { ...data.user, ...(extra.user || {}) } })));
   }
 
@@ -497,6 +626,16 @@ function createApp({ config, tally, log = () => {} }) {
   app.post('/profile/contact/cancel', signedIn((req, res) => {
     clearCookie(res, config, COOKIES.contactChange);
     res.redirect(303, '/profile');
+  }));
+
+  // Forgetting a remembered device needs a fresh sign-in (Tally answers
+  // REAUTHENTICATION_REQUIRED: the error handler sends the person to /reauth and back here).
+  app.post('/profile/devices/forget', signedIn(async (req, res, viewer) => {
+    const deviceId = String(req.body.device_id || '');
+    await call('sessions', 'ForgetDevice', { user_id: viewer.user_id, device_id: deviceId }, viewer.token);
+    const mine = rememberedDevice(req);
+    if (mine && mine.id === deviceId) clearCookie(res, config, COOKIES.device);
+    res.redirect(303, '/profile?done=device-forgotten');
   }));
 
   // The user's own password: the current one, then the new one twice. Tally ends every session
@@ -805,6 +944,12 @@ function createApp({ config, tally, log = () => {} }) {
 
 const CONTACT_FIELDS = ['email', 'phone_number'];
 const PASSWORD_FIELDS = ['current_password', 'new_password'];
+
+// ?recovery_codes_left=N after a sign-in with a recovery code; undefined unless a number.
+function codesLeftOf(req) {
+  const text = String(req.query.recovery_codes_left ?? '');
+  return /^\d{1,4}$/.test(text) ? Number(text) : undefined;
+}
 
 function codeOf(req) {
   return String(req.body.code || '').replace(/\s+/g, '');

@@ -23,6 +23,7 @@ function fakeTally(overrides = {}) {
       methods: ['AUTH_METHOD_PASSWORD'], roles: ['user'], auth_time: { seconds: '1', nanos: 0 }, expire_time: { seconds: '2', nanos: 0 } }),
     GetUser: () => ({ user: { user_id: 'usr_1', username: 'alice', email: '', phone_number: '', roles: ['user'] } }),
     ListPasskeys: () => ({ passkeys: [] }),
+    ListTrustedDevices: () => ({ devices: [] }),
     GetAuthSettings: () => ({ settings: { required_level: 30, method_points: [] } }),
     ...overrides,
   };
@@ -297,6 +298,211 @@ test('"Send a new code" too soon: the confirmation page says when, the change st
       sends += 1;
       if (sends > 1) throw refused(Status.RESOURCE_EXHAUSTED, 'cooling down', { retryDelaySeconds: 20 });
       return { user: { email: 'old@example.org', phone_number: '' }, pending_change_id: 'chg_1' };
+    },
+  });
+});
+
+// ---- Authenticator app and recovery code steps, remembered devices.
+
+const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36';
+const DEVICE_TOKEN = 'dvt_secret-device-token';
+const inAnHour = () => ({ seconds: String(Math.floor(Date.now() / 1000) + 3600), nanos: 0 });
+const succeeded = (extra) => ({ state: { login_id: 'lgn_1', directory_id: 'dir_test', status: 'LOGIN_STATUS_SUCCEEDED',
+  score: 30, required_level: 30, completed_methods: ['AUTH_METHOD_PASSWORD'], offered_methods: [],
+  session: { token: TOKEN, session_id: 'ses_1', expire_time: inAnHour() }, ...extra } });
+const rejected = (method, attemptsLeft) => ({ state: { login_id: 'lgn_1', status: 'LOGIN_STATUS_IN_PROGRESS',
+  score: 20, required_level: 30, completed_methods: ['AUTH_METHOD_PASSWORD'], offered_methods: [],
+  last_step: { method, outcome: 'STEP_OUTCOME_REJECTED', attempts_left: attemptsLeft } } });
+// Settings under which a remembered device counts 10 points for 30 days.
+const deviceSettings = () => ({ settings: { required_level: 30, trusted_device_max_age: { seconds: String(30 * 86400), nanos: 0 },
+  method_points: [{ method: 'AUTH_METHOD_PASSWORD', points: 20 }, { method: 'AUTH_METHOD_TRUSTED_DEVICE', points: 10 }] } });
+
+// A browser in the middle of a login (after POST /login), with its cookie jar.
+async function loggingIn(base, { cookie: extra = '', userAgent = CHROME_UA } = {}) {
+  const page = await fetch(`${base}/`);
+  const csrf = /name="csrf-token" content="([^"]+)"/.exec(await page.text())[1];
+  const jarCookies = new Map(cookiesOf(page).map((c) => c.split(';')[0].split('=')));
+  for (const c of extra ? extra.split('; ') : []) jarCookies.set(...c.split('='));
+  const cookie = () => [...jarCookies].filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join('; ');
+  const keep = (res) => {
+    for (const c of cookiesOf(res)) jarCookies.set(...c.split(';')[0].split('='));
+    return res;
+  };
+  const b = {
+    csrf, jar: jarCookies,
+    get: async (path) => keep(await fetch(`${base}${path}`, { redirect: 'manual', headers: { cookie: cookie(), 'user-agent': userAgent } })),
+    post: async (path, form, { withCsrf = true } = {}) => keep(await fetch(`${base}${path}`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookie(), 'user-agent': userAgent },
+      body: new URLSearchParams(withCsrf ? { ...form, _csrf: csrf } : form) })),
+  };
+  await b.post('/login', { username: 'Alice' });
+  return b;
+}
+
+test('authenticator app step: CSRF-checked, a wrong code stays with the attempts left', async () => {
+  await withServer(async (base, tally) => {
+    const b = await loggingIn(base);
+    const page = await (await b.get('/login/totp')).text();
+    assert.match(page, /action="\/login\/totp"[^]*name="_csrf"/);
+    assert.match(page, /autocomplete="one-time-code"/);
+    assert.equal((await b.post('/login/totp', { code: '123456' }, { withCsrf: false })).status, 403);
+    assert.ok(!tally.calls.some((c) => c.method === 'SubmitTotp'), 'nothing reached Tally');
+
+    const wrong = await b.post('/login/totp', { code: '000 000' });
+    assert.equal(wrong.headers.get('location'), '/login/totp');
+    assert.deepEqual(tally.calls.find((c) => c.method === 'SubmitTotp').request, { login_id: 'lgn_1', code: '000000' });
+    assert.match(await (await b.get('/login/totp')).text(), /That code is not right\. 4 attempts left\./);
+    const right = await b.post('/login/totp', { code: '287082' });
+    assert.equal(right.headers.get('location'), '/account');
+  }, config, {
+    SubmitTotp: ({ code }) => (code === '287082' ? succeeded() : rejected('AUTH_METHOD_TOTP', 4)),
+    GetLogin: () => rejected('AUTH_METHOD_TOTP', 4),
+  });
+});
+
+test('recovery code step: the codes left shown after the sign-in, with the way to make new ones', async () => {
+  let settingsNow = null;
+  await withServer(async (base, tally) => {
+    const b = await loggingIn(base);
+    assert.match(await (await b.get('/login/recovery-code')).text(), /action="\/login\/recovery-code"[^]*name="_csrf"/);
+    assert.equal((await b.post('/login/recovery-code', { code: 'abcd-efgh' }, { withCsrf: false })).status, 403);
+    const used = await b.post('/login/recovery-code', { code: ' abcd-efgh ' });
+    assert.deepEqual(tally.calls.find((c) => c.method === 'SubmitRecoveryCode').request, { login_id: 'lgn_1', code: 'abcd-efgh' });
+    assert.equal(used.headers.get('location'), '/account?recovery_codes_left=3');
+    // Where a remembered device counts, the "remember" page comes first and keeps the count.
+    const b2 = await loggingIn(base);
+    settingsNow = deviceSettings;
+    assert.equal((await b2.post('/login/recovery-code', { code: 'abcd-efgh' })).headers.get('location'),
+      '/login/remember?recovery_codes_left=3');
+    assert.match(await (await b2.get('/login/remember?recovery_codes_left=3')).text(),
+      /action="\/login\/remember\?recovery_codes_left=3"/);
+    assert.equal((await b2.post('/login/remember?recovery_codes_left=3', { remember: 'no' })).headers.get('location'),
+      '/account?recovery_codes_left=3');
+    settingsNow = null;
+    const account = await (await b.get('/account?recovery_codes_left=3')).text();
+    assert.match(account, /3 recovery codes left —\s+<a href="\/profile#recovery-title">make new ones in your profile<\/a>/);
+    // Only a number from the query string makes a notice.
+    assert.ok(!(await (await b.get('/account?recovery_codes_left=x%3Cb')).text()).includes('id="recovery-left"'));
+  }, config, {
+    GetLogin: () => rejected('AUTH_METHOD_RECOVERY_CODE', 2),
+    SubmitRecoveryCode: () => succeeded({ completed_methods: ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_RECOVERY_CODE'], recovery_codes_left: 3 }),
+    GetAuthSettings: () => (settingsNow ? settingsNow() : { settings: { required_level: 30, method_points: [] } }),
+  });
+});
+
+test('remember this device: offered after a sign-in, the token only in its own HttpOnly cookie', async () => {
+  const secureConfig = { ...config, origin: 'https://login.example', secure_cookies: true };
+  await withServer(async (base, tally) => {
+    const b = await loggingIn(base);
+    const done = await b.post('/login/password', { password: 'pw' });
+    assert.equal(done.headers.get('location'), '/login/remember');
+    assert.match(cookiesOf(done).find((c) => c.startsWith('tally_remember=')), /^tally_remember=lgn_1;.*HttpOnly; Secure; SameSite=Strict/);
+
+    const offer = await (await b.get('/login/remember')).text();
+    assert.match(offer, /<strong>Chrome on Linux<\/strong> counts <strong>10 points<\/strong>[^]*for 30 days/);
+    assert.match(offer, /action="\/login\/remember"[^]*name="_csrf"/);
+    assert.equal((await b.post('/login/remember', { remember: 'yes' }, { withCsrf: false })).status, 403);
+    assert.ok(!tally.calls.some((c) => c.method === 'RememberDevice'), 'nothing reached Tally');
+
+    const remembered = await b.post('/login/remember', { remember: 'yes' });
+    assert.equal(remembered.headers.get('location'), '/account?done=device-remembered');
+    assert.deepEqual(tally.calls.find((c) => c.method === 'RememberDevice').request,
+      { login_id: 'lgn_1', device_name: 'Chrome on Linux' });
+    const device = cookiesOf(remembered).find((c) => c.startsWith('tally_device='));
+    assert.match(device, /; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+    const maxAge = Number(/Max-Age=(\d+)/.exec(device)[1]);
+    assert.ok(maxAge > 0 && maxAge <= 7 * 86400, `Max-Age ${maxAge}: no longer than Tally keeps the device`);
+    assert.ok(device.includes(encodeURIComponent(DEVICE_TOKEN)));
+    const page = await (await b.get('/account?done=device-remembered')).text();
+    assert.ok(!page.includes(DEVICE_TOKEN), 'the device token is never in a page');
+    assert.match(page, /This device is remembered/);
+
+    // Signing out keeps the device; the next sign-in of the same user sends its token.
+    await b.post('/logout', {});
+    assert.ok(b.jar.get('tally_device'), 'the device cookie survives signing out');
+    await b.post('/login', { username: 'alice' });
+    assert.equal(tally.calls.filter((c) => c.method === 'StartLogin').pop().request.device_token, DEVICE_TOKEN);
+    // Another user typed on this browser: not theirs to send.
+    await b.post('/login', { username: 'bob' });
+    assert.equal(tally.calls.filter((c) => c.method === 'StartLogin').pop().request.device_token, undefined);
+  }, secureConfig, {
+    SubmitPassword: () => succeeded(),
+    GetAuthSettings: deviceSettings,
+    RememberDevice: () => ({ device_token: DEVICE_TOKEN, device_id: 'dev_1',
+      expire_time: { seconds: String(Math.floor(Date.now() / 1000) + 7 * 86400), nanos: 0 } }),
+  });
+});
+
+test('no "remember" page where a device counts nothing, or when it already counted', async () => {
+  for (const [settings, completed] of [
+    [() => ({ settings: { required_level: 30, method_points: [{ method: 'AUTH_METHOD_PASSWORD', points: 30 }] } }), ['AUTH_METHOD_PASSWORD']],
+    [deviceSettings, ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_TRUSTED_DEVICE']],
+  ]) {
+    await withServer(async (base) => {
+      const b = await loggingIn(base, { cookie: 'tally_remember=lgn_earlier' });
+      const done = await b.post('/login/password', { password: 'pw' });
+      assert.equal(done.headers.get('location'), '/account');
+      assert.match(cookiesOf(done).find((c) => c.startsWith('tally_remember=')), /^tally_remember=;.*Max-Age=0/,
+        'an earlier unanswered offer goes');
+    }, config, { SubmitPassword: () => succeeded({ completed_methods: completed }), GetAuthSettings: settings });
+  }
+});
+
+test('a stale or forgotten device token is dropped quietly once the password counted without it', async () => {
+  const device = `tally_device=${encodeURIComponent(JSON.stringify({ user: 'alice', id: 'dev_1', token: DEVICE_TOKEN }))}`;
+  await withServer(async (base, tally) => {
+    const b = await loggingIn(base, { cookie: device });
+    assert.equal(tally.calls.find((c) => c.method === 'StartLogin').request.device_token, DEVICE_TOKEN);
+    const after = await b.post('/login/password', { password: 'pw' });
+    assert.equal(after.headers.get('location'), '/login');
+    assert.match(cookiesOf(after).find((c) => c.startsWith('tally_device=')), /Max-Age=0/);
+  }, config, {
+    SubmitPassword: () => ({ state: { login_id: 'lgn_1', status: 'LOGIN_STATUS_IN_PROGRESS', score: 20,
+      required_level: 30, completed_methods: ['AUTH_METHOD_PASSWORD'], offered_methods: [] } }),
+  });
+  // Counted: kept, and the methods page says so.
+  await withServer(async (base) => {
+    const b = await loggingIn(base, { cookie: device });
+    const after = await b.post('/login/password', { password: 'pw' });
+    assert.ok(!cookiesOf(after).some((c) => c.startsWith('tally_device=')));
+    assert.match(await (await b.get('/login')).text(), /This\s+device is remembered/);
+  }, config, {
+    SubmitPassword: () => ({ state: { login_id: 'lgn_1', status: 'LOGIN_STATUS_IN_PROGRESS', score: 30,
+      required_level: 40, completed_methods: ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_TRUSTED_DEVICE'], offered_methods: [] } }),
+    GetLogin: () => ({ state: { login_id: 'lgn_1', status: 'LOGIN_STATUS_IN_PROGRESS', score: 30,
+      required_level: 40, completed_methods: ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_TRUSTED_DEVICE'], offered_methods: [] } }),
+  });
+});
+
+test('profile: remembered devices listed; forgetting one needs a fresh sign-in, then clears this browser\'s', async () => {
+  let fresh = false;
+  await withServer(async (base, tally) => {
+    const b = await signedIn(base);
+    const device = JSON.stringify({ user: 'alice', id: 'dev_1', token: DEVICE_TOKEN });
+    const page = await (await fetch(`${base}/profile`, { headers: {
+      cookie: `tally_session=${TOKEN}; tally_device=${encodeURIComponent(device)}` } })).text();
+    assert.match(page, /<strong>Chrome on Linux<\/strong> <span class="muted">\(this device\)<\/span>/);
+    assert.match(page, /action="\/profile\/devices\/forget"[^]*name="_csrf"[^]*name="device_id" value="dev_1"/);
+    assert.ok(!page.includes(DEVICE_TOKEN));
+
+    const stale = await b.post('/profile/devices/forget', { device_id: 'dev_1' });
+    assert.equal(stale.headers.get('location'), '/reauth?return_to=%2Fprofile');
+    fresh = true;
+    const forgotten = await fetch(`${base}/profile/devices/forget`, { method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded',
+        cookie: `tally_session=${TOKEN}; tally_csrf=${b.csrf}; tally_device=${encodeURIComponent(device)}` },
+      body: new URLSearchParams({ device_id: 'dev_1', _csrf: b.csrf }) });
+    assert.equal(forgotten.headers.get('location'), '/profile?done=device-forgotten');
+    assert.match(cookiesOf(forgotten).find((c) => c.startsWith('tally_device=')), /Max-Age=0/);
+    assert.deepEqual(tally.calls.filter((c) => c.method === 'ForgetDevice').pop(),
+      { method: 'ForgetDevice', request: { user_id: 'usr_1', device_id: 'dev_1' }, token: TOKEN });
+  }, config, {
+    ListTrustedDevices: () => ({ devices: [{ device_id: 'dev_1', device_name: 'Chrome on Linux',
+      create_time: { seconds: '1700000000', nanos: 0 }, last_used_time: null, expire_time: inAnHour() }] }),
+    ForgetDevice: () => {
+      if (!fresh) throw refused(Status.FAILED_PRECONDITION, 'sign in again', { reason: 'REAUTHENTICATION_REQUIRED' });
+      return {};
     },
   });
 });

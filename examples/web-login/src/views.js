@@ -11,8 +11,8 @@ const METHODS = {
   AUTH_METHOD_SMS_OTP: { label: 'Code by SMS', step: { send: 'CHANNEL_SMS' } },
   AUTH_METHOD_EMAIL_OTP: { label: 'Code by e-mail', step: { send: 'CHANNEL_EMAIL' } },
   AUTH_METHOD_PASSKEY: { label: 'Passkey', step: { href: '/login/passkey' } },
-  AUTH_METHOD_TOTP: { label: 'Authenticator app' },
-  AUTH_METHOD_RECOVERY_CODE: { label: 'Recovery code' },
+  AUTH_METHOD_TOTP: { label: 'Authenticator app', step: { href: '/login/totp' } },
+  AUTH_METHOD_RECOVERY_CODE: { label: 'Recovery code', step: { href: '/login/recovery-code' } },
   AUTH_METHOD_TRUSTED_DEVICE: { label: 'Remembered device' },
 };
 
@@ -151,7 +151,9 @@ function lastStepMessage(state) {
   if (!step || step.outcome !== 'STEP_OUTCOME_REJECTED') return '';
   const what = { AUTH_METHOD_PASSWORD: 'That password is not right.',
     AUTH_METHOD_SMS_OTP: 'That code is not right.', AUTH_METHOD_EMAIL_OTP: 'That code is not right.',
-    AUTH_METHOD_PASSKEY: 'That passkey was not accepted.' }[step.method] ||
+    AUTH_METHOD_PASSKEY: 'That passkey was not accepted.',
+    AUTH_METHOD_TOTP: 'That code is not right.',
+    AUTH_METHOD_RECOVERY_CODE: 'That recovery code is not right.' }[step.method] ||
     `${methodLabel(step.method)} was not accepted.`;
   const isCode = step.method === 'AUTH_METHOD_SMS_OTP' || step.method === 'AUTH_METHOD_EMAIL_OTP';
   const left = step.attempts_left > 0
@@ -206,6 +208,8 @@ function methodsPage({ csrf, state, username, error }) {
       ${alert('error', error || lastStepMessage(state))}
       ${done.length ? html`<ul class="done" aria-label="Completed">
         ${done.map((m) => html`<li>✓ ${methodLabel(m)}</li>`)}</ul>` : ''}
+      ${done.includes('AUTH_METHOD_TRUSTED_DEVICE') ? html`<p class="hint" id="device-counted">This
+        device is remembered: it counts toward your level.</p>` : ''}
       <h2>${done.length ? 'Add another method' : 'Choose a method'}</h2>
       ${offered.length ? html`<ul class="methods">${offered.map(choice)}</ul>` :
         html`<p>No method is left that can complete this sign-in. Ask your administrator.</p>`}
@@ -276,6 +280,60 @@ function otpPage({ csrf, state, username, error }) {
       </form>` });
 }
 
+// An authenticator app's code or a recovery code: one field, the form posting to `action`.
+function codeStepPage({ csrf, state, username, error, method, title, heading, page, action, label,
+  hint, input }) {
+  return stepPage({
+    csrf, state, username, error, method, title, heading, page, errorId: 'code-error',
+    intro: html`<p>${hint}</p>`,
+    content: (locked, rejected) => html`
+      <form method="post" action="${action}">
+        ${csrfField(csrf)}
+        <label for="code">${label}</label>
+        <input id="code" name="code" required ${input} autocomplete="one-time-code"
+               autocapitalize="none" spellcheck="false" autofocus ${disabledIf(locked)}
+               ${invalidIf(rejected, 'code-error')}>
+        <button type="submit" class="primary" ${disabledIf(locked)}>Verify</button>
+      </form>` });
+}
+
+function totpPage({ csrf, state, username, error }) {
+  return codeStepPage({
+    csrf, state, username, error, method: 'AUTH_METHOD_TOTP', title: 'Authenticator app',
+    heading: 'Enter the code from your app', page: 'totp-login', action: '/login/totp',
+    label: 'Code from the app', hint: 'Open your authenticator app and enter the 6-digit code it shows for this account.',
+    input: html`inputmode="numeric" pattern="[0-9 ]{6,7}" maxlength="7"` });
+}
+
+function recoveryCodePage({ csrf, state, username, error }) {
+  return codeStepPage({
+    csrf, state, username, error, method: 'AUTH_METHOD_RECOVERY_CODE', title: 'Recovery code',
+    heading: 'Use a recovery code', page: 'recovery-login', action: '/login/recovery-code',
+    label: 'Recovery code', hint: 'Enter one of the recovery codes you saved. Each code works once.',
+    input: html`maxlength="64"` });
+}
+
+// Right after a sign-in: remember this browser, so that next time it counts (`points`) beside
+// the password or a passkey, for as long as the directory keeps remembered devices.
+function rememberPage({ csrf, viewer, name, points, maxAgeSeconds, action }) {
+  const days = Math.floor(maxAgeSeconds / 86400);
+  return layout({
+    title: 'Remember this device?', csrf, viewer, page: 'remember', body: html`
+    <section class="card narrow">
+      <h1>Remember this device?</h1>
+      <p id="remember-offer">You are signed in. If this is your own device, Tally can remember it:
+        next time, <strong>${name}</strong> counts <strong>${plural(points, 'point', 'points')}</strong>
+        beside your password or passkey${days > 0 ? html`, for ${plural(days, 'day', 'days')}` : ''}.</p>
+      <p class="hint">Do not do this on a shared or public computer. You can forget the device in
+        your profile at any time.</p>
+      <form method="post" action="${action}" class="row">
+        ${csrfField(csrf)}
+        <button type="submit" name="remember" value="yes" class="primary" id="remember-yes">Remember this device</button>
+        <button type="submit" name="remember" value="no" class="secondary" id="remember-no">Not now</button>
+      </form>
+    </section>` });
+}
+
 function passkeyPage({ csrf, state, username, error }) {
   return stepPage({
     csrf, state, username, error, method: 'AUTH_METHOD_PASSKEY', title: 'Passkey',
@@ -323,12 +381,15 @@ const CLAIM_ROWS = [
   ['Signed in at', (c) => time(c.auth_time)], ['Expires', (c) => time(c.expire_time)],
 ];
 
-function accountPage({ csrf, viewer, user, passkeys, notice, error, directoryLevel }) {
+function accountPage({ csrf, viewer, user, passkeys, notice, error, directoryLevel, recoveryCodesLeft }) {
   return layout({
     title: 'Signed in', csrf, viewer, page: 'account', body: html`
     <section class="card">
       <h1>Welcome, ${user.username}</h1>
       ${alert('notice', notice)}${alert('error', error)}
+      ${recoveryCodesLeft === undefined ? '' : html`<p class="alert notice" role="status" id="recovery-left">You
+        used a recovery code: ${plural(recoveryCodesLeft, 'recovery code', 'recovery codes')} left —
+        <a href="/profile#recovery-title">make new ones in your profile</a>.</p>`}
       <h2>Your session</h2>
       <dl class="claims" id="claims">
         ${CLAIM_ROWS.map(([k, f]) => html`<dt>${k}</dt><dd>${f(viewer)}</dd>`)}
@@ -349,7 +410,8 @@ function accountPage({ csrf, viewer, user, passkeys, notice, error, directoryLev
     </section>` });
 }
 
-function profilePage({ csrf, viewer, user, passkeys, notice, error, fieldErrors = {}, directoryLevel, pendingChange }) {
+function profilePage({ csrf, viewer, user, passkeys, notice, error, fieldErrors = {}, directoryLevel,
+  pendingChange, devices = [], thisDeviceId = '' }) {
   const atLevel = directoryLevel === undefined || viewer.level >= directoryLevel;
   return layout({
     title: 'Personal information', csrf, viewer, page: 'profile', body: html`
@@ -369,7 +431,28 @@ function profilePage({ csrf, viewer, user, passkeys, notice, error, fieldErrors 
     </section>
     ${passwordForm({ csrf, user, fieldErrors })}
     ${passkeyList({ csrf, passkeys, canAdd: atLevel, returnTo: '/profile' })}
-    ${authenticatorApp({ csrf, user, atLevel })}` });
+    ${authenticatorApp({ csrf, user, atLevel })}
+    ${deviceList({ csrf, devices, thisDeviceId })}` });
+}
+
+// Remembered devices (ListTrustedDevices), each with "Forget" (ForgetDevice, a fresh sign-in).
+function deviceList({ csrf, devices, thisDeviceId }) {
+  return html`
+    <section class="card" aria-labelledby="devices-title">
+      <h2 id="devices-title">Remembered devices</h2>
+      ${devices.length ? html`<ul class="list" id="device-list">${devices.map((d) => html`
+        <li>
+          <div><strong>${d.device_name}</strong>${d.device_id === thisDeviceId ? html` <span class="muted">(this device)</span>` : ''}
+            <span class="muted">remembered ${time(d.create_time)} · last used ${time(d.last_used_time)}
+            · counts until ${time(d.expire_time)}</span></div>
+          <form method="post" action="/profile/devices/forget">
+            ${csrfField(csrf)}
+            <input type="hidden" name="device_id" value="${d.device_id}">
+            <button type="submit" class="danger small" aria-label="Forget ${d.device_name}">Forget</button>
+          </form>
+        </li>`)}</ul>` : html`<p id="device-list">No remembered devices. After you sign in, you can
+        choose to have this device remembered.</p>`}
+    </section>`;
 }
 
 function passwordForm({ csrf, user, fieldErrors }) {
@@ -723,7 +806,7 @@ function errorPage({ csrf, viewer, status, title, message }) {
 
 module.exports = {
   METHODS, methodLabel, seconds, durationText, signInPage, methodsPage, passwordPage, otpPage,
-  passkeyPage, accountPage, profilePage, contactConfirmPage, totpEnrollPage, recoveryCodesPage,
+  totpPage, recoveryCodePage, rememberPage, passkeyPage, accountPage, profilePage, contactConfirmPage, totpEnrollPage, recoveryCodesPage,
   reauthPage, directoriesPage, authenticationPage, usersPage, userPage,
   errorPage,
 };

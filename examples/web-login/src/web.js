@@ -38,6 +38,9 @@ const COOKIES = {
   contactChange: 'tally_contact_change',  // a contact change waiting for its code: id and destination
   totpEnrollment: 'tally_totp_enrollment',  // an authenticator app waiting for its first code
   returnTo: 'tally_return_to',  // where a step-up for a sensitive change goes back to
+  stepUp: 'tally_step_up',    // the login in progress is a step-up of a session, not a sign-in
+  remember: 'tally_remember',  // a finished sign-in whose device may be remembered: its login id
+  device: 'tally_device',     // a remembered device: {user: username, id, token} (RememberDevice)
   csrf: 'tally_csrf',
 };
 
@@ -49,6 +52,17 @@ function cookieOptions(config, maxAgeSeconds) {
 
 function readCookies(req) {
   return cookie.parse(req.headers.cookie || '');
+}
+
+// A cookie holding JSON (set from JSON.stringify), or null when absent, unreadable or without
+// one of the string `fields`.
+function readJsonCookie(req, name, fields) {
+  try {
+    const value = JSON.parse(readCookies(req)[name] || 'null');
+    return value && fields.every((f) => typeof value[f] === 'string') ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 function setCookie(res, config, name, value, maxAgeSeconds) {
@@ -111,6 +125,6 @@ function securityHeaders(req, res, next) {
 }
 
 module.exports = {
-  Html, html, escapeHtml, COOKIES, readCookies, setCookie, clearCookie, csrfToken,
+  Html, html, escapeHtml, COOKIES, readCookies, readJsonCookie, setCookie, clearCookie, csrfToken,
   csrfProtection, securityHeaders,
 };
