@@ -45,9 +45,7 @@ int main(int argc, char** argv) {
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   cred::CredentialMetrics metrics(runner.metrics().registry());
   auto hashing = service.RequireStarted(
-      cred::PasswordHashing::Create({config.argon2, config.max_concurrent_hashes,
-                                     config.hash_queue_size},
-                                    service.random(), metrics),
+      cred::PasswordHashing::Create(config.hashing, service.random(), metrics),
       "cannot hash with these Argon2id parameters");
   service.logger().info("{}", hashing->Describe());
   const cred::PasswordPolicy policy(config.password_rules, std::move(config.blocklist));
