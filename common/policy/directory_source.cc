@@ -33,6 +33,12 @@ PolicyDirectorySource::PolicyDirectorySource(
     absl::Duration timeout)
     : policy_(std::move(policy)), directories_(std::move(directories)), timeout_(timeout) {}
 
+PolicyDirectorySource::PolicyDirectorySource(
+    const std::shared_ptr<grpc::ChannelInterface>& policy_channel, absl::Duration timeout)
+    : PolicyDirectorySource(::tally::policy::v1::PolicyService::NewStub(policy_channel),
+                            ::tally::policy::v1::DirectoryService::NewStub(policy_channel),
+                            timeout) {}
+
 absl::StatusOr<int> PolicyDirectorySource::RequiredLevel(absl::string_view directory_id) {
   absl::StatusOr<::tally::policy::v1::AuthSettings> settings = AuthSettings(directory_id);
   if (!settings.ok()) return settings.status();

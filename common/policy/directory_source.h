@@ -54,6 +54,9 @@ class PolicyDirectorySource final : public RequiredLevelSource,
       std::shared_ptr<::tally::policy::v1::PolicyService::StubInterface> policy,
       std::shared_ptr<::tally::policy::v1::DirectoryService::StubInterface> directories,
       absl::Duration timeout);
+  // Both services over one channel to the policy service.
+  PolicyDirectorySource(const std::shared_ptr<grpc::ChannelInterface>& policy_channel,
+                        absl::Duration timeout);
 
   absl::StatusOr<int> RequiredLevel(absl::string_view directory_id) override;
   absl::StatusOr<std::string> DisplayName(absl::string_view directory_id) override;

@@ -17,4 +17,10 @@ std::shared_ptr<grpc::Channel> MakePeerChannel(
   return grpc::CreateCustomChannel(target, std::move(credentials), args);
 }
 
+PeerChannels::PeerChannels(const TlsFiles& tls) : credentials_(MakeChannelCredentials(tls)) {}
+
+std::shared_ptr<grpc::Channel> PeerChannels::To(const std::string& target) const {
+  return MakePeerChannel(target, credentials_);
+}
+
 }  // namespace tally

@@ -7,6 +7,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "absl/time/time.h"
+#include "common/server/tls.h"
 
 namespace tally {
 
@@ -23,5 +24,16 @@ namespace tally {
 std::shared_ptr<grpc::Channel> MakePeerChannel(
     const std::string& target, std::shared_ptr<grpc::ChannelCredentials> credentials,
     absl::Duration max_reconnect_backoff = absl::Seconds(5));
+
+// A service's channels to its peers, with the same mutual TLS files as its server side
+// (plaintext when none are configured): one set of client credentials for every peer.
+class PeerChannels {
+ public:
+  explicit PeerChannels(const TlsFiles& tls);
+  std::shared_ptr<grpc::Channel> To(const std::string& target) const;
+
+ private:
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+};
 
 }  // namespace tally

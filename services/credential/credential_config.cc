@@ -57,24 +57,24 @@ constexpr int kDefaultPort = 50052;
 // --argon2_*, --max_concurrent_hashes, --hash_queue_size, --min_password_length and the
 // blocklist.
 absl::Status TakePasswordFlags(CredentialServerConfig& config) {
-  config.argon2.memory_kib = absl::GetFlag(FLAGS_argon2_memory_kib);
-  config.argon2.iterations = absl::GetFlag(FLAGS_argon2_iterations);
-  config.argon2.parallelism = absl::GetFlag(FLAGS_argon2_parallelism);
-  if (absl::Status s = ValidateArgon2Params(config.argon2); !s.ok()) {
+  config.hashing.argon2.memory_kib = absl::GetFlag(FLAGS_argon2_memory_kib);
+  config.hashing.argon2.iterations = absl::GetFlag(FLAGS_argon2_iterations);
+  config.hashing.argon2.parallelism = absl::GetFlag(FLAGS_argon2_parallelism);
+  if (absl::Status s = ValidateArgon2Params(config.hashing.argon2); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--argon2_*: ", s.message()));
   }
-  config.max_concurrent_hashes = absl::GetFlag(FLAGS_max_concurrent_hashes);
-  if (config.max_concurrent_hashes < 0) {
+  config.hashing.max_concurrent_hashes = absl::GetFlag(FLAGS_max_concurrent_hashes);
+  if (config.hashing.max_concurrent_hashes < 0) {
     return absl::InvalidArgumentError("--max_concurrent_hashes must be >= 0");
   }
-  if (config.max_concurrent_hashes == 0) {
-    config.max_concurrent_hashes = std::max(1u, std::thread::hardware_concurrency());
+  if (config.hashing.max_concurrent_hashes == 0) {
+    config.hashing.max_concurrent_hashes = std::max(1u, std::thread::hardware_concurrency());
   }
-  config.hash_queue_size = absl::GetFlag(FLAGS_hash_queue_size);
-  if (config.hash_queue_size < -1) {
+  config.hashing.hash_queue_size = absl::GetFlag(FLAGS_hash_queue_size);
+  if (config.hashing.hash_queue_size < -1) {
     return absl::InvalidArgumentError("--hash_queue_size must be >= -1");
   }
-  if (config.hash_queue_size == -1) config.hash_queue_size = config.max_concurrent_hashes;
+  if (config.hashing.hash_queue_size == -1) config.hashing.hash_queue_size = config.hashing.max_concurrent_hashes;
   config.password_rules.min_length = absl::GetFlag(FLAGS_min_password_length);
   if (config.password_rules.min_length < 1 || config.password_rules.min_length > 64) {
     return absl::InvalidArgumentError("--min_password_length must be 1 to 64");

@@ -8,8 +8,8 @@
 #include "common/redis/redis_client.h"
 #include "common/server/server_runner.h"
 #include "services/credential/credential_manager.h"
-#include "services/credential/password_hasher.h"
 #include "services/credential/factor_guard.h"
+#include "services/credential/password_hashing.h"
 #include "services/credential/password_policy.h"
 #include "services/credential/totp_manager.h"
 
@@ -22,9 +22,9 @@ struct CredentialServerConfig {
   std::string postgres_schema;  // --postgres_schema: the schema this service owns and migrates
   // --redis_url (required): the revocation records every bearer token is checked against.
   RedisOptions revocation_redis;
-  Argon2Params argon2;        // --argon2_memory_kib, --argon2_iterations, --argon2_parallelism
-  int max_concurrent_hashes = 0;  // --max_concurrent_hashes, 0 resolved to the hardware threads
-  int hash_queue_size = 0;        // --hash_queue_size, -1 resolved to max_concurrent_hashes
+  // --argon2_memory_kib, --argon2_iterations, --argon2_parallelism; --max_concurrent_hashes (0
+  // resolved to the hardware threads); --hash_queue_size (-1 resolved to max_concurrent_hashes).
+  PasswordHashingOptions hashing;
   PasswordRules password_rules;  // --min_password_length
   // --password_blocklist, loaded (empty without the flag, which blocklist_file then is).
   std::string blocklist_file;

@@ -38,10 +38,10 @@ TEST(CredentialServerConfigTest, Defaults) {
   EXPECT_EQ(config->server.listen, "0.0.0.0:50052");
   EXPECT_EQ(config->postgres_schema, "credential");
   EXPECT_EQ(config->revocation_redis.host, "cache");
-  EXPECT_EQ(config->argon2, (Argon2Params{19456, 2, 1}));
+  EXPECT_EQ(config->hashing.argon2, (Argon2Params{19456, 2, 1}));
   const int threads = std::max(1u, std::thread::hardware_concurrency());
-  EXPECT_EQ(config->max_concurrent_hashes, threads);
-  EXPECT_EQ(config->hash_queue_size, threads);
+  EXPECT_EQ(config->hashing.max_concurrent_hashes, threads);
+  EXPECT_EQ(config->hashing.hash_queue_size, threads);
   EXPECT_EQ(config->password_rules.min_length, 8);
   EXPECT_TRUE(config->blocklist_file.empty());
   EXPECT_EQ(config->blocklist.size(), 0u);
@@ -56,9 +56,9 @@ TEST(CredentialServerConfigTest, TakesEveryValue) {
               "--password_blocklist=" + path, "--redis_url=redis://cache",
               "--postgres_schema=users"});
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->argon2, (Argon2Params{65536, 3, 2}));
-  EXPECT_EQ(config->max_concurrent_hashes, 3);
-  EXPECT_EQ(config->hash_queue_size, 0);
+  EXPECT_EQ(config->hashing.argon2, (Argon2Params{65536, 3, 2}));
+  EXPECT_EQ(config->hashing.max_concurrent_hashes, 3);
+  EXPECT_EQ(config->hashing.hash_queue_size, 0);
   EXPECT_EQ(config->password_rules.min_length, 12);
   EXPECT_EQ(config->blocklist_file, path);
   EXPECT_TRUE(config->blocklist.Contains("LetMeIn123"));

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "common/auth/caller.h"
 #include "common/auth/revocation.h"
+#include "common/otp/otp_peer.h"
 #include "common/policy/directory_source.h"
 #include "common/util/clock.h"
 #include "common/util/random.h"
@@ -14,7 +15,6 @@
 #include "services/credential/credential_metrics.h"
 #include "services/credential/credential_store.h"
 #include "services/credential/factor_store.h"
-#include "services/credential/otp_client.h"
 #include "services/credential/password_policy.h"
 #include "spdlog/logger.h"
 #include "tally/credential/v1/credential.pb.h"
@@ -38,7 +38,7 @@ struct AccountSecurityDeps {
   // Where password, role and deletion changes end the user's sessions.
   RevocationStore& revocations;
   // Codes to new destinations and notices to old ones.
-  OtpClient& otp;
+  OtpPeer& otp;
   // A directory's settings: its SMS countries, and NOT_FOUND for an unknown directory.
   AuthSettingsSource& directories;
   // The attempt windows of current_password (the table the second factors use).

@@ -182,7 +182,7 @@ class FakeCredentialStore : public CredentialStore {
 
 // The OTP service as the credential service sees it: codes per challenge with the real
 // service's attempt count (5), expiry by the injected clock, and every send and notice recorded.
-class FakeOtp final : public OtpClient {
+class FakeOtp final : public OtpPeer {
  public:
   explicit FakeOtp(const Clock& clock) : clock_(clock) {}
 

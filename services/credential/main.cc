@@ -5,20 +5,19 @@
 
 #include "common/auth/redis_revocation_store.h"
 #include "common/logging/logging.h"
+#include "common/otp/otp_peer.h"
 #include "common/policy/directory_source.h"
-#include "common/server/peer_channel.h"
 #include "common/postgres/pg_flags.h"
+#include "common/server/peer_channel.h"
 #include "common/server/service_main.h"
-#include "services/credential/bounded_hasher.h"
 #include "services/credential/credential_callers.h"
 #include "services/credential/credential_config.h"
 #include "services/credential/credential_manager.h"
 #include "services/credential/credential_metrics.h"
 #include "services/credential/credential_service.h"
-#include "services/credential/hash_limiter.h"
-#include "services/credential/otp_client.h"
 #include "services/credential/device_manager.h"
 #include "services/credential/factor_guard.h"
+#include "services/credential/password_hashing.h"
 #include "services/credential/pg_credential_store.h"
 #include "services/credential/pg_device_store.h"
 #include "services/credential/pg_factor_store.h"
@@ -45,32 +44,17 @@ int main(int argc, char** argv) {
 
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   cred::CredentialMetrics metrics(runner.metrics().registry());
-  // One working buffer per hash that may run: the service's Argon2 memory stays at
-  // max_concurrent_hashes × m from start to end.
-  cred::Argon2Buffers buffers(config.max_concurrent_hashes,
-                              size_t{config.argon2.memory_kib} * 1024);
-  cred::PasswordHasher hasher(config.argon2, service.random(), &buffers);
-  cred::HashLimiter limiter(config.max_concurrent_hashes, config.hash_queue_size);
-  cred::BoundedHasher bounded = service.RequireStarted(
-      cred::BoundedHasher::Create(hasher, limiter, metrics),
+  auto hashing = service.RequireStarted(
+      cred::PasswordHashing::Create(config.hashing, service.random(), metrics),
       "cannot hash with these Argon2id parameters");
-  service.logger().info(
-      "Argon2id m={} KiB, t={}, p={}; at most {} at once, {} waiting; {} buffers preallocated",
-      config.argon2.memory_kib, config.argon2.iterations, config.argon2.parallelism,
-      config.max_concurrent_hashes, config.hash_queue_size, buffers.count());
+  service.logger().info("{}", hashing->Describe());
   const cred::PasswordPolicy policy(config.password_rules, std::move(config.blocklist));
-  // The same mutual TLS files as the server side (plaintext when none are configured).
-  auto policy_channel = tally::MakePeerChannel(config.policy_addr,
-                                               tally::MakeChannelCredentials(config.server.tls));
-  tally::PolicyDirectorySource directories(
-      tally::policy::v1::PolicyService::NewStub(policy_channel),
-      tally::policy::v1::DirectoryService::NewStub(policy_channel), config.policy_timeout);
-  cred::GrpcOtpClient otp(
-      tally::otp::v1::OtpService::NewStub(tally::MakePeerChannel(
-          config.otp_addr, tally::MakeChannelCredentials(config.server.tls))),
-      tally::PeerCallOptions{.timeout = config.otp_timeout});
+  const tally::PeerChannels peers(config.server.tls);
+  tally::PolicyDirectorySource directories(peers.To(config.policy_addr), config.policy_timeout);
+  tally::GrpcOtpPeer otp(tally::otp::v1::OtpService::NewStub(peers.To(config.otp_addr)),
+                         tally::PeerCallOptions{.timeout = config.otp_timeout});
   cred::PgFactorStore factor_store(store->pool(), store->schema());
-  cred::CredentialManager manager(*store, bounded, policy, metrics, service.clock(),
+  cred::CredentialManager manager(*store, hashing->hasher(), policy, metrics, service.clock(),
                                   service.random(),
                                   {*revocations, otp, directories, factor_store, config.account});
   cred::PgDeviceStore device_store(store->pool(), store->schema());

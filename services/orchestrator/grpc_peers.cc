@@ -14,7 +14,6 @@ namespace tally::orchestrator {
 namespace {
 
 namespace credpb = ::tally::credential::v1;
-namespace otppb = ::tally::otp::v1;
 namespace pkpb = ::tally::passkey::v1;
 namespace polpb = ::tally::policy::v1;
 
@@ -186,45 +185,6 @@ absl::Status GrpcCredentialPeer::DeleteDevice(const credpb::DeleteDeviceRequest&
                   {absl::StatusCode::kNotFound, absl::StatusCode::kInvalidArgument},
                   [&](grpc::ClientContext* context) {
                     return stub_->DeleteDevice(context, request, &response);
-                  });
-}
-
-GrpcOtpPeer::GrpcOtpPeer(std::shared_ptr<otppb::OtpService::StubInterface> stub,
-                         PeerCallOptions options)
-    : stub_(std::move(stub)), options_(options) {}
-
-absl::StatusOr<otppb::SendCodeResponse> GrpcOtpPeer::SendCode(
-    const otppb::SendCodeRequest& request, absl::Time deadline) {
-  otppb::SendCodeResponse response;
-  absl::Status s = CallPeer("otp", options_, deadline, /*idempotent=*/false,
-                          {absl::StatusCode::kResourceExhausted,
-                           absl::StatusCode::kInvalidArgument},
-                          [&](grpc::ClientContext* context) {
-                            return stub_->SendCode(context, request, &response);
-                          });
-  if (!s.ok()) return s;
-  return response;
-}
-
-absl::StatusOr<otppb::VerifyCodeResponse> GrpcOtpPeer::VerifyCode(
-    const otppb::VerifyCodeRequest& request, absl::Time deadline) {
-  otppb::VerifyCodeResponse response;
-  absl::Status s = CallPeer("otp", options_, deadline, /*idempotent=*/false,
-                          {absl::StatusCode::kInvalidArgument},
-                          [&](grpc::ClientContext* context) {
-                            return stub_->VerifyCode(context, request, &response);
-                          });
-  if (!s.ok()) return s;
-  return response;
-}
-
-absl::Status GrpcOtpPeer::SendNotice(const otppb::SendNoticeRequest& request,
-                                     absl::Time deadline) {
-  otppb::SendNoticeResponse response;
-  return CallPeer("otp", options_, deadline, /*idempotent=*/false,
-                  {absl::StatusCode::kResourceExhausted, absl::StatusCode::kInvalidArgument},
-                  [&](grpc::ClientContext* context) {
-                    return stub_->SendNotice(context, request, &response);
                   });
 }
 

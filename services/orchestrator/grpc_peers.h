@@ -11,7 +11,6 @@
 #include "common/util/clock.h"
 #include "services/orchestrator/peers.h"
 #include "tally/credential/v1/credential.grpc.pb.h"
-#include "tally/otp/v1/otp.grpc.pb.h"
 #include "tally/passkey/v1/passkey.grpc.pb.h"
 #include "tally/policy/v1/policy.grpc.pb.h"
 
@@ -64,22 +63,6 @@ class GrpcCredentialPeer final : public CredentialPeer {
 
  private:
   std::shared_ptr<::tally::credential::v1::CredentialService::StubInterface> stub_;
-  const PeerCallOptions options_;
-};
-
-class GrpcOtpPeer final : public OtpPeer {
- public:
-  GrpcOtpPeer(std::shared_ptr<::tally::otp::v1::OtpService::StubInterface> stub,
-              PeerCallOptions options);
-  absl::StatusOr<::tally::otp::v1::SendCodeResponse> SendCode(
-      const ::tally::otp::v1::SendCodeRequest& request, absl::Time deadline) override;
-  absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
-      const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) override;
-  absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
-                          absl::Time deadline) override;
-
- private:
-  std::shared_ptr<::tally::otp::v1::OtpService::StubInterface> stub_;
   const PeerCallOptions options_;
 };
 

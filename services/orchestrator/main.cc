@@ -3,13 +3,12 @@
 // LoginManager and SessionManager.
 
 #include <memory>
-#include <string>
 
 #include "common/auth/redis_revocation_store.h"
 #include "common/logging/logging.h"
 #include "common/server/peer_channel.h"
 #include "common/server/service_main.h"
-#include "services/orchestrator/grpc_peers.h"
+#include "services/orchestrator/cluster_peers.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/login_metrics.h"
 #include "services/orchestrator/orchestrator_callers.h"
@@ -27,23 +26,7 @@ int main(int argc, char** argv) {
       service.RequireConfig(orch::OrchestratorServerConfigFromFlags(service.clock()));
   const auto& clock = service.clock();
 
-  // The same mutual TLS files as the server side (plaintext when none are configured).
-  const auto credentials = tally::MakeChannelCredentials(config.server.tls);
-  auto channel = [&](const std::string& target) {
-    return tally::MakePeerChannel(target, credentials);
-  };
-  orch::GrpcPolicyPeer policy_peer(
-      tally::policy::v1::PolicyService::NewStub(channel(config.policy_addr)), config.peer_calls);
-  orch::CachingPolicyPeer policy(policy_peer, clock, config.settings_cache_ttl);
-  orch::GrpcCredentialPeer credential_peer(
-      tally::credential::v1::CredentialService::NewStub(channel(config.credential_addr)),
-      config.peer_calls);
-  orch::StaleUserCredentialPeer credential(credential_peer, clock, config.user_max_stale);
-  orch::GrpcOtpPeer otp(tally::otp::v1::OtpService::NewStub(channel(config.otp_addr)),
-                        config.peer_calls);
-  orch::GrpcPasskeyPeer passkey(
-      tally::passkey::v1::PasskeyService::NewStub(channel(config.passkey_addr)),
-      config.peer_calls);
+  orch::ClusterPeers peers(config.peers, tally::PeerChannels(config.server.tls), clock);
 
   auto redis = std::make_shared<tally::RedisClient>(config.redis);
   orch::RedisLoginStore logins(redis);
@@ -60,19 +43,19 @@ int main(int argc, char** argv) {
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   orch::LoginMetrics metrics(runner.metrics().registry());
   orch::RedisStartLimiter start_limiter(redis, config.start_limits);
-  orch::LoginManager manager(logins, lockouts, policy, credential, otp, passkey, sessions, clock,
-                             service.random(), config.login, &metrics, &start_limiter);
-  orch::UserLockout user_lockout(credential_peer, lockouts, &metrics);
+  orch::LoginManager manager(logins, lockouts, peers.policy, peers.credential, peers.otp,
+                             peers.passkey, sessions, clock, service.random(), config.login,
+                             &metrics, &start_limiter);
+  orch::UserLockout user_lockout(peers.credential_service, lockouts, &metrics);
   orch::LoginServiceImpl login_service(manager, user_lockout, authenticator);
-  orch::UserSessions user_sessions(credential_peer, *revocations, clock);
-  orch::UserDevices user_devices(credential_peer, policy);
+  orch::UserSessions user_sessions(peers.credential_service, *revocations, clock);
+  orch::UserDevices user_devices(peers.credential_service, peers.policy);
   orch::SessionServiceImpl session_service(sessions, user_sessions, user_devices, authenticator);
   runner.AddService(&login_service);
   runner.AddService(&session_service);
   runner.AddHealthCheck("redis", [redis] { return redis->Ping(); });
   return service.Serve(runner, [&] {
-    service.logger().info("signing with {} key(s); peers policy={} credential={} otp={} passkey={}",
-                          config.signing_key_files.size(), config.policy_addr,
-                          config.credential_addr, config.otp_addr, config.passkey_addr);
+    service.logger().info("signing with {} key(s); peers {}", config.signing_key_files.size(),
+                          config.peers.Describe());
   });
 }

@@ -108,22 +108,22 @@ absl::Status TakeLoginFlags(LoginConfig& login, LockoutPolicy& lockout) {
 }
 
 absl::Status TakePeerFlags(OrchestratorServerConfig& config) {
-  config.policy_addr = absl::GetFlag(FLAGS_policy_addr);
-  config.credential_addr = absl::GetFlag(FLAGS_credential_addr);
-  config.otp_addr = absl::GetFlag(FLAGS_otp_addr);
-  config.passkey_addr = absl::GetFlag(FLAGS_passkey_addr);
-  config.peer_calls.timeout = absl::GetFlag(FLAGS_peer_timeout);
-  config.peer_calls.read_attempts = absl::GetFlag(FLAGS_peer_read_attempts);
-  if (config.peer_calls.timeout <= absl::ZeroDuration() || config.peer_calls.read_attempts < 1) {
+  config.peers.policy_addr = absl::GetFlag(FLAGS_policy_addr);
+  config.peers.credential_addr = absl::GetFlag(FLAGS_credential_addr);
+  config.peers.otp_addr = absl::GetFlag(FLAGS_otp_addr);
+  config.peers.passkey_addr = absl::GetFlag(FLAGS_passkey_addr);
+  config.peers.calls.timeout = absl::GetFlag(FLAGS_peer_timeout);
+  config.peers.calls.read_attempts = absl::GetFlag(FLAGS_peer_read_attempts);
+  if (config.peers.calls.timeout <= absl::ZeroDuration() || config.peers.calls.read_attempts < 1) {
     return Invalid("--peer_timeout must be > 0 and --peer_read_attempts >= 1");
   }
-  config.settings_cache_ttl = absl::GetFlag(FLAGS_settings_cache_ttl);
-  if (config.settings_cache_ttl < absl::ZeroDuration() ||
-      config.settings_cache_ttl > absl::Seconds(10)) {
+  config.peers.settings_cache_ttl = absl::GetFlag(FLAGS_settings_cache_ttl);
+  if (config.peers.settings_cache_ttl < absl::ZeroDuration() ||
+      config.peers.settings_cache_ttl > absl::Seconds(10)) {
     return Invalid("--settings_cache_ttl must be between 0s and 10s");
   }
-  config.user_max_stale = absl::GetFlag(FLAGS_user_max_stale);
-  if (config.user_max_stale < absl::ZeroDuration() || config.user_max_stale > absl::Hours(1)) {
+  config.peers.user_max_stale = absl::GetFlag(FLAGS_user_max_stale);
+  if (config.peers.user_max_stale < absl::ZeroDuration() || config.peers.user_max_stale > absl::Hours(1)) {
     return Invalid("--user_max_stale must be between 0s and 1h");
   }
   return absl::OkStatus();

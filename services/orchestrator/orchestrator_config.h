@@ -9,7 +9,7 @@
 #include "common/redis/redis_client.h"
 #include "common/server/server_runner.h"
 #include "common/util/clock.h"
-#include "services/orchestrator/grpc_peers.h"
+#include "services/orchestrator/cluster_peers.h"
 #include "services/orchestrator/login_manager.h"
 #include "services/orchestrator/login_store.h"
 #include "services/orchestrator/session_manager.h"
@@ -27,15 +27,7 @@ struct OrchestratorServerConfig {
   LoginConfig login;                // --login_ttl
   LockoutPolicy lockout;            // --lockout_*
   StartLimits start_limits;         // --start_login_per_client_per_minute, ..._per_directory_...
-  // The peers: --policy_addr, --credential_addr, --otp_addr, --passkey_addr (gRPC targets),
-  // --peer_timeout and --peer_read_attempts.
-  std::string policy_addr;
-  std::string credential_addr;
-  std::string otp_addr;
-  std::string passkey_addr;
-  PeerCallOptions peer_calls;
-  absl::Duration settings_cache_ttl;  // --settings_cache_ttl: 0 disables the cache
-  absl::Duration user_max_stale;      // --user_max_stale: 0 disables stale users
+  ClusterPeersConfig peers;         // --*_addr, --peer_*, --settings_cache_ttl, --user_max_stale
 };
 
 // INVALID_ARGUMENT naming the flag when a value is bad (or a signing key cannot be used).

@@ -65,14 +65,14 @@ TEST_F(OrchestratorServerConfigTest, Defaults) {
   EXPECT_EQ(config->lockout.first_lock, absl::Minutes(1));
   EXPECT_EQ(config->lockout.max_lock, absl::Hours(1));
   EXPECT_EQ(config->lockout.forget_after, absl::Hours(24));
-  EXPECT_EQ(config->policy_addr, "127.0.0.1:50051");
-  EXPECT_EQ(config->credential_addr, "127.0.0.1:50052");
-  EXPECT_EQ(config->otp_addr, "127.0.0.1:50053");
-  EXPECT_EQ(config->passkey_addr, "127.0.0.1:50054");
-  EXPECT_EQ(config->peer_calls.timeout, absl::Seconds(2));
-  EXPECT_EQ(config->peer_calls.read_attempts, 3);
-  EXPECT_EQ(config->settings_cache_ttl, absl::Seconds(2));
-  EXPECT_EQ(config->user_max_stale, absl::Minutes(5));
+  EXPECT_EQ(config->peers.policy_addr, "127.0.0.1:50051");
+  EXPECT_EQ(config->peers.credential_addr, "127.0.0.1:50052");
+  EXPECT_EQ(config->peers.otp_addr, "127.0.0.1:50053");
+  EXPECT_EQ(config->peers.passkey_addr, "127.0.0.1:50054");
+  EXPECT_EQ(config->peers.calls.timeout, absl::Seconds(2));
+  EXPECT_EQ(config->peers.calls.read_attempts, 3);
+  EXPECT_EQ(config->peers.settings_cache_ttl, absl::Seconds(2));
+  EXPECT_EQ(config->peers.user_max_stale, absl::Minutes(5));
 }
 
 TEST_F(OrchestratorServerConfigTest, SeveralKeysAndAnIssuer) {
@@ -84,8 +84,8 @@ TEST_F(OrchestratorServerConfigTest, SeveralKeysAndAnIssuer) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->signing_key_files, (std::vector<std::string>{key_, old_key}));
   EXPECT_EQ(config->signing_keys->issuer(), "acme");
-  EXPECT_EQ(config->otp_addr, "dns:///tally-otp:50053");
-  EXPECT_EQ(config->settings_cache_ttl, absl::ZeroDuration());
+  EXPECT_EQ(config->peers.otp_addr, "dns:///tally-otp:50053");
+  EXPECT_EQ(config->peers.settings_cache_ttl, absl::ZeroDuration());
 }
 
 TEST_F(OrchestratorServerConfigTest, RefusesBadValues) {

@@ -5,8 +5,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/otp/otp_peer.h"
 #include "tally/credential/v1/credential.pb.h"
-#include "tally/otp/v1/otp.pb.h"
 #include "tally/passkey/v1/passkey.pb.h"
 #include "tally/policy/v1/policy.pb.h"
 
@@ -63,20 +63,7 @@ class CredentialPeer {
                                     absl::Time deadline) = 0;
 };
 
-class OtpPeer {
- public:
-  virtual ~OtpPeer() = default;
-  // RESOURCE_EXHAUSTED inside the cooldown or over a cap.
-  virtual absl::StatusOr<::tally::otp::v1::SendCodeResponse> SendCode(
-      const ::tally::otp::v1::SendCodeRequest& request, absl::Time deadline) = 0;
-  // A wrong, used or expired code is a result, not an error.
-  virtual absl::StatusOr<::tally::otp::v1::VerifyCodeResponse> VerifyCode(
-      const ::tally::otp::v1::VerifyCodeRequest& request, absl::Time deadline) = 0;
-  // Tells the user something happened to their account (NOTICE_DEVICE_REMEMBERED, ...).
-  // RESOURCE_EXHAUSTED refused by its budget (nothing sent).
-  virtual absl::Status SendNotice(const ::tally::otp::v1::SendNoticeRequest& request,
-                                  absl::Time deadline) = 0;
-};
+// The OTP service's peer is tally::OtpPeer (common/otp), shared with the credential service.
 
 class PasskeyPeer {
  public:

@@ -33,12 +33,8 @@ int main(int argc, char** argv) {
   auto store = service.RequireStarted(tally::MigratedPgStore<passkey::PgPasskeyStore>(
       config.postgres, config.postgres_schema, service.logger()));
   passkey::RedisChallengeStore challenges(redis);
-  // The same mutual TLS files as the server side (plaintext when none are configured).
-  auto policy_channel = tally::MakePeerChannel(config.policy_addr,
-                                               tally::MakeChannelCredentials(config.server.tls));
-  tally::PolicyDirectorySource levels(tally::policy::v1::PolicyService::NewStub(policy_channel),
-                                      tally::policy::v1::DirectoryService::NewStub(policy_channel),
-                                      config.policy_timeout);
+  tally::PolicyDirectorySource levels(
+      tally::PeerChannels(config.server.tls).To(config.policy_addr), config.policy_timeout);
 
   tally::ServerRunner runner(config.server, tally::GetLogger("server"));
   passkey::PrometheusCeremonyObserver observer(runner.metrics().registry());

@@ -14,17 +14,16 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/paging.h"
 #include "common/util/text.h"
 
 namespace {
 
+using ::tally::fuzz::Check;
+
 // The kinds the services page through (and one that is a prefix of another).
 constexpr const char* kKinds[] = {"directories", "users", "audit", "dir", "d"};
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
 
 bool IsIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||

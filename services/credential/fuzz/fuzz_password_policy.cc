@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/text.h"
 #include "services/credential/password_policy.h"
 #include "services/credential/user_fields.h"
@@ -24,21 +25,10 @@
 
 namespace {
 
+using ::tally::fuzz::Check;
+using ::tally::fuzz::Distinctive;
+
 namespace cred = ::tally::credential;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-bool Distinctive(const std::string& text) {
-  if (text.size() < 8) return false;
-  for (unsigned char c : text) {
-    if (c >= 0x80 || absl::string_view("#$%&*/<=>?^`{|}~").find(c) != absl::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 int CodePoints(const std::string& s) {
   int n = 0;

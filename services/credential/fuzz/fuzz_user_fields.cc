@@ -21,34 +21,19 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
-#include "common/util/text.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/contact.h"
+#include "common/util/text.h"
 #include "services/credential/user_fields.h"
 #include "tally/credential/v1/credential.pb.h"
 
 namespace {
 
+using ::tally::fuzz::Check;
+using ::tally::fuzz::Distinctive;
+using ::tally::fuzz::CheckError;
+
 namespace cred = ::tally::credential;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-// Text the fixed error messages can never contain, so finding it there means it was echoed.
-bool Distinctive(const std::string& text) {
-  if (text.size() < 8) return false;
-  for (unsigned char c : text) {
-    if (c >= 0x80 || absl::string_view("#$%&*/<=>?^`{|}~").find(c) != absl::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
-void CheckError(const absl::Status& status, const std::string& input) {
-  Check(status.code() == absl::StatusCode::kInvalidArgument);
-  if (Distinctive(input)) Check(!absl::StrContains(status.message(), input));
-}
 
 void CheckUsername(const std::string& raw) {
   absl::StatusOr<cred::Username> name = cred::CheckUsername(raw);

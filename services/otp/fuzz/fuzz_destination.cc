@@ -18,28 +18,17 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/contact.h"
 #include "services/otp/destination.h"
 #include "tally/otp/v1/otp.pb.h"
 
 namespace {
 
+using ::tally::fuzz::Check;
+using ::tally::fuzz::Distinctive;
+
 namespace otp = ::tally::otp;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-// Text the fixed error messages can never contain, so finding it there means it was echoed.
-bool Distinctive(const std::string& text) {
-  if (text.size() < 8) return false;
-  for (unsigned char c : text) {
-    if (c >= 0x80 || absl::string_view("#$%&*/<=>?^`{|}~").find(c) != absl::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 

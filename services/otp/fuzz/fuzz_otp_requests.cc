@@ -17,6 +17,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/text.h"
 #include "services/otp/client_address.h"
 #include "services/otp/destination.h"
@@ -25,22 +26,10 @@
 
 namespace {
 
+using ::tally::fuzz::Check;
+using ::tally::fuzz::Distinctive;
+
 namespace otp = ::tally::otp;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-// Text the fixed error messages can never contain, so finding it there means it was echoed.
-bool Distinctive(const std::string& text) {
-  if (text.size() < 8) return false;
-  for (unsigned char c : text) {
-    if (c >= 0x80 || absl::string_view("#$%&*/<=>?^`{|}~").find(c) != absl::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 bool IsCode(const std::string& code) {
   if (code.empty() || code.size() > otp::kMaxCodeLength) return false;

@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "common/status/error_details.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/contact.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/policy/points.h"
@@ -31,12 +32,10 @@
 
 namespace {
 
+using ::tally::fuzz::Check;
+
 namespace pol = ::tally::policy;
 namespace cpb = ::tally::common::v1;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
 
 void CheckValid(const pol::AuthSettings& settings) {
   const auto& known = pol::KnownMethods();

@@ -15,6 +15,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/testing/fuzz_checks.h"
 #include "common/util/paging.h"
 #include "common/util/text.h"
 #include "services/policy/points.h"
@@ -23,28 +24,12 @@
 
 namespace {
 
+using ::tally::fuzz::Check;
+using ::tally::fuzz::Distinctive;
+using ::tally::fuzz::CheckError;
+
 namespace pol = ::tally::policy;
 namespace pb = ::tally::policy::v1;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-// Text the fixed error messages can never contain, so finding it there means it was echoed.
-bool Distinctive(const std::string& text) {
-  if (text.size() < 8) return false;
-  for (unsigned char c : text) {
-    if (c >= 0x80 || absl::string_view("#$%&*/<=>?^`{|}~").find(c) != absl::string_view::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
-void CheckError(const absl::Status& status, const std::string& input) {
-  Check(status.code() == absl::StatusCode::kInvalidArgument);
-  if (Distinctive(input)) Check(!absl::StrContains(status.message(), input));
-}
 
 void CheckDisplayName(const std::string& raw) {
   absl::StatusOr<std::string> name = pol::CheckDisplayName(raw);

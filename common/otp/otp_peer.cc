@@ -1,14 +1,18 @@
-#include "services/credential/otp_client.h"
+#include "common/otp/otp_peer.h"
 
-namespace tally::credential {
+#include <grpcpp/client_context.h>
+
+namespace tally {
 
 namespace otppb = ::tally::otp::v1;
 
-GrpcOtpClient::GrpcOtpClient(std::shared_ptr<otppb::OtpService::StubInterface> stub,
-                             PeerCallOptions options)
+GrpcOtpPeer::GrpcOtpPeer(std::shared_ptr<otppb::OtpService::StubInterface> stub,
+                         PeerCallOptions options)
     : stub_(std::move(stub)), options_(options) {}
 
-absl::StatusOr<otppb::SendCodeResponse> GrpcOtpClient::SendCode(
+// None of the three is idempotent: a retried SendCode would send a second code (and spend the
+// budget twice), a retried VerifyCode would spend a second attempt.
+absl::StatusOr<otppb::SendCodeResponse> GrpcOtpPeer::SendCode(
     const otppb::SendCodeRequest& request, absl::Time deadline) {
   otppb::SendCodeResponse response;
   absl::Status s = CallPeer(
@@ -19,7 +23,7 @@ absl::StatusOr<otppb::SendCodeResponse> GrpcOtpClient::SendCode(
   return response;
 }
 
-absl::StatusOr<otppb::VerifyCodeResponse> GrpcOtpClient::VerifyCode(
+absl::StatusOr<otppb::VerifyCodeResponse> GrpcOtpPeer::VerifyCode(
     const otppb::VerifyCodeRequest& request, absl::Time deadline) {
   otppb::VerifyCodeResponse response;
   absl::Status s = CallPeer(
@@ -29,8 +33,8 @@ absl::StatusOr<otppb::VerifyCodeResponse> GrpcOtpClient::VerifyCode(
   return response;
 }
 
-absl::Status GrpcOtpClient::SendNotice(const otppb::SendNoticeRequest& request,
-                                       absl::Time deadline) {
+absl::Status GrpcOtpPeer::SendNotice(const otppb::SendNoticeRequest& request,
+                                     absl::Time deadline) {
   otppb::SendNoticeResponse response;
   return CallPeer(
       "otp", options_, deadline, /*idempotent=*/false,
@@ -38,4 +42,4 @@ absl::Status GrpcOtpClient::SendNotice(const otppb::SendNoticeRequest& request,
       [&](grpc::ClientContext* context) { return stub_->SendNotice(context, request, &response); });
 }
 
-}  // namespace tally::credential
+}  // namespace tally
