@@ -169,6 +169,11 @@ absl::Status RequireAdminOrPlatform(const Caller& caller, std::string_view direc
   return RequireAdmin(caller, directory_id);
 }
 
+absl::Status RequireAdminIfSessionToken(const Caller& caller, std::string_view directory_id) {
+  if (caller.kind != Caller::Kind::kUser) return absl::OkStatus();
+  return RequireAdmin(caller, directory_id);
+}
+
 absl::Status RequireSelfOrAdmin(const Caller& caller, std::string_view directory_id,
                                 std::string_view user_id) {
   switch (caller.kind) {

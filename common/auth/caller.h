@@ -122,6 +122,10 @@ absl::Status RequirePlatform(const Caller& caller);
 absl::Status RequireAdmin(const Caller& caller, std::string_view directory_id);
 // An admin of `directory_id` or the platform (CreateUser, UpdateAuthSettings, ListAuditEvents).
 absl::Status RequireAdminOrPlatform(const Caller& caller, std::string_view directory_id);
+// A call open to the cluster and the platform that a session token may make only as an admin
+// of `directory_id` (GetDirectory, GetAuthSettings: "platform, cluster, directory admin"). Other
+// callers pass (the cluster rules and the platform key were checked before).
+absl::Status RequireAdminIfSessionToken(const Caller& caller, std::string_view directory_id);
 // The user `user_id` of `directory_id` themself, or an admin of that directory (UpdateContact,
 // SetPassword, ListPasskeys, DeletePasskey). The platform is refused, as API.md lists "the user,
 // directory admin" only: operators act through an admin account, which the audit trail names.

@@ -216,6 +216,20 @@ TEST(CallerTest, RequireAdminOrPlatform) {
   EXPECT_EQ(Code(RequireAdminOrPlatform(c.bob, "dir_acme")), kDenied);
 }
 
+TEST(CallerTest, RequireAdminIfSessionToken) {
+  // GetDirectory, GetAuthSettings: open to the cluster and the platform; of the tokens, only
+  // the directory's own admins'.
+  Callers c;
+  EXPECT_EQ(Code(RequireAdminIfSessionToken(c.anonymous, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireAdminIfSessionToken(c.platform, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireAdminIfSessionToken(c.admin, "dir_acme")), kOk);
+  EXPECT_EQ(Code(RequireAdminIfSessionToken(c.alice, "dir_acme")), kDenied);
+  EXPECT_EQ(Code(RequireAdminIfSessionToken(c.other_admin, "dir_acme")), kDenied);
+  EXPECT_THAT(std::string(RequireAdminIfSessionToken(c.other_admin, "dir_acme").message()),
+              HasSubstr("another directory"));
+  EXPECT_EQ(Code(RequireAdminIfSessionToken(c.admin, "")), kDenied);
+}
+
 TEST(CallerTest, RequireSelfOrAdmin) {
   Callers c;
   EXPECT_EQ(Code(RequireSelfOrAdmin(c.alice, "dir_acme", "usr_alice")), kOk);

@@ -59,8 +59,8 @@ absl::StatusOr<pb::GetDirectoryResponse> PolicyManager::GetDirectory(
     const Caller& caller, const pb::GetDirectoryRequest& request) {
   // Platform and cluster read any directory; a session token only its own directory's, and
   // only an admin's (API.md: "platform, cluster, directory admin").
-  if (caller.kind == Caller::Kind::kUser) {
-    if (absl::Status s = RequireAdmin(caller, request.directory_id()); !s.ok()) return s;
+  if (absl::Status s = RequireAdminIfSessionToken(caller, request.directory_id()); !s.ok()) {
+    return s;
   }
   if (absl::Status s = CheckDirectoryId(request.directory_id()); !s.ok()) return s;
   absl::StatusOr<pb::Directory> directory = store_.GetDirectory(request.directory_id());
@@ -88,8 +88,12 @@ absl::StatusOr<pb::ListDirectoriesResponse> PolicyManager::ListDirectories(
 }
 
 absl::StatusOr<pb::GetAuthSettingsResponse> PolicyManager::GetAuthSettings(
-    const Caller& /*cluster or directory admin: any caller*/,
-    const pb::GetAuthSettingsRequest& request) {
+    const Caller& caller, const pb::GetAuthSettingsRequest& request) {
+  // The rule of GetDirectory, and before the store: a token of another directory learns
+  // nothing, not even whether the directory exists.
+  if (absl::Status s = RequireAdminIfSessionToken(caller, request.directory_id()); !s.ok()) {
+    return s;
+  }
   if (absl::Status s = CheckDirectoryId(request.directory_id()); !s.ok()) return s;
   absl::StatusOr<DirectorySettings> current = store_.GetSettings(request.directory_id());
   if (!current.ok()) return current.status();

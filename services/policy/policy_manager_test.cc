@@ -326,6 +326,47 @@ TEST_F(PolicyManagerTest, GetDirectoryForItsOwnAdmins) {
             absl::StatusCode::kPermissionDenied);
 }
 
+// API.md: "cluster, directory admin". A token of directory A never reads directory B's
+// points (what a login of B needs, the trusted device's age), and a plain user of A not even A's.
+TEST_F(PolicyManagerTest, GetAuthSettingsOnlyForItsOwnAdmins) {
+  const std::string dir = CreateDirectory();
+  const std::string other = CreateDirectory();
+  pb::GetAuthSettingsRequest get;
+  get.set_directory_id(dir);
+  for (const Caller& allowed :
+       {Caller::Platform(), Caller::Anonymous(), UserCaller(dir, "usr_admin", {"admin"})}) {
+    auto got = manager_.GetAuthSettings(allowed, get);
+    ASSERT_TRUE(got.ok()) << allowed.Actor() << ": " << got.status();
+    EXPECT_EQ(got->settings().directory_id(), dir);
+  }
+  const Caller their_admin = UserCaller(other, "usr_boss", {"admin"});
+  const Caller their_user = UserCaller(other, "usr_mallory", {"user"});
+  for (const Caller& refused : {their_admin, their_user, UserCaller(dir, "usr_alice", {"user"}),
+                                UserCaller(dir, "usr_alice", {})}) {
+    EXPECT_EQ(manager_.GetAuthSettings(refused, get).status().code(),
+              absl::StatusCode::kPermissionDenied)
+        << refused.Actor();
+  }
+  // A plain user of a directory does not read its own directory's settings either.
+  get.set_directory_id(other);
+  EXPECT_EQ(manager_.GetAuthSettings(their_user, get).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // No existence oracle: another directory's token gets the very same answer for a directory
+  // that exists and one that does not, and the same as GetDirectory gives it.
+  for (const Caller& stranger : {their_admin, their_user}) {
+    get.set_directory_id(dir);
+    const absl::Status existing = manager_.GetAuthSettings(stranger, get).status();
+    get.set_directory_id("dir_unknown");
+    const absl::Status unknown = manager_.GetAuthSettings(stranger, get).status();
+    EXPECT_EQ(existing.code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(unknown, existing) << stranger.Actor();
+    pb::GetDirectoryRequest directory;
+    directory.set_directory_id(dir);
+    EXPECT_EQ(manager_.GetDirectory(stranger, directory).status(), existing);
+  }
+}
+
 TEST_F(PolicyManagerTest, GetAuthSettingsShowsTheTierDefaults) {
   const std::string dir = CreateDirectory(pb::TIER_PROFESSIONAL);
   ASSERT_TRUE(

@@ -267,7 +267,7 @@ class TokenAttacksTest : public testing::ClusterTest<TokenAttacksTest> {
                       r.set_directory_id(dir_);
                       polpb::GetDirectoryResponse out;
                       return c.directories().GetDirectory(ctx(t).get(), r, &out);
-                    }});
+                    }, true});
     rpcs.push_back({"DirectoryService.ListDirectories", [&c, ctx](const std::string& t) {
                       polpb::ListDirectoriesRequest r;
                       polpb::ListDirectoriesResponse out;
@@ -278,7 +278,7 @@ class TokenAttacksTest : public testing::ClusterTest<TokenAttacksTest> {
                       r.set_directory_id(dir_);
                       polpb::GetAuthSettingsResponse out;
                       return c.policies().GetAuthSettings(ctx(t).get(), r, &out);
-                    }});
+                    }, true});
     rpcs.push_back({"PolicyService.UpdateAuthSettings", [&c, ctx, this](const std::string& t) {
                       polpb::UpdateAuthSettingsRequest r;
                       *r.mutable_settings() = settings_;
@@ -632,7 +632,7 @@ TEST_F(TokenAttacksTest, AnotherDirectorysAdminIsPermissionDenied) {
   for (const Rpc& rpc : rpcs) {
     if (rpc.directory_scoped) scoped.push_back(rpc);
   }
-  ASSERT_EQ(scoped.size(), 13u);
+  ASSERT_EQ(scoped.size(), 15u);
   ExpectRefused({"another directory's admin", other_admin_token_}, scoped,
                 [](const Rpc&) { return grpc::StatusCode::PERMISSION_DENIED; });
 
@@ -656,6 +656,29 @@ TEST_F(TokenAttacksTest, AnotherDirectorysAdminIsPermissionDenied) {
 
   EXPECT_EQ(WorkCounters(), counters) << "a refused call did work";
   ExpectSameState(before, Snapshot());
+}
+
+// GetAuthSettings is for the directory's admins (API.md): a plain user's valid token reads no
+// directory's settings, its own included, and another directory's admin gets the same answer
+// for a directory that does not exist as for the victim's (no existence oracle).
+TEST_F(TokenAttacksTest, SettingsAreForTheDirectorysOwnAdminsOnly) {
+  auto read = [this](const std::string& token, const std::string& dir) {
+    polpb::GetAuthSettingsRequest r;
+    r.set_directory_id(dir);
+    polpb::GetAuthSettingsResponse out;
+    grpc::Status s = cluster().policies().GetAuthSettings(NewContext(token).get(), r, &out);
+    EXPECT_TRUE(s.ok() || out.ByteSizeLong() == 0) << "a refused call answered settings";
+    return s;
+  };
+  EXPECT_TRUE(read(root_token_, dir_).ok());
+  for (const std::string& dir : {dir_, other_dir_}) {
+    EXPECT_EQ(read(alice_token_, dir).error_code(), grpc::StatusCode::PERMISSION_DENIED) << dir;
+  }
+  const grpc::Status victims = read(other_admin_token_, dir_);
+  const grpc::Status unknown = read(other_admin_token_, "dir_nosuchdirectory");
+  EXPECT_EQ(victims.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(unknown.error_code(), victims.error_code());
+  EXPECT_EQ(unknown.error_message(), victims.error_message());
 }
 
 TEST_F(TokenAttacksTest, RevokedTokenIsRefusedEverywhere) {

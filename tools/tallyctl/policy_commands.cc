@@ -206,9 +206,14 @@ absl::StatusOr<pb::GetAuthSettingsResponse> ReadSettings(CommandContext& ctx,
   pb::GetAuthSettingsRequest request;
   request.set_directory_id(ctx.args()[0]);
   pb::GetAuthSettingsResponse response;
-  if (auto s = FromGrpcStatus(stub.GetAuthSettings(&context, request, &response)); !s.ok()) {
-    return s;
+  absl::Status s = FromGrpcStatus(stub.GetAuthSettings(&context, request, &response));
+  if (absl::IsPermissionDenied(s)) {
+    // A user's own token is the likely mistake: say who may read settings (API.md).
+    return absl::PermissionDeniedError(
+        absl::StrCat(s.message(), "; a directory's settings are for its admins' tokens and the "
+                                  "platform key (TALLY_PLATFORM_KEY)"));
   }
+  if (!s.ok()) return s;
   return response;
 }
 

@@ -112,7 +112,16 @@ function createApp({ config, tally, log = () => {} }) {
 
   const call = (client, method, request, token) => tally.call(client, method, request, token);
   const wantsJson = (req) => req.is('application/json') === 'application/json';
-  const notice = (req) => NOTICES[req.query.done] || '';
+  const notice = (req) => {
+    // A device remembered without its points on the offer (a plain user's: see deviceOffer):
+    // the notice names the days Tally keeps it, from RememberDevice's expire_time.
+    const days = req.query.done === 'device-remembered' ? numberParam(req, 'device_days') : undefined;
+    if (days !== undefined) {
+      return `This device is remembered for ${days} ${days === 1 ? 'day' : 'days'}: next time it counts toward ` +
+        'your sign-in with the points your directory gives remembered devices.';
+    }
+    return NOTICES[req.query.done] || '';
+  };
 
   // ---- Session helpers
 
@@ -190,14 +199,20 @@ function createApp({ config, tally, log = () => {} }) {
   }
 
   // The points a remembered device is worth in the directory, and for how long Tally keeps it;
-  // null when it counts nothing there (or Tally does not say), so remembering it is not offered.
+  // null when it counts nothing there, so remembering it is not offered. The settings are for
+  // the directory's admins (API.md: GetAuthSettings "cluster, directory admin"): anyone else's
+  // session gets PERMISSION_DENIED, and is offered the device without its points and days
+  // ({ points: null }); the days come from RememberDevice's expire_time once it is remembered.
   async function deviceOffer(token, directoryId) {
     try {
       const { settings } = await call('policies', 'GetAuthSettings', { directory_id: directoryId }, token);
       const mp = (settings.method_points || []).find((m) => m.method === 'AUTH_METHOD_TRUSTED_DEVICE');
       if (!mp || mp.points <= 0) return null;
       return { points: mp.points, maxAgeSeconds: views.seconds(settings.trusted_device_max_age) };
-    } catch {
+    } catch (e) {
+      if (e instanceof TallyError && e.code === Status.PERMISSION_DENIED) return { points: null, maxAgeSeconds: null };
+      // Tally unreachable or the like: signing in goes on without the offer, but not unnoticed.
+      log(`no "remember this device" offer: GetAuthSettings ${e instanceof TallyError ? e.codeName : e && e.name}`);
       return null;
     }
   }
@@ -392,7 +407,7 @@ function createApp({ config, tally, log = () => {} }) {
     if (!loginId) return null;
     const offer = await deviceOffer(viewer.token, viewer.directory_id);
     if (!offer) return null;
-    const left = codesLeftOf(req);
+    const left = numberParam(req, 'recovery_codes_left');
     return { loginId, offer, next: left === undefined ? '/account' : `/account?recovery_codes_left=${left}` };
   }
 
@@ -409,6 +424,7 @@ function createApp({ config, tally, log = () => {} }) {
     clearCookie(res, config, COOKIES.remember);
     if (!view) return res.redirect(303, '/account');
     if (req.body.remember !== 'yes') return res.redirect(303, view.next);
+    let days = '';
     try {
       const [remembered, { user }] = await Promise.all([
         call('logins', 'RememberDevice', { login_id: view.loginId, device_name: deviceName(req.get('user-agent')) }),
@@ -418,6 +434,8 @@ function createApp({ config, tally, log = () => {} }) {
       setCookie(res, config, COOKIES.device, JSON.stringify({
         user: user.username.toLowerCase(), id: remembered.device_id, token: remembered.device_token }),
       Math.max(0, seconds));
+      // The offer could not say for how long (no points either): the notice does.
+      if (view.offer.points === null) days = `&device_days=${Math.max(0, Math.round(seconds / 86400))}`;
     } catch (e) {
       // The finished login expired meanwhile: the person is signed in all the same.
       if (e instanceof TallyError && (e.code === Status.NOT_FOUND || e.code === Status.FAILED_PRECONDITION)) {
@@ -425,7 +443,7 @@ function createApp({ config, tally, log = () => {} }) {
       }
       throw e;
     }
-    return res.redirect(303, `${view.next}${view.next.includes('?') ? '&' : '?'}done=device-remembered`);
+    return res.redirect(303, `${view.next}${view.next.includes('?') ? '&' : '?'}done=device-remembered${days}`);
   }));
 
   app.get('/login/passkey', loginPage((req, res, state, username) => {
@@ -511,7 +529,7 @@ function createApp({ config, tally, log = () => {} }) {
   app.get('/account', signedIn(async (req, res, viewer) => {
     const data = await personalData(viewer);
     res.type('html').send(String(views.accountPage({ csrf: res.locals.csrf, viewer, ...data,
-      notice: notice(req), recoveryCodesLeft: codesLeftOf(req) })));
+      notice: notice(req), recoveryCodesLeft: numberParam(req, 'recovery_codes_left') })));
   }));
 
   // A step-up from the account page (any level), or to confirm it is you before a sensitive
@@ -946,8 +964,10 @@ const CONTACT_FIELDS = ['email', 'phone_number'];
 const PASSWORD_FIELDS = ['current_password', 'new_password'];
 
 // ?recovery_codes_left=N after a sign-in with a recovery code; undefined unless a number.
-function codesLeftOf(req) {
-  const text = String(req.query.recovery_codes_left ?? '');
+// A small number from the query string (the recovery codes left, the days a device is kept),
+// or undefined: only digits ever reach a page.
+function numberParam(req, name) {
+  const text = String(req.query[name] ?? '');
   return /^\d{1,4}$/.test(text) ? Number(text) : undefined;
 }
 

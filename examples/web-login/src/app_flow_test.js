@@ -13,6 +13,7 @@ const config = { origin: 'http://login.example', directory_id: 'dir_test', secur
 // TallyError to refuse).
 function fakeTally(overrides = {}) {
   const calls = [];
+  const logs = [];
   const state = (extra) => ({ login_id: 'lgn_1', status: 'LOGIN_STATUS_IN_PROGRESS', score: 0,
     required_level: 30, completed_methods: [], offered_methods: [], ...extra });
   const answers = {
@@ -29,6 +30,7 @@ function fakeTally(overrides = {}) {
   };
   return {
     calls,
+    logs,
     call: async (client, method, request, token) => {
       calls.push({ method, request, token });
       return answers[method](request);
@@ -39,7 +41,7 @@ function fakeTally(overrides = {}) {
 
 async function withServer(fn, appConfig = config, overrides = {}) {
   const tally = fakeTally(overrides);
-  const server = createApp({ config: appConfig, tally }).listen(0, '127.0.0.1');
+  const server = createApp({ config: appConfig, tally, log: (line) => tally.logs.push(line) }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
   try {
@@ -431,6 +433,47 @@ test('remember this device: offered after a sign-in, the token only in its own H
     GetAuthSettings: deviceSettings,
     RememberDevice: () => ({ device_token: DEVICE_TOKEN, device_id: 'dev_1',
       expire_time: { seconds: String(Math.floor(Date.now() / 1000) + 7 * 86400), nanos: 0 } }),
+  });
+});
+
+// GetAuthSettings is for the directory's admins: a plain user's session is refused it, and the
+// offer still comes, without the points; the days Tally keeps the device come from RememberDevice.
+test('remember this device when Tally refuses the settings: offered without points, the notice names the days', async () => {
+  await withServer(async (base, tally) => {
+    const b = await loggingIn(base);
+    const done = await b.post('/login/recovery-code', { code: 'abcd-efgh' });
+    assert.equal(done.headers.get('location'), '/login/remember?recovery_codes_left=3');
+    assert.equal(tally.calls.find((c) => c.method === 'GetAuthSettings').token, TOKEN, 'asked with the new session');
+
+    const offer = await (await b.get('/login/remember?recovery_codes_left=3')).text();
+    assert.match(offer, /id="remember-offer"[^]*<strong>Chrome on Linux<\/strong> counts beside your password or passkey with the\s+points your directory gives remembered devices/);
+    assert.doesNotMatch(offer, /\d+ points?\b|\d+ days?\b/, 'no points or days Tally did not tell');
+    assert.match(offer, /id="remember-yes"/);
+
+    const remembered = await b.post('/login/remember?recovery_codes_left=3', { remember: 'yes' });
+    assert.equal(remembered.headers.get('location'), '/account?recovery_codes_left=3&done=device-remembered&device_days=90');
+    assert.ok(cookiesOf(remembered).find((c) => c.startsWith('tally_device=')).includes(encodeURIComponent(DEVICE_TOKEN)));
+    const page = await (await b.get('/account?recovery_codes_left=3&done=device-remembered&device_days=90')).text();
+    assert.match(page, /This device is remembered for 90 days: next time it counts toward your sign-in/);
+    assert.match(page, /3 recovery codes left/);
+    // Only digits from the query string make the days.
+    const odd = await (await b.get('/account?done=device-remembered&device_days=9%3Cb')).text();
+    assert.match(odd, /This device is remembered: next time it counts toward your sign-in\./);
+    assert.deepEqual(tally.logs.filter((l) => l.includes('offer')), [], 'a refusal is the expected answer');
+  }, config, {
+    SubmitRecoveryCode: () => succeeded({ completed_methods: ['AUTH_METHOD_PASSWORD', 'AUTH_METHOD_RECOVERY_CODE'], recovery_codes_left: 3 }),
+    GetAuthSettings: () => { throw refused(Status.PERMISSION_DENIED, 'caller is not an admin of directory dir_test'); },
+    RememberDevice: () => ({ device_token: DEVICE_TOKEN, device_id: 'dev_1',
+      expire_time: { seconds: String(Math.floor(Date.now() / 1000) + 90 * 86400), nanos: 0 } }),
+  });
+  // Tally unreachable: the sign-in goes on without the offer, and the app's log says why.
+  await withServer(async (base, tally) => {
+    const b = await loggingIn(base);
+    assert.equal((await b.post('/login/password', { password: 'pw' })).headers.get('location'), '/account');
+    assert.ok(tally.logs.some((l) => /no "remember this device" offer: GetAuthSettings UNAVAILABLE/.test(l)), tally.logs.join('\n'));
+  }, config, {
+    SubmitPassword: () => succeeded(),
+    GetAuthSettings: () => { throw refused(Status.UNAVAILABLE, 'policy unavailable'); },
   });
 });
 

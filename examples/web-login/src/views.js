@@ -315,15 +315,20 @@ function recoveryCodePage({ csrf, state, username, error }) {
 
 // Right after a sign-in: remember this browser, so that next time it counts (`points`) beside
 // the password or a passkey, for as long as the directory keeps remembered devices.
+// points null: the session may not read the directory's settings (only its admins may), so
+// the offer names neither the points nor the days; the notice after it names the days.
 function rememberPage({ csrf, viewer, name, points, maxAgeSeconds, action }) {
-  const days = Math.floor(maxAgeSeconds / 86400);
+  const days = Math.floor((maxAgeSeconds || 0) / 86400);
   return layout({
     title: 'Remember this device?', csrf, viewer, page: 'remember', body: html`
     <section class="card narrow">
       <h1>Remember this device?</h1>
-      <p id="remember-offer">You are signed in. If this is your own device, Tally can remember it:
+      ${points === null ? html`<p id="remember-offer">You are signed in. If this is your own device, Tally can
+        remember it: next time, <strong>${name}</strong> counts beside your password or passkey with the
+        points your directory gives remembered devices, for as long as your directory keeps them.</p>`
+    : html`<p id="remember-offer">You are signed in. If this is your own device, Tally can remember it:
         next time, <strong>${name}</strong> counts <strong>${plural(points, 'point', 'points')}</strong>
-        beside your password or passkey${days > 0 ? html`, for ${plural(days, 'day', 'days')}` : ''}.</p>
+        beside your password or passkey${days > 0 ? html`, for ${plural(days, 'day', 'days')}` : ''}.</p>`}
       <p class="hint">Do not do this on a shared or public computer. You can forget the device in
         your profile at any time.</p>
       <form method="post" action="${action}" class="row">

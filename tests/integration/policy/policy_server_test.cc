@@ -357,6 +357,18 @@ TEST_F(PolicyServerTest, TallyctlCreatesADirectoryAndShowsItsSettings) {
   auto denied = testing::RunCommand({tallyctl, addr, "directory", "list"}, {});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_THAT(denied.output, HasSubstr("UNAUTHENTICATED"));
+
+  // A plain user's token reads no settings (API.md: "cluster, directory admin"); the error says
+  // who may. The directory's admin reads them.
+  auto user = testing::RunCommand({tallyctl, addr, "settings", "get", dir},
+                                  {{"TALLY_TOKEN", Token(dir, "usr_alice", {"user"})}});
+  EXPECT_EQ(user.exit_code, 1) << user.output;
+  EXPECT_THAT(user.output, HasSubstr("tallyctl: PERMISSION_DENIED: caller is not an admin of directory"));
+  EXPECT_THAT(user.output, HasSubstr("for its admins' tokens and the platform key"));
+  auto admin = testing::RunCommand({tallyctl, addr, "settings", "get", dir},
+                                   {{"TALLY_TOKEN", Token(dir, "usr_admin", {"admin"})}});
+  EXPECT_EQ(admin.exit_code, 0) << admin.output;
+  EXPECT_THAT(admin.output, HasSubstr("required level  25"));
   auto bad = testing::RunCommand({tallyctl, addr, "directory", "frobnicate"}, env);
   EXPECT_EQ(bad.exit_code, 2);
 }
