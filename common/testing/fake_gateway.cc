@@ -66,10 +66,12 @@ absl::Status FakeGateway::Start() {
   static std::once_flag once;
   std::call_once(once, [] { mg_init_library(0); });
   // Every kept connection holds a thread; the senders keep theirs between messages (and their
-  // retries back off for seconds), so threads and idle time are generous.
+  // retries back off for seconds), so threads and idle time are generous. The answer leaves in
+  // two writes (headers, body): with Nagle's algorithm the body waited for the sender's delayed
+  // ACK of the headers, ~40 ms per message during which the sender's worker waits for it.
   const char* civet_options[] = {"listening_ports",    ports.c_str(), "num_threads", "32",
                                  "request_timeout_ms", "10000", "enable_keep_alive", "yes",
-                                 "keep_alive_timeout_ms", "60000", nullptr};
+                                 "keep_alive_timeout_ms", "60000", "tcp_nodelay", "1", nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof callbacks);
   // CivetWeb logs to stderr by default; a refused bind comes back as mg_start's NULL instead.

@@ -67,6 +67,13 @@ class DeliveryQueue {
   // New jobs of `shard` for `consumer`, waiting up to `block` for one (zero: not at all).
   virtual absl::StatusOr<std::vector<QueuedJob>> Read(int shard, absl::string_view consumer,
                                                       int count, absl::Duration block) = 0;
+  // Whether ReadEvery can wait on every shard in one blocking read: on one Redis node it can; a
+  // Redis Cluster spreads the shards over its nodes, and a blocking read serves one of them.
+  virtual bool ReadsEveryShard() const = 0;
+  // New jobs of every shard for `consumer` (up to `count` per shard), waiting up to `block` for
+  // one on any of them. Only where ReadsEveryShard().
+  virtual absl::StatusOr<std::vector<QueuedJob>> ReadEvery(absl::string_view consumer, int count,
+                                                           absl::Duration block) = 0;
   // Jobs of `shard` another consumer read and left unacknowledged for at least `min_idle` (it
   // crashed), now owned by `consumer`.
   virtual absl::StatusOr<std::vector<QueuedJob>> Claim(int shard, absl::string_view consumer,

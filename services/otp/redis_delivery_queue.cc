@@ -171,18 +171,41 @@ absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Read(int shard,
                                                                 absl::string_view consumer,
                                                                 int count,
                                                                 absl::Duration block) {
+  return ReadShards({shard}, consumer, count, block);
+}
+
+bool RedisDeliveryQueue::ReadsEveryShard() const { return !redis_->cluster(); }
+
+absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::ReadEvery(absl::string_view consumer,
+                                                                     int count,
+                                                                     absl::Duration block) {
+  if (!ReadsEveryShard()) {
+    return absl::FailedPreconditionError("a Redis Cluster reads one shard at a time");
+  }
+  std::vector<int> shards(names_.shards);
+  for (int shard = 0; shard < names_.shards; ++shard) shards[shard] = shard;
+  return ReadShards(shards, consumer, count, block);
+}
+
+absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::ReadShards(
+    const std::vector<int>& shards, absl::string_view consumer, int count,
+    absl::Duration block) {
   std::vector<std::string> args = {"XREADGROUP", "GROUP", names_.group, std::string(consumer),
                                    "COUNT", absl::StrCat(count)};
   if (block > absl::ZeroDuration()) {
     args.insert(args.end(),
                 {"BLOCK", absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(block)))});
   }
-  args.insert(args.end(), {"STREAMS", Deliveries(shard), ">"});
+  args.push_back("STREAMS");
+  for (int shard : shards) args.push_back(Deliveries(shard));
+  args.insert(args.end(), shards.size(), ">");
   absl::StatusOr<RedisReply> reply = redis_->Command(args);
   if (!reply.ok()) {
-    // The stream or group was deleted under us (FLUSHALL, an operator): create it again.
+    // A stream or group was deleted under us (FLUSHALL, an operator): create it again.
     if (absl::StrContains(reply.status().message(), "NOGROUP")) {
-      if (absl::Status s = EnsureGroup(shard); !s.ok()) return s;
+      for (int shard : shards) {
+        if (absl::Status s = EnsureGroup(shard); !s.ok()) return s;
+      }
       return std::vector<QueuedJob>{};
     }
     return reply.status();
@@ -192,9 +215,14 @@ absl::StatusOr<std::vector<QueuedJob>> RedisDeliveryQueue::Read(int shard,
   if (!reply->IsArray()) return Malformed();
   for (const RedisReply& stream : reply->elements()) {
     if (!stream.IsArray() || stream.elements().size() != 2) return Malformed();
+    // The reply names each stream; only streams with entries are in it.
+    auto shard = std::find_if(shards.begin(), shards.end(), [&](int s) {
+      return Deliveries(s) == stream.elements()[0].str();
+    });
+    if (shard == shards.end()) return Malformed();
     for (const RedisReply& entry : stream.elements()[1].elements()) {
       QueuedJob job;
-      job.shard = shard;
+      job.shard = *shard;
       if (ParseEntry(entry, &job)) jobs.push_back(std::move(job));
     }
   }

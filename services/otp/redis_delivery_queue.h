@@ -19,7 +19,8 @@ struct QueueNames {
 
 // DeliveryQueue on Redis Streams with a consumer group per shard (XADD, XREADGROUP,
 // XAUTOCLAIM, XACK). Every command and script touches the keys of one shard: one Redis Cluster
-// slot. Read blocks on the server: give this client a command timeout above the block time.
+// slot; ReadEvery, which reads every shard at once, only on one Redis node. Read blocks on the
+// server: give this client a command timeout above the block time.
 class RedisDeliveryQueue final : public DeliveryQueue {
  public:
   RedisDeliveryQueue(std::shared_ptr<RedisClient> redis, QueueNames names);
@@ -31,6 +32,9 @@ class RedisDeliveryQueue final : public DeliveryQueue {
   absl::Status EnsureGroups() override;
   absl::StatusOr<std::vector<QueuedJob>> Read(int shard, absl::string_view consumer, int count,
                                               absl::Duration block) override;
+  bool ReadsEveryShard() const override;
+  absl::StatusOr<std::vector<QueuedJob>> ReadEvery(absl::string_view consumer, int count,
+                                                   absl::Duration block) override;
   absl::StatusOr<std::vector<QueuedJob>> Claim(int shard, absl::string_view consumer,
                                                absl::Duration min_idle, int count) override;
   absl::StatusOr<int> Touch(const QueuedJob& job, absl::string_view consumer) override;
@@ -44,6 +48,10 @@ class RedisDeliveryQueue final : public DeliveryQueue {
 
  private:
   absl::Status EnsureGroup(int shard);
+  // XREADGROUP over the streams of `shards` (one slot each in a Redis Cluster).
+  absl::StatusOr<std::vector<QueuedJob>> ReadShards(const std::vector<int>& shards,
+                                                    absl::string_view consumer, int count,
+                                                    absl::Duration block);
   std::string Deliveries(int shard) const;
   std::string Dead(int shard) const;
 

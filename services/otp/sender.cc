@@ -228,11 +228,14 @@ absl::Status Sender::RunOnce(const std::string& consumer, WorkerState* state) {
     }
     state->sweep = false;
   }
-  // Idle: wait on the home shard (a blocking read serves one shard of a Redis Cluster), then
-  // look at every shard again, so shards without a worker of their own wait one read_block at
-  // most.
+  // Idle: wait on every shard where one read can (one Redis node), so a new job wakes whichever
+  // worker is free: one busy directory fills one shard, and its home worker alone would deliver
+  // its messages one after the other while the others wait on empty shards. A blocking read
+  // serves one shard of a Redis Cluster: there wait on the home shard, then look at every shard
+  // again, so shards without a worker of their own wait one read_block at most.
   absl::StatusOr<std::vector<QueuedJob>> jobs =
-      queue_.Read(state->home, consumer, 1, options_.read_block);
+      queue_.ReadsEveryShard() ? queue_.ReadEvery(consumer, 1, options_.read_block)
+                               : queue_.Read(state->home, consumer, 1, options_.read_block);
   if (!jobs.ok()) return jobs.status();
   state->sweep = true;
   state->next = state->home;

@@ -42,11 +42,13 @@ struct SenderOptions {
 // The `sender` role: worker threads that take delivery jobs from the consumer group of every
 // shard of the delivery queue and hand them to the channel's provider.
 //
-// Shards: each worker has a home shard (spread over the shards from a random offset per
-// process, so several processes cover them all) and blocks on it while idle; after every read
-// it sweeps all shards without blocking, and keeps sweeping while it finds work. A shard no
-// worker calls home is thus served within one read_block; with at least as many workers as
-// shards, every shard has a worker waiting on it.
+// Shards: on one Redis node an idle worker blocks on every shard at once, so every idle worker
+// waits for every job. On a Redis Cluster (a blocking read serves one shard) each worker has a
+// home shard (spread over the shards from a random offset per process, so several processes
+// cover them all) and blocks on it while idle. After every read a worker sweeps all shards
+// without blocking, and keeps sweeping while it finds work. A shard no worker calls home is thus
+// served within one read_block; with at least as many workers as shards, every shard has a
+// worker waiting on it.
 //
 // Retries: a job that failed with a retryable error stays pending (unacknowledged) with the
 // worker that holds it, which waits an exponential backoff with jitter and tries again; before
@@ -71,7 +73,7 @@ class Sender {
 
   // Where a worker is in its rounds.
   struct WorkerState {
-    int home = 0;  // the shard it blocks on while idle
+    int home = 0;  // the shard it blocks on while idle (Redis Cluster)
     absl::Time last_claim = absl::InfinitePast();
     bool sweep = false;  // read every shard without blocking first
     int next = 0;        // the shard where work was last found
@@ -80,7 +82,7 @@ class Sender {
   // One job from hand-out to its end (acknowledged, buried or left for another sender).
   void Process(const QueuedJob& job, const std::string& consumer);
   // One round of a worker: reclaim a stale job when due, else take a new one (sweeping every
-  // shard when busy, blocking on the home shard when idle) and process it.
+  // shard when busy, blocking on every shard or the home shard when idle) and process it.
   absl::Status RunOnce(const std::string& consumer, WorkerState* state);
   // Refreshes the queue gauges and removes long-gone consumers.
   void UpdateStats();

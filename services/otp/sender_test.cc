@@ -1,8 +1,10 @@
 #include "services/otp/sender.h"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
@@ -27,6 +29,7 @@ class ScriptedProvider final : public DeliveryProvider {
   const std::string& name() const override { return name_; }
   DeliveryResult Deliver(const OutgoingMessage& message) override {
     calls.push_back({message, clock_.Now()});
+    if (during_delivery) std::exchange(during_delivery, nullptr)();
     if (script.empty()) return DeliveryResult::Delivered();
     DeliveryResult r = script.front();
     script.pop_front();
@@ -38,6 +41,8 @@ class ScriptedProvider final : public DeliveryProvider {
   };
   std::deque<DeliveryResult> script;
   std::vector<Call> calls;
+  // Runs once, inside the next delivery (while its worker is busy with it).
+  std::function<void()> during_delivery;
 
  private:
   const std::string name_ = "scripted";
@@ -79,6 +84,15 @@ class SenderTest : public ::testing::Test {
                               job.challenge_id},
                              random_);
     queue_.incoming.push_back({shard, id, JobToFields(job)});
+  }
+
+  // Queues one SMS job (as Enqueue) on `shard` of `queue`.
+  void EnqueueOn(FakeDeliveryQueue& queue, std::string id, int shard) {
+    Enqueue(std::move(id));
+    QueuedJob queued = queue_.incoming.back();
+    queue_.incoming.pop_back();
+    queued.shard = shard;
+    queue.incoming.push_back(queued);
   }
 
   void RunOnce(Sender& sender) {
@@ -282,16 +296,9 @@ TEST_F(SenderTest, AWorkerBlocksOnItsHomeShardAndSweepsTheOthers) {
   auto sender = std::make_unique<Sender>(
       queue, std::map<int, DeliveryProvider*>{{pb::CHANNEL_SMS, &provider_}}, kJobKey, clock_,
       random_, options_, &metrics_, [](absl::Duration) { return true; });
-  auto job = [&](const std::string& id, int shard) {
-    Enqueue(id);
-    QueuedJob queued = queue_.incoming.back();
-    queue_.incoming.pop_back();
-    queued.shard = shard;
-    queue.incoming.push_back(queued);
-  };
-  job("1-0", 2);
-  job("2-0", 3);
-  job("3-0", 3);
+  EnqueueOn(queue, "1-0", 2);
+  EnqueueOn(queue, "2-0", 3);
+  EnqueueOn(queue, "3-0", 3);
   Sender::WorkerState state;
   state.home = 1;
   state.last_claim = clock_.Now();
@@ -314,6 +321,39 @@ TEST_F(SenderTest, AWorkerBlocksOnItsHomeShardAndSweepsTheOthers) {
   std::set<int> swept;
   for (const auto& read : queue.reads) swept.insert(read.shard);
   EXPECT_EQ(swept, (std::set<int>{0, 1, 2, 3}));
+}
+
+// One Redis node: an idle worker waits on every shard at once. One busy directory fills one
+// shard; a job that arrives there while the worker that calls it home is delivering goes to
+// another idle worker at once, not after that worker's read_block on its own (empty) shard.
+TEST_F(SenderTest, OnOneRedisNodeAJobOnABusyWorkersShardGoesToAnIdleWorkerAtOnce) {
+  FakeDeliveryQueue queue(4);
+  queue.reads_every_shard = true;
+  auto sender = std::make_unique<Sender>(
+      queue, std::map<int, DeliveryProvider*>{{pb::CHANNEL_SMS, &provider_}}, kJobKey, clock_,
+      random_, options_, &metrics_, [](absl::Duration) { return true; });
+  Sender::WorkerState busy;  // calls shard 2 home
+  busy.home = 2;
+  busy.last_claim = clock_.Now();
+  Sender::WorkerState idle;  // calls shard 1 home
+  idle.home = 1;
+  idle.last_claim = clock_.Now();
+  EnqueueOn(queue, "1-0", 2);
+  size_t reads_before_idle_round = 0;
+  provider_.during_delivery = [&] {
+    EnqueueOn(queue, "2-0", 2);
+    reads_before_idle_round = queue.reads.size();
+    ASSERT_TRUE(sender->RunOnce("host-1-1", &idle).ok());
+  };
+  ASSERT_TRUE(sender->RunOnce(kConsumer, &busy).ok());
+  // The idle worker's one round was one blocking read of every shard, which delivered 2-0
+  // while 1-0 was still being delivered.
+  EXPECT_THAT(queue.acked, ::testing::ElementsAre("2-0", "1-0"));
+  ASSERT_EQ(queue.reads.size(), reads_before_idle_round + 1);
+  EXPECT_EQ(queue.reads[reads_before_idle_round].shard, FakeDeliveryQueue::kEveryShard);
+  EXPECT_EQ(queue.reads[reads_before_idle_round].block, options_.read_block);
+  // The first worker, idle too, had waited on every shard as well.
+  EXPECT_EQ(queue.reads.front().shard, FakeDeliveryQueue::kEveryShard);
 }
 
 TEST_F(SenderTest, StaleJobsAreTakenOverFromEveryShard) {

@@ -68,10 +68,23 @@ class FakeDeliveryQueue final : public DeliveryQueue {
         ++it;
         continue;
       }
-      out.push_back(*it);
-      it = incoming.erase(it);
-      owner[out.back().id] = std::string(consumer);
-      handouts[out.back().id]++;
+      it = HandOut(it, consumer, &out);
+    }
+    return out;
+  }
+  bool ReadsEveryShard() const override { return reads_every_shard; }
+  absl::StatusOr<std::vector<QueuedJob>> ReadEvery(absl::string_view consumer, int count,
+                                                   absl::Duration block) override {
+    reads.push_back({kEveryShard, block});
+    std::vector<QueuedJob> out;
+    std::map<int, int> taken;  // per shard
+    for (auto it = incoming.begin(); it != incoming.end();) {
+      if (taken[it->shard] == count) {
+        ++it;
+        continue;
+      }
+      ++taken[it->shard];
+      it = HandOut(it, consumer, &out);
     }
     return out;
   }
@@ -126,10 +139,12 @@ class FakeDeliveryQueue final : public DeliveryQueue {
   }
   absl::StatusOr<int> PruneConsumers(absl::Duration) override { return 0; }
 
+  static constexpr int kEveryShard = -1;  // ReadCall::shard of ReadEvery
   struct ReadCall {
     int shard;
     absl::Duration block;
   };
+  bool reads_every_shard = false;  // a Redis Cluster's queue by default, one Redis node if set
   absl::Status status;  // what Enqueue and Reach answer
   std::vector<QueuedJob> enqueued;
   std::vector<std::string> reached;
@@ -147,6 +162,15 @@ class FakeDeliveryQueue final : public DeliveryQueue {
   int touches = 0;
 
  private:
+  // Moves the incoming job at `it` to `out`, owned by `consumer`; the next incoming job.
+  std::deque<QueuedJob>::iterator HandOut(std::deque<QueuedJob>::iterator it,
+                                          absl::string_view consumer, std::vector<QueuedJob>* out) {
+    out->push_back(*it);
+    owner[it->id] = std::string(consumer);
+    handouts[it->id]++;
+    return incoming.erase(it);
+  }
+
   const int shards_;
   int next_id_ = 0;
 };

@@ -552,6 +552,37 @@ TEST_F(OtpStoreTest, DeliveryQueueHandsOutClaimsBuriesAndPrunes) {
   EXPECT_EQ(consumers->elements()[0].elements()[1].str(), "d-0");
 }
 
+// One Redis node: a sender's idle worker waits on every shard in one blocking read, and is
+// handed the jobs of any shard, each with the shard it came from.
+TEST_F(OtpStoreTest, OnOneNodeTheDeliveryQueueReadsEveryShardAtOnce) {
+  ASSERT_TRUE(queue_->EnsureGroups().ok());
+  ASSERT_TRUE(queue_->ReadsEveryShard());
+  std::string other_dir;
+  for (int n = 0; other_dir.empty() || keys::ShardOf(other_dir, names_.shards) ==
+                                           keys::ShardOf(dir_, names_.shards);
+       ++n) {
+    other_dir = absl::StrCat(dir_, "_", n);
+  }
+  OtpManager m = Manager();
+  ASSERT_TRUE(Send(m, pb::CHANNEL_SMS, "+31612345678", "usr_1").ok());
+  ASSERT_TRUE(
+      Send(m, pb::CHANNEL_SMS, "+31612345679", "usr_2", true, "", other_dir).ok());
+  auto jobs = queue_->ReadEvery("e-0", 1, absl::Milliseconds(10));
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 2u);
+  std::set<int> shards;
+  for (const QueuedJob& job : *jobs) {
+    shards.insert(job.shard);
+    EXPECT_EQ(*queue_->Touch(job, "e-0"), 1);  // its shard's entry, owned by the reader
+  }
+  EXPECT_EQ(shards, (std::set<int>{keys::ShardOf(dir_, names_.shards),
+                                   keys::ShardOf(other_dir, names_.shards)}));
+  EXPECT_TRUE(queue_->ReadEvery("f-0", 1, absl::Milliseconds(10))->empty());
+  EXPECT_TRUE(queue_->ReadEvery("f-0", 1, absl::ZeroDuration())->empty());
+  for (const QueuedJob& job : *jobs) ASSERT_TRUE(queue_->Ack(job).ok());
+  EXPECT_EQ(queue_->Stats()->backlog, 0);
+}
+
 // Before a factor is proven, codes draw from budgets of their own: someone who knows the
 // username spends those, and the real user's proven sends and the directory's day stay whole.
 TEST_F(OtpStoreTest, BeforeProofCodesDrawFromTheirOwnBudgetsNeverTheProvenOnes) {
