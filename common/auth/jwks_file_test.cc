@@ -1,5 +1,8 @@
 #include "common/auth/jwks_file.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -35,6 +38,7 @@ class JwksFileVerifierTest : public ::testing::Test {
  protected:
   JwksFileVerifierTest()
       : old_key_(*Ed25519PrivateKey::Generate()), new_key_(*Ed25519PrivateKey::Generate()) {}
+  ~JwksFileVerifierTest() override { std::remove(path_.c_str()); }
 
   void Write(const std::string& text) {
     // A new file moved into place, as a ConfigMap update or `mv` does.
@@ -61,7 +65,11 @@ class JwksFileVerifierTest : public ::testing::Test {
         clock_.Now()));
   }
 
-  std::string path_ = ::testing::TempDir() + "/jwks_file_test.json";
+  // One file per test and process: ctest runs these tests in parallel, and a shared name let
+  // one test's rename land on another's file.
+  std::string path_ = absl::StrCat(
+      ::testing::TempDir(), "/jwks_file_test_",
+      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_", getpid(), ".json");
   FakeClock clock_;
   JwtSigner old_key_, new_key_;
   std::vector<std::pair<absl::Status, std::vector<std::string>>> reports_;
