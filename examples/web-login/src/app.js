@@ -796,7 +796,7 @@ function createApp({ config, tally, log = () => {} }) {
     return {
       directory, methods, audit: audit.events, etag: got.settings.etag,
       values: formValues(got.settings),
-      // GetAuthSettingsResponse.tier_defaults (API.md v1 additions) once Tally has it.
+      // GetAuthSettingsResponse.tier_defaults (API.md v1 additions); absent from an older Tally.
       defaults: got.tier_defaults ? formValues(got.tier_defaults) : null,
     };
   }
