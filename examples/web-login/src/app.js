@@ -507,8 +507,10 @@ function createApp({ config, tally, log = () => {} }) {
   // ---- Signed in
 
   // The directory's required level, for "can this session add a passkey" (DESIGN.md §1 rule 8);
-  // undefined when Tally does not say (the page then lets Tally decide).
+  // undefined when Tally does not say (the page then lets Tally decide). Only the directory's
+  // admins may read its settings (API.md), so nobody else's page asks.
   async function directoryLevel(viewer) {
+    if (!viewer.roles.includes('admin')) return undefined;
     try {
       const { settings } = await call('policies', 'GetAuthSettings', { directory_id: viewer.directory_id }, viewer.token);
       return settings.required_level;
